@@ -1,1 +1,19 @@
-//! placeholder
+//! Patron's domain: the customer record and what hangs off it (contacts, orders, interactions,
+//! change history). Types validate when they are parsed, so the store and the API only ever see
+//! valid values.
+
+pub mod customer;
+pub mod error;
+pub mod interaction;
+pub mod money;
+pub mod normalize;
+pub mod order;
+
+pub use customer::{
+    Contact, ContactInput, CustomFields, CustomValue, Customer, CustomerInput, CustomerPatch,
+    CustomerStatus, HistoryEntry, Loyalty,
+};
+pub use error::FieldError;
+pub use interaction::{Interaction, InteractionInput, InteractionKind};
+pub use money::Money;
+pub use order::{Order, OrderInput, OrderLine, OrderLineInput};

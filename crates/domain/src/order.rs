@@ -1,0 +1,170 @@
+//! Orders: a date and one or more lines (amount, product cost, category, quantity).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{FieldError, Money};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLineInput {
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default = "one")]
+    pub quantity: i64,
+    /// What the customer paid for the line.
+    pub amount: Money,
+    /// Product cost of the line (what it cost us); 0 when unknown.
+    #[serde(default)]
+    pub cost: Money,
+}
+
+fn one() -> i64 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    /// The order's own reference (an invoice or order number); generated when absent.
+    /// Unique per customer: sending the same reference twice is refused as a conflict.
+    #[serde(default)]
+    pub order_ref: Option<String>,
+    pub ordered_on: NaiveDate,
+    pub lines: Vec<OrderLineInput>,
+}
+
+impl OrderInput {
+    pub fn validate(mut self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if let Some(r) = self.order_ref.take() {
+            let r = r.trim().to_string();
+            if r.chars().count() > 100 {
+                errors.push(FieldError::new(
+                    "order_ref",
+                    "is longer than 100 characters",
+                ));
+            }
+            if !r.is_empty() {
+                self.order_ref = Some(r);
+            }
+        }
+        if self.lines.is_empty() {
+            errors.push(FieldError::new("lines", "an order needs at least one line"));
+        }
+        if self.lines.len() > 1000 {
+            errors.push(FieldError::new("lines", "at most 1000 lines per order"));
+        }
+        let year = chrono::Datelike::year(&self.ordered_on);
+        if !(1900..=2200).contains(&year) {
+            errors.push(FieldError::new(
+                "ordered_on",
+                format!("{} is out of range (years 1900-2200)", self.ordered_on),
+            ));
+        }
+        for (i, l) in self.lines.iter_mut().enumerate() {
+            l.validate(&format!("lines[{i}]."), &mut errors);
+        }
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl OrderLineInput {
+    /// Checks one line; `prefix` names where it sits (`lines[2].` in an API body, empty in a CSV row).
+    pub fn validate(&mut self, prefix: &str, errors: &mut Vec<FieldError>) {
+        if let Some(c) = self.category.take() {
+            let c = c.trim().to_string();
+            if c.chars().count() > 100 {
+                errors.push(FieldError::new(
+                    format!("{prefix}category"),
+                    "is longer than 100 characters",
+                ));
+            }
+            if !c.is_empty() {
+                self.category = Some(c);
+            }
+        }
+        if !(0..=1_000_000_000).contains(&self.quantity) {
+            errors.push(FieldError::new(
+                format!("{prefix}quantity"),
+                "must be between 0 and 1,000,000,000",
+            ));
+        }
+        if self.amount.cents() < 0 {
+            errors.push(FieldError::new(
+                format!("{prefix}amount"),
+                "must be 0 or more (record returns as a separate credit)",
+            ));
+        }
+        if self.cost.cents() < 0 {
+            errors.push(FieldError::new(
+                format!("{prefix}cost"),
+                "must be 0 or more",
+            ));
+        }
+        if self.amount.cents() > 1_000_000_000_000 || self.cost.cents() > 1_000_000_000_000 {
+            errors.push(FieldError::new(
+                format!("{prefix}amount"),
+                "is larger than 10,000,000,000",
+            ));
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub line_no: i32,
+    pub category: Option<String>,
+    pub quantity: i64,
+    pub amount: Money,
+    pub cost: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub customer_id: i64,
+    pub order_ref: String,
+    pub ordered_on: NaiveDate,
+    pub lines: Vec<OrderLine>,
+    /// Sum of the lines' amounts.
+    pub amount: Money,
+    /// Sum of the lines' product costs.
+    pub cost: Money,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_rules() {
+        let o = OrderInput {
+            order_ref: Some("  ".into()),
+            ordered_on: NaiveDate::from_ymd_opt(1997, 1, 1).unwrap(),
+            lines: vec![OrderLineInput {
+                category: None,
+                quantity: -1,
+                amount: Money(-5),
+                cost: Money(0),
+            }],
+        };
+        let errs = o.validate().unwrap_err();
+        let f: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(f, ["lines[0].quantity", "lines[0].amount"]);
+    }
+
+    #[test]
+    fn needs_a_line() {
+        let o = OrderInput {
+            order_ref: None,
+            ordered_on: NaiveDate::from_ymd_opt(1997, 1, 1).unwrap(),
+            lines: vec![],
+        };
+        assert_eq!(o.validate().unwrap_err()[0].field, "lines");
+    }
+}
