@@ -1,1 +1,135 @@
-//! placeholder
+//! Patron's storage. One [`Store`] over either SQLite (a file, created and migrated on first use,
+//! WAL mode) or PostgreSQL (a `postgres://` URL). Both backends run the same SQL text: queries use
+//! `$1`-style placeholders, which sqlx accepts for SQLite too, and portable SQL; each backend has
+//! its own migrations (`migrations/sqlite`, `migrations/postgres`) holding the same tables.
+
+mod contacts;
+mod customers;
+mod duplicates;
+mod error;
+mod import;
+mod interactions;
+mod orders;
+mod page;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use customers::{CustomerFilter, CustomerSort};
+pub use duplicates::{DuplicatePair, MergeOutcome};
+pub use error::StoreError;
+pub use import::{ImportCustomer, ImportInteraction, ImportOrderLine, OrderFact};
+pub use orders::OrderFilter;
+pub use page::{Page, PageRequest};
+
+/// Runs `$body` with `$pool` bound to the backend's pool. Both arms share the same code: the SQL
+/// is portable and sqlx's row decoding is generic over the database.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+#[derive(Clone, Debug)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Which database a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle to Patron's database; cheap to clone (it wraps a connection pool).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) backend: Backend,
+}
+
+impl Store {
+    /// Opens `url`: `postgres://...` / `postgresql://...` for PostgreSQL, otherwise a SQLite file
+    /// path or `sqlite:` URL (the file is created when missing). Runs pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(opts)
+                .await
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
+                })?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Store {
+                backend: Backend::Postgres(pool),
+            }
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            let opts = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("cache_size", "-262144") // 256 MiB page cache per connection
+                .pragma("temp_store", "memory");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("cannot open SQLite database '{path}': {e}"))
+                })?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            Store {
+                backend: Backend::Sqlite(pool),
+            }
+        };
+        Ok(store)
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        match self.backend {
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// Closes the pool, waiting for connections to finish (SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+
+    /// A cheap round trip to the database, for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
+        Ok(())
+    }
+}
+
+/// The current time, truncated to microseconds so that it round-trips through both backends.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().trunc_subsecs(6)
+}

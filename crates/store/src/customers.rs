@@ -1,0 +1,539 @@
+//! Customers: create, read, update with change history and optimistic concurrency, delete, list.
+
+use chrono::{DateTime, Utc};
+use patron_domain::normalize::{email_key, name_key, phone_key};
+use patron_domain::{Customer, CustomerInput, CustomerPatch, FieldError, HistoryEntry, Money};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+
+use crate::error::unique_to_conflict;
+use crate::page::{decode_cursor, encode_cursor};
+use crate::{now, with_pool, Page, PageRequest, Store, StoreError};
+
+pub(crate) const CUSTOMER_COLUMNS: &str = "id, number, name, company, industry, region, address, phone, fax, email, \
+     employees, registered_capital_cents, awards, source, tags, custom_fields, status, loyalty, owner_id, \
+     credit_rating, credit_limit_cents, marketing_opt_out, referred_by, merged_into, version, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CustomerRow {
+    id: i64,
+    number: String,
+    name: String,
+    company: Option<String>,
+    industry: Option<String>,
+    region: Option<String>,
+    address: Option<String>,
+    phone: Option<String>,
+    fax: Option<String>,
+    email: Option<String>,
+    employees: Option<i64>,
+    registered_capital_cents: Option<i64>,
+    awards: Option<String>,
+    source: Option<String>,
+    tags: Json<Vec<String>>,
+    custom_fields: Json<patron_domain::CustomFields>,
+    status: String,
+    loyalty: String,
+    owner_id: Option<i64>,
+    credit_rating: Option<String>,
+    credit_limit_cents: Option<i64>,
+    marketing_opt_out: bool,
+    referred_by: Option<i64>,
+    merged_into: Option<i64>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<CustomerRow> for Customer {
+    fn from(r: CustomerRow) -> Self {
+        Customer {
+            id: r.id,
+            version: r.version,
+            data: CustomerInput {
+                number: Some(r.number),
+                name: r.name,
+                company: r.company,
+                industry: r.industry,
+                region: r.region,
+                address: r.address,
+                phone: r.phone,
+                fax: r.fax,
+                email: r.email,
+                employees: r.employees,
+                registered_capital: r.registered_capital_cents.map(Money),
+                awards: r.awards,
+                source: r.source,
+                tags: r.tags.0,
+                custom_fields: r.custom_fields.0,
+                // The CHECK constraints only admit valid names.
+                status: r.status.parse().unwrap_or_default(),
+                loyalty: r.loyalty.parse().unwrap_or_default(),
+                owner_id: r.owner_id,
+                credit_rating: r.credit_rating,
+                credit_limit: r.credit_limit_cents.map(Money),
+                marketing_opt_out: r.marketing_opt_out,
+                referred_by: r.referred_by,
+            },
+            merged_into: r.merged_into,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+type HistoryRow = (
+    i64,
+    i64,
+    DateTime<Utc>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// What a customer list may be narrowed to.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerFilter {
+    pub status: Option<patron_domain::CustomerStatus>,
+    pub owner_id: Option<i64>,
+    pub region: Option<String>,
+    pub industry: Option<String>,
+    pub source: Option<String>,
+    pub tag: Option<String>,
+    /// Matches name or company (substring, any case), customer number, phone or e-mail.
+    pub q: Option<String>,
+    /// Leave out customers who asked for no marketing (for campaign lists).
+    #[serde(default)]
+    pub exclude_opted_out: bool,
+}
+
+/// Sort orders of a customer list; each is a keyset (sort key, id).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CustomerSort {
+    #[default]
+    #[serde(rename = "id")]
+    Id,
+    #[serde(rename = "-id")]
+    IdDesc,
+    #[serde(rename = "name")]
+    Name,
+    #[serde(rename = "-name")]
+    NameDesc,
+}
+
+impl CustomerSort {
+    pub const NAMES: [&'static str; 4] = ["id", "-id", "name", "-name"];
+}
+
+/// Positional binds collected while building dynamic SQL.
+#[derive(Debug, Clone)]
+pub(crate) enum Bind {
+    I64(i64),
+    Text(String),
+    Date(chrono::NaiveDate),
+}
+
+#[derive(Default)]
+pub(crate) struct Where {
+    pub clauses: Vec<String>,
+    pub binds: Vec<Bind>,
+}
+
+impl Where {
+    /// Adds a clause whose `?` marks become the next `$n` placeholders.
+    pub fn push(&mut self, clause: &str, binds: impl IntoIterator<Item = Bind>) {
+        let mut out = String::new();
+        let mut binds = binds.into_iter();
+        for ch in clause.chars() {
+            if ch == '?' {
+                self.binds.push(binds.next().expect("a bind for every ?"));
+                out.push_str(&format!("${}", self.binds.len()));
+            } else {
+                out.push(ch);
+            }
+        }
+        self.clauses.push(out);
+    }
+
+    pub fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+}
+
+macro_rules! bind_all {
+    ($q:expr, $binds:expr) => {{
+        let mut q = $q;
+        for b in $binds {
+            q = match b {
+                $crate::customers::Bind::I64(v) => q.bind(*v),
+                $crate::customers::Bind::Text(v) => q.bind(v.clone()),
+                $crate::customers::Bind::Date(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+pub(crate) use bind_all;
+
+fn keys(c: &CustomerInput) -> (Option<String>, Option<String>, Option<String>) {
+    (
+        c.phone.as_deref().and_then(phone_key),
+        c.email.as_deref().and_then(email_key),
+        name_key(&c.name, c.company.as_deref()),
+    )
+}
+
+impl Store {
+    /// Creates a customer from validated input. The number is generated (`C000123`) when absent.
+    pub async fn create_customer(
+        &self,
+        input: CustomerInput,
+        by: &str,
+    ) -> Result<Customer, StoreError> {
+        let input = input.validate().map_err(StoreError::Invalid)?;
+        self.check_references(&input, None).await?;
+        let id = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let id = insert_customer!(tx, &input)?;
+            sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, 'created', NULL, $4)")
+                .bind(id).bind(now()).bind(by).bind(&input.name).execute(&mut *tx).await?;
+            tx.commit().await?;
+            id
+        });
+        self.customer(id).await
+    }
+
+    /// Reads one customer (merged ones too: they point to the survivor).
+    pub async fn customer(&self, id: i64) -> Result<Customer, StoreError> {
+        let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1");
+        let row: Option<CustomerRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        row.map(Customer::from)
+            .ok_or_else(|| StoreError::not_found("customer", id))
+    }
+
+    pub async fn customer_by_number(&self, number: &str) -> Result<Customer, StoreError> {
+        let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE number = $1");
+        let row: Option<CustomerRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(number).fetch_optional(pool).await?);
+        row.map(Customer::from)
+            .ok_or_else(|| StoreError::not_found("customer number", number))
+    }
+
+    /// Applies a partial update. With `expected_version`, refuses (409) when the record changed
+    /// since the caller read it; every changed field is written to the history in the same
+    /// transaction.
+    pub async fn update_customer(
+        &self,
+        id: i64,
+        patch: &CustomerPatch,
+        expected_version: Option<i64>,
+        by: &str,
+    ) -> Result<Customer, StoreError> {
+        let current = self.customer(id).await?;
+        if let Some(v) = expected_version {
+            if v != current.version {
+                return Err(conflict(&current));
+            }
+        }
+        if patch.contains_key("number") && patch.get("number").is_some_and(|v| v.is_null()) {
+            return Err(StoreError::invalid(
+                "number",
+                "cannot be removed (it identifies the customer)",
+            ));
+        }
+        let new = current.data.patched(patch).map_err(StoreError::Invalid)?;
+        self.check_references(&new, Some(id)).await?;
+        let changes = current.data.diff(&new);
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        let (pk, ek, nk) = keys(&new);
+        let at = now();
+        let updated = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let res = sqlx::query(
+                "UPDATE customers SET number = $1, name = $2, company = $3, industry = $4, region = $5, address = $6, \
+                 phone = $7, fax = $8, email = $9, employees = $10, registered_capital_cents = $11, awards = $12, \
+                 source = $13, tags = $14, custom_fields = $15, status = $16, loyalty = $17, owner_id = $18, \
+                 credit_rating = $19, credit_limit_cents = $20, marketing_opt_out = $21, referred_by = $22, \
+                 phone_key = $23, email_key = $24, name_key = $25, version = version + 1, updated_at = $26 \
+                 WHERE id = $27 AND version = $28")
+                .bind(new.number.clone().unwrap_or_else(|| current.data.number.clone().unwrap_or_default()))
+                .bind(&new.name).bind(&new.company).bind(&new.industry).bind(&new.region).bind(&new.address)
+                .bind(&new.phone).bind(&new.fax).bind(&new.email).bind(new.employees)
+                .bind(new.registered_capital.map(Money::cents)).bind(&new.awards).bind(&new.source)
+                .bind(Json(&new.tags)).bind(Json(&new.custom_fields)).bind(new.status.as_str()).bind(new.loyalty.as_str())
+                .bind(new.owner_id).bind(&new.credit_rating).bind(new.credit_limit.map(Money::cents))
+                .bind(new.marketing_opt_out).bind(new.referred_by).bind(pk).bind(ek).bind(nk).bind(at)
+                .bind(id).bind(current.version)
+                .execute(&mut *tx).await
+                .map_err(|e| unique_to_conflict(e, || format!("customer number '{}' is already used by another customer", new.number.clone().unwrap_or_default())))?;
+            if res.rows_affected() == 0 {
+                false
+            } else {
+                for (field, old, newv) in &changes {
+                    sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(id).bind(at).bind(by).bind(field).bind(old).bind(newv).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                true
+            }
+        });
+        if !updated {
+            // Lost a race with another writer between our read and our write.
+            return Err(conflict(&self.customer(id).await?));
+        }
+        self.customer(id).await
+    }
+
+    /// Deletes a customer and everything recorded about it, in one transaction.
+    pub async fn delete_customer(&self, id: i64) -> Result<(), StoreError> {
+        let found = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for sql in [
+                "DELETE FROM contacts WHERE customer_id = $1",
+                "DELETE FROM interactions WHERE customer_id = $1",
+                "DELETE FROM order_lines WHERE customer_id = $1",
+                "DELETE FROM customer_history WHERE customer_id = $1",
+                "UPDATE customers SET referred_by = NULL WHERE referred_by = $1",
+            ] {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            }
+            let n = sqlx::query("DELETE FROM customers WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            n > 0
+        });
+        if found {
+            Ok(())
+        } else {
+            Err(StoreError::not_found("customer", id))
+        }
+    }
+
+    /// Lists customers (merged ones left out) in keyset pages.
+    pub async fn list_customers(
+        &self,
+        filter: &CustomerFilter,
+        sort: CustomerSort,
+        page: &PageRequest,
+    ) -> Result<Page<Customer>, StoreError> {
+        let mut w = Where::default();
+        w.push("merged_into IS NULL", []);
+        if let Some(s) = filter.status {
+            w.push("status = ?", [Bind::Text(s.as_str().into())]);
+        }
+        if let Some(o) = filter.owner_id {
+            w.push("owner_id = ?", [Bind::I64(o)]);
+        }
+        for (col, v) in [
+            ("region", &filter.region),
+            ("industry", &filter.industry),
+            ("source", &filter.source),
+        ] {
+            if let Some(v) = v {
+                w.push(&format!("{col} = ?"), [Bind::Text(v.clone())]);
+            }
+        }
+        if let Some(t) = &filter.tag {
+            // Tags are a JSON array of strings; match the quoted element.
+            w.push(
+                "tags LIKE ?",
+                [Bind::Text(format!(
+                    "%{}%",
+                    serde_json::to_string(t)
+                        .expect("strings serialize")
+                        .replace('%', "\\%")
+                ))],
+            );
+        }
+        if filter.exclude_opted_out {
+            w.push("marketing_opt_out = FALSE", []);
+        }
+        if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            push_search(&mut w, q);
+        }
+        let limit = page.limit();
+        let (order, key_clause) = match sort {
+            CustomerSort::Id => ("id ASC", "id > ?"),
+            CustomerSort::IdDesc => ("id DESC", "id < ?"),
+            CustomerSort::Name => ("name ASC, id ASC", "(name > ? OR (name = ? AND id > ?))"),
+            CustomerSort::NameDesc => ("name DESC, id DESC", "(name < ? OR (name = ? AND id < ?))"),
+        };
+        if let Some(after) = &page.after {
+            match sort {
+                CustomerSort::Id | CustomerSort::IdDesc => {
+                    let id: i64 = decode_cursor(after)?;
+                    w.push(key_clause, [Bind::I64(id)]);
+                }
+                CustomerSort::Name | CustomerSort::NameDesc => {
+                    let (name, id): (String, i64) = decode_cursor(after)?;
+                    w.push(
+                        key_clause,
+                        [Bind::Text(name.clone()), Bind::Text(name), Bind::I64(id)],
+                    );
+                }
+            }
+        }
+        let sql = format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers{} ORDER BY {order} LIMIT {}",
+            w.sql(),
+            limit + 1
+        );
+        let mut rows: Vec<CustomerRow> = with_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let items: Vec<Customer> = rows.into_iter().map(Customer::from).collect();
+        let next = match (more, items.last()) {
+            (true, Some(last)) => Some(match sort {
+                CustomerSort::Id | CustomerSort::IdDesc => encode_cursor(&last.id),
+                CustomerSort::Name | CustomerSort::NameDesc => {
+                    encode_cursor(&(&last.data.name, last.id))
+                }
+            }),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    /// The change history of a customer, newest first.
+    pub async fn customer_history(
+        &self,
+        id: i64,
+        limit: i64,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.customer(id).await?;
+        let rows: Vec<HistoryRow> = with_pool!(self, pool =>
+            sqlx::query_as("SELECT customer_id, id, changed_at, changed_by, field, old_value, new_value FROM customer_history WHERE customer_id = $1 ORDER BY id DESC LIMIT $2")
+                .bind(id).bind(limit.clamp(1, 10_000)).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(customer_id, id, changed_at, changed_by, field, old_value, new_value)| {
+                    HistoryEntry {
+                        customer_id,
+                        id,
+                        changed_at,
+                        changed_by,
+                        field,
+                        old_value,
+                        new_value,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    /// Checks that owner and referrer exist (they are not foreign keys: see the migrations).
+    async fn check_references(
+        &self,
+        c: &CustomerInput,
+        self_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        if let Some(r) = c.referred_by {
+            if Some(r) == self_id {
+                return Err(StoreError::invalid(
+                    "referred_by",
+                    "a customer cannot refer itself",
+                ));
+            }
+            let n: i64 = with_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE id = $1").bind(r).fetch_one(pool).await?);
+            if n == 0 {
+                return Err(StoreError::Invalid(vec![FieldError::new(
+                    "referred_by",
+                    format!("customer {r} does not exist"),
+                )]));
+            }
+        }
+        if let Some(o) = c.owner_id {
+            let n: i64 = with_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1").bind(o).fetch_one(pool).await?);
+            if n == 0 {
+                return Err(StoreError::Invalid(vec![FieldError::new(
+                    "owner_id",
+                    format!("user {o} does not exist"),
+                )]));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Search clause: substring of name/company, exact number, phone or e-mail key.
+pub(crate) fn push_search(w: &mut Where, q: &str) {
+    let like = format!(
+        "%{}%",
+        q.to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let mut clause = String::from(
+        "(lower(name) LIKE ? ESCAPE '\\' OR lower(company) LIKE ? ESCAPE '\\' OR number = ?",
+    );
+    let mut binds = vec![
+        Bind::Text(like.clone()),
+        Bind::Text(like),
+        Bind::Text(q.to_string()),
+    ];
+    if let Some(p) = phone_key(q) {
+        clause.push_str(" OR phone_key = ?");
+        binds.push(Bind::Text(p));
+    }
+    if let Some(e) = email_key(q).filter(|e| e.contains('@')) {
+        clause.push_str(" OR email_key = ?");
+        binds.push(Bind::Text(e));
+    }
+    clause.push(')');
+    w.push(&clause, binds);
+}
+
+fn conflict(current: &Customer) -> StoreError {
+    StoreError::Conflict {
+        message: format!("customer {} was changed by someone else (now at version {}); reload it and apply your change again", current.id, current.version),
+        current_version: Some(current.version),
+    }
+}
+
+/// Inserts a validated customer (`$c: &CustomerInput`) on executor `$ex` (a `&mut *tx`),
+/// assigning a number (`C000123`) when absent; evaluates to `Result<i64, StoreError>`.
+/// A macro rather than a function because the executor type differs per backend.
+macro_rules! insert_customer {
+    ($ex:expr, $c:expr) => {{
+        let c: &patron_domain::CustomerInput = $c;
+        let (pk, ek, nk) = $crate::customers::search_keys(c);
+        let at = $crate::now();
+        let provisional = c.number.clone().unwrap_or_else(|| format!("new-{}-{}", at.timestamp_nanos_opt().unwrap_or_default(), c.name.len()));
+        let res: Result<i64, $crate::StoreError> = async {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO customers (number, name, company, industry, region, address, phone, fax, email, employees, \
+                 registered_capital_cents, awards, source, tags, custom_fields, status, loyalty, owner_id, credit_rating, \
+                 credit_limit_cents, marketing_opt_out, referred_by, phone_key, email_key, name_key, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, 1, $26, $26) \
+                 RETURNING id")
+                .bind(&provisional).bind(&c.name).bind(&c.company).bind(&c.industry).bind(&c.region).bind(&c.address)
+                .bind(&c.phone).bind(&c.fax).bind(&c.email).bind(c.employees)
+                .bind(c.registered_capital.map(patron_domain::Money::cents)).bind(&c.awards).bind(&c.source)
+                .bind(sqlx::types::Json(&c.tags)).bind(sqlx::types::Json(&c.custom_fields)).bind(c.status.as_str()).bind(c.loyalty.as_str())
+                .bind(c.owner_id).bind(&c.credit_rating).bind(c.credit_limit.map(patron_domain::Money::cents))
+                .bind(c.marketing_opt_out).bind(c.referred_by).bind(pk).bind(ek).bind(nk).bind(at)
+                .fetch_one(&mut *$ex).await
+                .map_err(|e| $crate::error::unique_to_conflict(e, || format!("customer number '{provisional}' is already used by another customer")))?;
+            if c.number.is_none() {
+                sqlx::query("UPDATE customers SET number = $1 WHERE id = $2")
+                    .bind(format!("C{id:06}")).bind(id).execute(&mut *$ex).await?;
+            }
+            Ok(id)
+        }.await;
+        res
+    }};
+}
+pub(crate) use insert_customer;
+
+pub(crate) fn search_keys(c: &CustomerInput) -> (Option<String>, Option<String>, Option<String>) {
+    keys(c)
+}

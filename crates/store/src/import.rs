@@ -1,0 +1,202 @@
+//! Bulk writes for imports: multi-row inserts in one transaction per batch, skipping rows whose
+//! natural key is already stored, so that re-running an import changes nothing and an import
+//! killed half-way resumes without duplicates.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use patron_domain::{CustomerInput, InteractionKind, Money};
+use sqlx::types::Json;
+
+use crate::{now, with_pool, Store, StoreError};
+
+/// A validated customer row of an import (its number is the natural key).
+#[derive(Debug, Clone)]
+pub struct ImportCustomer {
+    pub number: String,
+    pub data: CustomerInput,
+}
+
+/// One order line of an import; `(customer_id, order_ref, line_no)` is its natural key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportOrderLine {
+    pub customer_id: i64,
+    pub order_ref: String,
+    pub line_no: i32,
+    pub ordered_on: NaiveDate,
+    pub category: Option<String>,
+    pub quantity: i64,
+    pub amount: Money,
+    pub cost: Money,
+}
+
+/// One interaction of an import; `(customer_id, external_id)` is its natural key.
+#[derive(Debug, Clone)]
+pub struct ImportInteraction {
+    pub customer_id: i64,
+    pub external_id: String,
+    pub kind: InteractionKind,
+    pub occurred_at: DateTime<Utc>,
+    pub by: Option<String>,
+    pub text: String,
+}
+
+/// An order line as the analytics read it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrderFact {
+    pub customer_id: i64,
+    pub ordered_on: NaiveDate,
+    pub amount_cents: i64,
+    pub cost_cents: i64,
+}
+
+/// `($1, $2, ..), ($k, ..)` for `rows` rows of `cols` placeholders.
+fn values_sql(cols: usize, rows: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+const ORDER_CHUNK: usize = 500;
+const CUSTOMER_CHUNK: usize = 200;
+
+impl Store {
+    /// Ids of the given customer numbers (absent numbers are left out of the map).
+    pub async fn customer_ids(
+        &self,
+        numbers: &[String],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let mut out = HashMap::with_capacity(numbers.len());
+        for chunk in numbers.chunks(500) {
+            let sql = format!(
+                "SELECT number, id FROM customers WHERE number IN ({})",
+                (1..=chunk.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let rows: Vec<(String, i64)> = with_pool!(self, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for n in chunk {
+                    q = q.bind(n);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Inserts the customers whose number is not stored yet, in one transaction; returns how many
+    /// were inserted (the others already existed and are left as they are).
+    pub async fn import_customers(
+        &self,
+        rows: &[ImportCustomer],
+        by: &str,
+    ) -> Result<u64, StoreError> {
+        let at = now();
+        let inserted = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut inserted = 0;
+            for chunk in rows.chunks(CUSTOMER_CHUNK) {
+                let sql = format!(
+                    "INSERT INTO customers (number, name, company, industry, region, address, phone, fax, email, employees, \
+                     registered_capital_cents, awards, source, tags, custom_fields, status, loyalty, owner_id, credit_rating, \
+                     credit_limit_cents, marketing_opt_out, referred_by, phone_key, email_key, name_key, created_at, updated_at) \
+                     VALUES {} ON CONFLICT (number) DO NOTHING", values_sql(27, chunk.len()));
+                let mut q = sqlx::query(&sql);
+                for r in chunk {
+                    let c = &r.data;
+                    let (pk, ek, nk) = crate::customers::search_keys(c);
+                    q = q.bind(&r.number).bind(&c.name).bind(&c.company).bind(&c.industry).bind(&c.region).bind(&c.address)
+                        .bind(&c.phone).bind(&c.fax).bind(&c.email).bind(c.employees)
+                        .bind(c.registered_capital.map(Money::cents)).bind(&c.awards).bind(&c.source)
+                        .bind(Json(&c.tags)).bind(Json(&c.custom_fields)).bind(c.status.as_str()).bind(c.loyalty.as_str())
+                        .bind(c.owner_id).bind(&c.credit_rating).bind(c.credit_limit.map(Money::cents))
+                        .bind(c.marketing_opt_out).bind(c.referred_by).bind(pk).bind(ek).bind(nk).bind(at).bind(at);
+                }
+                inserted += q.execute(&mut *tx).await?.rows_affected();
+            }
+            if inserted > 0 {
+                sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) SELECT id, $1, $2, 'created', NULL, 'import' FROM customers WHERE created_at = $1")
+                    .bind(at).bind(by).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            inserted
+        });
+        Ok(inserted)
+    }
+
+    /// Inserts order lines whose natural key is new, in one transaction; returns how many.
+    pub async fn import_order_lines(&self, rows: &[ImportOrderLine]) -> Result<u64, StoreError> {
+        let full_sql = format!("INSERT INTO order_lines (customer_id, order_ref, line_no, ordered_on, category, quantity, amount_cents, cost_cents) VALUES {} ON CONFLICT DO NOTHING", values_sql(8, ORDER_CHUNK));
+        let inserted = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut inserted = 0;
+            for chunk in rows.chunks(ORDER_CHUNK) {
+                let sql = if chunk.len() == ORDER_CHUNK {
+                    std::borrow::Cow::Borrowed(full_sql.as_str())
+                } else {
+                    std::borrow::Cow::Owned(format!("INSERT INTO order_lines (customer_id, order_ref, line_no, ordered_on, category, quantity, amount_cents, cost_cents) VALUES {} ON CONFLICT DO NOTHING", values_sql(8, chunk.len())))
+                };
+                let mut q = sqlx::query(&sql);
+                for r in chunk {
+                    q = q.bind(r.customer_id).bind(&r.order_ref).bind(r.line_no).bind(r.ordered_on).bind(&r.category)
+                        .bind(r.quantity).bind(r.amount.cents()).bind(r.cost.cents());
+                }
+                inserted += q.execute(&mut *tx).await?.rows_affected();
+            }
+            tx.commit().await?;
+            inserted
+        });
+        Ok(inserted)
+    }
+
+    /// Inserts interactions whose external id is new for their customer; returns how many.
+    pub async fn import_interactions(&self, rows: &[ImportInteraction]) -> Result<u64, StoreError> {
+        let inserted = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut inserted = 0;
+            for chunk in rows.chunks(ORDER_CHUNK) {
+                let sql = format!("INSERT INTO interactions (customer_id, external_id, kind, occurred_at, by_name, body) VALUES {} ON CONFLICT (customer_id, external_id) WHERE external_id IS NOT NULL DO NOTHING", values_sql(6, chunk.len()));
+                let mut q = sqlx::query(&sql);
+                for r in chunk {
+                    q = q.bind(r.customer_id).bind(&r.external_id).bind(r.kind.as_str()).bind(r.occurred_at).bind(&r.by).bind(&r.text);
+                }
+                inserted += q.execute(&mut *tx).await?.rows_affected();
+            }
+            tx.commit().await?;
+            inserted
+        });
+        Ok(inserted)
+    }
+
+    /// Counts of the main tables: (customers, order lines, interactions).
+    pub async fn counts(&self) -> Result<(i64, i64, i64), StoreError> {
+        let row: (i64, i64, i64) = with_pool!(self, pool => sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM customers WHERE merged_into IS NULL), (SELECT COUNT(*) FROM order_lines), (SELECT COUNT(*) FROM interactions)")
+            .fetch_one(pool).await?);
+        Ok(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_placeholders() {
+        assert_eq!(super::values_sql(2, 2), "($1, $2), ($3, $4)");
+    }
+}

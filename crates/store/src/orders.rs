@@ -1,0 +1,203 @@
+//! Orders. Stored as lines (`order_lines`); an order is the lines sharing (customer, order_ref),
+//! all with the same date.
+
+use chrono::NaiveDate;
+use patron_domain::{Money, Order, OrderInput, OrderLine};
+use serde::Deserialize;
+
+use crate::customers::{bind_all, Bind, Where};
+use crate::error::unique_to_conflict;
+use crate::page::{decode_cursor, encode_cursor};
+use crate::{now, with_pool, Page, PageRequest, Store, StoreError};
+
+type LineRow = (i64, String, i32, NaiveDate, Option<String>, i64, i64, i64);
+const LINE_COLUMNS: &str =
+    "customer_id, order_ref, line_no, ordered_on, category, quantity, amount_cents, cost_cents";
+
+/// What an order list may be narrowed to.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OrderFilter {
+    pub customer_id: Option<i64>,
+    /// First day included.
+    pub from: Option<NaiveDate>,
+    /// Last day included.
+    pub to: Option<NaiveDate>,
+    pub category: Option<String>,
+}
+
+/// Groups lines (sorted by order key, then line) into orders, keeping the input order of orders.
+fn group(rows: Vec<LineRow>) -> Vec<Order> {
+    let mut out: Vec<Order> = Vec::new();
+    for (customer_id, order_ref, line_no, ordered_on, category, quantity, amount, cost) in rows {
+        let line = OrderLine {
+            line_no,
+            category,
+            quantity,
+            amount: Money(amount),
+            cost: Money(cost),
+        };
+        match out.last_mut() {
+            Some(o) if o.customer_id == customer_id && o.order_ref == order_ref => {
+                o.amount = Money(o.amount.0 + amount);
+                o.cost = Money(o.cost.0 + cost);
+                o.lines.push(line);
+            }
+            _ => out.push(Order {
+                customer_id,
+                order_ref,
+                ordered_on,
+                lines: vec![line],
+                amount: Money(amount),
+                cost: Money(cost),
+            }),
+        }
+    }
+    out
+}
+
+impl Store {
+    /// Records an order; its reference is generated when absent and must be new for the customer.
+    pub async fn create_order(
+        &self,
+        customer_id: i64,
+        input: OrderInput,
+    ) -> Result<Order, StoreError> {
+        let o = input.validate().map_err(StoreError::Invalid)?;
+        self.require_live_customer(customer_id).await?;
+        let order_ref = o
+            .order_ref
+            .clone()
+            .unwrap_or_else(|| format!("O{}", now().format("%Y%m%d%H%M%S%6f")));
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (i, l) in o.lines.iter().enumerate() {
+                sqlx::query(&format!("INSERT INTO order_lines ({LINE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                    .bind(customer_id).bind(&order_ref).bind(i as i32 + 1).bind(o.ordered_on).bind(&l.category)
+                    .bind(l.quantity).bind(l.amount.cents()).bind(l.cost.cents())
+                    .execute(&mut *tx).await
+                    .map_err(|e| unique_to_conflict(e, || format!("customer {customer_id} already has an order '{order_ref}'")))?;
+            }
+            tx.commit().await?;
+        });
+        self.order(customer_id, &order_ref).await
+    }
+
+    pub async fn order(&self, customer_id: i64, order_ref: &str) -> Result<Order, StoreError> {
+        let sql = format!("SELECT {LINE_COLUMNS} FROM order_lines WHERE customer_id = $1 AND order_ref = $2 ORDER BY line_no");
+        let rows: Vec<LineRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(customer_id).bind(order_ref).fetch_all(pool).await?);
+        group(rows).pop().ok_or_else(|| {
+            StoreError::not_found("order", format!("'{order_ref}' of customer {customer_id}"))
+        })
+    }
+
+    /// Replaces an order's date and lines (the reference stays).
+    pub async fn update_order(
+        &self,
+        customer_id: i64,
+        order_ref: &str,
+        input: OrderInput,
+    ) -> Result<Order, StoreError> {
+        let o = input.validate().map_err(StoreError::Invalid)?;
+        if o.order_ref.as_deref().is_some_and(|r| r != order_ref) {
+            return Err(StoreError::invalid(
+                "order_ref",
+                "cannot be changed; create a new order instead",
+            ));
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("DELETE FROM order_lines WHERE customer_id = $1 AND order_ref = $2").bind(customer_id).bind(order_ref).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StoreError::not_found("order", format!("'{order_ref}' of customer {customer_id}")));
+            }
+            for (i, l) in o.lines.iter().enumerate() {
+                sqlx::query(&format!("INSERT INTO order_lines ({LINE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                    .bind(customer_id).bind(order_ref).bind(i as i32 + 1).bind(o.ordered_on).bind(&l.category)
+                    .bind(l.quantity).bind(l.amount.cents()).bind(l.cost.cents())
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        self.order(customer_id, order_ref).await
+    }
+
+    pub async fn delete_order(&self, customer_id: i64, order_ref: &str) -> Result<(), StoreError> {
+        let n = with_pool!(self, pool => sqlx::query("DELETE FROM order_lines WHERE customer_id = $1 AND order_ref = $2").bind(customer_id).bind(order_ref).execute(pool).await?.rows_affected());
+        if n == 0 {
+            return Err(StoreError::not_found(
+                "order",
+                format!("'{order_ref}' of customer {customer_id}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Orders, newest first, in keyset pages.
+    pub async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        let mut w = Where::default();
+        w.push("line_no = 1", []);
+        if let Some(c) = filter.customer_id {
+            self.customer(c).await?;
+            w.push("customer_id = ?", [Bind::I64(c)]);
+        }
+        if let (Some(f), Some(t)) = (filter.from, filter.to) {
+            if f > t {
+                return Err(StoreError::invalid(
+                    "from",
+                    format!("{f} is after 'to' ({t})"),
+                ));
+            }
+        }
+        if let Some(f) = filter.from {
+            w.push("ordered_on >= ?", [Bind::Date(f)]);
+        }
+        if let Some(t) = filter.to {
+            w.push("ordered_on <= ?", [Bind::Date(t)]);
+        }
+        if let Some(c) = &filter.category {
+            w.push("category = ?", [Bind::Text(c.clone())]);
+        }
+        if let Some(after) = &page.after {
+            let (d, c, r): (NaiveDate, i64, String) = decode_cursor(after)?;
+            w.push(
+                "(ordered_on < ? OR (ordered_on = ? AND (customer_id < ? OR (customer_id = ? AND order_ref < ?))))",
+                [Bind::Date(d), Bind::Date(d), Bind::I64(c), Bind::I64(c), Bind::Text(r)],
+            );
+        }
+        let limit = page.limit();
+        let sql = format!("SELECT customer_id, order_ref FROM order_lines{} ORDER BY ordered_on DESC, customer_id DESC, order_ref DESC LIMIT {}", w.sql(), limit + 1);
+        let mut keys: Vec<(i64, String)> = with_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
+        let more = keys.len() as i64 > limit;
+        keys.truncate(limit as usize);
+        let mut items = Vec::with_capacity(keys.len());
+        for (c, r) in &keys {
+            items.push(self.order(*c, r).await?);
+        }
+        let next = match (more, items.last()) {
+            (true, Some(o)) => Some(encode_cursor(&(o.ordered_on, o.customer_id, &o.order_ref))),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Every order line of live customers, for analytics: (customer id, date, amount, cost).
+    pub async fn order_facts(&self) -> Result<Vec<crate::OrderFact>, StoreError> {
+        let rows: Vec<(i64, NaiveDate, i64, i64)> = with_pool!(self, pool =>
+            sqlx::query_as("SELECT customer_id, ordered_on, amount_cents, cost_cents FROM order_lines").fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(customer_id, ordered_on, amount_cents, cost_cents)| crate::OrderFact {
+                    customer_id,
+                    ordered_on,
+                    amount_cents,
+                    cost_cents,
+                },
+            )
+            .collect())
+    }
+}
