@@ -1,1 +1,409 @@
-//! TODO
+//! Churn warnings: which customers are about to be lost, why, and how much is at stake.
+//!
+//! [`churn_warnings`] looks at the orders up to day `as_of` (later orders are ignored) and
+//! raises, per customer, any of three reasons:
+//!
+//! * **revenue drop**: revenue of the current period (`period_days` days ending on `as_of`)
+//!   versus the period before it fell by more than `drop_threshold` (default 50%). Only
+//!   customers whose previous-period revenue is positive and at least `min_previous_revenue`
+//!   are judged (a customer with nothing last period cannot drop).
+//! * **long absence**: the days since the last purchase exceed `absence_factor` (default 2)
+//!   times the customer's own mean gap between purchase days,
+//!   `(last day - first day) / (distinct purchase days - 1)`. It needs at least
+//!   `min_purchase_days` distinct purchase days (default 2, the minimum that has a gap); with
+//!   fewer the customer has no rhythm to judge and gets no absence warning.
+//! * **low P(alive)**: the probability that the customer is still active, supplied by the
+//!   caller from a fitted model (BG/NBD, Pareto/NBD), is below `p_alive_threshold` (default
+//!   0.3). This module does not compute it; non-finite entries are ignored.
+//!
+//! Each warned customer carries its **value at risk**: its margin (revenue - product cost) over
+//! the `value_window_days` days ending on `as_of` (default 365, the trailing twelve months). The
+//! list is sorted by value at risk, biggest first (ties: lower customer index first); a
+//! negative value at risk (a customer losing money) sorts last.
+
+use crate::{Day, OrderLine};
+
+/// Thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ChurnConfig {
+    /// Length of the compared periods in days (default 90).
+    pub period_days: u32,
+    /// Relative decline that triggers a revenue-drop warning (default 0.5).
+    pub drop_threshold: f64,
+    /// Previous-period revenue needed for the revenue-drop rule (default 0: any positive).
+    pub min_previous_revenue: f64,
+    /// Absence longer than this many mean gaps triggers a warning (default 2).
+    pub absence_factor: f64,
+    /// Distinct purchase days needed for the absence rule (default 2, at least 2 is used).
+    pub min_purchase_days: u32,
+    /// P(alive) below this triggers a warning (default 0.3).
+    pub p_alive_threshold: f64,
+    /// Window of the value at risk, days (default 365).
+    pub value_window_days: u32,
+}
+
+impl Default for ChurnConfig {
+    fn default() -> Self {
+        ChurnConfig {
+            period_days: 90,
+            drop_threshold: 0.5,
+            min_previous_revenue: 0.0,
+            absence_factor: 2.0,
+            min_purchase_days: 2,
+            p_alive_threshold: 0.3,
+            value_window_days: 365,
+        }
+    }
+}
+
+/// The reason of a warning with its numbers.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReasonKind {
+    /// Revenue of the current period vs the previous one; `change` is relative (-0.6 = -60%).
+    RevenueDrop {
+        current: f64,
+        previous: f64,
+        change: f64,
+    },
+    /// Days since the last purchase vs the mean gap between purchase days.
+    LongAbsence {
+        days_since_last: f64,
+        mean_gap_days: f64,
+        ratio: f64,
+    },
+    /// Model probability of being alive vs the threshold.
+    LowPAlive { p_alive: f64, threshold: f64 },
+}
+
+/// One reason, with a sentence for people.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChurnReason {
+    #[serde(flatten)]
+    pub kind: ReasonKind,
+    pub detail: String,
+}
+
+/// A customer that needs care now.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChurnWarning {
+    pub customer: u32,
+    /// Margin over the value window ending on `as_of`.
+    pub value_at_risk: f64,
+    pub reasons: Vec<ChurnReason>,
+}
+
+/// Errors of [`churn_warnings`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ChurnError {
+    #[error("order line {line} has customer index {customer}, but there are only {n_customers} customers")]
+    CustomerOutOfRange {
+        line: usize,
+        customer: u32,
+        n_customers: usize,
+    },
+    #[error("p_alive has {got} entries, expected one per customer ({n_customers})")]
+    PAliveLength { got: usize, n_customers: usize },
+    #[error("period_days must be at least 1")]
+    BadPeriod,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Acc {
+    current: f64,
+    previous: f64,
+    value: f64,
+}
+
+/// Churn warnings as of day `as_of` for customers `0..n_customers`.
+///
+/// `p_alive`, when given, has one entry per customer. Runs in `O(lines)` plus sorting each
+/// customer's purchase days.
+pub fn churn_warnings(
+    orders: &[OrderLine],
+    n_customers: usize,
+    as_of: Day,
+    p_alive: Option<&[f64]>,
+    cfg: &ChurnConfig,
+) -> Result<Vec<ChurnWarning>, ChurnError> {
+    if cfg.period_days == 0 {
+        return Err(ChurnError::BadPeriod);
+    }
+    if let Some(p) = p_alive {
+        if p.len() != n_customers {
+            return Err(ChurnError::PAliveLength {
+                got: p.len(),
+                n_customers,
+            });
+        }
+    }
+    let as_of64 = i64::from(as_of);
+    let period = i64::from(cfg.period_days);
+    let value_from = as_of64 - i64::from(cfg.value_window_days);
+    let finite = |x: f64| if x.is_finite() { x } else { 0.0 };
+
+    // Pass 1: money per customer and line counts for the counting sort.
+    let mut acc = vec![Acc::default(); n_customers];
+    let mut start = vec![0usize; n_customers + 1];
+    for (line, o) in orders.iter().enumerate() {
+        let c = o.customer as usize;
+        if c >= n_customers {
+            return Err(ChurnError::CustomerOutOfRange {
+                line,
+                customer: o.customer,
+                n_customers,
+            });
+        }
+        let d = i64::from(o.day);
+        if d > as_of64 {
+            continue;
+        }
+        start[c + 1] += 1;
+        let a = &mut acc[c];
+        let revenue = finite(o.revenue);
+        if d > as_of64 - period {
+            a.current += revenue;
+        } else if d > as_of64 - 2 * period {
+            a.previous += revenue;
+        }
+        if d > value_from {
+            a.value += revenue - finite(o.cost);
+        }
+    }
+    for i in 0..n_customers {
+        start[i + 1] += start[i];
+    }
+    // Pass 2: purchase days grouped by customer.
+    let mut days = vec![0 as Day; start[n_customers]];
+    let mut next = start.clone();
+    for o in orders {
+        if o.day <= as_of {
+            let c = o.customer as usize;
+            days[next[c]] = o.day;
+            next[c] += 1;
+        }
+    }
+    drop(next);
+
+    let min_days = cfg.min_purchase_days.max(2) as usize;
+    let mut warnings = Vec::new();
+    for (c, a) in acc.iter().enumerate() {
+        let mut reasons = Vec::new();
+        if a.previous > 0.0 && a.previous >= cfg.min_previous_revenue {
+            let change = (a.current - a.previous) / a.previous;
+            if change < -cfg.drop_threshold {
+                reasons.push(ChurnReason {
+                    kind: ReasonKind::RevenueDrop {
+                        current: a.current,
+                        previous: a.previous,
+                        change,
+                    },
+                    detail: format!(
+                        "revenue of the last {period} days fell {:.0}% ({:.2} after {:.2} the {period} days before)",
+                        -100.0 * change,
+                        a.current,
+                        a.previous
+                    ),
+                });
+            }
+        }
+
+        let own = &mut days[start[c]..start[c + 1]];
+        if own.len() >= min_days {
+            own.sort_unstable();
+            let distinct = 1 + own.windows(2).filter(|w| w[0] != w[1]).count();
+            if distinct >= min_days {
+                let (first, last) = (f64::from(own[0]), f64::from(own[own.len() - 1]));
+                let mean_gap = (last - first) / (distinct - 1) as f64;
+                let since = f64::from(as_of) - last;
+                let ratio = since / mean_gap;
+                if since > cfg.absence_factor * mean_gap {
+                    reasons.push(ChurnReason {
+                        kind: ReasonKind::LongAbsence {
+                            days_since_last: since,
+                            mean_gap_days: mean_gap,
+                            ratio,
+                        },
+                        detail: format!(
+                            "no purchase for {since:.0} days, {ratio:.1} times the usual gap of {mean_gap:.1} days"
+                        ),
+                    });
+                }
+            }
+        }
+
+        if let Some(p) = p_alive.and_then(|p| p.get(c)).copied() {
+            if p.is_finite() && p < cfg.p_alive_threshold {
+                reasons.push(ChurnReason {
+                    kind: ReasonKind::LowPAlive {
+                        p_alive: p,
+                        threshold: cfg.p_alive_threshold,
+                    },
+                    detail: format!(
+                        "probability of still being active is {:.0}% (alert below {:.0}%)",
+                        100.0 * p,
+                        100.0 * cfg.p_alive_threshold
+                    ),
+                });
+            }
+        }
+
+        if !reasons.is_empty() {
+            warnings.push(ChurnWarning {
+                customer: c as u32,
+                value_at_risk: a.value,
+                reasons,
+            });
+        }
+    }
+    warnings.sort_by(|x, y| {
+        y.value_at_risk
+            .total_cmp(&x.value_at_risk)
+            .then(x.customer.cmp(&y.customer))
+    });
+    Ok(warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(customer: u32, day: Day, revenue: f64) -> OrderLine {
+        OrderLine {
+            customer,
+            day,
+            revenue,
+            cost: 0.25 * revenue,
+        }
+    }
+
+    const AS_OF: Day = 1000;
+
+    #[test]
+    fn revenue_drop() {
+        // Customer 0: 400 in the previous quarter, 100 now: -75%.
+        // Customer 1: 400 then 300: -25%, no warning.
+        // Customer 2: nothing before, 100 now: no warning.
+        let orders = [
+            o(0, AS_OF - 100, 400.0),
+            o(0, AS_OF - 10, 100.0),
+            o(1, AS_OF - 100, 400.0),
+            o(1, AS_OF - 89, 300.0),
+            o(2, AS_OF - 5, 100.0),
+        ];
+        let cfg = ChurnConfig {
+            absence_factor: 100.0,
+            ..ChurnConfig::default()
+        };
+        let w = churn_warnings(&orders, 3, AS_OF, None, &cfg).unwrap();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].customer, 0);
+        match w[0].reasons[0].kind {
+            ReasonKind::RevenueDrop {
+                current,
+                previous,
+                change,
+            } => {
+                assert_eq!((current, previous), (100.0, 400.0));
+                assert!((change + 0.75).abs() < 1e-12);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(w[0].reasons[0].detail.contains("fell 75%"));
+        assert!((w[0].value_at_risk - 0.75 * 500.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn absence_relative_to_own_rhythm() {
+        // Customer 0 buys every 10 days, last 30 days ago: 3 gaps -> warning.
+        // Customer 1 buys every 100 days, last 30 days ago: fine.
+        // Customer 2 bought once (twice the same day): no rhythm, no warning.
+        let mut orders = vec![];
+        for k in 0..5 {
+            orders.push(o(0, AS_OF - 30 - 10 * k, 10.0));
+            orders.push(o(1, AS_OF - 30 - 100 * k, 10.0));
+        }
+        orders.push(o(2, 10, 5.0));
+        orders.push(o(2, 10, 5.0));
+        orders.push(o(0, AS_OF + 5, 99.0)); // after as_of: ignored
+        let w = churn_warnings(&orders, 3, AS_OF, None, &ChurnConfig::default()).unwrap();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].customer, 0);
+        match w[0].reasons[0].kind {
+            ReasonKind::LongAbsence {
+                days_since_last,
+                mean_gap_days,
+                ratio,
+            } => {
+                assert_eq!(days_since_last, 30.0);
+                assert_eq!(mean_gap_days, 10.0);
+                assert_eq!(ratio, 3.0);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(w[0].reasons[0].detail.contains("3.0 times"));
+    }
+
+    #[test]
+    fn p_alive_and_sorting_by_value_at_risk() {
+        let orders = [
+            o(0, AS_OF - 10, 100.0),
+            o(1, AS_OF - 10, 1000.0),
+            o(2, AS_OF - 400, 5000.0), // outside the value window
+            OrderLine {
+                customer: 3,
+                day: AS_OF - 1,
+                revenue: 10.0,
+                cost: 50.0,
+            },
+        ];
+        let p = [0.1, 0.2, 0.05, 0.01];
+        let w = churn_warnings(&orders, 4, AS_OF, Some(&p), &ChurnConfig::default()).unwrap();
+        let ids: Vec<u32> = w.iter().map(|x| x.customer).collect();
+        assert_eq!(ids, vec![1, 0, 2, 3]);
+        assert_eq!(w[2].value_at_risk, 0.0);
+        assert_eq!(w[3].value_at_risk, -40.0);
+        assert!(matches!(
+            w[0].reasons[0].kind,
+            ReasonKind::LowPAlive { p_alive, threshold } if p_alive == 0.2 && threshold == 0.3
+        ));
+        let p = [0.9, f64::NAN, 0.5, 0.3];
+        let w = churn_warnings(&orders, 4, AS_OF, Some(&p), &ChurnConfig::default()).unwrap();
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn degenerate_inputs_and_errors() {
+        let cfg = ChurnConfig::default();
+        assert!(churn_warnings(&[], 0, 0, None, &cfg).unwrap().is_empty());
+        assert!(churn_warnings(&[], 5, 0, Some(&[0.9; 5]), &cfg)
+            .unwrap()
+            .is_empty());
+        // All-zero revenue: no drop (nothing to lose), no NaN.
+        let zero = [o(0, AS_OF - 100, 0.0), o(0, AS_OF - 10, 0.0)];
+        assert!(churn_warnings(&zero, 1, AS_OF, None, &cfg)
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            churn_warnings(&[o(3, 0, 1.0)], 1, AS_OF, None, &cfg),
+            Err(ChurnError::CustomerOutOfRange { customer: 3, .. })
+        ));
+        assert!(matches!(
+            churn_warnings(&[], 2, AS_OF, Some(&[0.5]), &cfg),
+            Err(ChurnError::PAliveLength { got: 1, .. })
+        ));
+        let bad = ChurnConfig {
+            period_days: 0,
+            ..cfg
+        };
+        assert_eq!(
+            churn_warnings(&[], 1, AS_OF, None, &bad),
+            Err(ChurnError::BadPeriod)
+        );
+        let cfg: ChurnConfig = toml::from_str("absence_factor = 3.0\nperiod_days = 30").unwrap();
+        assert_eq!(cfg.absence_factor, 3.0);
+        assert_eq!(cfg.period_days, 30);
+        assert_eq!(cfg.drop_threshold, 0.5);
+    }
+}
