@@ -108,6 +108,7 @@ pub struct SummaryOptions {
     /// How purchases are grouped into periods.
     pub grouping: Grouping,
     /// Last day of the calibration period (inclusive). Later orders are not calibration data.
+    /// The default (`Day::MAX`) keeps every order but makes T meaningless: set it for models.
     pub calibration_end: Day,
     /// Last day of the holdout period (inclusive), if any. Orders in
     /// `calibration_end < day <= observation_end` are holdout data; later orders are ignored.
