@@ -1,0 +1,591 @@
+//! The import driver: a reader thread parses the file into batches while the previous batch is
+//! written; each batch is one transaction of idempotent inserts.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use patron_domain::CustomerInput;
+use patron_store::{ImportCustomer, ImportInteraction, ImportOrderLine, Store};
+use tokio::sync::mpsc;
+
+use crate::columns::{parse_mapping, resolve, Entity, Field};
+use crate::error::{ImportError, RowError};
+use crate::rows::{
+    customer_row, fnv1a, interaction_row, order_row, CustomerRow, InteractionRow, OrderRow,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    /// CSV with a header line.
+    Csv,
+    /// CDNOW transactions: `customer date(YYYYMMDD) cds dollars` (master file, optional header)
+    /// or `customer sample_id date cds dollars` (the 1/10 sample), whitespace separated.
+    Cdnow,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub entity: Entity,
+    pub format: InputFormat,
+    /// `COLUMN=FIELD` mappings for columns whose names are not recognised.
+    pub maps: Vec<String>,
+    /// Store the good rows and write the bad ones (with their reason) to this CSV file.
+    pub skip_bad: Option<PathBuf>,
+    /// Rows per transaction.
+    pub batch_rows: usize,
+    /// Create customers (by number) that orders or interactions refer to but that do not exist.
+    pub create_customers: bool,
+    /// Who the import is recorded as.
+    pub by: String,
+}
+
+impl ImportOptions {
+    pub fn new(entity: Entity, format: InputFormat) -> Self {
+        ImportOptions {
+            entity,
+            format,
+            maps: Vec::new(),
+            skip_bad: None,
+            batch_rows: 50_000,
+            create_customers: format == InputFormat::Cdnow,
+            by: "import".into(),
+        }
+    }
+}
+
+/// How far an import has come, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub bytes: u64,
+    pub total_bytes: u64,
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Data rows read.
+    pub rows: u64,
+    /// Rows newly stored.
+    pub inserted: u64,
+    /// Rows whose natural key was already stored (left as they were).
+    pub already_present: u64,
+    /// Rows written to the rejects file.
+    pub rejected: u64,
+    /// Customers created because orders or interactions referred to them.
+    pub customers_created: u64,
+}
+
+enum Parsed {
+    Customer(Box<CustomerRow>),
+    Order(OrderRow, String, i32),
+    Interaction(InteractionRow),
+}
+
+struct Row {
+    line: u64,
+    parsed: Result<Parsed, (Option<String>, String)>,
+    /// The raw cells, kept only when rejects are written.
+    raw: Vec<String>,
+}
+
+struct Batch {
+    rows: Vec<Row>,
+    bytes: u64,
+}
+
+/// Imports `path` into `store`. On a bad row without `skip_bad`, stops with
+/// [`ImportError::BadRow`]: the batches before it are stored, the bad batch is not.
+pub async fn import_file(
+    store: &Store,
+    path: &Path,
+    opts: &ImportOptions,
+    progress: impl Fn(Progress),
+) -> Result<ImportReport, ImportError> {
+    let file_name = path.display().to_string();
+    let file_err = |message: String| ImportError::File {
+        file: file_name.clone(),
+        message,
+    };
+    if opts.format == InputFormat::Cdnow && opts.entity != Entity::Orders {
+        return Err(file_err(
+            "the CDNOW format holds orders only: use `patron import orders FILE --format cdnow`"
+                .into(),
+        ));
+    }
+    let maps = opts
+        .maps
+        .iter()
+        .map(|m| parse_mapping(opts.entity, m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(file_err)?;
+    let file = File::open(path).map_err(|e| file_err(format!("cannot open: {e}")))?;
+    let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if total_bytes == 0 {
+        return Err(file_err(match opts.format {
+            InputFormat::Csv => "is empty (expected a header line and rows)".into(),
+            InputFormat::Cdnow => "is empty (expected lines of: customer date cds dollars)".into(),
+        }));
+    }
+    let mut rejects = match &opts.skip_bad {
+        Some(p) => Some(csv::Writer::from_path(p).map_err(|e| ImportError::File {
+            file: p.display().to_string(),
+            message: format!("cannot write rejects: {e}"),
+        })?),
+        None => None,
+    };
+
+    let (tx, mut rx) = mpsc::channel::<Result<Batch, ImportError>>(2);
+    let reader_opts = opts.clone();
+    let reader_name = file_name.clone();
+    let keep_raw = opts.skip_bad.is_some();
+    let reader = tokio::task::spawn_blocking(move || {
+        let result = match reader_opts.format {
+            InputFormat::Csv => read_csv(file, &reader_name, &reader_opts, &maps, keep_raw, &tx),
+            InputFormat::Cdnow => read_cdnow(file, &reader_name, &reader_opts, keep_raw, &tx),
+        };
+        if let Err(e) = result {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+
+    let mut report = ImportReport::default();
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    let mut header_written = false;
+    while let Some(batch) = rx.recv().await {
+        let batch = batch?;
+        report.rows += batch.rows.len() as u64;
+        let mut good: Vec<(u64, Parsed, Vec<String>)> = Vec::with_capacity(batch.rows.len());
+        let mut bad: Vec<(Vec<String>, RowError)> = Vec::new();
+        for row in batch.rows {
+            let line = row.line;
+            match row.parsed {
+                Ok(p) => good.push((line, p, row.raw)),
+                Err((column, reason)) => {
+                    let e = RowError {
+                        file: file_name.clone(),
+                        line,
+                        column,
+                        reason,
+                    };
+                    bad.push((row.raw, e));
+                }
+            }
+        }
+        // Customers referred to by number: find them, create them if asked, else reject the row.
+        let wanted: Vec<String> = good
+            .iter()
+            .filter_map(|(_, p, _)| match p {
+                Parsed::Order(o, ..) => Some(o.customer.clone()),
+                Parsed::Interaction(i) => Some(i.customer.clone()),
+                Parsed::Customer(c) => c.referred_by.clone(),
+            })
+            .filter(|n| !ids.contains_key(n))
+            .collect::<std::collections::HashSet<_>>()
+            .into_iter()
+            .collect();
+        if !wanted.is_empty() {
+            ids.extend(store.customer_ids(&wanted).await?);
+            let missing: Vec<&String> = wanted.iter().filter(|n| !ids.contains_key(*n)).collect();
+            if opts.create_customers && opts.entity != Entity::Customers && !missing.is_empty() {
+                let new: Vec<ImportCustomer> = missing
+                    .iter()
+                    .map(|n| ImportCustomer {
+                        number: (*n).clone(),
+                        data: CustomerInput {
+                            name: format!("Customer {n}"),
+                            source: Some("import".into()),
+                            status: patron_domain::CustomerStatus::Won,
+                            ..Default::default()
+                        },
+                    })
+                    .collect();
+                report.customers_created += store.import_customers(&new, &opts.by).await?;
+                let missing: Vec<String> = missing.into_iter().cloned().collect();
+                ids.extend(store.customer_ids(&missing).await?);
+            }
+        }
+        let mut customers = Vec::new();
+        let mut orders = Vec::new();
+        let mut interactions = Vec::new();
+        for (line, p, raw) in good {
+            let unknown = |number: &str, column: &str| {
+                RowError {
+                file: file_name.clone(),
+                line,
+                column: Some(column.to_string()),
+                reason: format!("customer '{number}' does not exist; import the customers first, or rerun with --create-customers"),
+            }
+            };
+            match p {
+                Parsed::Customer(c) => {
+                    let c = *c;
+                    let mut data = c.data;
+                    if let Some(r) = &c.referred_by {
+                        match ids.get(r) {
+                            Some(id) => data.referred_by = Some(*id),
+                            None => {
+                                bad.push((raw.clone(), RowError { file: file_name.clone(), line, column: Some("referred_by".into()), reason: format!("customer '{r}' does not exist (import referrers first)") }));
+                                continue;
+                            }
+                        }
+                    }
+                    customers.push(ImportCustomer {
+                        number: c.number,
+                        data,
+                    });
+                }
+                Parsed::Order(o, order_ref, line_no) => match ids.get(&o.customer) {
+                    Some(&customer_id) => orders.push(ImportOrderLine {
+                        customer_id,
+                        order_ref,
+                        line_no,
+                        ordered_on: o.date,
+                        category: o.line.category,
+                        quantity: o.line.quantity,
+                        amount: o.line.amount,
+                        cost: o.line.cost,
+                    }),
+                    None => bad.push((raw.clone(), unknown(&o.customer, "customer"))),
+                },
+                Parsed::Interaction(i) => match ids.get(&i.customer) {
+                    Some(&customer_id) => interactions.push(ImportInteraction {
+                        customer_id,
+                        external_id: i.external_id.unwrap_or_else(|| {
+                            format!(
+                                "{}:{:016x}",
+                                i.occurred_at.format("%Y%m%dT%H%M%S"),
+                                fnv1a(i.text.as_bytes())
+                            )
+                        }),
+                        kind: i.kind,
+                        occurred_at: i.occurred_at,
+                        by: i.by,
+                        text: i.text,
+                    }),
+                    None => bad.push((raw.clone(), unknown(&i.customer, "customer"))),
+                },
+            }
+        }
+        if !bad.is_empty() {
+            bad.sort_by_key(|(_, e)| e.line);
+            match rejects.as_mut() {
+                None => {
+                    reader.abort();
+                    return Err(ImportError::BadRow(bad.swap_remove(0).1, report.inserted));
+                }
+                Some(w) => {
+                    if !header_written {
+                        w.write_record(["line", "error", "row"])
+                            .map_err(|e| ImportError::Io(e.into()))?;
+                        header_written = true;
+                    }
+                    for (raw, e) in &bad {
+                        let reason = match &e.column {
+                            Some(c) => format!("column {c}: {}", e.reason),
+                            None => e.reason.clone(),
+                        };
+                        w.write_record([e.line.to_string(), reason, raw.join(",")])
+                            .map_err(|e| ImportError::Io(e.into()))?;
+                    }
+                    report.rejected += bad.len() as u64;
+                }
+            }
+        }
+        let n = (customers.len() + orders.len() + interactions.len()) as u64;
+        let inserted = if !customers.is_empty() {
+            store.import_customers(&customers, &opts.by).await?
+        } else if !orders.is_empty() {
+            store.import_order_lines(&orders).await?
+        } else if !interactions.is_empty() {
+            store.import_interactions(&interactions).await?
+        } else {
+            0
+        };
+        report.inserted += inserted;
+        report.already_present += n - inserted;
+        progress(Progress {
+            bytes: batch.bytes,
+            total_bytes,
+            rows: report.rows,
+        });
+    }
+    reader
+        .await
+        .map_err(|e| ImportError::Io(std::io::Error::other(e)))?;
+    if let Some(mut w) = rejects {
+        w.flush()?;
+    }
+    if report.rows == 0 {
+        return Err(file_err("has no data rows".into()));
+    }
+    Ok(report)
+}
+
+/// Numbers the lines of each order: the k-th row of one (customer, order) is line k. Without an
+/// order reference, an order is a customer's purchases of one day (the literature's convention),
+/// referenced by its date. Keys are hashes so memory stays small on files of millions of rows.
+#[derive(Default)]
+struct LineNumbers(HashMap<u64, i32>);
+
+impl LineNumbers {
+    fn next(&mut self, customer: &str, order_ref: &str) -> i32 {
+        let mut key = Vec::with_capacity(customer.len() + order_ref.len() + 1);
+        key.extend_from_slice(customer.as_bytes());
+        key.push(0);
+        key.extend_from_slice(order_ref.as_bytes());
+        let n = self.0.entry(fnv1a(&key)).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    fn order(&mut self, o: OrderRow) -> Parsed {
+        let order_ref = o.order_ref.clone().unwrap_or_else(|| o.date.to_string());
+        let line_no = self.next(&o.customer, &order_ref);
+        Parsed::Order(o, order_ref, line_no)
+    }
+}
+
+fn send(
+    tx: &mpsc::Sender<Result<Batch, ImportError>>,
+    rows: &mut Vec<Row>,
+    bytes: u64,
+    cap: usize,
+) -> bool {
+    let batch = Batch {
+        rows: std::mem::replace(rows, Vec::with_capacity(cap)),
+        bytes,
+    };
+    tx.blocking_send(Ok(batch)).is_ok()
+}
+
+fn read_csv(
+    file: File,
+    name: &str,
+    opts: &ImportOptions,
+    maps: &[(String, Field)],
+    keep_raw: bool,
+    tx: &mpsc::Sender<Result<Batch, ImportError>>,
+) -> Result<(), ImportError> {
+    let file_err = |message: String| ImportError::File {
+        file: name.to_string(),
+        message,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(BufReader::with_capacity(1 << 20, file));
+    let mut rec = csv::ByteRecord::new();
+    if !rdr
+        .read_byte_record(&mut rec)
+        .map_err(|e| file_err(format!("line 1: {e}")))?
+    {
+        return Err(file_err(
+            "is empty (expected a header line and rows)".into(),
+        ));
+    }
+    let headers: Vec<String> = rec
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            String::from_utf8(h.to_vec()).map_err(|_| {
+                file_err(format!(
+                    "line 1: header of column {} is not valid UTF-8 (save the file as UTF-8)",
+                    i + 1
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let fields =
+        resolve(opts.entity, &headers, maps).map_err(|m| file_err(format!("line 1: {m}")))?;
+    let cap = opts.batch_rows.max(1);
+    let mut rows = Vec::with_capacity(cap);
+    let mut numbers = LineNumbers::default();
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                rows.push(Row {
+                    line,
+                    parsed: Err((None, format!("unreadable CSV: {e}"))),
+                    raw: Vec::new(),
+                });
+                continue;
+            }
+        }
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        if rec.len() == 1 && rec.get(0).is_some_and(|c| c.is_empty()) {
+            continue; // blank line
+        }
+        let raw = if keep_raw {
+            rec.iter()
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let parsed = parse_csv_record(&rec, &headers, &fields, opts.entity, &mut numbers);
+        rows.push(Row { line, parsed, raw });
+        if rows.len() >= cap && !send(tx, &mut rows, rdr.position().byte(), cap) {
+            return Ok(());
+        }
+    }
+    if !rows.is_empty() {
+        send(tx, &mut rows, rdr.position().byte(), cap);
+    }
+    Ok(())
+}
+
+fn parse_csv_record(
+    rec: &csv::ByteRecord,
+    headers: &[String],
+    fields: &[Field],
+    entity: Entity,
+    numbers: &mut LineNumbers,
+) -> Result<Parsed, (Option<String>, String)> {
+    if rec.len() != headers.len() {
+        return Err((None, format!("expected {} columns, found {} (a truncated line, or a comma inside an unquoted value?)", headers.len(), rec.len())));
+    }
+    let mut cells: Vec<&str> = Vec::with_capacity(rec.len());
+    for (i, c) in rec.iter().enumerate() {
+        match std::str::from_utf8(c) {
+            Ok(s) => cells.push(s),
+            Err(e) => {
+                return Err((
+                    Some(headers[i].clone()),
+                    format!(
+                        "is not valid UTF-8 (byte {} of the value); save the file as UTF-8",
+                        e.valid_up_to() + 1
+                    ),
+                ))
+            }
+        }
+    }
+    let it = || {
+        fields
+            .iter()
+            .zip(headers.iter().map(String::as_str))
+            .zip(cells.iter().copied())
+            .map(|((f, h), v)| (f, h, v))
+    };
+    let wrap = |(c, m): (String, String)| (Some(c), m);
+    match entity {
+        Entity::Customers => customer_row(it())
+            .map(|c| Parsed::Customer(Box::new(c)))
+            .map_err(wrap),
+        Entity::Orders => order_row(it()).map(|o| numbers.order(o)).map_err(wrap),
+        Entity::Interactions => interaction_row(it()).map(Parsed::Interaction).map_err(wrap),
+    }
+}
+
+fn read_cdnow(
+    file: File,
+    name: &str,
+    opts: &ImportOptions,
+    keep_raw: bool,
+    tx: &mpsc::Sender<Result<Batch, ImportError>>,
+) -> Result<(), ImportError> {
+    static MASTER: [Field; 4] = [
+        Field::Named("customer"),
+        Field::Named("date"),
+        Field::Named("quantity"),
+        Field::Named("amount"),
+    ];
+    static SAMPLE: [Field; 5] = [
+        Field::Named("customer"),
+        Field::Ignore,
+        Field::Named("date"),
+        Field::Named("quantity"),
+        Field::Named("amount"),
+    ];
+    const MASTER_COLS: [&str; 4] = ["customer_id", "date", "number_of_cds", "dollar_value"];
+    const SAMPLE_COLS: [&str; 5] = [
+        "customer_id",
+        "sample_id",
+        "date",
+        "number_of_cds",
+        "dollar_value",
+    ];
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let cap = opts.batch_rows.max(1);
+    let mut rows = Vec::with_capacity(cap);
+    let mut numbers = LineNumbers::default();
+    let mut buf = Vec::with_capacity(256);
+    let mut line = 0u64;
+    let mut bytes = 0u64;
+    let mut width: Option<usize> = None;
+    loop {
+        buf.clear();
+        let n = r.by_ref().read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        line += 1;
+        let text = match std::str::from_utf8(&buf) {
+            Ok(t) => t,
+            Err(e) => {
+                rows.push(Row {
+                    line,
+                    parsed: Err((
+                        None,
+                        format!(
+                            "is not valid UTF-8 (byte {} of the line)",
+                            e.valid_up_to() + 1
+                        ),
+                    )),
+                    raw: vec![String::from_utf8_lossy(&buf).trim_end().to_string()],
+                });
+                continue;
+            }
+        };
+        let cells: Vec<&str> = text.split_ascii_whitespace().collect();
+        if cells.is_empty() {
+            continue;
+        }
+        if line == 1 && cells[0].chars().any(|c| c.is_ascii_alphabetic()) {
+            continue; // the master file's header
+        }
+        let w = *width.get_or_insert(cells.len());
+        let raw = if keep_raw {
+            vec![text.trim_end().to_string()]
+        } else {
+            Vec::new()
+        };
+        let parsed = if cells.len() != w || !(w == 4 || w == 5) {
+            Err((None, format!("expected {} whitespace-separated values (customer{} date cds dollars), found {} (a truncated line?)", if w == 5 { 5 } else { 4 }, if w == 5 { " sample_id" } else { "" }, cells.len())))
+        } else {
+            let (fields, cols): (&[Field], &[&str]) = if w == 4 {
+                (&MASTER, &MASTER_COLS)
+            } else {
+                (&SAMPLE, &SAMPLE_COLS)
+            };
+            order_row(
+                fields
+                    .iter()
+                    .zip(cols.iter().copied())
+                    .zip(cells.iter().copied())
+                    .map(|((f, c), v)| (f, c, v)),
+            )
+            .map(|o| numbers.order(o))
+            .map_err(|(c, m)| (Some(c), m))
+        };
+        rows.push(Row { line, parsed, raw });
+        if rows.len() >= cap && !send(tx, &mut rows, bytes, cap) {
+            return Ok(());
+        }
+    }
+    if !rows.is_empty() {
+        send(tx, &mut rows, bytes, cap);
+    }
+    if line == 0 {
+        return Err(ImportError::File {
+            file: name.to_string(),
+            message: "is empty".into(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! Moving records in and out of Patron: CSV files with a header (common column names recognised,
+//! `--map column=field` for the rest), the CDNOW transaction format, and JSON exports.
+//!
+//! Imports are batched: each batch is one transaction, rows whose natural key is already stored
+//! are skipped (so a second run of the same file changes nothing, and a run killed half-way
+//! resumes where it stopped), and a malformed row is reported as `FILE:LINE: column X: reason`.
+
+mod columns;
+mod error;
+mod export;
+mod import;
+mod rows;
+
+pub use columns::{Entity, Field};
+pub use error::{ImportError, RowError};
+pub use export::{export_customers, export_orders, ExportFormat};
+pub use import::{import_file, ImportOptions, ImportReport, InputFormat, Progress};

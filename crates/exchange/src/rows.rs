@@ -1,0 +1,313 @@
+//! One file row to one record, with errors that name the column.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use patron_domain::{CustomValue, CustomerInput, InteractionKind, Money, OrderLineInput};
+
+use crate::columns::Field;
+
+/// A parsed row of an orders file (customer still by number).
+#[derive(Debug, Clone)]
+pub(crate) struct OrderRow {
+    pub customer: String,
+    pub order_ref: Option<String>,
+    pub date: NaiveDate,
+    pub line: OrderLineInput,
+}
+
+/// A parsed row of an interactions file.
+#[derive(Debug, Clone)]
+pub(crate) struct InteractionRow {
+    pub customer: String,
+    pub external_id: Option<String>,
+    pub kind: InteractionKind,
+    pub occurred_at: DateTime<Utc>,
+    pub by: Option<String>,
+    pub text: String,
+}
+
+/// A parsed row of a customers file; `referred_by` is a customer number.
+#[derive(Debug, Clone)]
+pub(crate) struct CustomerRow {
+    pub number: String,
+    pub referred_by: Option<String>,
+    pub data: CustomerInput,
+}
+
+/// (column name, reason)
+pub(crate) type CellError = (String, String);
+
+pub(crate) fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    let t = s.trim();
+    for fmt in ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d.%m.%Y"] {
+        if let Ok(d) = NaiveDate::parse_from_str(t, fmt) {
+            return Ok(d);
+        }
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.date_naive());
+    }
+    Err(format!("'{t}' is not a date (expected YYYY-MM-DD)"))
+}
+
+fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
+    let t = s.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.with_timezone(&Utc));
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Ok(dt.and_utc());
+        }
+    }
+    parse_date(t)
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+        .map_err(|_| {
+            format!("'{t}' is not a date or time (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)")
+        })
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_lowercase().as_str() {
+        "1" | "true" | "yes" | "y" | "是" => Ok(true),
+        "0" | "false" | "no" | "n" | "否" | "" => Ok(false),
+        other => Err(format!(
+            "'{other}' is not yes/no (use true/false, yes/no or 1/0)"
+        )),
+    }
+}
+
+fn parse_int(s: &str) -> Result<i64, String> {
+    let t = s.trim().replace(',', "");
+    t.parse::<i64>()
+        .map_err(|_| format!("'{}' is not a whole number", s.trim()))
+}
+
+/// Builds an order row from `(field, cell)` pairs.
+pub(crate) fn order_row<'a>(
+    cells: impl Iterator<Item = (&'a Field, &'a str, &'a str)>,
+) -> Result<OrderRow, CellError> {
+    let (mut customer, mut order_ref, mut date, mut amount, mut cost, mut category, mut quantity) =
+        (None, None, None, None, Money::ZERO, None, 1i64);
+    for (field, col, cell) in cells {
+        let err = |m: String| (col.to_string(), m);
+        let v = cell.trim();
+        match field {
+            Field::Named("customer") => customer = Some(v.to_string()).filter(|s| !s.is_empty()),
+            Field::Named("order_ref") => order_ref = Some(v.to_string()).filter(|s| !s.is_empty()),
+            Field::Named("date") => date = Some(parse_date(v).map_err(err)?),
+            Field::Named("amount") => amount = Some(v.parse::<Money>().map_err(err)?),
+            Field::Named("cost") if !v.is_empty() => cost = v.parse::<Money>().map_err(err)?,
+            Field::Named("category") => category = Some(v.to_string()).filter(|s| !s.is_empty()),
+            Field::Named("quantity") if !v.is_empty() => quantity = parse_int(v).map_err(err)?,
+            _ => {}
+        }
+    }
+    let customer = customer.ok_or_else(|| {
+        (
+            "customer".to_string(),
+            "is empty (every order needs its customer's number)".to_string(),
+        )
+    })?;
+    let date = date.ok_or_else(|| ("date".to_string(), "is missing".to_string()))?;
+    let amount = amount.ok_or_else(|| ("amount".to_string(), "is missing".to_string()))?;
+    let mut line = OrderLineInput {
+        category,
+        quantity,
+        amount,
+        cost,
+    };
+    let mut errors = Vec::new();
+    line.validate("", &mut errors);
+    let year = chrono::Datelike::year(&date);
+    if !(1900..=2200).contains(&year) {
+        return Err((
+            "date".into(),
+            format!("{date} is out of range (years 1900-2200)"),
+        ));
+    }
+    if let Some(e) = errors.into_iter().next() {
+        return Err((e.field, e.message));
+    }
+    Ok(OrderRow {
+        customer,
+        order_ref,
+        date,
+        line,
+    })
+}
+
+pub(crate) fn interaction_row<'a>(
+    cells: impl Iterator<Item = (&'a Field, &'a str, &'a str)>,
+) -> Result<InteractionRow, CellError> {
+    let (mut customer, mut external_id, mut kind, mut occurred_at, mut by, mut text) =
+        (None, None, None, None, None, String::new());
+    for (field, col, cell) in cells {
+        let err = |m: String| (col.to_string(), m);
+        let v = cell.trim();
+        match field {
+            Field::Named("customer") => customer = Some(v.to_string()).filter(|s| !s.is_empty()),
+            Field::Named("external_id") => {
+                external_id = Some(v.to_string()).filter(|s| !s.is_empty())
+            }
+            Field::Named("kind") => kind = Some(v.parse::<InteractionKind>().map_err(err)?),
+            Field::Named("occurred_at") if !v.is_empty() => {
+                occurred_at = Some(parse_datetime(v).map_err(err)?)
+            }
+            Field::Named("by") => by = Some(v.to_string()).filter(|s| !s.is_empty()),
+            Field::Named("text") => text = v.to_string(),
+            _ => {}
+        }
+    }
+    let customer = customer.ok_or_else(|| ("customer".to_string(), "is empty".to_string()))?;
+    let kind = kind.ok_or_else(|| ("kind".to_string(), "is missing".to_string()))?;
+    if text.is_empty() {
+        return Err(("text".into(), "is empty (what was said or done)".into()));
+    }
+    Ok(InteractionRow {
+        customer,
+        external_id,
+        kind,
+        occurred_at: occurred_at.unwrap_or_else(Utc::now),
+        by,
+        text,
+    })
+}
+
+pub(crate) fn customer_row<'a>(
+    cells: impl Iterator<Item = (&'a Field, &'a str, &'a str)>,
+) -> Result<CustomerRow, CellError> {
+    let mut c = CustomerInput::default();
+    let mut number = None;
+    let mut referred_by = None;
+    for (field, col, cell) in cells {
+        let err = |m: String| (col.to_string(), m);
+        let v = cell.trim();
+        let text = || Some(v.to_string()).filter(|s| !s.is_empty());
+        match field {
+            Field::Named("number") => number = text(),
+            Field::Named("name") => c.name = v.to_string(),
+            Field::Named("company") => c.company = text(),
+            Field::Named("industry") => c.industry = text(),
+            Field::Named("region") => c.region = text(),
+            Field::Named("address") => c.address = text(),
+            Field::Named("phone") => c.phone = text(),
+            Field::Named("fax") => c.fax = text(),
+            Field::Named("email") => c.email = text(),
+            Field::Named("awards") => c.awards = text(),
+            Field::Named("source") => c.source = text(),
+            Field::Named("credit_rating") => c.credit_rating = text(),
+            Field::Named("referred_by") => referred_by = text(),
+            Field::Named("employees") if !v.is_empty() => {
+                c.employees = Some(parse_int(v).map_err(err)?)
+            }
+            Field::Named("registered_capital") if !v.is_empty() => {
+                c.registered_capital = Some(v.parse().map_err(err)?)
+            }
+            Field::Named("credit_limit") if !v.is_empty() => {
+                c.credit_limit = Some(v.parse().map_err(err)?)
+            }
+            Field::Named("tags") => {
+                c.tags = v
+                    .split([';', '|'])
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            }
+            Field::Named("status") if !v.is_empty() => c.status = v.parse().map_err(err)?,
+            Field::Named("loyalty") if !v.is_empty() => c.loyalty = v.parse().map_err(err)?,
+            Field::Named("marketing_opt_out") => {
+                c.marketing_opt_out = parse_bool(v).map_err(err)?
+            }
+            Field::Custom(name) if !v.is_empty() => {
+                let value = if let Ok(n) = v.parse::<f64>() {
+                    CustomValue::Number(n)
+                } else if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+                    CustomValue::Date(d)
+                } else {
+                    CustomValue::Text(v.to_string())
+                };
+                c.custom_fields.insert(name.clone(), value);
+            }
+            _ => {}
+        }
+    }
+    let c = c.validate().map_err(|errs| {
+        let e = &errs[0];
+        (e.field.clone(), e.message.clone())
+    })?;
+    // Without a number, a stable one from the identity fields keeps re-imports idempotent.
+    let number = number.unwrap_or_else(|| {
+        let key = format!(
+            "{}|{}|{}|{}",
+            c.name,
+            c.company.as_deref().unwrap_or(""),
+            c.email.as_deref().unwrap_or(""),
+            c.phone.as_deref().unwrap_or("")
+        );
+        format!("I{:016x}", fnv1a(key.as_bytes()))
+    });
+    if number.chars().count() > 100 {
+        return Err(("number".into(), "is longer than 100 characters".into()));
+    }
+    Ok(CustomerRow {
+        number,
+        referred_by,
+        data: c,
+    })
+}
+
+/// FNV-1a, 64 bit: a stable hash (std's hasher is randomly seeded per process).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("19970101").unwrap().to_string(), "1997-01-01");
+        assert_eq!(parse_date("1997/01/02").unwrap().to_string(), "1997-01-02");
+        assert!(parse_date("1997-13-01").unwrap_err().contains("YYYY-MM-DD"));
+        assert_eq!(
+            parse_datetime("2024-01-02 10:00").unwrap().to_rfc3339(),
+            "2024-01-02T10:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn order_cell_errors_name_the_column() {
+        let fields = [
+            Field::Named("customer"),
+            Field::Named("date"),
+            Field::Named("amount"),
+        ];
+        let cols = ["cust", "when", "total"];
+        let cells = ["7", "2024-01-01", "12,x"];
+        let e = order_row(
+            fields
+                .iter()
+                .zip(cols)
+                .zip(cells)
+                .map(|((f, c), v)| (f, c, v)),
+        )
+        .unwrap_err();
+        assert_eq!(e.0, "total");
+        let cells = ["7", "2024-01-01", "12.50"];
+        let r = order_row(
+            fields
+                .iter()
+                .zip(cols)
+                .zip(cells)
+                .map(|((f, c), v)| (f, c, v)),
+        )
+        .unwrap();
+        assert_eq!(r.line.amount, Money(1250));
+    }
+}

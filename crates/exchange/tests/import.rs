@@ -1,0 +1,277 @@
+//! Import behaviour on both backends: idempotence, malformed input, rejects, CDNOW.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use patron_exchange::{import_file, Entity, ImportError, ImportOptions, InputFormat};
+use patron_store::{backend_tests, Store};
+
+fn file(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("patron-import-{}-{}", std::process::id(), name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::File::create(&p).unwrap().write_all(bytes).unwrap();
+    p
+}
+
+async fn run(
+    store: &Store,
+    path: &Path,
+    entity: Entity,
+    f: impl FnOnce(&mut ImportOptions),
+) -> Result<patron_exchange::ImportReport, ImportError> {
+    let mut o = ImportOptions::new(entity, InputFormat::Csv);
+    o.batch_rows = 3;
+    f(&mut o);
+    import_file(store, path, &o, |_| {}).await
+}
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data")
+}
+
+const CUSTOMERS: &[u8] = b"Customer No,Name,Company,Phone,E-mail,Employees,Status,Tags,shoe\n\
+C1,Wang Wei,Acme,+86 138 0013 8000,wang@acme.cn,120,won,vip;north,42\n\
+C2,Li Na,Globex,021-5555-1234,li@globex.com,,tracking,,\n\
+C3,Zhang San,,,,,lead,,\n";
+
+backend_tests!(
+    customers_then_orders_idempotent,
+    malformed_inputs_change_nothing,
+    skip_bad_writes_rejects,
+    cdnow_sample_loads
+);
+
+async fn customers_then_orders_idempotent(store: Store) {
+    let c = file("c.csv", CUSTOMERS);
+    let r = run(&store, &c, Entity::Customers, |o| {
+        o.maps = vec!["shoe=custom.shoe_size".into()]
+    })
+    .await
+    .unwrap();
+    assert_eq!((r.rows, r.inserted, r.already_present), (3, 3, 0));
+    let again = run(&store, &c, Entity::Customers, |o| {
+        o.maps = vec!["shoe=custom.shoe_size".into()]
+    })
+    .await
+    .unwrap();
+    assert_eq!((again.inserted, again.already_present), (0, 3));
+    let wang = store.customer_by_number("C1").await.unwrap();
+    assert_eq!(wang.data.tags, vec!["vip", "north"]);
+    assert_eq!(wang.data.employees, Some(120));
+    assert_eq!(
+        wang.data.custom_fields.get("shoe_size"),
+        Some(&patron_domain::CustomValue::Number(42.0))
+    );
+
+    let o = file("o.csv", b"customer,order_id,date,amount,cost,category,qty\nC1,A1,2024-01-02,10.50,4,books,1\nC1,A1,2024-01-02,5.00,2,books,2\nC2,,2024-02-01,7,,music,\nC2,,2024-02-01,3,,music,\nC3,X9,2024-03-01,0.00,0,music,1\n");
+    let r = run(&store, &o, Entity::Orders, |_| {}).await.unwrap();
+    assert_eq!((r.rows, r.inserted), (5, 5));
+    let a1 = store.order(wang.id, "A1").await.unwrap();
+    assert_eq!((a1.lines.len(), a1.amount.cents()), (2, 1550));
+    let li = store.customer_by_number("C2").await.unwrap();
+    assert_eq!(
+        store.order(li.id, "2024-02-01").await.unwrap().lines.len(),
+        2
+    );
+    let again = run(&store, &o, Entity::Orders, |_| {}).await.unwrap();
+    assert_eq!((again.inserted, again.already_present), (0, 5));
+    assert_eq!(store.counts().await.unwrap(), (3, 5, 0));
+
+    let i = file("i.csv", b"customer,kind,date,by,text\nC1,complaint,2024-01-03,rep1,late delivery\nC2,visit,2024-01-04 10:00,rep2,\"met the buyer, agreed on terms\"\n");
+    assert_eq!(
+        run(&store, &i, Entity::Interactions, |_| {})
+            .await
+            .unwrap()
+            .inserted,
+        2
+    );
+    assert_eq!(
+        run(&store, &i, Entity::Interactions, |_| {})
+            .await
+            .unwrap()
+            .inserted,
+        0
+    );
+}
+
+fn expect_bad(
+    r: Result<patron_exchange::ImportReport, ImportError>,
+    line: u64,
+    column: Option<&str>,
+    reason_part: &str,
+) {
+    match r {
+        Err(ImportError::BadRow(e, _)) => {
+            assert_eq!(e.line, line, "{e}");
+            assert_eq!(e.column.as_deref(), column, "{e}");
+            assert!(e.reason.contains(reason_part), "{e}");
+            let shown = e.to_string();
+            assert!(shown.contains(&format!(":{line}: ")), "{shown}");
+        }
+        other => panic!("expected a bad row, got {other:?}"),
+    }
+}
+
+async fn malformed_inputs_change_nothing(store: Store) {
+    run(&store, &file("c.csv", CUSTOMERS), Entity::Customers, |o| {
+        o.maps = vec!["shoe=ignore".into()]
+    })
+    .await
+    .unwrap();
+    let before = store.counts().await.unwrap();
+    let header = "customer,date,amount\n";
+    // A truncated line.
+    expect_bad(
+        run(
+            &store,
+            &file(
+                "t.csv",
+                format!("{header}C1,2024-01-01,5\nC1,2024-01-02\n").as_bytes(),
+            ),
+            Entity::Orders,
+            |_| {},
+        )
+        .await,
+        3,
+        None,
+        "expected 3 columns, found 2",
+    );
+    // A wrong type.
+    expect_bad(
+        run(
+            &store,
+            &file("w.csv", format!("{header}C1,2024-01-01,five\n").as_bytes()),
+            Entity::Orders,
+            |_| {},
+        )
+        .await,
+        2,
+        Some("amount"),
+        "not an amount",
+    );
+    expect_bad(
+        run(
+            &store,
+            &file("d.csv", format!("{header}C1,2024-02-30,5\n").as_bytes()),
+            Entity::Orders,
+            |_| {},
+        )
+        .await,
+        2,
+        Some("date"),
+        "not a date",
+    );
+    // An unknown customer.
+    expect_bad(
+        run(
+            &store,
+            &file(
+                "u.csv",
+                format!("{header}C1,2024-01-01,5\nNOPE,2024-01-01,5\n").as_bytes(),
+            ),
+            Entity::Orders,
+            |_| {},
+        )
+        .await,
+        3,
+        Some("customer"),
+        "'NOPE' does not exist",
+    );
+    // A non-UTF-8 byte.
+    let mut bytes = format!("{header}C1,2024-01-01,5\n").into_bytes();
+    bytes.extend_from_slice(b"C\xff2,2024-01-01,5\n");
+    expect_bad(
+        run(&store, &file("n.csv", &bytes), Entity::Orders, |_| {}).await,
+        3,
+        Some("customer"),
+        "not valid UTF-8",
+    );
+    // An empty file.
+    match run(&store, &file("e.csv", b""), Entity::Orders, |_| {}).await {
+        Err(ImportError::File { message, .. }) => {
+            assert!(message.contains("is empty"), "{message}")
+        }
+        other => panic!("expected an empty-file error, got {other:?}"),
+    }
+    // A header only.
+    assert!(matches!(
+        run(
+            &store,
+            &file("h.csv", header.as_bytes()),
+            Entity::Orders,
+            |_| {}
+        )
+        .await,
+        Err(ImportError::File { .. })
+    ));
+    // Unknown column, explained.
+    match run(
+        &store,
+        &file(
+            "x.csv",
+            b"customer,date,amount,colour\nC1,2024-01-01,5,red\n",
+        ),
+        Entity::Orders,
+        |_| {},
+    )
+    .await
+    {
+        Err(ImportError::File { message, .. }) => assert!(
+            message.contains("'colour'") && message.contains("--map"),
+            "{message}"
+        ),
+        other => panic!("expected an unknown-column error, got {other:?}"),
+    }
+    assert_eq!(
+        store.counts().await.unwrap(),
+        before,
+        "nothing was stored by any bad file"
+    );
+}
+
+async fn skip_bad_writes_rejects(store: Store) {
+    run(&store, &file("c.csv", CUSTOMERS), Entity::Customers, |o| {
+        o.maps = vec!["shoe=ignore".into()]
+    })
+    .await
+    .unwrap();
+    let rejects = std::env::temp_dir().join(format!(
+        "patron-rejects-{}-{:?}.csv",
+        std::process::id(),
+        store.kind()
+    ));
+    let src = file("s.csv", b"customer,date,amount\nC1,2024-01-01,5\nC1,2024-01-0x,5\nGHOST,2024-01-01,5\nC2,2024-01-01,6\n");
+    let r = run(&store, &src, Entity::Orders, |o| {
+        o.skip_bad = Some(rejects.clone())
+    })
+    .await
+    .unwrap();
+    assert_eq!((r.inserted, r.rejected), (2, 2));
+    let text = std::fs::read_to_string(&rejects).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "line,error,row");
+    assert!(lines[1].starts_with("3,column date:"), "{text}");
+    assert!(
+        lines[2].starts_with("4,\"column customer: customer 'GHOST'"),
+        "{text}"
+    );
+    assert!(lines[2].ends_with("\"GHOST,2024-01-01,5\""), "{text}");
+}
+
+async fn cdnow_sample_loads(store: Store) {
+    let mut o = ImportOptions::new(Entity::Orders, InputFormat::Cdnow);
+    let r = import_file(&store, &data_dir().join("CDNOW_sample.txt"), &o, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(r.rows, 6919);
+    assert_eq!(r.customers_created, 2357);
+    assert_eq!(r.inserted, 6919);
+    o.batch_rows = 1000;
+    let again = import_file(&store, &data_dir().join("CDNOW_sample.txt"), &o, |_| {})
+        .await
+        .unwrap();
+    assert_eq!((again.inserted, again.customers_created), (0, 0));
+    let (customers, lines, _) = store.counts().await.unwrap();
+    assert_eq!((customers, lines), (2357, 6919));
+}
