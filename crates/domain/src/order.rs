@@ -1,6 +1,6 @@
 //! Orders: a date and one or more lines (amount, product cost, category, quantity).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::{FieldError, Money};
@@ -134,7 +134,6 @@ pub struct Order {
     pub amount: Money,
     /// Sum of the lines' product costs.
     pub cost: Money,
-    pub created_at: DateTime<Utc>,
 }
 
 #[cfg(test)]
