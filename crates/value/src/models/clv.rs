@@ -1,0 +1,165 @@
+//! Customer lifetime value: discounted expected margin over a finite horizon.
+//!
+//! The lifetimes approach (`customer_lifetime_value`): cut the horizon into steps (months), take
+//! the expected purchases of each step from the purchase model's conditional expectation
+//! (`E(m L) - E((m-1) L)` for step length `L`), value them at the Gamma-Gamma expected spend
+//! times the margin ratio, and discount step `m` by `(1 + d)^m`:
+//!
+//! ```text
+//! CLV = Σ_{m=1..M} [E(mL) - E((m-1)L)] · spend · margin / (1 + d)^m
+//! ```
+
+use super::gammagamma::GammaGamma;
+use super::{ModelError, PurchaseModel};
+use crate::summary::{Rft, TimeUnit};
+
+/// Horizon, discounting and margin of a CLV computation.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClvOptions {
+    /// Number of discounting steps in the horizon (e.g. 12 months).
+    pub steps: u32,
+    /// Length of one step in the model's time unit (e.g. 30 days or 4.345 weeks for a month).
+    pub step_length: f64,
+    /// Discount rate per step (e.g. 0.01 per month); 0 for no discounting.
+    pub discount_rate: f64,
+    /// Margin as a fraction of revenue (1.0 values revenue, not profit).
+    pub margin_ratio: f64,
+}
+
+impl ClvOptions {
+    /// A horizon of `months` monthly steps, with lifetimes' month lengths (30 days, 4.345 weeks).
+    pub fn monthly(
+        months: u32,
+        unit: TimeUnit,
+        monthly_discount_rate: f64,
+        margin_ratio: f64,
+    ) -> Self {
+        ClvOptions {
+            steps: months,
+            step_length: match unit {
+                TimeUnit::Day => 30.0,
+                TimeUnit::Week => 4.345,
+            },
+            discount_rate: monthly_discount_rate,
+            margin_ratio,
+        }
+    }
+
+    /// Total horizon in model time units.
+    pub fn horizon(&self) -> f64 {
+        self.steps as f64 * self.step_length
+    }
+
+    /// Check the options are usable.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if !(self.step_length.is_finite() && self.step_length > 0.0) {
+            return Err(ModelError::InvalidOptions(
+                "step_length must be finite and positive",
+            ));
+        }
+        if !(self.discount_rate.is_finite() && self.discount_rate > -1.0) {
+            return Err(ModelError::InvalidOptions(
+                "discount_rate must be finite and above -1",
+            ));
+        }
+        if !self.margin_ratio.is_finite() {
+            return Err(ModelError::InvalidOptions("margin_ratio must be finite"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for ClvOptions {
+    /// 12 months of 30 days, 1% monthly discount, revenue (margin 1).
+    fn default() -> Self {
+        ClvOptions::monthly(12, TimeUnit::Day, 0.01, 1.0)
+    }
+}
+
+/// `Σ_m [E(mL) - E((m-1)L)] / (1+d)^m`: the discounted expected number of purchases.
+pub fn discounted_expected_purchases<M: PurchaseModel + ?Sized>(
+    model: &M,
+    customer: &Rft,
+    options: &ClvOptions,
+) -> f64 {
+    discounted_and_total(model, customer, options).0
+}
+
+/// (discounted expected purchases, undiscounted expected purchases over the horizon).
+fn discounted_and_total<M: PurchaseModel + ?Sized>(
+    model: &M,
+    customer: &Rft,
+    options: &ClvOptions,
+) -> (f64, f64) {
+    let mut total = 0.0;
+    let mut previous = 0.0;
+    let factor = 1.0 / (1.0 + options.discount_rate);
+    let mut discount = 1.0;
+    for m in 1..=options.steps {
+        let cumulative =
+            model.conditional_expected_purchases(customer, m as f64 * options.step_length);
+        discount *= factor;
+        total += (cumulative - previous).max(0.0) * discount;
+        previous = cumulative;
+    }
+    (total, previous)
+}
+
+/// CLV of one customer (see the module docs). Errors only when the spend model has an
+/// infinite mean spend.
+pub fn customer_lifetime_value<M: PurchaseModel + ?Sized>(
+    model: &M,
+    spend: &GammaGamma,
+    customer: &Rft,
+    options: &ClvOptions,
+) -> Result<f64, ModelError> {
+    options.validate()?;
+    let s = spend.expected_spend(customer.frequency, customer.monetary_value)?;
+    Ok(discounted_expected_purchases(model, customer, options) * s * options.margin_ratio)
+}
+
+/// Everything the value models say about one customer.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CustomerValue {
+    /// Probability of being alive at the end of calibration.
+    pub p_alive: f64,
+    /// Expected purchases over the CLV horizon (undiscounted).
+    pub expected_purchases: f64,
+    /// Expected spend per purchase (Gamma-Gamma; population mean for zero-spend customers).
+    pub expected_spend: f64,
+    /// Discounted expected margin over the horizon.
+    pub clv: f64,
+}
+
+/// P(alive), expected purchases over the horizon, expected spend and CLV for every customer.
+pub fn customer_values<M: PurchaseModel + ?Sized>(
+    model: &M,
+    spend: &GammaGamma,
+    customers: &[Rft],
+    options: &ClvOptions,
+) -> Result<Vec<CustomerValue>, ModelError> {
+    options.validate()?;
+    super::validate(customers)?;
+    let population_mean = spend.population_mean_spend();
+    let purchases = super::per_history(customers, |c| {
+        let (discounted, total) = discounted_and_total(model, c, options);
+        (model.p_alive(c), discounted, total)
+    });
+    customers
+        .iter()
+        .zip(purchases)
+        .map(|(c, (p_alive, discounted, expected_purchases))| {
+            let expected_spend = if c.frequency > 0.0 && c.monetary_value > 0.0 {
+                spend.expected_spend(c.frequency, c.monetary_value)?
+            } else {
+                population_mean.clone()?
+            };
+            Ok(CustomerValue {
+                p_alive,
+                expected_purchases,
+                expected_spend,
+                clv: discounted * expected_spend * options.margin_ratio,
+            })
+        })
+        .collect()
+}
