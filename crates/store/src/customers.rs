@@ -341,9 +341,9 @@ impl Store {
             }
         }
         if let Some(t) = &filter.tag {
-            // Tags are a JSON array of strings; match the quoted element.
+            // Tags are a JSON array of strings; match the quoted element (as text: jsonb in PostgreSQL).
             w.push(
-                "tags LIKE ?",
+                "CAST(tags AS TEXT) LIKE ?",
                 [Bind::Text(format!(
                     "%{}%",
                     serde_json::to_string(t)

@@ -1,0 +1,198 @@
+//! The API's error type: every failure becomes JSON `{code, message, field?, errors?,
+//! current_version?}` with the matching status. Store errors map here; so do axum's own
+//! rejections (see `extract`) and bare error responses produced by layers (see
+//! [`ensure_json_errors`]).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use patron_domain::FieldError;
+use patron_store::StoreError;
+use serde::Serialize;
+
+/// The JSON body of every error response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorBody {
+    /// Machine-readable: `bad_request`, `malformed_json`, `bad_query`, `bad_path`, `validation`,
+    /// `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`,
+    /// `unsupported_media_type`, `unavailable`, `internal`.
+    pub code: &'static str,
+    /// For people: what went wrong and, where possible, how to fix it.
+    pub message: String,
+    /// The offending field (body field path, query parameter, path parameter or header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Every field error, for validation failures (the first one is also in `field`/`message`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// For `conflict` on a versioned record: the version it is at now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
+}
+
+/// An error answered to the client.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{status}: {}", body.message)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody {
+                code,
+                message: message.into(),
+                field: None,
+                errors: Vec::new(),
+                current_version: None,
+            },
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        let f = field.into();
+        self.body.field = (!f.is_empty()).then_some(f);
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 422 naming every bad field; `field` and `message` describe the first.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let first = errors
+            .first()
+            .cloned()
+            .unwrap_or_else(|| FieldError::new("", "invalid input"));
+        let message = errors
+            .iter()
+            .map(|e| {
+                if e.field.is_empty() {
+                    e.message.clone()
+                } else {
+                    format!("{}: {}", e.field, e.message)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", message)
+            .with_field(first.field);
+        e.body.errors = errors;
+        e
+    }
+
+    pub fn conflict(message: impl Into<String>, current_version: Option<i64>) -> Self {
+        let mut e = Self::new(StatusCode::CONFLICT, "conflict", message);
+        e.body.current_version = current_version;
+        e
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; it has been logged",
+        )
+    }
+
+    /// A generic error for a bare status (used for responses made by layers and for 405).
+    pub fn from_status(status: StatusCode) -> Self {
+        let reason = status.canonical_reason().unwrap_or("error");
+        match status {
+            StatusCode::NOT_FOUND => Self::not_found("no such resource"),
+            StatusCode::METHOD_NOT_ALLOWED => Self::new(
+                status,
+                "method_not_allowed",
+                "this method is not allowed on this resource (see /openapi.json)",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::payload_too_large(crate::BODY_LIMIT),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Self::unsupported_media_type("expected Content-Type: application/json")
+            }
+            StatusCode::SERVICE_UNAVAILABLE => Self::unavailable("the service is unavailable"),
+            s if s.is_server_error() => Self::internal(),
+            _ => Self::new(status, "bad_request", reason.to_lowercase()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            return ApiError::unavailable(format!("{e}; try again later"));
+        }
+        match e {
+            StoreError::NotFound { .. } => ApiError::not_found(e.to_string()),
+            StoreError::Conflict {
+                message,
+                current_version,
+            } => ApiError::conflict(message, current_version),
+            StoreError::Invalid(errors) => ApiError::validation(errors),
+            other => {
+                tracing::error!(error = %other, "store error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::debug!(status = %self.status, code = self.body.code, "error response");
+        }
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+/// Middleware body: an error response without a JSON body (405 from the router, 413 from the
+/// body limit layer, ...) is replaced by the JSON error shape, so clients only ever see JSON.
+pub async fn ensure_json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let allow: Option<HeaderValue> = resp.headers().get(header::ALLOW).cloned();
+    let mut out = ApiError::from_status(status).into_response();
+    if let Some(a) = allow {
+        out.headers_mut().insert(header::ALLOW, a);
+    }
+    out
+}

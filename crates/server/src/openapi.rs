@@ -1,0 +1,422 @@
+//! The OpenAPI 3.1 document, served at `/openapi.json`. Paths and operations come from the
+//! route table ([`crate::routes::ROUTES`]); the schemas below describe exactly the JSON the
+//! domain types accept and produce (the API tests validate real requests and responses
+//! against them).
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::routes::{Body, In, Route, Ty, KINDS, ROUTES, STATUSES};
+
+/// The document (built once).
+pub fn document() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(build)
+}
+
+pub(crate) async fn serve_document() -> Json<Value> {
+    Json(document().clone())
+}
+
+fn build() -> Value {
+    let mut paths = Map::new();
+    for r in ROUTES {
+        let item = paths
+            .entry(r.path.to_string())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("path items are objects");
+        item.insert(r.verb.as_str().to_string(), operation(r));
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Patron API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Patron, a CRM built around customer value: customers, their contacts, orders and interactions. \
+                Errors are always JSON `{code, message, field?, errors?, current_version?}`. Request bodies are JSON \
+                (Content-Type: application/json), at most 1 MiB; unknown fields are refused. Lists use keyset pages: \
+                pass the `next` cursor of one page as `after` to get the next one.",
+            "license": {"name": "MIT", "identifier": "MIT"}
+        },
+        "servers": [{"url": "/"}],
+        "tags": [
+            {"name": "customers", "description": "The customer record, its change history, duplicates and merge."},
+            {"name": "contacts", "description": "People at a customer."},
+            {"name": "orders", "description": "Purchase history: orders with one or more lines."},
+            {"name": "interactions", "description": "Visits, calls, e-mails, meetings, quotes, promises, complaints, suggestions, requests."},
+            {"name": "system", "description": "Health and this document."}
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "responses": error_responses(),
+        }
+    })
+}
+
+fn body_schema(b: Body) -> Option<Value> {
+    match b {
+        Body::None => None,
+        Body::Schema(name) => Some(schema_ref(name)),
+        Body::ArrayOf(name) => Some(json!({"type": "array", "items": schema_ref(name)})),
+    }
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn param_schema(ty: Ty) -> Value {
+    match ty {
+        Ty::Int => json!({"type": "integer", "format": "int64"}),
+        Ty::Str => json!({"type": "string"}),
+        Ty::Bool => json!({"type": "boolean"}),
+        Ty::Date => json!({"type": "string", "format": "date"}),
+        Ty::Enum(values) => json!({"type": "string", "enum": values}),
+    }
+}
+
+fn operation(r: &Route) -> Value {
+    let mut params: Vec<Value> = r
+        .path_params()
+        .map(|name| {
+            let (schema, description) = if name == "order_ref" {
+                (json!({"type": "string"}), "The order's reference.")
+            } else if name == "id" {
+                (
+                    json!({"type": "integer", "format": "int64"}),
+                    "The customer's id.",
+                )
+            } else {
+                (json!({"type": "integer", "format": "int64"}), "Id.")
+            };
+            json!({"name": name, "in": "path", "required": true, "schema": schema, "description": description})
+        })
+        .collect();
+    for p in r.params {
+        params.push(json!({
+            "name": p.name,
+            "in": match p.location { In::Query => "query", In::Header => "header" },
+            "required": false,
+            "schema": param_schema(p.ty),
+            "description": p.description,
+        }));
+    }
+    let mut responses = Map::new();
+    let ok = match body_schema(r.response) {
+        Some(schema) => {
+            let mut resp = json!({
+                "description": "Success.",
+                "content": {"application/json": {"schema": schema}}
+            });
+            if r.response == Body::Schema("Customer") {
+                resp["headers"] = json!({"ETag": {
+                    "description": "The customer's version, quoted: send it back in If-Match.",
+                    "schema": {"type": "string"}
+                }});
+            }
+            resp
+        }
+        None => json!({"description": "Done; no content."}),
+    };
+    responses.insert(r.status.to_string(), ok);
+    let mut errors: Vec<u16> = r.errors.to_vec();
+    if !params.is_empty() || r.request != Body::None {
+        errors.push(400);
+    }
+    if r.request != Body::None {
+        errors.extend([413, 415]);
+    }
+    if r.path.starts_with("/api/") {
+        errors.push(503);
+    }
+    errors.sort_unstable();
+    errors.dedup();
+    for e in errors {
+        responses.insert(
+            e.to_string(),
+            json!({"$ref": format!("#/components/responses/E{e}")}),
+        );
+    }
+    let mut op = json!({
+        "operationId": r.operation_id,
+        "tags": [r.tag],
+        "summary": r.summary,
+        "responses": responses,
+    });
+    if !params.is_empty() {
+        op["parameters"] = Value::Array(params);
+    }
+    if let Some(schema) = body_schema(r.request) {
+        op["requestBody"] = json!({
+            "required": true,
+            "content": {"application/json": {"schema": schema}}
+        });
+    }
+    op
+}
+
+fn error_responses() -> Value {
+    let mut out = Map::new();
+    for (status, text) in [
+        (400, "Malformed JSON (`malformed_json`), a bad query parameter (`bad_query`), a bad path parameter (`bad_path`) or header (`bad_request`); `field` names it."),
+        (404, "No such record (`not_found`)."),
+        (409, "Conflict (`conflict`): the record changed since you read it (`current_version` tells its version now), a duplicate reference, or a merged customer."),
+        (413, "The body is larger than 1 MiB (`payload_too_large`)."),
+        (415, "The body is not declared as JSON (`unsupported_media_type`)."),
+        (422, "The JSON is well-formed but invalid (`validation`): a wrong type, an unknown or missing field, or a rule broken; `field` names the first, `errors` lists all."),
+        (503, "The database cannot be reached (`unavailable`); try again later."),
+    ] {
+        out.insert(
+            format!("E{status}"),
+            json!({
+                "description": text,
+                "content": {"application/json": {"schema": schema_ref("Error")}}
+            }),
+        );
+    }
+    Value::Object(out)
+}
+
+fn nullable(schema: Value) -> Value {
+    match schema.get("type").cloned() {
+        Some(Value::String(t)) if schema.get("enum").is_none() => {
+            let mut s = schema;
+            s["type"] = json!([t, "null"]);
+            s
+        }
+        _ => json!({"anyOf": [schema, {"type": "null"}]}),
+    }
+}
+
+fn text() -> Value {
+    json!({"type": "string", "maxLength": 500})
+}
+
+fn id() -> Value {
+    json!({"type": "integer", "format": "int64"})
+}
+
+fn object(props: Value, required: &[&str]) -> Value {
+    json!({
+        "type": "object",
+        "properties": props,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+/// The editable customer fields; `stored` gives them as a stored customer has them.
+fn customer_fields(stored: bool) -> Map<String, Value> {
+    let money = if stored {
+        schema_ref("Money")
+    } else {
+        schema_ref("MoneyInput")
+    };
+    let v = json!({
+        "number": if stored { json!({"type": "string", "description": "Customer number (external id)."}) }
+                  else { nullable(json!({"type": "string", "maxLength": 500, "description": "Customer number (external id); assigned as C000123 when absent."})) },
+        "name": {"type": "string", "minLength": 1, "maxLength": 500},
+        "company": nullable(text()),
+        "industry": nullable(text()),
+        "region": nullable(text()),
+        "address": nullable(text()),
+        "phone": nullable(json!({"type": "string", "maxLength": 500, "description": "Digits, spaces, + - ( ) . / x; at least 5 digits."})),
+        "fax": nullable(json!({"type": "string", "maxLength": 500})),
+        "email": nullable(json!({"type": "string", "maxLength": 500, "description": "name@domain.tld"})),
+        "employees": nullable(json!({"type": "integer", "format": "int64", "minimum": 0})),
+        "registered_capital": nullable(money.clone()),
+        "awards": nullable(text()),
+        "source": nullable(json!({"type": "string", "maxLength": 500, "description": "Where the customer came from: trade show, web, referral, ..."})),
+        "tags": {"type": "array", "items": {"type": "string", "maxLength": 50}, "maxItems": 50},
+        "custom_fields": {
+            "type": "object",
+            "description": "Typed custom fields (boolean, number, date as YYYY-MM-DD, or text); at most 100.",
+            "additionalProperties": schema_ref("CustomValue"),
+            "maxProperties": 100
+        },
+        "status": {"type": "string", "enum": STATUSES, "description": "lead -> tracking -> intent -> won (default lead)."},
+        "loyalty": {"type": "string", "enum": ["loyal", "switcher", "none"], "description": "Loyalty attitude (default none)."},
+        "owner_id": nullable(json!({"type": "integer", "format": "int64", "description": "The user who owns the customer."})),
+        "credit_rating": nullable(text()),
+        "credit_limit": nullable(money),
+        "marketing_opt_out": {"type": "boolean", "description": "The customer asked for no marketing."},
+        "referred_by": nullable(json!({"type": "integer", "format": "int64", "description": "The customer who referred this one."})),
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+fn page_of(item: &str) -> Value {
+    object(
+        json!({
+            "items": {"type": "array", "items": schema_ref(item)},
+            "next": nullable(json!({"type": "string", "description": "Cursor of the next page (pass as `after`); null on the last page."})),
+        }),
+        &["items", "next"],
+    )
+}
+
+fn schemas() -> Value {
+    let input_props = customer_fields(false);
+    let mut stored = customer_fields(true);
+    let mut customer = Map::new();
+    customer.insert("id".into(), id());
+    customer.insert(
+        "version".into(),
+        json!({"type": "integer", "format": "int64", "description": "Incremented on every update; send it back in If-Match."}),
+    );
+    customer.append(&mut stored);
+    customer.insert(
+        "merged_into".into(),
+        nullable(json!({"type": "integer", "format": "int64", "description": "Set when merged into another customer."})),
+    );
+    customer.insert(
+        "created_at".into(),
+        json!({"type": "string", "format": "date-time"}),
+    );
+    customer.insert(
+        "updated_at".into(),
+        json!({"type": "string", "format": "date-time"}),
+    );
+    let customer_required: Vec<&str> = customer.keys().map(String::as_str).collect();
+    let customer_schema = object(Value::Object(customer.clone()), &customer_required);
+
+    let contact_fields = json!({
+        "name": {"type": "string", "minLength": 1, "maxLength": 500},
+        "title": nullable(text()),
+        "phone": nullable(text()),
+        "email": nullable(text()),
+        "is_primary": {"type": "boolean"},
+        "notes": nullable(text()),
+    });
+    let mut contact = json!({"customer_id": id(), "id": id()});
+    for (k, v) in contact_fields.as_object().expect("object") {
+        contact[k] = v.clone();
+    }
+    let contact_required: Vec<String> = contact
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    let contact_required: Vec<&str> = contact_required.iter().map(String::as_str).collect();
+
+    let interaction_kind = json!({"type": "string", "enum": KINDS});
+
+    json!({
+        "Money": {"type": "number", "description": "An amount in currency units with at most two decimals (stored as exact cents)."},
+        "MoneyInput": {
+            "type": ["number", "string"],
+            "description": "An amount: a number (12.34) or a string (\"12.34\", \"$1,234.50\"); at most two decimals."
+        },
+        "CustomValue": {"type": ["boolean", "number", "string"], "description": "A custom-field value: boolean, number, date (YYYY-MM-DD) or text."},
+        "CustomerInput": object(Value::Object(input_props.clone()), &["name"]),
+        "CustomerPatch": {
+            "type": "object",
+            "description": "Any fields of CustomerInput; null clears an optional field.",
+            "properties": Value::Object(input_props),
+            "additionalProperties": false
+        },
+        "Customer": customer_schema,
+        "CustomerPage": page_of("Customer"),
+        "HistoryEntry": object(json!({
+            "customer_id": id(),
+            "id": id(),
+            "changed_at": {"type": "string", "format": "date-time"},
+            "changed_by": {"type": "string", "description": "Who made the change (user name, or import, api, merge)."},
+            "field": {"type": "string", "description": "The field changed, or `created`, `merged_from`, `merged_into`."},
+            "old_value": nullable(json!({"type": "string"})),
+            "new_value": nullable(json!({"type": "string"})),
+        }), &["customer_id", "id", "changed_at", "changed_by", "field", "old_value", "new_value"]),
+        "DuplicatePair": object(json!({
+            "a": id(),
+            "b": id(),
+            "reason": {"type": "string", "enum": ["phone", "email", "name"]},
+        }), &["a", "b", "reason"]),
+        "MergeRequest": object(json!({
+            "drop": {"type": "integer", "format": "int64", "description": "The customer merged into the one in the path."}
+        }), &["drop"]),
+        "MergeOutcome": object(json!({
+            "kept": schema_ref("Customer"),
+            "merged_id": id(),
+            "moved_contacts": {"type": "integer", "minimum": 0},
+            "moved_order_lines": {"type": "integer", "minimum": 0},
+            "moved_interactions": {"type": "integer", "minimum": 0},
+            "moved_history": {"type": "integer", "minimum": 0},
+        }), &["kept", "merged_id", "moved_contacts", "moved_order_lines", "moved_interactions", "moved_history"]),
+        "ContactInput": object(contact_fields, &["name"]),
+        "Contact": object(contact, &contact_required),
+        "OrderLineInput": object(json!({
+            "category": nullable(json!({"type": "string", "maxLength": 100})),
+            "quantity": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 1_000_000_000, "default": 1},
+            "amount": schema_ref("MoneyInput"),
+            "cost": schema_ref("MoneyInput"),
+        }), &["amount"]),
+        "OrderInput": object(json!({
+            "order_ref": nullable(json!({"type": "string", "maxLength": 100, "description": "The order's own reference; generated when absent; unique per customer."})),
+            "ordered_on": {"type": "string", "format": "date"},
+            "lines": {"type": "array", "items": schema_ref("OrderLineInput"), "minItems": 1, "maxItems": 1000},
+        }), &["ordered_on", "lines"]),
+        "OrderLine": object(json!({
+            "line_no": {"type": "integer", "format": "int32"},
+            "category": nullable(json!({"type": "string"})),
+            "quantity": {"type": "integer", "format": "int64"},
+            "amount": schema_ref("Money"),
+            "cost": schema_ref("Money"),
+        }), &["line_no", "category", "quantity", "amount", "cost"]),
+        "Order": object(json!({
+            "customer_id": id(),
+            "order_ref": {"type": "string"},
+            "ordered_on": {"type": "string", "format": "date"},
+            "lines": {"type": "array", "items": schema_ref("OrderLine")},
+            "amount": schema_ref("Money"),
+            "cost": schema_ref("Money"),
+        }), &["customer_id", "order_ref", "ordered_on", "lines", "amount", "cost"]),
+        "OrderPage": page_of("Order"),
+        "InteractionInput": object(json!({
+            "kind": interaction_kind.clone(),
+            "occurred_at": nullable(json!({"type": "string", "format": "date-time", "description": "When it happened; now when absent."})),
+            "by": nullable(json!({"type": "string", "maxLength": 200, "description": "Who on our side."})),
+            "contact_id": nullable(json!({"type": "integer", "format": "int64", "description": "The contact at the customer."})),
+            "text": {"type": "string", "minLength": 1, "maxLength": 20000},
+            "external_id": nullable(json!({"type": "string", "description": "Makes repeated imports idempotent; unique per customer."})),
+        }), &["kind", "text"]),
+        "Interaction": object(json!({
+            "customer_id": id(),
+            "id": id(),
+            "kind": interaction_kind,
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "by": nullable(json!({"type": "string"})),
+            "contact_id": nullable(id()),
+            "text": {"type": "string"},
+            "external_id": nullable(json!({"type": "string"})),
+        }), &["customer_id", "id", "kind", "occurred_at", "by", "contact_id", "text", "external_id"]),
+        "InteractionPage": page_of("Interaction"),
+        "Health": object(json!({
+            "status": {"type": "string", "enum": ["ok"]},
+            "database": {"type": "string", "enum": ["sqlite", "postgres"]},
+        }), &["status", "database"]),
+        "FieldError": object(json!({
+            "field": {"type": "string"},
+            "message": {"type": "string"},
+        }), &["field", "message"]),
+        "Error": object(json!({
+            "code": {"type": "string", "enum": [
+                "bad_request", "malformed_json", "bad_query", "bad_path", "validation", "not_found",
+                "method_not_allowed", "conflict", "payload_too_large", "unsupported_media_type",
+                "unavailable", "internal"
+            ]},
+            "message": {"type": "string"},
+            "field": {"type": "string", "description": "The offending body field (path such as lines[0].amount), query or path parameter, or header."},
+            "errors": {"type": "array", "items": schema_ref("FieldError"), "description": "Every field error (validation)."},
+            "current_version": {"type": "integer", "format": "int64", "description": "On a version conflict: the record's version now."},
+        }), &["code", "message"]),
+        "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+    })
+}

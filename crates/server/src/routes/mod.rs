@@ -1,0 +1,660 @@
+//! The route table: the one place that lists every route the API serves, with what the OpenAPI
+//! document says about it. The router ([`router`]) and the document (`crate::openapi`) are both
+//! built from [`ROUTES`], so they cannot disagree about which routes exist.
+
+pub mod contacts;
+pub mod customers;
+pub mod interactions;
+pub mod orders;
+
+use axum::extract::State;
+use axum::http::Method;
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
+use axum::{Json, Router};
+use patron_store::{BackendKind, PageRequest};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::{openapi, AppState};
+
+/// HTTP methods used by the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Verb {
+    /// Lower-case, as OpenAPI writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::Post => "post",
+            Verb::Put => "put",
+            Verb::Patch => "patch",
+            Verb::Delete => "delete",
+        }
+    }
+
+    pub fn method(self) -> Method {
+        match self {
+            Verb::Get => Method::GET,
+            Verb::Post => Method::POST,
+            Verb::Put => Method::PUT,
+            Verb::Patch => Method::PATCH,
+            Verb::Delete => Method::DELETE,
+        }
+    }
+}
+
+/// A request or response body: nothing, a component schema, or an array of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    None,
+    Schema(&'static str),
+    ArrayOf(&'static str),
+}
+
+/// The type of a query or header parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Int,
+    Str,
+    Bool,
+    Date,
+    Enum(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum In {
+    Query,
+    Header,
+}
+
+/// A documented query or header parameter (path parameters come from the path itself).
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub location: In,
+    pub ty: Ty,
+    pub description: &'static str,
+}
+
+const fn q(name: &'static str, ty: Ty, description: &'static str) -> Param {
+    Param {
+        name,
+        location: In::Query,
+        ty,
+        description,
+    }
+}
+
+/// One route: method, path (axum and OpenAPI share the `{param}` syntax), documentation and
+/// the handler.
+pub struct Route {
+    pub verb: Verb,
+    pub path: &'static str,
+    pub operation_id: &'static str,
+    pub tag: &'static str,
+    pub summary: &'static str,
+    pub params: &'static [Param],
+    pub request: Body,
+    /// The success status and body.
+    pub status: u16,
+    pub response: Body,
+    /// Error statuses this route may answer (besides 400/413/415/503, which every route with a
+    /// body/query may answer and are added by the document builder where they apply).
+    pub errors: &'static [u16],
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+impl Route {
+    /// Path parameters in order, e.g. `["id", "order_ref"]`.
+    pub fn path_params(&self) -> impl Iterator<Item = &'static str> {
+        self.path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+    }
+}
+
+pub(crate) const STATUSES: &[&str] = &["lead", "tracking", "intent", "won"];
+pub(crate) const KINDS: &[&str] = &[
+    "visit",
+    "call",
+    "email",
+    "meeting",
+    "quote",
+    "promise",
+    "complaint",
+    "suggestion",
+    "request",
+];
+
+const LIMIT: Param = q("limit", Ty::Int, "Page size, 1-500 (default 50).");
+const AFTER: Param = q(
+    "after",
+    Ty::Str,
+    "The `next` cursor of the previous page (opaque).",
+);
+const HISTORY_LIMIT: Param = q(
+    "limit",
+    Ty::Int,
+    "At most this many rows, 1-10000 (default 100).",
+);
+
+const CUSTOMER_LIST: &[Param] = &[
+    q("status", Ty::Enum(STATUSES), "Only customers in this status."),
+    q("owner_id", Ty::Int, "Only customers owned by this user."),
+    q("region", Ty::Str, "Exact region."),
+    q("industry", Ty::Str, "Exact industry."),
+    q("source", Ty::Str, "Exact source (trade show, web, referral, ...)."),
+    q("tag", Ty::Str, "Only customers carrying this tag."),
+    q(
+        "q",
+        Ty::Str,
+        "Search: substring of name or company (any case), exact customer number, phone (any formatting) or e-mail.",
+    ),
+    q(
+        "exclude_opted_out",
+        Ty::Bool,
+        "Leave out customers who asked for no marketing.",
+    ),
+    q(
+        "sort",
+        Ty::Enum(&["id", "-id", "name", "-name"]),
+        "Sort order (default id); `-` for descending.",
+    ),
+    LIMIT,
+    AFTER,
+];
+const ORDER_FILTERS: &[Param] = &[
+    q("from", Ty::Date, "First order date included (YYYY-MM-DD)."),
+    q("to", Ty::Date, "Last order date included (YYYY-MM-DD)."),
+    q(
+        "category",
+        Ty::Str,
+        "Only orders with a line of this product category.",
+    ),
+    LIMIT,
+    AFTER,
+];
+const ALL_ORDERS: &[Param] = &[
+    q("customer_id", Ty::Int, "Only this customer's orders."),
+    q("from", Ty::Date, "First order date included (YYYY-MM-DD)."),
+    q("to", Ty::Date, "Last order date included (YYYY-MM-DD)."),
+    q(
+        "category",
+        Ty::Str,
+        "Only orders with a line of this product category.",
+    ),
+    LIMIT,
+    AFTER,
+];
+const INTERACTION_FILTERS: &[Param] =
+    &[q("kind", Ty::Enum(KINDS), "Only this kind."), LIMIT, AFTER];
+const ALL_INTERACTIONS: &[Param] = &[
+    q("customer_id", Ty::Int, "Only this customer's interactions."),
+    q("kind", Ty::Enum(KINDS), "Only this kind."),
+    LIMIT,
+    AFTER,
+];
+const PATCH_PARAMS: &[Param] = &[
+    Param {
+        name: "If-Match",
+        location: In::Header,
+        ty: Ty::Str,
+        description: "The version you read (the `ETag`, e.g. `\"3\"`, or a bare number): the update is refused with 409 when the record has changed since.",
+    },
+    q(
+        "expected_version",
+        Ty::Int,
+        "Alternative to If-Match: the version you read.",
+    ),
+];
+
+/// Every route the API serves.
+pub static ROUTES: &[Route] = &[
+    Route {
+        verb: Verb::Get,
+        path: "/api/health",
+        operation_id: "health",
+        tag: "system",
+        summary: "Health check: pings the database (503 when it cannot be reached).",
+        params: &[],
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("Health"),
+        errors: &[503],
+        handler: || get(health),
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/openapi.json",
+        operation_id: "openapi",
+        tag: "system",
+        summary: "This OpenAPI 3.1 document.",
+        params: &[],
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("OpenApiDocument"),
+        errors: &[],
+        handler: || get(openapi::serve_document),
+    },
+    // Customers.
+    Route {
+        verb: Verb::Get,
+        path: "/api/customers",
+        operation_id: "listCustomers",
+        tag: "customers",
+        summary: "List and search customers (merged ones left out), with filters, sort and keyset pages.",
+        params: CUSTOMER_LIST,
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("CustomerPage"),
+        errors: &[400],
+        handler: || get(customers::list),
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/api/customers",
+        operation_id: "createCustomer",
+        tag: "customers",
+        summary: "Create a customer (the number is assigned as C000123 when not given).",
+        params: &[],
+        request: Body::Schema("CustomerInput"),
+        status: 201,
+        response: Body::Schema("Customer"),
+        errors: &[409, 422],
+        handler: || post(customers::create),
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/customers/{id}",
+        operation_id: "getCustomer",
+        tag: "customers",
+        summary: "Read a customer (its version is also sent as the ETag).",
+        params: &[],
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("Customer"),
+        errors: &[404],
+        handler: || get(customers::read),
+    },
+    Route {
+        verb: Verb::Patch,
+        path: "/api/customers/{id}",
+        operation_id: "updateCustomer",
+        tag: "customers",
+        summary: "Update some fields of a customer (`null` clears a field); every change is recorded in the history.",
+        params: PATCH_PARAMS,
+        request: Body::Schema("CustomerPatch"),
+        status: 200,
+        response: Body::Schema("Customer"),
+        errors: &[404, 409, 422],
+        handler: || patch(customers::update),
+    },
+    Route {
+        verb: Verb::Delete,
+        path: "/api/customers/{id}",
+        operation_id: "deleteCustomer",
+        tag: "customers",
+        summary: "Delete a customer and everything recorded about it.",
+        params: &[],
+        request: Body::None,
+        status: 204,
+        response: Body::None,
+        errors: &[404],
+        handler: || delete(customers::remove),
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/customers/{id}/history",
+        operation_id: "customerHistory",
+        tag: "customers",
+        summary: "The customer's change history, newest first: who changed which field from what to what, and when.",
+        params: &[HISTORY_LIMIT],
+        request: Body::None,
+        status: 200,
+        response: Body::ArrayOf("HistoryEntry"),
+        errors: &[404],
+        handler: || get(customers::history),
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/customers/{id}/duplicates",
+        operation_id: "customerDuplicates",
+        tag: "customers",
+        summary: "Likely duplicates of this customer (same normalised phone, e-mail, or name + company).",
+        params: &[HISTORY_LIMIT],
+        request: Body::None,
+        status: 200,
+        response: Body::ArrayOf("DuplicatePair"),
+        errors: &[404],
+        handler: || get(customers::duplicates_of),
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/api/customers/{id}/merge",
+        operation_id: "mergeCustomers",
+        tag: "customers",
+        summary: "Merge customer `drop` into this one: its contacts, orders, interactions and history move here; empty fields are filled in.",
+        params: &[],
+        request: Body::Schema("MergeRequest"),
+        status: 200,
+        response: Body::Schema("MergeOutcome"),
+        errors: &[404, 409, 422],
+        handler: || post(customers::merge),
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/duplicates",
+        operation_id: "listDuplicates",
+        tag: "customers",
+        summary: "All pairs of likely duplicate customers, lowest id first.",
+        params: &[HISTORY_LIMIT],
+        request: Body::None,
+        status: 200,
+        response: Body::ArrayOf("DuplicatePair"),
+        errors: &[],
+        handler: || get(customers::all_duplicates),
+    },
+    // Contacts.
+    Route {
+        verb: Verb::Get,
+        path: "/api/customers/{id}/contacts",
+        operation_id: "listContacts",
+        tag: "contacts",
+        summary: "The people at a customer.",
+        params: &[],
+        request: Body::None,
+        status: 200,
+        response: Body::ArrayOf("Contact"),
+        errors: &[404],
+        handler: || get(contacts::list),
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/api/customers/{id}/contacts",
+        operation_id: "createContact",
+        tag: "contacts",
+        summary: "Add a contact person to a customer.",
+        params: &[],
+        request: Body::Schema("ContactInput"),
+        status: 201,
+        response: Body::Schema("Contact"),
+        errors: &[404, 409, 422],
+        handler: || post(contacts::create),
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/customers/{id}/contacts/{contact_id}",
+        operation_id: "getContact",
+        tag: "contacts",
+        summary: "Read a contact.",
+        params: &[],
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("Contact"),
+        errors: &[404],
+        handler: || get(contacts::read),
+    },
+    Route {
+        verb: Verb::Put,
+        path: "/api/customers/{id}/contacts/{contact_id}",
+        operation_id: "replaceContact",
+        tag: "contacts",
+        summary: "Replace a contact.",
+        params: &[],
+        request: Body::Schema("ContactInput"),
+        status: 200,
+        response: Body::Schema("Contact"),
+        errors: &[404, 422],
+        handler: || put(contacts::replace),
+    },
+    Route {
+        verb: Verb::Delete,
+        path: "/api/customers/{id}/contacts/{contact_id}",
+        operation_id: "deleteContact",
+        tag: "contacts",
+        summary: "Delete a contact.",
+        params: &[],
+        request: Body::None,
+        status: 204,
+        response: Body::None,
+        errors: &[404],
+        handler: || delete(contacts::remove),
+    },
+    // Orders.
+    Route {
+        verb: Verb::Get,
+        path: "/api/customers/{id}/orders",
+        operation_id: "listCustomerOrders",
+        tag: "orders",
+        summary: "A customer's orders, newest first, in keyset pages.",
+        params: ORDER_FILTERS,
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("OrderPage"),
+        errors: &[404],
+        handler: || get(orders::list_for_customer),
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/api/customers/{id}/orders",
+        operation_id: "createOrder",
+        tag: "orders",
+        summary: "Record an order (one or more lines); its reference is generated when absent and must be new for the customer.",
+        params: &[],
+        request: Body::Schema("OrderInput"),
+        status: 201,
+        response: Body::Schema("Order"),
+        errors: &[404, 409, 422],
+        handler: || post(orders::create),
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/customers/{id}/orders/{order_ref}",
+        operation_id: "getOrder",
+        tag: "orders",
+        summary: "Read an order.",
+        params: &[],
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("Order"),
+        errors: &[404],
+        handler: || get(orders::read),
+    },
+    Route {
+        verb: Verb::Put,
+        path: "/api/customers/{id}/orders/{order_ref}",
+        operation_id: "replaceOrder",
+        tag: "orders",
+        summary: "Replace an order's date and lines (the reference stays).",
+        params: &[],
+        request: Body::Schema("OrderInput"),
+        status: 200,
+        response: Body::Schema("Order"),
+        errors: &[404, 422],
+        handler: || put(orders::replace),
+    },
+    Route {
+        verb: Verb::Delete,
+        path: "/api/customers/{id}/orders/{order_ref}",
+        operation_id: "deleteOrder",
+        tag: "orders",
+        summary: "Delete an order.",
+        params: &[],
+        request: Body::None,
+        status: 204,
+        response: Body::None,
+        errors: &[404],
+        handler: || delete(orders::remove),
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/orders",
+        operation_id: "listOrders",
+        tag: "orders",
+        summary: "All orders, newest first, in keyset pages.",
+        params: ALL_ORDERS,
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("OrderPage"),
+        errors: &[404],
+        handler: || get(orders::list_all),
+    },
+    // Interactions.
+    Route {
+        verb: Verb::Get,
+        path: "/api/customers/{id}/interactions",
+        operation_id: "listCustomerInteractions",
+        tag: "interactions",
+        summary: "A customer's interactions, newest first, in keyset pages.",
+        params: INTERACTION_FILTERS,
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("InteractionPage"),
+        errors: &[404],
+        handler: || get(interactions::list_for_customer),
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/api/customers/{id}/interactions",
+        operation_id: "createInteraction",
+        tag: "interactions",
+        summary: "Record an interaction: a visit, call, e-mail, meeting, quote, promise, complaint, suggestion or request.",
+        params: &[],
+        request: Body::Schema("InteractionInput"),
+        status: 201,
+        response: Body::Schema("Interaction"),
+        errors: &[404, 409, 422],
+        handler: || post(interactions::create),
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/customers/{id}/interactions/{interaction_id}",
+        operation_id: "getInteraction",
+        tag: "interactions",
+        summary: "Read an interaction.",
+        params: &[],
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("Interaction"),
+        errors: &[404],
+        handler: || get(interactions::read),
+    },
+    Route {
+        verb: Verb::Put,
+        path: "/api/customers/{id}/interactions/{interaction_id}",
+        operation_id: "replaceInteraction",
+        tag: "interactions",
+        summary: "Replace an interaction.",
+        params: &[],
+        request: Body::Schema("InteractionInput"),
+        status: 200,
+        response: Body::Schema("Interaction"),
+        errors: &[404, 409, 422],
+        handler: || put(interactions::replace),
+    },
+    Route {
+        verb: Verb::Delete,
+        path: "/api/customers/{id}/interactions/{interaction_id}",
+        operation_id: "deleteInteraction",
+        tag: "interactions",
+        summary: "Delete an interaction.",
+        params: &[],
+        request: Body::None,
+        status: 204,
+        response: Body::None,
+        errors: &[404],
+        handler: || delete(interactions::remove),
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/interactions",
+        operation_id: "listInteractions",
+        tag: "interactions",
+        summary: "All interactions, newest first, in keyset pages.",
+        params: ALL_INTERACTIONS,
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("InteractionPage"),
+        errors: &[404],
+        handler: || get(interactions::list_all),
+    },
+];
+
+/// The router for every route of [`ROUTES`] (routes sharing a path are merged).
+pub fn router() -> Router<AppState> {
+    ROUTES.iter().fold(Router::new(), |r, route| {
+        r.route(route.path, (route.handler)())
+    })
+}
+
+/// Checks a page size and builds the store's page request.
+pub(crate) fn page(limit: Option<i64>, after: Option<String>) -> Result<PageRequest, ApiError> {
+    let limit = match limit {
+        None => None,
+        Some(n @ 1..=500) => Some(n as u32),
+        Some(n) => {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                format!("bad query parameter 'limit': {n} is out of range (1-500)"),
+            )
+            .with_field("limit"))
+        }
+    };
+    Ok(PageRequest { limit, after })
+}
+
+/// Checks a row limit of 1-10000, defaulting to 100.
+pub(crate) fn row_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(100),
+        Some(n @ 1..=10_000) => Ok(n),
+        Some(n) => Err(ApiError::bad_request(
+            "bad_query",
+            format!("bad query parameter 'limit': {n} is out of range (1-10000)"),
+        )
+        .with_field("limit")),
+    }
+}
+
+/// Refuses dates the databases cannot all store (years outside 1-9999).
+pub(crate) fn check_date_range(
+    field: &str,
+    date: Option<chrono::NaiveDate>,
+) -> Result<(), ApiError> {
+    use chrono::Datelike;
+    match date {
+        Some(d) if !(1..=9999).contains(&d.year()) => Err(ApiError::bad_request(
+            "bad_query",
+            format!("bad query parameter '{field}': {d} is out of range (years 1-9999)"),
+        )
+        .with_field(field)),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Health {
+    pub status: &'static str,
+    pub database: &'static str,
+}
+
+async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    state.store.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "health check failed");
+        ApiError::unavailable(format!("the database cannot be reached: {e}"))
+    })?;
+    Ok(Json(Health {
+        status: "ok",
+        database: match state.store.kind() {
+            BackendKind::Sqlite => "sqlite",
+            BackendKind::Postgres => "postgres",
+        },
+    }))
+}

@@ -1,0 +1,134 @@
+//! Orders: per customer, and the list of all orders.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::NaiveDate;
+use patron_domain::OrderInput;
+use patron_store::OrderFilter;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::routes::customers::query_error;
+use crate::routes::{check_date_range, page};
+use crate::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct OrderPath {
+    id: i64,
+    order_ref: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllOrdersQuery {
+    customer_id: Option<i64>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    category: Option<String>,
+    limit: Option<i64>,
+    after: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerOrdersQuery {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    category: Option<String>,
+    limit: Option<i64>,
+    after: Option<String>,
+}
+
+async fn list(state: &AppState, q: AllOrdersQuery) -> Result<Response, ApiError> {
+    check_date_range("from", q.from)?;
+    check_date_range("to", q.to)?;
+    let filter = OrderFilter {
+        customer_id: q.customer_id,
+        from: q.from,
+        to: q.to,
+        category: q.category,
+    };
+    let page = page(q.limit, q.after)?;
+    let result = state
+        .store
+        .list_orders(&filter, &page)
+        .await
+        .map_err(query_error)?;
+    Ok(Json(result).into_response())
+}
+
+pub async fn list_all(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<AllOrdersQuery>,
+) -> Result<Response, ApiError> {
+    list(&state, q).await
+}
+
+pub async fn list_for_customer(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<CustomerOrdersQuery>,
+) -> Result<Response, ApiError> {
+    let q = AllOrdersQuery {
+        customer_id: Some(id),
+        from: q.from,
+        to: q.to,
+        category: q.category,
+        limit: q.limit,
+        after: q.after,
+    };
+    list(&state, q).await
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<OrderInput>,
+) -> Result<Response, ApiError> {
+    let o = state.store.create_order(id, input).await?;
+    let location = HeaderValue::from_str(&format!(
+        "/api/customers/{id}/orders/{}",
+        encode_segment(&o.order_ref)
+    ))
+    .expect("percent-encoded path");
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(o)).into_response())
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    ApiPath(p): ApiPath<OrderPath>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.store.order(p.id, &p.order_ref).await?).into_response())
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    ApiPath(p): ApiPath<OrderPath>,
+    ApiJson(input): ApiJson<OrderInput>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.store.update_order(p.id, &p.order_ref, input).await?).into_response())
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    ApiPath(p): ApiPath<OrderPath>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete_order(p.id, &p.order_ref).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Percent-encodes everything but unreserved characters, for a path segment.
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
