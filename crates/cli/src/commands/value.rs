@@ -1,0 +1,1103 @@
+//! `patron value report` and `patron value export`: every customer-value figure of patron-value
+//! (summary, RFM, ABC, whale curve, loyalty stage, lifecycle phase, churn warnings, BG/NBD or
+//! Pareto/NBD with Gamma-Gamma and CLV), on the database or straight on an orders file.
+
+mod load;
+mod plots;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use patron_value::abc::{self, AbcConfig, AbcResult};
+use patron_value::churn::{self, ChurnConfig, ChurnWarning, ReasonKind};
+use patron_value::loyalty::{self, LifecycleConfig, Phase};
+use patron_value::models::clv::{self, ClvOptions, CustomerValue};
+use patron_value::models::diagnostics::{self, HoldoutBin};
+use patron_value::models::{
+    self, gammagamma, AnyPurchaseModel, FitOptions, Fitted, GammaGamma, ModelKind, Population,
+};
+use patron_value::rfm::{self, RfmConfig, RfmResult, Segment};
+use patron_value::summary::{
+    self, CustomerSummary, Grouping, MarketingCost, Rft, SummaryOptions, TimeUnit,
+};
+use patron_value::whale::{self, WhaleConfig, WhaleCurve};
+use patron_value::Day;
+
+use load::Orders;
+
+#[derive(Args, Debug)]
+pub struct ValueArgs {
+    #[command(subcommand)]
+    pub action: ValueAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ValueAction {
+    /// Terminal tables (totals, model fit, RFM, ABC, whale curve, loyalty, churn, holdout) and SVG plots.
+    Report(ReportArgs),
+    /// One CSV row per customer with every figure (lifetimes column names for the model inputs).
+    ///
+    /// Columns: customer_id, frequency, recency, T, monetary_value (lifetimes conventions: repeat
+    /// purchase days, recency and T in the unit), orders, revenue, cost, marketing_cost, margin
+    /// (revenue - cost - marketing cost, calibration period), rfm_r, rfm_f, rfm_m, rfm_segment,
+    /// abc_class (by revenue, 80/95%), p_alive, expected_purchases (over the horizon),
+    /// expected_spend (Gamma-Gamma), clv (discounted expected margin over the horizon, less
+    /// marketing cost), loyalty_stage (first_time_buyer / repeat_buyer from purchase days;
+    /// prospects, suspects and advocates need interaction and referral data that order files
+    /// lack), lifecycle_phase (trend of the margin per 91-day quarter ending at the calibration
+    /// end), churn_warnings (revenue_drop;long_absence;low_p_alive), and holdout_purchases /
+    /// holdout_revenue when --holdout-end is given.
+    Export(ExportArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrdersFormat {
+    /// CSV with a header naming customer_id, date, amount and optionally cost (other columns ignored).
+    Csv,
+    /// CDNOW whitespace file: `customer_id date cds dollars` (master) or `customer_id sample_id date cds dollars` (sample).
+    Cdnow,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Day,
+    Week,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelChoice {
+    Bgnbd,
+    Paretonbd,
+}
+
+/// What to analyse and how.
+#[derive(Args, Debug, Clone)]
+pub struct AnalysisArgs {
+    /// Analyse this orders file instead of the database (no database needed).
+    #[arg(long, value_name = "FILE")]
+    pub orders: Option<PathBuf>,
+    /// Format of --orders.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: OrdersFormat,
+    /// Time unit of frequency, recency, T and the horizon (several purchases on one day count once).
+    #[arg(long, value_enum, default_value = "day")]
+    pub unit: Unit,
+    /// Last day of the calibration period, YYYY-MM-DD (default: the last order date).
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: Option<String>,
+    /// Last day of the holdout period, YYYY-MM-DD: orders after --calibration-end up to it are
+    /// compared with the model's expectation.
+    #[arg(long, value_name = "DATE")]
+    pub holdout_end: Option<String>,
+    /// Purchase model.
+    #[arg(long, value_enum, default_value = "bgnbd")]
+    pub model: ModelChoice,
+    /// CLV horizon in units (default one year: 365 days or 52 weeks), cut into 12 discounting steps.
+    #[arg(long)]
+    pub horizon: Option<f64>,
+    /// Annual discount rate of the CLV (converted to the rate per step).
+    #[arg(long, default_value_t = 0.10)]
+    pub discount_rate: f64,
+    /// Margin ratio applied to expected spend in the CLV (default: the data's own 1 - cost/revenue, or 1 without cost).
+    #[arg(long)]
+    pub margin: Option<f64>,
+    /// Relationship-marketing cost per customer per year (charged for the tenure in the margin, and over the horizon in the CLV).
+    #[arg(long, default_value_t = 0.0)]
+    pub marketing_cost: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Output file (default: standard output).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Directory for the SVG plots (whale curve, RFM grid, stage funnel, holdout fit).
+    #[arg(long, default_value = "patron-plots")]
+    pub plots: PathBuf,
+    /// Print the figures as one JSON document instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Rows of the churn-risk table.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+}
+
+pub async fn run(database: &str, args: ValueArgs) -> anyhow::Result<()> {
+    match args.action {
+        ValueAction::Export(a) => {
+            let orders = read(database, &a.analysis).await?;
+            let an = analyse(orders, &a.analysis)?;
+            export(&an, a.output.as_deref())
+        }
+        ValueAction::Report(a) => {
+            let orders = read(database, &a.analysis).await?;
+            let an = analyse(orders, &a.analysis)?;
+            report(&an, &a)
+        }
+    }
+}
+
+async fn read(database: &str, a: &AnalysisArgs) -> anyhow::Result<Orders> {
+    match (&a.orders, a.format) {
+        (Some(p), OrdersFormat::Csv) => load::read_csv(p),
+        (Some(p), OrdersFormat::Cdnow) => load::read_cdnow(p),
+        (None, _) => load::read_database(database).await,
+    }
+}
+
+fn parse_date_arg(flag: &str, s: &str) -> anyhow::Result<Day> {
+    load::parse_day(s.as_bytes())
+        .with_context(|| format!("{flag} {s:?}: not a date (YYYY-MM-DD or YYYYMMDD)"))
+}
+
+/// `YYYY-MM-DD` of a day number.
+pub fn ymd(day: Day) -> String {
+    // Civil from days (H. Hinnant).
+    let z = i64::from(day) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Figures of the fitted models.
+pub struct ModelFit {
+    pub purchase: Fitted<AnyPurchaseModel>,
+    pub purchase_seconds: f64,
+    pub spend: Option<(Fitted<GammaGamma>, f64)>,
+    pub spend_error: Option<String>,
+    pub values: Vec<CustomerValue>,
+    pub holdout: Option<Vec<HoldoutBin>>,
+}
+
+/// Everything computed for one run.
+pub struct Analysis {
+    pub source: String,
+    pub orders: Orders,
+    pub opts: SummaryOptions,
+    pub unit: TimeUnit,
+    pub first_day: Day,
+    pub last_day: Day,
+    pub horizon: f64,
+    pub clv_options: ClvOptions,
+    pub marketing_cost_year: f64,
+    pub summaries: Vec<CustomerSummary>,
+    /// Customers with an order in the calibration period, by dense index.
+    pub active: Vec<u32>,
+    pub model_kind: ModelKind,
+    pub model: Result<ModelFit, String>,
+    pub rfm: RfmResult,
+    pub rfm_of: Vec<u32>,
+    pub abc: AbcResult,
+    pub whale: WhaleCurve,
+    pub phases: Vec<Option<Phase>>,
+    pub churn: Vec<ChurnWarning>,
+    pub churn_of: Vec<u8>,
+    pub timings: Vec<(&'static str, f64)>,
+}
+
+const NONE: u32 = u32::MAX;
+
+pub fn analyse(orders: Orders, a: &AnalysisArgs) -> anyhow::Result<Analysis> {
+    let mut timings = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, f64)>| {
+        timings.push((name, clock.elapsed().as_secs_f64()));
+        clock = Instant::now();
+    };
+    let source = match &a.orders {
+        Some(p) => p.display().to_string(),
+        None => "database".to_string(),
+    };
+    let unit = match a.unit {
+        Unit::Day => TimeUnit::Day,
+        Unit::Week => TimeUnit::Week,
+    };
+    let (first_day, last_day) = orders
+        .lines
+        .iter()
+        .fold((Day::MAX, Day::MIN), |(lo, hi), l| {
+            (lo.min(l.day), hi.max(l.day))
+        });
+    let calibration_end = match &a.calibration_end {
+        Some(s) => parse_date_arg("--calibration-end", s)?,
+        None => last_day,
+    };
+    if calibration_end < first_day {
+        bail!(
+            "--calibration-end {} lies before the first order ({})",
+            ymd(calibration_end),
+            ymd(first_day)
+        );
+    }
+    let observation_end = match &a.holdout_end {
+        Some(s) => {
+            let d = parse_date_arg("--holdout-end", s)?;
+            if d <= calibration_end {
+                bail!(
+                    "--holdout-end {} must come after the calibration end {}",
+                    ymd(d),
+                    ymd(calibration_end)
+                );
+            }
+            Some(d)
+        }
+        None => None,
+    };
+    if !(a.marketing_cost.is_finite() && a.marketing_cost >= 0.0) {
+        bail!("--marketing-cost must be a non-negative number");
+    }
+    let unit_days = f64::from(unit.days());
+    let opts = SummaryOptions {
+        unit,
+        grouping: Grouping::Days,
+        calibration_end,
+        observation_end,
+        marketing_cost: if a.marketing_cost > 0.0 {
+            MarketingCost::PerPeriod(a.marketing_cost * unit_days / 365.0)
+        } else {
+            MarketingCost::None
+        },
+    };
+    let n = orders.ids.len();
+    let summaries = summary::summarize(&orders.lines, n, &opts).context("summarising orders")?;
+    lap("summary", &mut timings);
+
+    // CLV options: 12 steps over the horizon, annual rate converted per step.
+    let horizon = a.horizon.unwrap_or(match unit {
+        TimeUnit::Day => 365.0,
+        TimeUnit::Week => 52.0,
+    });
+    if !(horizon.is_finite() && horizon > 0.0) {
+        bail!(
+            "--horizon must be a positive number of {}s",
+            if unit == TimeUnit::Day { "day" } else { "week" }
+        );
+    }
+    if !(a.discount_rate.is_finite() && a.discount_rate > -1.0) {
+        bail!("--discount-rate must be a number above -1 (0.10 = 10% a year)");
+    }
+    let steps = 12u32;
+    let step_years = horizon * unit_days / 365.0 / f64::from(steps);
+    let (revenue, cost) = summaries
+        .iter()
+        .fold((0.0, 0.0), |(r, c), s| (r + s.revenue, c + s.cost));
+    let margin_ratio = match a.margin {
+        Some(m) if m.is_finite() => m,
+        Some(_) => bail!("--margin must be a finite ratio (e.g. 0.3)"),
+        None if orders.has_cost && revenue > 0.0 => 1.0 - cost / revenue,
+        None => 1.0,
+    };
+    let clv_options = ClvOptions {
+        steps,
+        step_length: horizon / f64::from(steps),
+        discount_rate: (1.0 + a.discount_rate).powf(step_years) - 1.0,
+        margin_ratio,
+    };
+
+    let active: Vec<u32> = summaries
+        .iter()
+        .filter(|s| s.first_day.is_some())
+        .map(|s| s.customer)
+        .collect();
+    let rfts: Vec<Rft> = active.iter().map(|&i| summaries[i as usize].rft).collect();
+    let model_kind = match a.model {
+        ModelChoice::Bgnbd => ModelKind::BgNbd,
+        ModelChoice::Paretonbd => ModelKind::ParetoNbd,
+    };
+    let model = fit_models(
+        model_kind,
+        &rfts,
+        &active,
+        &summaries,
+        &opts,
+        &clv_options,
+        &mut timings,
+    );
+    let mut clock = Instant::now();
+
+    // RFM as of the calibration end.
+    let cfg = RfmConfig::default();
+    let rfm = rfm::rfm(
+        &rfm::inputs_from_summaries(&summaries, calibration_end, cfg.monetary),
+        &cfg,
+    );
+    let mut rfm_of = vec![NONE; n];
+    for (k, s) in rfm.scores.iter().enumerate() {
+        rfm_of[s.customer as usize] = k as u32;
+    }
+    let abc = abc::classify(
+        &abc::values_from_summaries(&summaries, AbcConfig::default().measure),
+        &AbcConfig::default(),
+    )
+    .context("ABC classes")?;
+    let margins: Vec<f64> = summaries.iter().map(|s| s.margin).collect();
+    let whale = whale::whale_curve(&margins, &WhaleConfig::default());
+    timings.push(("rfm_abc_whale", clock.elapsed().as_secs_f64()));
+    clock = Instant::now();
+
+    let phases = lifecycle(&orders, &summaries, calibration_end);
+    timings.push(("lifecycle", clock.elapsed().as_secs_f64()));
+    clock = Instant::now();
+
+    let p_alive: Option<Vec<f64>> = model.as_ref().ok().map(|m| {
+        let mut p = vec![f64::NAN; n];
+        for (k, &i) in active.iter().enumerate() {
+            p[i as usize] = m.values[k].p_alive;
+        }
+        p
+    });
+    let churn = churn::churn_warnings(
+        &orders.lines,
+        n,
+        calibration_end,
+        p_alive.as_deref(),
+        &ChurnConfig::default(),
+    )
+    .context("churn warnings")?;
+    let mut churn_of = vec![0u8; n];
+    for w in &churn {
+        for r in &w.reasons {
+            churn_of[w.customer as usize] |= reason_bit(&r.kind);
+        }
+    }
+    timings.push(("churn", clock.elapsed().as_secs_f64()));
+
+    Ok(Analysis {
+        source,
+        orders,
+        opts,
+        unit,
+        first_day,
+        last_day,
+        horizon,
+        clv_options,
+        marketing_cost_year: a.marketing_cost,
+        summaries,
+        active,
+        model_kind,
+        model,
+        rfm,
+        rfm_of,
+        abc,
+        whale,
+        phases,
+        churn,
+        churn_of,
+        timings,
+    })
+}
+
+fn reason_bit(k: &ReasonKind) -> u8 {
+    match k {
+        ReasonKind::RevenueDrop { .. } => 1,
+        ReasonKind::LongAbsence { .. } => 2,
+        ReasonKind::LowPAlive { .. } => 4,
+    }
+}
+
+fn fit_models(
+    kind: ModelKind,
+    rfts: &[Rft],
+    active: &[u32],
+    summaries: &[CustomerSummary],
+    opts: &SummaryOptions,
+    clv_options: &ClvOptions,
+    timings: &mut Vec<(&'static str, f64)>,
+) -> Result<ModelFit, String> {
+    let clock = Instant::now();
+    let population = Population::new(rfts).map_err(|e| format!("model inputs: {e}"))?;
+    let purchase = models::fit_purchase_model(kind, &population, &FitOptions::default())
+        .map_err(|e| format!("{kind} fit: {e}"))?;
+    let purchase_seconds = clock.elapsed().as_secs_f64();
+    timings.push(("purchase_model_fit", purchase_seconds));
+    let clock = Instant::now();
+    let (spend, spend_error) = match gammagamma::fit(rfts, &FitOptions::default()) {
+        Ok(f) => match f.model.population_mean_spend() {
+            Ok(_) => (Some((f, clock.elapsed().as_secs_f64())), None),
+            Err(e) => (None, Some(format!("Gamma-Gamma: {e}"))),
+        },
+        Err(e) => (None, Some(format!("Gamma-Gamma fit: {e}"))),
+    };
+    timings.push(("gamma_gamma_fit", clock.elapsed().as_secs_f64()));
+    let clock = Instant::now();
+    let values = match &spend {
+        Some((gg, _)) => clv::customer_values(&purchase.model, &gg.model, rfts, clv_options)
+            .map_err(|e| format!("CLV: {e}"))?,
+        None => {
+            use models::PurchaseModel;
+            let h = clv_options.horizon();
+            rfts.iter()
+                .map(|c| CustomerValue {
+                    p_alive: purchase.model.p_alive(c),
+                    expected_purchases: purchase.model.conditional_expected_purchases(c, h),
+                    expected_spend: f64::NAN,
+                    clv: f64::NAN,
+                })
+                .collect()
+        }
+    };
+    timings.push(("customer_values", clock.elapsed().as_secs_f64()));
+    let holdout = if opts.observation_end.is_some() {
+        let hp: Vec<f64> = active
+            .iter()
+            .map(|&i| summaries[i as usize].holdout_purchases)
+            .collect();
+        Some(
+            diagnostics::holdout_by_frequency(&purchase.model, rfts, &hp, opts.holdout_length(), 7)
+                .map_err(|e| format!("holdout: {e}"))?,
+        )
+    } else {
+        None
+    };
+    Ok(ModelFit {
+        purchase,
+        purchase_seconds,
+        spend,
+        spend_error,
+        values,
+        holdout,
+    })
+}
+
+/// Lifecycle phase of each customer from its margin (revenue - cost) per 91-day quarter ending
+/// on the calibration end, from its first quarter (at most the last 12 quarters).
+fn lifecycle(orders: &Orders, summaries: &[CustomerSummary], cal_end: Day) -> Vec<Option<Phase>> {
+    const Q: usize = 12;
+    let n = summaries.len();
+    let mut cells = vec![0f32; n * Q];
+    for l in &orders.lines {
+        if l.day > cal_end {
+            continue;
+        }
+        let back = ((cal_end - l.day) / 91) as usize;
+        if back < Q {
+            cells[l.customer as usize * Q + (Q - 1 - back)] += (l.revenue - l.cost) as f32;
+        }
+    }
+    let cfg = LifecycleConfig::default();
+    let mut series = Vec::with_capacity(Q);
+    summaries
+        .iter()
+        .map(|s| {
+            let first = s.first_day?;
+            let back = (((cal_end - first) / 91) as usize).min(Q - 1);
+            let row = &cells[s.customer as usize * Q..][..Q];
+            series.clear();
+            series.extend(row[Q - 1 - back..].iter().map(|&v| f64::from(v)));
+            loyalty::lifecycle_phase(&series, &cfg).map(|a| a.phase)
+        })
+        .collect()
+}
+
+fn phase_name(p: Option<Phase>) -> &'static str {
+    match p {
+        None => "",
+        Some(Phase::Introduction) => "introduction",
+        Some(Phase::Growth) => "growth",
+        Some(Phase::Maturity) => "maturity",
+        Some(Phase::Decline) => "decline",
+    }
+}
+
+fn segment_key(s: Segment) -> &'static str {
+    match s {
+        Segment::Champions => "champions",
+        Segment::Loyal => "loyal",
+        Segment::PotentialLoyalist => "potential_loyalist",
+        Segment::New => "new",
+        Segment::Promising => "promising",
+        Segment::NeedAttention => "need_attention",
+        Segment::AboutToSleep => "about_to_sleep",
+        Segment::AtRisk => "at_risk",
+        Segment::CannotLose => "cannot_lose",
+        Segment::Hibernating => "hibernating",
+        Segment::Lost => "lost",
+    }
+}
+
+/// Writes a CSV field, quoted when needed.
+pub(crate) fn csv_field(s: &str, out: &mut Vec<u8>) {
+    if s.contains([',', '"', '\n', '\r']) {
+        out.push(b'"');
+        out.extend_from_slice(s.replace('"', "\"\"").as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+fn put_f(out: &mut Vec<u8>, v: f64, buf: &mut ryu::Buffer) {
+    if v.is_finite() {
+        let s = buf.format_finite(if v == 0.0 { 0.0 } else { v });
+        out.extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
+    }
+    out.push(b',');
+}
+
+/// The discounted marketing cost over the CLV horizon, per customer.
+fn horizon_marketing_cost(an: &Analysis) -> f64 {
+    let o = &an.clv_options;
+    let per_step = an.marketing_cost_year * o.step_length * f64::from(an.unit.days()) / 365.0;
+    (1..=o.steps)
+        .map(|m| per_step / (1.0 + o.discount_rate).powi(m as i32))
+        .sum()
+}
+
+/// One row per customer with an order in the calibration period... and the others too (their
+/// model figures empty).
+pub fn export(an: &Analysis, output: Option<&Path>) -> anyhow::Result<()> {
+    let sink: Box<dyn Write> = match output {
+        Some(p) => {
+            Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
+        }
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, sink);
+    let holdout = an.opts.observation_end.is_some();
+    let mut out = Vec::with_capacity(1 << 17);
+    out.extend_from_slice(b"customer_id,frequency,recency,T,monetary_value,orders,revenue,cost,marketing_cost,margin,rfm_r,rfm_f,rfm_m,rfm_segment,abc_class,p_alive,expected_purchases,expected_spend,clv,loyalty_stage,lifecycle_phase,churn_warnings");
+    if holdout {
+        out.extend_from_slice(b",holdout_purchases,holdout_revenue");
+    }
+    out.push(b'\n');
+    let mut value_of = vec![NONE; an.summaries.len()];
+    for (k, &i) in an.active.iter().enumerate() {
+        value_of[i as usize] = k as u32;
+    }
+    let mc = horizon_marketing_cost(an);
+    let mut fb = ryu::Buffer::new();
+    let mut ib = itoa::Buffer::new();
+    for (i, s) in an.summaries.iter().enumerate() {
+        an.orders.ids.write(i, &mut out);
+        out.push(b',');
+        let active = s.first_day.is_some();
+        for v in [
+            s.rft.frequency,
+            s.rft.recency,
+            s.rft.t,
+            s.rft.monetary_value,
+        ] {
+            put_f(&mut out, if active { v } else { f64::NAN }, &mut fb);
+        }
+        out.extend_from_slice(ib.format(s.orders).as_bytes());
+        out.push(b',');
+        for v in [s.revenue, s.cost, s.marketing_cost, s.margin] {
+            put_f(&mut out, v, &mut fb);
+        }
+        match an.rfm_of[i] {
+            NONE => out.extend_from_slice(b",,,,"),
+            k => {
+                let r = &an.rfm.scores[k as usize];
+                out.extend_from_slice(&[b'0' + r.r, b',', b'0' + r.f, b',', b'0' + r.m, b',']);
+                out.extend_from_slice(segment_key(r.segment).as_bytes());
+                out.push(b',');
+            }
+        }
+        out.extend_from_slice(match an.abc.classes[i] {
+            abc::AbcClass::A => b"A,",
+            abc::AbcClass::B => b"B,",
+            abc::AbcClass::C => b"C,",
+        });
+        match (&an.model, value_of[i]) {
+            (Ok(m), k) if k != NONE => {
+                let v = &m.values[k as usize];
+                for x in [
+                    v.p_alive,
+                    v.expected_purchases,
+                    v.expected_spend,
+                    v.clv - mc,
+                ] {
+                    put_f(&mut out, x, &mut fb);
+                }
+            }
+            _ => out.extend_from_slice(b",,,,"),
+        }
+        out.extend_from_slice(match (active, s.rft.frequency > 0.0) {
+            (false, _) => b",",
+            (true, false) => b"first_time_buyer,",
+            (true, true) => b"repeat_buyer,",
+        });
+        out.extend_from_slice(phase_name(an.phases[i]).as_bytes());
+        out.push(b',');
+        let bits = an.churn_of[i];
+        let mut sep = false;
+        for (bit, name) in [
+            (1u8, "revenue_drop"),
+            (2, "long_absence"),
+            (4, "low_p_alive"),
+        ] {
+            if bits & bit != 0 {
+                if sep {
+                    out.push(b';');
+                }
+                out.extend_from_slice(name.as_bytes());
+                sep = true;
+            }
+        }
+        if holdout {
+            out.push(b',');
+            put_f(&mut out, s.holdout_purchases, &mut fb);
+            out.pop();
+            out.push(b',');
+            put_f(&mut out, s.holdout_revenue, &mut fb);
+            out.pop();
+        }
+        out.push(b'\n');
+        if out.len() > (1 << 16) {
+            w.write_all(&out)?;
+            out.clear();
+        }
+    }
+    w.write_all(&out)?;
+    w.flush().context("writing the export")?;
+    Ok(())
+}
+
+/// Stage counts from purchase days (orders carry no interaction or referral data).
+fn stage_counts(an: &Analysis) -> (u64, u64) {
+    let mut first = 0;
+    let mut repeat = 0;
+    for s in an.summaries.iter().filter(|s| s.first_day.is_some()) {
+        if s.rft.frequency > 0.0 {
+            repeat += 1;
+        } else {
+            first += 1;
+        }
+    }
+    (first, repeat)
+}
+
+const ZERO_DOLLAR_NOTE: &str = "Zero-dollar orders count as purchases for BG/NBD and Pareto/NBD (frequency, recency and T include them). Gamma-Gamma is fitted only on customers with frequency > 0 and a positive mean repeat spend; everyone else (one-time buyers, repeat buyers whose repeat orders were all free) gets the population mean spend p*gamma/(q-1) as expected spend.";
+
+fn model_params(m: &AnyPurchaseModel) -> Vec<(&'static str, f64)> {
+    match m {
+        AnyPurchaseModel::BgNbd(b) => vec![("r", b.r), ("alpha", b.alpha), ("a", b.a), ("b", b.b)],
+        AnyPurchaseModel::ParetoNbd(p) => {
+            vec![("r", p.r), ("alpha", p.alpha), ("s", p.s), ("beta", p.beta)]
+        }
+    }
+}
+
+fn report_json(an: &Analysis, a: &ReportArgs, plots: &[PathBuf]) -> serde_json::Value {
+    use serde_json::json;
+    let s = &an.summaries;
+    let active = an.active.len();
+    let (first, repeat) = stage_counts(an);
+    let model = match &an.model {
+        Ok(m) => {
+            let params: serde_json::Map<String, serde_json::Value> =
+                model_params(&m.purchase.model)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), json!(v)))
+                    .collect();
+            json!({
+                "kind": an.model_kind.to_string(),
+                "params": params,
+                "log_likelihood": m.purchase.log_likelihood,
+                "iterations": m.purchase.iterations,
+                "converged": m.purchase.converged,
+                "customers": m.purchase.n_customers,
+                "fit_seconds": m.purchase_seconds,
+                "gamma_gamma": m.spend.as_ref().map(|(g, secs)| json!({
+                    "p": g.model.p, "q": g.model.q, "gamma": g.model.gamma,
+                    "log_likelihood": g.log_likelihood, "customers": g.n_customers,
+                    "converged": g.converged, "fit_seconds": secs,
+                    "population_mean_spend": g.model.population_mean_spend().ok(),
+                })),
+                "gamma_gamma_error": m.spend_error,
+                "holdout": m.holdout,
+            })
+        }
+        Err(e) => json!({ "kind": an.model_kind.to_string(), "error": e }),
+    };
+    let top: Vec<_> = an
+        .churn
+        .iter()
+        .take(a.top)
+        .map(|w| {
+            json!({
+                "customer_id": an.orders.ids.display(w.customer as usize),
+                "value_at_risk": w.value_at_risk,
+                "reasons": w.reasons.iter().map(|r| r.detail.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "source": an.source,
+        "unit": if an.unit == TimeUnit::Day { "day" } else { "week" },
+        "first_order": ymd(an.first_day),
+        "last_order": ymd(an.last_day),
+        "calibration_end": ymd(an.opts.calibration_end),
+        "holdout_end": an.opts.observation_end.map(ymd),
+        "totals": {
+            "customers": s.len(),
+            "customers_in_calibration": active,
+            "order_lines": an.orders.lines.len(),
+            "zero_amount_lines": an.orders.zero_amount_lines,
+            "revenue": s.iter().map(|c| c.revenue).sum::<f64>(),
+            "cost": s.iter().map(|c| c.cost).sum::<f64>(),
+            "marketing_cost": s.iter().map(|c| c.marketing_cost).sum::<f64>(),
+            "margin": s.iter().map(|c| c.margin).sum::<f64>(),
+            "repeat_customers": repeat,
+        },
+        "clv": {
+            "horizon": an.horizon, "steps": an.clv_options.steps,
+            "discount_rate_per_step": an.clv_options.discount_rate,
+            "margin_ratio": an.clv_options.margin_ratio,
+            "marketing_cost_per_year": an.marketing_cost_year,
+        },
+        "model": model,
+        "zero_dollar_orders": ZERO_DOLLAR_NOTE,
+        "rfm_segments": an.rfm.segments.iter().map(|g| json!({"segment": segment_key(g.segment), "customers": g.customers, "revenue": g.revenue})).collect::<Vec<_>>(),
+        "rfm_grid_customers": an.rfm.grid.iter().map(|row| row.iter().map(|c| c.customers).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "abc": an.abc.stats,
+        "whale": { "figures": an.whale.figures, "total": an.whale.total, "peak_value": an.whale.peak_value },
+        "loyalty": { "first_time_buyer": first, "repeat_buyer": repeat,
+            "note": "Stages from purchase days only: suspects, prospects and advocates need interaction and referral data that order files lack." },
+        "churn": { "warned_customers": an.churn.len(), "top": top },
+        "timings_seconds": an.timings.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+    })
+}
+
+fn table(title: &str, headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    println!("\n{title}");
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let numeric = c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '-');
+                if i == 0 || !numeric {
+                    format!("{c:<w$}", w = widths[i])
+                } else {
+                    format!("{c:>w$}", w = widths[i])
+                }
+            })
+            .collect();
+        println!("  {}", parts.join("  "));
+    };
+    line(headers.iter().map(|s| s.to_string()).collect());
+    println!(
+        "  {}",
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  ")
+    );
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+fn money(v: f64) -> String {
+    let neg = v < 0.0;
+    let s = format!("{:.2}", v.abs());
+    let (int, frac) = s.split_once('.').unwrap_or((&s, "00"));
+    let mut g = String::new();
+    for (k, ch) in int.chars().enumerate() {
+        if k > 0 && (int.len() - k) % 3 == 0 {
+            g.push(',');
+        }
+        g.push(ch);
+    }
+    format!("{}{g}.{frac}", if neg { "-" } else { "" })
+}
+
+fn count(v: u64) -> String {
+    money(v as f64).trim_end_matches(".00").to_string()
+}
+
+pub fn report(an: &Analysis, a: &ReportArgs) -> anyhow::Result<()> {
+    let plots = plots::write_all(an, &a.plots)
+        .with_context(|| format!("writing plots to {}", a.plots.display()))?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report_json(an, a, &plots))?
+        );
+        return Ok(());
+    }
+    let s = &an.summaries;
+    let unit = if an.unit == TimeUnit::Day {
+        "day"
+    } else {
+        "week"
+    };
+    println!(
+        "Customer value report: {} ({} to {}), calibration end {}{}, unit {unit}",
+        an.source,
+        ymd(an.first_day),
+        ymd(an.last_day),
+        ymd(an.opts.calibration_end),
+        an.opts
+            .observation_end
+            .map(|d| format!(", holdout end {}", ymd(d)))
+            .unwrap_or_default()
+    );
+    let sum = |f: fn(&CustomerSummary) -> f64| s.iter().map(f).sum::<f64>();
+    let (first, repeat) = stage_counts(an);
+    table(
+        "Totals (calibration period)",
+        &["figure", "value"],
+        &[
+            vec!["customers".into(), count(s.len() as u64)],
+            vec![
+                "customers with an order in calibration".into(),
+                count(an.active.len() as u64),
+            ],
+            vec![
+                "order lines (whole file)".into(),
+                count(an.orders.lines.len() as u64),
+            ],
+            vec![
+                "zero-amount order lines".into(),
+                count(an.orders.zero_amount_lines),
+            ],
+            vec!["revenue".into(), money(sum(|c| c.revenue))],
+            vec!["product cost".into(), money(sum(|c| c.cost))],
+            vec![
+                "relationship-marketing cost".into(),
+                money(sum(|c| c.marketing_cost)),
+            ],
+            vec!["CRM gross margin".into(), money(sum(|c| c.margin))],
+            vec![
+                "CLV margin ratio".into(),
+                format!("{:.4}", an.clv_options.margin_ratio),
+            ],
+        ],
+    );
+    match &an.model {
+        Ok(m) => {
+            let mut rows: Vec<Vec<String>> = model_params(&m.purchase.model)
+                .into_iter()
+                .map(|(k, v)| vec![k.to_string(), format!("{v:.4}")])
+                .collect();
+            rows.push(vec![
+                "log-likelihood".into(),
+                format!("{:.4}", m.purchase.log_likelihood),
+            ]);
+            rows.push(vec![
+                "customers / iterations / converged".into(),
+                format!(
+                    "{} / {} / {}",
+                    m.purchase.n_customers, m.purchase.iterations, m.purchase.converged
+                ),
+            ]);
+            rows.push(vec![
+                "fit time".into(),
+                format!("{:.3} s", m.purchase_seconds),
+            ]);
+            table(
+                &format!("Purchase model: {}", an.model_kind),
+                &["parameter", "value"],
+                &rows,
+            );
+            match &m.spend {
+                Some((g, secs)) => table(
+                    "Spend model: Gamma-Gamma",
+                    &["parameter", "value"],
+                    &[
+                        vec!["p".into(), format!("{:.4}", g.model.p)],
+                        vec!["q".into(), format!("{:.4}", g.model.q)],
+                        vec!["gamma".into(), format!("{:.4}", g.model.gamma)],
+                        vec!["log-likelihood".into(), format!("{:.4}", g.log_likelihood)],
+                        vec![
+                            "customers fitted (frequency > 0, spend > 0)".into(),
+                            count(g.n_customers as u64),
+                        ],
+                        vec![
+                            "population mean spend".into(),
+                            g.model
+                                .population_mean_spend()
+                                .map(money)
+                                .unwrap_or_default(),
+                        ],
+                        vec!["fit time".into(), format!("{secs:.3} s")],
+                    ],
+                ),
+                None => println!(
+                    "\nSpend model: not available ({}); CLV left empty",
+                    m.spend_error.clone().unwrap_or_default()
+                ),
+            }
+            let total_clv: f64 = m
+                .values
+                .iter()
+                .map(|v| v.clv)
+                .filter(|v| v.is_finite())
+                .sum::<f64>()
+                - horizon_marketing_cost(an) * m.values.len() as f64;
+            println!(
+                "\nCLV: {} steps over {} {unit}s, {:.4}% discount per step; total CLV {}",
+                an.clv_options.steps,
+                an.horizon,
+                an.clv_options.discount_rate * 100.0,
+                money(total_clv)
+            );
+            if let Some(bins) = &m.holdout {
+                let rows: Vec<Vec<String>> = bins
+                    .iter()
+                    .map(|b| {
+                        vec![
+                            format!("{}{}", b.frequency, if b.open_ended { "+" } else { "" }),
+                            count(b.n_customers as u64),
+                            format!("{:.3}", b.actual_mean),
+                            format!("{:.3}", b.expected_mean),
+                        ]
+                    })
+                    .collect();
+                table(
+                    "Holdout: mean repeat purchases by calibration frequency",
+                    &["frequency", "customers", "actual", "expected"],
+                    &rows,
+                );
+            }
+        }
+        Err(e) => println!("\nPurchase model: not fitted: {e}"),
+    }
+    println!("\nZero-dollar orders: {ZERO_DOLLAR_NOTE}");
+    let rows: Vec<Vec<String>> = an
+        .rfm
+        .segments
+        .iter()
+        .filter(|g| g.customers > 0)
+        .map(|g| {
+            vec![
+                g.segment.label().to_string(),
+                count(g.customers),
+                money(g.revenue),
+            ]
+        })
+        .collect();
+    table(
+        "RFM segments (as of the calibration end)",
+        &["segment", "customers", "revenue"],
+        &rows,
+    );
+    let rows: Vec<Vec<String>> = an
+        .abc
+        .stats
+        .iter()
+        .map(|c| {
+            vec![
+                format!("{:?}", c.class),
+                count(c.customers),
+                format!("{:.1}%", c.customer_share * 100.0),
+                money(c.value),
+                format!("{:.1}%", c.value_share * 100.0),
+            ]
+        })
+        .collect();
+    table(
+        "ABC classes (by revenue; A up to 80%, B up to 95%)",
+        &["class", "customers", "share", "revenue", "revenue share"],
+        &rows,
+    );
+    let f = &an.whale.figures;
+    table(
+        "Whale curve (CRM gross margin)",
+        &["figure", "value"],
+        &[
+            vec![
+                "top 20% of customers bring".into(),
+                format!("{:.1}% of total margin", f.top_share),
+            ],
+            vec![
+                "peak of the curve".into(),
+                format!(
+                    "{:.1}% at {:.1}% of customers",
+                    f.peak, f.peak_at_customers_pct
+                ),
+            ],
+            vec![
+                "bottom 30% destroy".into(),
+                format!("{:.1}% of the peak", f.bottom_destroyed),
+            ],
+            vec![
+                "unprofitable customers".into(),
+                count(f.unprofitable_customers),
+            ],
+        ],
+    );
+    table("Loyalty stages (from purchase days; suspects, prospects and advocates need interaction and referral data)", &["stage", "customers"], &[
+        vec!["first-time buyer".into(), count(first)],
+        vec!["repeat buyer".into(), count(repeat)],
+    ]);
+    let mut phase_counts = [0u64; 4];
+    for p in an.phases.iter().flatten() {
+        phase_counts[*p as usize] += 1;
+    }
+    table(
+        "Lifecycle phases (margin per quarter)",
+        &["phase", "customers"],
+        &[
+            vec![
+                "introduction".into(),
+                count(phase_counts[Phase::Introduction as usize]),
+            ],
+            vec!["growth".into(), count(phase_counts[Phase::Growth as usize])],
+            vec![
+                "maturity".into(),
+                count(phase_counts[Phase::Maturity as usize]),
+            ],
+            vec![
+                "decline".into(),
+                count(phase_counts[Phase::Decline as usize]),
+            ],
+        ],
+    );
+    let rows: Vec<Vec<String>> = an
+        .churn
+        .iter()
+        .take(a.top)
+        .map(|w| {
+            vec![
+                an.orders.ids.display(w.customer as usize),
+                money(w.value_at_risk),
+                w.reasons
+                    .iter()
+                    .map(|r| r.detail.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ]
+        })
+        .collect();
+    table(
+        &format!(
+            "Top churn risks ({} customers warned; value at risk = margin of the last 365 days)",
+            count(an.churn.len() as u64)
+        ),
+        &["customer", "value at risk", "reasons"],
+        &rows,
+    );
+    println!("\nPlots:");
+    for p in &plots {
+        println!("  {}", p.display());
+    }
+    Ok(())
+}

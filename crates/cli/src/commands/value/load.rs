@@ -1,0 +1,445 @@
+//! Reading order lines for the value analysis: an orders CSV, a CDNOW whitespace file, or the
+//! database. Customer ids are mapped to dense indices `0..n` in order of first appearance.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use patron_value::summary::day_from_ymd;
+use patron_value::{Day, OrderLine};
+
+/// Customer ids, indexed by dense customer index.
+pub enum Ids {
+    Numeric(Vec<u64>),
+    Text(Vec<String>),
+}
+
+impl Ids {
+    pub fn len(&self) -> usize {
+        match self {
+            Ids::Numeric(v) => v.len(),
+            Ids::Text(v) => v.len(),
+        }
+    }
+
+    /// Writes the id of customer `i`.
+    pub fn write(&self, i: usize, out: &mut Vec<u8>) {
+        match self {
+            Ids::Numeric(v) => out.extend_from_slice(itoa::Buffer::new().format(v[i]).as_bytes()),
+            Ids::Text(v) => super::csv_field(&v[i], out),
+        }
+    }
+
+    pub fn display(&self, i: usize) -> String {
+        match self {
+            Ids::Numeric(v) => v[i].to_string(),
+            Ids::Text(v) => v[i].clone(),
+        }
+    }
+}
+
+/// The order lines with their customers.
+pub struct Orders {
+    pub ids: Ids,
+    pub lines: Vec<OrderLine>,
+    /// Whether the source had product costs.
+    pub has_cost: bool,
+    /// Order lines with a zero amount.
+    pub zero_amount_lines: u64,
+}
+
+/// Maps raw customer keys to dense indices.
+#[derive(Default)]
+struct Interner {
+    numeric: Vec<u64>,
+    numeric_index: HashMap<u64, u32, BuildFast>,
+    text: Option<(Vec<String>, HashMap<String, u32>)>,
+}
+
+/// A cheap multiplicative hasher for integer keys.
+#[derive(Default, Clone, Copy)]
+struct BuildFast;
+struct FastHasher(u64);
+impl std::hash::BuildHasher for BuildFast {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
+}
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (i ^ (i >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 ^= self.0 >> 32;
+    }
+}
+
+impl Interner {
+    fn index(&mut self, key: &[u8]) -> u32 {
+        if self.text.is_none() {
+            if let Some(n) = parse_u64(key) {
+                let next = self.numeric.len() as u32;
+                return *self.numeric_index.entry(n).or_insert_with(|| {
+                    self.numeric.push(n);
+                    next
+                });
+            }
+            // A non-numeric id: switch to text ids for everyone.
+            let names: Vec<String> = self.numeric.iter().map(|n| n.to_string()).collect();
+            let map = names
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.clone(), i as u32))
+                .collect();
+            self.text = Some((names, map));
+        }
+        let (names, map) = self.text.as_mut().expect("text ids");
+        let key = String::from_utf8_lossy(key);
+        if let Some(&i) = map.get(key.as_ref()) {
+            return i;
+        }
+        let i = names.len() as u32;
+        names.push(key.to_string());
+        map.insert(key.to_string(), i);
+        i
+    }
+
+    fn finish(self) -> Ids {
+        match self.text {
+            Some((names, _)) => Ids::Text(names),
+            None => Ids::Numeric(self.numeric),
+        }
+    }
+}
+
+fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    Some(n)
+}
+
+/// `YYYY-MM-DD` or `YYYYMMDD` (a time after the date, `T...` or ` ...`, is ignored).
+pub fn parse_day(s: &[u8]) -> Option<Day> {
+    let s = s.trim_ascii();
+    let d = |b: u8| b.is_ascii_digit().then(|| i32::from(b - b'0'));
+    let num = |bs: &[u8]| bs.iter().try_fold(0i32, |acc, &b| Some(acc * 10 + d(b)?));
+    let (y, m, dd) = if s.len() >= 10
+        && s[4] == b'-'
+        && s[7] == b'-'
+        && (s.len() == 10 || matches!(s[10], b'T' | b' '))
+    {
+        (num(&s[0..4])?, num(&s[5..7])?, num(&s[8..10])?)
+    } else if s.len() == 8 {
+        (num(&s[0..4])?, num(&s[4..6])?, num(&s[6..8])?)
+    } else {
+        return None;
+    };
+    day_from_ymd(y, m as u32, dd as u32)
+}
+
+/// A decimal amount (`12`, `-3.5`, `1e3`), fast path for plain decimals.
+fn parse_amount(s: &[u8]) -> Option<f64> {
+    let s = s.trim_ascii();
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut int: u64 = 0;
+    let mut frac: u64 = 0;
+    let mut scale: u64 = 1;
+    let mut seen_dot = false;
+    let mut any = false;
+    if digits.len() <= 17 {
+        for &b in digits {
+            match b {
+                b'0'..=b'9' => {
+                    any = true;
+                    if seen_dot {
+                        frac = frac * 10 + u64::from(b - b'0');
+                        scale *= 10;
+                    } else {
+                        int = int * 10 + u64::from(b - b'0');
+                    }
+                }
+                b'.' if !seen_dot => seen_dot = true,
+                _ => {
+                    return std::str::from_utf8(s)
+                        .ok()?
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite())
+                }
+            }
+        }
+        if any {
+            let v = int as f64 + frac as f64 / scale as f64;
+            return Some(if neg { -v } else { v });
+        }
+        return None;
+    }
+    std::str::from_utf8(s)
+        .ok()?
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+}
+
+fn show(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    if s.len() > 40 {
+        format!("{:?}...", &s[..40])
+    } else {
+        format!("{s:?}")
+    }
+}
+
+/// Splits one CSV record into fields (quotes handled; the fast path has none).
+fn split_csv<'a>(line: &'a [u8], fields: &mut Vec<std::borrow::Cow<'a, [u8]>>) {
+    fields.clear();
+    if !line.contains(&b'"') {
+        fields.extend(line.split(|&b| b == b',').map(std::borrow::Cow::Borrowed));
+        return;
+    }
+    let mut cur = Vec::new();
+    let mut quoted = false;
+    let mut i = 0;
+    while i < line.len() {
+        let b = line[i];
+        if quoted {
+            if b == b'"' {
+                if line.get(i + 1) == Some(&b'"') {
+                    cur.push(b'"');
+                    i += 1;
+                } else {
+                    quoted = false;
+                }
+            } else {
+                cur.push(b);
+            }
+        } else if b == b'"' {
+            quoted = true;
+        } else if b == b',' {
+            fields.push(std::borrow::Cow::Owned(std::mem::take(&mut cur)));
+        } else {
+            cur.push(b);
+        }
+        i += 1;
+    }
+    fields.push(std::borrow::Cow::Owned(cur));
+}
+
+fn lines(data: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    data.split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+}
+
+/// Reads an orders CSV with a header naming `customer_id`, `date`, `amount` and optionally `cost`.
+pub fn read_csv(path: &Path) -> anyhow::Result<Orders> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let name = path.display();
+    let mut it = lines(&data).filter(|(_, l)| !l.trim_ascii().is_empty());
+    let Some((_, header)) = it.next() else {
+        bail!("{name}: the file is empty (expected a header customer_id,date,amount[,cost])");
+    };
+    let mut fields = Vec::new();
+    split_csv(header, &mut fields);
+    let names: Vec<String> = fields
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).trim().to_ascii_lowercase())
+        .collect();
+    let find = |cands: &[&str]| names.iter().position(|n| cands.contains(&n.as_str()));
+    let col_id = find(&["customer_id", "customer", "id", "customer_number"]);
+    let col_date = find(&["date", "ordered_on", "order_date"]);
+    let col_amount = find(&["amount", "revenue", "dollar_value", "value", "dollars"]);
+    let col_cost = find(&["cost", "product_cost"]);
+    let (Some(ci), Some(di), Some(ai)) = (col_id, col_date, col_amount) else {
+        bail!("{name}:1: the header must name the columns customer_id, date and amount (cost optional); found {}", names.join(","));
+    };
+    let needed = ci.max(di).max(ai).max(col_cost.unwrap_or(0)) + 1;
+    let mut interner = Interner::default();
+    let mut out = Vec::with_capacity(data.len() / 40);
+    let mut zero = 0u64;
+    for (ln, line) in it {
+        split_csv(line, &mut fields);
+        if fields.len() < needed {
+            bail!(
+                "{name}:{ln}: expected at least {needed} columns, found {}",
+                fields.len()
+            );
+        }
+        let day = parse_day(&fields[di]).with_context(|| {
+            format!(
+                "{name}:{ln}: column {}: not a date (YYYY-MM-DD or YYYYMMDD): {}",
+                names[di],
+                show(&fields[di])
+            )
+        })?;
+        let revenue = parse_amount(&fields[ai]).with_context(|| {
+            format!(
+                "{name}:{ln}: column {}: not a number: {}",
+                names[ai],
+                show(&fields[ai])
+            )
+        })?;
+        let cost = match col_cost {
+            Some(c) if !fields[c].trim_ascii().is_empty() => parse_amount(&fields[c])
+                .with_context(|| {
+                    format!(
+                        "{name}:{ln}: column {}: not a number: {}",
+                        names[c],
+                        show(&fields[c])
+                    )
+                })?,
+            _ => 0.0,
+        };
+        let key = fields[ci].trim_ascii();
+        if key.is_empty() {
+            bail!("{name}:{ln}: column {}: empty customer id", names[ci]);
+        }
+        zero += u64::from(revenue == 0.0);
+        out.push(OrderLine {
+            customer: interner.index(key),
+            day,
+            revenue,
+            cost,
+        });
+    }
+    if out.is_empty() {
+        bail!("{name}: no order lines after the header");
+    }
+    Ok(Orders {
+        ids: interner.finish(),
+        lines: out,
+        has_cost: col_cost.is_some(),
+        zero_amount_lines: zero,
+    })
+}
+
+/// Reads a CDNOW file: `customer_id date cds dollars` (master, optional header line) or
+/// `customer_id sample_id date cds dollars` (sample), whitespace separated.
+pub fn read_cdnow(path: &Path) -> anyhow::Result<Orders> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let name = path.display();
+    let mut interner = Interner::default();
+    let mut out = Vec::with_capacity(data.len() / 30);
+    let mut zero = 0u64;
+    let mut width = None;
+    for (ln, line) in lines(&data) {
+        let mut toks = line
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|t| !t.is_empty());
+        let toks: [Option<&[u8]>; 6] = std::array::from_fn(|_| toks.next());
+        let n = toks.iter().take_while(|t| t.is_some()).count();
+        if n == 0 {
+            continue;
+        }
+        let first = toks[0].unwrap_or_default();
+        if width.is_none() && parse_u64(first).is_none() {
+            continue; // header line
+        }
+        if !(n == 4 || n == 5) {
+            bail!("{name}:{ln}: expected 4 columns (customer_id date cds dollars) or 5 (customer_id sample_id date cds dollars), found {n}");
+        }
+        if *width.get_or_insert(n) != n {
+            bail!(
+                "{name}:{ln}: {n} columns, but earlier lines have {}",
+                width.unwrap_or(n)
+            );
+        }
+        let (date, dollars) = if n == 4 {
+            (toks[1], toks[3])
+        } else {
+            (toks[2], toks[4])
+        };
+        let (date, dollars) = (date.unwrap_or_default(), dollars.unwrap_or_default());
+        let day = parse_day(date).with_context(|| {
+            format!(
+                "{name}:{ln}: column date: not a date (YYYYMMDD): {}",
+                show(date)
+            )
+        })?;
+        let revenue = parse_amount(dollars).with_context(|| {
+            format!(
+                "{name}:{ln}: column dollars: not a number: {}",
+                show(dollars)
+            )
+        })?;
+        if parse_u64(first).is_none() {
+            bail!(
+                "{name}:{ln}: column customer_id: not a number: {}",
+                show(first)
+            );
+        }
+        zero += u64::from(revenue == 0.0);
+        out.push(OrderLine {
+            customer: interner.index(first),
+            day,
+            revenue,
+            cost: 0.0,
+        });
+    }
+    if out.is_empty() {
+        bail!("{name}: the file is empty (no order lines)");
+    }
+    Ok(Orders {
+        ids: interner.finish(),
+        lines: out,
+        has_cost: false,
+        zero_amount_lines: zero,
+    })
+}
+
+/// Reads every order line of the database.
+pub async fn read_database(url: &str) -> anyhow::Result<Orders> {
+    let store = super::super::open(url).await?;
+    let facts = store.order_facts().await.context("reading order lines")?;
+    if facts.is_empty() {
+        bail!("the database '{url}' has no order lines (import some with `patron import orders FILE`)");
+    }
+    let mut index: HashMap<i64, u32, BuildFast> = HashMap::default();
+    let mut ids = Vec::new();
+    let mut out = Vec::with_capacity(facts.len());
+    let mut zero = 0u64;
+    let mut has_cost = false;
+    for f in facts {
+        let next = ids.len() as u32;
+        let customer = *index.entry(f.customer_id).or_insert_with(|| {
+            ids.push(f.customer_id as u64);
+            next
+        });
+        use chrono::Datelike;
+        let d = f.ordered_on;
+        let day = day_from_ymd(d.year(), d.month(), d.day()).context("order date out of range")?;
+        has_cost |= f.cost_cents != 0;
+        zero += u64::from(f.amount_cents == 0);
+        out.push(OrderLine {
+            customer,
+            day,
+            revenue: f.amount_cents as f64 / 100.0,
+            cost: f.cost_cents as f64 / 100.0,
+        });
+    }
+    Ok(Orders {
+        ids: Ids::Numeric(ids),
+        lines: out,
+        has_cost,
+        zero_amount_lines: zero,
+    })
+}
