@@ -157,12 +157,34 @@ impl From<StoreError> for ApiError {
                 current_version,
             } => ApiError::conflict(message, current_version),
             StoreError::Invalid(errors) => ApiError::validation(errors),
+            StoreError::Database(sqlx::Error::Database(db)) if refused_value(db.as_ref()) => {
+                // The database refused a value the store let through: still the client's input.
+                tracing::warn!(error = %db, "database refused a value");
+                let constraint = !matches!(db.kind(), sqlx::error::ErrorKind::Other);
+                if constraint {
+                    ApiError::conflict(format!("the change conflicts with stored data: {db}"), None)
+                } else {
+                    ApiError::bad_request(
+                        "bad_request",
+                        format!("the database refused a value: {db}"),
+                    )
+                }
+            }
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal()
             }
         }
     }
+}
+
+/// Constraint violations (both backends) and PostgreSQL data exceptions (SQLSTATE class 22:
+/// out-of-range dates, untranslatable characters, ...) come from values the client sent.
+fn refused_value(db: &dyn sqlx::error::DatabaseError) -> bool {
+    !matches!(db.kind(), sqlx::error::ErrorKind::Other)
+        || db
+            .code()
+            .is_some_and(|c| c.len() == 5 && c.starts_with("22"))
 }
 
 impl IntoResponse for ApiError {

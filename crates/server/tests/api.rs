@@ -282,6 +282,22 @@ fn validate(doc: &Value, schema: &Value, v: &Value, at: &str, errs: &mut Vec<Str
     }
 }
 
+/// Unpadded URL-safe base64, as the store encodes cursors.
+fn base64url(s: &str) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in s.as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
 fn ids(page: &Value) -> Vec<i64> {
     page["items"]
         .as_array()
@@ -328,6 +344,7 @@ backend_tests!(
     unknown_routes_and_methods_are_json,
     health_and_unavailable_database,
     openapi_document_lists_every_route,
+    serves_over_tcp_until_shutdown,
 );
 
 async fn customers_crud_with_history(store: Store) {
@@ -1656,6 +1673,26 @@ async fn bad_query_params_are_400(store: Store) {
         "{}",
         r.body
     );
+    // Hand-made cursors holding values a database may refuse are client errors, never 5xx
+    // (the harness fails on any 5xx): a NUL in a name key, a date PostgreSQL cannot store.
+    for (uri, cursor) in [
+        ("/api/customers?sort=name", "[\"a\\u0000\", 1]"),
+        ("/api/orders", "[\"-5000-01-01\", 1, \"x\"]"),
+        ("/api/orders", "[\"+200000-01-01\", 1, \"x\\u0000\"]"),
+    ] {
+        let r = api
+            .get(&format!(
+                "{uri}{}after={}",
+                if uri.contains('?') { "&" } else { "?" },
+                base64url(cursor)
+            ))
+            .await;
+        assert!(
+            r.status == StatusCode::OK || r.status == StatusCode::BAD_REQUEST,
+            "{uri} {cursor}: {}",
+            r.body
+        );
+    }
     let list = api.get("/api/customers").await;
     assert_eq!(list.body["items"][0]["name"], "Acme", "nothing changed");
     assert_eq!(list.body["items"][0]["version"], 1);
@@ -1838,4 +1875,49 @@ async fn openapi_document_lists_every_route(store: Store) {
             "unresolved {r}"
         );
     }
+}
+
+async fn serves_over_tcp_until_shutdown(store: Store) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(patron_server::serve_on(listener, store, async {
+        stopped.await.ok();
+    }));
+    let request = |req: String| async move {
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        conn.read_to_string(&mut out).await.unwrap();
+        out
+    };
+    let out =
+        request("GET /api/health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".into()).await;
+    assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+    assert!(out.contains("\"status\":\"ok\""), "{out}");
+    let body = r#"{"name": "Over TCP"}"#;
+    let out = request(format!(
+        "POST /api/customers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ))
+    .await;
+    assert!(out.starts_with("HTTP/1.1 201 Created"), "{out}");
+    let out = request(format!(
+        "POST /api/customers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        10 * 1024 * 1024
+    ))
+    .await;
+    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+    assert!(out.contains("payload_too_large"), "{out}");
+    stop.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), server)
+        .await
+        .expect("graceful shutdown")
+        .unwrap()
+        .unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
 }
