@@ -5,6 +5,11 @@
 //! Data: daily periods (time unit = days), customer ages uniform on 1..=365 days, drawn from
 //! CDNOW-like parameters converted to days. Each fit is timed end to end from the `Rft` slice
 //! (validation and compression to distinct histories included).
+//!
+//! Measured on the 2-core development machine (shared), release profile:
+//! compress 57 ms (1M customers -> 177k distinct histories), BG/NBD 147 ms, Pareto/NBD 259 ms,
+//! Gamma-Gamma 48 ms (340k repeat customers): about 0.45 s for the three fits, no penalizer.
+//! P(alive) + expected purchases + spend + 12-month CLV for 1M customers: 0.54 s.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use patron_value::models::clv::{self, ClvOptions};
