@@ -1,0 +1,47 @@
+//! `patron demo`: a fresh database with the real CDNOW transactions, served on loopback.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use patron_exchange::{Entity, ImportOptions, InputFormat};
+
+use super::transfer::{import_with_progress, print_report};
+
+pub async fn run(db: &Path, orders: &Path, addr: SocketAddr, no_serve: bool) -> anyhow::Result<()> {
+    if !orders.exists() {
+        anyhow::bail!("{} not found: run the demo from a clone of the repository, or pass --orders CDNOW_master.txt", orders.display());
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let p = format!("{}{suffix}", db.display());
+        if Path::new(&p).exists() {
+            std::fs::remove_file(&p)
+                .with_context(|| format!("removing the old demo database {p}"))?;
+        }
+    }
+    let store = super::open(&db.to_string_lossy()).await?;
+    eprintln!(
+        "loading the CDNOW transactions ({}) into {}",
+        orders.display(),
+        db.display()
+    );
+    let started = Instant::now();
+    let report = import_with_progress(
+        &store,
+        orders,
+        &ImportOptions::new(Entity::Orders, InputFormat::Cdnow),
+    )
+    .await?;
+    print_report(&report, started.elapsed().as_secs_f64());
+    let (customers, lines, _) = store.counts().await?;
+    println!(
+        "demo database {}: {customers} customers, {lines} order lines",
+        db.display()
+    );
+    if no_serve {
+        return Ok(());
+    }
+    println!("Patron is running at http://{addr}/ (API under /api, OpenAPI at /openapi.json); Ctrl-C stops it");
+    patron_server::serve(store, addr).await.context("serving")
+}

@@ -1,0 +1,51 @@
+//! What each subcommand does.
+
+mod bench;
+mod demo;
+mod records;
+mod transfer;
+pub mod value;
+
+use anyhow::Context;
+use patron_store::Store;
+
+use crate::cli::{BenchKind, Cli, Command};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo {
+            addr,
+            demo_database,
+            orders,
+            no_serve,
+        } => demo::run(&demo_database, &orders, addr, no_serve).await,
+        Command::Serve { addr } => {
+            let store = open(&cli.database).await?;
+            patron_server::serve(store, addr).await.context("serving")
+        }
+        Command::Import(args) => transfer::import(&open(&cli.database).await?, &args).await,
+        Command::Export(args) => transfer::export(&open(&cli.database).await?, &args).await,
+        Command::Duplicates { customer } => {
+            records::duplicates(&open(&cli.database).await?, customer).await
+        }
+        Command::Merge { keep, drop } => {
+            records::merge(&open(&cli.database).await?, keep, drop).await
+        }
+        Command::Value(args) => value::run(&cli.database, args).await,
+        Command::Bench(b) => match b.kind {
+            BenchKind::Import {
+                customers,
+                orders,
+                file,
+                seed,
+            } => bench::import(&cli.database, customers, orders, &file, seed).await,
+        },
+    }
+}
+
+/// Opens (and on first use creates and migrates) the database.
+pub async fn open(url: &str) -> anyhow::Result<Store> {
+    Store::connect(url).await.with_context(|| {
+        format!("opening database '{url}' (set it with --database or DATABASE_URL)")
+    })
+}
