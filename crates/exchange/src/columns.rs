@@ -142,6 +142,7 @@ fn known(entity: Entity) -> &'static [(&'static str, &'static [&'static str])] {
                     "订单号",
                 ],
             ),
+            ("line_no", &["lineno", "line", "linenumber", "行号"]),
             ("date", &["date", "orderdate", "orderedon", "day", "日期"]),
             (
                 "amount",

@@ -342,7 +342,8 @@ impl LineNumbers {
 
     fn order(&mut self, o: OrderRow) -> Parsed {
         let order_ref = o.order_ref.clone().unwrap_or_else(|| o.date.to_string());
-        let line_no = self.next(&o.customer, &order_ref);
+        let counted = self.next(&o.customer, &order_ref);
+        let line_no = o.line_no.unwrap_or(counted);
         Parsed::Order(o, order_ref, line_no)
     }
 }

@@ -10,6 +10,8 @@ use crate::columns::Field;
 pub(crate) struct OrderRow {
     pub customer: String,
     pub order_ref: Option<String>,
+    /// The line's number within its order, when the file gives it (as exports do).
+    pub line_no: Option<i32>,
     pub date: NaiveDate,
     pub line: OrderLineInput,
 }
@@ -88,6 +90,7 @@ pub(crate) fn order_row<'a>(
 ) -> Result<OrderRow, CellError> {
     let (mut customer, mut order_ref, mut date, mut amount, mut cost, mut category, mut quantity) =
         (None, None, None, None, Money::ZERO, None, 1i64);
+    let mut line_no = None;
     for (field, col, cell) in cells {
         let err = |m: String| (col.to_string(), m);
         let v = cell.trim();
@@ -95,6 +98,14 @@ pub(crate) fn order_row<'a>(
             Field::Named("customer") => customer = Some(v.to_string()).filter(|s| !s.is_empty()),
             Field::Named("order_ref") => order_ref = Some(v.to_string()).filter(|s| !s.is_empty()),
             Field::Named("date") => date = Some(parse_date(v).map_err(err)?),
+            Field::Named("line_no") if !v.is_empty() => {
+                line_no = Some(
+                    v.parse::<i32>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| err(format!("'{v}' is not a line number (1, 2, ...)")))?,
+                )
+            }
             Field::Named("amount") => amount = Some(v.parse::<Money>().map_err(err)?),
             Field::Named("cost") if !v.is_empty() => cost = v.parse::<Money>().map_err(err)?,
             Field::Named("category") => category = Some(v.to_string()).filter(|s| !s.is_empty()),
@@ -131,6 +142,7 @@ pub(crate) fn order_row<'a>(
     Ok(OrderRow {
         customer,
         order_ref,
+        line_no,
         date,
         line,
     })
