@@ -82,6 +82,26 @@ impl From<CustomerRow> for Customer {
     }
 }
 
+/// A customer row followed by the value figure a list is sorted on (last column).
+struct KeyedCustomerRow {
+    row: CustomerRow,
+    sort_key: Option<f64>,
+}
+
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for KeyedCustomerRow
+where
+    CustomerRow: sqlx::FromRow<'r, R>,
+    Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(KeyedCustomerRow {
+            row: CustomerRow::from_row(row)?,
+            sort_key: row.try_get(row.len() - 1)?,
+        })
+    }
+}
+
 type HistoryRow = (
     i64,
     i64,
@@ -106,6 +126,28 @@ pub struct CustomerFilter {
     /// Leave out customers who asked for no marketing (for campaign lists).
     #[serde(default)]
     pub exclude_opted_out: bool,
+    /// Stored value figures (see `Store::replace_customer_values`): customers without figures
+    /// match none of these. ABC class `A`, `B` or `C`.
+    pub abc_class: Option<String>,
+    /// RFM segment key (`champions`, `loyal`, `at_risk`, ...).
+    pub rfm_segment: Option<String>,
+    /// Value grade `A`..`E`.
+    pub grade: Option<String>,
+    /// Loyalty stage (`first_time_buyer`, `repeat_buyer`, ...).
+    pub loyalty_stage: Option<String>,
+    /// With (true) or without (false) a churn warning.
+    pub churn_risk: Option<bool>,
+}
+
+impl CustomerFilter {
+    /// True when the filter needs the stored value figures.
+    fn uses_values(&self) -> bool {
+        self.abc_class.is_some()
+            || self.rfm_segment.is_some()
+            || self.grade.is_some()
+            || self.loyalty_stage.is_some()
+            || self.churn_risk.is_some()
+    }
 }
 
 /// Sort orders of a customer list; each is a keyset (sort key, id).
@@ -120,16 +162,29 @@ pub enum CustomerSort {
     Name,
     #[serde(rename = "-name")]
     NameDesc,
+    /// Highest stored CLV first (only customers with a CLV).
+    #[serde(rename = "-clv")]
+    ClvDesc,
+    /// Highest stored value at risk first (only customers with value figures).
+    #[serde(rename = "-value_at_risk")]
+    ValueAtRiskDesc,
 }
 
 impl CustomerSort {
-    pub const NAMES: [&'static str; 4] = ["id", "-id", "name", "-name"];
+    pub const NAMES: [&'static str; 6] = ["id", "-id", "name", "-name", "-clv", "-value_at_risk"];
+
+    /// True when the sort key is a stored value figure.
+    fn uses_values(self) -> bool {
+        matches!(self, CustomerSort::ClvDesc | CustomerSort::ValueAtRiskDesc)
+    }
 }
 
 /// Positional binds collected while building dynamic SQL.
 #[derive(Debug, Clone)]
 pub(crate) enum Bind {
     I64(i64),
+    F64(f64),
+    Bool(bool),
     Text(String),
     Date(chrono::NaiveDate),
 }
@@ -171,6 +226,8 @@ macro_rules! bind_all {
         for b in $binds {
             q = match b {
                 $crate::customers::Bind::I64(v) => q.bind(*v),
+                $crate::customers::Bind::F64(v) => q.bind(*v),
+                $crate::customers::Bind::Bool(v) => q.bind(*v),
                 $crate::customers::Bind::Text(v) => q.bind(v.clone()),
                 $crate::customers::Bind::Date(v) => q.bind(*v),
             };
@@ -301,6 +358,7 @@ impl Store {
                 "DELETE FROM interactions WHERE customer_id = $1",
                 "DELETE FROM order_lines WHERE customer_id = $1",
                 "DELETE FROM customer_history WHERE customer_id = $1",
+                "DELETE FROM customer_values WHERE customer_id = $1",
                 "UPDATE customers SET referred_by = NULL WHERE referred_by = $1",
             ] {
                 sqlx::query(sql).bind(id).execute(&mut *tx).await?;
@@ -358,12 +416,36 @@ impl Store {
         if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             push_search(&mut w, q);
         }
+        for (col, v) in [
+            ("v.abc_class", &filter.abc_class),
+            ("v.rfm_segment", &filter.rfm_segment),
+            ("v.grade", &filter.grade),
+            ("v.loyalty_stage", &filter.loyalty_stage),
+        ] {
+            if let Some(v) = v {
+                w.push(&format!("{col} = ?"), [Bind::Text(v.clone())]);
+            }
+        }
+        if let Some(r) = filter.churn_risk {
+            w.push("v.churn_risk = ?", [Bind::Bool(r)]);
+        }
+        if sort == CustomerSort::ClvDesc {
+            w.push("v.clv IS NOT NULL", []);
+        }
         let limit = page.limit();
         let (order, key_clause) = match sort {
             CustomerSort::Id => ("id ASC", "id > ?"),
             CustomerSort::IdDesc => ("id DESC", "id < ?"),
             CustomerSort::Name => ("name ASC, id ASC", "(name > ? OR (name = ? AND id > ?))"),
             CustomerSort::NameDesc => ("name DESC, id DESC", "(name < ? OR (name = ? AND id < ?))"),
+            CustomerSort::ClvDesc => (
+                "v.clv DESC, v.customer_id DESC",
+                "(v.clv < ? OR (v.clv = ? AND v.customer_id < ?))",
+            ),
+            CustomerSort::ValueAtRiskDesc => (
+                "v.value_at_risk DESC, v.customer_id DESC",
+                "(v.value_at_risk < ? OR (v.value_at_risk = ? AND v.customer_id < ?))",
+            ),
         };
         if let Some(after) = &page.after {
             match sort {
@@ -378,22 +460,51 @@ impl Store {
                         [Bind::Text(name.clone()), Bind::Text(name), Bind::I64(id)],
                     );
                 }
+                CustomerSort::ClvDesc | CustomerSort::ValueAtRiskDesc => {
+                    // The figure travels as its bits: exact, whatever JSON does to floats.
+                    let (bits, id): (u64, i64) = decode_cursor(after)?;
+                    let v = f64::from_bits(bits);
+                    w.push(key_clause, [Bind::F64(v), Bind::F64(v), Bind::I64(id)]);
+                }
             }
         }
+        let values = filter.uses_values() || sort.uses_values();
+        let (from, key_column) = if values {
+            (
+                "customers JOIN customer_values v ON v.customer_id = customers.id",
+                match sort {
+                    CustomerSort::ClvDesc => ", v.clv",
+                    CustomerSort::ValueAtRiskDesc => ", v.value_at_risk",
+                    _ => ", CAST(NULL AS DOUBLE PRECISION)",
+                },
+            )
+        } else {
+            ("customers", "")
+        };
         let sql = format!(
-            "SELECT {CUSTOMER_COLUMNS} FROM customers{} ORDER BY {order} LIMIT {}",
+            "SELECT {CUSTOMER_COLUMNS}{key_column} FROM {from}{} ORDER BY {order} LIMIT {}",
             w.sql(),
             limit + 1
         );
-        let mut rows: Vec<CustomerRow> = with_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
+        let mut rows: Vec<(CustomerRow, Option<f64>)> = if values {
+            let rows: Vec<KeyedCustomerRow> = with_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
+            rows.into_iter().map(|r| (r.row, r.sort_key)).collect()
+        } else {
+            let rows: Vec<CustomerRow> = with_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
+            rows.into_iter().map(|r| (r, None)).collect()
+        };
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
-        let items: Vec<Customer> = rows.into_iter().map(Customer::from).collect();
+        let last_key = rows.last().and_then(|r| r.1);
+        let items: Vec<Customer> = rows.into_iter().map(|r| Customer::from(r.0)).collect();
         let next = match (more, items.last()) {
             (true, Some(last)) => Some(match sort {
                 CustomerSort::Id | CustomerSort::IdDesc => encode_cursor(&last.id),
                 CustomerSort::Name | CustomerSort::NameDesc => {
                     encode_cursor(&(&last.data.name, last.id))
+                }
+                CustomerSort::ClvDesc | CustomerSort::ValueAtRiskDesc => {
+                    encode_cursor(&(last_key.unwrap_or(f64::NAN).to_bits(), last.id))
                 }
             }),
             _ => None,

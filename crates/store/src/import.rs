@@ -54,7 +54,7 @@ pub struct OrderFact {
 /// marks instead. SQLite gets `?`: it looks up every named (`$n`) parameter by walking a list,
 /// which made binding a 4,000-parameter statement quadratic (89% of an import's time, measured
 /// with perf); anonymous parameters skip that lookup.
-fn values_sql(cols: usize, rows: usize, anonymous: bool) -> String {
+pub(crate) fn values_sql(cols: usize, rows: usize, anonymous: bool) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {

@@ -13,6 +13,7 @@ mod orders;
 mod page;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod values;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub use error::StoreError;
 pub use import::{ImportCustomer, ImportInteraction, ImportOrderLine, OrderFact};
 pub use orders::OrderFilter;
 pub use page::{Page, PageRequest};
+pub use values::{CustomerValueRow, NewSnapshot, ScoreProfile, StoredChurnReason, ValueSnapshot};
 
 /// Runs `$body` with `$pool` bound to the backend's pool. Both arms share the same code: the SQL
 /// is portable and sqlx's row decoding is generic over the database.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::routes::{page, row_limit};
+use crate::routes::{page, row_limit, ABC_CLASSES, GRADES, LOYALTY_STAGES, RFM_SEGMENTS};
 use crate::{AppState, BY};
 
 #[derive(Debug, Deserialize)]
@@ -25,6 +25,11 @@ pub struct ListQuery {
     q: Option<String>,
     #[serde(default)]
     exclude_opted_out: bool,
+    abc: Option<String>,
+    rfm_segment: Option<String>,
+    grade: Option<String>,
+    loyalty_stage: Option<String>,
+    churn_risk: Option<bool>,
     #[serde(default)]
     sort: CustomerSort,
     limit: Option<i64>,
@@ -76,6 +81,11 @@ pub async fn list(
         tag: q.tag,
         q: q.q,
         exclude_opted_out: q.exclude_opted_out,
+        abc_class: one_of("abc", q.abc, ABC_CLASSES)?,
+        rfm_segment: one_of("rfm_segment", q.rfm_segment, RFM_SEGMENTS)?,
+        grade: one_of("grade", q.grade, GRADES)?,
+        loyalty_stage: one_of("loyalty_stage", q.loyalty_stage, LOYALTY_STAGES)?,
+        churn_risk: q.churn_risk,
     };
     let page = page(q.limit, q.after)?;
     let result = state
@@ -220,5 +230,20 @@ pub(crate) fn query_error(e: StoreError) -> ApiError {
             .with_field(first.field)
         }
         other => other.into(),
+    }
+}
+
+/// Checks a query parameter against its documented values.
+fn one_of(field: &str, v: Option<String>, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+    match v {
+        Some(v) if !allowed.contains(&v.as_str()) => Err(ApiError::bad_request(
+            "bad_query",
+            format!(
+                "bad query parameter '{field}': '{v}' is not one of {}",
+                allowed.join(", ")
+            ),
+        )
+        .with_field(field)),
+        v => Ok(v),
     }
 }

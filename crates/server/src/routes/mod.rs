@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::Method;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::{Json, Router};
-use patron_store::{BackendKind, PageRequest};
+use patron_store::{BackendKind, CustomerSort, PageRequest};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -133,6 +133,29 @@ pub(crate) const KINDS: &[&str] = &[
     "request",
 ];
 
+pub(crate) const ABC_CLASSES: &[&str] = &["A", "B", "C"];
+pub(crate) const GRADES: &[&str] = &["A", "B", "C", "D", "E"];
+pub(crate) const RFM_SEGMENTS: &[&str] = &[
+    "champions",
+    "loyal",
+    "potential_loyalist",
+    "new",
+    "promising",
+    "need_attention",
+    "about_to_sleep",
+    "at_risk",
+    "cannot_lose",
+    "hibernating",
+    "lost",
+];
+pub(crate) const LOYALTY_STAGES: &[&str] = &[
+    "suspect",
+    "prospect",
+    "first_time_buyer",
+    "repeat_buyer",
+    "advocate",
+];
+
 const LIMIT: Param = q("limit", Ty::Int, "Page size, 1-500 (default 50).");
 const AFTER: Param = q(
     "after",
@@ -163,9 +186,34 @@ const CUSTOMER_LIST: &[Param] = &[
         "Leave out customers who asked for no marketing.",
     ),
     q(
+        "abc",
+        Ty::Enum(ABC_CLASSES),
+        "Only customers of this ABC class (stored value figures: see POST /api/value/refresh).",
+    ),
+    q(
+        "rfm_segment",
+        Ty::Enum(RFM_SEGMENTS),
+        "Only customers in this RFM segment (stored value figures).",
+    ),
+    q(
+        "grade",
+        Ty::Enum(GRADES),
+        "Only customers of this value grade (stored value figures).",
+    ),
+    q(
+        "loyalty_stage",
+        Ty::Enum(LOYALTY_STAGES),
+        "Only customers at this loyalty stage (stored value figures).",
+    ),
+    q(
+        "churn_risk",
+        Ty::Bool,
+        "Only customers with (true) or without (false) a churn warning (stored value figures).",
+    ),
+    q(
         "sort",
-        Ty::Enum(&["id", "-id", "name", "-name"]),
-        "Sort order (default id); `-` for descending.",
+        Ty::Enum(&CustomerSort::NAMES),
+        "Sort order (default id); `-` for descending. `-clv` lists customers with a stored CLV, highest first; `-value_at_risk` customers with stored figures, biggest value at risk first.",
     ),
     LIMIT,
     AFTER,

@@ -1,0 +1,353 @@
+//! Stored customer-value figures: one `customer_values` row per customer with orders, written as
+//! a whole by a refresh (delete + multi-row inserts in one transaction, so readers see either
+//! the old figures or the new ones), and `value_snapshots` holding each refresh's options and
+//! population figures as JSON.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+
+use crate::import::values_sql;
+use crate::{with_pool, BackendKind, Store, StoreError};
+
+/// One reason of a churn warning, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredChurnReason {
+    /// `revenue_drop`, `long_absence` or `low_p_alive`.
+    pub kind: String,
+    /// For people: the figures behind the warning.
+    pub detail: String,
+}
+
+/// A customer's value figures as of one refresh. Optional figures are absent when they do not
+/// apply (no order in the calibration period: no frequency/recency/T or model figures; no
+/// model fit: no P(alive)/CLV; no score model inputs: no score).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerValueRow {
+    pub customer_id: i64,
+    pub computed_at: DateTime<Utc>,
+    /// `day` or `week`: the unit of frequency, recency and T.
+    pub unit: String,
+    pub calibration_end: NaiveDate,
+    /// Repeat purchase periods (lifetimes convention).
+    pub frequency: Option<f64>,
+    pub recency: Option<f64>,
+    pub t: Option<f64>,
+    /// Mean spend of the repeat purchases.
+    pub monetary_value: Option<f64>,
+    pub orders: i64,
+    pub revenue_cents: i64,
+    pub cost_cents: i64,
+    /// CRM gross margin: revenue - product cost - relationship-marketing cost.
+    pub margin_cents: i64,
+    pub rfm_r: Option<i32>,
+    pub rfm_f: Option<i32>,
+    pub rfm_m: Option<i32>,
+    pub rfm_segment: Option<String>,
+    /// `A`, `B` or `C`.
+    pub abc_class: String,
+    pub p_alive: Option<f64>,
+    pub expected_purchases: Option<f64>,
+    pub expected_spend: Option<f64>,
+    pub clv: Option<f64>,
+    pub loyalty_stage: Option<String>,
+    pub lifecycle_phase: Option<String>,
+    pub churn_risk: bool,
+    /// Margin at risk (0 without a churn warning).
+    pub value_at_risk: f64,
+    pub churn_reasons: Vec<StoredChurnReason>,
+    /// Weighted value score, 0-100, and its grade `A`..`E`.
+    pub score: Option<f64>,
+    pub grade: Option<String>,
+}
+
+impl CustomerValueRow {
+    /// The churn reason kinds joined by `;` (e.g. `revenue_drop;long_absence`), as stored in
+    /// `churn_kinds`; `None` without a warning.
+    pub fn churn_kinds(&self) -> Option<String> {
+        (!self.churn_reasons.is_empty()).then(|| {
+            self.churn_reasons
+                .iter()
+                .map(|r| r.kind.as_str())
+                .collect::<Vec<_>>()
+                .join(";")
+        })
+    }
+}
+
+/// A refresh's population results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValueSnapshot {
+    pub id: i64,
+    pub computed_at: DateTime<Utc>,
+    /// The analysis options used.
+    pub options: serde_json::Value,
+    /// The population figures (model parameters, RFM grid, ABC classes, whale curve, ...).
+    pub report: serde_json::Value,
+}
+
+/// What [`Store::replace_customer_values`] records next to the rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSnapshot {
+    pub computed_at: DateTime<Utc>,
+    pub options: serde_json::Value,
+    pub report: serde_json::Value,
+}
+
+pub(crate) const VALUE_COLUMNS: &str = "customer_id, computed_at, unit, calibration_end, frequency, recency, t, monetary_value, \
+     orders, revenue_cents, cost_cents, margin_cents, rfm_r, rfm_f, rfm_m, rfm_segment, abc_class, p_alive, \
+     expected_purchases, expected_spend, clv, loyalty_stage, lifecycle_phase, churn_kinds, churn_reasons, churn_risk, \
+     value_at_risk, score, grade";
+const VALUE_COUNT: usize = 29;
+/// Rows per INSERT: 29 parameters each, under SQLite's 32,766 and PostgreSQL's 65,535.
+const VALUE_CHUNK: usize = 500;
+
+#[derive(sqlx::FromRow)]
+struct ValueRow {
+    customer_id: i64,
+    computed_at: DateTime<Utc>,
+    unit: String,
+    calibration_end: NaiveDate,
+    frequency: Option<f64>,
+    recency: Option<f64>,
+    t: Option<f64>,
+    monetary_value: Option<f64>,
+    orders: i64,
+    revenue_cents: i64,
+    cost_cents: i64,
+    margin_cents: i64,
+    rfm_r: Option<i32>,
+    rfm_f: Option<i32>,
+    rfm_m: Option<i32>,
+    rfm_segment: Option<String>,
+    abc_class: String,
+    p_alive: Option<f64>,
+    expected_purchases: Option<f64>,
+    expected_spend: Option<f64>,
+    clv: Option<f64>,
+    loyalty_stage: Option<String>,
+    lifecycle_phase: Option<String>,
+    #[allow(dead_code)]
+    churn_kinds: Option<String>,
+    churn_reasons: Json<Vec<StoredChurnReason>>,
+    churn_risk: bool,
+    value_at_risk: f64,
+    score: Option<f64>,
+    grade: Option<String>,
+}
+
+impl From<ValueRow> for CustomerValueRow {
+    fn from(r: ValueRow) -> Self {
+        CustomerValueRow {
+            customer_id: r.customer_id,
+            computed_at: r.computed_at,
+            unit: r.unit,
+            calibration_end: r.calibration_end,
+            frequency: r.frequency,
+            recency: r.recency,
+            t: r.t,
+            monetary_value: r.monetary_value,
+            orders: r.orders,
+            revenue_cents: r.revenue_cents,
+            cost_cents: r.cost_cents,
+            margin_cents: r.margin_cents,
+            rfm_r: r.rfm_r,
+            rfm_f: r.rfm_f,
+            rfm_m: r.rfm_m,
+            rfm_segment: r.rfm_segment,
+            abc_class: r.abc_class,
+            p_alive: r.p_alive,
+            expected_purchases: r.expected_purchases,
+            expected_spend: r.expected_spend,
+            clv: r.clv,
+            loyalty_stage: r.loyalty_stage,
+            lifecycle_phase: r.lifecycle_phase,
+            churn_risk: r.churn_risk,
+            value_at_risk: r.value_at_risk,
+            churn_reasons: r.churn_reasons.0,
+            score: r.score,
+            grade: r.grade,
+        }
+    }
+}
+
+type SnapshotRow = (
+    i64,
+    DateTime<Utc>,
+    Json<serde_json::Value>,
+    Json<serde_json::Value>,
+);
+
+/// Non-finite figures are stored as NULL (SQLite would turn NaN into NULL anyway; PostgreSQL
+/// would keep it, and JSON cannot carry it).
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
+impl Store {
+    /// Replaces every stored customer-value row by `rows` and records `snapshot`, in one
+    /// transaction; returns the snapshot as stored. Rows are written with multi-row inserts
+    /// (anonymous `?` parameters on SQLite, whose named-parameter lookup is quadratic in the
+    /// statement's parameter count).
+    pub async fn replace_customer_values(
+        &self,
+        rows: &[CustomerValueRow],
+        snapshot: &NewSnapshot,
+    ) -> Result<ValueSnapshot, StoreError> {
+        let anon = self.kind() == BackendKind::Sqlite;
+        let insert = |n: usize| {
+            format!(
+                "INSERT INTO customer_values ({VALUE_COLUMNS}) VALUES {}",
+                values_sql(VALUE_COUNT, n, anon)
+            )
+        };
+        let full_sql = insert(VALUE_CHUNK);
+        let id: i64 = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM customer_values").execute(&mut *tx).await?;
+            for chunk in rows.chunks(VALUE_CHUNK) {
+                let sql = if chunk.len() == VALUE_CHUNK {
+                    std::borrow::Cow::Borrowed(full_sql.as_str())
+                } else {
+                    std::borrow::Cow::Owned(insert(chunk.len()))
+                };
+                let mut q = sqlx::query(&sql);
+                for r in chunk {
+                    q = q.bind(r.customer_id).bind(r.computed_at).bind(&r.unit).bind(r.calibration_end)
+                        .bind(finite(r.frequency)).bind(finite(r.recency)).bind(finite(r.t)).bind(finite(r.monetary_value))
+                        .bind(r.orders).bind(r.revenue_cents).bind(r.cost_cents).bind(r.margin_cents)
+                        .bind(r.rfm_r).bind(r.rfm_f).bind(r.rfm_m).bind(&r.rfm_segment).bind(&r.abc_class)
+                        .bind(finite(r.p_alive)).bind(finite(r.expected_purchases)).bind(finite(r.expected_spend)).bind(finite(r.clv))
+                        .bind(&r.loyalty_stage).bind(&r.lifecycle_phase).bind(r.churn_kinds()).bind(Json(&r.churn_reasons))
+                        .bind(r.churn_risk).bind(finite(Some(r.value_at_risk)).unwrap_or(0.0))
+                        .bind(finite(r.score)).bind(&r.grade);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            let id: i64 = sqlx::query_scalar("INSERT INTO value_snapshots (computed_at, options, report) VALUES ($1, $2, $3) RETURNING id")
+                .bind(snapshot.computed_at).bind(Json(&snapshot.options)).bind(Json(&snapshot.report))
+                .fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            id
+        });
+        self.snapshot(id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("value snapshot", id))
+    }
+
+    /// The stored value figures of one customer (`None` before the first refresh that saw an
+    /// order of the customer).
+    pub async fn customer_value(&self, id: i64) -> Result<Option<CustomerValueRow>, StoreError> {
+        let sql = format!("SELECT {VALUE_COLUMNS} FROM customer_values WHERE customer_id = $1");
+        let row: Option<ValueRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        Ok(row.map(CustomerValueRow::from))
+    }
+
+    /// The stored value figures of the given customers (those that have some), in id order.
+    pub async fn customer_values_of(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<CustomerValueRow>, StoreError> {
+        let anon = self.kind() == BackendKind::Sqlite;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT {VALUE_COLUMNS} FROM customer_values WHERE customer_id IN {} ORDER BY customer_id",
+                values_sql(chunk.len(), 1, anon)
+            );
+            let rows: Vec<ValueRow> = with_pool!(self, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows.into_iter().map(CustomerValueRow::from));
+        }
+        out.sort_by_key(|r| r.customer_id);
+        Ok(out)
+    }
+
+    /// The most recent refresh's population figures, if any refresh ran.
+    pub async fn latest_snapshot(&self) -> Result<Option<ValueSnapshot>, StoreError> {
+        let row: Option<SnapshotRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, computed_at, options, report FROM value_snapshots ORDER BY id DESC LIMIT 1")
+            .fetch_optional(pool).await?);
+        Ok(row.map(snapshot_from))
+    }
+
+    /// One snapshot by id.
+    pub async fn snapshot(&self, id: i64) -> Result<Option<ValueSnapshot>, StoreError> {
+        let row: Option<SnapshotRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, computed_at, options, report FROM value_snapshots WHERE id = $1")
+            .bind(id).fetch_optional(pool).await?);
+        Ok(row.map(snapshot_from))
+    }
+
+    /// Ids and times of the most recent snapshots, newest first (for period-over-period views).
+    pub async fn snapshot_times(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(i64, DateTime<Utc>)>, StoreError> {
+        let rows: Vec<(i64, DateTime<Utc>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, computed_at FROM value_snapshots ORDER BY id DESC LIMIT $1")
+            .bind(limit.clamp(1, 10_000)).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    /// Profile attributes of every live customer for the weighted value score:
+    /// (id, industry, registered capital in cents, employees, credit rating, custom fields).
+    pub async fn score_profiles(&self) -> Result<Vec<ScoreProfile>, StoreError> {
+        let rows: Vec<ScoreProfileRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, industry, registered_capital_cents, employees, credit_rating, loyalty, custom_fields \
+             FROM customers WHERE merged_into IS NULL ORDER BY id")
+            .fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, industry, capital, employees, credit_rating, loyalty, custom)| ScoreProfile {
+                    id,
+                    industry,
+                    registered_capital_cents: capital,
+                    employees,
+                    credit_rating,
+                    loyalty,
+                    custom_fields: custom.0,
+                },
+            )
+            .collect())
+    }
+}
+
+type ScoreProfileRow = (
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    String,
+    Json<patron_domain::CustomFields>,
+);
+
+/// The profile attributes a weighted value score may use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreProfile {
+    pub id: i64,
+    pub industry: Option<String>,
+    pub registered_capital_cents: Option<i64>,
+    pub employees: Option<i64>,
+    pub credit_rating: Option<String>,
+    /// The customer's loyalty attitude (`loyal`, `switcher`, `none`).
+    pub loyalty: String,
+    pub custom_fields: patron_domain::CustomFields,
+}
+
+fn snapshot_from((id, computed_at, options, report): SnapshotRow) -> ValueSnapshot {
+    ValueSnapshot {
+        id,
+        computed_at,
+        options: options.0,
+        report: report.0,
+    }
+}
