@@ -174,16 +174,17 @@ pub async fn import_file(
             }
         }
         // Customers referred to by number: find them, create them if asked, else reject the row.
+        // In order of first appearance, so created customers are numbered as the file meets them.
+        let mut seen = std::collections::HashSet::new();
         let wanted: Vec<String> = good
             .iter()
             .filter_map(|(_, p, _)| match p {
-                Parsed::Order(o, ..) => Some(o.customer.clone()),
-                Parsed::Interaction(i) => Some(i.customer.clone()),
-                Parsed::Customer(c) => c.referred_by.clone(),
+                Parsed::Order(o, ..) => Some(&o.customer),
+                Parsed::Interaction(i) => Some(&i.customer),
+                Parsed::Customer(c) => c.referred_by.as_ref(),
             })
-            .filter(|n| !ids.contains_key(n))
-            .collect::<std::collections::HashSet<_>>()
-            .into_iter()
+            .filter(|n| !ids.contains_key(*n) && seen.insert(*n))
+            .cloned()
             .collect();
         if !wanted.is_empty() {
             ids.extend(store.customer_ids(&wanted).await?);
