@@ -5,7 +5,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use patron_store::Store;
+use patron_store::testing::fresh_database_url;
+use patron_store::{BackendKind, Store};
 
 const ROWS: u64 = 400_000;
 const CUSTOMERS: u64 = 20_000;
@@ -36,11 +37,22 @@ async fn lines(db: &str) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_nine_mid_import_then_rerun() {
+async fn kill_nine_mid_import_then_rerun_sqlite() {
+    kill_nine_mid_import_then_rerun(BackendKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_mid_import_then_rerun_postgres() {
+    kill_nine_mid_import_then_rerun(BackendKind::Postgres).await;
+}
+
+async fn kill_nine_mid_import_then_rerun(kind: BackendKind) {
+    let Some(db) = fresh_database_url(kind).await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("orders.csv");
     write_orders(&file);
-    let db = dir.path().join("kill.db").to_string_lossy().into_owned();
     // Migrate first so the watcher below can count while the import runs.
     Store::connect(&db).await.unwrap().close().await;
     let import = |db: &str| {
