@@ -1,0 +1,827 @@
+//! The customer list and the customer card.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, RawForm, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{html, Markup};
+use patron_domain::{Customer, CustomerStatus, FieldError, Loyalty};
+use patron_store::{CustomerFilter, CustomerSort, OrderFilter, PageRequest, StoreError};
+use serde_json::Value;
+
+use crate::i18n::{self, Lang};
+use crate::layout;
+use crate::{error_page, get_param, html, parse_pairs, store_error_page, Ctx, WebState, BY};
+
+// ---------------------------------------------------------------------------------------------
+// The list
+
+/// Query parameters of the list, as typed (re-shown in the filter form and the next-page link).
+#[derive(Default)]
+struct ListQuery {
+    status: String,
+    region: String,
+    industry: String,
+    q: String,
+    sort: String,
+    limit: String,
+    after: String,
+}
+
+impl ListQuery {
+    fn parse(raw: Option<&str>) -> Self {
+        let pairs = parse_pairs(raw.unwrap_or("").as_bytes());
+        let g = |k: &str| get_param(&pairs, k).unwrap_or("").trim().to_string();
+        ListQuery {
+            status: g("status"),
+            region: g("region"),
+            industry: g("industry"),
+            q: g("q"),
+            sort: g("sort"),
+            limit: g("limit"),
+            after: g("after"),
+        }
+    }
+
+    /// The query string of these filters (without the cursor), for links.
+    fn to_query(&self, after: Option<&str>) -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("status", &self.status),
+            ("region", &self.region),
+            ("industry", &self.industry),
+            ("q", &self.q),
+            ("sort", &self.sort),
+            ("limit", &self.limit),
+        ] {
+            if !v.is_empty() {
+                s.append_pair(k, v);
+            }
+        }
+        if let Some(a) = after {
+            s.append_pair("after", a);
+        }
+        s.finish()
+    }
+}
+
+fn opt(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+pub async fn list(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let q = ListQuery::parse(raw.as_deref());
+    let mut notices: Vec<String> = Vec::new();
+    let mut filter = CustomerFilter {
+        region: opt(&q.region),
+        industry: opt(&q.industry),
+        q: opt(&q.q),
+        ..CustomerFilter::default()
+    };
+    if !q.status.is_empty() {
+        match q.status.parse::<CustomerStatus>() {
+            Ok(s) => filter.status = Some(s),
+            Err(_) => notices.push(format!(
+                "{}: {} '{}'",
+                lang.t("error.bad_filter"),
+                lang.t("field.status"),
+                q.status
+            )),
+        }
+    }
+    let sort = match q.sort.as_str() {
+        "" | "id" => CustomerSort::Id,
+        "-id" => CustomerSort::IdDesc,
+        "name" => CustomerSort::Name,
+        "-name" => CustomerSort::NameDesc,
+        other => {
+            notices.push(format!(
+                "{}: {} '{}'",
+                lang.t("error.bad_filter"),
+                lang.t("list.sort"),
+                other
+            ));
+            CustomerSort::Id
+        }
+    };
+    let limit = q.limit.parse::<u32>().ok().map(|l| l.clamp(1, 200));
+    let mut page = PageRequest {
+        limit: Some(limit.unwrap_or(25)),
+        after: opt(&q.after),
+    };
+    let result = match st.store.list_customers(&filter, sort, &page).await {
+        Err(StoreError::Invalid(_)) if page.after.is_some() => {
+            notices.push(lang.t("error.bad_cursor").to_string());
+            page.after = None;
+            st.store.list_customers(&filter, sort, &page).await
+        }
+        r => r,
+    };
+    let result = match result {
+        Ok(p) => p,
+        Err(e) => return store_error_page(lang, &e),
+    };
+    let back = format!("/customers?{}", q.to_query(page.after.as_deref()));
+    let body = html! {
+        div.pagehead {
+            h1 { (lang.t("list.title")) }
+        }
+        @for n in &notices { div.notice.warn role="status" { (n) } }
+        form.filters.panel method="get" action="/customers" {
+            label.grow {
+                span { (lang.t("list.search")) }
+                input type="search" name="q" value=(q.q) placeholder=(lang.t("list.search_placeholder"));
+            }
+            label {
+                span { (lang.t("field.status")) }
+                select name="status" {
+                    option value="" { (lang.t("list.any")) }
+                    @for s in CustomerStatus::ALL {
+                        option value=(s.as_str()) selected[q.status == s.as_str()] { (status_label(lang, *s)) }
+                    }
+                }
+            }
+            label {
+                span { (lang.t("field.region")) }
+                input type="text" name="region" value=(q.region) size="12";
+            }
+            label {
+                span { (lang.t("field.industry")) }
+                input type="text" name="industry" value=(q.industry) size="12";
+            }
+            label {
+                span { (lang.t("list.sort")) }
+                select name="sort" {
+                    @for s in CustomerSort::NAMES {
+                        option value=(s) selected[q.sort == s || (q.sort.is_empty() && s == "id")] { (lang.t(&format!("sort.{s}"))) }
+                    }
+                }
+            }
+            div.actions {
+                button.primary type="submit" { (lang.t("list.filter")) }
+                a.button href="/customers" { (lang.t("list.reset")) }
+            }
+        }
+        div.panel.flush {
+            @if result.items.is_empty() {
+                p.empty { (lang.t("list.empty")) }
+            } @else {
+                table.data id="customers" {
+                    thead { tr {
+                        th { (lang.t("field.number")) }
+                        th { (lang.t("field.name")) }
+                        th { (lang.t("field.company")) }
+                        th { (lang.t("field.industry")) }
+                        th { (lang.t("field.region")) }
+                        th { (lang.t("field.status")) }
+                        th { (lang.t("field.email")) }
+                        th { (lang.t("field.updated_at")) }
+                    } }
+                    tbody {
+                        @for c in &result.items {
+                            tr {
+                                td.mono { a href=(format!("/customers/{}", c.id)) { (c.data.number.as_deref().unwrap_or("")) } }
+                                td { a href=(format!("/customers/{}", c.id)) { (c.data.name) } }
+                                td { (c.data.company.as_deref().unwrap_or("")) }
+                                td { (c.data.industry.as_deref().unwrap_or("")) }
+                                td { (c.data.region.as_deref().unwrap_or("")) }
+                                td { (status_badge(lang, c.data.status)) }
+                                td { (c.data.email.as_deref().unwrap_or("")) }
+                                td.nowrap { (i18n::date(lang, c.updated_at.date_naive())) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        nav.pager {
+            span.muted { (i18n::count(result.items.len() as u64)) " " (lang.t("list.shown")) }
+            @if page.after.is_some() {
+                a.button href=(format!("/customers?{}", q.to_query(None))) { "« " (lang.t("list.first")) }
+            }
+            @if let Some(next) = &result.next {
+                a.button.primary rel="next" id="next-page" href=(format!("/customers?{}", q.to_query(Some(next)))) { (lang.t("list.next")) " »" }
+            }
+        }
+    };
+    html(
+        StatusCode::OK,
+        layout::page_at(lang, lang.t("list.title"), "customers", &back, body),
+    )
+}
+
+pub(crate) fn status_label(lang: Lang, s: CustomerStatus) -> &'static str {
+    lang.t(&format!("status.{}", s.as_str()))
+}
+
+fn status_badge(lang: Lang, s: CustomerStatus) -> Markup {
+    html! { span class=(format!("badge status-{}", s.as_str())) { (status_label(lang, s)) } }
+}
+
+fn loyalty_label(lang: Lang, l: Loyalty) -> &'static str {
+    lang.t(&format!("loyalty.{}", l.as_str()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The card
+
+/// Profile fields shown in the form, in order, with their input type.
+const TEXT_FIELDS: &[(&str, &str)] = &[
+    ("name", "text"),
+    ("company", "text"),
+    ("industry", "text"),
+    ("region", "text"),
+    ("address", "text"),
+    ("phone", "tel"),
+    ("fax", "tel"),
+    ("email", "text"),
+    ("employees", "text"),
+    ("registered_capital", "text"),
+    ("source", "text"),
+    ("awards", "text"),
+    ("credit_rating", "text"),
+    ("credit_limit", "text"),
+    ("tags", "text"),
+];
+
+/// Form values as text, keyed by field name.
+type FormValues = BTreeMap<String, String>;
+
+fn form_values(c: &Customer) -> FormValues {
+    let d = &c.data;
+    let mut v = FormValues::new();
+    let s = |o: &Option<String>| o.clone().unwrap_or_default();
+    v.insert("name".into(), d.name.clone());
+    v.insert("company".into(), s(&d.company));
+    v.insert("industry".into(), s(&d.industry));
+    v.insert("region".into(), s(&d.region));
+    v.insert("address".into(), s(&d.address));
+    v.insert("phone".into(), s(&d.phone));
+    v.insert("fax".into(), s(&d.fax));
+    v.insert("email".into(), s(&d.email));
+    v.insert(
+        "employees".into(),
+        d.employees.map(|n| n.to_string()).unwrap_or_default(),
+    );
+    v.insert(
+        "registered_capital".into(),
+        d.registered_capital
+            .map(|m| m.to_string())
+            .unwrap_or_default(),
+    );
+    v.insert("source".into(), s(&d.source));
+    v.insert("awards".into(), s(&d.awards));
+    v.insert("credit_rating".into(), s(&d.credit_rating));
+    v.insert(
+        "credit_limit".into(),
+        d.credit_limit.map(|m| m.to_string()).unwrap_or_default(),
+    );
+    v.insert("tags".into(), d.tags.join(", "));
+    v.insert("status".into(), d.status.as_str().into());
+    v.insert("loyalty".into(), d.loyalty.as_str().into());
+    v.insert(
+        "marketing_opt_out".into(),
+        if d.marketing_opt_out { "on" } else { "" }.into(),
+    );
+    v
+}
+
+/// What the card shows besides the record.
+#[derive(Default)]
+struct CardView {
+    values: Option<FormValues>,
+    errors: Vec<FieldError>,
+    saved: bool,
+    conflict: Option<FormValues>,
+    notice: Option<String>,
+}
+
+fn parse_id(raw: &str) -> Option<i64> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+fn not_found(lang: Lang) -> Response {
+    error_page(
+        lang,
+        StatusCode::NOT_FOUND,
+        lang.t("error.not_found"),
+        lang.t("error.no_customer"),
+    )
+}
+
+pub async fn card(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    Path(raw): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Some(id) = parse_id(&raw) else {
+        return not_found(lang);
+    };
+    let saved = query.as_deref().is_some_and(|q| {
+        parse_pairs(q.as_bytes())
+            .iter()
+            .any(|(k, v)| k == "saved" && v == "1")
+    });
+    render_card(
+        &st,
+        lang,
+        id,
+        StatusCode::OK,
+        CardView {
+            saved,
+            ..CardView::default()
+        },
+    )
+    .await
+}
+
+/// `POST /customers/{id}`: saves the profile form.
+pub async fn save(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    Path(raw): Path<String>,
+    RawForm(body): RawForm,
+) -> Response {
+    let Some(id) = parse_id(&raw) else {
+        return not_found(lang);
+    };
+    let pairs = parse_pairs(&body);
+    let Some(version) = get_param(&pairs, "version").and_then(|v| v.trim().parse::<i64>().ok())
+    else {
+        return render_card(
+            &st,
+            lang,
+            id,
+            StatusCode::BAD_REQUEST,
+            CardView {
+                notice: Some(lang.t("error.bad_form").into()),
+                ..CardView::default()
+            },
+        )
+        .await;
+    };
+    let mut submitted = FormValues::new();
+    for (f, _) in TEXT_FIELDS {
+        submitted.insert((*f).into(), get_param(&pairs, f).unwrap_or("").to_string());
+    }
+    for f in ["status", "loyalty"] {
+        submitted.insert(f.into(), get_param(&pairs, f).unwrap_or("").to_string());
+    }
+    submitted.insert(
+        "marketing_opt_out".into(),
+        if get_param(&pairs, "marketing_opt_out").is_some() {
+            "on"
+        } else {
+            ""
+        }
+        .into(),
+    );
+    let (patch, mut errors) = to_patch(&submitted);
+    if !errors.is_empty() {
+        // Show the domain's checks of the other fields too, without writing anything.
+        if let Ok(current) = st.store.customer(id).await {
+            if let Err(more) = current.data.patched(&patch) {
+                let more: Vec<FieldError> = more
+                    .into_iter()
+                    .filter(|e| !errors.iter().any(|x| x.field == e.field))
+                    .collect();
+                errors.extend(more);
+            }
+        }
+        return invalid(&st, lang, id, submitted, errors).await;
+    }
+    match st
+        .store
+        .update_customer(id, &patch, Some(version), BY)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/customers/{id}?saved=1")).into_response(),
+        Err(StoreError::Invalid(errors)) => invalid(&st, lang, id, submitted, errors).await,
+        Err(StoreError::Conflict { .. }) => {
+            render_card(
+                &st,
+                lang,
+                id,
+                StatusCode::CONFLICT,
+                CardView {
+                    conflict: Some(submitted),
+                    ..CardView::default()
+                },
+            )
+            .await
+        }
+        Err(e) => store_error_page(lang, &e),
+    }
+}
+
+async fn invalid(
+    st: &WebState,
+    lang: Lang,
+    id: i64,
+    submitted: FormValues,
+    errors: Vec<FieldError>,
+) -> Response {
+    render_card(
+        st,
+        lang,
+        id,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        CardView {
+            values: Some(submitted),
+            errors,
+            ..CardView::default()
+        },
+    )
+    .await
+}
+
+/// Turns the submitted text into a customer patch; errors for values that are not even of the
+/// right type (the domain checks the rest).
+fn to_patch(v: &FormValues) -> (patron_domain::CustomerPatch, Vec<FieldError>) {
+    let mut patch = patron_domain::CustomerPatch::new();
+    let mut errors = Vec::new();
+    let text = |k: &str| v.get(k).map(|s| s.trim()).unwrap_or("");
+    for k in [
+        "name",
+        "company",
+        "industry",
+        "region",
+        "address",
+        "phone",
+        "fax",
+        "email",
+        "source",
+        "awards",
+        "credit_rating",
+        "registered_capital",
+        "credit_limit",
+    ] {
+        let t = text(k);
+        let value = if t.is_empty() && k != "name" {
+            Value::Null
+        } else {
+            Value::String(t.to_string())
+        };
+        patch.insert(k.into(), value);
+    }
+    match text("employees") {
+        "" => {
+            patch.insert("employees".into(), Value::Null);
+        }
+        t => match t.replace([',', ' '], "").parse::<i64>() {
+            Ok(n) => {
+                patch.insert("employees".into(), Value::from(n));
+            }
+            Err(_) => errors.push(FieldError::new(
+                "employees",
+                format!("'{t}' is not a whole number"),
+            )),
+        },
+    }
+    let tags: Vec<Value> = text("tags")
+        .split([',', '，', ';'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| Value::String(t.to_string()))
+        .collect();
+    patch.insert("tags".into(), Value::Array(tags));
+    match text("status").parse::<CustomerStatus>() {
+        Ok(s) => {
+            patch.insert("status".into(), Value::String(s.as_str().into()));
+        }
+        Err(e) => errors.push(FieldError::new("status", e)),
+    }
+    match text("loyalty").parse::<Loyalty>() {
+        Ok(l) => {
+            patch.insert("loyalty".into(), Value::String(l.as_str().into()));
+        }
+        Err(e) => errors.push(FieldError::new("loyalty", e)),
+    }
+    patch.insert(
+        "marketing_opt_out".into(),
+        Value::Bool(!text("marketing_opt_out").is_empty()),
+    );
+    (patch, errors)
+}
+
+/// A validation message in the interface language. The domain phrases its messages in
+/// English; in Chinese the known kinds are translated.
+fn error_message(lang: Lang, e: &FieldError) -> String {
+    if lang == Lang::En {
+        return e.message.clone();
+    }
+    let m = e.message.as_str();
+    let key = if m.contains("is required") {
+        "invalid.required"
+    } else if m.contains("e-mail") {
+        "invalid.email"
+    } else if m.contains("phone number") {
+        "invalid.phone"
+    } else if m.contains("longer than") {
+        "invalid.too_long"
+    } else if m.contains("0 or more") {
+        "invalid.negative"
+    } else if m.contains("whole number") {
+        "invalid.number"
+    } else if m.contains("amount") || m.contains("decimals") {
+        "invalid.amount"
+    } else {
+        "invalid.other"
+    };
+    lang.t(key).to_string()
+}
+
+async fn render_card(
+    st: &WebState,
+    lang: Lang,
+    id: i64,
+    status: StatusCode,
+    view: CardView,
+) -> Response {
+    let customer = match st.store.customer(id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound { .. }) => return not_found(lang),
+        Err(e) => return store_error_page(lang, &e),
+    };
+    let loaded = async {
+        let contacts = st.store.contacts(id).await?;
+        let orders = st
+            .store
+            .list_orders(
+                &OrderFilter {
+                    customer_id: Some(id),
+                    ..OrderFilter::default()
+                },
+                &PageRequest {
+                    limit: Some(500),
+                    after: None,
+                },
+            )
+            .await?;
+        let interactions = st
+            .store
+            .list_interactions(
+                Some(id),
+                None,
+                &PageRequest {
+                    limit: Some(50),
+                    after: None,
+                },
+            )
+            .await?;
+        let history = st.store.customer_history(id, 50).await?;
+        Ok::<_, StoreError>((contacts, orders, interactions, history))
+    }
+    .await;
+    let (contacts, orders, interactions, history) = match loaded {
+        Ok(x) => x,
+        Err(e) => return store_error_page(lang, &e),
+    };
+    let values = view
+        .values
+        .clone()
+        .unwrap_or_else(|| form_values(&customer));
+    let err_for = |field: &str| -> Option<String> {
+        view.errors
+            .iter()
+            .find(|e| e.field == field || e.field.starts_with(&format!("{field}.")))
+            .map(|e| error_message(lang, e))
+    };
+    let d = &customer.data;
+    let title = d.name.clone();
+    let revenue: i64 = orders.items.iter().map(|o| o.amount.cents()).sum();
+    let cost: i64 = orders.items.iter().map(|o| o.cost.cents()).sum();
+    let partial = orders.next.is_some();
+    let back = format!("/customers/{id}");
+    let body = html! {
+        div.pagehead {
+            div {
+                p.crumbs { a href="/customers" { "← " (lang.t("card.back")) } }
+                h1 { (d.name) " " small.mono { (d.number.as_deref().unwrap_or("")) } }
+                p.sub {
+                    (status_badge(lang, d.status))
+                    @if let Some(c) = &d.company { " · " (c) }
+                    @if let Some(i) = &d.industry { " · " (i) }
+                    @if let Some(r) = &d.region { " · " (r) }
+                }
+            }
+        }
+        @if let Some(m) = customer.merged_into {
+            div.notice.warn { (lang.t("card.merged")) " " a href=(format!("/customers/{m}")) { "#" (m) } }
+        }
+        @if view.saved { div.notice.ok role="status" id="saved" { (lang.t("card.saved")) } }
+        @if let Some(n) = &view.notice { div.notice.warn role="alert" { (n) } }
+        @if !view.errors.is_empty() { div.notice.error role="alert" id="invalid" { (lang.t("card.invalid")) } }
+        @if let Some(mine) = &view.conflict {
+            div.notice.error role="alert" id="conflict" {
+                p { (lang.t("card.conflict")) }
+                @let current = form_values(&customer);
+                @let changed: Vec<_> = mine.iter().filter(|(k, v)| current.get(*k) != Some(*v)).collect();
+                @if !changed.is_empty() {
+                    p { strong { (lang.t("card.your_values")) ":" } }
+                    ul {
+                        @for (k, v) in changed {
+                            li { (lang.t(&format!("field.{k}"))) ": " code { (v) } }
+                        }
+                    }
+                }
+            }
+        }
+        div.cardgrid {
+            section.panel.profile {
+                h2 { (lang.t("card.profile")) }
+                form method="post" action=(format!("/customers/{id}")) id="profile" novalidate {
+                    input type="hidden" name="version" value=(customer.version);
+                    div.formgrid {
+                        @for (field, kind) in TEXT_FIELDS {
+                            @let err = err_for(field);
+                            div class=(if err.is_some() { "field has-error" } else { "field" }) {
+                                label for=(format!("f-{field}")) {
+                                    (lang.t(&format!("field.{field}")))
+                                    @if *field == "tags" { " " small.muted { "(" (lang.t("field.tags_hint")) ")" } }
+                                }
+                                input id=(format!("f-{field}")) type=(kind) name=(field)
+                                    value=(values.get(*field).map(String::as_str).unwrap_or(""))
+                                    aria-invalid=[err.as_ref().map(|_| "true")]
+                                    aria-describedby=[err.as_ref().map(|_| format!("err-{field}"))];
+                                @if let Some(m) = &err {
+                                    p.field-error id=(format!("err-{field}")) { (m) }
+                                }
+                            }
+                        }
+                        @let status_err = err_for("status");
+                        div class=(if status_err.is_some() { "field has-error" } else { "field" }) {
+                            label for="f-status" { (lang.t("field.status")) }
+                            select id="f-status" name="status" {
+                                @for s in CustomerStatus::ALL {
+                                    option value=(s.as_str()) selected[values.get("status").map(String::as_str) == Some(s.as_str())] { (status_label(lang, *s)) }
+                                }
+                            }
+                            @if let Some(m) = &status_err { p.field-error id="err-status" { (m) } }
+                        }
+                        @let loyalty_err = err_for("loyalty");
+                        div class=(if loyalty_err.is_some() { "field has-error" } else { "field" }) {
+                            label for="f-loyalty" { (lang.t("field.loyalty")) }
+                            select id="f-loyalty" name="loyalty" {
+                                @for l in Loyalty::ALL {
+                                    option value=(l.as_str()) selected[values.get("loyalty").map(String::as_str) == Some(l.as_str())] { (loyalty_label(lang, *l)) }
+                                }
+                            }
+                            @if let Some(m) = &loyalty_err { p.field-error id="err-loyalty" { (m) } }
+                        }
+                        div.field.check {
+                            label {
+                                input type="checkbox" name="marketing_opt_out" checked[values.get("marketing_opt_out").is_some_and(|v| !v.is_empty())];
+                                " " (lang.t("field.marketing_opt_out"))
+                            }
+                        }
+                    }
+                    @let others: Vec<&FieldError> = view.errors.iter().filter(|e| !TEXT_FIELDS.iter().any(|(f, _)| e.field == *f || e.field.starts_with(&format!("{f}."))) && e.field != "status" && e.field != "loyalty").collect();
+                    @for e in others { p.field-error { (e.field) ": " (error_message(lang, e)) } }
+                    div.formfoot {
+                        span.muted { (lang.t("field.version")) " " (customer.version) " · " (lang.t("field.updated_at")) " " (i18n::datetime(lang, customer.updated_at)) }
+                        button.primary type="submit" { (lang.t("card.save")) }
+                    }
+                }
+            }
+            div.side {
+                section.panel.valuepanel id="value" {
+                    h2 { (lang.t("value.title")) }
+                    dl.figures {
+                        dt { (lang.t("value.margin_to_date")) }
+                        dd.big { @if partial { "≥ " } (i18n::money_cents(lang, revenue - cost)) }
+                        dt { (lang.t("value.revenue_to_date")) }
+                        dd { @if partial { "≥ " } (i18n::money_cents(lang, revenue)) }
+                        dt { (lang.t("value.orders_to_date")) }
+                        dd { @if partial { "≥ " } (i18n::count(orders.items.len() as u64)) }
+                    }
+                    p.notcomputed {
+                        (lang.t("value.clv")) ", " (lang.t("value.p_alive")) ", " (lang.t("value.rfm")) ", " (lang.t("value.abc")) ", "
+                        (lang.t("value.loyalty_stage")) ", " (lang.t("value.phase")) ", " (lang.t("value.churn")) ": "
+                        br;
+                        em { (lang.t("value.not_computed")) }
+                    }
+                }
+                section.panel id="contacts" {
+                    h2 { (lang.t("card.contacts")) }
+                    @if contacts.is_empty() {
+                        p.empty { (lang.t("card.no_contacts")) }
+                    } @else {
+                        ul.contacts {
+                            @for c in &contacts {
+                                li {
+                                    strong { (c.data.name) }
+                                    @if c.data.is_primary { " " span.badge { (lang.t("card.primary")) } }
+                                    @if let Some(t) = &c.data.title { br; span.muted { (t) } }
+                                    @if let Some(p) = &c.data.phone { br; (p) }
+                                    @if let Some(e) = &c.data.email { br; a href=(format!("mailto:{e}")) { (e) } }
+                                    @if let Some(n) = &c.data.notes { br; small.muted { (n) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.panel.flush id="orders" {
+            h2 { (lang.t("card.orders")) }
+            @if orders.items.is_empty() {
+                p.empty { (lang.t("card.no_orders")) }
+            } @else {
+                table.data {
+                    thead { tr {
+                        th { (lang.t("card.date")) }
+                        th { (lang.t("card.order_ref")) }
+                        th { (lang.t("card.category")) }
+                        th.num { (lang.t("card.lines")) }
+                        th.num { (lang.t("card.amount")) }
+                        th.num { (lang.t("card.cost")) }
+                        th.num { (lang.t("card.margin")) }
+                    } }
+                    tbody {
+                        @for o in orders.items.iter().take(20) {
+                            tr {
+                                td.nowrap { (i18n::date(lang, o.ordered_on)) }
+                                td.mono { (o.order_ref) }
+                                td { (o.lines.iter().filter_map(|l| l.category.as_deref()).collect::<Vec<_>>().join(", ")) }
+                                td.num { (o.lines.len()) }
+                                td.num { (i18n::money_cents(lang, o.amount.cents())) }
+                                td.num { (i18n::money_cents(lang, o.cost.cents())) }
+                                td.num { (i18n::money_cents(lang, o.amount.cents() - o.cost.cents())) }
+                            }
+                        }
+                    }
+                }
+                @if orders.items.len() > 20 { p.muted.pad { (lang.t("card.more_orders")) } }
+            }
+        }
+        div.twocol {
+            section.panel id="timeline" {
+                h2 { (lang.t("card.timeline")) }
+                @if interactions.items.is_empty() {
+                    p.empty { (lang.t("card.no_interactions")) }
+                } @else {
+                    ol.timeline {
+                        @for i in &interactions.items {
+                            li class=(format!("kind-{}", i.kind.as_str())) {
+                                div.when { (i18n::datetime(lang, i.occurred_at)) }
+                                div {
+                                    span class=(format!("badge kind-{}", i.kind.as_str())) { (lang.t(&format!("kind.{}", i.kind.as_str()))) }
+                                    @if let Some(by) = &i.by { " " span.muted { (lang.t("card.by")) " " (by) } }
+                                }
+                                p { (i.text) }
+                            }
+                        }
+                    }
+                }
+            }
+            section.panel id="history" {
+                h2 { (lang.t("card.history")) }
+                @if history.is_empty() {
+                    p.empty { (lang.t("card.no_history")) }
+                } @else {
+                    table.data.compact {
+                        thead { tr {
+                            th { (lang.t("card.when")) }
+                            th { (lang.t("card.who")) }
+                            th { (lang.t("card.field")) }
+                            th { (lang.t("card.old")) }
+                            th { (lang.t("card.new")) }
+                        } }
+                        tbody {
+                            @for h in &history {
+                                tr {
+                                    td.nowrap { (i18n::datetime(lang, h.changed_at)) }
+                                    td { (h.changed_by) }
+                                    td { (field_label(lang, &h.field)) }
+                                    td.old { (h.old_value.as_deref().unwrap_or("")) }
+                                    td { (h.new_value.as_deref().unwrap_or("")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    html(
+        status,
+        layout::page_at(lang, &title, "customers", &back, body),
+    )
+}
+
+/// The label of a history field name (unknown names, such as custom fields, as they are).
+fn field_label(lang: Lang, field: &str) -> String {
+    let key = format!("field.{field}");
+    if i18n::keys().any(|k| k == key) {
+        lang.t(&key).to_string()
+    } else {
+        field.to_string()
+    }
+}

@@ -1,0 +1,196 @@
+//! Patron's web interface: server-side rendered HTML (maud templates, which escape every
+//! interpolated value) served from the same binary as the JSON API.
+//!
+//! - `/` redirects to the customer list;
+//! - `/customers`: the list, with filters, sorting and keyset pagination;
+//! - `/customers/{id}`: the customer card (profile form, contacts, orders, interaction timeline,
+//!   change history, value panel); `POST` saves the profile with optimistic concurrency;
+//! - `/dashboard`: the value dashboard with SVG plots drawn on the server;
+//! - `POST /lang`: switches the language (the `lang` cookie, English or Simplified Chinese);
+//! - `/static/...`: the style sheet, embedded with `include_str!`.
+//!
+//! Only `POST` changes anything; bad input (query, path, form) gives a 4xx page, never a 5xx.
+
+mod customers;
+mod dashboard;
+pub mod i18n;
+mod layout;
+mod svg;
+mod values;
+
+use axum::extract::{FromRequestParts, RawForm, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use patron_store::{Store, StoreError};
+
+pub use i18n::Lang;
+
+/// Who the store records as the author of changes made in the web interface (until logins exist).
+pub const BY: &str = "web";
+
+/// What every page handler gets.
+#[derive(Clone, Debug)]
+pub struct WebState {
+    pub store: Store,
+}
+
+/// The web interface's routes. It has no fallback, so that it can be merged into the API's
+/// router (whose fallback answers unknown paths).
+pub fn router(store: Store) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/customers") }))
+        .route("/customers", get(customers::list))
+        .route(
+            "/customers/{id}",
+            get(customers::card).post(customers::save),
+        )
+        .route("/dashboard", get(dashboard::page))
+        .route("/lang", post(switch_language))
+        .route("/static/patron.css", get(stylesheet))
+        .with_state(WebState { store })
+}
+
+/// The request's language (from the `lang` cookie); never fails.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    pub lang: Lang,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Ctx {
+            lang: Lang::from_headers(&parts.headers),
+        })
+    }
+}
+
+/// An HTML page response.
+pub(crate) fn html(status: StatusCode, markup: maud::Markup) -> Response {
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+/// An error page for a store error: 404 for a missing record, 400 for bad input, 409 for a
+/// conflict, 503 when the database is unreachable, 500 (logged) otherwise.
+pub(crate) fn store_error_page(lang: Lang, e: &StoreError) -> Response {
+    let (status, title, message) = match e {
+        StoreError::NotFound { .. } => (
+            StatusCode::NOT_FOUND,
+            lang.t("error.not_found"),
+            lang.t("error.no_customer").to_string(),
+        ),
+        StoreError::Invalid(errs) => (
+            StatusCode::BAD_REQUEST,
+            lang.t("error.bad_request"),
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        StoreError::Conflict { message, .. } => {
+            (StatusCode::CONFLICT, lang.t("error.title"), message.clone())
+        }
+        e if e.is_unavailable() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            lang.t("error.title"),
+            lang.t("error.unavailable").to_string(),
+        ),
+        e => {
+            tracing::error!(error = %e, "web page failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                lang.t("error.title"),
+                lang.t("error.internal").to_string(),
+            )
+        }
+    };
+    error_page(lang, status, title, &message)
+}
+
+pub(crate) fn error_page(lang: Lang, status: StatusCode, title: &str, message: &str) -> Response {
+    html(
+        status,
+        layout::page(
+            lang,
+            title,
+            "",
+            maud::html! {
+                div.panel.error-page {
+                    h1 { (title) }
+                    p { (message) }
+                    p { a href="/customers" { (lang.t("card.back")) } }
+                }
+            },
+        ),
+    )
+}
+
+/// Parses an `application/x-www-form-urlencoded` text leniently (invalid UTF-8 is replaced),
+/// so no query or form can make an extractor reject the request.
+pub(crate) fn parse_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(bytes)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+pub(crate) fn get_param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `POST /lang` with `lang=en|zh` and `back=/path`: sets the cookie and goes back.
+async fn switch_language(RawForm(body): RawForm) -> Response {
+    let pairs = parse_pairs(&body);
+    let lang = get_param(&pairs, "lang")
+        .and_then(Lang::parse)
+        .unwrap_or_default();
+    // Only local paths: never redirect to another site.
+    let back = get_param(&pairs, "back")
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or("/customers");
+    let cookie = format!(
+        "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    );
+    let mut resp = Redirect::to(back).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+const CSS: &str = include_str!("../static/patron.css");
+
+async fn stylesheet(State(_): State<WebState>) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+        ],
+        CSS,
+    )
+        .into_response()
+}

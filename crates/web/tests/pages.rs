@@ -1,0 +1,409 @@
+//! The web interface through `tower::ServiceExt::oneshot` on a fresh SQLite database.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use patron_domain::{
+    ContactInput, CustomerInput, CustomerStatus, InteractionInput, InteractionKind, OrderInput,
+};
+use patron_store::{testing::fresh_store, BackendKind, Store};
+use tower::ServiceExt;
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Page {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let h = |n| {
+        resp.headers()
+            .get(n)
+            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap().to_string())
+    };
+    let location = h(header::LOCATION);
+    let set_cookie = h(header::SET_COOKIE);
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Page {
+        status,
+        location,
+        set_cookie,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn get(app: &Router, uri: &str) -> Page {
+    get_lang(app, uri, None).await
+}
+
+async fn get_lang(app: &Router, uri: &str, lang: Option<&str>) -> Page {
+    let mut b = Request::get(uri);
+    if let Some(l) = lang {
+        b = b.header(header::COOKIE, format!("theme=x; lang={l}"));
+    }
+    send(app, b.body(Body::empty()).unwrap()).await
+}
+
+async fn post(app: &Router, uri: &str, form: &[(&str, &str)]) -> Page {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    send(
+        app,
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+fn customer(name: &str, region: &str, industry: &str, status: CustomerStatus) -> CustomerInput {
+    CustomerInput {
+        name: name.into(),
+        company: Some(format!("{name} Ltd")),
+        region: Some(region.into()),
+        industry: Some(industry.into()),
+        email: Some(format!("{}@example.com", name.to_lowercase())),
+        status,
+        ..CustomerInput::default()
+    }
+}
+
+async fn setup() -> (Store, Router, i64) {
+    let store = fresh_store(BackendKind::Sqlite).await.unwrap();
+    let mut first = 0;
+    for (i, (name, region, industry, status)) in [
+        ("Acme", "East", "Finance", CustomerStatus::Won),
+        ("Borealis", "North", "Services", CustomerStatus::Lead),
+        ("Cobalt", "East", "Services", CustomerStatus::Intent),
+        ("Dynamo", "West", "Finance", CustomerStatus::Tracking),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let c = store
+            .create_customer(customer(name, region, industry, status), "test")
+            .await
+            .unwrap();
+        if i == 0 {
+            first = c.id;
+        }
+        for (k, day) in [(1, "1997-01-05"), (2, "1997-03-20"), (3, "1997-09-01")] {
+            if k > i + 1 {
+                break;
+            }
+            let order: OrderInput = serde_json::from_value(serde_json::json!({
+                "order_ref": format!("O{i}-{k}"),
+                "ordered_on": day,
+                "lines": [{"category": "CDs", "quantity": 2, "amount": 40.0 * (i + 1) as f64, "cost": 25.0}]
+            }))
+            .unwrap();
+            store.create_order(c.id, order).await.unwrap();
+        }
+    }
+    store
+        .create_contact(
+            first,
+            ContactInput {
+                name: "Wang Fang".into(),
+                title: Some("Purchasing manager".into()),
+                email: Some("wang@acme.example".into()),
+                is_primary: true,
+                ..ContactInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .create_interaction(
+            first,
+            InteractionInput {
+                kind: InteractionKind::Promise,
+                occurred_at: None,
+                by: Some("Li Lei".into()),
+                contact_id: None,
+                text: "Promised a 5% discount on the <next> order".into(),
+                external_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let app = patron_web::router(store.clone());
+    (store, app, first)
+}
+
+#[tokio::test]
+async fn root_redirects_to_the_list() {
+    let (_, app, _) = setup().await;
+    let p = get(&app, "/").await;
+    assert!(p.status.is_redirection());
+    assert_eq!(p.location.as_deref(), Some("/customers"));
+}
+
+#[tokio::test]
+async fn list_filters_sorts_and_pages() {
+    let (_, app, _) = setup().await;
+    let all = get(&app, "/customers").await;
+    assert_eq!(all.status, StatusCode::OK);
+    for n in ["Acme", "Borealis", "Cobalt", "Dynamo"] {
+        assert!(all.body.contains(n), "{n} in the full list");
+    }
+    let east = get(&app, "/customers?region=East").await;
+    assert!(east.body.contains("Acme") && east.body.contains("Cobalt"));
+    assert!(!east.body.contains("Borealis") && !east.body.contains("Dynamo"));
+    let won = get(&app, "/customers?status=won").await;
+    assert!(won.body.contains("Acme") && !won.body.contains("Cobalt"));
+    let fin = get(&app, "/customers?industry=Finance&q=dyn").await;
+    assert!(fin.body.contains("Dynamo") && !fin.body.contains("Acme Ltd"));
+    // The filter form keeps what was typed.
+    assert!(fin.body.contains(r#"value="dyn""#));
+
+    // Keyset pages of two, by name descending: Dynamo, Cobalt | Borealis, Acme.
+    let p1 = get(&app, "/customers?sort=-name&limit=2").await;
+    assert!(p1.body.contains("Dynamo") && p1.body.contains("Cobalt"));
+    assert!(!p1.body.contains("Borealis"));
+    let marker = r#"id="next-page" href=""#;
+    let start = p1.body.find(marker).expect("a next link") + marker.len();
+    let href = &p1.body[start..start + p1.body[start..].find('"').unwrap()];
+    let href = href.replace("&amp;", "&");
+    assert!(href.contains("after=") && href.contains("sort=-name"));
+    let p2 = get(&app, &href).await;
+    assert!(p2.body.contains("Borealis") && p2.body.contains("Acme"));
+    assert!(!p2.body.contains("Dynamo"));
+    assert!(!p2.body.contains(r#"id="next-page""#));
+}
+
+#[tokio::test]
+async fn bad_list_input_is_never_a_server_error() {
+    let (_, app, _) = setup().await;
+    for uri in [
+        "/customers?status=bogus",
+        "/customers?sort=sideways",
+        "/customers?after=not-a-cursor",
+        "/customers?limit=-5&after=%FF%FE",
+        "/customers?q=%25%27%22%3Cscript%3E",
+        "/customers/abc",
+        "/customers/999999",
+        "/customers/-1",
+    ] {
+        let p = get(&app, uri).await;
+        assert!(!p.status.is_server_error(), "{uri}: {}", p.status);
+        assert!(!p.body.contains("<script>"), "{uri} escapes its input");
+    }
+    let p = get(&app, "/customers?status=bogus").await;
+    assert!(p.body.contains("bogus") && p.body.contains("Acme"));
+    assert_eq!(
+        get(&app, "/customers/999999").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn card_shows_profile_contacts_orders_timeline_history_and_value() {
+    let (_, app, id) = setup().await;
+    let p = get(&app, &format!("/customers/{id}")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    let b = &p.body;
+    assert!(b.contains(r#"name="email""#) && b.contains("acme@example.com"));
+    assert!(b.contains(r#"name="version" value="1""#));
+    assert!(b.contains("Wang Fang") && b.contains("Purchasing manager"));
+    assert!(b.contains("O0-1"), "the order");
+    assert!(b.contains("Li Lei"), "the timeline");
+    // Escaped, not markup.
+    assert!(b.contains("&lt;next&gt;") && !b.contains("<next>"));
+    assert!(b.contains(r#"id="history""#) && b.contains("Created"));
+    assert!(
+        b.contains(r#"id="value""#) && b.contains("$15.00"),
+        "margin to date 40-25"
+    );
+    assert!(b.contains("not computed yet") || b.contains("Not computed yet"));
+}
+
+fn profile_form<'a>(version: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("version", version),
+        ("name", "Acme"),
+        ("company", "Acme Ltd"),
+        ("industry", "Finance"),
+        ("region", "East"),
+        ("email", email),
+        ("status", "won"),
+        ("loyalty", "none"),
+        ("tags", "key account, 2024"),
+    ]
+}
+
+#[tokio::test]
+async fn edit_saves_and_records_history() {
+    let (store, app, id) = setup().await;
+    let p = post(
+        &app,
+        &format!("/customers/{id}"),
+        &profile_form("1", "orders@acme.example"),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location, Some(format!("/customers/{id}?saved=1")));
+    let c = store.customer(id).await.unwrap();
+    assert_eq!(c.data.email.as_deref(), Some("orders@acme.example"));
+    assert_eq!(c.data.tags, vec!["key account", "2024"]);
+    assert_eq!(c.version, 2);
+    let card = get(&app, &format!("/customers/{id}?saved=1")).await;
+    assert!(card.body.contains(r#"id="saved""#));
+    assert!(card.body.contains("orders@acme.example"));
+}
+
+#[tokio::test]
+async fn invalid_edit_shows_the_message_next_to_the_field_and_stores_nothing() {
+    let (store, app, id) = setup().await;
+    let mut form = profile_form("1", "not-an-email");
+    form.push(("employees", "many"));
+    let p = post(&app, &format!("/customers/{id}"), &form).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let b = &p.body;
+    // The message sits in the e-mail field's block, right after its input.
+    let input = b.find(r#"id="f-email""#).expect("email input");
+    let err = b.find(r#"id="err-email""#).expect("email error");
+    assert!(
+        err > input && err - input < 400,
+        "message next to the field"
+    );
+    assert!(b[err..].contains("is not an e-mail address"));
+    assert!(b.contains(r#"id="err-employees""#));
+    // The typed value is kept in the form.
+    assert!(b.contains(r#"value="not-an-email""#));
+    let c = store.customer(id).await.unwrap();
+    assert_eq!(c.version, 1);
+    assert_eq!(c.data.email.as_deref(), Some("acme@example.com"));
+
+    // In Chinese, the message is translated.
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(profile_form("1", "not-an-email"))
+        .finish();
+    let zh = send(
+        &app,
+        Request::post(format!("/customers/{id}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, "lang=zh")
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(zh.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(zh.body.contains("不是有效的电子邮箱地址"));
+}
+
+#[tokio::test]
+async fn stale_edit_is_a_conflict_and_does_not_overwrite() {
+    let (store, app, id) = setup().await;
+    // Someone else saves first.
+    let ok = post(
+        &app,
+        &format!("/customers/{id}"),
+        &profile_form("1", "first@acme.example"),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    // A form still carrying version 1.
+    let stale = post(
+        &app,
+        &format!("/customers/{id}"),
+        &profile_form("1", "second@acme.example"),
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert!(stale.body.contains(r#"id="conflict""#));
+    assert!(
+        stale.body.contains("second@acme.example"),
+        "the unsaved value is shown"
+    );
+    assert!(
+        stale.body.contains(r#"name="version" value="2""#),
+        "the form carries the current version"
+    );
+    let c = store.customer(id).await.unwrap();
+    assert_eq!(c.data.email.as_deref(), Some("first@acme.example"));
+    // A form without a version is refused.
+    let mut no_version = profile_form("", "x@acme.example");
+    no_version.remove(0);
+    let p = post(&app, &format!("/customers/{id}"), &no_version).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        store.customer(id).await.unwrap().data.email.as_deref(),
+        Some("first@acme.example")
+    );
+}
+
+#[tokio::test]
+async fn language_switch_sets_a_cookie_and_translates() {
+    let (_, app, id) = setup().await;
+    let p = post(
+        &app,
+        "/lang",
+        &[("lang", "zh"), ("back", "/customers?region=East")],
+    )
+    .await;
+    assert!(p.status.is_redirection());
+    assert_eq!(p.location.as_deref(), Some("/customers?region=East"));
+    assert!(p.set_cookie.unwrap().starts_with("lang=zh"));
+    // No open redirects.
+    let p = post(
+        &app,
+        "/lang",
+        &[("lang", "en"), ("back", "//evil.example/")],
+    )
+    .await;
+    assert_eq!(p.location.as_deref(), Some("/customers"));
+
+    let en = get_lang(&app, "/customers", Some("en")).await;
+    assert!(en.body.contains("Customers") && en.body.contains(r#"lang="en""#));
+    let zh = get_lang(&app, "/customers", Some("zh")).await;
+    assert!(zh.body.contains(r#"lang="zh-CN""#));
+    assert!(zh.body.contains("客户列表") && zh.body.contains("成单"));
+    let card = get_lang(&app, &format!("/customers/{id}"), Some("zh")).await;
+    assert!(card.body.contains("客户档案") && card.body.contains("保存修改"));
+    assert!(card.body.contains("US$15.00"), "money per locale");
+    assert!(card.body.contains("年"), "dates per locale");
+    let dash = get_lang(&app, "/dashboard", Some("zh")).await;
+    assert!(dash.body.contains("鲸鱼曲线"));
+    // GET never switches the language.
+    assert!(get(&app, "/lang?lang=zh").await.status.is_client_error());
+}
+
+#[tokio::test]
+async fn dashboard_draws_svg_plots() {
+    let (_, app, _) = setup().await;
+    let p = get(&app, "/dashboard").await;
+    assert_eq!(p.status, StatusCode::OK);
+    for id in [
+        "whale-plot",
+        "abc-plot",
+        "rfm-plot",
+        "funnel-plot",
+        "clv-plot",
+        "segments-plot",
+    ] {
+        assert!(p.body.contains(&format!(r#"<svg id="{id}""#)), "{id}");
+    }
+    assert!(p.body.matches("<svg").count() >= 6);
+    assert!(p.body.contains("Top 20% of customers bring"));
+    // The stylesheet is served from the binary.
+    let css = get(&app, "/static/patron.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.body.contains("svg.plot"));
+}
+
+#[tokio::test]
+async fn empty_database_pages_render() {
+    let store = fresh_store(BackendKind::Sqlite).await.unwrap();
+    let app = patron_web::router(store);
+    assert_eq!(get(&app, "/customers").await.status, StatusCode::OK);
+    let d = get(&app, "/dashboard").await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert!(d.body.contains("No orders yet"));
+}
