@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use patron_domain::{Customer, CustomerStatus, FieldError, Loyalty};
-use patron_store::{CustomerFilter, CustomerSort, OrderFilter, PageRequest, StoreError};
+use patron_store::{
+    CustomerFilter, CustomerSort, CustomerValueRow, OrderFilter, PageRequest, StoreError,
+};
 use serde_json::Value;
 
 use crate::i18n::{self, Lang};
@@ -24,6 +26,11 @@ struct ListQuery {
     region: String,
     industry: String,
     q: String,
+    abc: String,
+    segment: String,
+    grade: String,
+    stage: String,
+    churn: String,
     sort: String,
     limit: String,
     after: String,
@@ -38,6 +45,11 @@ impl ListQuery {
             region: g("region"),
             industry: g("industry"),
             q: g("q"),
+            abc: g("abc"),
+            segment: g("segment"),
+            grade: g("grade"),
+            stage: g("stage"),
+            churn: g("churn"),
             sort: g("sort"),
             limit: g("limit"),
             after: g("after"),
@@ -52,6 +64,11 @@ impl ListQuery {
             ("region", &self.region),
             ("industry", &self.industry),
             ("q", &self.q),
+            ("abc", &self.abc),
+            ("segment", &self.segment),
+            ("grade", &self.grade),
+            ("stage", &self.stage),
+            ("churn", &self.churn),
             ("sort", &self.sort),
             ("limit", &self.limit),
         ] {
@@ -65,6 +82,29 @@ impl ListQuery {
         s.finish()
     }
 }
+
+const ABC: &[&str] = &["A", "B", "C"];
+const GRADES: &[&str] = &["A", "B", "C", "D", "E"];
+pub(crate) const SEGMENTS: &[&str] = &[
+    "champions",
+    "loyal",
+    "potential_loyalist",
+    "new",
+    "promising",
+    "need_attention",
+    "about_to_sleep",
+    "at_risk",
+    "cannot_lose",
+    "hibernating",
+    "lost",
+];
+const STAGES: &[&str] = &[
+    "suspect",
+    "prospect",
+    "first_time_buyer",
+    "repeat_buyer",
+    "advocate",
+];
 
 fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
@@ -94,11 +134,52 @@ pub async fn list(
             )),
         }
     }
+    // Value filters: only known values reach the store.
+    let mut bad = |what: &str, v: &str| {
+        notices.push(format!(
+            "{}: {} '{}'",
+            lang.t("error.bad_filter"),
+            lang.t(what),
+            v
+        ))
+    };
+    if !q.abc.is_empty() {
+        match ABC.iter().find(|c| c.eq_ignore_ascii_case(&q.abc)) {
+            Some(c) => filter.abc_class = Some((*c).into()),
+            None => bad("value.abc", &q.abc),
+        }
+    }
+    if !q.grade.is_empty() {
+        match GRADES.iter().find(|c| c.eq_ignore_ascii_case(&q.grade)) {
+            Some(c) => filter.grade = Some((*c).into()),
+            None => bad("value.grade", &q.grade),
+        }
+    }
+    if !q.segment.is_empty() {
+        match SEGMENTS.iter().find(|c| **c == q.segment) {
+            Some(c) => filter.rfm_segment = Some((*c).into()),
+            None => bad("value.rfm_segment", &q.segment),
+        }
+    }
+    if !q.stage.is_empty() {
+        match STAGES.iter().find(|c| **c == q.stage) {
+            Some(c) => filter.loyalty_stage = Some((*c).into()),
+            None => bad("value.loyalty_stage", &q.stage),
+        }
+    }
+    match q.churn.as_str() {
+        "" => {}
+        "yes" => filter.churn_risk = Some(true),
+        "no" => filter.churn_risk = Some(false),
+        other => bad("value.churn", other),
+    }
     let sort = match q.sort.as_str() {
         "" | "id" => CustomerSort::Id,
         "-id" => CustomerSort::IdDesc,
         "name" => CustomerSort::Name,
         "-name" => CustomerSort::NameDesc,
+        "-clv" => CustomerSort::ClvDesc,
+        "-value_at_risk" => CustomerSort::ValueAtRiskDesc,
         other => {
             notices.push(format!(
                 "{}: {} '{}'",
@@ -124,6 +205,11 @@ pub async fn list(
     };
     let result = match result {
         Ok(p) => p,
+        Err(e) => return store_error_page(lang, &e),
+    };
+    let ids: Vec<i64> = result.items.iter().map(|c| c.id).collect();
+    let figures: BTreeMap<i64, CustomerValueRow> = match st.store.customer_values_of(&ids).await {
+        Ok(rows) => rows.into_iter().map(|r| (r.customer_id, r)).collect(),
         Err(e) => return store_error_page(lang, &e),
     };
     let back = format!("/customers?{}", q.to_query(page.after.as_deref()));
@@ -155,6 +241,42 @@ pub async fn list(
                 input type="text" name="industry" value=(q.industry) size="12";
             }
             label {
+                span { (lang.t("value.abc")) }
+                select name="abc" {
+                    option value="" { (lang.t("list.any")) }
+                    @for c in ABC { option value=(c) selected[q.abc == *c] { (c) } }
+                }
+            }
+            label {
+                span { (lang.t("value.rfm_segment")) }
+                select name="segment" {
+                    option value="" { (lang.t("list.any")) }
+                    @for c in SEGMENTS { option value=(c) selected[q.segment == *c] { (lang.t(&format!("segment.{c}"))) } }
+                }
+            }
+            label {
+                span { (lang.t("value.grade")) }
+                select name="grade" {
+                    option value="" { (lang.t("list.any")) }
+                    @for c in GRADES { option value=(c) selected[q.grade == *c] { (c) } }
+                }
+            }
+            label {
+                span { (lang.t("value.loyalty_stage")) }
+                select name="stage" {
+                    option value="" { (lang.t("list.any")) }
+                    @for c in STAGES { option value=(c) selected[q.stage == *c] { (lang.t(&format!("stage.{c}"))) } }
+                }
+            }
+            label {
+                span { (lang.t("value.churn")) }
+                select name="churn" {
+                    option value="" { (lang.t("list.any")) }
+                    option value="yes" selected[q.churn == "yes"] { (lang.t("list.churn_yes")) }
+                    option value="no" selected[q.churn == "no"] { (lang.t("list.churn_no")) }
+                }
+            }
+            label {
                 span { (lang.t("list.sort")) }
                 select name="sort" {
                     @for s in CustomerSort::NAMES {
@@ -179,8 +301,11 @@ pub async fn list(
                         th { (lang.t("field.industry")) }
                         th { (lang.t("field.region")) }
                         th { (lang.t("field.status")) }
-                        th { (lang.t("field.email")) }
-                        th { (lang.t("field.updated_at")) }
+                        th { (lang.t("value.abc")) }
+                        th { (lang.t("value.rfm_segment")) }
+                        th.num { (lang.t("value.margin_to_date")) }
+                        th.num { "CLV" }
+                        th { (lang.t("value.churn")) }
                     } }
                     tbody {
                         @for c in &result.items {
@@ -191,8 +316,12 @@ pub async fn list(
                                 td { (c.data.industry.as_deref().unwrap_or("")) }
                                 td { (c.data.region.as_deref().unwrap_or("")) }
                                 td { (status_badge(lang, c.data.status)) }
-                                td { (c.data.email.as_deref().unwrap_or("")) }
-                                td.nowrap { (i18n::date(lang, c.updated_at.date_naive())) }
+                                @let v = figures.get(&c.id);
+                                td { @if let Some(v) = v { span class=(format!("badge abc-{}", v.abc_class)) { (v.abc_class) } } }
+                                td { @if let Some(seg) = v.and_then(|v| v.rfm_segment.as_deref()) { (lang.t(&format!("segment.{seg}"))) } }
+                                td.num { @if let Some(v) = v { (i18n::money_cents(lang, v.margin_cents)) } }
+                                td.num { @if let Some(clv) = v.and_then(|v| v.clv) { (i18n::money(lang, clv)) } }
+                                td { @if v.is_some_and(|v| v.churn_risk) { span.badge.risk { (lang.t("list.churn_yes")) } } }
                             }
                         }
                     }
@@ -576,10 +705,11 @@ async fn render_card(
             )
             .await?;
         let history = st.store.customer_history(id, 50).await?;
-        Ok::<_, StoreError>((contacts, orders, interactions, history))
+        let stored = st.store.customer_value(id).await?;
+        Ok::<_, StoreError>((contacts, orders, interactions, history, stored))
     }
     .await;
-    let (contacts, orders, interactions, history) = match loaded {
+    let (contacts, orders, interactions, history, stored) = match loaded {
         Ok(x) => x,
         Err(e) => return store_error_page(lang, &e),
     };
@@ -691,23 +821,7 @@ async fn render_card(
                 }
             }
             div.side {
-                section.panel.valuepanel id="value" {
-                    h2 { (lang.t("value.title")) }
-                    dl.figures {
-                        dt { (lang.t("value.margin_to_date")) }
-                        dd.big { @if partial { "≥ " } (i18n::money_cents(lang, revenue - cost)) }
-                        dt { (lang.t("value.revenue_to_date")) }
-                        dd { @if partial { "≥ " } (i18n::money_cents(lang, revenue)) }
-                        dt { (lang.t("value.orders_to_date")) }
-                        dd { @if partial { "≥ " } (i18n::count(orders.items.len() as u64)) }
-                    }
-                    p.notcomputed {
-                        (lang.t("value.clv")) ", " (lang.t("value.p_alive")) ", " (lang.t("value.rfm")) ", " (lang.t("value.abc")) ", "
-                        (lang.t("value.loyalty_stage")) ", " (lang.t("value.phase")) ", " (lang.t("value.churn")) ": "
-                        br;
-                        em { (lang.t("value.not_computed")) }
-                    }
-                }
+                (value_panel(lang, stored.as_ref(), revenue, cost, orders.items.len(), partial))
                 section.panel id="contacts" {
                     h2 { (lang.t("card.contacts")) }
                     @if contacts.is_empty() {
@@ -823,5 +937,132 @@ fn field_label(lang: Lang, field: &str) -> String {
         lang.t(&key).to_string()
     } else {
         field.to_string()
+    }
+}
+
+/// The value panel: the stored figures of the last `patron value refresh`, or what the orders
+/// alone tell.
+fn value_panel(
+    lang: Lang,
+    v: Option<&CustomerValueRow>,
+    revenue: i64,
+    cost: i64,
+    n_orders: usize,
+    partial: bool,
+) -> Markup {
+    let opt_num = |x: Option<f64>, digits: usize| match x {
+        Some(x) if x.is_finite() => format!("{x:.digits$}"),
+        _ => "–".into(),
+    };
+    html! {
+        section.panel.valuepanel id="value" {
+            h2 { (lang.t("value.title")) }
+            @if let Some(v) = v {
+                dl.figures {
+                    dt { (lang.t("value.margin_to_date")) }
+                    dd.big { (i18n::money_cents(lang, v.margin_cents)) }
+                    dt { (lang.t("value.clv")) }
+                    dd.big { @match v.clv { Some(c) => (i18n::money(lang, c)), None => "–" } }
+                    dt { (lang.t("value.p_alive")) }
+                    dd { (v.p_alive.map(|p| i18n::pct(p * 100.0)).unwrap_or_else(|| "–".into())) }
+                    dt { (lang.t("value.expected_purchases")) }
+                    dd { (opt_num(v.expected_purchases, 2)) }
+                    dt { (lang.t("value.revenue_to_date")) }
+                    dd { (i18n::money_cents(lang, v.revenue_cents)) }
+                    dt { (lang.t("value.orders_to_date")) }
+                    dd { (i18n::count(v.orders.max(0) as u64)) }
+                    dt { (lang.t("value.rfm")) }
+                    dd {
+                        @if let (Some(r), Some(f), Some(m)) = (v.rfm_r, v.rfm_f, v.rfm_m) { "R" (r) " F" (f) " M" (m) } @else { "–" }
+                    }
+                    dt { (lang.t("value.rfm_segment")) }
+                    dd { @match v.rfm_segment.as_deref() { Some(s) => (lang.t(&format!("segment.{s}"))), None => "–" } }
+                    dt { (lang.t("value.abc")) }
+                    dd { span class=(format!("badge abc-{}", v.abc_class)) { (v.abc_class) } }
+                    dt { (lang.t("value.grade")) }
+                    dd {
+                        @match v.grade.as_deref() {
+                            Some(g) => { (g) @if let Some(sc) = v.score { " (" (format!("{sc:.0}")) "/100)" } },
+                            None => "–",
+                        }
+                    }
+                    dt { (lang.t("value.loyalty_stage")) }
+                    dd { @match v.loyalty_stage.as_deref() { Some(s) => (lang.t(&format!("stage.{s}"))), None => "–" } }
+                    dt { (lang.t("value.phase")) }
+                    dd { @match v.lifecycle_phase.as_deref() { Some(s) => (lang.t(&format!("phase.{s}"))), None => "–" } }
+                }
+                h3 { (lang.t("value.churn")) }
+                @if v.churn_reasons.is_empty() {
+                    p.muted { (lang.t("value.no_churn")) }
+                } @else {
+                    p { (lang.t("value.value_at_risk")) ": " strong { (i18n::money(lang, v.value_at_risk)) } }
+                    ul.reasons {
+                        @for r in &v.churn_reasons { li.reason { (stored_reason(lang, r)) } }
+                    }
+                }
+                p.muted.small { (lang.t("value.as_of")) " " (i18n::datetime(lang, v.computed_at)) }
+            } @else {
+                dl.figures {
+                    dt { (lang.t("value.margin_to_date")) }
+                    dd.big { @if partial { "≥ " } (i18n::money_cents(lang, revenue - cost)) }
+                    dt { (lang.t("value.revenue_to_date")) }
+                    dd { @if partial { "≥ " } (i18n::money_cents(lang, revenue)) }
+                    dt { (lang.t("value.orders_to_date")) }
+                    dd { @if partial { "≥ " } (i18n::count(n_orders as u64)) }
+                }
+                p.notcomputed {
+                    (lang.t("value.clv")) ", " (lang.t("value.p_alive")) ", " (lang.t("value.rfm")) ", " (lang.t("value.abc")) ", "
+                    (lang.t("value.loyalty_stage")) ", " (lang.t("value.phase")) ", " (lang.t("value.churn")) ": "
+                    br;
+                    em { (lang.t("value.not_computed")) }
+                }
+            }
+        }
+    }
+}
+
+/// A stored churn reason in the interface language (from its figures when present).
+fn stored_reason(lang: Lang, r: &patron_store::StoredChurnReason) -> String {
+    use patron_value::churn::ReasonKind;
+    // Read through JSON: the figures map is newer than the reason's kind and detail.
+    let json = serde_json::to_value(r).unwrap_or_default();
+    let f = |k: &str| {
+        json.get("figures")
+            .and_then(|m| m.get(k))
+            .and_then(Value::as_f64)
+    };
+    let kind =
+        match r.kind.as_str() {
+            "revenue_drop" => f("current").zip(f("previous")).zip(f("change")).map(
+                |((current, previous), change)| ReasonKind::RevenueDrop {
+                    current,
+                    previous,
+                    change,
+                },
+            ),
+            "long_absence" => {
+                f("days_since_last")
+                    .zip(f("mean_gap_days"))
+                    .map(|(d, g)| ReasonKind::LongAbsence {
+                        days_since_last: d,
+                        mean_gap_days: g,
+                        ratio: f("ratio").unwrap_or(d / g),
+                    })
+            }
+            "low_p_alive" => f("p_alive")
+                .zip(f("threshold"))
+                .map(|(p_alive, threshold)| ReasonKind::LowPAlive { p_alive, threshold }),
+            _ => None,
+        };
+    match kind {
+        Some(k) => crate::dashboard::reason(lang, &k),
+        None => {
+            let key = format!("reason.{}", r.kind);
+            if i18n::keys().any(|k| k == key) {
+                format!("{}: {}", lang.t(&key), r.detail)
+            } else {
+                r.detail.clone()
+            }
+        }
     }
 }

@@ -90,6 +90,10 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("sort.-id", "Number (newest first)", "编号（从新到旧）"),
     ("sort.name", "Name A–Z", "名称 A–Z"),
     ("sort.-name", "Name Z–A", "名称 Z–A"),
+    ("sort.-clv", "CLV (highest first)", "CLV（从高到低）"),
+    ("sort.-value_at_risk", "Value at risk (highest first)", "风险价值（从高到低）"),
+    ("list.churn_yes", "At risk", "有风险"),
+    ("list.churn_no", "No warning", "无预警"),
     // Fields
     ("field.number", "Customer no.", "客户编号"),
     ("field.name", "Name", "名称"),

@@ -407,3 +407,83 @@ async fn empty_database_pages_render() {
     assert_eq!(d.status, StatusCode::OK);
     assert!(d.body.contains("No orders yet"));
 }
+
+#[tokio::test]
+async fn stored_value_figures_fill_the_card_and_the_value_filters() {
+    let (store, app, id) = setup().await;
+    // Before a refresh: the card says so.
+    let before = get(&app, &format!("/customers/{id}")).await;
+    assert!(before.body.contains("run patron value refresh"));
+    let reason: patron_store::StoredChurnReason = serde_json::from_value(serde_json::json!({
+        "kind": "long_absence",
+        "detail": "no purchase for 300 days; usual gap 40 days",
+        "figures": {"days_since_last": 300.0, "mean_gap_days": 40.0, "ratio": 7.5}
+    }))
+    .unwrap();
+    let row = patron_store::CustomerValueRow {
+        customer_id: id,
+        computed_at: chrono::Utc::now(),
+        unit: "day".into(),
+        calibration_end: chrono::NaiveDate::from_ymd_opt(1997, 9, 1).unwrap(),
+        frequency: Some(0.0),
+        recency: Some(0.0),
+        t: Some(239.0),
+        monetary_value: Some(0.0),
+        orders: 1,
+        revenue_cents: 4000,
+        cost_cents: 2500,
+        margin_cents: 1500,
+        rfm_r: Some(2),
+        rfm_f: Some(1),
+        rfm_m: Some(3),
+        rfm_segment: Some("at_risk".into()),
+        abc_class: "A".into(),
+        p_alive: Some(0.42),
+        expected_purchases: Some(0.37),
+        expected_spend: Some(41.0),
+        clv: Some(123.45),
+        loyalty_stage: Some("first_time_buyer".into()),
+        lifecycle_phase: Some("decline".into()),
+        churn_risk: true,
+        value_at_risk: 15.0,
+        churn_reasons: vec![reason],
+        score: Some(71.0),
+        grade: Some("B".into()),
+    };
+    store
+        .replace_customer_values(
+            &[row],
+            &patron_store::NewSnapshot {
+                computed_at: chrono::Utc::now(),
+                options: serde_json::json!({}),
+                report: serde_json::json!({}),
+            },
+        )
+        .await
+        .unwrap();
+    let card = get(&app, &format!("/customers/{id}")).await;
+    let b = &card.body;
+    assert!(!b.contains("run patron value refresh"));
+    assert!(b.contains("$123.45") && b.contains("42.0%") && b.contains("0.37"));
+    assert!(b.contains("R2 F1 M3") && b.contains("At risk") && b.contains("First-time buyer"));
+    assert!(b.contains("Decline") && b.contains("Long absence"));
+    let zh = get_lang(&app, &format!("/customers/{id}"), Some("zh")).await;
+    assert!(zh.body.contains("长时间未购买") && zh.body.contains("衰退期"));
+
+    // The list's value filters and columns.
+    let a = get(&app, "/customers?abc=A").await;
+    assert!(a.body.contains("Acme") && !a.body.contains("Borealis"));
+    let risk = get(
+        &app,
+        "/customers?churn=yes&segment=at_risk&stage=first_time_buyer&grade=B",
+    )
+    .await;
+    assert!(risk.body.contains("Acme") && !risk.body.contains("Cobalt"));
+    let none = get(&app, "/customers?abc=C").await;
+    assert!(!none.body.contains("Acme Ltd"));
+    let bad = get(&app, "/customers?abc=Z&segment=nope").await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert!(bad.body.contains("Borealis"), "unknown values are ignored");
+    let by_clv = get(&app, "/customers?sort=-clv").await;
+    assert!(by_clv.body.contains("Acme") && by_clv.body.contains("$123.45"));
+}
