@@ -15,8 +15,12 @@ use crate::{with_pool, BackendKind, Store, StoreError};
 pub struct StoredChurnReason {
     /// `revenue_drop`, `long_absence` or `low_p_alive`.
     pub kind: String,
-    /// For people: the figures behind the warning.
+    /// For people: the figures behind the warning (English).
     pub detail: String,
+    /// The same figures by name (e.g. `current`, `previous`, `change` for a revenue drop), for
+    /// callers that word the reason themselves.
+    #[serde(default)]
+    pub figures: std::collections::BTreeMap<String, f64>,
 }
 
 /// A customer's value figures as of one refresh. Optional figures are absent when they do not

@@ -54,10 +54,12 @@ fn row(customer_id: i64, k: i64) -> CustomerValueRow {
                 StoredChurnReason {
                     kind: "revenue_drop".into(),
                     detail: "revenue down 80%".into(),
+                    figures: [("change".to_string(), -0.8)].into_iter().collect(),
                 },
                 StoredChurnReason {
                     kind: "long_absence".into(),
                     detail: "no purchase for 200 days".into(),
+                    figures: Default::default(),
                 },
             ]
         } else {
