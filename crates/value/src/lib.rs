@@ -5,6 +5,7 @@
 //! indexed by customer.
 
 pub mod abc;
+pub mod analysis;
 pub mod churn;
 pub mod loyalty;
 pub mod models;
@@ -12,6 +13,8 @@ pub mod rfm;
 pub mod score;
 pub mod summary;
 pub mod whale;
+
+pub use analysis::{analyze, Analysis, AnalysisError, AnalysisOptions};
 
 /// Days since 1970-01-01 (negative before).
 pub type Day = i32;

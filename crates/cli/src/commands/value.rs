@@ -7,24 +7,18 @@ mod plots;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use patron_value::abc::{self, AbcConfig, AbcResult};
-use patron_value::churn::{self, ChurnConfig, ChurnWarning, ReasonKind};
-use patron_value::loyalty::{self, LifecycleConfig, Phase};
-use patron_value::models::clv::{self, ClvOptions, CustomerValue};
-use patron_value::models::diagnostics::{self, HoldoutBin};
-use patron_value::models::{
-    self, gammagamma, AnyPurchaseModel, FitOptions, Fitted, GammaGamma, ModelKind, Population,
+use patron_value::abc;
+use patron_value::analysis::{
+    CHURN_LONG_ABSENCE, CHURN_LOW_P_ALIVE, CHURN_REVENUE_DROP, ZERO_DOLLAR_NOTE,
 };
-use patron_value::rfm::{self, RfmConfig, RfmResult, Segment};
-use patron_value::summary::{
-    self, CustomerSummary, Grouping, MarketingCost, Rft, SummaryOptions, TimeUnit,
-};
-use patron_value::whale::{self, WhaleConfig, WhaleCurve};
-use patron_value::Day;
+use patron_value::loyalty::Phase;
+use patron_value::models::ModelKind;
+use patron_value::rfm::Segment;
+use patron_value::summary::{CustomerSummary, TimeUnit};
+use patron_value::{analyze, Analysis, AnalysisError, AnalysisOptions, Day};
 
 use load::Orders;
 
@@ -137,13 +131,13 @@ pub async fn run(database: &str, args: ValueArgs) -> anyhow::Result<()> {
     match args.action {
         ValueAction::Export(a) => {
             let orders = read(database, &a.analysis).await?;
-            let an = analyse(orders, &a.analysis)?;
-            export(&an, a.output.as_deref())
+            let run = analyse(orders, &a.analysis)?;
+            export(&run, a.output.as_deref())
         }
         ValueAction::Report(a) => {
             let orders = read(database, &a.analysis).await?;
-            let an = analyse(orders, &a.analysis)?;
-            report(&an, &a)
+            let run = analyse(orders, &a.analysis)?;
+            report(&run, &a)
         }
     }
 }
@@ -176,334 +170,91 @@ pub fn ymd(day: Day) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// Figures of the fitted models.
-pub struct ModelFit {
-    pub purchase: Fitted<AnyPurchaseModel>,
-    pub purchase_seconds: f64,
-    pub spend: Option<(Fitted<GammaGamma>, f64)>,
-    pub spend_error: Option<String>,
-    pub values: Vec<CustomerValue>,
-    pub holdout: Option<Vec<HoldoutBin>>,
-}
-
-/// Everything computed for one run.
-pub struct Analysis {
+/// One run: where the data came from, the customer ids and the analysis.
+pub struct Run {
     pub source: String,
-    pub orders: Orders,
-    pub opts: SummaryOptions,
-    pub unit: TimeUnit,
-    pub first_day: Day,
-    pub last_day: Day,
-    pub horizon: f64,
-    pub clv_options: ClvOptions,
-    pub marketing_cost_year: f64,
-    pub summaries: Vec<CustomerSummary>,
-    /// Customers with an order in the calibration period, by dense index.
-    pub active: Vec<u32>,
-    pub model_kind: ModelKind,
-    pub model: Result<ModelFit, String>,
-    pub rfm: RfmResult,
-    pub rfm_of: Vec<u32>,
-    pub abc: AbcResult,
-    pub whale: WhaleCurve,
-    pub phases: Vec<Option<Phase>>,
-    pub churn: Vec<ChurnWarning>,
-    pub churn_of: Vec<u8>,
-    pub timings: Vec<(&'static str, f64)>,
+    pub ids: load::Ids,
+    pub an: Analysis,
 }
 
-const NONE: u32 = u32::MAX;
+/// The analysis options of the command-line flags.
+pub fn options(a: &AnalysisArgs) -> anyhow::Result<AnalysisOptions> {
+    Ok(AnalysisOptions {
+        unit: match a.unit {
+            Unit::Day => TimeUnit::Day,
+            Unit::Week => TimeUnit::Week,
+        },
+        calibration_end: a
+            .calibration_end
+            .as_deref()
+            .map(|s| parse_date_arg("--calibration-end", s))
+            .transpose()?,
+        holdout_end: a
+            .holdout_end
+            .as_deref()
+            .map(|s| parse_date_arg("--holdout-end", s))
+            .transpose()?,
+        model: match a.model {
+            ModelChoice::Bgnbd => ModelKind::BgNbd,
+            ModelChoice::Paretonbd => ModelKind::ParetoNbd,
+        },
+        horizon: a.horizon,
+        discount_rate: a.discount_rate,
+        margin: a.margin,
+        marketing_cost: a.marketing_cost,
+        ..AnalysisOptions::default()
+    })
+}
 
-pub fn analyse(orders: Orders, a: &AnalysisArgs) -> anyhow::Result<Analysis> {
-    let mut timings = Vec::new();
-    let mut clock = Instant::now();
-    let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, f64)>| {
-        timings.push((name, clock.elapsed().as_secs_f64()));
-        clock = Instant::now();
-    };
+pub fn analyse(orders: Orders, a: &AnalysisArgs) -> anyhow::Result<Run> {
     let source = match &a.orders {
         Some(p) => p.display().to_string(),
         None => "database".to_string(),
     };
-    let unit = match a.unit {
-        Unit::Day => TimeUnit::Day,
-        Unit::Week => TimeUnit::Week,
-    };
-    let (first_day, last_day) = orders
-        .lines
-        .iter()
-        .fold((Day::MAX, Day::MIN), |(lo, hi), l| {
-            (lo.min(l.day), hi.max(l.day))
-        });
-    let calibration_end = match &a.calibration_end {
-        Some(s) => parse_date_arg("--calibration-end", s)?,
-        None => last_day,
-    };
-    if calibration_end < first_day {
-        bail!(
+    let opts = options(a)?;
+    let n = orders.ids.len();
+    let an = analyze(&orders.lines, n, &opts).map_err(|e| match e {
+        AnalysisError::CalibrationBeforeFirstOrder {
+            calibration_end,
+            first_order,
+        } => anyhow::anyhow!(
             "--calibration-end {} lies before the first order ({})",
             ymd(calibration_end),
-            ymd(first_day)
-        );
-    }
-    let observation_end = match &a.holdout_end {
-        Some(s) => {
-            let d = parse_date_arg("--holdout-end", s)?;
-            if d <= calibration_end {
-                bail!(
-                    "--holdout-end {} must come after the calibration end {}",
-                    ymd(d),
-                    ymd(calibration_end)
-                );
-            }
-            Some(d)
+            ymd(first_order)
+        ),
+        AnalysisError::HoldoutNotAfterCalibration {
+            holdout_end,
+            calibration_end,
+        } => anyhow::anyhow!(
+            "--holdout-end {} must come after the calibration end {}",
+            ymd(holdout_end),
+            ymd(calibration_end)
+        ),
+        AnalysisError::BadMarketingCost(_) => {
+            anyhow::anyhow!("--marketing-cost must be a non-negative number")
         }
-        None => None,
-    };
-    if !(a.marketing_cost.is_finite() && a.marketing_cost >= 0.0) {
-        bail!("--marketing-cost must be a non-negative number");
-    }
-    let unit_days = f64::from(unit.days());
-    let opts = SummaryOptions {
-        unit,
-        grouping: Grouping::Days,
-        calibration_end,
-        observation_end,
-        marketing_cost: if a.marketing_cost > 0.0 {
-            MarketingCost::PerPeriod(a.marketing_cost * unit_days / 365.0)
-        } else {
-            MarketingCost::None
-        },
-    };
-    let n = orders.ids.len();
-    let summaries = summary::summarize(&orders.lines, n, &opts).context("summarising orders")?;
-    lap("summary", &mut timings);
-
-    // CLV options: 12 steps over the horizon, annual rate converted per step.
-    let horizon = a.horizon.unwrap_or(match unit {
-        TimeUnit::Day => 365.0,
-        TimeUnit::Week => 52.0,
-    });
-    if !(horizon.is_finite() && horizon > 0.0) {
-        bail!(
+        AnalysisError::BadHorizon(_) => anyhow::anyhow!(
             "--horizon must be a positive number of {}s",
-            if unit == TimeUnit::Day { "day" } else { "week" }
-        );
-    }
-    if !(a.discount_rate.is_finite() && a.discount_rate > -1.0) {
-        bail!("--discount-rate must be a number above -1 (0.10 = 10% a year)");
-    }
-    let steps = 12u32;
-    let step_years = horizon * unit_days / 365.0 / f64::from(steps);
-    let (revenue, cost) = summaries
-        .iter()
-        .fold((0.0, 0.0), |(r, c), s| (r + s.revenue, c + s.cost));
-    let margin_ratio = match a.margin {
-        Some(m) if m.is_finite() => m,
-        Some(_) => bail!("--margin must be a finite ratio (e.g. 0.3)"),
-        None if orders.has_cost && revenue > 0.0 => 1.0 - cost / revenue,
-        None => 1.0,
-    };
-    let clv_options = ClvOptions {
-        steps,
-        step_length: horizon / f64::from(steps),
-        discount_rate: (1.0 + a.discount_rate).powf(step_years) - 1.0,
-        margin_ratio,
-    };
-
-    let active: Vec<u32> = summaries
-        .iter()
-        .filter(|s| s.first_day.is_some())
-        .map(|s| s.customer)
-        .collect();
-    let rfts: Vec<Rft> = active.iter().map(|&i| summaries[i as usize].rft).collect();
-    let model_kind = match a.model {
-        ModelChoice::Bgnbd => ModelKind::BgNbd,
-        ModelChoice::Paretonbd => ModelKind::ParetoNbd,
-    };
-    let model = fit_models(
-        model_kind,
-        &rfts,
-        &active,
-        &summaries,
-        &opts,
-        &clv_options,
-        &mut timings,
-    );
-    let mut clock = Instant::now();
-
-    // RFM as of the calibration end.
-    let cfg = RfmConfig::default();
-    let rfm = rfm::rfm(
-        &rfm::inputs_from_summaries(&summaries, calibration_end, cfg.monetary),
-        &cfg,
-    );
-    let mut rfm_of = vec![NONE; n];
-    for (k, s) in rfm.scores.iter().enumerate() {
-        rfm_of[s.customer as usize] = k as u32;
-    }
-    let abc = abc::classify(
-        &abc::values_from_summaries(&summaries, AbcConfig::default().measure),
-        &AbcConfig::default(),
-    )
-    .context("ABC classes")?;
-    let margins: Vec<f64> = summaries.iter().map(|s| s.margin).collect();
-    let whale = whale::whale_curve(&margins, &WhaleConfig::default());
-    timings.push(("rfm_abc_whale", clock.elapsed().as_secs_f64()));
-    clock = Instant::now();
-
-    let phases = lifecycle(&orders, &summaries, calibration_end);
-    timings.push(("lifecycle", clock.elapsed().as_secs_f64()));
-    clock = Instant::now();
-
-    let p_alive: Option<Vec<f64>> = model.as_ref().ok().map(|m| {
-        let mut p = vec![f64::NAN; n];
-        for (k, &i) in active.iter().enumerate() {
-            p[i as usize] = m.values[k].p_alive;
+            if opts.unit == TimeUnit::Day {
+                "day"
+            } else {
+                "week"
+            }
+        ),
+        AnalysisError::BadDiscountRate(_) => {
+            anyhow::anyhow!("--discount-rate must be a number above -1 (0.10 = 10% a year)")
         }
-        p
-    });
-    let churn = churn::churn_warnings(
-        &orders.lines,
-        n,
-        calibration_end,
-        p_alive.as_deref(),
-        &ChurnConfig::default(),
-    )
-    .context("churn warnings")?;
-    let mut churn_of = vec![0u8; n];
-    for w in &churn {
-        for r in &w.reasons {
-            churn_of[w.customer as usize] |= reason_bit(&r.kind);
+        AnalysisError::BadMargin(_) => {
+            anyhow::anyhow!("--margin must be a finite ratio (e.g. 0.3)")
         }
-    }
-    timings.push(("churn", clock.elapsed().as_secs_f64()));
-
-    Ok(Analysis {
+        e => anyhow::Error::new(e),
+    })?;
+    drop(orders.lines);
+    Ok(Run {
         source,
-        orders,
-        opts,
-        unit,
-        first_day,
-        last_day,
-        horizon,
-        clv_options,
-        marketing_cost_year: a.marketing_cost,
-        summaries,
-        active,
-        model_kind,
-        model,
-        rfm,
-        rfm_of,
-        abc,
-        whale,
-        phases,
-        churn,
-        churn_of,
-        timings,
+        ids: orders.ids,
+        an,
     })
-}
-
-fn reason_bit(k: &ReasonKind) -> u8 {
-    match k {
-        ReasonKind::RevenueDrop { .. } => 1,
-        ReasonKind::LongAbsence { .. } => 2,
-        ReasonKind::LowPAlive { .. } => 4,
-    }
-}
-
-fn fit_models(
-    kind: ModelKind,
-    rfts: &[Rft],
-    active: &[u32],
-    summaries: &[CustomerSummary],
-    opts: &SummaryOptions,
-    clv_options: &ClvOptions,
-    timings: &mut Vec<(&'static str, f64)>,
-) -> Result<ModelFit, String> {
-    let clock = Instant::now();
-    let population = Population::new(rfts).map_err(|e| format!("model inputs: {e}"))?;
-    let purchase = models::fit_purchase_model(kind, &population, &FitOptions::default())
-        .map_err(|e| format!("{kind} fit: {e}"))?;
-    let purchase_seconds = clock.elapsed().as_secs_f64();
-    timings.push(("purchase_model_fit", purchase_seconds));
-    let clock = Instant::now();
-    let (spend, spend_error) = match gammagamma::fit(rfts, &FitOptions::default()) {
-        Ok(f) => match f.model.population_mean_spend() {
-            Ok(_) => (Some((f, clock.elapsed().as_secs_f64())), None),
-            Err(e) => (None, Some(format!("Gamma-Gamma: {e}"))),
-        },
-        Err(e) => (None, Some(format!("Gamma-Gamma fit: {e}"))),
-    };
-    timings.push(("gamma_gamma_fit", clock.elapsed().as_secs_f64()));
-    let clock = Instant::now();
-    let values = match &spend {
-        Some((gg, _)) => clv::customer_values(&purchase.model, &gg.model, rfts, clv_options)
-            .map_err(|e| format!("CLV: {e}"))?,
-        None => {
-            use models::PurchaseModel;
-            let h = clv_options.horizon();
-            rfts.iter()
-                .map(|c| CustomerValue {
-                    p_alive: purchase.model.p_alive(c),
-                    expected_purchases: purchase.model.conditional_expected_purchases(c, h),
-                    expected_spend: f64::NAN,
-                    clv: f64::NAN,
-                })
-                .collect()
-        }
-    };
-    timings.push(("customer_values", clock.elapsed().as_secs_f64()));
-    let holdout = if opts.observation_end.is_some() {
-        let hp: Vec<f64> = active
-            .iter()
-            .map(|&i| summaries[i as usize].holdout_purchases)
-            .collect();
-        Some(
-            diagnostics::holdout_by_frequency(&purchase.model, rfts, &hp, opts.holdout_length(), 7)
-                .map_err(|e| format!("holdout: {e}"))?,
-        )
-    } else {
-        None
-    };
-    Ok(ModelFit {
-        purchase,
-        purchase_seconds,
-        spend,
-        spend_error,
-        values,
-        holdout,
-    })
-}
-
-/// Lifecycle phase of each customer from its margin (revenue - cost) per 91-day quarter ending
-/// on the calibration end, from its first quarter (at most the last 12 quarters).
-fn lifecycle(orders: &Orders, summaries: &[CustomerSummary], cal_end: Day) -> Vec<Option<Phase>> {
-    const Q: usize = 12;
-    let n = summaries.len();
-    let mut cells = vec![0f32; n * Q];
-    for l in &orders.lines {
-        if l.day > cal_end {
-            continue;
-        }
-        let back = ((cal_end - l.day) / 91) as usize;
-        if back < Q {
-            cells[l.customer as usize * Q + (Q - 1 - back)] += (l.revenue - l.cost) as f32;
-        }
-    }
-    let cfg = LifecycleConfig::default();
-    let mut series = Vec::with_capacity(Q);
-    summaries
-        .iter()
-        .map(|s| {
-            let first = s.first_day?;
-            let back = (((cal_end - first) / 91) as usize).min(Q - 1);
-            let row = &cells[s.customer as usize * Q..][..Q];
-            series.clear();
-            series.extend(row[Q - 1 - back..].iter().map(|&v| f64::from(v)));
-            loyalty::lifecycle_phase(&series, &cfg).map(|a| a.phase)
-        })
-        .collect()
 }
 
 fn phase_name(p: Option<Phase>) -> &'static str {
@@ -551,18 +302,10 @@ fn put_f(out: &mut Vec<u8>, v: f64, buf: &mut ryu::Buffer) {
     out.push(b',');
 }
 
-/// The discounted marketing cost over the CLV horizon, per customer.
-fn horizon_marketing_cost(an: &Analysis) -> f64 {
-    let o = &an.clv_options;
-    let per_step = an.marketing_cost_year * o.step_length * f64::from(an.unit.days()) / 365.0;
-    (1..=o.steps)
-        .map(|m| per_step / (1.0 + o.discount_rate).powi(m as i32))
-        .sum()
-}
-
 /// One row per customer with an order in the calibration period... and the others too (their
 /// model figures empty).
-pub fn export(an: &Analysis, output: Option<&Path>) -> anyhow::Result<()> {
+pub fn export(run: &Run, output: Option<&Path>) -> anyhow::Result<()> {
+    let an = &run.an;
     let sink: Box<dyn Write> = match output {
         Some(p) => {
             Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
@@ -570,22 +313,17 @@ pub fn export(an: &Analysis, output: Option<&Path>) -> anyhow::Result<()> {
         None => Box::new(std::io::stdout().lock()),
     };
     let mut w = std::io::BufWriter::with_capacity(1 << 20, sink);
-    let holdout = an.opts.observation_end.is_some();
+    let holdout = an.summary_options.observation_end.is_some();
     let mut out = Vec::with_capacity(1 << 17);
     out.extend_from_slice(b"customer_id,frequency,recency,T,monetary_value,orders,revenue,cost,marketing_cost,margin,rfm_r,rfm_f,rfm_m,rfm_segment,abc_class,p_alive,expected_purchases,expected_spend,clv,loyalty_stage,lifecycle_phase,churn_warnings");
     if holdout {
         out.extend_from_slice(b",holdout_purchases,holdout_revenue");
     }
     out.push(b'\n');
-    let mut value_of = vec![NONE; an.summaries.len()];
-    for (k, &i) in an.active.iter().enumerate() {
-        value_of[i as usize] = k as u32;
-    }
-    let mc = horizon_marketing_cost(an);
     let mut fb = ryu::Buffer::new();
     let mut ib = itoa::Buffer::new();
     for (i, s) in an.summaries.iter().enumerate() {
-        an.orders.ids.write(i, &mut out);
+        run.ids.write(i, &mut out);
         out.push(b',');
         let active = s.first_day.is_some();
         for v in [
@@ -601,10 +339,9 @@ pub fn export(an: &Analysis, output: Option<&Path>) -> anyhow::Result<()> {
         for v in [s.revenue, s.cost, s.marketing_cost, s.margin] {
             put_f(&mut out, v, &mut fb);
         }
-        match an.rfm_of[i] {
-            NONE => out.extend_from_slice(b",,,,"),
-            k => {
-                let r = &an.rfm.scores[k as usize];
+        match an.rfm_score(i) {
+            None => out.extend_from_slice(b",,,,"),
+            Some(r) => {
                 out.extend_from_slice(&[b'0' + r.r, b',', b'0' + r.f, b',', b'0' + r.m, b',']);
                 out.extend_from_slice(segment_key(r.segment).as_bytes());
                 out.push(b',');
@@ -615,19 +352,9 @@ pub fn export(an: &Analysis, output: Option<&Path>) -> anyhow::Result<()> {
             abc::AbcClass::B => b"B,",
             abc::AbcClass::C => b"C,",
         });
-        match (&an.model, value_of[i]) {
-            (Ok(m), k) if k != NONE => {
-                let v = &m.values[k as usize];
-                for x in [
-                    v.p_alive,
-                    v.expected_purchases,
-                    v.expected_spend,
-                    v.clv - mc,
-                ] {
-                    put_f(&mut out, x, &mut fb);
-                }
-            }
-            _ => out.extend_from_slice(b",,,,"),
+        let v = &an.values[i];
+        for x in [v.p_alive, v.expected_purchases, v.expected_spend, v.clv] {
+            put_f(&mut out, x, &mut fb);
         }
         out.extend_from_slice(match (active, s.rft.frequency > 0.0) {
             (false, _) => b",",
@@ -636,12 +363,12 @@ pub fn export(an: &Analysis, output: Option<&Path>) -> anyhow::Result<()> {
         });
         out.extend_from_slice(phase_name(an.phases[i]).as_bytes());
         out.push(b',');
-        let bits = an.churn_of[i];
+        let bits = an.churn_flags[i];
         let mut sep = false;
         for (bit, name) in [
-            (1u8, "revenue_drop"),
-            (2, "long_absence"),
-            (4, "low_p_alive"),
+            (CHURN_REVENUE_DROP, "revenue_drop"),
+            (CHURN_LONG_ABSENCE, "long_absence"),
+            (CHURN_LOW_P_ALIVE, "low_p_alive"),
         ] {
             if bits & bit != 0 {
                 if sep {
@@ -670,62 +397,38 @@ pub fn export(an: &Analysis, output: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stage counts from purchase days (orders carry no interaction or referral data).
-fn stage_counts(an: &Analysis) -> (u64, u64) {
-    let mut first = 0;
-    let mut repeat = 0;
-    for s in an.summaries.iter().filter(|s| s.first_day.is_some()) {
-        if s.rft.frequency > 0.0 {
-            repeat += 1;
-        } else {
-            first += 1;
-        }
-    }
-    (first, repeat)
-}
-
-const ZERO_DOLLAR_NOTE: &str = "Zero-dollar orders count as purchases for BG/NBD and Pareto/NBD (frequency, recency and T include them). Gamma-Gamma is fitted only on customers with frequency > 0 and a positive mean repeat spend; everyone else (one-time buyers, repeat buyers whose repeat orders were all free) gets the population mean spend p*gamma/(q-1) as expected spend.";
-
-fn model_params(m: &AnyPurchaseModel) -> Vec<(&'static str, f64)> {
-    match m {
-        AnyPurchaseModel::BgNbd(b) => vec![("r", b.r), ("alpha", b.alpha), ("a", b.a), ("b", b.b)],
-        AnyPurchaseModel::ParetoNbd(p) => {
-            vec![("r", p.r), ("alpha", p.alpha), ("s", p.s), ("beta", p.beta)]
-        }
-    }
-}
-
-fn report_json(an: &Analysis, a: &ReportArgs, plots: &[PathBuf]) -> serde_json::Value {
+fn report_json(run: &Run, a: &ReportArgs, plots: &[PathBuf]) -> serde_json::Value {
+    let an = &run.an;
     use serde_json::json;
     let s = &an.summaries;
-    let active = an.active.len();
-    let (first, repeat) = stage_counts(an);
+    let active = an.totals.customers_in_calibration;
+    let (first, repeat) = (an.loyalty.first_time_buyer, an.loyalty.repeat_buyer);
     let model = match &an.model {
-        Ok(m) => {
-            let params: serde_json::Map<String, serde_json::Value> =
-                model_params(&m.purchase.model)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), json!(v)))
-                    .collect();
+        Some(m) => {
+            let params: serde_json::Map<String, serde_json::Value> = m
+                .params()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
             json!({
-                "kind": an.model_kind.to_string(),
+                "kind": an.options.model.to_string(),
                 "params": params,
                 "log_likelihood": m.purchase.log_likelihood,
                 "iterations": m.purchase.iterations,
                 "converged": m.purchase.converged,
                 "customers": m.purchase.n_customers,
                 "fit_seconds": m.purchase_seconds,
-                "gamma_gamma": m.spend.as_ref().map(|(g, secs)| json!({
+                "gamma_gamma": m.spend.as_ref().map(|g| json!({
                     "p": g.model.p, "q": g.model.q, "gamma": g.model.gamma,
                     "log_likelihood": g.log_likelihood, "customers": g.n_customers,
-                    "converged": g.converged, "fit_seconds": secs,
+                    "converged": g.converged, "fit_seconds": m.spend_seconds,
                     "population_mean_spend": g.model.population_mean_spend().ok(),
                 })),
                 "gamma_gamma_error": m.spend_error,
                 "holdout": m.holdout,
             })
         }
-        Err(e) => json!({ "kind": an.model_kind.to_string(), "error": e }),
+        None => json!({ "kind": an.options.model.to_string(), "error": an.model_error }),
     };
     let top: Vec<_> = an
         .churn
@@ -733,24 +436,24 @@ fn report_json(an: &Analysis, a: &ReportArgs, plots: &[PathBuf]) -> serde_json::
         .take(a.top)
         .map(|w| {
             json!({
-                "customer_id": an.orders.ids.display(w.customer as usize),
+                "customer_id": run.ids.display(w.customer as usize),
                 "value_at_risk": w.value_at_risk,
                 "reasons": w.reasons.iter().map(|r| r.detail.clone()).collect::<Vec<_>>(),
             })
         })
         .collect();
     json!({
-        "source": an.source,
-        "unit": if an.unit == TimeUnit::Day { "day" } else { "week" },
+        "source": run.source,
+        "unit": if an.options.unit == TimeUnit::Day { "day" } else { "week" },
         "first_order": ymd(an.first_day),
         "last_order": ymd(an.last_day),
-        "calibration_end": ymd(an.opts.calibration_end),
-        "holdout_end": an.opts.observation_end.map(ymd),
+        "calibration_end": ymd(an.calibration_end),
+        "holdout_end": an.summary_options.observation_end.map(ymd),
         "totals": {
             "customers": s.len(),
             "customers_in_calibration": active,
-            "order_lines": an.orders.lines.len(),
-            "zero_amount_lines": an.orders.zero_amount_lines,
+            "order_lines": an.totals.order_lines,
+            "zero_amount_lines": an.totals.zero_amount_lines,
             "revenue": s.iter().map(|c| c.revenue).sum::<f64>(),
             "cost": s.iter().map(|c| c.cost).sum::<f64>(),
             "marketing_cost": s.iter().map(|c| c.marketing_cost).sum::<f64>(),
@@ -761,7 +464,7 @@ fn report_json(an: &Analysis, a: &ReportArgs, plots: &[PathBuf]) -> serde_json::
             "horizon": an.horizon, "steps": an.clv_options.steps,
             "discount_rate_per_step": an.clv_options.discount_rate,
             "margin_ratio": an.clv_options.margin_ratio,
-            "marketing_cost_per_year": an.marketing_cost_year,
+            "marketing_cost_per_year": an.options.marketing_cost,
         },
         "model": model,
         "zero_dollar_orders": ZERO_DOLLAR_NOTE,
@@ -772,7 +475,7 @@ fn report_json(an: &Analysis, a: &ReportArgs, plots: &[PathBuf]) -> serde_json::
         "loyalty": { "first_time_buyer": first, "repeat_buyer": repeat,
             "note": "Stages from purchase days only: suspects, prospects and advocates need interaction and referral data that order files lack." },
         "churn": { "warned_customers": an.churn.len(), "top": top },
-        "timings_seconds": an.timings.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "timings_seconds": an.timings.iter().map(|t| (t.step.to_string(), json!(t.seconds))).collect::<serde_json::Map<_, _>>(),
         "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     })
 }
@@ -832,35 +535,36 @@ fn count(v: u64) -> String {
     money(v as f64).trim_end_matches(".00").to_string()
 }
 
-pub fn report(an: &Analysis, a: &ReportArgs) -> anyhow::Result<()> {
+pub fn report(run: &Run, a: &ReportArgs) -> anyhow::Result<()> {
+    let an = &run.an;
     let plots = plots::write_all(an, &a.plots)
         .with_context(|| format!("writing plots to {}", a.plots.display()))?;
     if a.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&report_json(an, a, &plots))?
+            serde_json::to_string_pretty(&report_json(run, a, &plots))?
         );
         return Ok(());
     }
     let s = &an.summaries;
-    let unit = if an.unit == TimeUnit::Day {
+    let unit = if an.options.unit == TimeUnit::Day {
         "day"
     } else {
         "week"
     };
     println!(
         "Customer value report: {} ({} to {}), calibration end {}{}, unit {unit}",
-        an.source,
+        run.source,
         ymd(an.first_day),
         ymd(an.last_day),
-        ymd(an.opts.calibration_end),
-        an.opts
+        ymd(an.calibration_end),
+        an.summary_options
             .observation_end
             .map(|d| format!(", holdout end {}", ymd(d)))
             .unwrap_or_default()
     );
     let sum = |f: fn(&CustomerSummary) -> f64| s.iter().map(f).sum::<f64>();
-    let (first, repeat) = stage_counts(an);
+    let (first, repeat) = (an.loyalty.first_time_buyer, an.loyalty.repeat_buyer);
     table(
         "Totals (calibration period)",
         &["figure", "value"],
@@ -868,15 +572,15 @@ pub fn report(an: &Analysis, a: &ReportArgs) -> anyhow::Result<()> {
             vec!["customers".into(), count(s.len() as u64)],
             vec![
                 "customers with an order in calibration".into(),
-                count(an.active.len() as u64),
+                count(an.totals.customers_in_calibration as u64),
             ],
             vec![
                 "order lines (whole file)".into(),
-                count(an.orders.lines.len() as u64),
+                count(an.totals.order_lines as u64),
             ],
             vec![
                 "zero-amount order lines".into(),
-                count(an.orders.zero_amount_lines),
+                count(an.totals.zero_amount_lines),
             ],
             vec!["revenue".into(), money(sum(|c| c.revenue))],
             vec!["product cost".into(), money(sum(|c| c.cost))],
@@ -892,8 +596,9 @@ pub fn report(an: &Analysis, a: &ReportArgs) -> anyhow::Result<()> {
         ],
     );
     match &an.model {
-        Ok(m) => {
-            let mut rows: Vec<Vec<String>> = model_params(&m.purchase.model)
+        Some(m) => {
+            let mut rows: Vec<Vec<String>> = m
+                .params()
                 .into_iter()
                 .map(|(k, v)| vec![k.to_string(), format!("{v:.4}")])
                 .collect();
@@ -913,12 +618,12 @@ pub fn report(an: &Analysis, a: &ReportArgs) -> anyhow::Result<()> {
                 format!("{:.3} s", m.purchase_seconds),
             ]);
             table(
-                &format!("Purchase model: {}", an.model_kind),
+                &format!("Purchase model: {}", m.kind),
                 &["parameter", "value"],
                 &rows,
             );
             match &m.spend {
-                Some((g, secs)) => table(
+                Some(g) => table(
                     "Spend model: Gamma-Gamma",
                     &["parameter", "value"],
                     &[
@@ -937,7 +642,7 @@ pub fn report(an: &Analysis, a: &ReportArgs) -> anyhow::Result<()> {
                                 .map(money)
                                 .unwrap_or_default(),
                         ],
-                        vec!["fit time".into(), format!("{secs:.3} s")],
+                        vec!["fit time".into(), format!("{:.3} s", m.spend_seconds)],
                     ],
                 ),
                 None => println!(
@@ -945,13 +650,7 @@ pub fn report(an: &Analysis, a: &ReportArgs) -> anyhow::Result<()> {
                     m.spend_error.clone().unwrap_or_default()
                 ),
             }
-            let total_clv: f64 = m
-                .values
-                .iter()
-                .map(|v| v.clv)
-                .filter(|v| v.is_finite())
-                .sum::<f64>()
-                - horizon_marketing_cost(an) * m.values.len() as f64;
+            let total_clv = an.totals.clv;
             println!(
                 "\nCLV: {} steps over {} {unit}s, {:.4}% discount per step; total CLV {}",
                 an.clv_options.steps,
@@ -978,7 +677,10 @@ pub fn report(an: &Analysis, a: &ReportArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        Err(e) => println!("\nPurchase model: not fitted: {e}"),
+        None => println!(
+            "\nPurchase model: not fitted: {}",
+            an.model_error.as_deref().unwrap_or("")
+        ),
     }
     println!("\nZero-dollar orders: {ZERO_DOLLAR_NOTE}");
     let rows: Vec<Vec<String>> = an
@@ -1077,7 +779,7 @@ pub fn report(an: &Analysis, a: &ReportArgs) -> anyhow::Result<()> {
         .take(a.top)
         .map(|w| {
             vec![
-                an.orders.ids.display(w.customer as usize),
+                run.ids.display(w.customer as usize),
                 money(w.value_at_risk),
                 w.reasons
                     .iter()

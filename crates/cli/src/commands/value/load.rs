@@ -42,10 +42,6 @@ impl Ids {
 pub struct Orders {
     pub ids: Ids,
     pub lines: Vec<OrderLine>,
-    /// Whether the source had product costs.
-    pub has_cost: bool,
-    /// Order lines with a zero amount.
-    pub zero_amount_lines: u64,
 }
 
 /// Maps raw customer keys to dense indices.
@@ -275,7 +271,6 @@ pub fn read_csv(path: &Path) -> anyhow::Result<Orders> {
     let needed = ci.max(di).max(ai).max(col_cost.unwrap_or(0)) + 1;
     let mut interner = Interner::default();
     let mut out = Vec::with_capacity(data.len() / 40);
-    let mut zero = 0u64;
     for (ln, line) in it {
         split_csv(line, &mut fields);
         if fields.len() < needed {
@@ -313,7 +308,6 @@ pub fn read_csv(path: &Path) -> anyhow::Result<Orders> {
         if key.is_empty() {
             bail!("{name}:{ln}: column {}: empty customer id", names[ci]);
         }
-        zero += u64::from(revenue == 0.0);
         out.push(OrderLine {
             customer: interner.index(key),
             day,
@@ -327,8 +321,6 @@ pub fn read_csv(path: &Path) -> anyhow::Result<Orders> {
     Ok(Orders {
         ids: interner.finish(),
         lines: out,
-        has_cost: col_cost.is_some(),
-        zero_amount_lines: zero,
     })
 }
 
@@ -339,7 +331,6 @@ pub fn read_cdnow(path: &Path) -> anyhow::Result<Orders> {
     let name = path.display();
     let mut interner = Interner::default();
     let mut out = Vec::with_capacity(data.len() / 30);
-    let mut zero = 0u64;
     let mut width = None;
     for (ln, line) in lines(&data) {
         let mut toks = line
@@ -387,7 +378,6 @@ pub fn read_cdnow(path: &Path) -> anyhow::Result<Orders> {
                 show(first)
             );
         }
-        zero += u64::from(revenue == 0.0);
         out.push(OrderLine {
             customer: interner.index(first),
             day,
@@ -401,8 +391,6 @@ pub fn read_cdnow(path: &Path) -> anyhow::Result<Orders> {
     Ok(Orders {
         ids: interner.finish(),
         lines: out,
-        has_cost: false,
-        zero_amount_lines: zero,
     })
 }
 
@@ -416,8 +404,6 @@ pub async fn read_database(url: &str) -> anyhow::Result<Orders> {
     let mut index: HashMap<i64, u32, BuildFast> = HashMap::default();
     let mut ids = Vec::new();
     let mut out = Vec::with_capacity(facts.len());
-    let mut zero = 0u64;
-    let mut has_cost = false;
     for f in facts {
         let next = ids.len() as u32;
         let customer = *index.entry(f.customer_id).or_insert_with(|| {
@@ -427,8 +413,6 @@ pub async fn read_database(url: &str) -> anyhow::Result<Orders> {
         use chrono::Datelike;
         let d = f.ordered_on;
         let day = day_from_ymd(d.year(), d.month(), d.day()).context("order date out of range")?;
-        has_cost |= f.cost_cents != 0;
-        zero += u64::from(f.amount_cents == 0);
         out.push(OrderLine {
             customer,
             day,
@@ -439,7 +423,5 @@ pub async fn read_database(url: &str) -> anyhow::Result<Orders> {
     Ok(Orders {
         ids: Ids::Numeric(ids),
         lines: out,
-        has_cost,
-        zero_amount_lines: zero,
     })
 }

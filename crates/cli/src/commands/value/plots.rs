@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::Analysis;
+use patron_value::Analysis;
 
 const W: f64 = 640.0;
 const H: f64 = 420.0;
@@ -144,7 +144,7 @@ pub fn write_all(an: &Analysis, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         rfm_grid(an, &dir.join("rfm_grid.svg"))?,
         funnel(an, &dir.join("loyalty_funnel.svg"))?,
     ];
-    if let Ok(m) = &an.model {
+    if let Some(m) = &an.model {
         if let Some(bins) = &m.holdout {
             out.push(holdout(bins, &dir.join("holdout_fit.svg"))?);
         }
@@ -265,7 +265,7 @@ fn rfm_grid(an: &Analysis, path: &Path) -> anyhow::Result<PathBuf> {
 }
 
 fn funnel(an: &Analysis, path: &Path) -> anyhow::Result<PathBuf> {
-    let (first, repeat) = super::stage_counts(an);
+    let (first, repeat) = (an.loyalty.first_time_buyer, an.loyalty.repeat_buyer);
     let churned = an.churn.len() as u64;
     let stages = [
         ("buyers (first-time + repeat)", first + repeat),
@@ -276,7 +276,7 @@ fn funnel(an: &Analysis, path: &Path) -> anyhow::Result<PathBuf> {
                 an.summaries
                     .iter()
                     .enumerate()
-                    .filter(|(i, s)| s.rft.frequency > 0.0 && an.churn_of[*i] != 0)
+                    .filter(|(i, s)| s.rft.frequency > 0.0 && an.churn_flags[*i] != 0)
                     .count() as u64,
             ),
         ),
