@@ -433,7 +433,12 @@ impl Store {
             w.push("v.clv IS NOT NULL", []);
         }
         let limit = page.limit();
+        let values = filter.uses_values() || sort.uses_values();
         let (order, key_clause) = match sort {
+            // Joined with the value figures, the id order is read from the figures' indexes
+            // ((abc_class, customer_id), ...) instead of sorting every matching row.
+            CustomerSort::Id if values => ("v.customer_id ASC", "v.customer_id > ?"),
+            CustomerSort::IdDesc if values => ("v.customer_id DESC", "v.customer_id < ?"),
             CustomerSort::Id => ("id ASC", "id > ?"),
             CustomerSort::IdDesc => ("id DESC", "id < ?"),
             CustomerSort::Name => ("name ASC, id ASC", "(name > ? OR (name = ? AND id > ?))"),
@@ -468,7 +473,6 @@ impl Store {
                 }
             }
         }
-        let values = filter.uses_values() || sort.uses_values();
         let (from, key_column) = if values {
             (
                 "customers JOIN customer_values v ON v.customer_id = customers.id",
