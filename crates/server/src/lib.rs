@@ -49,6 +49,7 @@ impl AppState {
 /// size limit, JSON error bodies for errors produced by layers (405, 413), panics caught as
 /// JSON 500, and request tracing.
 pub fn app(state: AppState) -> Router {
+    let web = patron_web::router(state.store.clone()); // HTML pages: /, /customers, /dashboard
     routes::router()
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -57,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::map_response(error::ensure_json_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+        .merge(web)
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

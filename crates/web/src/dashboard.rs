@@ -101,7 +101,8 @@ fn whale(lang: Lang, a: &Analysis) -> Markup {
             circle.dot cx=(f.px(20.0)) cy=(f.py(top)) r="4" {}
             text.annot x=(f.px(20.0) + 6.0) y=(f.py(top) + 14.0) { "20% → " (i18n::pct(top)) }
             circle.dot cx=(f.px(fig.peak_at_customers_pct)) cy=(f.py(fig.peak)) r="4" {}
-            text.annot x=(f.px(fig.peak_at_customers_pct)) y=(f.py(fig.peak) - 8.0) text-anchor="middle" { (lang.t("dash.peak")) " " (i18n::pct(fig.peak)) }
+            @let anchor = if fig.peak_at_customers_pct > 75.0 { "end" } else { "middle" };
+            text.annot x=(f.px(fig.peak_at_customers_pct)) y=(f.py(fig.peak) - 8.0) text-anchor=(anchor) { (lang.t("dash.peak")) " " (i18n::pct(fig.peak)) }
         }))
         ul.figs {
             li { (lang.t("dash.top20")) " " strong { (i18n::pct(fig.top_share)) } " " (lang.t("dash.of_margin")) }
@@ -227,7 +228,8 @@ fn funnel(lang: Lang, a: &Analysis) -> Markup {
                 @let y = TOP + i as f64 * row_h;
                 text.stage x=(label_w) y=(y + row_h / 2.0 + 4.0) text-anchor="end" { (lang.t(key)) }
                 rect class=(format!("bar funnel-{i}")) x=(cx - w / 2.0) y=(y + 6.0) width=(w) height=(row_h - 12.0) rx="3" {}
-                text.annot.onbar x=(cx) y=(y + row_h / 2.0 + 4.0) text-anchor="middle" {
+                @let inside = w > 150.0;
+                text x=(if inside { cx } else { cx + w / 2.0 + 8.0 }) y=(y + row_h / 2.0 + 4.0) text-anchor=(if inside { "middle" } else { "start" }) class=(if inside { "annot onbar" } else { "annot" }) {
                     (i18n::count(*n)) " (" (i18n::pct(if total > 0 { *n as f64 * 100.0 / total as f64 } else { 0.0 })) ")"
                 }
             }
