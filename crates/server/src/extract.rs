@@ -36,6 +36,7 @@ impl JsonBody for patron_domain::OrderInput {
     const OBJECT_ARRAYS: &'static [&'static str] = &["lines"];
 }
 impl JsonBody for crate::routes::customers::MergeRequest {}
+impl JsonBody for crate::value::RefreshOptions {}
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
@@ -55,6 +56,36 @@ where
             .await
             .map_err(bytes_rejection)?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// An optional JSON body: no body at all means `T::default()`; a body is checked like
+/// [`ApiJson`] (JSON Content-Type, size, syntax, shape).
+#[derive(Debug, Clone)]
+pub struct ApiJsonOrEmpty<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJsonOrEmpty<T>
+where
+    T: JsonBody + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json_content_type(req.headers());
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(bytes_rejection)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ApiJsonOrEmpty(T::default()));
+        }
+        if !json {
+            return Err(ApiError::unsupported_media_type(
+                "expected a JSON body with Content-Type: application/json (or no body)",
+            )
+            .with_field("Content-Type"));
+        }
+        parse_json(&bytes).map(ApiJsonOrEmpty)
     }
 }
 

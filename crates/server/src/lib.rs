@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod routes;
+pub mod value;
 
 use std::future::Future;
 use std::net::SocketAddr;

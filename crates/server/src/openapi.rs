@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use crate::routes::{Body, In, Route, Ty, KINDS, ROUTES, STATUSES};
+use crate::routes::{
+    Body, In, Route, Ty, ABC_CLASSES, GRADES, KINDS, LOYALTY_STAGES, RFM_SEGMENTS, ROUTES, STATUSES,
+};
 
 /// The document (built once).
 pub fn document() -> &'static Value {
@@ -47,6 +49,7 @@ fn build() -> Value {
             {"name": "contacts", "description": "People at a customer."},
             {"name": "orders", "description": "Purchase history: orders with one or more lines."},
             {"name": "interactions", "description": "Visits, calls, e-mails, meetings, quotes, promises, complaints, suggestions, requests."},
+            {"name": "value", "description": "Customer value: stored per-customer figures (margin, RFM, ABC, P(alive), CLV, loyalty stage, lifecycle phase, churn warnings, score) and the population report, recomputed from the orders by a refresh."},
             {"name": "system", "description": "Health and this document."}
         ],
         "paths": paths,
@@ -60,7 +63,7 @@ fn build() -> Value {
 fn body_schema(b: Body) -> Option<Value> {
     match b {
         Body::None => None,
-        Body::Schema(name) => Some(schema_ref(name)),
+        Body::Schema(name) | Body::Optional(name) => Some(schema_ref(name)),
         Body::ArrayOf(name) => Some(json!({"type": "array", "items": schema_ref(name)})),
     }
 }
@@ -152,7 +155,7 @@ fn operation(r: &Route) -> Value {
     }
     if let Some(schema) = body_schema(r.request) {
         op["requestBody"] = json!({
-            "required": true,
+            "required": !matches!(r.request, Body::Optional(_)),
             "content": {"application/json": {"schema": schema}}
         });
     }
@@ -163,8 +166,8 @@ fn error_responses() -> Value {
     let mut out = Map::new();
     for (status, text) in [
         (400, "Malformed JSON (`malformed_json`), a bad query parameter (`bad_query`), a bad path parameter (`bad_path`) or header (`bad_request`); `field` names it."),
-        (404, "No such record (`not_found`)."),
-        (409, "Conflict (`conflict`): the record changed since you read it (`current_version` tells its version now), a duplicate reference, or a merged customer."),
+        (404, "No such record (`not_found`), or no customer value figures computed yet (`not_computed`)."),
+        (409, "Conflict (`conflict`): the record changed since you read it (`current_version` tells its version now), a duplicate reference, or a merged customer; or nothing to analyse (`no_orders`)."),
         (413, "The body is larger than 1 MiB (`payload_too_large`)."),
         (415, "The body is not declared as JSON (`unsupported_media_type`)."),
         (422, "The JSON is well-formed but invalid (`validation`): a wrong type, an unknown or missing field, or a rule broken; `field` names the first, `errors` lists all."),
@@ -285,7 +288,15 @@ fn schemas() -> Value {
         json!({"type": "string", "format": "date-time"}),
     );
     let customer_required: Vec<&str> = customer.keys().map(String::as_str).collect();
-    let customer_schema = object(Value::Object(customer.clone()), &customer_required);
+    let mut customer_props = customer.clone();
+    customer_props.insert(
+        "value".into(),
+        json!({
+            "description": "On GET /api/customers/{id} only: the stored value figures (null before a refresh saw an order of the customer).",
+            "anyOf": [schema_ref("CustomerValue"), {"type": "null"}],
+        }),
+    );
+    let customer_schema = object(Value::Object(customer_props), &customer_required);
 
     let contact_fields = json!({
         "name": {"type": "string", "minLength": 1, "maxLength": 500},
@@ -309,7 +320,7 @@ fn schemas() -> Value {
 
     let interaction_kind = json!({"type": "string", "enum": KINDS});
 
-    json!({
+    let doc = json!({
         "Money": {"type": "number", "description": "An amount in currency units with at most two decimals (stored as exact cents)."},
         "MoneyInput": {
             "type": ["number", "string"],
@@ -410,7 +421,7 @@ fn schemas() -> Value {
             "code": {"type": "string", "enum": [
                 "bad_request", "malformed_json", "bad_query", "bad_path", "validation", "not_found",
                 "method_not_allowed", "conflict", "payload_too_large", "unsupported_media_type",
-                "unavailable", "internal"
+                "unavailable", "internal", "not_computed", "no_orders"
             ]},
             "message": {"type": "string"},
             "field": {"type": "string", "description": "The offending body field (path such as lines[0].amount), query or path parameter, or header."},
@@ -418,5 +429,195 @@ fn schemas() -> Value {
             "current_version": {"type": "integer", "format": "int64", "description": "On a version conflict: the record's version now."},
         }), &["code", "message"]),
         "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
-    })
+    });
+    let Value::Object(mut doc) = doc else {
+        unreachable!()
+    };
+    doc.append(&mut value_schemas());
+    Value::Object(doc)
+}
+
+fn number() -> Value {
+    json!({"type": ["number", "null"]})
+}
+
+fn count() -> Value {
+    json!({"type": "integer", "minimum": 0})
+}
+
+fn date() -> Value {
+    json!({"type": "string", "format": "date"})
+}
+
+/// Closed object whose properties are all required.
+fn record(props: Value) -> Value {
+    let keys: Vec<String> = props.as_object().expect("object").keys().cloned().collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    object(props, &keys)
+}
+
+/// The schemas of the customer-value routes.
+fn value_schemas() -> Map<String, Value> {
+    let phases = ["introduction", "growth", "maturity", "decline"];
+    let reason_kinds = ["revenue_drop", "long_absence", "low_p_alive"];
+    let value_props = json!({
+        "customer_id": id(),
+        "computed_at": {"type": "string", "format": "date-time", "description": "When the refresh ran."},
+        "unit": {"type": "string", "enum": ["day", "week"], "description": "Unit of frequency, recency and T."},
+        "calibration_end": date(),
+        "frequency": {"type": ["number", "null"], "description": "Repeat purchase periods in the calibration period (lifetimes convention); null without an order in it."},
+        "recency": {"type": ["number", "null"], "description": "Age at the last purchase, in units."},
+        "T": {"type": ["number", "null"], "description": "Age at the calibration end, in units."},
+        "monetary_value": {"type": ["number", "null"], "description": "Mean spend of the repeat purchases."},
+        "orders": {"type": "integer", "minimum": 0, "description": "Order lines in the calibration period."},
+        "revenue": schema_ref("Money"),
+        "cost": schema_ref("Money"),
+        "margin": {"$ref": "#/components/schemas/Money", "description": "CRM gross margin: revenue - product cost - relationship-marketing cost."},
+        "rfm_r": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+        "rfm_f": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+        "rfm_m": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+        "rfm_segment": {"anyOf": [{"type": "string", "enum": RFM_SEGMENTS}, {"type": "null"}]},
+        "abc_class": {"type": "string", "enum": ABC_CLASSES},
+        "p_alive": {"type": ["number", "null"], "description": "Probability that the customer is still active (purchase model)."},
+        "expected_purchases": {"type": ["number", "null"], "description": "Expected purchases over the CLV horizon."},
+        "expected_spend": {"type": ["number", "null"], "description": "Expected mean spend per purchase (Gamma-Gamma)."},
+        "clv": {"type": ["number", "null"], "description": "Discounted expected margin over the horizon, less marketing cost."},
+        "loyalty_stage": {"anyOf": [{"type": "string", "enum": LOYALTY_STAGES}, {"type": "null"}]},
+        "lifecycle_phase": {"anyOf": [{"type": "string", "enum": phases}, {"type": "null"}]},
+        "churn_risk": {"type": "boolean", "description": "A churn warning is active."},
+        "value_at_risk": {"type": "number", "description": "Margin of the last 365 days of a warned customer (0 when not warned)."},
+        "churn_reasons": {"type": "array", "items": schema_ref("ChurnReason")},
+        "score": {"type": ["number", "null"], "description": "Weighted value score 0-100 (default model)."},
+        "grade": {"anyOf": [{"type": "string", "enum": GRADES}, {"type": "null"}]},
+    });
+    let mut detail = value_props.clone();
+    detail["score_explanation"] = json!({
+        "type": "array",
+        "items": schema_ref("ScoreContribution"),
+        "description": "Points per attribute of the default score model, from the profile as it is now and the stored figures.",
+    });
+    let nullable_date = json!({"type": ["string", "null"], "format": "date"});
+    let model_kind = json!({"type": "string", "enum": ["bgnbd", "paretonbd"]});
+    let gamma_gamma = json!({"anyOf": [record(json!({
+                    "p": number(), "q": number(), "gamma": number(), "log_likelihood": number(),
+                    "customers": count(), "converged": {"type": "boolean"}, "population_mean_spend": number(),
+                })), {"type": "null"}]});
+    let model = json!({"anyOf": [record(json!({
+                "kind": {"type": "string", "enum": ["bgnbd", "paretonbd"]},
+                "params": {"type": "object", "additionalProperties": number(), "description": "r, alpha, a, b (BG/NBD) or r, alpha, s, beta (Pareto/NBD)."},
+                "log_likelihood": number(),
+                "iterations": count(),
+                "converged": {"type": "boolean"},
+                "customers": count(),
+                "fit_seconds": number(),
+                "gamma_gamma": gamma_gamma,
+                "gamma_gamma_error": {"type": ["string", "null"]},
+                "holdout": {"anyOf": [{"type": "array", "items": record(json!({
+                    "frequency": count(), "open_ended": {"type": "boolean"}, "customers": count(),
+                    "actual_mean": number(), "expected_mean": number(),
+                }))}, {"type": "null"}]},
+            })), {"type": "null"}]});
+    let schemas = json!({
+        "ChurnReason": record(json!({
+            "kind": {"type": "string", "enum": reason_kinds},
+            "detail": {"type": "string", "description": "The figures behind the warning, for people (English)."},
+            "figures": {"type": "object", "additionalProperties": {"type": "number"}, "description": "The same figures by name (current, previous, change; days_since_last, mean_gap_days, ratio; p_alive, threshold)."},
+        })),
+        "ScoreContribution": record(json!({
+            "attribute": {"type": "string"},
+            "value": {"type": ["number", "string", "null"]},
+            "matched": {"type": "string", "description": "The category or range that matched, or `default`."},
+            "points": {"type": "number"},
+            "weight": {"type": "number"},
+            "contribution": {"type": "number", "description": "weight * points / 100: this attribute's share of the score."},
+        })),
+        "CustomerValue": record(value_props),
+        "CustomerValueDetail": record(detail),
+        "ValueRefreshRequest": object(json!({
+            "unit": nullable(json!({"type": "string", "enum": ["day", "week"], "description": "Time unit (default day)."})),
+            "calibration_end": nullable(json!({"type": "string", "format": "date", "description": "Last day of the calibration period (default: the last order date)."})),
+            "holdout_end": nullable(json!({"type": "string", "format": "date", "description": "Last day of a holdout period after the calibration end (model diagnostics)."})),
+            "model": nullable(json!({"type": "string", "enum": ["bgnbd", "paretonbd"], "description": "Purchase model (default bgnbd)."})),
+            "horizon": nullable(json!({"type": "number", "description": "CLV horizon in units (default one year)."})),
+            "discount_rate": nullable(json!({"type": "number", "description": "Annual discount rate of the CLV (default 0.10)."})),
+            "margin": nullable(json!({"type": "number", "description": "Margin ratio of the CLV (default: the data's own 1 - cost/revenue)."})),
+            "marketing_cost": nullable(json!({"type": "number", "minimum": 0, "description": "Relationship-marketing cost per customer per year (default 0)."})),
+        }), &[]),
+        "ValueOptions": record(json!({
+            "unit": {"type": "string", "enum": ["day", "week"]},
+            "calibration_end": nullable_date,
+            "holdout_end": nullable_date,
+            "model": model_kind,
+            "horizon": number(),
+            "discount_rate": {"type": "number"},
+            "margin": number(),
+            "marketing_cost": {"type": "number"},
+        })),
+        "ChurnRisk": record(json!({
+            "customer_id": id(),
+            "number": {"type": "string"},
+            "name": {"type": "string"},
+            "value_at_risk": number(),
+            "abc_class": {"type": "string", "enum": ABC_CLASSES},
+            "reasons": {"type": "array", "items": schema_ref("ChurnReason")},
+        })),
+        "ValueReport": record(json!({
+            "snapshot_id": id(),
+            "computed_at": {"type": "string", "format": "date-time"},
+            "options": schema_ref("ValueOptions"),
+            "unit": {"type": "string", "enum": ["day", "week"]},
+            "first_order": date(),
+            "last_order": date(),
+            "calibration_end": date(),
+            "holdout_end": {"type": ["string", "null"], "format": "date"},
+            "totals": record(json!({
+                "customers": count(), "customers_in_calibration": count(), "order_lines": count(),
+                "zero_amount_lines": count(), "revenue": number(), "cost": number(),
+                "marketing_cost": number(), "margin": number(), "clv": number(),
+            })),
+            "clv": record(json!({
+                "horizon": number(), "steps": count(), "discount_rate_per_step": number(),
+                "margin_ratio": number(), "marketing_cost_per_year": number(),
+                "deciles": {"type": "array", "items": {"type": "number"}, "description": "CLV at 0%, 10%, .., 100% of customers with a CLV (for a distribution plot)."},
+            })),
+            "model": model,
+            "model_error": {"type": ["string", "null"]},
+            "rfm": record(json!({
+                "segments": {"type": "array", "items": record(json!({
+                    "segment": {"type": "string", "enum": RFM_SEGMENTS}, "customers": count(), "revenue": number(),
+                }))},
+                "grid_customers": {"type": "array", "items": {"type": "array", "items": count()}, "description": "5x5 customers by R score (rows, 1-5) and F score (columns, 1-5)."},
+                "grid_revenue": {"type": "array", "items": {"type": "array", "items": number()}},
+            })),
+            "abc": {"type": "array", "items": record(json!({
+                "class": {"type": "string", "enum": ABC_CLASSES}, "customers": count(),
+                "customer_share": number(), "value": number(), "value_share": number(), "cumulative_share": number(),
+            })), "description": "Shares are fractions (0.8 = 80%)."},
+            "whale": record(json!({
+                "top_share": {"type": ["number", "null"], "description": "Percent of total profit from the top 20% of customers."},
+                "peak": {"type": ["number", "null"], "description": "Peak of the cumulative profit curve, percent of total profit."},
+                "peak_at_customers_pct": number(),
+                "bottom_destroyed": {"type": ["number", "null"], "description": "Percent of the peak profit the bottom 30% of customers destroy."},
+                "unprofitable_customers": count(),
+                "total": number(),
+                "peak_value": number(),
+                "curve": {"type": "array", "items": record(json!({"customers_pct": number(), "profit_pct": number()}))},
+            })),
+            "loyalty": record(json!({"first_time_buyer": count(), "repeat_buyer": count()})),
+            "lifecycle": record(json!({"introduction": count(), "growth": count(), "maturity": count(), "decline": count()})),
+            "grades": record(json!({"A": count(), "B": count(), "C": count(), "D": count(), "E": count(), "ungraded": count()})),
+            "churn": record(json!({
+                "warned_customers": count(),
+                "value_at_risk": number(),
+                "top": {"type": "array", "items": schema_ref("ChurnRisk"), "description": "Biggest value at risk first."},
+            })),
+            "notes": {"type": "array", "items": {"type": "string"}},
+            "timings": {"type": "array", "items": record(json!({"step": {"type": "string"}, "seconds": number()}))},
+            "refresh_seconds": record(json!({"read": {"type": "number"}, "analyse": {"type": "number"}, "score": {"type": "number"}})),
+        })),
+    });
+    let Value::Object(m) = schemas else {
+        unreachable!()
+    };
+    m
 }

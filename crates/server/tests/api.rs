@@ -345,6 +345,9 @@ backend_tests!(
     health_and_unavailable_database,
     openapi_document_lists_every_route,
     serves_over_tcp_until_shutdown,
+    value_refresh_figures_and_report,
+    value_filters_and_sorts_on_the_list,
+    value_refresh_options_and_errors,
 );
 
 async fn customers_crud_with_history(store: Store) {
@@ -1920,4 +1923,466 @@ async fn serves_over_tcp_until_shutdown(store: Store) {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "no longer listening"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customer value
+
+/// Records an order of one or more `(amount, cost)` lines on `day`.
+async fn order(api: &Api, customer: i64, day: &str, lines: &[(f64, f64)]) {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|(a, c)| json!({"amount": a, "cost": c}))
+        .collect();
+    let r = api
+        .post(
+            &format!("/api/customers/{customer}/orders"),
+            json!({"ordered_on": day, "lines": lines}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
+/// Customers a (repeat buyer), b (one order on the last day), c (big, then absent), d (no
+/// orders), and twelve small regulars so that the models have a population to fit.
+async fn value_fixture(api: &Api) -> (i64, i64, i64, i64, Vec<i64>) {
+    let id = |v: Value| v["id"].as_i64().unwrap();
+    let a = id(api
+        .create_customer(
+            json!({"name": "Alpha", "industry": "finance", "employees": 300,
+                                "credit_rating": "AA", "custom_fields": {"satisfaction": 4.6}}),
+        )
+        .await);
+    let b = id(api.create_customer(json!({"name": "Beta"})).await);
+    let c = id(api.create_customer(json!({"name": "Gamma"})).await);
+    let d = id(api.create_customer(json!({"name": "Delta"})).await);
+    // a: three purchase days (two orders on 2024-03-10 count as one purchase day).
+    order(api, a, "2024-01-10", &[(60.0, 25.0), (40.0, 15.0)]).await;
+    order(api, a, "2024-03-10", &[(50.0, 20.0)]).await;
+    order(api, a, "2024-03-10", &[(30.0, 10.0)]).await;
+    order(api, a, "2024-06-01", &[(200.0, 80.0)]).await;
+    order(api, b, "2024-06-30", &[(20.0, 5.0)]).await;
+    for (day, amount) in [
+        ("2023-07-01", 500.0),
+        ("2023-08-01", 450.0),
+        ("2023-09-01", 400.0),
+        ("2023-10-01", 380.0),
+        ("2023-12-01", 300.0),
+    ] {
+        order(api, c, day, &[(amount, amount / 4.0)]).await;
+    }
+    let mut regulars = Vec::new();
+    for k in 0..12 {
+        let r = id(api
+            .create_customer(json!({"name": format!("Regular {k:02}")}))
+            .await);
+        regulars.push(r);
+        for m in 0..(k % 4 + 1) {
+            let day = format!("2024-{:02}-{:02}", 1 + (k + 2 * m) % 6, 1 + k);
+            order(api, r, &day, &[(10.0 + k as f64, 3.0)]).await;
+        }
+    }
+    (a, b, c, d, regulars)
+}
+
+async fn value_refresh_figures_and_report(store: Store) {
+    let api = Api::new(store);
+    let (a, b, c, d, regulars) = value_fixture(&api).await;
+    // Nothing computed yet.
+    let r = api.get("/api/value/report").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.code(), "not_computed");
+    let r = api.get(&format!("/api/customers/{a}/value")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.code(), "not_computed");
+    assert!(api.get(&format!("/api/customers/{a}")).await.body["value"].is_null());
+
+    let started = std::time::Instant::now();
+    let r = api.post("/api/value/refresh", json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    eprintln!("refresh took {:?}", started.elapsed());
+    let report = r.body;
+    assert_eq!(report["totals"]["customers"], 3 + 12);
+    assert_eq!(report["calibration_end"], "2024-06-30");
+    assert_eq!(report["first_order"], "2023-07-01");
+    assert_eq!(report["options"]["unit"], "day");
+    assert_eq!(report["options"]["model"], "bgnbd");
+    let totals = &report["totals"];
+    let revenue: f64 = 100.0
+        + 50.0
+        + 30.0
+        + 200.0
+        + 20.0
+        + 2030.0
+        + (0..12)
+            .map(|k| (10.0 + k as f64) * f64::from(k % 4 + 1))
+            .sum::<f64>();
+    assert!((totals["revenue"].as_f64().unwrap() - revenue).abs() < 1e-6);
+    let grid: i64 = report["rfm"]["grid_customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter().map(|c| c.as_i64().unwrap()))
+        .sum();
+    assert_eq!(grid, 15, "every customer sits in the RFM grid");
+    let abc: i64 = report["abc"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["customers"].as_i64().unwrap())
+        .sum();
+    assert_eq!(abc, 15);
+    assert_eq!(report["abc"][0]["class"], "A");
+    assert!(report["whale"]["curve"].as_array().unwrap().len() > 2);
+    assert!(report["whale"]["top_share"].as_f64().unwrap() > 20.0);
+    let loyalty = &report["loyalty"];
+    assert_eq!(
+        loyalty["first_time_buyer"].as_i64().unwrap() + loyalty["repeat_buyer"].as_i64().unwrap(),
+        15
+    );
+    let grades: i64 = ["A", "B", "C", "D", "E"]
+        .iter()
+        .map(|g| report["grades"][g].as_i64().unwrap())
+        .sum();
+    assert_eq!(grades, 15, "every customer with orders is graded");
+    // The churn list is sorted by value at risk, biggest first, and names the customers.
+    let top = report["churn"]["top"].as_array().unwrap();
+    assert_eq!(
+        top.len() as i64,
+        report["churn"]["warned_customers"]
+            .as_i64()
+            .unwrap()
+            .min(100)
+    );
+    for w in top.windows(2) {
+        assert!(w[0]["value_at_risk"].as_f64() >= w[1]["value_at_risk"].as_f64());
+    }
+    // c bought every month until December, then nothing for seven months.
+    let gamma = top
+        .iter()
+        .find(|w| w["customer_id"] == c)
+        .expect("c is a churn risk");
+    assert_eq!(gamma["name"], "Gamma");
+    assert!(gamma["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["kind"] == "long_absence"));
+
+    // a's figures, by hand: purchase days 2024-01-10, 2024-03-10 (two orders), 2024-06-01;
+    // calibration end 2024-06-30 (the last order date).
+    let r = api.get(&format!("/api/customers/{a}/value")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v = r.body;
+    assert_eq!(v["customer_id"], a);
+    assert_eq!(v["unit"], "day");
+    assert_eq!(v["calibration_end"], "2024-06-30");
+    assert_eq!(v["frequency"], 2.0);
+    assert_eq!(v["recency"], 143.0, "2024-01-10 to 2024-06-01");
+    assert_eq!(v["T"], 172.0, "2024-01-10 to 2024-06-30");
+    assert_eq!(
+        v["monetary_value"], 140.0,
+        "(50 + 30 + 200) / 2 repeat days"
+    );
+    assert_eq!(v["orders"], 5, "order lines");
+    assert_eq!(v["revenue"], 380.0);
+    assert_eq!(v["cost"], 150.0);
+    assert_eq!(v["margin"], 230.0);
+    assert_eq!(v["loyalty_stage"], "repeat_buyer");
+    assert!((1..=5).contains(&v["rfm_r"].as_i64().unwrap()));
+    assert!(v["rfm_segment"].is_string());
+    let p_alive = v["p_alive"].as_f64().expect("the model fitted");
+    assert!((0.0..=1.0).contains(&p_alive));
+    assert!(v["clv"].as_f64().unwrap().is_finite());
+    assert!(v["expected_purchases"].as_f64().unwrap() > 0.0);
+    // Score: the default model over a's profile and figures.
+    let score = v["score"].as_f64().unwrap();
+    let explained: f64 = v["score_explanation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["contribution"].as_f64().unwrap())
+        .sum();
+    assert!((score - explained).abs() < 1e-9, "{score} vs {explained}");
+    let industry = v["score_explanation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["attribute"] == "industry")
+        .unwrap();
+    assert_eq!(industry["value"], "finance");
+    assert_eq!(industry["points"], 100.0);
+    assert!(v["grade"].is_string());
+    // The customer read carries the same figures.
+    let r = api.get(&format!("/api/customers/{a}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers[header::ETAG], "\"1\"");
+    assert_eq!(r.body["value"]["frequency"], 2.0);
+    assert_eq!(r.body["value"]["margin"], 230.0);
+    assert!(r.body["value"].get("score_explanation").is_none());
+
+    // b: a single order on the last day.
+    let v = api.get(&format!("/api/customers/{b}/value")).await.body;
+    assert_eq!(v["frequency"], 0.0);
+    assert_eq!(v["recency"], 0.0);
+    assert_eq!(v["T"], 0.0);
+    assert_eq!(v["loyalty_stage"], "first_time_buyer");
+    assert_eq!(v["margin"], 15.0);
+    // c carries the biggest revenue: class A.
+    let v = api.get(&format!("/api/customers/{c}/value")).await.body;
+    assert_eq!(v["abc_class"], "A");
+    assert_eq!(v["churn_risk"], true);
+    assert!(v["value_at_risk"].as_f64().unwrap() > 0.0);
+    assert!(!v["churn_reasons"].as_array().unwrap().is_empty());
+    // d has no orders: no figures; an unknown customer is not_found.
+    let r = api.get(&format!("/api/customers/{d}/value")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.code(), "not_computed");
+    assert!(api.get(&format!("/api/customers/{d}")).await.body["value"].is_null());
+    let r = api.get("/api/customers/999999/value").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.code(), "not_found");
+    assert_eq!(regulars.len(), 12);
+
+    // The stored report.
+    let r = api.get("/api/value/report").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["snapshot_id"], report["snapshot_id"]);
+    assert_eq!(r.body["totals"], report["totals"]);
+    assert!(r.body["churn"]["top"].as_array().unwrap().len() <= 20);
+    let r = api.get("/api/value/report?top=1").await;
+    assert_eq!(r.body["churn"]["top"].as_array().unwrap().len(), 1);
+    let r = api.get("/api/value/report?top=101").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.field(), "top");
+
+    // An order after the refresh changes nothing until the next refresh, which replaces it all.
+    order(&api, d, "2024-06-15", &[(70.0, 0.0)]).await;
+    assert_eq!(
+        api.get(&format!("/api/customers/{d}/value")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A refresh without any body uses the defaults.
+    let r = api
+        .send(raw(Method::POST, "/api/value/refresh", None, Body::empty()))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body["snapshot_id"].as_i64() > report["snapshot_id"].as_i64());
+    assert_eq!(r.body["totals"]["customers"], 16);
+    let v = api.get(&format!("/api/customers/{d}/value")).await.body;
+    assert_eq!(v["revenue"], 70.0);
+    assert_eq!(v["loyalty_stage"], "first_time_buyer");
+}
+
+async fn value_filters_and_sorts_on_the_list(store: Store) {
+    let api = Api::new(store);
+    let (a, b, c, d, _) = value_fixture(&api).await;
+    // Before a refresh, value filters match nobody.
+    let r = api.get("/api/customers?abc=A").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(ids(&r.body).is_empty());
+    let r = api.post("/api/value/refresh", json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Every customer's figures, to check each filter against.
+    let all = ids(&api.get("/api/customers?limit=500").await.body);
+    let mut figures = Vec::new();
+    for id in &all {
+        let r = api.get(&format!("/api/customers/{id}/value")).await;
+        if r.status == StatusCode::OK {
+            figures.push(r.body);
+        }
+    }
+    assert_eq!(figures.len(), all.len() - 1, "all but d");
+    let expect = |key: &str, want: &Value| -> Vec<i64> {
+        figures
+            .iter()
+            .filter(|v| &v[key] == want)
+            .map(|v| v["customer_id"].as_i64().unwrap())
+            .collect()
+    };
+    for (param, key, value) in [
+        ("abc", "abc_class", json!("A")),
+        ("abc", "abc_class", json!("C")),
+        ("loyalty_stage", "loyalty_stage", json!("first_time_buyer")),
+        ("loyalty_stage", "loyalty_stage", json!("repeat_buyer")),
+        ("churn_risk", "churn_risk", json!(true)),
+        ("churn_risk", "churn_risk", json!(false)),
+        ("grade", "grade", figures[0]["grade"].clone()),
+        (
+            "rfm_segment",
+            "rfm_segment",
+            figures[0]["rfm_segment"].clone(),
+        ),
+    ] {
+        let text = match &value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let want = expect(key, &value);
+        let mut got = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let uri = match &next {
+                Some(n) => format!("/api/customers?{param}={text}&limit=2&after={n}"),
+                None => format!("/api/customers?{param}={text}&limit=2"),
+            };
+            let r = api.get(&uri).await;
+            assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.body);
+            got.extend(ids(&r.body));
+            match r.body["next"].as_str() {
+                Some(n) => next = Some(n.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "{param}={text}");
+    }
+    assert!(expect("abc_class", &json!("A")).contains(&c));
+    assert!(expect("loyalty_stage", &json!("first_time_buyer")).contains(&b));
+    assert!(!expect("loyalty_stage", &json!("first_time_buyer")).contains(&a));
+    // Filters combine with the others.
+    let r = api.get("/api/customers?abc=A&q=gamma").await;
+    assert_eq!(ids(&r.body), [c]);
+    // Highest CLV first, in pages.
+    let mut clvs: Vec<(f64, i64)> = figures
+        .iter()
+        .filter_map(|v| {
+            v["clv"]
+                .as_f64()
+                .map(|x| (x, v["customer_id"].as_i64().unwrap()))
+        })
+        .collect();
+    clvs.sort_by(|x, y| y.partial_cmp(x).unwrap());
+    let mut got = Vec::new();
+    let mut uri = "/api/customers?sort=-clv&limit=4".to_string();
+    loop {
+        let r = api.get(&uri).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        got.extend(ids(&r.body));
+        match r.body["next"].as_str() {
+            Some(n) => uri = format!("/api/customers?sort=-clv&limit=4&after={n}"),
+            None => break,
+        }
+    }
+    assert_eq!(got, clvs.iter().map(|x| x.1).collect::<Vec<_>>());
+    // Biggest value at risk first among churn risks.
+    let r = api
+        .get("/api/customers?churn_risk=true&sort=-value_at_risk&limit=500")
+        .await;
+    let risky = ids(&r.body);
+    assert!(!risky.is_empty());
+    let risk_of = |id: i64| {
+        figures.iter().find(|v| v["customer_id"] == id).unwrap()["value_at_risk"]
+            .as_f64()
+            .unwrap()
+    };
+    for w in risky.windows(2) {
+        assert!(risk_of(w[0]) >= risk_of(w[1]));
+    }
+    assert!(!ids(&api
+        .get("/api/customers?sort=-value_at_risk&limit=500")
+        .await
+        .body)
+    .contains(&d));
+    // Bad values are the client's query mistakes.
+    for (uri, field) in [
+        ("/api/customers?abc=Z", "abc"),
+        ("/api/customers?grade=F", "grade"),
+        ("/api/customers?rfm_segment=royalty", "rfm_segment"),
+        ("/api/customers?loyalty_stage=fan", "loyalty_stage"),
+        ("/api/customers?churn_risk=maybe", "churn_risk"),
+        ("/api/customers?sort=clv", "sort"),
+    ] {
+        let r = api.get(uri).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.body);
+        assert_eq!(r.code(), "bad_query");
+        assert_eq!(r.field(), field, "{uri}");
+    }
+}
+
+async fn value_refresh_options_and_errors(store: Store) {
+    let api = Api::new(store);
+    // Nothing to analyse yet.
+    let r = api.post("/api/value/refresh", json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.code(), "no_orders");
+    let (a, b, _, _, _) = value_fixture(&api).await;
+    // Weeks, and an earlier calibration end: a's purchase weeks up to 2024-03-31 are those of
+    // 2024-01-10 and 2024-03-10; b bought only after it.
+    let r = api
+        .post(
+            "/api/value/refresh",
+            json!({"unit": "week", "calibration_end": "2024-03-31", "model": "paretonbd",
+                   "horizon": 26, "discount_rate": 0.08, "holdout_end": "2024-06-30"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["unit"], "week");
+    assert_eq!(r.body["calibration_end"], "2024-03-31");
+    assert_eq!(r.body["options"]["model"], "paretonbd");
+    assert_eq!(r.body["options"]["horizon"], 26.0);
+    assert_eq!(r.body["clv"]["horizon"], 26.0);
+    if let Some(m) = r.body["model"].as_object() {
+        assert_eq!(m["kind"], "paretonbd");
+        assert!(m["params"].get("beta").is_some());
+        assert!(m["holdout"].is_array(), "a holdout end gives diagnostics");
+    }
+    let v = api.get(&format!("/api/customers/{a}/value")).await.body;
+    assert_eq!(v["unit"], "week");
+    assert_eq!(v["frequency"], 1.0);
+    assert_eq!(v["revenue"], 180.0, "calibration period only");
+    let v = api.get(&format!("/api/customers/{b}/value")).await.body;
+    assert!(
+        v["frequency"].is_null(),
+        "no order in the calibration period: {v}"
+    );
+    assert!(v["clv"].is_null());
+    assert_eq!(v["revenue"], 0.0);
+    // Refused options name the field; the stored figures stay as they were.
+    for (body, field) in [
+        (json!({"calibration_end": "2000-01-01"}), "calibration_end"),
+        (
+            json!({"calibration_end": "2024-03-31", "holdout_end": "2024-03-01"}),
+            "holdout_end",
+        ),
+        (json!({"horizon": -1}), "horizon"),
+        (json!({"horizon": 0}), "horizon"),
+        (json!({"discount_rate": -2}), "discount_rate"),
+        (json!({"marketing_cost": -5}), "marketing_cost"),
+        (json!({"unit": "month"}), "unit"),
+        (json!({"model": "lifetimes"}), "model"),
+        (json!({"calibration_end": "2024-02-30"}), "calibration_end"),
+        (json!({"bogus": 1}), "bogus"),
+    ] {
+        let r = api.post("/api/value/refresh", body.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
+        assert_eq!(r.code(), "validation");
+        assert_eq!(r.field(), field, "{body}");
+    }
+    let v = api.get(&format!("/api/customers/{a}/value")).await.body;
+    assert_eq!(v["unit"], "week");
+    // A body that is not JSON is still refused.
+    let r = api
+        .send(raw(
+            Method::POST,
+            "/api/value/refresh",
+            Some("text/plain"),
+            "unit=week",
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let r = api
+        .send(raw(
+            Method::POST,
+            "/api/value/refresh",
+            Some("application/json"),
+            "{",
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.code(), "malformed_json");
 }

@@ -109,7 +109,16 @@ pub async fn read(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let c = state.store.customer(id).await?;
-    Ok(with_etag(StatusCode::OK, c))
+    let value = state.store.customer_value(id).await?;
+    // The stored value figures ride along (null before the customer's first refresh).
+    let etag = HeaderValue::from_str(&format!("\"{}\"", c.version)).expect("digits");
+    let mut body = serde_json::to_value(&c).map_err(|_| ApiError::internal())?;
+    body["value"] = value
+        .as_ref()
+        .map_or(serde_json::Value::Null, super::value::value_body);
+    let mut resp = Json(body).into_response();
+    resp.headers_mut().insert(header::ETAG, etag);
+    Ok(resp)
 }
 
 pub async fn update(

@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod customers;
 pub mod interactions;
 pub mod orders;
+pub mod value;
 
 use axum::extract::State;
 use axum::http::Method;
@@ -56,6 +57,8 @@ pub enum Body {
     None,
     Schema(&'static str),
     ArrayOf(&'static str),
+    /// A request body that may be left out (defaults apply).
+    Optional(&'static str),
 }
 
 /// The type of a query or header parameter.
@@ -359,6 +362,19 @@ pub static ROUTES: &[Route] = &[
     },
     Route {
         verb: Verb::Get,
+        path: "/api/customers/{id}/value",
+        operation_id: "customerValue",
+        tag: "value",
+        summary: "The customer's stored value figures (margin, RFM, ABC, P(alive), CLV, loyalty stage, lifecycle phase, churn warnings with reasons, score and grade with its per-attribute explanation); 404 `not_computed` before a refresh saw an order of the customer.",
+        params: &[],
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("CustomerValueDetail"),
+        errors: &[404],
+        handler: || get(value::customer_value),
+    },
+    Route {
+        verb: Verb::Get,
         path: "/api/customers/{id}/history",
         operation_id: "customerHistory",
         tag: "customers",
@@ -408,6 +424,37 @@ pub static ROUTES: &[Route] = &[
         response: Body::ArrayOf("DuplicatePair"),
         errors: &[],
         handler: || get(customers::all_duplicates),
+    },
+    // Customer value.
+    Route {
+        verb: Verb::Post,
+        path: "/api/value/refresh",
+        operation_id: "refreshValues",
+        tag: "value",
+        summary: "Recompute every customer's value figures from the stored orders (the body, optional, sets the analysis options) and store them with the population report, replacing the previous figures; answers the new report.",
+        params: &[],
+        request: Body::Optional("ValueRefreshRequest"),
+        status: 200,
+        response: Body::Schema("ValueReport"),
+        errors: &[409, 422],
+        handler: || post(value::refresh),
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/api/value/report",
+        operation_id: "valueReport",
+        tag: "value",
+        summary: "The latest refresh's population figures: totals, model parameters, RFM segments and grid, ABC classes, whale curve with the 20/80/30 figures, loyalty and lifecycle counts, grade distribution, CLV deciles, and the churn risks with the biggest value at risk; 404 `not_computed` before the first refresh.",
+        params: &[q(
+            "top",
+            Ty::Int,
+            "Churn risks listed, 0-100 (default 20), biggest value at risk first.",
+        )],
+        request: Body::None,
+        status: 200,
+        response: Body::Schema("ValueReport"),
+        errors: &[404],
+        handler: || get(value::report),
     },
     // Contacts.
     Route {

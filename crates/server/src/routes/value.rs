@@ -1,0 +1,191 @@
+//! Customer value: recompute the stored figures, the population report, one customer's figures.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use patron_domain::{FieldError, Money};
+use patron_store::{CustomerValueRow, ValueSnapshot};
+use patron_value::score::ScoreModel;
+use patron_value::AnalysisError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::extract::{ApiJsonOrEmpty, ApiPath, ApiQuery};
+use crate::value::{self, RefreshError, RefreshOptions, REPORT_CHURN_TOP};
+use crate::AppState;
+
+impl From<RefreshError> for ApiError {
+    fn from(e: RefreshError) -> Self {
+        let field = |f: &str, m: String| ApiError::validation(vec![FieldError::new(f, m)]);
+        match e {
+            RefreshError::Store(s) => s.into(),
+            RefreshError::Analysis(a) => match a {
+                AnalysisError::NoOrders => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "no_orders",
+                    "there are no order lines to analyse yet: record or import orders first",
+                ),
+                AnalysisError::CalibrationBeforeFirstOrder { first_order, .. } => field(
+                    "calibration_end",
+                    format!(
+                        "lies before the first order ({})",
+                        value::date_of(first_order)
+                    ),
+                ),
+                AnalysisError::HoldoutNotAfterCalibration {
+                    calibration_end, ..
+                } => field(
+                    "holdout_end",
+                    format!(
+                        "must come after the calibration end ({})",
+                        value::date_of(calibration_end)
+                    ),
+                ),
+                AnalysisError::BadMarketingCost(_) => {
+                    field("marketing_cost", "must be a non-negative number".into())
+                }
+                AnalysisError::BadHorizon(_) => field(
+                    "horizon",
+                    "must be a positive number of units (days or weeks)".into(),
+                ),
+                AnalysisError::BadDiscountRate(_) => field(
+                    "discount_rate",
+                    "must be a number above -1 (0.10 = 10% a year)".into(),
+                ),
+                AnalysisError::BadMargin(_) => {
+                    field("margin", "must be a finite ratio (e.g. 0.3)".into())
+                }
+                other => {
+                    tracing::error!(error = %other, "value refresh failed");
+                    ApiError::internal()
+                }
+            },
+            other @ (RefreshError::BadDate(_) | RefreshError::Internal(_)) => {
+                tracing::error!(error = %other, "value refresh failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+fn not_computed(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_computed", message)
+}
+
+/// A snapshot as the API shows it: id, time, options, and the report's figures.
+fn report_body(s: ValueSnapshot, top: usize) -> Value {
+    let mut body = match s.report {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    if let Some(Value::Array(list)) = body.get_mut("churn").and_then(|c| c.get_mut("top")) {
+        list.truncate(top);
+    }
+    body.insert("snapshot_id".into(), json!(s.id));
+    body.insert("computed_at".into(), json!(s.computed_at));
+    body.insert("options".into(), s.options);
+    Value::Object(body)
+}
+
+/// A customer's stored figures as the API shows them (money in currency units).
+pub fn value_body(r: &CustomerValueRow) -> Value {
+    json!({
+        "customer_id": r.customer_id,
+        "computed_at": r.computed_at,
+        "unit": r.unit,
+        "calibration_end": r.calibration_end,
+        "frequency": r.frequency,
+        "recency": r.recency,
+        "T": r.t,
+        "monetary_value": r.monetary_value,
+        "orders": r.orders,
+        "revenue": Money(r.revenue_cents),
+        "cost": Money(r.cost_cents),
+        "margin": Money(r.margin_cents),
+        "rfm_r": r.rfm_r,
+        "rfm_f": r.rfm_f,
+        "rfm_m": r.rfm_m,
+        "rfm_segment": r.rfm_segment,
+        "abc_class": r.abc_class,
+        "p_alive": r.p_alive,
+        "expected_purchases": r.expected_purchases,
+        "expected_spend": r.expected_spend,
+        "clv": r.clv,
+        "loyalty_stage": r.loyalty_stage,
+        "lifecycle_phase": r.lifecycle_phase,
+        "churn_risk": r.churn_risk,
+        "value_at_risk": r.value_at_risk,
+        "churn_reasons": r.churn_reasons,
+        "score": r.score,
+        "grade": r.grade,
+    })
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<RefreshOptions>,
+) -> Result<Response, ApiError> {
+    let opts = body.analysis_options().map_err(|f| {
+        ApiError::validation(vec![FieldError::new(
+            f,
+            "is out of the supported date range",
+        )])
+    })?;
+    let snapshot = value::refresh(&state.store, &opts).await?;
+    Ok(Json(report_body(snapshot, REPORT_CHURN_TOP)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    top: Option<i64>,
+}
+
+pub async fn report(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let top = match q.top {
+        None => 20,
+        Some(n @ 0..=100) => n as usize,
+        Some(n) => {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                format!("bad query parameter 'top': {n} is out of range (0-100)"),
+            )
+            .with_field("top"))
+        }
+    };
+    let s = state.store.latest_snapshot().await?.ok_or_else(|| {
+        not_computed("no customer values computed yet: POST /api/value/refresh first")
+    })?;
+    Ok(Json(report_body(s, top)).into_response())
+}
+
+pub async fn customer_value(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let customer = state.store.customer(id).await?;
+    let row = state.store.customer_value(id).await?.ok_or_else(|| {
+        not_computed(format!(
+            "no value figures for customer {id}: it had no orders at the last refresh, or none ran yet (POST /api/value/refresh)"
+        ))
+    })?;
+    let mut body = value_body(&row);
+    // The score's explanation, from the profile as it is now and the stored figures.
+    let profile = patron_store::ScoreProfile {
+        id,
+        industry: customer.data.industry.clone(),
+        registered_capital_cents: customer.data.registered_capital.map(Money::cents),
+        employees: customer.data.employees,
+        credit_rating: customer.data.credit_rating.clone(),
+        loyalty: customer.data.loyalty.as_str().to_string(),
+        custom_fields: customer.data.custom_fields.clone(),
+    };
+    let scored = value::score(&ScoreModel::default_model(), &profile, &row);
+    body["score_explanation"] = serde_json::to_value(&scored.explanation).unwrap_or(Value::Null);
+    Ok(Json(body).into_response())
+}

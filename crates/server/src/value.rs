@@ -1,0 +1,584 @@
+//! Recomputing and storing the customer-value figures: [`refresh`] reads every order line from
+//! the store, runs [`patron_value::analyze`] on it, scores each customer with the default
+//! weighted value-score model, and replaces the stored figures and population report in one
+//! transaction. The CLI (`patron value refresh`) and `POST /api/value/refresh` both call it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, NaiveDate, SubsecRound, Utc};
+use patron_store::{
+    CustomerValueRow, NewSnapshot, ScoreProfile, Store, StoreError, StoredChurnReason,
+    ValueSnapshot,
+};
+use patron_value::abc::AbcClass;
+use patron_value::loyalty::{Phase, Stage};
+use patron_value::rfm::Segment;
+use patron_value::score::{AttrValue, Grade, ScoreModel, Scored};
+use patron_value::summary::{day_from_ymd, TimeUnit};
+use patron_value::{analyze, Analysis, AnalysisError, AnalysisOptions, Day, OrderLine};
+use serde_json::{json, Value};
+
+/// Churn risks kept in a snapshot's report (biggest value at risk first).
+pub const REPORT_CHURN_TOP: usize = 100;
+
+/// Why a refresh failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
+    #[error("order date {0} is out of the supported range")]
+    BadDate(NaiveDate),
+    #[error("the analysis stopped unexpectedly: {0}")]
+    Internal(String),
+}
+
+/// Days since 1970-01-01 of a date.
+pub fn day_of(d: NaiveDate) -> Option<Day> {
+    day_from_ymd(d.year(), d.month(), d.day())
+}
+
+/// The date of a day number (days since 1970-01-01).
+pub fn date_of(day: Day) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")
+        + chrono::Duration::days(i64::from(day))
+}
+
+/// Serializes to its serde name (`"repeat_buyer"`), for the enums of patron-value.
+fn name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn segment_name(s: Segment) -> String {
+    name(&s)
+}
+
+fn stage_name(s: Stage) -> String {
+    name(&s)
+}
+
+fn phase_name(p: Phase) -> String {
+    name(&p)
+}
+
+fn grade_name(g: Grade) -> String {
+    format!("{g:?}")
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+fn cents(v: f64) -> i64 {
+    if v.is_finite() {
+        (v * 100.0).round() as i64
+    } else {
+        0
+    }
+}
+
+/// The score attributes of one customer: profile fields plus figures derived from the stored
+/// value row (names of [`patron_value::score::DEFAULT_MODEL_TOML`]):
+/// - `industry`, `credit_rating`: the profile's text;
+/// - `registered_capital` (currency units), `employees`: the profile's numbers;
+/// - `annual_margin`: CRM gross margin per year of tenure (tenure = T, at least one year);
+/// - `purchase_frequency`: purchase periods (frequency + 1) per year of tenure;
+/// - `loyalty`: the loyalty stage;
+/// - `satisfaction`: the custom field `satisfaction` when it is a number (e.g. 1-5 survey).
+pub fn score_attributes(
+    profile: &ScoreProfile,
+    row: &CustomerValueRow,
+) -> BTreeMap<String, AttrValue> {
+    let mut m = BTreeMap::new();
+    let text = |v: &Option<String>| match v {
+        Some(s) if !s.trim().is_empty() => AttrValue::Text(s.clone()),
+        _ => AttrValue::Missing,
+    };
+    m.insert("industry".into(), text(&profile.industry));
+    m.insert("credit_rating".into(), text(&profile.credit_rating));
+    m.insert(
+        "registered_capital".into(),
+        profile
+            .registered_capital_cents
+            .map_or(AttrValue::Missing, |c| AttrValue::Number(c as f64 / 100.0)),
+    );
+    m.insert(
+        "employees".into(),
+        profile
+            .employees
+            .map_or(AttrValue::Missing, |e| AttrValue::Number(e as f64)),
+    );
+    let unit_days = if row.unit == "week" { 7.0 } else { 1.0 };
+    let years = row
+        .t
+        .map_or(1.0, |t| ((t * unit_days + 1.0) / 365.0).max(1.0));
+    m.insert(
+        "annual_margin".into(),
+        AttrValue::Number(row.margin_cents as f64 / 100.0 / years),
+    );
+    m.insert(
+        "purchase_frequency".into(),
+        match row.frequency {
+            Some(f) => AttrValue::Number((f + 1.0) / years),
+            None => AttrValue::Number(0.0),
+        },
+    );
+    m.insert("loyalty".into(), text(&row.loyalty_stage));
+    let satisfaction = match profile.custom_fields.get("satisfaction") {
+        Some(patron_domain::CustomValue::Number(n)) => AttrValue::Number(*n),
+        Some(patron_domain::CustomValue::Text(t)) => t
+            .trim()
+            .parse()
+            .map_or(AttrValue::Missing, AttrValue::Number),
+        _ => AttrValue::Missing,
+    };
+    m.insert("satisfaction".into(), satisfaction);
+    m
+}
+
+/// Scores one customer with the default model.
+pub fn score(model: &ScoreModel, profile: &ScoreProfile, row: &CustomerValueRow) -> Scored {
+    model.score(&score_attributes(profile, row))
+}
+
+/// Order lines with dense customer indices, and the customer id of each index.
+fn dense_orders(
+    store_facts: Vec<patron_store::OrderFact>,
+) -> Result<(Vec<OrderLine>, Vec<i64>), RefreshError> {
+    let mut index: HashMap<i64, u32> = HashMap::new();
+    let mut ids = Vec::new();
+    let mut lines = Vec::with_capacity(store_facts.len());
+    let mut last: Option<(i64, u32)> = None;
+    for f in store_facts {
+        // Lines come grouped by customer (primary-key order): skip the lookup for runs.
+        let customer = match last {
+            Some((id, k)) if id == f.customer_id => k,
+            _ => {
+                let next = ids.len() as u32;
+                let k = *index.entry(f.customer_id).or_insert_with(|| {
+                    ids.push(f.customer_id);
+                    next
+                });
+                last = Some((f.customer_id, k));
+                k
+            }
+        };
+        let day = day_of(f.ordered_on).ok_or(RefreshError::BadDate(f.ordered_on))?;
+        lines.push(OrderLine {
+            customer,
+            day,
+            revenue: f.amount_cents as f64 / 100.0,
+            cost: f.cost_cents as f64 / 100.0,
+        });
+    }
+    Ok((lines, ids))
+}
+
+/// One stored row per analysed customer.
+fn rows_of(
+    an: &Analysis,
+    ids: &[i64],
+    computed_at: chrono::DateTime<Utc>,
+) -> Vec<CustomerValueRow> {
+    let unit = name(&an.options.unit);
+    let calibration_end = date_of(an.calibration_end);
+    ids.iter()
+        .enumerate()
+        .map(|(i, &customer_id)| {
+            let s = &an.summaries[i];
+            let active = s.first_day.is_some();
+            let v = &an.values[i];
+            let rfm = an.rfm_score(i);
+            let warning = an.churn_warning(i);
+            let churn_reasons: Vec<StoredChurnReason> = warning
+                .map(|w| {
+                    w.reasons
+                        .iter()
+                        .map(|r| {
+                            let mut figures = BTreeMap::new();
+                            let mut kind = String::new();
+                            if let Ok(Value::Object(o)) = serde_json::to_value(r.kind) {
+                                for (k, x) in o {
+                                    match (k.as_str(), x) {
+                                        ("kind", Value::String(s)) => kind = s,
+                                        (_, Value::Number(n)) => {
+                                            if let Some(f) = n.as_f64() {
+                                                figures.insert(k, f);
+                                            }
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                            }
+                            StoredChurnReason {
+                                kind,
+                                detail: r.detail.clone(),
+                                figures,
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            CustomerValueRow {
+                customer_id,
+                computed_at,
+                unit: unit.clone(),
+                calibration_end,
+                frequency: active.then_some(s.rft.frequency),
+                recency: active.then_some(s.rft.recency),
+                t: active.then_some(s.rft.t),
+                monetary_value: active.then_some(s.rft.monetary_value),
+                orders: s.orders as i64,
+                revenue_cents: cents(s.revenue),
+                cost_cents: cents(s.cost),
+                margin_cents: cents(s.margin),
+                rfm_r: rfm.map(|r| i32::from(r.r)),
+                rfm_f: rfm.map(|r| i32::from(r.f)),
+                rfm_m: rfm.map(|r| i32::from(r.m)),
+                rfm_segment: rfm.map(|r| segment_name(r.segment)),
+                abc_class: match an.abc_class(i) {
+                    AbcClass::A => "A",
+                    AbcClass::B => "B",
+                    AbcClass::C => "C",
+                }
+                .into(),
+                p_alive: finite(v.p_alive),
+                expected_purchases: finite(v.expected_purchases),
+                expected_spend: finite(v.expected_spend),
+                clv: finite(v.clv),
+                loyalty_stage: an.stages[i].map(stage_name),
+                lifecycle_phase: an.phases[i].map(phase_name),
+                churn_risk: warning.is_some(),
+                value_at_risk: warning.map_or(0.0, |w| w.value_at_risk),
+                churn_reasons,
+                score: None,
+                grade: None,
+            }
+        })
+        .collect()
+}
+
+/// Quantiles (0%, 10%, .., 100%) of the finite values, for distribution plots.
+fn deciles(mut v: Vec<f64>) -> Vec<f64> {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return Vec::new();
+    }
+    v.sort_by(f64::total_cmp);
+    (0..=10)
+        .map(|k| {
+            let pos = (v.len() - 1) as f64 * f64::from(k) / 10.0;
+            let lo = pos.floor() as usize;
+            let hi = pos.ceil() as usize;
+            v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+        })
+        .collect()
+}
+
+/// The options as the API shows them (dates as YYYY-MM-DD).
+pub fn options_json(o: &AnalysisOptions) -> Value {
+    json!({
+        "unit": name(&o.unit),
+        "calibration_end": o.calibration_end.map(date_of),
+        "holdout_end": o.holdout_end.map(date_of),
+        "model": name(&o.model),
+        "horizon": o.horizon,
+        "discount_rate": o.discount_rate,
+        "margin": o.margin,
+        "marketing_cost": o.marketing_cost,
+    })
+}
+
+fn num(v: f64) -> Value {
+    finite(v).map_or(Value::Null, |x| json!(x))
+}
+
+/// The population figures of an analysis (what `GET /api/value/report` shows).
+fn report_json(
+    an: &Analysis,
+    ids: &[i64],
+    rows: &[CustomerValueRow],
+    names: &HashMap<i64, (String, String)>,
+) -> Value {
+    let model = an.model.as_ref().map(|m| {
+        let params: serde_json::Map<String, Value> = m
+            .params()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), num(v)))
+            .collect();
+        json!({
+            "kind": name(&m.kind),
+            "params": params,
+            "log_likelihood": num(m.purchase.log_likelihood),
+            "iterations": m.purchase.iterations,
+            "converged": m.purchase.converged,
+            "customers": m.purchase.n_customers,
+            "fit_seconds": num(m.purchase_seconds),
+            "gamma_gamma": m.spend.as_ref().map(|g| json!({
+                "p": num(g.model.p), "q": num(g.model.q), "gamma": num(g.model.gamma),
+                "log_likelihood": num(g.log_likelihood), "customers": g.n_customers,
+                "converged": g.converged,
+                "population_mean_spend": m.population_mean_spend.and_then(finite),
+            })),
+            "gamma_gamma_error": m.spend_error,
+            "holdout": m.holdout.as_ref().map(|bins| bins.iter().map(|b| json!({
+                "frequency": b.frequency, "open_ended": b.open_ended, "customers": b.n_customers,
+                "actual_mean": num(b.actual_mean), "expected_mean": num(b.expected_mean),
+            })).collect::<Vec<_>>()),
+        })
+    });
+    let t = &an.totals;
+    let mut grades: BTreeMap<&str, u64> = ["A", "B", "C", "D", "E"]
+        .into_iter()
+        .map(|g| (g, 0))
+        .collect();
+    let mut ungraded = 0u64;
+    for r in rows {
+        match r.grade.as_deref().and_then(|g| grades.get_mut(g)) {
+            Some(n) => *n += 1,
+            None => ungraded += 1,
+        }
+    }
+    let top: Vec<Value> = an
+        .churn
+        .iter()
+        .take(REPORT_CHURN_TOP)
+        .map(|w| {
+            let id = ids[w.customer as usize];
+            let (number, name) = names.get(&id).cloned().unwrap_or_default();
+            let row = &rows[w.customer as usize];
+            json!({
+                "customer_id": id,
+                "number": number,
+                "name": name,
+                "value_at_risk": num(w.value_at_risk),
+                "abc_class": row.abc_class,
+                "reasons": row.churn_reasons,
+            })
+        })
+        .collect();
+    let w = &an.whale;
+    json!({
+        "unit": name(&an.options.unit),
+        "first_order": date_of(an.first_day),
+        "last_order": date_of(an.last_day),
+        "calibration_end": date_of(an.calibration_end),
+        "holdout_end": an.options.holdout_end.map(date_of),
+        "totals": {
+            "customers": t.customers,
+            "customers_in_calibration": t.customers_in_calibration,
+            "order_lines": t.order_lines,
+            "zero_amount_lines": t.zero_amount_lines,
+            "revenue": num(t.revenue),
+            "cost": num(t.cost),
+            "marketing_cost": num(t.marketing_cost),
+            "margin": num(t.margin),
+            "clv": num(t.clv),
+        },
+        "clv": {
+            "horizon": num(an.horizon),
+            "steps": an.clv_options.steps,
+            "discount_rate_per_step": num(an.clv_options.discount_rate),
+            "margin_ratio": num(an.clv_options.margin_ratio),
+            "marketing_cost_per_year": num(an.options.marketing_cost),
+            "deciles": deciles(rows.iter().filter_map(|r| r.clv).collect()),
+        },
+        "model": model,
+        "model_error": an.model_error,
+        "rfm": {
+            "segments": an.rfm.segments.iter().map(|g| json!({
+                "segment": segment_name(g.segment), "customers": g.customers, "revenue": num(g.revenue),
+            })).collect::<Vec<_>>(),
+            "grid_customers": an.rfm.grid.iter().map(|row| row.iter().map(|c| c.customers).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            "grid_revenue": an.rfm.grid.iter().map(|row| row.iter().map(|c| num(c.revenue)).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        },
+        "abc": an.abc.stats.iter().map(|c| json!({
+            "class": format!("{:?}", c.class),
+            "customers": c.customers,
+            "customer_share": num(c.customer_share),
+            "value": num(c.value),
+            "value_share": num(c.value_share),
+            "cumulative_share": num(c.cumulative_share),
+        })).collect::<Vec<_>>(),
+        "whale": {
+            "top_share": num(w.figures.top_share),
+            "peak": num(w.figures.peak),
+            "peak_at_customers_pct": num(w.figures.peak_at_customers_pct),
+            "bottom_destroyed": num(w.figures.bottom_destroyed),
+            "unprofitable_customers": w.figures.unprofitable_customers,
+            "total": num(w.total),
+            "peak_value": num(w.peak_value),
+            "curve": w.curve.iter().map(|p| json!({
+                "customers_pct": num(p.customers_pct), "profit_pct": num(p.profit_pct),
+            })).collect::<Vec<_>>(),
+        },
+        "loyalty": {
+            "first_time_buyer": an.loyalty.first_time_buyer,
+            "repeat_buyer": an.loyalty.repeat_buyer,
+        },
+        "lifecycle": {
+            "introduction": an.lifecycle.introduction,
+            "growth": an.lifecycle.growth,
+            "maturity": an.lifecycle.maturity,
+            "decline": an.lifecycle.decline,
+        },
+        "grades": {
+            "A": grades["A"], "B": grades["B"], "C": grades["C"], "D": grades["D"], "E": grades["E"],
+            "ungraded": ungraded,
+        },
+        "churn": {
+            "warned_customers": an.churn.len(),
+            "value_at_risk": num(an.churn.iter().map(|w| w.value_at_risk).filter(|v| v.is_finite()).sum()),
+            "top": top,
+        },
+        "notes": an.notes,
+        "timings": an.timings.iter().map(|t| json!({"step": t.step, "seconds": num(t.seconds)})).collect::<Vec<_>>(),
+    })
+}
+
+/// Serializes refreshes within this process (a second one waits for the first).
+static REFRESH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Recomputes every customer's value figures from the stored order lines with `opts`, scores
+/// each customer with the default weighted value-score model (profile fields plus figures, see
+/// [`score_attributes`]), and replaces the stored figures and population report in one
+/// transaction. Returns the new snapshot.
+pub async fn refresh(store: &Store, opts: &AnalysisOptions) -> Result<ValueSnapshot, RefreshError> {
+    let _one_at_a_time = REFRESH.lock().await;
+    let started = std::time::Instant::now();
+    let facts = store.order_facts().await?;
+    let read_seconds = started.elapsed().as_secs_f64();
+    let profiles = store.score_profiles().await?;
+    let opts = opts.clone();
+    let computed_at = Utc::now().trunc_subsecs(6);
+    // The analysis is CPU work: keep it off the async workers.
+    let (an, ids, mut rows) = tokio::task::spawn_blocking(move || {
+        let (lines, ids) = dense_orders(facts)?;
+        let an = analyze(&lines, ids.len(), &opts)?;
+        let rows = rows_of(&an, &ids, computed_at);
+        Ok::<_, RefreshError>((an, ids, rows))
+    })
+    .await
+    .map_err(|e| RefreshError::Internal(e.to_string()))??;
+    let analysed = started.elapsed().as_secs_f64();
+    let model = ScoreModel::default_model();
+    let by_id: HashMap<i64, &ScoreProfile> = profiles.iter().map(|p| (p.id, p)).collect();
+    for r in &mut rows {
+        if let Some(p) = by_id.get(&r.customer_id) {
+            let s = score(&model, p, r);
+            r.score = finite(s.score);
+            r.grade = Some(grade_name(s.grade));
+        }
+    }
+    let mut names = HashMap::new();
+    for w in an.churn.iter().take(REPORT_CHURN_TOP) {
+        let id = ids[w.customer as usize];
+        if let Ok(c) = store.customer(id).await {
+            names.insert(id, (c.data.number.unwrap_or_default(), c.data.name));
+        }
+    }
+    let mut report = report_json(&an, &ids, &rows, &names);
+    let scored = started.elapsed().as_secs_f64();
+    // Timings of the whole refresh (the write's own time is known only after it).
+    report["refresh_seconds"] = json!({
+        "read": read_seconds,
+        "analyse": analysed - read_seconds,
+        "score": scored - analysed,
+    });
+    let snapshot = NewSnapshot {
+        computed_at,
+        options: options_json(&an.options),
+        report,
+    };
+    let stored = store.replace_customer_values(&rows, &snapshot).await?;
+    tracing::info!(
+        customers = rows.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "customer values refreshed"
+    );
+    Ok(stored)
+}
+
+/// Analysis options from the API's or CLI's plain values.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshOptions {
+    /// `day` (default) or `week`.
+    pub unit: Option<TimeUnit>,
+    /// Last day of the calibration period (default: the last order date).
+    pub calibration_end: Option<NaiveDate>,
+    /// Last day of a holdout period after the calibration end.
+    pub holdout_end: Option<NaiveDate>,
+    /// `bgnbd` (default) or `paretonbd`.
+    pub model: Option<patron_value::models::ModelKind>,
+    /// CLV horizon in units (default one year).
+    pub horizon: Option<f64>,
+    /// Annual discount rate (default 0.10).
+    pub discount_rate: Option<f64>,
+    /// Margin ratio of the CLV (default: the data's own).
+    pub margin: Option<f64>,
+    /// Relationship-marketing cost per customer per year (default 0).
+    pub marketing_cost: Option<f64>,
+}
+
+impl RefreshOptions {
+    /// The analysis options; `Err(field)` names a date out of range.
+    pub fn analysis_options(&self) -> Result<AnalysisOptions, &'static str> {
+        let mut o = AnalysisOptions::default();
+        if let Some(u) = self.unit {
+            o.unit = u;
+        }
+        if let Some(d) = self.calibration_end {
+            o.calibration_end = Some(day_of(d).ok_or("calibration_end")?);
+        }
+        if let Some(d) = self.holdout_end {
+            o.holdout_end = Some(day_of(d).ok_or("holdout_end")?);
+        }
+        if let Some(m) = self.model {
+            o.model = m;
+        }
+        o.horizon = self.horizon;
+        if let Some(r) = self.discount_rate {
+            o.discount_rate = r;
+        }
+        o.margin = self.margin;
+        if let Some(c) = self.marketing_cost {
+            o.marketing_cost = c;
+        }
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_round_trip() {
+        for d in [
+            "1970-01-01",
+            "1997-01-01",
+            "1998-06-30",
+            "2024-02-29",
+            "1969-12-31",
+        ] {
+            let date: NaiveDate = d.parse().unwrap();
+            assert_eq!(date_of(day_of(date).unwrap()), date);
+        }
+        assert_eq!(day_of("1970-01-02".parse().unwrap()), Some(1));
+    }
+
+    #[test]
+    fn deciles_interpolate() {
+        let d = deciles((0..=100).map(f64::from).collect());
+        assert_eq!(d.len(), 11);
+        assert_eq!(d[0], 0.0);
+        assert_eq!(d[5], 50.0);
+        assert_eq!(d[10], 100.0);
+        assert!(deciles(vec![f64::NAN]).is_empty());
+    }
+}
