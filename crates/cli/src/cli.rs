@@ -91,7 +91,7 @@ pub struct ImportArgs {
     #[arg(long, value_name = "REJECTS.csv")]
     pub skip_bad: Option<PathBuf>,
     /// Rows per transaction.
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = 200_000)]
     pub batch_size: usize,
     /// Create customers that orders or interactions refer to but that do not exist yet
     /// (always on for --format cdnow, which has no customer file).

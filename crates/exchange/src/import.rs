@@ -48,7 +48,7 @@ impl ImportOptions {
             format,
             maps: Vec::new(),
             skip_bad: None,
-            batch_rows: 50_000,
+            batch_rows: 200_000,
             create_customers: format == InputFormat::Cdnow,
             by: "import".into(),
         }

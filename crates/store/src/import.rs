@@ -120,8 +120,8 @@ impl Store {
                     "INSERT INTO customers (number, name, company, industry, region, address, phone, fax, email, employees, \
                      registered_capital_cents, awards, source, tags, custom_fields, status, loyalty, owner_id, credit_rating, \
                      credit_limit_cents, marketing_opt_out, referred_by, phone_key, email_key, name_key, created_at, updated_at) \
-                     VALUES {} ON CONFLICT (number) DO NOTHING", values_sql(27, chunk.len(), anon));
-                let mut q = sqlx::query(&sql);
+                     VALUES {} ON CONFLICT (number) DO NOTHING RETURNING id", values_sql(27, chunk.len(), anon));
+                let mut q = sqlx::query_scalar::<_, i64>(&sql);
                 for r in chunk {
                     let c = &r.data;
                     let (pk, ek, nk) = crate::customers::search_keys(c);
@@ -132,11 +132,17 @@ impl Store {
                         .bind(c.owner_id).bind(&c.credit_rating).bind(c.credit_limit.map(Money::cents))
                         .bind(c.marketing_opt_out).bind(c.referred_by).bind(pk).bind(ek).bind(nk).bind(at).bind(at);
                 }
-                inserted += q.execute(&mut *tx).await?.rows_affected();
-            }
-            if inserted > 0 {
-                sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) SELECT id, $1, $2, 'created', NULL, 'import' FROM customers WHERE created_at = $1")
-                    .bind(at).bind(by).execute(&mut *tx).await?;
+                // Only the rows actually inserted come back, and get their 'created' history row.
+                let ids: Vec<i64> = q.fetch_all(&mut *tx).await?;
+                if !ids.is_empty() {
+                    let sql = format!("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES {}", values_sql(4, ids.len(), anon).replace(')', ", NULL, 'import')"));
+                    let mut h = sqlx::query(&sql);
+                    for id in &ids {
+                        h = h.bind(*id).bind(at).bind(by).bind("created");
+                    }
+                    h.execute(&mut *tx).await?;
+                }
+                inserted += ids.len() as u64;
             }
             tx.commit().await?;
             inserted
@@ -147,11 +153,17 @@ impl Store {
     /// Inserts order lines whose natural key is new, in one transaction; returns how many.
     pub async fn import_order_lines(&self, rows: &[ImportOrderLine]) -> Result<u64, StoreError> {
         let anon = self.kind() == crate::BackendKind::Sqlite;
+        // In key order, consecutive inserts land on the same b-tree pages (files usually come
+        // sorted by date, which scatters the customer-first key).
+        let mut sorted: Vec<&ImportOrderLine> = rows.iter().collect();
+        sorted.sort_unstable_by(|a, b| {
+            (a.customer_id, &a.order_ref, a.line_no).cmp(&(b.customer_id, &b.order_ref, b.line_no))
+        });
         let full_sql = format!("INSERT INTO order_lines (customer_id, order_ref, line_no, ordered_on, category, quantity, amount_cents, cost_cents) VALUES {} ON CONFLICT DO NOTHING", values_sql(8, ORDER_CHUNK, anon));
         let inserted = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut inserted = 0;
-            for chunk in rows.chunks(ORDER_CHUNK) {
+            for chunk in sorted.chunks(ORDER_CHUNK) {
                 let sql = if chunk.len() == ORDER_CHUNK {
                     std::borrow::Cow::Borrowed(full_sql.as_str())
                 } else {
