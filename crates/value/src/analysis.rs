@@ -449,6 +449,7 @@ pub fn analyze(
         abc,
         whale,
         phases,
+        churn_pending,
         timings: pop_timings,
     } = pop?;
     timings.extend(model_timings);
@@ -471,13 +472,7 @@ pub fn analyze(
     let p_alive: Option<Vec<f64>> = model
         .as_ref()
         .map(|_| per_customer.iter().map(|v| v.p_alive).collect());
-    let churn = churn::churn_warnings(
-        orders,
-        n_customers,
-        calibration_end,
-        p_alive.as_deref(),
-        &opts.churn,
-    )?;
+    let churn = churn_pending.finish(p_alive.as_deref())?;
     let mut churn_flags = vec![0u8; n_customers];
     let mut churn_index = vec![NONE; n_customers];
     for (k, w) in churn.iter().enumerate() {
@@ -573,6 +568,7 @@ struct PopulationFigures {
     abc: AbcResult,
     whale: WhaleCurve,
     phases: Vec<Option<Phase>>,
+    churn_pending: churn::ChurnPending,
     timings: Vec<Timing>,
 }
 
@@ -608,12 +604,19 @@ fn population_figures(
         step: "lifecycle",
         seconds: clock.elapsed().as_secs_f64(),
     });
+    let clock = Instant::now();
+    let churn_pending = churn::churn_pending(orders, n, calibration_end, &opts.churn)?;
+    timings.push(Timing {
+        step: "churn_orders",
+        seconds: clock.elapsed().as_secs_f64(),
+    });
     Ok(PopulationFigures {
         rfm,
         rfm_index,
         abc,
         whale,
         phases,
+        churn_pending,
         timings,
     })
 }

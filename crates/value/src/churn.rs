@@ -109,6 +109,30 @@ pub enum ChurnError {
     BadPeriod,
 }
 
+/// A number with a fixed count of decimals, written through integers: `{:.N}` goes through
+/// exact (Dragon) formatting, which dominated the warnings of a million customers.
+struct Fixed(f64, u32);
+
+impl std::fmt::Display for Fixed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Fixed(x, decimals) = *self;
+        let scale = 10f64.powi(decimals as i32);
+        let scaled = (x * scale).round();
+        if !x.is_finite() || scaled.abs() >= 9.0e15 {
+            return write!(f, "{:.*}", decimals as usize, x);
+        }
+        let n = scaled as i64;
+        let sign = if n < 0 { "-" } else { "" };
+        let n = n.unsigned_abs();
+        let s = scale as u64;
+        if decimals == 0 {
+            write!(f, "{sign}{n}")
+        } else {
+            write!(f, "{sign}{}.{:0w$}", n / s, n % s, w = decimals as usize)
+        }
+    }
+}
+
 #[derive(Clone, Copy, Default)]
 struct Acc {
     current: f64,
@@ -127,9 +151,6 @@ pub fn churn_warnings(
     p_alive: Option<&[f64]>,
     cfg: &ChurnConfig,
 ) -> Result<Vec<ChurnWarning>, ChurnError> {
-    if cfg.period_days == 0 {
-        return Err(ChurnError::BadPeriod);
-    }
     if let Some(p) = p_alive {
         if p.len() != n_customers {
             return Err(ChurnError::PAliveLength {
@@ -137,6 +158,88 @@ pub fn churn_warnings(
                 n_customers,
             });
         }
+    }
+    churn_pending(orders, n_customers, as_of, cfg)?.finish(p_alive)
+}
+
+/// The order-based part of [`churn_warnings`] (revenue drop, long absence, value at risk),
+/// waiting for P(alive): lets callers compute it while the models are being fitted.
+#[derive(Debug, Clone)]
+pub struct ChurnPending {
+    cfg: ChurnConfig,
+    /// Value at risk per customer.
+    value: Vec<f64>,
+    /// Customers with order-based reasons, ascending.
+    warned: Vec<(u32, Vec<ChurnReason>)>,
+}
+
+impl ChurnPending {
+    /// Adds the low-P(alive) reasons (`p_alive`: one entry per customer, non-finite ignored)
+    /// and returns the warnings sorted as [`churn_warnings`] does.
+    pub fn finish(self, p_alive: Option<&[f64]>) -> Result<Vec<ChurnWarning>, ChurnError> {
+        let n_customers = self.value.len();
+        if let Some(p) = p_alive {
+            if p.len() != n_customers {
+                return Err(ChurnError::PAliveLength {
+                    got: p.len(),
+                    n_customers,
+                });
+            }
+        }
+        let cfg = self.cfg;
+        let low = |c: usize| {
+            p_alive
+                .map(|p| p[c])
+                .filter(|p| p.is_finite() && *p < cfg.p_alive_threshold)
+        };
+        let reason = |p: f64| ChurnReason {
+            kind: ReasonKind::LowPAlive {
+                p_alive: p,
+                threshold: cfg.p_alive_threshold,
+            },
+            detail: format!(
+                "probability of still being active is {}% (alert below {}%)",
+                Fixed(100.0 * p, 0),
+                Fixed(100.0 * cfg.p_alive_threshold, 0)
+            ),
+        };
+        let mut warnings = Vec::with_capacity(self.warned.len());
+        let mut warned = self.warned.into_iter().peekable();
+        for c in 0..n_customers {
+            let mut reasons = match warned.peek() {
+                Some((k, _)) if *k as usize == c => warned.next().expect("peeked").1,
+                _ => Vec::new(),
+            };
+            if let Some(p) = low(c) {
+                reasons.push(reason(p));
+            }
+            if !reasons.is_empty() {
+                warnings.push(ChurnWarning {
+                    customer: c as u32,
+                    value_at_risk: self.value[c],
+                    reasons,
+                });
+            }
+        }
+        warnings.sort_by(|x, y| {
+            y.value_at_risk
+                .total_cmp(&x.value_at_risk)
+                .then(x.customer.cmp(&y.customer))
+        });
+        Ok(warnings)
+    }
+}
+
+/// Revenue-drop and long-absence reasons and the value at risk; [`ChurnPending::finish`] adds
+/// P(alive).
+pub fn churn_pending(
+    orders: &[OrderLine],
+    n_customers: usize,
+    as_of: Day,
+    cfg: &ChurnConfig,
+) -> Result<ChurnPending, ChurnError> {
+    if cfg.period_days == 0 {
+        return Err(ChurnError::BadPeriod);
     }
     let as_of64 = i64::from(as_of);
     let period = i64::from(cfg.period_days);
@@ -187,7 +290,7 @@ pub fn churn_warnings(
     drop(next);
 
     let min_days = cfg.min_purchase_days.max(2) as usize;
-    let mut warnings = Vec::new();
+    let mut warned = Vec::new();
     for (c, a) in acc.iter().enumerate() {
         let mut reasons = Vec::new();
         if a.previous > 0.0 && a.previous >= cfg.min_previous_revenue {
@@ -200,10 +303,10 @@ pub fn churn_warnings(
                         change,
                     },
                     detail: format!(
-                        "revenue of the last {period} days fell {:.0}% ({:.2} after {:.2} the {period} days before)",
-                        -100.0 * change,
-                        a.current,
-                        a.previous
+                        "revenue of the last {period} days fell {}% ({} after {} the {period} days before)",
+                        Fixed(-100.0 * change, 0),
+                        Fixed(a.current, 2),
+                        Fixed(a.previous, 2)
                     ),
                 });
             }
@@ -226,48 +329,39 @@ pub fn churn_warnings(
                             ratio,
                         },
                         detail: format!(
-                            "no purchase for {since:.0} days, {ratio:.1} times the usual gap of {mean_gap:.1} days"
+                            "no purchase for {} days, {} times the usual gap of {} days",
+                            Fixed(since, 0),
+                            Fixed(ratio, 1),
+                            Fixed(mean_gap, 1)
                         ),
                     });
                 }
             }
         }
 
-        if let Some(p) = p_alive.and_then(|p| p.get(c)).copied() {
-            if p.is_finite() && p < cfg.p_alive_threshold {
-                reasons.push(ChurnReason {
-                    kind: ReasonKind::LowPAlive {
-                        p_alive: p,
-                        threshold: cfg.p_alive_threshold,
-                    },
-                    detail: format!(
-                        "probability of still being active is {:.0}% (alert below {:.0}%)",
-                        100.0 * p,
-                        100.0 * cfg.p_alive_threshold
-                    ),
-                });
-            }
-        }
-
         if !reasons.is_empty() {
-            warnings.push(ChurnWarning {
-                customer: c as u32,
-                value_at_risk: a.value,
-                reasons,
-            });
+            warned.push((c as u32, reasons));
         }
     }
-    warnings.sort_by(|x, y| {
-        y.value_at_risk
-            .total_cmp(&x.value_at_risk)
-            .then(x.customer.cmp(&y.customer))
-    });
-    Ok(warnings)
+    Ok(ChurnPending {
+        cfg: *cfg,
+        value: acc.iter().map(|a| a.value).collect(),
+        warned,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_decimals() {
+        assert_eq!(Fixed(12.345, 2).to_string(), "12.35");
+        assert_eq!(Fixed(-0.4, 0).to_string(), "0");
+        assert_eq!(Fixed(-75.0, 0).to_string(), "-75");
+        assert_eq!(Fixed(3.04, 1).to_string(), "3.0");
+        assert_eq!(Fixed(0.05, 2).to_string(), "0.05");
+    }
 
     fn o(customer: u32, day: Day, revenue: f64) -> OrderLine {
         OrderLine {

@@ -367,61 +367,33 @@ pub fn summarize(
     drop(next);
 
     // Pass 3: per customer, sort its lines by day and walk the periods.
+    // Two halves of the customers on two threads (each owns its part of the buffer).
     let (unit, grouping) = (opts.unit, opts.grouping);
-    for (c, s) in out.iter_mut().enumerate() {
-        let lines = &mut buf[start[c]..start[c + 1]];
-        if lines.is_empty() {
-            continue;
+    let walk = |out: &mut [CustomerSummary], buf: &mut [Slot], base: usize| {
+        for s in out.iter_mut() {
+            let c = s.customer as usize;
+            walk_customer(
+                s,
+                &mut buf[start[c] - base..start[c + 1] - base],
+                cal_end,
+                unit,
+                grouping,
+            );
         }
-        lines.sort_unstable_by_key(|l| l.day);
-        let n_cal = lines.partition_point(|l| l.day <= cal_end);
-        let (cal, hold) = lines.split_at(n_cal);
-
-        if let (Some(first), Some(last)) = (cal.first(), cal.last()) {
-            let (first, last) = (first.day, last.day);
-            s.first_day = Some(first);
-            s.last_day = Some(last);
-            let first_period = period_of(first, first, unit, grouping);
-            let mut current = first_period;
-            let mut repeat_periods = 0u64;
-            let mut repeat_revenue = 0.0;
-            for l in cal {
-                let p = period_of(l.day, first, unit, grouping);
-                if p != current {
-                    repeat_periods += 1;
-                    current = p;
-                }
-                if p != first_period {
-                    repeat_revenue += l.revenue;
-                }
-            }
-            s.rft = Rft {
-                frequency: repeat_periods as f64,
-                recency: span(first, last, first, unit, grouping),
-                t: span(first, cal_end, first, unit, grouping),
-                monetary_value: if repeat_periods > 0 {
-                    repeat_revenue / repeat_periods as f64
-                } else {
-                    0.0
-                },
-            };
+    };
+    let mid = if n_customers >= 50_000 {
+        n_customers / 2
+    } else {
+        n_customers
+    };
+    let (out_a, out_b) = out.split_at_mut(mid);
+    let (buf_a, buf_b) = buf.split_at_mut(start[mid]);
+    std::thread::scope(|scope| {
+        if !out_b.is_empty() {
+            scope.spawn(|| walk(out_b, buf_b, start[mid]));
         }
-
-        if let Some(h0) = hold.first() {
-            let anchor = s.first_day.unwrap_or(h0.day);
-            let mut periods = 0u64;
-            let mut current = None;
-            for l in hold {
-                let p = period_of(l.day, anchor, unit, grouping);
-                if current != Some(p) {
-                    periods += 1;
-                    current = Some(p);
-                }
-                s.holdout_revenue += l.revenue;
-            }
-            s.holdout_purchases = periods as f64;
-        }
-    }
+        walk(out_a, buf_a, 0);
+    });
 
     // Money: marketing cost and margin.
     for s in &mut out {
@@ -435,6 +407,68 @@ pub fn summarize(
         s.margin = s.revenue - s.cost - s.marketing_cost;
     }
     Ok(out)
+}
+
+/// Pass 3 of [`summarize`] for one customer: sort its lines by day and walk the periods.
+fn walk_customer(
+    s: &mut CustomerSummary,
+    lines: &mut [Slot],
+    cal_end: Day,
+    unit: TimeUnit,
+    grouping: Grouping,
+) {
+    if lines.is_empty() {
+        return;
+    }
+
+    lines.sort_unstable_by_key(|l| l.day);
+    let n_cal = lines.partition_point(|l| l.day <= cal_end);
+    let (cal, hold) = lines.split_at(n_cal);
+
+    if let (Some(first), Some(last)) = (cal.first(), cal.last()) {
+        let (first, last) = (first.day, last.day);
+        s.first_day = Some(first);
+        s.last_day = Some(last);
+        let first_period = period_of(first, first, unit, grouping);
+        let mut current = first_period;
+        let mut repeat_periods = 0u64;
+        let mut repeat_revenue = 0.0;
+        for l in cal {
+            let p = period_of(l.day, first, unit, grouping);
+            if p != current {
+                repeat_periods += 1;
+                current = p;
+            }
+            if p != first_period {
+                repeat_revenue += l.revenue;
+            }
+        }
+        s.rft = Rft {
+            frequency: repeat_periods as f64,
+            recency: span(first, last, first, unit, grouping),
+            t: span(first, cal_end, first, unit, grouping),
+            monetary_value: if repeat_periods > 0 {
+                repeat_revenue / repeat_periods as f64
+            } else {
+                0.0
+            },
+        };
+    }
+
+    if let Some(h0) = hold.first() {
+        let anchor = s.first_day.unwrap_or(h0.day);
+        let mut periods = 0u64;
+        let mut current = None;
+        for l in hold {
+            let p = period_of(l.day, anchor, unit, grouping);
+            if current != Some(p) {
+                periods += 1;
+                current = Some(p);
+            }
+            s.holdout_revenue += l.revenue;
+        }
+        s.holdout_purchases = periods as f64;
+    }
 }
 
 #[cfg(test)]
