@@ -401,12 +401,14 @@ impl Store {
         if let Some(t) = &filter.tag {
             // Tags are a JSON array of strings; match the quoted element (as text: jsonb in PostgreSQL).
             w.push(
-                "CAST(tags AS TEXT) LIKE ?",
+                "CAST(tags AS TEXT) LIKE ? ESCAPE '\\'",
                 [Bind::Text(format!(
                     "%{}%",
                     serde_json::to_string(t)
                         .expect("strings serialize")
+                        .replace('\\', "\\\\")
                         .replace('%', "\\%")
+                        .replace('_', "\\_")
                 ))],
             );
         }

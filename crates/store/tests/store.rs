@@ -28,6 +28,7 @@ fn order(day: &str, amount: i64) -> OrderInput {
 }
 
 backend_tests!(
+    tag_filter_is_literal,
     create_read_update_with_history,
     optimistic_concurrency,
     keyset_pages_cover_everything,
@@ -418,6 +419,34 @@ async fn orders_and_interactions(store: Store) {
         store.order(c.id, "A-1").await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+async fn tag_filter_is_literal(store: Store) {
+    for tags in [vec!["50%_off"], vec!["50x off"], vec!["a\\b"], vec!["vip"]] {
+        store
+            .create_customer(
+                CustomerInput {
+                    tags: tags.into_iter().map(String::from).collect(),
+                    ..customer("T")
+                },
+                "t",
+            )
+            .await
+            .unwrap();
+    }
+    for (tag, n) in [("50%_off", 1), ("%", 0), ("a\\b", 1), ("vip", 1), ("v", 0)] {
+        let f = CustomerFilter {
+            tag: Some(tag.into()),
+            ..Default::default()
+        };
+        let got = store
+            .list_customers(&f, CustomerSort::Id, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .len();
+        assert_eq!(got, n, "tag {tag}");
+    }
 }
 
 async fn delete_removes_everything(store: Store) {
