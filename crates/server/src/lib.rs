@@ -13,6 +13,7 @@ pub mod extract;
 pub mod openapi;
 pub mod routes;
 pub mod value;
+pub mod web_hooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -50,7 +51,8 @@ impl AppState {
 /// size limit, JSON error bodies for errors produced by layers (405, 413), panics caught as
 /// JSON 500, and request tracing.
 pub fn app(state: AppState) -> Router {
-    let web = patron_web::router(state.store.clone()); // HTML pages: /, /customers, /dashboard
+    // HTML pages: /, /customers, /dashboard, /score-model, /import
+    let web = patron_web::router_with(state.store.clone(), web_hooks::hooks());
     routes::router()
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -465,7 +465,11 @@ pub async fn refresh(store: &Store, opts: &AnalysisOptions) -> Result<ValueSnaps
     .await
     .map_err(|e| RefreshError::Internal(e.to_string()))??;
     let analysed = started.elapsed().as_secs_f64();
-    let model = ScoreModel::default_model();
+    // The model saved in the web editor (score_models), else the built-in one.
+    let model = match store.current_score_model().await? {
+        Some(m) => ScoreModel::from_toml(&m.toml).unwrap_or_else(|_| ScoreModel::default_model()),
+        None => ScoreModel::default_model(),
+    };
     let by_id: HashMap<i64, &ScoreProfile> = profiles.iter().map(|p| (p.id, p)).collect();
     for r in &mut rows {
         if let Some(p) = by_id.get(&r.customer_id) {

@@ -11,6 +11,7 @@ mod import;
 mod interactions;
 mod orders;
 mod page;
+mod score_models;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod values;
@@ -29,6 +30,7 @@ pub use error::StoreError;
 pub use import::{ImportCustomer, ImportInteraction, ImportOrderLine, OrderFact};
 pub use orders::OrderFilter;
 pub use page::{Page, PageRequest};
+pub use score_models::{StoredScoreModel, ValueClasses};
 pub use values::{CustomerValueRow, NewSnapshot, ScoreProfile, StoredChurnReason, ValueSnapshot};
 
 /// Runs `$body` with `$pool` bound to the backend's pool. Both arms share the same code: the SQL

@@ -1022,7 +1022,7 @@ fn value_panel(
 }
 
 /// A stored churn reason in the interface language (from its figures when present).
-fn stored_reason(lang: Lang, r: &patron_store::StoredChurnReason) -> String {
+pub(crate) fn stored_reason(lang: Lang, r: &patron_store::StoredChurnReason) -> String {
     use patron_value::churn::ReasonKind;
     // Read through JSON: the figures map is newer than the reason's kind and detail.
     let json = serde_json::to_value(r).unwrap_or_default();

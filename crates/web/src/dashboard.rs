@@ -34,9 +34,14 @@ fn dashboard(lang: Lang, a: &Analysis) -> Markup {
     let buyers = a.summaries.iter().filter(|s| s.first_day.is_some()).count() as u64;
     html! {
         div.pagehead {
-            h1 { (lang.t("dash.title")) }
-            p.sub {
-                (lang.t("dash.period")) " " (i18n::date(lang, a.first_day)) " " (lang.t("dash.to")) " " (i18n::date(lang, a.last_day))
+            div {
+                h1 { (lang.t("dash.title")) }
+                p.sub {
+                    (lang.t("dash.period")) " " (i18n::date(lang, a.first_day)) " " (lang.t("dash.to")) " " (i18n::date(lang, a.last_day))
+                }
+            }
+            form.recompute method="post" action="/dashboard/recompute" {
+                button.primary type="submit" id="recompute" { (lang.t("dash.recompute")) }
             }
         }
         div.notice.info { (lang.t("dash.computed_from_orders")) }

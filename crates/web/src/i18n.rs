@@ -283,7 +283,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
 /// The label of `key` in `lang`; the key itself when missing (a test checks that every key used
 /// exists in both languages).
 pub fn t(lang: Lang, key: &str) -> &'static str {
-    match MESSAGES.iter().find(|(k, _, _)| *k == key) {
+    match MESSAGES
+        .iter()
+        .chain(crate::catalog::MESSAGES)
+        .find(|(k, _, _)| *k == key)
+    {
         Some((_, en, zh)) => match lang {
             Lang::En => en,
             Lang::Zh => zh,
@@ -298,7 +302,10 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
 
 /// Every key of the catalogue (for tests).
 pub fn keys() -> impl Iterator<Item = &'static str> {
-    MESSAGES.iter().map(|(k, _, _)| *k)
+    MESSAGES
+        .iter()
+        .chain(crate::catalog::MESSAGES)
+        .map(|(k, _, _)| *k)
 }
 
 /// Groups the digits of a non-negative integer by thousands.
@@ -406,7 +413,7 @@ mod tests {
     #[test]
     fn catalogue_is_complete_and_unique() {
         let mut seen = std::collections::HashSet::new();
-        for (k, en, zh) in MESSAGES {
+        for (k, en, zh) in MESSAGES.iter().chain(crate::catalog::MESSAGES) {
             assert!(seen.insert(*k), "duplicate key {k}");
             assert!(!en.is_empty() && !zh.is_empty(), "empty label for {k}");
         }

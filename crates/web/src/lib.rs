@@ -11,10 +11,13 @@
 //!
 //! Only `POST` changes anything; bad input (query, path, form) gives a 4xx page, never a 5xx.
 
+mod catalog;
 mod customers;
 mod dashboard;
 pub mod i18n;
 mod layout;
+mod overview;
+mod period;
 mod svg;
 mod values;
 
@@ -35,11 +38,51 @@ pub const BY: &str = "web";
 #[derive(Clone, Debug)]
 pub struct WebState {
     pub store: Store,
+    pub hooks: Hooks,
+    /// The dashboard's period-over-period figures, per snapshot and period length.
+    pub periods: period::Cache,
+}
+
+/// A boxed future, for [`Hooks`].
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// Recomputes the stored value figures (the server's `value::refresh`); the new snapshot's id,
+/// or the error's message.
+pub type RefreshHook =
+    std::sync::Arc<dyn Fn(Store) -> BoxFuture<Result<i64, String>> + Send + Sync>;
+
+/// The score attributes of a customer (the server's `value::score_attributes`).
+pub type AttributesHook = fn(
+    &patron_store::ScoreProfile,
+    &patron_store::CustomerValueRow,
+) -> std::collections::BTreeMap<String, patron_value::score::AttrValue>;
+
+/// What the web pages need from the server crate (which depends on this one): the value
+/// refresh and the score attributes. Without them the Recompute button and the score model
+/// preview say that they are not available.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    pub refresh: Option<RefreshHook>,
+    pub score_attributes: Option<AttributesHook>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("refresh", &self.refresh.is_some())
+            .field("score_attributes", &self.score_attributes.is_some())
+            .finish()
+    }
+}
+
+/// The web interface's routes without the server's hooks (see [`router_with`]).
+pub fn router(store: Store) -> Router {
+    router_with(store, Hooks::default())
 }
 
 /// The web interface's routes. It has no fallback, so that it can be merged into the API's
 /// router (whose fallback answers unknown paths).
-pub fn router(store: Store) -> Router {
+pub fn router_with(store: Store, hooks: Hooks) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/customers") }))
         .route("/customers", get(customers::list))
@@ -47,10 +90,15 @@ pub fn router(store: Store) -> Router {
             "/customers/{id}",
             get(customers::card).post(customers::save),
         )
-        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard", get(overview::page))
+        .route("/dashboard/recompute", post(overview::recompute))
         .route("/lang", post(switch_language))
         .route("/static/patron.css", get(stylesheet))
-        .with_state(WebState { store })
+        .with_state(WebState {
+            store,
+            hooks,
+            periods: period::Cache::default(),
+        })
 }
 
 /// The request's language (from the `lang` cookie); never fails.
@@ -176,7 +224,10 @@ async fn switch_language(RawForm(body): RawForm) -> Response {
     resp
 }
 
-const CSS: &str = include_str!("../static/patron.css");
+const CSS: &str = concat!(
+    include_str!("../static/patron.css"),
+    include_str!("../static/value.css")
+);
 
 async fn stylesheet(State(_): State<WebState>) -> Response {
     (

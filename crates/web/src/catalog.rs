@@ -1,0 +1,42 @@
+//! Labels of the value pages (snapshot dashboard, score model editor, import page), kept apart
+//! from the main catalogue in [`crate::i18n`], which looks both up: `(key, English, Chinese)`.
+
+pub const MESSAGES: &[(&str, &str, &str)] = &[
+    // Navigation
+    ("nav.score_model", "Score model", "评分模型"),
+    ("nav.import", "Import", "导入"),
+    // Snapshot dashboard
+    ("dash.recompute", "Recompute values", "重新计算价值"),
+    ("dash.recomputed", "Customer values recomputed.", "客户价值已重新计算。"),
+    ("dash.recompute_unavailable", "Recomputing is not available in this server.", "此服务器不支持重新计算。"),
+    ("dash.recompute_failed", "Recomputing the customer values failed", "重新计算客户价值失败"),
+    ("dash.model", "Model", "模型"),
+    ("dash.unit_week", "weeks", "周"),
+    ("dash.unit_day", "days", "天"),
+    ("dash.total_clv", "Total CLV (next year)", "CLV 合计（未来一年）"),
+    ("dash.total_at_risk", "Value at risk", "风险价值合计"),
+    ("dash.grades", "Value grades", "价值等级分布"),
+    ("dash.warned", "customers with a churn warning", "位客户有流失预警"),
+    ("dash.all_at_risk", "All customers at risk", "查看所有有风险的客户"),
+    ("dash.no_clv", "CLV not computed: the purchase model could not be fitted.", "未计算 CLV：购买模型无法拟合。"),
+    ("dash.clv_note", "Model-based CLV per buying customer (BG/NBD or Pareto/NBD with Gamma-Gamma spend), horizon", "基于模型的每位购买客户 CLV（BG/NBD 或 Pareto/NBD 与 Gamma-Gamma 消费模型），期限"),
+    ("dash.median", "Median", "中位数"),
+    ("dash.p10", "10th percentile", "第 10 百分位"),
+    ("dash.p90", "90th percentile", "第 90 百分位"),
+    ("dash.max", "Highest", "最高"),
+    ("dash.stage_all", "All customers", "全部客户"),
+    ("dash.stage_buyers", "Buyers", "购买客户"),
+    ("dash.funnel_note", "Each bar shows the customers who reached the stage, with the share of the stage before.", "每个条形表示达到该阶段的客户数，以及占上一阶段的比例。"),
+    ("dash.bottom30_short", "bottom 30%", "末尾 30%"),
+    ("dash.ungraded", "Without a grade", "未评级"),
+    ("dash.previous", "Previous", "上期"),
+    ("dash.active", "Active customers", "活跃客户"),
+    ("dash.new", "New customers", "新客户"),
+    ("dash.compare", "This period vs the previous one", "本期与上期对比"),
+    ("dash.vs", "vs", "对比"),
+    ("dash.period_month", "Month", "月"),
+    ("dash.period_quarter", "Quarter", "季度"),
+    ("dash.period_half", "Half-year", "半年"),
+    ("dash.period_year", "Year", "年"),
+    ("dash.unclassified", "Not classified", "未分类"),
+];

@@ -1,0 +1,758 @@
+//! The value dashboard from the latest stored value snapshot (`value_snapshots.report`, written
+//! by the server's value refresh): model-based CLV distribution, loyalty funnel, whale curve
+//! with the 20/80/30 figures, ABC Pareto chart, RFM heat map, grade distribution, the churn-risk
+//! list, and a period-over-period comparison computed from the order lines. Without a snapshot
+//! the page falls back to the figures computed live from the orders ([`crate::dashboard`]).
+//! `POST /dashboard/recompute` runs the refresh (the Recompute button).
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use crate::i18n::{self, Lang};
+use crate::period::{self, Comparison, Pair, Period};
+use crate::svg::{self, Frame, H, LEFT, RIGHT, TOP, W};
+use crate::{error_page, get_param, html, layout, parse_pairs, store_error_page, Ctx, WebState};
+
+/// The parts of a snapshot's report the dashboard shows (see the server's `report_json`).
+/// Every field is optional so that older or newer reports still render.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Report {
+    pub unit: String,
+    pub first_order: Option<NaiveDate>,
+    pub last_order: Option<NaiveDate>,
+    pub calibration_end: Option<NaiveDate>,
+    pub totals: Totals,
+    pub clv: Clv,
+    pub model: Option<Model>,
+    pub rfm: Rfm,
+    pub abc: Vec<AbcClass>,
+    pub whale: Whale,
+    pub loyalty: Loyalty,
+    pub grades: Grades,
+    pub churn: Churn,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Totals {
+    pub customers: u64,
+    pub order_lines: u64,
+    pub revenue: Option<f64>,
+    pub margin: Option<f64>,
+    pub clv: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Clv {
+    pub horizon: Option<f64>,
+    pub deciles: Vec<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Model {
+    pub kind: String,
+    pub converged: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Rfm {
+    pub segments: Vec<Segment>,
+    pub grid_customers: Vec<Vec<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Segment {
+    pub segment: String,
+    pub customers: u64,
+    pub revenue: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AbcClass {
+    pub class: String,
+    pub customers: u64,
+    pub customer_share: Option<f64>,
+    pub value: Option<f64>,
+    pub value_share: Option<f64>,
+    pub cumulative_share: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Whale {
+    pub top_share: Option<f64>,
+    pub peak: Option<f64>,
+    pub peak_at_customers_pct: Option<f64>,
+    pub bottom_destroyed: Option<f64>,
+    pub unprofitable_customers: u64,
+    pub curve: Vec<WhalePoint>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WhalePoint {
+    pub customers_pct: Option<f64>,
+    pub profit_pct: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Loyalty {
+    pub first_time_buyer: u64,
+    pub repeat_buyer: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Grades {
+    #[serde(rename = "A")]
+    pub a: u64,
+    #[serde(rename = "B")]
+    pub b: u64,
+    #[serde(rename = "C")]
+    pub c: u64,
+    #[serde(rename = "D")]
+    pub d: u64,
+    #[serde(rename = "E")]
+    pub e: u64,
+    pub ungraded: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Churn {
+    pub warned_customers: u64,
+    pub value_at_risk: Option<f64>,
+    pub top: Vec<ChurnRisk>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ChurnRisk {
+    pub customer_id: i64,
+    pub number: String,
+    pub name: String,
+    pub value_at_risk: Option<f64>,
+    pub abc_class: String,
+    pub reasons: Vec<patron_store::StoredChurnReason>,
+}
+
+/// Everything the page shows besides the report.
+struct Extra {
+    customers: u64,
+    advocates: u64,
+    /// (lower bound, step, counts) of the CLV histogram.
+    clv_bins: Option<(f64, f64, Vec<u64>)>,
+    comparison: Option<std::sync::Arc<Comparison>>,
+}
+
+pub async fn page(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let pairs = parse_pairs(q.unwrap_or_default().as_bytes());
+    let period = get_param(&pairs, "period")
+        .and_then(Period::parse)
+        .unwrap_or_default();
+    let notice = get_param(&pairs, "recomputed").map(str::to_string);
+    let snapshot = match st.store.latest_snapshot().await {
+        Ok(s) => s,
+        Err(e) => return store_error_page(lang, &e),
+    };
+    let Some(snapshot) = snapshot else {
+        return crate::dashboard::page(State(st), Ctx { lang }).await;
+    };
+    let report: Report = match serde_json::from_value(snapshot.report.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "value snapshot report unreadable");
+            Report::default()
+        }
+    };
+    let extra = match extra(&st, &report, snapshot.id, period).await {
+        Ok(x) => x,
+        Err(e) => return store_error_page(lang, &e),
+    };
+    let body = dashboard(
+        lang,
+        &report,
+        &extra,
+        snapshot.computed_at,
+        period,
+        notice.as_deref(),
+    );
+    html(
+        StatusCode::OK,
+        layout::page_at(lang, lang.t("dash.title"), "dashboard", "/dashboard", body),
+    )
+}
+
+async fn extra(
+    st: &WebState,
+    r: &Report,
+    snapshot: i64,
+    period: Period,
+) -> Result<Extra, patron_store::StoreError> {
+    let (customers, _, _) = st.store.counts().await?;
+    let advocates = st.store.referrer_count().await?.max(0) as u64;
+    let clv_bins = match clv_range(&r.clv.deciles) {
+        Some((lo, step, n)) => Some((lo, step, st.store.clv_histogram(lo, step, n).await?)),
+        None => None,
+    };
+    let comparison = st.periods.get(&st.store, snapshot, period).await?;
+    Ok(Extra {
+        customers: customers.max(0) as u64,
+        advocates,
+        clv_bins,
+        comparison,
+    })
+}
+
+/// Bins of the CLV histogram from the deciles: from min(0, p0) to about the 95th percentile
+/// (the long tail goes in the last bin), on round steps.
+fn clv_range(deciles: &[f64]) -> Option<(f64, f64, usize)> {
+    if deciles.len() < 11 {
+        return None;
+    }
+    let lo = deciles[0].min(0.0);
+    let hi = (deciles[9] + (deciles[10] - deciles[9]) * 0.25).max(deciles[9]);
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
+        return None;
+    }
+    let t = svg::ticks(lo, hi, 24);
+    let step = t.windows(2).map(|w| w[1] - w[0]).next()?;
+    let start = (lo / step).floor() * step;
+    let n = (((hi - start) / step).ceil() as usize).clamp(1, 60);
+    Some((start, step, n))
+}
+
+/// `POST /dashboard/recompute`: runs the value refresh, then shows the dashboard.
+pub async fn recompute(State(st): State<WebState>, Ctx { lang }: Ctx) -> Response {
+    let Some(refresh) = st.hooks.refresh.clone() else {
+        return error_page(
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            lang.t("error.title"),
+            lang.t("dash.recompute_unavailable"),
+        );
+    };
+    let started = std::time::Instant::now();
+    match refresh(st.store.clone()).await {
+        Ok(_) => Redirect::to(&format!(
+            "/dashboard?recomputed={:.1}",
+            started.elapsed().as_secs_f64()
+        ))
+        .into_response(),
+        Err(message) => {
+            tracing::error!(error = %message, "value refresh from the dashboard failed");
+            error_page(
+                lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                lang.t("dash.recompute_failed"),
+                &message,
+            )
+        }
+    }
+}
+
+fn f(v: Option<f64>) -> f64 {
+    v.filter(|x| x.is_finite()).unwrap_or(0.0)
+}
+
+fn dashboard(
+    lang: Lang,
+    r: &Report,
+    x: &Extra,
+    computed_at: chrono::DateTime<chrono::Utc>,
+    period: Period,
+    notice: Option<&str>,
+) -> Markup {
+    let buyers = r.totals.customers;
+    html! {
+        div.pagehead {
+            div {
+                h1 { (lang.t("dash.title")) }
+                p.sub {
+                    @if let (Some(a), Some(b)) = (r.first_order, r.last_order) {
+                        (lang.t("dash.period")) " " (i18n::date(lang, a)) " " (lang.t("dash.to")) " " (i18n::date(lang, b)) " · "
+                    }
+                    (lang.t("dash.as_of")) " " (i18n::datetime(lang, computed_at)) " UTC"
+                    @if let Some(m) = &r.model {
+                        " · " (lang.t("dash.model")) " " span.mono { (m.kind) } " (" (if r.unit == "week" { lang.t("dash.unit_week") } else { lang.t("dash.unit_day") }) ")"
+                    }
+                }
+            }
+            form.recompute method="post" action="/dashboard/recompute" {
+                button.primary type="submit" id="recompute" { (lang.t("dash.recompute")) }
+            }
+        }
+        @if let Some(secs) = notice {
+            div.notice.ok { (lang.t("dash.recomputed")) " (" (secs) " s)" }
+        }
+        div.kpis.six {
+            div.kpi { span { (lang.t("dash.customers")) } strong { (i18n::count(x.customers)) } }
+            div.kpi { span { (lang.t("dash.buyers")) } strong { (i18n::count(buyers)) } }
+            div.kpi { span { (lang.t("dash.revenue")) } strong { (i18n::money_short(lang, f(r.totals.revenue))) } }
+            div.kpi { span { (lang.t("dash.margin")) } strong { (i18n::money_short(lang, f(r.totals.margin))) } }
+            div.kpi { span { (lang.t("dash.total_clv")) } strong { (i18n::money_short(lang, f(r.totals.clv))) } }
+            div.kpi.risk { span { (lang.t("dash.total_at_risk")) } strong { (i18n::money_short(lang, f(r.churn.value_at_risk))) } }
+        }
+        div.plots {
+            section.panel.plotpanel { h2 { (lang.t("dash.clv")) } (clv_histogram(lang, r, x)) }
+            section.panel.plotpanel { h2 { (lang.t("dash.funnel")) } (funnel(lang, r, x)) }
+            section.panel.plotpanel { h2 { (lang.t("dash.whale")) } (whale(lang, &r.whale)) }
+            section.panel.plotpanel { h2 { (lang.t("dash.abc")) } (pareto(lang, &r.abc)) }
+            section.panel.plotpanel { h2 { (lang.t("dash.rfm")) } (rfm_heat(lang, &r.rfm)) }
+            section.panel.plotpanel { h2 { (lang.t("dash.grades")) } (grades(lang, &r.grades)) }
+        }
+        (comparison(lang, x.comparison.as_deref(), period))
+        section.panel.flush id="churn" {
+            h2 {
+                (lang.t("dash.churn"))
+                " " small.muted { (i18n::count(r.churn.warned_customers)) " " (lang.t("dash.warned")) }
+            }
+            (churn_table(lang, &r.churn))
+            p.pad.small { a href="/customers?churn=yes&sort=-value_at_risk" { (lang.t("dash.all_at_risk")) " →" } }
+        }
+    }
+}
+
+fn clv_histogram(lang: Lang, r: &Report, x: &Extra) -> Markup {
+    let Some((start, step, counts)) = &x.clv_bins else {
+        return html! { p.empty { (lang.t("dash.no_clv")) } };
+    };
+    let n = counts.len();
+    let end = start + step * n as f64;
+    let cmax = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+    let yt = svg::ticks(0.0, cmax, 5);
+    let fr = Frame {
+        x0: *start,
+        x1: end,
+        y0: 0.0,
+        y1: yt.last().copied().unwrap_or(cmax).max(cmax),
+    };
+    let d = &r.clv.deciles;
+    let median = d.get(5).copied().unwrap_or(0.0);
+    html! {
+        p.plotnote {
+            (lang.t("dash.clv_note")) " "
+            @if let Some(h) = r.clv.horizon { (svg::num(h)) " " (if r.unit == "week" { lang.t("dash.unit_week") } else { lang.t("dash.unit_day") }) }
+        }
+        (svg::svg("clv-plot", lang.t("dash.clv"), html! {
+            (svg::axes(&fr, &svg::ticks(*start, end, 6), &yt, svg::short, svg::short, lang.t("value.clv"), lang.t("dash.count")))
+            @for (i, c) in counts.iter().enumerate() {
+                @let x0 = start + step * i as f64;
+                @let last = i + 1 == n;
+                rect class=(if last { "bar hist tail" } else { "bar hist" }) x=(fr.px(x0) + 0.5) y=(fr.py(*c as f64)) width=((fr.px(x0 + step) - fr.px(x0) - 1.0).max(1.0)) height=(fr.py(0.0) - fr.py(*c as f64)) {
+                    title {
+                        (i18n::money_short(lang, x0)) @if last { " +" } @else { " – " (i18n::money_short(lang, x0 + step)) }
+                        ": " (i18n::count(*c))
+                    }
+                }
+            }
+            @if median > *start && median < end {
+                line.marker x1=(fr.px(median)) x2=(fr.px(median)) y1=(fr.py(0.0)) y2=(fr.py(fr.y1)) {}
+                text.annot x=(fr.px(median) + 4.0) y=(TOP + 12.0) { (lang.t("dash.median")) " " (i18n::money_short(lang, median)) }
+            }
+        }))
+        @if d.len() == 11 {
+            ul.figs {
+                li { (lang.t("dash.p10")) ": " strong { (i18n::money(lang, d[1])) } }
+                li { (lang.t("dash.median")) ": " strong { (i18n::money(lang, d[5])) } }
+                li { (lang.t("dash.p90")) ": " strong { (i18n::money(lang, d[9])) } }
+                li { (lang.t("dash.max")) ": " strong { (i18n::money(lang, d[10])) } }
+            }
+        }
+    }
+}
+
+fn funnel(lang: Lang, r: &Report, x: &Extra) -> Markup {
+    let buyers = r.loyalty.first_time_buyer + r.loyalty.repeat_buyer;
+    let stages = [
+        ("dash.stage_all", x.customers.max(buyers), "/customers"),
+        ("dash.stage_buyers", buyers, "/customers?sort=-clv"),
+        (
+            "stage.repeat_buyer",
+            r.loyalty.repeat_buyer,
+            "/customers?stage=repeat_buyer",
+        ),
+        ("stage.advocate", x.advocates, "/customers"),
+    ];
+    let max = stages[0].1.max(1) as f64;
+    let row_h = (H - TOP - 24.0) / stages.len() as f64;
+    let label_w = 150.0;
+    let avail = W - LEFT - RIGHT - label_w + 40.0;
+    let cx = label_w + avail / 2.0 + 10.0;
+    html! {
+        (svg::svg("funnel-plot", lang.t("dash.funnel"), html! {
+            @for (i, (key, n, _)) in stages.iter().enumerate() {
+                @let w = (*n as f64 / max * avail).max(2.0);
+                @let y = TOP + i as f64 * row_h;
+                text.stage x=(label_w) y=(y + row_h / 2.0 + 4.0) text-anchor="end" { (lang.t(key)) }
+                rect class=(format!("bar funnel-{i}")) x=(cx - w / 2.0) y=(y + 6.0) width=(w) height=(row_h - 12.0) rx="3" {}
+                @let inside = w > 170.0;
+                @let conv = if i == 0 { String::new() } else {
+                    let prev = stages[i - 1].1;
+                    if prev > 0 { format!(" · {}", i18n::pct(*n as f64 * 100.0 / prev as f64)) } else { String::new() }
+                };
+                text x=(if inside { cx } else { cx + w / 2.0 + 8.0 }) y=(y + row_h / 2.0 + 4.0) text-anchor=(if inside { "middle" } else { "start" }) class=(if inside { "annot onbar" } else { "annot" }) {
+                    (i18n::count(*n)) (conv)
+                }
+            }
+        }))
+        p.plotnote.below { (lang.t("dash.funnel_note")) }
+    }
+}
+
+fn whale(lang: Lang, w: &Whale) -> Markup {
+    let pts: Vec<(f64, f64)> = w
+        .curve
+        .iter()
+        .filter_map(|p| Some((p.customers_pct?, p.profit_pct?)))
+        .collect();
+    if pts.is_empty() {
+        return html! { p.empty { (lang.t("dash.no_orders")) } };
+    }
+    let ymax = pts.iter().map(|p| p.1).fold(100.0f64, f64::max);
+    let ymin = pts.iter().map(|p| p.1).fold(0.0f64, f64::min);
+    let yt = svg::ticks(ymin, ymax * 1.05, 5);
+    let fr = Frame {
+        x0: 0.0,
+        x1: 100.0,
+        y0: yt.first().copied().unwrap_or(0.0).min(ymin),
+        y1: yt.last().copied().unwrap_or(100.0).max(ymax),
+    };
+    let path: String = pts
+        .iter()
+        .enumerate()
+        .map(|(i, (x, y))| {
+            format!(
+                "{}{:.1},{:.1}",
+                if i == 0 { "M" } else { "L" },
+                fr.px(*x),
+                fr.py(*y)
+            )
+        })
+        .collect();
+    let top = f(w.top_share);
+    let peak = f(w.peak);
+    let peak_at = f(w.peak_at_customers_pct);
+    html! {
+        (svg::svg("whale-plot", lang.t("dash.whale"), html! {
+            (svg::axes(&fr, &svg::ticks(0.0, 100.0, 5), &yt, |x| format!("{}%", svg::num(x)), |y| format!("{}%", svg::num(y)), lang.t("dash.whale_x"), lang.t("dash.whale_y")))
+            line.ref x1=(fr.px(0.0)) x2=(fr.px(100.0)) y1=(fr.py(100.0)) y2=(fr.py(100.0)) {}
+            line.marker x1=(fr.px(20.0)) x2=(fr.px(20.0)) y1=(fr.py(fr.y0)) y2=(fr.py(top)) {}
+            line.marker x1=(fr.px(0.0)) x2=(fr.px(20.0)) y1=(fr.py(top)) y2=(fr.py(top)) {}
+            line.marker x1=(fr.px(70.0)) x2=(fr.px(70.0)) y1=(fr.py(fr.y0)) y2=(fr.py(fr.y1)) {}
+            path.curve d=(path) {}
+            circle.dot cx=(fr.px(20.0)) cy=(fr.py(top)) r="4" {}
+            text.annot x=(fr.px(20.0) + 6.0) y=(fr.py(top) + 14.0) { "20% → " (i18n::pct(top)) }
+            circle.dot cx=(fr.px(peak_at)) cy=(fr.py(peak)) r="4" {}
+            @let anchor = if peak_at > 75.0 { "end" } else { "middle" };
+            text.annot x=(fr.px(peak_at)) y=(fr.py(peak) - 8.0) text-anchor=(anchor) { (lang.t("dash.peak")) " " (i18n::pct(peak)) }
+            text.annot x=(fr.px(71.0)) y=(fr.py(fr.y0) - 6.0) { (lang.t("dash.bottom30_short")) }
+        }))
+        ul.figs {
+            li { (lang.t("dash.top20")) " " strong { (i18n::pct(top)) } " " (lang.t("dash.of_margin")) }
+            li { (lang.t("dash.peak")) ": " strong { (i18n::pct(peak)) } " (" (i18n::pct(peak_at)) ")" }
+            li { (lang.t("dash.bottom30")) " " strong { (i18n::pct(f(w.bottom_destroyed))) } " " (lang.t("dash.of_peak")) }
+            li { (lang.t("dash.unprofitable")) ": " strong { (i18n::count(w.unprofitable_customers)) } }
+        }
+    }
+}
+
+fn pareto(lang: Lang, stats: &[AbcClass]) -> Markup {
+    if stats.is_empty() {
+        return html! { p.empty { (lang.t("dash.no_orders")) } };
+    }
+    let n = stats.len() as f64;
+    let fr = Frame {
+        x0: 0.0,
+        x1: n,
+        y0: 0.0,
+        y1: 100.0,
+    };
+    let bw = (fr.px(1.0) - fr.px(0.0)) * 0.6;
+    let cum: String = stats
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                "{}{:.1},{:.1}",
+                if i == 0 { "M" } else { "L" },
+                fr.px(i as f64 + 0.5),
+                fr.py((f(s.cumulative_share) * 100.0).clamp(0.0, 100.0))
+            )
+        })
+        .collect();
+    html! {
+        (svg::svg("abc-plot", lang.t("dash.abc"), html! {
+            (svg::axes(&fr, &[], &svg::ticks(0.0, 100.0, 5), |_| String::new(), |y| format!("{}%", svg::num(y)), lang.t("dash.class"), lang.t("dash.abc_y")))
+            @for (i, s) in stats.iter().enumerate() {
+                @let v = (f(s.value_share) * 100.0).clamp(0.0, 100.0);
+                a href=(format!("/customers?abc={}", s.class)) {
+                    rect class=(format!("bar abc-{}", s.class)) x=(fr.px(i as f64 + 0.5) - bw / 2.0) y=(fr.py(v)) width=(bw) height=(fr.py(0.0) - fr.py(v)) {
+                        title { (s.class) ": " (i18n::count(s.customers)) " · " (i18n::money_short(lang, f(s.value))) }
+                    }
+                }
+                text.annot x=(fr.px(i as f64 + 0.5)) y=(fr.py(v) - 6.0) text-anchor="middle" { (i18n::pct(v)) }
+                text x=(fr.px(i as f64 + 0.5)) y=(fr.py(0.0) + 16.0) text-anchor="middle" class="cls" {
+                    (s.class) " · " (i18n::pct(f(s.customer_share) * 100.0)) " " (lang.t("dash.share_customers"))
+                }
+            }
+            path.cumline d=(cum) {}
+            @for (i, s) in stats.iter().enumerate() {
+                circle.dot cx=(fr.px(i as f64 + 0.5)) cy=(fr.py((f(s.cumulative_share) * 100.0).clamp(0.0, 100.0))) r="3.5" {}
+            }
+            text.annot x=(W - RIGHT - 4.0) y=(TOP + 12.0) text-anchor="end" { "— " (lang.t("dash.cumulative")) }
+        }))
+    }
+}
+
+fn rfm_heat(lang: Lang, rfm: &Rfm) -> Markup {
+    let grid = &rfm.grid_customers;
+    let cell = |r: usize, fq: usize| -> u64 {
+        grid.get(r - 1)
+            .and_then(|row| row.get(fq - 1))
+            .copied()
+            .unwrap_or(0)
+    };
+    let max = grid.iter().flatten().copied().max().unwrap_or(0).max(1);
+    let fr = Frame {
+        x0: 0.5,
+        x1: 5.5,
+        y0: 0.5,
+        y1: 5.5,
+    };
+    let cw = fr.px(1.5) - fr.px(0.5);
+    let ch = fr.py(0.5) - fr.py(1.5);
+    html! {
+        (svg::svg("rfm-plot", lang.t("dash.rfm"), html! {
+            (svg::axes(&fr, &[1.0, 2.0, 3.0, 4.0, 5.0], &[1.0, 2.0, 3.0, 4.0, 5.0], svg::num, svg::num, lang.t("dash.frequency"), lang.t("dash.recency")))
+            @for r in 1..=5usize {
+                @for fq in 1..=5usize {
+                    @let n = cell(r, fq);
+                    @let t = n as f64 / max as f64;
+                    rect.cell x=(fr.px(fq as f64 - 0.5) + 1.0) y=(fr.py(r as f64 + 0.5) + 1.0) width=(cw - 2.0) height=(ch - 2.0) fill=(heat(t)) {
+                        title { "R" (r) " F" (fq) ": " (i18n::count(n)) }
+                    }
+                    text x=(fr.px(fq as f64)) y=(fr.py(r as f64) + 4.0) text-anchor="middle" class=(if t > 0.55 { "celltext light" } else { "celltext" }) {
+                        (i18n::count(n))
+                    }
+                }
+            }
+        }))
+        @if !rfm.segments.is_empty() {
+            div.segchips {
+                @for s in &rfm.segments {
+                    a.chip href=(format!("/customers?segment={}", s.segment)) {
+                        (lang.t(&format!("segment.{}", s.segment))) " " strong { (i18n::count(s.customers)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A colour from light to dark teal for `t` in 0..=1.
+fn heat(t: f64) -> String {
+    let t = t.clamp(0.0, 1.0).sqrt();
+    let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    format!(
+        "rgb({},{},{})",
+        lerp(240.0, 13.0),
+        lerp(247.0, 84.0),
+        lerp(250.0, 110.0)
+    )
+}
+
+fn grades(lang: Lang, g: &Grades) -> Markup {
+    let rows = [("A", g.a), ("B", g.b), ("C", g.c), ("D", g.d), ("E", g.e)];
+    grade_bars(lang, "grades-plot", &rows, g.ungraded)
+}
+
+/// Horizontal bars of the customers per grade (also used by the score model editor).
+pub fn grade_bars(lang: Lang, id: &str, rows: &[(&str, u64)], ungraded: u64) -> Markup {
+    let total: u64 = rows.iter().map(|r| r.1).sum::<u64>().max(1);
+    let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1) as f64;
+    let row_h = (H - TOP - 30.0) / rows.len() as f64;
+    let label_w = 60.0;
+    let avail = W - label_w - 150.0;
+    html! {
+        (svg::svg(id, lang.t("dash.grades"), html! {
+            @for (i, (g, n)) in rows.iter().enumerate() {
+                @let y = TOP + i as f64 * row_h;
+                @let w = *n as f64 / max * avail;
+                text.stage x=(label_w) y=(y + row_h / 2.0 + 4.0) text-anchor="end" { (lang.t("value.grade")) " " (g) }
+                a href=(format!("/customers?grade={g}")) {
+                    rect class=(format!("bar grade-{g}")) x=(label_w + 8.0) y=(y + 5.0) width=(w.max(1.0)) height=(row_h - 10.0) rx="2" {}
+                }
+                text.annot x=(label_w + 14.0 + w) y=(y + row_h / 2.0 + 4.0) { (i18n::count(*n)) " (" (i18n::pct(*n as f64 * 100.0 / total as f64)) ")" }
+            }
+            @if ungraded > 0 {
+                text.annot x=(label_w) y=(H - 8.0) { (lang.t("dash.ungraded")) ": " (i18n::count(ungraded)) }
+            }
+        }))
+    }
+}
+
+fn delta(this: f64, prev: f64) -> Markup {
+    match period::change(this, prev) {
+        Some(c) => {
+            let cls = if c > 0.05 {
+                "delta up"
+            } else if c < -0.05 {
+                "delta down"
+            } else {
+                "delta"
+            };
+            html! { span class=(cls) { (if c > 0.0 { "▲ +" } else if c < 0.0 { "▼ " } else { "" }) (format!("{c:.1}%")) } }
+        }
+        None => html! { span.delta { "–" } },
+    }
+}
+
+fn comparison(lang: Lang, c: Option<&Comparison>, period: Period) -> Markup {
+    let Some(c) = c else {
+        return html! {};
+    };
+    let cents = |v: i64| i18n::money_short(lang, v as f64 / 100.0);
+    let t = &c.total;
+    let row = |label: Markup, p: &Pair| {
+        html! {
+            tr {
+                td { (label) }
+                td.num { (cents(p.this.revenue)) } td.num.muted { (cents(p.prev.revenue)) } td.num { (delta(p.this.revenue as f64, p.prev.revenue as f64)) }
+                td.num { (cents(p.this.margin)) } td.num { (delta(p.this.margin as f64, p.prev.margin as f64)) }
+                td.num { (i18n::count(p.this.active)) } td.num.muted { (i18n::count(p.prev.active)) } td.num { (delta(p.this.active as f64, p.prev.active as f64)) }
+                td.num { (i18n::count(p.this.new)) } td.num.muted { (i18n::count(p.prev.new)) }
+            }
+        }
+    };
+    let head = html! {
+        thead { tr {
+            th {}
+            th.num { (lang.t("dash.revenue")) } th.num { (lang.t("dash.previous")) } th.num { "Δ" }
+            th.num { (lang.t("dash.margin")) } th.num { "Δ" }
+            th.num { (lang.t("dash.active")) } th.num { (lang.t("dash.previous")) } th.num { "Δ" }
+            th.num { (lang.t("dash.new")) } th.num { (lang.t("dash.previous")) }
+        } }
+    };
+    html! {
+        section.panel id="comparison" {
+            div.panelhead {
+                h2 {
+                    (lang.t("dash.compare")) " "
+                    small.muted {
+                        (i18n::date(lang, c.this.0)) " – " (i18n::date(lang, c.this.1)) " " (lang.t("dash.vs")) " "
+                        (i18n::date(lang, c.prev.0)) " – " (i18n::date(lang, c.prev.1))
+                    }
+                }
+                nav.segmented {
+                    @for p in Period::ALL {
+                        a href=(format!("/dashboard?period={}#comparison", p.code())) class=[(p == period).then_some("on")] { (lang.t(&format!("dash.period_{}", p.code()))) }
+                    }
+                }
+            }
+            div.kpis.compare {
+                div.kpi { span { (lang.t("dash.revenue")) } strong { (cents(t.this.revenue)) } (delta(t.this.revenue as f64, t.prev.revenue as f64)) small.muted { (lang.t("dash.previous")) " " (cents(t.prev.revenue)) } }
+                div.kpi { span { (lang.t("dash.margin")) } strong { (cents(t.this.margin)) } (delta(t.this.margin as f64, t.prev.margin as f64)) small.muted { (lang.t("dash.previous")) " " (cents(t.prev.margin)) } }
+                div.kpi { span { (lang.t("dash.active")) } strong { (i18n::count(t.this.active)) } (delta(t.this.active as f64, t.prev.active as f64)) small.muted { (lang.t("dash.previous")) " " (i18n::count(t.prev.active)) } }
+                div.kpi { span { (lang.t("dash.new")) } strong { (i18n::count(t.this.new)) } (delta(t.this.new as f64, t.prev.new as f64)) small.muted { (lang.t("dash.previous")) " " (i18n::count(t.prev.new)) } }
+            }
+            div.tablewrap {
+                table.data.compact id="compare-abc" {
+                    (head)
+                    tbody {
+                        @for (class, p) in &c.by_abc {
+                            (row(html! {
+                                @if class == "-" { span.muted { (lang.t("dash.unclassified")) } }
+                                @else { a href=(format!("/customers?abc={class}")) { span class=(format!("badge abc-{class}")) { (lang.t("value.abc")) " " (class) } } }
+                            }, p))
+                        }
+                        @for (seg, p) in &c.by_segment {
+                            (row(html! {
+                                @if seg == "-" { span.muted { (lang.t("dash.unclassified")) } }
+                                @else { a href=(format!("/customers?segment={seg}")) { (lang.t(&format!("segment.{seg}"))) } }
+                            }, p))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn churn_table(lang: Lang, c: &Churn) -> Markup {
+    if c.top.is_empty() {
+        return html! { p.empty { (lang.t("dash.no_churn")) } };
+    }
+    html! {
+        table.data id="churn-list" {
+            thead { tr {
+                th { "#" }
+                th { (lang.t("dash.customer")) }
+                th { (lang.t("value.abc")) }
+                th.num { (lang.t("value.value_at_risk")) }
+                th { (lang.t("dash.reasons")) }
+            } }
+            tbody {
+                @for (k, w) in c.top.iter().take(25).enumerate() {
+                    tr {
+                        td.muted { (k + 1) }
+                        td {
+                            a href=(format!("/customers/{}", w.customer_id)) {
+                                @if w.name.is_empty() { "#" (w.customer_id) } @else { (w.name) }
+                            }
+                            @if !w.number.is_empty() { " " span.muted.small { (w.number) } }
+                        }
+                        td { span class=(format!("badge abc-{}", w.abc_class)) { (w.abc_class) } }
+                        td.num { (i18n::money(lang, f(w.value_at_risk))) }
+                        td {
+                            @for r in &w.reasons {
+                                span.reason { (crate::customers::stored_reason(lang, r)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clv_bins_cover_most_customers_on_round_steps() {
+        let d: Vec<f64> = (0..=10).map(|k| f64::from(k) * 10.0).collect();
+        let (lo, step, n) = clv_range(&d).unwrap();
+        assert_eq!(lo, 0.0);
+        assert!(step > 0.0 && lo + step * n as f64 >= 92.5);
+        assert!(clv_range(&[0.0; 11]).is_none());
+        assert!(clv_range(&[]).is_none());
+    }
+
+    #[test]
+    fn an_empty_report_parses() {
+        let r: Report = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert!(r.abc.is_empty());
+        let r: Report = serde_json::from_value(
+            serde_json::json!({"totals": {"revenue": null}, "grades": {"A": 3}}),
+        )
+        .unwrap();
+        assert_eq!(r.grades.a, 3);
+    }
+}

@@ -1,0 +1,267 @@
+//! Period-over-period comparison for the dashboard, computed from the stored order lines (a
+//! value snapshot holds whole-history figures only): revenue, margin, active and new customers
+//! of the last period ending at the last order date against the period before it, in total and
+//! per ABC class and RFM segment of the stored value figures.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{Months, NaiveDate};
+use patron_store::{Store, StoreError};
+
+/// How long a period is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Period {
+    Month,
+    #[default]
+    Quarter,
+    Half,
+    Year,
+}
+
+impl Period {
+    pub const ALL: [Period; 4] = [Period::Month, Period::Quarter, Period::Half, Period::Year];
+
+    pub fn parse(s: &str) -> Option<Period> {
+        Some(match s {
+            "month" => Period::Month,
+            "quarter" => Period::Quarter,
+            "half" => Period::Half,
+            "year" => Period::Year,
+            _ => return None,
+        })
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Period::Month => "month",
+            Period::Quarter => "quarter",
+            Period::Half => "half",
+            Period::Year => "year",
+        }
+    }
+
+    fn months(self) -> u32 {
+        match self {
+            Period::Month => 1,
+            Period::Quarter => 3,
+            Period::Half => 6,
+            Period::Year => 12,
+        }
+    }
+
+    /// `(first, last)` days of the period ending on `end` and of the one before it.
+    pub fn ranges(self, end: NaiveDate) -> ((NaiveDate, NaiveDate), (NaiveDate, NaiveDate)) {
+        let m = Months::new(self.months());
+        let after = end.succ_opt().unwrap_or(end);
+        let this_start = after.checked_sub_months(m).unwrap_or(end);
+        let prev_end = this_start.pred_opt().unwrap_or(this_start);
+        let prev_start = this_start.checked_sub_months(m).unwrap_or(prev_end);
+        ((this_start, end), (prev_start, prev_end))
+    }
+}
+
+/// Figures of one period (money in cents).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Figures {
+    pub revenue: i64,
+    pub margin: i64,
+    pub active: u64,
+    pub new: u64,
+}
+
+/// This period and the previous one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pair {
+    pub this: Figures,
+    pub prev: Figures,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Comparison {
+    pub period: Period,
+    pub this: (NaiveDate, NaiveDate),
+    pub prev: (NaiveDate, NaiveDate),
+    pub total: Pair,
+    /// Per ABC class (`A`, `B`, `C`, `-` for customers without stored figures).
+    pub by_abc: BTreeMap<String, Pair>,
+    /// Per RFM segment (serde name), largest revenue this period first.
+    pub by_segment: Vec<(String, Pair)>,
+}
+
+/// Computed comparisons, keyed by the snapshot they were computed with and the period (a new
+/// snapshot, e.g. after the Recompute button, makes new entries).
+#[derive(Clone, Default, Debug)]
+pub struct Cache(Arc<Mutex<Entries>>);
+
+type Entries = HashMap<(i64, Period), Arc<Comparison>>;
+
+impl Cache {
+    pub async fn get(
+        &self,
+        store: &Store,
+        snapshot: i64,
+        period: Period,
+    ) -> Result<Option<Arc<Comparison>>, StoreError> {
+        if let Some(c) = self.lock().get(&(snapshot, period)) {
+            return Ok(Some(c.clone()));
+        }
+        let Some(c) = compare(store, period).await? else {
+            return Ok(None);
+        };
+        let c = Arc::new(c);
+        let mut map = self.lock();
+        map.retain(|(s, _), _| *s == snapshot);
+        map.insert((snapshot, period), c.clone());
+        Ok(Some(c))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Reads the order lines and stored classes and compares; `None` without orders.
+pub async fn compare(store: &Store, period: Period) -> Result<Option<Comparison>, StoreError> {
+    let facts = store.order_facts().await?;
+    let classes = store.value_classes().await?;
+    Ok(
+        tokio::task::spawn_blocking(move || compute(&facts, &classes, period))
+            .await
+            .unwrap_or(None),
+    )
+}
+
+#[derive(Default, Clone, Copy)]
+struct Acc {
+    revenue: i64,
+    margin: i64,
+    active: bool,
+}
+
+/// The comparison of `facts` (any order) with the customers' `classes`.
+pub fn compute(
+    facts: &[patron_store::OrderFact],
+    classes: &[patron_store::ValueClasses],
+    period: Period,
+) -> Option<Comparison> {
+    let end = facts.iter().map(|f| f.ordered_on).max()?;
+    let (this, prev) = period.ranges(end);
+    // Per customer: first order date, and figures of both periods.
+    let mut per: HashMap<i64, (NaiveDate, [Acc; 2])> = HashMap::new();
+    for f in facts {
+        let e = per
+            .entry(f.customer_id)
+            .or_insert((f.ordered_on, [Acc::default(); 2]));
+        e.0 = e.0.min(f.ordered_on);
+        let k = if f.ordered_on >= this.0 && f.ordered_on <= this.1 {
+            0
+        } else if f.ordered_on >= prev.0 && f.ordered_on <= prev.1 {
+            1
+        } else {
+            continue;
+        };
+        let a = &mut e.1[k];
+        a.revenue += f.amount_cents;
+        a.margin += f.amount_cents - f.cost_cents;
+        a.active = true;
+    }
+    let class_of: HashMap<i64, (&str, &str)> = classes
+        .iter()
+        .map(|(id, abc, seg)| (*id, (abc.as_str(), seg.as_deref().unwrap_or("-"))))
+        .collect();
+    let mut total = Pair::default();
+    let mut by_abc: BTreeMap<String, Pair> = ["A", "B", "C"]
+        .into_iter()
+        .map(|c| (c.to_string(), Pair::default()))
+        .collect();
+    let mut by_segment: HashMap<String, Pair> = HashMap::new();
+    for (id, (first, accs)) in &per {
+        let (abc, seg) = class_of.get(id).copied().unwrap_or(("-", "-"));
+        let abc_pair = by_abc.entry(abc.to_string()).or_default();
+        let seg_pair = by_segment.entry(seg.to_string()).or_default();
+        for (k, range) in [(0usize, this), (1, prev)] {
+            let a = accs[k];
+            let new = *first >= range.0 && *first <= range.1;
+            for pair in [&mut total, &mut *abc_pair, &mut *seg_pair] {
+                let f = if k == 0 {
+                    &mut pair.this
+                } else {
+                    &mut pair.prev
+                };
+                f.revenue += a.revenue;
+                f.margin += a.margin;
+                f.active += u64::from(a.active);
+                f.new += u64::from(new);
+            }
+        }
+    }
+    let mut by_segment: Vec<(String, Pair)> = by_segment.into_iter().collect();
+    by_segment.sort_by(|a, b| {
+        (b.1.this.revenue, b.1.prev.revenue)
+            .cmp(&(a.1.this.revenue, a.1.prev.revenue))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    Some(Comparison {
+        period,
+        this,
+        prev,
+        total,
+        by_abc,
+        by_segment,
+    })
+}
+
+/// Relative change in percent (`None` when the previous value is zero).
+pub fn change(this: f64, prev: f64) -> Option<f64> {
+    (prev != 0.0).then(|| (this - prev) / prev.abs() * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patron_store::OrderFact;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn fact(c: i64, day: &str, amount: i64) -> OrderFact {
+        OrderFact {
+            customer_id: c,
+            ordered_on: d(day),
+            amount_cents: amount,
+            cost_cents: amount / 2,
+        }
+    }
+
+    #[test]
+    fn quarters_end_at_the_last_order() {
+        let (this, prev) = Period::Quarter.ranges(d("1998-06-30"));
+        assert_eq!(this, (d("1998-04-01"), d("1998-06-30")));
+        assert_eq!(prev, (d("1998-01-01"), d("1998-03-31")));
+    }
+
+    #[test]
+    fn compares_this_period_with_the_previous_one() {
+        let facts = vec![
+            fact(1, "1998-01-10", 1000), // previous quarter, first order
+            fact(1, "1998-05-10", 3000), // this quarter
+            fact(2, "1998-06-30", 500),  // this quarter, new
+            fact(3, "1997-01-01", 700),  // neither
+        ];
+        let classes = vec![(1, "A".to_string(), Some("champions".to_string()))];
+        let c = compute(&facts, &classes, Period::Quarter).unwrap();
+        assert_eq!(c.total.this.revenue, 3500);
+        assert_eq!(c.total.this.margin, 1750);
+        assert_eq!(c.total.this.active, 2);
+        assert_eq!(c.total.this.new, 1);
+        assert_eq!(c.total.prev.revenue, 1000);
+        assert_eq!(c.total.prev.new, 1);
+        assert_eq!(c.by_abc["A"].this.revenue, 3000);
+        assert_eq!(c.by_abc["-"].this.revenue, 500);
+        assert_eq!(c.by_segment[0].0, "champions");
+        assert_eq!(change(150.0, 100.0), Some(50.0));
+        assert_eq!(change(1.0, 0.0), None);
+    }
+}
