@@ -154,3 +154,115 @@ async fn dashboard_shows_the_snapshot_and_recomputes() {
     .await;
     assert!(zh.body.contains("本期与上期对比") && zh.body.contains("重新计算价值"));
 }
+
+/// The editor's form as the page renders it (hidden names and kinds included).
+fn form_of(page: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = tag[start..].find('"')? + start;
+        Some(
+            tag[start..end]
+                .replace("&quot;", "\"")
+                .replace("&amp;", "&"),
+        )
+    };
+    for piece in page.split("<input").skip(1) {
+        let tag = &piece[..piece.find('>').unwrap()];
+        if let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value")) {
+            out.push((n, v));
+        }
+    }
+    for piece in page.split("<textarea").skip(1) {
+        let tag = &piece[..piece.find('>').unwrap()];
+        let body = &piece[piece.find('>').unwrap() + 1..piece.find("</textarea>").unwrap()];
+        if let Some(n) = attr(tag, "name") {
+            out.push((
+                n,
+                body.replace("&amp;", "&")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">"),
+            ));
+        }
+    }
+    out
+}
+
+fn with(form: &[(String, String)], changes: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = form
+        .iter()
+        .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
+        .cloned()
+        .collect();
+    f.extend(changes.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    f
+}
+
+async fn post_pairs(app: &Router, uri: &str, form: &[(String, String)]) -> Page {
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    post(app, uri, &pairs).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn score_model_editor_previews_validates_and_saves() {
+    let store = sample_store().await;
+    let app = app(AppState::new(store.clone()));
+    let page = get(&app, "/score-model").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Value score model") && page.body.contains("finance = 100"));
+    let form = form_of(&page.body);
+    assert!(form.iter().any(|(k, v)| k == "w0" && v == "15"), "{form:?}");
+
+    // Weights not summing to 100, and a bad rule: errors next to the fields, nothing saved.
+    let bad = post_pairs(
+        &app,
+        "/score-model",
+        &with(
+            &form,
+            &[("w0", "25"), ("p1", "lots = 10"), ("action", "save")],
+        ),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains(r#"id="err-weights""#) && bad.body.contains("they sum to 110"));
+    assert!(bad.body.contains(r#"id="err-p1""#));
+    assert!(store.current_score_model().await.unwrap().is_none());
+
+    // Preview: grade distribution and calibration figures, nothing saved.
+    let changed = with(&form, &[("w0", "5"), ("w3", "30")]);
+    let pre = post_pairs(
+        &app,
+        "/score-model",
+        &with(&changed, &[("action", "preview")]),
+    )
+    .await;
+    assert_eq!(pre.status, StatusCode::OK, "{}", pre.body);
+    assert!(pre.body.contains(r#"id="score-preview""#) && pre.body.contains(r#"id="calibration""#));
+    assert!(pre.body.contains("Spearman rank correlation") && pre.body.contains("Lift of grade A"));
+    assert!(store.current_score_model().await.unwrap().is_none());
+
+    // Save: stored, and the refresh scores with it.
+    let saved = post_pairs(
+        &app,
+        "/score-model",
+        &with(&changed, &[("action", "save"), ("note", "more margin")]),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(
+        saved.location.as_deref(),
+        Some("/score-model?saved=recomputed")
+    );
+    let m = store.current_score_model().await.unwrap().unwrap();
+    assert_eq!(m.note.as_deref(), Some("more margin"));
+    let model = patron_value::score::ScoreModel::from_toml(&m.toml).unwrap();
+    assert_eq!(model.attributes[3].weight, 30.0);
+    assert!(store.latest_snapshot().await.unwrap().is_some());
+    let again = get(&app, "/score-model?saved=recomputed").await;
+    assert!(
+        again.body.contains("every customer has been scored") && again.body.contains("more margin")
+    );
+    assert!(form_of(&again.body)
+        .iter()
+        .any(|(k, v)| k == "w3" && v == "30"));
+}

@@ -18,6 +18,7 @@ pub mod i18n;
 mod layout;
 mod overview;
 mod period;
+mod score_editor;
 mod svg;
 mod values;
 
@@ -92,6 +93,10 @@ pub fn router_with(store: Store, hooks: Hooks) -> Router {
         )
         .route("/dashboard", get(overview::page))
         .route("/dashboard/recompute", post(overview::recompute))
+        .route(
+            "/score-model",
+            get(score_editor::page).post(score_editor::submit),
+        )
         .route("/lang", post(switch_language))
         .route("/static/patron.css", get(stylesheet))
         .with_state(WebState {
