@@ -264,3 +264,64 @@ fn csv_with_cost_gives_margins() {
         &["1", "31", "31", "30", "2", "40", "14", "0", "26"]
     );
 }
+
+/// `patron value refresh` stores every customer's figures and a snapshot in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_stores_figures_in_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db").to_string_lossy().into_owned();
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/CDNOW_sample.txt");
+    let bin = env!("CARGO_BIN_EXE_patron");
+    let ok = std::process::Command::new(bin)
+        .args(["--database", &db, "import", "orders"])
+        .arg(&sample)
+        .args(["--format", "cdnow"])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let out = std::process::Command::new(bin)
+        .args([
+            "--database",
+            &db,
+            "value",
+            "refresh",
+            "--unit",
+            "week",
+            "--calibration-end",
+            "1997-09-30",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("snapshot 1"));
+    let store = patron_store::Store::connect(&db).await.unwrap();
+    let snap = store.latest_snapshot().await.unwrap().expect("a snapshot");
+    let r = snap.report["model"]["params"]["r"]
+        .as_f64()
+        .or_else(|| snap.report.pointer("/model/r").and_then(|v| v.as_f64()));
+    let r = r.unwrap_or_else(|| panic!("no BG/NBD r in {}", snap.report["model"]));
+    assert!((r - 0.243).abs() < 0.0015, "r = {r}");
+    // The sample's first customer (master id 00004, sample id 1): 2 repeat purchases,
+    // recency 30.43 and T 38.86 weeks (data/cdnow_customers_summary.csv).
+    let first = store.customer_by_number("00004").await.unwrap();
+    let v = store
+        .customer_value(first.id)
+        .await
+        .unwrap()
+        .expect("figures of customer 00004");
+    assert_eq!(v.frequency, Some(2.0));
+    let (rec, t) = (v.recency.unwrap(), v.t.unwrap());
+    assert!(
+        (rec - 30.43).abs() < 0.01 && (t - 38.86).abs() < 0.01,
+        "{rec} {t}"
+    );
+}

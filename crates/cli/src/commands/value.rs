@@ -30,6 +30,9 @@ pub struct ValueArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ValueAction {
+    /// Recompute every customer's value figures in the database (what the API, the web pages
+    /// and the list filters show) and store a new population snapshot.
+    Refresh(RefreshArgs),
     /// Terminal tables (totals, model fit, RFM, ABC, whale curve, loyalty, churn, holdout) and SVG plots.
     Report(ReportArgs),
     /// One CSV row per customer with every figure (lifetimes column names for the model inputs).
@@ -113,6 +116,12 @@ pub struct ExportArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct ReportArgs {
     #[command(flatten)]
     pub analysis: AnalysisArgs,
@@ -129,6 +138,24 @@ pub struct ReportArgs {
 
 pub async fn run(database: &str, args: ValueArgs) -> anyhow::Result<()> {
     match args.action {
+        ValueAction::Refresh(a) => {
+            if a.analysis.orders.is_some() {
+                anyhow::bail!("refresh stores figures for the database's own orders; use `value export --orders FILE` for a file");
+            }
+            let opts = options(&a.analysis)?;
+            let store = super::open(database).await?;
+            let started = std::time::Instant::now();
+            let snap = patron_server::value::refresh(&store, &opts)
+                .await
+                .context("computing customer values")?;
+            println!(
+                "customer values refreshed in {:.2} s: snapshot {} at {}",
+                started.elapsed().as_secs_f64(),
+                snap.id,
+                snap.computed_at.to_rfc3339()
+            );
+            Ok(())
+        }
         ValueAction::Export(a) => {
             let orders = read(database, &a.analysis).await?;
             let run = analyse(orders, &a.analysis)?;
