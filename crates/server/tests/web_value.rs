@@ -266,3 +266,107 @@ async fn score_model_editor_previews_validates_and_saves() {
         .iter()
         .any(|(k, v)| k == "w3" && v == "30"));
 }
+
+fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (String, Vec<u8>) {
+    let boundary = "----patronTestBoundary7MA4YWxk";
+    let mut body = Vec::new();
+    for (name, file, value) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(value.as_bytes());
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(app: &Router, parts: &[(&str, Option<&str>, &str)]) -> Page {
+    let (ct, body) = multipart(parts);
+    send(
+        app,
+        Request::post("/import")
+            .header(header::CONTENT_TYPE, ct)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+/// Follows an import job until it ends; its final page.
+async fn finished(app: &Router, job: &str) -> Page {
+    for _ in 0..200 {
+        let p = get(app, &format!("{job}/progress")).await;
+        assert_eq!(p.status, StatusCode::OK);
+        if !p.body.contains("\"running\"") {
+            return get(app, job).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("import did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_page_runs_csv_imports_in_the_background() {
+    let store = fresh_store(BackendKind::Sqlite).await.unwrap();
+    let app = app(AppState::new(store.clone()));
+    let page = get(&app, "/import").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(r#"enctype="multipart/form-data""#));
+
+    let csv = "number,name,email\nC1,Acme Trading,sales@acme.example\nC2,,b@example.com\nC3,Cobalt,not-an-email\nC4,Dynamo,d@example.com\n";
+    let r = upload(
+        &app,
+        &[
+            ("entity", None, "customers"),
+            ("file", Some("my customers.csv"), csv),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let job = r.location.unwrap();
+    let done = finished(&app, &job).await;
+    let b = &done.body;
+    assert!(b.contains(r#"id="import-report""#), "{b}");
+    assert!(b.contains("my_customers.csv:3: column name:"), "{b}");
+    assert!(b.contains("my_customers.csv:4: column email:"), "{b}");
+    let (n, _, _) = store.counts().await.unwrap();
+    assert_eq!(n, 2);
+    let rejects = get(&app, &format!("{job}/rejects.csv")).await;
+    assert_eq!(rejects.status, StatusCode::OK);
+    assert!(rejects.body.starts_with("line,error,row") && rejects.body.contains("C3"));
+
+    // Orders creating their customers; a second upload of the same file stores nothing twice.
+    let orders = "customer,order_ref,date,amount\nC1,O-1,2024-03-01,120.50\nC9,O-2,2024-03-02,80\n";
+    for round in 0..2 {
+        let r = upload(
+            &app,
+            &[
+                ("entity", None, "orders"),
+                ("create_customers", None, "1"),
+                ("file", Some("orders.csv"), orders),
+            ],
+        )
+        .await;
+        let done = finished(&app, &r.location.unwrap()).await;
+        assert!(
+            done.body.contains("Every row was imported"),
+            "{}",
+            done.body
+        );
+        let (_, lines, _) = store.counts().await.unwrap();
+        assert_eq!(lines, 2, "round {round}");
+    }
+    // No file, and an unknown job.
+    let none = upload(&app, &[("entity", None, "orders")]).await;
+    assert_eq!(none.status, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&app, "/import/999").await.status, StatusCode::NOT_FOUND);
+    let list = get(&app, "/import").await;
+    assert!(list.body.contains("orders.csv") && list.body.contains("my_customers.csv"));
+}

@@ -35,6 +35,7 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
                         a href="/customers" class=[(active == "customers").then_some("active")] { (lang.t("nav.customers")) }
                         a href="/dashboard" class=[(active == "dashboard").then_some("active")] { (lang.t("nav.dashboard")) }
                         a href="/score-model" class=[(active == "score").then_some("active")] { (lang.t("nav.score_model")) }
+                        a href="/import" class=[(active == "import").then_some("active")] { (lang.t("nav.import")) }
                     }
                     form.langswitch method="post" action="/lang" {
                         input type="hidden" name="back" value=(back);

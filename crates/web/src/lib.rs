@@ -15,6 +15,7 @@ mod catalog;
 mod customers;
 mod dashboard;
 pub mod i18n;
+mod import;
 mod layout;
 mod overview;
 mod period;
@@ -40,6 +41,8 @@ pub const BY: &str = "web";
 pub struct WebState {
     pub store: Store,
     pub hooks: Hooks,
+    /// Background CSV imports started from the import page.
+    pub imports: import::Jobs,
     /// The dashboard's period-over-period figures, per snapshot and period length.
     pub periods: period::Cache,
 }
@@ -97,11 +100,21 @@ pub fn router_with(store: Store, hooks: Hooks) -> Router {
             "/score-model",
             get(score_editor::page).post(score_editor::submit),
         )
+        .route(
+            "/import",
+            get(import::page)
+                .post(import::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(import::UPLOAD_LIMIT)),
+        )
+        .route("/import/{id}", get(import::status))
+        .route("/import/{id}/progress", get(import::progress))
+        .route("/import/{id}/rejects.csv", get(import::rejects))
         .route("/lang", post(switch_language))
         .route("/static/patron.css", get(stylesheet))
         .with_state(WebState {
             store,
             hooks,
+            imports: import::Jobs::default(),
             periods: period::Cache::default(),
         })
 }

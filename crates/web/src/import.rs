@@ -1,0 +1,549 @@
+//! The import page (`/import`): a CSV upload (multipart, at most [`UPLOAD_LIMIT`] bytes) of
+//! customers, orders or interactions, imported with the CLI's rules
+//! (`patron_exchange::import_file`) in a background task; `/import/{id}` shows the progress
+//! (polling `/import/{id}/progress`, JSON) and then the report with the row errors
+//! (`FILE:LINE: column X: reason`); `/import/{id}/rejects.csv` downloads the rejected rows.
+//!
+//! Jobs live in memory (the last [`KEEP_JOBS`]); their files in a temporary directory that is
+//! removed when the job is dropped from the list.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use maud::{html, Markup, PreEscaped};
+use patron_exchange::{Entity, ImportOptions, ImportReport, InputFormat};
+use tokio::io::AsyncWriteExt;
+
+use crate::i18n::{self, Lang};
+use crate::{error_page, html, layout, Ctx, WebState};
+
+/// Largest accepted upload (64 MiB).
+pub const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
+/// Jobs kept in the list.
+pub const KEEP_JOBS: usize = 20;
+/// Row errors shown on the report (all of them are in the rejects file).
+const SHOW_ERRORS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobState {
+    Running,
+    Done(ImportReport),
+    Failed(String),
+}
+
+#[derive(Debug)]
+pub struct Job {
+    pub id: u64,
+    pub file_name: String,
+    pub entity: Entity,
+    pub started: DateTime<Utc>,
+    pub seconds: f64,
+    pub bytes: u64,
+    pub total_bytes: u64,
+    pub rows: u64,
+    pub state: JobState,
+    dir: PathBuf,
+}
+
+impl Job {
+    fn rejects(&self) -> PathBuf {
+        self.dir.join("rejects.csv")
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+type JobRef = Arc<Mutex<Job>>;
+
+/// The import jobs of this process.
+#[derive(Clone, Default, Debug)]
+pub struct Jobs(Arc<Mutex<(u64, Vec<JobRef>)>>);
+
+impl Jobs {
+    fn add(&self, make: impl FnOnce(u64) -> Job) -> JobRef {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 += 1;
+        let job = Arc::new(Mutex::new(make(g.0)));
+        g.1.push(job.clone());
+        // Forget the oldest finished jobs beyond the limit.
+        while g.1.len() > KEEP_JOBS {
+            match g.1.iter().position(|j| lock(j).state != JobState::Running) {
+                Some(i) => {
+                    g.1.remove(i);
+                }
+                None => break,
+            }
+        }
+        job
+    }
+
+    fn get(&self, id: u64) -> Option<JobRef> {
+        let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.1.iter().find(|j| lock(j).id == id).cloned()
+    }
+
+    fn all(&self) -> Vec<JobRef> {
+        let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.1.iter().rev().cloned().collect()
+    }
+}
+
+fn lock(j: &JobRef) -> std::sync::MutexGuard<'_, Job> {
+    j.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn entity_code(e: Entity) -> &'static str {
+    match e {
+        Entity::Customers => "customers",
+        Entity::Orders => "orders",
+        Entity::Interactions => "interactions",
+    }
+}
+
+pub async fn page(State(st): State<WebState>, Ctx { lang }: Ctx) -> Response {
+    page_with(&st, lang, None, StatusCode::OK)
+}
+
+fn page_with(st: &WebState, lang: Lang, error: Option<&str>, status: StatusCode) -> Response {
+    let jobs = st.imports.all();
+    let body = html! {
+        div.pagehead { div {
+            h1 { (lang.t("import.title")) }
+            p.sub { (lang.t("import.sub")) }
+        } }
+        div.cardgrid {
+            section.panel {
+                h2 { (lang.t("import.upload")) }
+                @if let Some(e) = error { div.notice.error id="import-error" { (e) } }
+                form method="post" action="/import" enctype="multipart/form-data" id="import-form" {
+                    div.formgrid {
+                        label.field {
+                            span { (lang.t("import.entity")) }
+                            select name="entity" {
+                                @for (code, key) in [("customers", "import.customers"), ("orders", "import.orders"), ("interactions", "import.interactions")] {
+                                    option value=(code) { (lang.t(key)) }
+                                }
+                            }
+                        }
+                        label.field {
+                            span { (lang.t("import.file")) }
+                            input type="file" name="file" accept=".csv,text/csv" required;
+                        }
+                    }
+                    div.checks.mt {
+                        label { input type="checkbox" name="create_customers" value="1"; " " (lang.t("import.create_customers")) }
+                        label { input type="checkbox" name="stop_on_error" value="1"; " " (lang.t("import.stop_on_error")) }
+                    }
+                    div.actions.mt { button.primary type="submit" id="upload" { (lang.t("import.start")) } }
+                    p.muted.small { (lang.t("import.limit")) " " (UPLOAD_LIMIT / 1024 / 1024) " MiB." }
+                }
+            }
+            section.panel {
+                h2 { (lang.t("import.rules")) }
+                ul.small.rules {
+                    li { (lang.t("import.rule_header")) }
+                    li { (lang.t("import.rule_customers")) }
+                    li { (lang.t("import.rule_orders")) }
+                    li { (lang.t("import.rule_interactions")) }
+                    li { (lang.t("import.rule_idempotent")) }
+                }
+            }
+        }
+        section.panel.flush {
+            h2 { (lang.t("import.recent")) }
+            @if jobs.is_empty() {
+                p.empty { (lang.t("import.none")) }
+            } @else {
+                table.data { tbody {
+                    @for j in &jobs {
+                        @let j = lock(j);
+                        tr {
+                            td { a href=(format!("/import/{}", j.id)) { (j.file_name) } }
+                            td { (lang.t(&format!("import.{}", entity_code(j.entity)))) }
+                            td { (i18n::datetime(lang, j.started)) }
+                            td { (state_badge(lang, &j.state)) }
+                        }
+                    }
+                } }
+            }
+        }
+    };
+    html(
+        status,
+        layout::page_at(lang, lang.t("import.title"), "import", "/import", body),
+    )
+}
+
+fn state_badge(lang: Lang, s: &JobState) -> Markup {
+    match s {
+        JobState::Running => html! { span.badge.status-tracking { (lang.t("import.running")) } },
+        JobState::Done(r) if r.rejected > 0 => {
+            html! { span.badge.status-intent { (lang.t("import.done_with_errors")) } }
+        }
+        JobState::Done(_) => html! { span.badge.status-won { (lang.t("import.done")) } },
+        JobState::Failed(_) => html! { span.badge.kind-complaint { (lang.t("import.failed")) } },
+    }
+}
+
+/// Keeps letters, digits, `.-_` of an uploaded file's name.
+fn safe_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let s: String = base
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("upload{s}.csv")
+    } else {
+        s
+    }
+}
+
+pub async fn upload(State(st): State<WebState>, Ctx { lang }: Ctx, mut mp: Multipart) -> Response {
+    let bad = |key: &str, status| page_with(&st, lang, Some(lang.t(key)), status);
+    let mut entity = Entity::Customers;
+    let mut create_customers = false;
+    let mut stop_on_error = false;
+    let dir = std::env::temp_dir().join(format!(
+        "patron-import-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    let mut file: Option<(String, PathBuf, u64)> = None;
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = tokio::fs::remove_dir_all(&dir).await;
+                let status = e.status();
+                return if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    bad("import.too_large", StatusCode::PAYLOAD_TOO_LARGE)
+                } else {
+                    bad("import.bad_upload", StatusCode::BAD_REQUEST)
+                };
+            }
+        };
+        match field.name().unwrap_or("") {
+            "entity" => {
+                entity = match field.text().await.unwrap_or_default().as_str() {
+                    "orders" => Entity::Orders,
+                    "interactions" => Entity::Interactions,
+                    _ => Entity::Customers,
+                }
+            }
+            "create_customers" => create_customers = true,
+            "stop_on_error" => stop_on_error = true,
+            "file" => {
+                let name = safe_name(field.file_name().unwrap_or("upload.csv"));
+                if let Err(e) = tokio::fs::create_dir_all(&dir).await {
+                    tracing::error!(error = %e, "cannot create the import directory");
+                    return bad("error.internal", StatusCode::INTERNAL_SERVER_ERROR);
+                }
+                let path = dir.join(&name);
+                let mut out = match tokio::fs::File::create(&path).await {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot write the upload");
+                        return bad("error.internal", StatusCode::INTERNAL_SERVER_ERROR);
+                    }
+                };
+                let mut field = field;
+                let mut size = 0u64;
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(chunk)) => {
+                            size += chunk.len() as u64;
+                            if size > UPLOAD_LIMIT as u64 {
+                                let _ = tokio::fs::remove_dir_all(&dir).await;
+                                return bad("import.too_large", StatusCode::PAYLOAD_TOO_LARGE);
+                            }
+                            if out.write_all(&chunk).await.is_err() {
+                                let _ = tokio::fs::remove_dir_all(&dir).await;
+                                return bad("error.internal", StatusCode::INTERNAL_SERVER_ERROR);
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tokio::fs::remove_dir_all(&dir).await;
+                            return if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                                bad("import.too_large", StatusCode::PAYLOAD_TOO_LARGE)
+                            } else {
+                                bad("import.bad_upload", StatusCode::BAD_REQUEST)
+                            };
+                        }
+                    }
+                }
+                let _ = out.flush().await;
+                file = Some((name, path, size));
+            }
+            _ => {}
+        }
+    }
+    let Some((name, path, size)) = file.filter(|f| f.2 > 0) else {
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        return bad("import.no_file", StatusCode::BAD_REQUEST);
+    };
+    let job = st.imports.add(|id| Job {
+        id,
+        file_name: name.clone(),
+        entity,
+        started: Utc::now(),
+        seconds: 0.0,
+        bytes: 0,
+        total_bytes: size,
+        rows: 0,
+        state: JobState::Running,
+        dir: dir.clone(),
+    });
+    let id = lock(&job).id;
+    let mut opts = ImportOptions::new(entity, InputFormat::Csv);
+    opts.create_customers = create_customers;
+    opts.by = crate::BY.into();
+    if !stop_on_error {
+        opts.skip_bad = Some(dir.join("rejects.csv"));
+    }
+    let store = st.store.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let j = job.clone();
+        let result = patron_exchange::import_file(&store, &path, &opts, move |p| {
+            let mut g = lock(&j);
+            g.bytes = p.bytes;
+            g.total_bytes = p.total_bytes.max(g.total_bytes);
+            g.rows = p.rows;
+        })
+        .await;
+        let mut g = lock(&job);
+        g.seconds = started.elapsed().as_secs_f64();
+        g.state = match result {
+            Ok(r) => {
+                g.bytes = g.total_bytes;
+                g.rows = r.rows;
+                JobState::Done(r)
+            }
+            // Name the upload, not the temporary path.
+            Err(e) => JobState::Failed(e.to_string().replace(&path.display().to_string(), &name)),
+        };
+        tracing::info!(job = g.id, state = ?g.state, "web import finished");
+    });
+    Redirect::to(&format!("/import/{id}")).into_response()
+}
+
+fn job_of(st: &WebState, raw: &str) -> Option<JobRef> {
+    raw.parse::<u64>().ok().and_then(|id| st.imports.get(id))
+}
+
+fn no_job(lang: Lang) -> Response {
+    error_page(
+        lang,
+        StatusCode::NOT_FOUND,
+        lang.t("error.not_found"),
+        lang.t("import.no_job"),
+    )
+}
+
+/// `GET /import/{id}/progress`: `{state, bytes, total_bytes, rows, percent}`.
+pub async fn progress(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    Path(raw): Path<String>,
+) -> Response {
+    let Some(job) = job_of(&st, &raw) else {
+        return no_job(lang);
+    };
+    let j = lock(&job);
+    let state = match &j.state {
+        JobState::Running => "running",
+        JobState::Done(_) => "done",
+        JobState::Failed(_) => "failed",
+    };
+    let body = serde_json::json!({
+        "state": state,
+        "bytes": j.bytes,
+        "total_bytes": j.total_bytes,
+        "rows": j.rows,
+        "percent": percent(&j),
+    });
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn percent(j: &Job) -> f64 {
+    if j.state != JobState::Running {
+        return 100.0;
+    }
+    if j.total_bytes == 0 {
+        0.0
+    } else {
+        (j.bytes as f64 * 100.0 / j.total_bytes as f64).clamp(0.0, 100.0)
+    }
+}
+
+/// The first rejected rows: (line, error).
+fn read_rejects(path: &std::path::Path, limit: usize) -> Vec<(String, String)> {
+    let Ok(mut r) = csv::Reader::from_path(path) else {
+        return Vec::new();
+    };
+    r.records()
+        .filter_map(Result::ok)
+        .take(limit)
+        .map(|rec| {
+            (
+                rec.get(0).unwrap_or("").to_string(),
+                rec.get(1).unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+pub async fn status(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    Path(raw): Path<String>,
+) -> Response {
+    let Some(job) = job_of(&st, &raw) else {
+        return no_job(lang);
+    };
+    let (rejects_path, state) = {
+        let j = lock(&job);
+        (j.rejects(), j.state.clone())
+    };
+    let errors = match &state {
+        JobState::Done(r) if r.rejected > 0 => {
+            tokio::task::spawn_blocking(move || read_rejects(&rejects_path, SHOW_ERRORS))
+                .await
+                .unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    let j = lock(&job);
+    let pct = percent(&j);
+    let body = html! {
+        div.pagehead { div {
+            p.crumbs { a href="/import" { "← " (lang.t("import.title")) } }
+            h1 { (j.file_name) " " small { (lang.t(&format!("import.{}", entity_code(j.entity)))) } }
+            p.sub { (lang.t("import.started")) " " (i18n::datetime(lang, j.started)) " UTC" }
+        } (state_badge(lang, &j.state)) }
+        section.panel id="import-status" data-state=(match j.state { JobState::Running => "running", JobState::Done(_) => "done", JobState::Failed(_) => "failed" }) {
+            div.progress { div.bar id="progress-bar" style=(format!("width: {pct:.1}%")) {} }
+            p.small.muted id="progress-text" {
+                (format!("{pct:.0}%")) " · " (i18n::count(j.rows)) " " (lang.t("import.rows_read"))
+            }
+            @match &j.state {
+                JobState::Running => {
+                    p { (lang.t("import.running_note")) }
+                    script { (PreEscaped(format!("{POLL_JS}('/import/{}/progress');", j.id))) }
+                }
+                JobState::Failed(e) => {
+                    div.notice.error id="import-failed" { p { strong { (lang.t("import.failed")) } } pre.rowerrors { (e) } }
+                }
+                JobState::Done(r) => {
+                    div.kpis.six id="import-report" {
+                        div.kpi { span { (lang.t("import.rows")) } strong { (i18n::count(r.rows)) } }
+                        div.kpi { span { (lang.t("import.inserted")) } strong { (i18n::count(r.inserted)) } }
+                        div.kpi { span { (lang.t("import.already")) } strong { (i18n::count(r.already_present)) } }
+                        div.kpi.risk { span { (lang.t("import.rejected")) } strong { (i18n::count(r.rejected)) } }
+                        div.kpi { span { (lang.t("import.created")) } strong { (i18n::count(r.customers_created)) } }
+                        div.kpi { span { (lang.t("import.seconds")) } strong { (format!("{:.2} s", j.seconds)) } }
+                    }
+                    @if r.rejected > 0 {
+                        h2 { (lang.t("import.row_errors")) }
+                        pre.rowerrors id="row-errors" {
+                            @for (line, e) in &errors { (j.file_name) ":" (line) ": " (e) "\n" }
+                        }
+                        @if r.rejected as usize > errors.len() { p.muted.small { (lang.t("import.more_errors")) } }
+                        a.button href=(format!("/import/{}/rejects.csv", j.id)) id="rejects" { (lang.t("import.download_rejects")) }
+                    } @else {
+                        div.notice.ok { (lang.t("import.all_good")) }
+                    }
+                    @if r.inserted > 0 {
+                        p.small.mt { (lang.t("import.recompute_hint")) " " a href="/dashboard" { (lang.t("nav.dashboard")) " →" } }
+                    }
+                }
+            }
+        }
+    };
+    drop(j);
+    html(
+        StatusCode::OK,
+        layout::page_at(lang, lang.t("import.title"), "import", "/import", body),
+    )
+}
+
+/// Polls the progress endpoint, moves the bar, reloads the page when the job ends.
+const POLL_JS: &str = r#"(function(u){var b=document.getElementById('progress-bar'),t=document.getElementById('progress-text');function tick(){fetch(u,{cache:'no-store'}).then(function(r){return r.json();}).then(function(p){b.style.width=p.percent.toFixed(1)+'%';t.firstChild.textContent=p.percent.toFixed(0)+'% · '+p.rows.toLocaleString('en-US')+' ';if(p.state!=='running'){location.reload();}else{setTimeout(tick,500);}}).catch(function(){setTimeout(tick,2000);});}setTimeout(tick,300);})"#;
+
+pub async fn rejects(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    Path(raw): Path<String>,
+) -> Response {
+    let Some(job) = job_of(&st, &raw) else {
+        return no_job(lang);
+    };
+    let (path, name) = {
+        let j = lock(&job);
+        (j.rejects(), j.file_name.clone())
+    };
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => {
+            let disposition = format!("attachment; filename=\"rejects-{}\"", safe_name(&name));
+            let mut resp = (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/csv; charset=utf-8"),
+                )],
+                bytes,
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            resp
+        }
+        Err(_) => error_page(
+            lang,
+            StatusCode::NOT_FOUND,
+            lang.t("error.not_found"),
+            lang.t("import.no_rejects"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_name;
+
+    #[test]
+    fn upload_names_are_made_safe() {
+        assert_eq!(safe_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_name("C:\\x\\orders 2024.csv"), "orders_2024.csv");
+        assert_eq!(safe_name(".hidden"), "upload.hidden.csv");
+        assert_eq!(safe_name(""), "upload.csv");
+    }
+}
