@@ -37,6 +37,9 @@ impl JsonBody for patron_domain::OrderInput {
 }
 impl JsonBody for crate::routes::customers::MergeRequest {}
 impl JsonBody for crate::value::RefreshOptions {}
+impl JsonBody for crate::routes::custody::TokenInput {}
+impl JsonBody for crate::routes::custody::HandoverRequest {}
+impl JsonBody for crate::routes::custody::ReclaimRequest {}
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where

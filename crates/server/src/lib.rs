@@ -8,6 +8,7 @@
 //! The route table ([`routes::ROUTES`]) is the single list of routes: the router and the
 //! OpenAPI document are both built from it.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -55,6 +56,10 @@ pub fn app(state: AppState) -> Router {
     let web = patron_web::router_with(state.store.clone(), web_hooks::hooks());
     routes::router()
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(panic_response))
@@ -92,7 +97,9 @@ pub async fn serve_on(
 ) -> std::io::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "Patron API listening on http://{local} (OpenAPI at http://{local}/openapi.json)");
-    let result = axum::serve(listener, app(AppState::new(store.clone())))
+    let service =
+        app(AppState::new(store.clone())).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     tracing::info!("Patron API stopped");

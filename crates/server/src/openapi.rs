@@ -50,12 +50,14 @@ fn build() -> Value {
             {"name": "orders", "description": "Purchase history: orders with one or more lines."},
             {"name": "interactions", "description": "Visits, calls, e-mails, meetings, quotes, promises, complaints, suggestions, requests."},
             {"name": "value", "description": "Customer value: stored per-customer figures (margin, RFM, ABC, P(alive), CLV, loyalty stage, lifecycle phase, churn warnings, score) and the population report, recomputed from the orders by a refresh."},
+            {"name": "custody", "description": "Custody of customer data: users, API tokens, the audit log, the public pool (claim, return, reclaim) and hand-over."},
             {"name": "system", "description": "Health and this document."}
         ],
         "paths": paths,
         "components": {
             "schemas": schemas(),
             "responses": error_responses(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API token (`patron token create` or POST /api/tokens)."}},
         }
     })
 }
@@ -136,6 +138,9 @@ fn operation(r: &Route) -> Value {
     if r.path.starts_with("/api/") {
         errors.push(503);
     }
+    if !crate::auth::is_public(r.path) {
+        errors.extend([401, 403]);
+    }
     errors.sort_unstable();
     errors.dedup();
     for e in errors {
@@ -153,6 +158,9 @@ fn operation(r: &Route) -> Value {
     if !params.is_empty() {
         op["parameters"] = Value::Array(params);
     }
+    if !crate::auth::is_public(r.path) {
+        op["security"] = json!([{"bearer": []}]);
+    }
     if let Some(schema) = body_schema(r.request) {
         op["requestBody"] = json!({
             "required": !matches!(r.request, Body::Optional(_)),
@@ -166,6 +174,8 @@ fn error_responses() -> Value {
     let mut out = Map::new();
     for (status, text) in [
         (400, "Malformed JSON (`malformed_json`), a bad query parameter (`bad_query`), a bad path parameter (`bad_path`) or header (`bad_request`); `field` names it."),
+        (401, "No valid bearer token (`unauthorized`): send `Authorization: Bearer <token>`."),
+        (403, "The caller's role or data scope does not allow this (`forbidden`); analysts see aggregate figures only; a pool customer must be claimed before it is changed."),
         (404, "No such record (`not_found`), or no customer value figures computed yet (`not_computed`)."),
         (409, "Conflict (`conflict`): the record changed since you read it (`current_version` tells its version now), a duplicate reference, or a merged customer; or nothing to analyse (`no_orders`)."),
         (413, "The body is larger than 1 MiB (`payload_too_large`)."),
@@ -421,7 +431,7 @@ fn schemas() -> Value {
             "code": {"type": "string", "enum": [
                 "bad_request", "malformed_json", "bad_query", "bad_path", "validation", "not_found",
                 "method_not_allowed", "conflict", "payload_too_large", "unsupported_media_type",
-                "unavailable", "internal", "not_computed", "no_orders"
+                "unavailable", "internal", "not_computed", "no_orders", "unauthorized", "forbidden"
             ]},
             "message": {"type": "string"},
             "field": {"type": "string", "description": "The offending body field (path such as lines[0].amount), query or path parameter, or header."},
@@ -434,6 +444,7 @@ fn schemas() -> Value {
         unreachable!()
     };
     doc.append(&mut value_schemas());
+    doc.append(&mut custody_schemas());
     Value::Object(doc)
 }
 
@@ -454,6 +465,55 @@ fn record(props: Value) -> Value {
     let keys: Vec<String> = props.as_object().expect("object").keys().cloned().collect();
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     object(props, &keys)
+}
+
+/// The schemas of the custody routes.
+fn custody_schemas() -> Map<String, Value> {
+    let ts = || json!({"type": "string", "format": "date-time"});
+    let ts_null = || json!({"type": ["string", "null"], "format": "date-time"});
+    let id_null = || json!({"type": ["integer", "null"], "format": "int64"});
+    let text_null = || json!({"type": ["string", "null"]});
+    let token = record(json!({
+        "id": id(), "user_id": id(), "name": {"type": "string"},
+        "prefix": {"type": "string", "description": "The secret's first characters."},
+        "created_at": ts(), "last_used_at": ts_null(), "revoked_at": ts_null(),
+    }));
+    let v = json!({
+        "User": record(json!({
+            "id": id(), "username": {"type": "string"}, "display_name": text_null(),
+            "role": {"type": "string", "enum": patron_store::Role::NAMES},
+            "scope": {"type": "string", "enum": patron_store::DataScope::NAMES, "description": "Whose customers the user sees."},
+            "department_id": id_null(), "manager_id": id_null(), "disabled": {"type": "boolean"}, "created_at": ts(),
+        })),
+        "ApiToken": token,
+        "TokenInput": object(json!({"name": {"type": "string", "description": "What the token is for."}}), &["name"]),
+        "NewToken": record(json!({
+            "token": schema_ref("ApiToken"),
+            "secret": {"type": "string", "description": "The token itself (`ptk_...`): shown only here, send it as `Authorization: Bearer <secret>`."},
+        })),
+        "AuditEntry": record(json!({
+            "id": id(), "at": ts(), "actor_id": id_null(), "actor": {"type": "string"},
+            "action": {"type": "string"}, "customer_id": id_null(), "detail": text_null(),
+            "row_count": id_null(), "ip": text_null(),
+        })),
+        "HandoverRequest": object(json!({
+            "to": {"type": "integer", "format": "int64", "description": "The user who takes over."},
+            "customers": {"type": ["array", "null"], "items": {"type": "integer", "format": "int64"}, "description": "Only these customers (default all)."},
+        }), &["to"]),
+        "HandoverOutcome": record(json!({
+            "from": id(), "to": id(),
+            "moved": {"type": "array", "items": {"type": "integer", "format": "int64"}},
+        })),
+        "ReclaimRequest": object(json!({"today": date()}), &[]),
+        "Reclaimed": record(json!({
+            "customer_id": id(), "owner_id": id(), "grade": text_null(),
+            "idle_days": {"type": "integer"},
+        })),
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
 }
 
 /// The schemas of the customer-value routes.

@@ -16,9 +16,12 @@ use tower::ServiceExt;
 // ---------------------------------------------------------------------------------------------
 // Harness
 
+#[derive(Clone)]
 struct Api {
     app: Router,
     store: Store,
+    /// The bearer token sent with every request (an admin's unless [`Api::as_user`]).
+    token: String,
 }
 
 struct Resp {
@@ -37,11 +40,26 @@ impl Resp {
 }
 
 impl Api {
-    fn new(store: Store) -> Self {
+    async fn new(store: Store) -> Self {
+        let (_, token) =
+            patron_server::auth::user_with_token(&store, "test-admin", patron_store::Role::Admin)
+                .await
+                .unwrap();
         Api {
             app: app(AppState::new(store.clone())),
             store,
+            token,
         }
+    }
+
+    /// The same API, called as another user (created with `role` when missing).
+    async fn as_user(&self, username: &str, role: patron_store::Role) -> (Api, i64) {
+        let (user, token) = patron_server::auth::user_with_token(&self.store, username, role)
+            .await
+            .unwrap();
+        let mut api = self.clone();
+        api.token = token;
+        (api, user.id)
     }
 
     async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> Resp {
@@ -77,7 +95,13 @@ impl Api {
     }
 
     /// Sends a hand-made request; the answer must still be JSON when it is an error.
-    async fn send(&self, req: Request<Body>) -> Resp {
+    async fn send(&self, mut req: Request<Body>) -> Resp {
+        if !req.headers().contains_key(header::AUTHORIZATION) && !self.token.is_empty() {
+            req.headers_mut().insert(
+                header::AUTHORIZATION,
+                format!("Bearer {}", self.token).parse().unwrap(),
+            );
+        }
         let resp = self.app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -348,10 +372,14 @@ backend_tests!(
     value_refresh_figures_and_report,
     value_filters_and_sorts_on_the_list,
     value_refresh_options_and_errors,
+    unauthenticated_api_calls_are_401,
+    access_matrix_over_every_route,
+    audit_log_records_a_session_exactly,
+    pool_claim_return_reclaim_and_handover,
 );
 
 async fn customers_crud_with_history(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let r = api
         .post(
             "/api/customers",
@@ -414,16 +442,26 @@ async fn customers_crud_with_history(store: Store) {
                 "company".into(),
                 json!("Acme Ltd"),
                 Value::Null,
-                "api".into()
+                "test-admin".into()
             ),
-            ("created".into(), Value::Null, json!("Acme"), "api".into()),
+            (
+                "created".into(),
+                Value::Null,
+                json!("Acme"),
+                "test-admin".into()
+            ),
             (
                 "credit_limit".into(),
                 Value::Null,
                 json!("5000.5"),
-                "api".into()
+                "test-admin".into()
             ),
-            ("status".into(), json!("lead"), json!("won"), "api".into()),
+            (
+                "status".into(),
+                json!("lead"),
+                json!("won"),
+                "test-admin".into()
+            ),
         ]
     );
     let r = api
@@ -441,7 +479,7 @@ async fn customers_crud_with_history(store: Store) {
 }
 
 async fn customer_filters_sort_and_pages(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let specs = [
         (
             "Delta",
@@ -566,7 +604,7 @@ async fn customer_filters_sort_and_pages(store: Store) {
 }
 
 async fn search_by_name_number_phone_email(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let wang = api
         .create_customer(json!({"name": "Wang Wei", "company": "Globex Trading", "phone": "+86 138-0013-8000", "email": "Wang.Wei@Globex.cn"}))
         .await;
@@ -619,7 +657,7 @@ async fn search_by_name_number_phone_email(store: Store) {
 }
 
 async fn stale_version_is_a_conflict(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let c = api.create_customer(json!({"name": "Acme"})).await;
     let uri = format!("/api/customers/{}", c["id"]);
     let patch = |if_match: Option<&str>, body: Value, query: &str| {
@@ -696,7 +734,7 @@ async fn stale_version_is_a_conflict(store: Store) {
 }
 
 async fn contacts_crud(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let c = api.create_customer(json!({"name": "Acme"})).await;
     let base = format!("/api/customers/{}/contacts", c["id"]);
     let r = api
@@ -755,7 +793,7 @@ async fn contacts_crud(store: Store) {
 }
 
 async fn orders_crud_filters_and_pages(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let a = api.create_customer(json!({"name": "A"})).await["id"]
         .as_i64()
         .unwrap();
@@ -891,7 +929,7 @@ async fn orders_crud_filters_and_pages(store: Store) {
 }
 
 async fn interactions_crud_and_filters(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let a = api.create_customer(json!({"name": "A"})).await["id"]
         .as_i64()
         .unwrap();
@@ -1027,7 +1065,7 @@ async fn interactions_crud_and_filters(store: Store) {
 }
 
 async fn duplicates_and_merge(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let a = api
         .create_customer(json!({"name": "Wang Wei", "phone": "+86 138 0013 8000", "tags": ["a"]}))
         .await;
@@ -1114,7 +1152,7 @@ async fn duplicates_and_merge(store: Store) {
 }
 
 async fn malformed_json_is_400(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     for body in [
         "{\"name\": ",
         "{name: 'x'}",
@@ -1171,7 +1209,7 @@ async fn malformed_json_is_400(store: Store) {
 }
 
 async fn wrong_types_name_the_field(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     for (body, field) in [
         (json!({"name": "A", "employees": "many"}), "employees"),
         (json!({"name": 42}), "name"),
@@ -1271,7 +1309,7 @@ async fn wrong_types_name_the_field(store: Store) {
 }
 
 async fn unknown_fields_are_refused(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let r = api
         .post("/api/customers", json!({"name": "A", "colour": "red"}))
         .await;
@@ -1335,7 +1373,7 @@ async fn unknown_fields_are_refused(store: Store) {
 }
 
 async fn validation_lists_every_field(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let r = api
         .post("/api/customers", json!({"name": " ", "email": "not-an-email", "phone": "12", "employees": -1, "referred_by": 424242}))
         .await;
@@ -1373,7 +1411,7 @@ async fn validation_lists_every_field(store: Store) {
 }
 
 async fn unknown_ids_are_404(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let id = api.create_customer(json!({"name": "Acme"})).await["id"]
         .as_i64()
         .unwrap();
@@ -1523,7 +1561,7 @@ async fn unknown_ids_are_404(store: Store) {
 }
 
 async fn huge_payload_is_413(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
     // Declared length over the limit: refused before reading.
     let r = api
@@ -1589,7 +1627,7 @@ fn chunked(bytes: Vec<u8>) -> Body {
 }
 
 async fn wrong_content_type_is_415(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let body = json!({"name": "Acme"}).to_string();
     for ct in [
         Some("text/plain"),
@@ -1619,7 +1657,7 @@ async fn wrong_content_type_is_415(store: Store) {
 }
 
 async fn bad_query_params_are_400(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     api.create_customer(json!({"name": "Acme"})).await;
     for (uri, field) in [
         ("/api/customers?limit=abc", "limit"),
@@ -1702,7 +1740,7 @@ async fn bad_query_params_are_400(store: Store) {
 }
 
 async fn nul_characters_are_refused(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let r = api
         .post("/api/customers", json!({"name": "Ac\u{0}me"}))
         .await;
@@ -1736,7 +1774,7 @@ async fn nul_characters_are_refused(store: Store) {
 }
 
 async fn unknown_routes_and_methods_are_json(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     // "/" is the web interface (patron-web).
     for uri in [
         "/api",
@@ -1765,7 +1803,7 @@ async fn unknown_routes_and_methods_are_json(store: Store) {
 }
 
 async fn health_and_unavailable_database(store: Store) {
-    let api = Api::new(store.clone());
+    let api = Api::new(store.clone()).await;
     let r = api.get("/api/health").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["status"], "ok");
@@ -1790,7 +1828,7 @@ async fn health_and_unavailable_database(store: Store) {
 }
 
 async fn openapi_document_lists_every_route(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let r = api.get("/openapi.json").await;
     assert_eq!(r.status, StatusCode::OK);
     let doc = r.body;
@@ -1882,6 +1920,10 @@ async fn openapi_document_lists_every_route(store: Store) {
 
 async fn serves_over_tcp_until_shutdown(store: Store) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_, token) =
+        patron_server::auth::user_with_token(&store, "tcp-admin", patron_store::Role::Admin)
+            .await
+            .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -1901,13 +1943,13 @@ async fn serves_over_tcp_until_shutdown(store: Store) {
     assert!(out.contains("\"status\":\"ok\""), "{out}");
     let body = r#"{"name": "Over TCP"}"#;
     let out = request(format!(
-        "POST /api/customers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST /api/customers HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     ))
     .await;
     assert!(out.starts_with("HTTP/1.1 201 Created"), "{out}");
     let out = request(format!(
-        "POST /api/customers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /api/customers HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         10 * 1024 * 1024
     ))
     .await;
@@ -1986,7 +2028,7 @@ async fn value_fixture(api: &Api) -> (i64, i64, i64, i64, Vec<i64>) {
 }
 
 async fn value_refresh_figures_and_report(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let (a, b, c, d, regulars) = value_fixture(&api).await;
     // Nothing computed yet.
     let r = api.get("/api/value/report").await;
@@ -2175,7 +2217,7 @@ async fn value_refresh_figures_and_report(store: Store) {
 }
 
 async fn value_filters_and_sorts_on_the_list(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     let (a, b, c, d, _) = value_fixture(&api).await;
     // Before a refresh, value filters match nobody.
     let r = api.get("/api/customers?abc=A").await;
@@ -2300,7 +2342,7 @@ async fn value_filters_and_sorts_on_the_list(store: Store) {
 }
 
 async fn value_refresh_options_and_errors(store: Store) {
-    let api = Api::new(store);
+    let api = Api::new(store).await;
     // Nothing to analyse yet.
     let r = api.post("/api/value/refresh", json!({})).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
@@ -2385,4 +2427,495 @@ async fn value_refresh_options_and_errors(store: Store) {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.code(), "malformed_json");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Custody: authentication, visibility on every route, audit log, pool and hand-over
+
+async fn unauthenticated_api_calls_are_401(store: Store) {
+    let api = Api::new(store).await;
+    let mut anon = api.clone();
+    anon.token = String::new();
+    for route in ROUTES {
+        let uri = route.path.replace("{order_ref}", "x");
+        let uri: String = uri
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "1" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let r = anon
+            .send(
+                Request::builder()
+                    .method(route.verb.method())
+                    .uri(&uri)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        if patron_server::auth::is_public(route.path) {
+            assert_eq!(r.status, StatusCode::OK, "{uri}");
+        } else {
+            assert_eq!(
+                r.status,
+                StatusCode::UNAUTHORIZED,
+                "{} {uri}",
+                route.verb.as_str()
+            );
+            assert_eq!(r.code(), "unauthorized");
+            assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+        }
+    }
+    let mut bad = api.clone();
+    bad.token = "ptk_not-a-token".into();
+    assert_eq!(
+        bad.get("/api/customers").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // A revoked token and a disabled user's token stop working at once.
+    let (rep, rep_id) = api.as_user("revoked-rep", patron_store::Role::Rep).await;
+    assert_eq!(rep.get("/api/me").await.status, StatusCode::OK);
+    let tokens = rep.get("/api/tokens").await;
+    let tid = tokens.body[0]["id"].as_i64().unwrap();
+    assert_eq!(
+        rep.delete(&format!("/api/tokens/{tid}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(rep.get("/api/me").await.status, StatusCode::UNAUTHORIZED);
+    let (rep, _) = api.as_user("revoked-rep", patron_store::Role::Rep).await;
+    api.store.set_disabled(rep_id, true).await.unwrap();
+    assert_eq!(rep.get("/api/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+const SECRET_NAME: &str = "Zebulon Secretname";
+const SECRET_PHONE: &str = "+1 555 010 9999";
+const SECRET_EMAIL: &str = "zebulon@secret.example";
+const A_NAME: &str = "Aurelia Ownname";
+const A_EMAIL: &str = "aurelia@own.example";
+
+/// A sample request body for each route that takes one. A new route without a sample fails
+/// here, so it cannot be left out of the access matrix.
+fn sample_body(operation_id: &str, other_customer: i64, other_user: i64) -> Option<Value> {
+    Some(match operation_id {
+        "createCustomer" => json!({"name": "Matrix Made"}),
+        "updateCustomer" => json!({"name": "Hijacked"}),
+        "mergeCustomers" => json!({"drop": other_customer}),
+        "createContact" | "replaceContact" => json!({"name": "Matrix Contact"}),
+        "createOrder" | "replaceOrder" => {
+            json!({"ordered_on": "2024-01-02", "lines": [{"amount": 10, "cost": 1}]})
+        }
+        "createInteraction" | "replaceInteraction" => json!({"kind": "call", "text": "matrix"}),
+        "refreshValues" | "reclaimPool" => json!({}),
+        "createToken" => json!({"name": "matrix"}),
+        "handOver" => json!({"to": other_user}),
+        op => {
+            let route = ROUTES.iter().find(|r| r.operation_id == op).unwrap();
+            assert_eq!(
+                route.request,
+                patron_server::routes::Body::None,
+                "route {op} takes a body: add a sample to sample_body()"
+            );
+            return None;
+        }
+    })
+}
+
+async fn access_matrix_over_every_route(store: Store) {
+    use patron_store::Role;
+    let admin = Api::new(store).await;
+    let (rep_a, a_id) = admin.as_user("rep-a", Role::Rep).await;
+    let (rep_b, b_id) = admin.as_user("rep-b", Role::Rep).await;
+    let (analyst, _) = admin.as_user("analyst", Role::Analyst).await;
+    // B's customer, with everything hanging off it; A's customer shares its phone (a duplicate).
+    let x = admin
+        .create_customer(
+            json!({"name": SECRET_NAME, "phone": SECRET_PHONE, "email": SECRET_EMAIL,
+                                "address": "1 Secret Road", "owner_id": b_id}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let y = admin
+        .create_customer(
+            json!({"name": A_NAME, "phone": "+1-555-010-9999", "email": A_EMAIL, "owner_id": a_id}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let contact = rep_b
+        .post(
+            &format!("/api/customers/{x}/contacts"),
+            json!({"name": "Secret Contact", "phone": SECRET_PHONE}),
+        )
+        .await;
+    assert_eq!(contact.status, StatusCode::CREATED, "{}", contact.body);
+    let contact = contact.body["id"].as_i64().unwrap();
+    for (c, api) in [(x, &rep_b), (y, &rep_a)] {
+        for day in ["2023-01-05", "2023-03-01", "2023-06-01"] {
+            let r = api
+                .post(
+                    &format!("/api/customers/{c}/orders"),
+                    json!({"ordered_on": day, "lines": [{"amount": 100, "cost": 40}]}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        }
+    }
+    let order_ref = rep_b.get(&format!("/api/customers/{x}/orders")).await.body["items"][0]
+        ["order_ref"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let interaction = rep_b
+        .post(
+            &format!("/api/customers/{x}/interactions"),
+            json!({"kind": "visit", "text": "met Zebulon Secretname"}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        admin.post("/api/value/refresh", json!({})).await.status,
+        StatusCode::OK
+    );
+    let b_token = rep_b.get("/api/tokens").await.body[0]["id"]
+        .as_i64()
+        .unwrap();
+
+    let secrets = [
+        SECRET_NAME,
+        SECRET_PHONE,
+        SECRET_EMAIL,
+        "Secret Contact",
+        "1 Secret Road",
+    ];
+    let personal = [
+        SECRET_NAME,
+        SECRET_PHONE,
+        SECRET_EMAIL,
+        A_NAME,
+        A_EMAIL,
+        "Secret Contact",
+    ];
+    for route in ROUTES {
+        if patron_server::auth::is_public(route.path) {
+            continue;
+        }
+        let uri = route
+            .path
+            .replace("{id}", &x.to_string())
+            .replace("{contact_id}", &contact.to_string())
+            .replace("{order_ref}", &order_ref)
+            .replace("{interaction_id}", &interaction.to_string())
+            .replace("{token_id}", &b_token.to_string())
+            .replace("{user_id}", &b_id.to_string());
+        let about_b = route.path.contains('{');
+        let body = sample_body(route.operation_id, y, a_id);
+        let mut uris = vec![uri.clone()];
+        if route.params.iter().any(|p| p.name == "customer_id") {
+            uris.push(format!("{uri}?customer_id={x}"));
+        }
+        for uri in uris {
+            let what = format!("{} {uri}", route.verb.as_str().to_uppercase());
+            // Rep A and B's customer: 403 or 404 on every route about it, and never a trace of
+            // it anywhere else.
+            let r = rep_a.call(route.verb.method(), &uri, body.clone()).await;
+            if about_b || uri.contains("customer_id=") {
+                assert!(
+                    r.status == StatusCode::NOT_FOUND || r.status == StatusCode::FORBIDDEN,
+                    "rep A got {} on {what}: {}",
+                    r.status,
+                    r.body
+                );
+            }
+            let text = r.body.to_string();
+            for s in secrets {
+                assert!(!text.contains(s), "rep A saw {s:?} on {what}: {text}");
+            }
+            // The analyst: no name, phone or e-mail of anyone, ever.
+            let r = analyst.call(route.verb.method(), &uri, body.clone()).await;
+            let text = r.body.to_string();
+            for s in personal {
+                assert!(!text.contains(s), "the analyst saw {s:?} on {what}: {text}");
+            }
+        }
+    }
+    // Nothing of B's changed, and B still sees it all.
+    let r = rep_b.get(&format!("/api/customers/{x}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["name"], SECRET_NAME);
+    assert_eq!(r.body["owner_id"], b_id);
+    assert_eq!(r.body["merged_into"], Value::Null);
+    assert_eq!(
+        rep_b
+            .get(&format!("/api/customers/{x}/contacts"))
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Rep A sees their own customer, but not the duplicate pair with B's.
+    let r = rep_a.get("/api/customers").await;
+    let seen = ids(&r.body);
+    assert!(seen.contains(&y) && !seen.contains(&x), "{seen:?}");
+    assert_eq!(
+        rep_a
+            .get(&format!("/api/customers/{y}/duplicates"))
+            .await
+            .body,
+        json!([])
+    );
+    assert_eq!(
+        admin
+            .get(&format!("/api/customers/{y}/duplicates"))
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // The analyst gets the population report, without names.
+    let r = analyst.get("/api/value/report").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        analyst.get("/api/customers").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+/// Audit rows (action, customer, detail, rows) of one actor, oldest first.
+async fn audit_rows(
+    api: &Api,
+    actor: &str,
+) -> Vec<(String, Option<i64>, Option<String>, Option<i64>)> {
+    let r = api
+        .get(&format!("/api/audit?actor={actor}&limit=1000"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut rows: Vec<_> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["customer_id"].as_i64(),
+                e["detail"].as_str().map(String::from),
+                e["row_count"].as_i64(),
+            )
+        })
+        .collect();
+    rows.reverse();
+    rows
+}
+
+async fn audit_log_records_a_session_exactly(store: Store) {
+    use patron_store::Role;
+    let admin = Api::new(store).await;
+    let (rep, rep_id) = admin.as_user("audited-rep", Role::Rep).await;
+    let c = rep.create_customer(json!({"name": "Audited"})).await["id"]
+        .as_i64()
+        .unwrap();
+    rep.get(&format!("/api/customers/{c}")).await;
+    rep.patch(
+        &format!("/api/customers/{c}"),
+        json!({"phone": "+1 555 0100", "region": "North"}),
+    )
+    .await;
+    rep.get("/api/customers").await;
+    rep.get(&format!("/api/customers/{c}/history")).await;
+    rep.post(
+        &format!("/api/customers/{c}/contacts"),
+        json!({"name": "Pat"}),
+    )
+    .await;
+    rep.get(&format!("/api/customers/{c}/contacts")).await;
+    // Refused calls leave no row about the customer: another rep's customer is not "viewed".
+    let (other, _) = admin.as_user("other-rep", Role::Rep).await;
+    assert_eq!(
+        other.get(&format!("/api/customers/{c}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let rows = audit_rows(&admin, "audited-rep").await;
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        rows,
+        vec![
+            ("create".into(), Some(c), None, None),
+            ("view".into(), Some(c), None, None),
+            ("update".into(), Some(c), s("phone,region"), None),
+            ("list".into(), None, s("customers"), Some(1)),
+            ("view".into(), Some(c), s("history"), None),
+            ("update".into(), Some(c), s("contact 1 created"), None),
+            ("view".into(), Some(c), s("contacts"), None),
+        ]
+    );
+    assert_eq!(audit_rows(&admin, "other-rep").await, vec![]);
+    // Reading the audit log is itself recorded, as an export with its row count.
+    let mine = audit_rows(&admin, "test-admin").await;
+    assert_eq!(mine.last().unwrap().0, "export");
+    // Only admins read it.
+    assert_eq!(rep.get("/api/audit").await.status, StatusCode::FORBIDDEN);
+    // The table is append-only.
+    let _ = rep_id;
+    assert!(admin
+        .store
+        .raw_execute("DELETE FROM audit_log")
+        .await
+        .is_err());
+    assert!(admin
+        .store
+        .raw_execute("UPDATE audit_log SET actor = 'x'")
+        .await
+        .is_err());
+}
+
+async fn pool_claim_return_reclaim_and_handover(store: Store) {
+    use patron_store::Role;
+    let admin = Api::new(store).await;
+    let (rep, rep_id) = admin.as_user("pool-rep", Role::Rep).await;
+    let (heir, heir_id) = admin.as_user("heir-rep", Role::Rep).await;
+    let pooled = admin.create_customer(json!({"name": "Pooled"})).await["id"]
+        .as_i64()
+        .unwrap();
+    // Reps see the pool but change a pool customer only once claimed.
+    assert_eq!(
+        rep.get(&format!("/api/customers/{pooled}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        rep.patch(&format!("/api/customers/{pooled}"), json!({"region": "X"}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = rep
+        .post(&format!("/api/customers/{pooled}/claim"), Value::Null)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["owner_id"], rep_id);
+    // Someone else's now: the heir cannot see or claim it.
+    assert_eq!(
+        heir.post(&format!("/api/customers/{pooled}/claim"), Value::Null)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        rep.post(&format!("/api/customers/{pooled}/claim"), Value::Null)
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    // The cap.
+    admin.store.set_setting("pool.cap", "1").await.unwrap();
+    let second = admin.create_customer(json!({"name": "Second"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let r = rep
+        .post(&format!("/api/customers/{second}/claim"), Value::Null)
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // Return, claim again.
+    let r = rep
+        .post(&format!("/api/customers/{pooled}/release"), Value::Null)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["owner_id"], Value::Null);
+    assert_eq!(
+        rep.post(&format!("/api/customers/{second}/claim"), Value::Null)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Reclaim: nothing is idle today; 31+ days later (no grade: 30 days) it returns.
+    assert_eq!(
+        admin.post("/api/pool/reclaim", json!({})).await.body,
+        json!([])
+    );
+    assert_eq!(
+        rep.post("/api/pool/reclaim", json!({})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let later = (chrono::Utc::now() + chrono::Duration::days(40)).date_naive();
+    let r = admin
+        .post("/api/pool/reclaim", json!({"today": later.to_string()}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.body);
+    assert_eq!(r.body[0]["customer_id"], second);
+    // Hand-over: all of a user's customers move, the history stays and says so.
+    admin.store.set_setting("pool.cap", "100").await.unwrap();
+    for c in [pooled, second] {
+        assert_eq!(
+            rep.post(&format!("/api/customers/{c}/claim"), Value::Null)
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        rep.post(
+            &format!("/api/users/{rep_id}/handover"),
+            json!({"to": heir_id})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = admin
+        .post(
+            &format!("/api/users/{rep_id}/handover"),
+            json!({"to": heir_id}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["moved"], json!([pooled, second]));
+    assert_eq!(
+        ids(&heir.get("/api/customers").await.body),
+        vec![pooled, second]
+    );
+    assert_eq!(
+        rep.get(&format!("/api/customers/{pooled}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let h = heir
+        .get(&format!("/api/customers/{pooled}/history"))
+        .await
+        .body;
+    let owners: Vec<(Value, Value)> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["field"] == "owner_id")
+        .map(|e| (e["old_value"].clone(), e["new_value"].clone()))
+        .collect();
+    let (r, hr) = (rep_id.to_string(), heir_id.to_string());
+    // Newest first: handed over, claimed, returned, claimed.
+    assert_eq!(
+        owners,
+        vec![
+            (json!(r), json!(hr)),
+            (Value::Null, json!(r)),
+            (json!(r), Value::Null),
+            (Value::Null, json!(r)),
+        ]
+    );
+    let actions: Vec<String> = audit_rows(&admin, "pool-rep")
+        .await
+        .into_iter()
+        .filter(|r| r.1 == Some(pooled))
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(actions, vec!["view", "claim", "return", "claim"]);
+    let handed: Vec<_> = audit_rows(&admin, "test-admin")
+        .await
+        .into_iter()
+        .filter(|r| r.0 == "handover")
+        .collect();
+    assert_eq!(handed.len(), 2);
 }

@@ -381,8 +381,21 @@ impl Store {
         sort: CustomerSort,
         page: &PageRequest,
     ) -> Result<Page<Customer>, StoreError> {
+        self.list_visible_customers(filter, &crate::Visibility::All, sort, page)
+            .await
+    }
+
+    /// Lists the customers a user sees (see [`Store::visibility`]), merged ones left out.
+    pub async fn list_visible_customers(
+        &self,
+        filter: &CustomerFilter,
+        visible: &crate::Visibility,
+        sort: CustomerSort,
+        page: &PageRequest,
+    ) -> Result<Page<Customer>, StoreError> {
         let mut w = Where::default();
         w.push("merged_into IS NULL", []);
+        visible.push(&mut w, "owner_id");
         if let Some(s) = filter.status {
             w.push("status = ?", [Bind::Text(s.as_str().into())]);
         }

@@ -104,7 +104,20 @@ impl Store {
         kind: Option<InteractionKind>,
         page: &PageRequest,
     ) -> Result<Page<Interaction>, StoreError> {
+        self.list_visible_interactions(customer_id, kind, &crate::Visibility::All, page)
+            .await
+    }
+
+    /// Interactions with the customers a user sees, newest first, in keyset pages.
+    pub async fn list_visible_interactions(
+        &self,
+        customer_id: Option<i64>,
+        kind: Option<InteractionKind>,
+        visible: &crate::Visibility,
+        page: &PageRequest,
+    ) -> Result<Page<Interaction>, StoreError> {
         let mut w = Where::default();
+        visible.push_customer(&mut w, "customer_id");
         if let Some(c) = customer_id {
             self.customer(c).await?;
             w.push("customer_id = ?", [Bind::I64(c)]);

@@ -3,6 +3,8 @@
 //! `$1`-style placeholders, which sqlx accepts for SQLite too, and portable SQL; each backend has
 //! its own migrations (`migrations/sqlite`, `migrations/postgres`) holding the same tables.
 
+mod audit;
+mod auth;
 mod contacts;
 mod customers;
 mod duplicates;
@@ -11,6 +13,7 @@ mod import;
 mod interactions;
 mod orders;
 mod page;
+mod pool;
 mod score_models;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -24,12 +27,18 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use audit::{Actor, AuditEntry, AuditFilter};
+pub use auth::{
+    check_password, digest, hash_password, random_secret, verify_password, ApiToken, DataScope,
+    Department, NewUser, Role, User, Visibility, SESSION_HOURS,
+};
 pub use customers::{CustomerFilter, CustomerSort};
 pub use duplicates::{DuplicatePair, MergeOutcome};
 pub use error::StoreError;
 pub use import::{ImportCustomer, ImportInteraction, ImportOrderLine, OrderFact};
 pub use orders::OrderFilter;
 pub use page::{Page, PageRequest};
+pub use pool::{PoolRules, Reclaimed};
 pub use score_models::{StoredScoreModel, ValueClasses};
 pub use values::{CustomerValueRow, NewSnapshot, ScoreProfile, StoredChurnReason, ValueSnapshot};
 

@@ -138,8 +138,20 @@ impl Store {
         filter: &OrderFilter,
         page: &PageRequest,
     ) -> Result<Page<Order>, StoreError> {
+        self.list_visible_orders(filter, &crate::Visibility::All, page)
+            .await
+    }
+
+    /// Orders of the customers a user sees, newest first, in keyset pages.
+    pub async fn list_visible_orders(
+        &self,
+        filter: &OrderFilter,
+        visible: &crate::Visibility,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
         let mut w = Where::default();
         w.push("line_no = 1", []);
+        visible.push_customer(&mut w, "customer_id");
         if let Some(c) = filter.customer_id {
             self.customer(c).await?;
             w.push("customer_id = ?", [Bind::I64(c)]);

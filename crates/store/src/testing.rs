@@ -86,3 +86,10 @@ macro_rules! backend_tests {
         )+
     };
 }
+
+impl Store {
+    /// Runs one SQL statement as is (tests only: e.g. to check that a table refuses it).
+    pub async fn raw_execute(&self, sql: &str) -> Result<u64, crate::StoreError> {
+        Ok(crate::with_pool!(self, pool => sqlx::query(sql).execute(pool).await?.rows_affected()))
+    }
+}

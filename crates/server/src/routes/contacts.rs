@@ -7,6 +7,7 @@ use axum::Json;
 use patron_domain::ContactInput;
 use serde::Deserialize;
 
+use crate::auth::Me;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::AppState;
@@ -19,17 +20,27 @@ pub struct ContactPath {
 
 pub async fn list(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(state.store.contacts(id).await?).into_response())
+    me.guard(&state, id, false).await?;
+    let list = state.store.contacts(id).await?;
+    me.audit(&state, "view", Some(id), Some("contacts"), None)
+        .await?;
+    Ok(Json(list).into_response())
 }
 
 pub async fn create(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<ContactInput>,
 ) -> Result<Response, ApiError> {
+    me.guard(&state, id, true).await?;
     let c = state.store.create_contact(id, input).await?;
+    let detail = format!("contact {} created", c.id);
+    me.audit(&state, "update", Some(id), Some(&detail), None)
+        .await?;
     let location = HeaderValue::from_str(&format!("/api/customers/{id}/contacts/{}", c.id))
         .expect("ascii path");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(c)).into_response())
@@ -37,29 +48,43 @@ pub async fn create(
 
 pub async fn read(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(p): ApiPath<ContactPath>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(state.store.contact(p.id, p.contact_id).await?).into_response())
+    me.guard(&state, p.id, false).await?;
+    let c = state.store.contact(p.id, p.contact_id).await?;
+    let detail = format!("contact {}", p.contact_id);
+    me.audit(&state, "view", Some(p.id), Some(&detail), None)
+        .await?;
+    Ok(Json(c).into_response())
 }
 
 pub async fn replace(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(p): ApiPath<ContactPath>,
     ApiJson(input): ApiJson<ContactInput>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .update_contact(p.id, p.contact_id, input)
-            .await?,
-    )
-    .into_response())
+    me.guard(&state, p.id, true).await?;
+    let c = state
+        .store
+        .update_contact(p.id, p.contact_id, input)
+        .await?;
+    let detail = format!("contact {} replaced", p.contact_id);
+    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+        .await?;
+    Ok(Json(c).into_response())
 }
 
 pub async fn remove(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(p): ApiPath<ContactPath>,
 ) -> Result<StatusCode, ApiError> {
+    me.guard(&state, p.id, true).await?;
     state.store.delete_contact(p.id, p.contact_id).await?;
+    let detail = format!("contact {} deleted", p.contact_id);
+    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

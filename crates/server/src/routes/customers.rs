@@ -8,10 +8,11 @@ use patron_domain::{Customer, CustomerInput, CustomerPatch, CustomerStatus, Fiel
 use patron_store::{CustomerFilter, CustomerSort, StoreError};
 use serde::Deserialize;
 
+use crate::auth::{forbidden, Me};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::{page, row_limit, ABC_CLASSES, GRADES, LOYALTY_STAGES, RFM_SEGMENTS};
-use crate::{AppState, BY};
+use crate::AppState;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,8 +71,10 @@ fn with_etag(status: StatusCode, c: Customer) -> Response {
 
 pub async fn list(
     State(state): State<AppState>,
+    me: Me,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
+    me.require_records()?;
     let filter = CustomerFilter {
         status: q.status,
         owner_id: q.owner_id,
@@ -90,25 +93,51 @@ pub async fn list(
     let page = page(q.limit, q.after)?;
     let result = state
         .store
-        .list_customers(&filter, q.sort, &page)
+        .list_visible_customers(&filter, &me.visible, q.sort, &page)
         .await
         .map_err(query_error)?;
+    me.audit(
+        &state,
+        "list",
+        None,
+        Some("customers"),
+        Some(result.items.len() as i64),
+    )
+    .await?;
     Ok(Json(result).into_response())
 }
 
 pub async fn create(
     State(state): State<AppState>,
-    ApiJson(input): ApiJson<CustomerInput>,
+    me: Me,
+    ApiJson(mut input): ApiJson<CustomerInput>,
 ) -> Result<Response, ApiError> {
-    let c = state.store.create_customer(input, BY).await?;
+    me.require_records()?;
+    if !me.visible.is_all() {
+        // What a rep or manager creates is theirs unless they give it to someone they oversee.
+        let owner = *input.owner_id.get_or_insert(me.user.id);
+        if !me.visible.allows(Some(owner), true) {
+            return Err(forbidden(format!(
+                "you may not give a customer to user {owner} (outside your data scope)"
+            )));
+        }
+    }
+    let c = state
+        .store
+        .create_customer(input, &me.user.username)
+        .await?;
+    me.audit(&state, "create", Some(c.id), None, None).await?;
     Ok(with_etag(StatusCode::CREATED, c))
 }
 
 pub async fn read(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
+    me.guard(&state, id, false).await?;
     let c = state.store.customer(id).await?;
+    me.audit(&state, "view", Some(id), None, None).await?;
     let value = state.store.customer_value(id).await?;
     // The stored value figures ride along (null before the customer's first refresh).
     let etag = HeaderValue::from_str(&format!("\"{}\"", c.version)).expect("digits");
@@ -123,6 +152,7 @@ pub async fn read(
 
 pub async fn update(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<PatchQuery>,
     headers: HeaderMap,
@@ -139,10 +169,34 @@ pub async fn update(
         }
         (a, b) => a.or(b),
     };
+    me.guard(&state, id, true).await?;
+    let new_owner = patch.get("owner_id").map(|v| v.as_i64());
+    if let Some(owner) = new_owner {
+        // Giving a customer away (or to the pool) stays within the caller's scope.
+        if owner.is_some_and(|o| !me.visible.allows(Some(o), true)) {
+            return Err(forbidden(
+                "you may not give a customer to a user outside your data scope",
+            ));
+        }
+    }
+    let old_owner = state.store.customer_owner(id).await?;
     let c = state
         .store
-        .update_customer(id, &patch, expected, BY)
+        .update_customer(id, &patch, expected, &me.user.username)
         .await?;
+    let mut fields: Vec<&str> = patch.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    me.audit(&state, "update", Some(id), Some(&fields.join(",")), None)
+        .await?;
+    if new_owner.is_some() && c.data.owner_id != old_owner {
+        let detail = format!(
+            "owner {} -> {}",
+            old_owner.map_or("pool".into(), |o| o.to_string()),
+            c.data.owner_id.map_or("pool".into(), |o| o.to_string())
+        );
+        me.audit(&state, "handover", Some(id), Some(&detail), None)
+            .await?;
+    }
     Ok(with_etag(StatusCode::OK, c))
 }
 
@@ -168,48 +222,91 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 
 pub async fn remove(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
+    me.guard(&state, id, true).await?;
     state.store.delete_customer(id).await?;
+    me.audit(&state, "delete", Some(id), None, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn history(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> Result<Response, ApiError> {
     let limit = row_limit(q.limit)?;
+    me.guard(&state, id, false).await?;
     let h = state.store.customer_history(id, limit).await?;
+    me.audit(&state, "view", Some(id), Some("history"), None)
+        .await?;
     Ok(Json(h).into_response())
 }
 
 pub async fn duplicates_of(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> Result<Response, ApiError> {
     let limit = row_limit(q.limit)?;
+    me.guard(&state, id, false).await?;
     let d = state.store.duplicates(Some(id), limit).await?;
+    let d = visible_pairs(&state, &me, d).await?;
+    me.audit(&state, "view", Some(id), Some("duplicates"), None)
+        .await?;
     Ok(Json(d).into_response())
 }
 
 pub async fn all_duplicates(
     State(state): State<AppState>,
+    me: Me,
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> Result<Response, ApiError> {
     let limit = row_limit(q.limit)?;
+    me.require_records()?;
     let d = state.store.duplicates(None, limit).await?;
+    let d = visible_pairs(&state, &me, d).await?;
     Ok(Json(d).into_response())
+}
+
+/// Only the pairs whose two customers the caller sees.
+async fn visible_pairs(
+    state: &AppState,
+    me: &Me,
+    pairs: Vec<patron_store::DuplicatePair>,
+) -> Result<Vec<patron_store::DuplicatePair>, ApiError> {
+    if me.visible.is_all() {
+        return Ok(pairs);
+    }
+    let mut out = Vec::new();
+    for p in pairs {
+        let a = state.store.customer_owner(p.a).await?;
+        let b = state.store.customer_owner(p.b).await?;
+        if me.visible.allows(a, false) && me.visible.allows(b, false) {
+            out.push(p);
+        }
+    }
+    Ok(out)
 }
 
 pub async fn merge(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<MergeRequest>,
 ) -> Result<Response, ApiError> {
-    state.store.customer(id).await?;
-    match state.store.customer(req.drop).await {
+    me.guard(&state, id, true).await?;
+    let drop = match me.guard(&state, req.drop, true).await {
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            Err(StoreError::not_found("customer", req.drop))
+        }
+        Err(e) => return Err(e),
+        Ok(()) => state.store.customer(req.drop).await.map(|_| ()),
+    };
+    match drop {
         Err(StoreError::NotFound { .. }) => {
             return Err(ApiError::validation(vec![FieldError::new(
                 "drop",
@@ -219,7 +316,13 @@ pub async fn merge(
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
-    let outcome = state.store.merge_customers(id, req.drop, BY).await?;
+    let outcome = state
+        .store
+        .merge_customers(id, req.drop, &me.user.username)
+        .await?;
+    let detail = format!("merged customer {} into {id}", req.drop);
+    me.audit(&state, "merge", Some(id), Some(&detail), None)
+        .await?;
     Ok(Json(outcome).into_response())
 }
 

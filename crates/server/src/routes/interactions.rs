@@ -9,6 +9,7 @@ use patron_domain::{FieldError, InteractionInput, InteractionKind};
 use patron_store::StoreError;
 use serde::Deserialize;
 
+use crate::auth::Me;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::customers::query_error;
@@ -38,25 +39,39 @@ pub struct CustomerInteractionsQuery {
     after: Option<String>,
 }
 
-async fn list(state: &AppState, q: AllInteractionsQuery) -> Result<Response, ApiError> {
+async fn list(state: &AppState, me: &Me, q: AllInteractionsQuery) -> Result<Response, ApiError> {
     let page = page(q.limit, q.after)?;
+    me.require_records()?;
+    if let Some(c) = q.customer_id {
+        me.guard(state, c, false).await?;
+    }
     let result = state
         .store
-        .list_interactions(q.customer_id, q.kind, &page)
+        .list_visible_interactions(q.customer_id, q.kind, &me.visible, &page)
         .await
         .map_err(query_error)?;
+    me.audit(
+        state,
+        "list",
+        q.customer_id,
+        Some("interactions"),
+        Some(result.items.len() as i64),
+    )
+    .await?;
     Ok(Json(result).into_response())
 }
 
 pub async fn list_all(
     State(state): State<AppState>,
+    me: Me,
     ApiQuery(q): ApiQuery<AllInteractionsQuery>,
 ) -> Result<Response, ApiError> {
-    list(&state, q).await
+    list(&state, &me, q).await
 }
 
 pub async fn list_for_customer(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<CustomerInteractionsQuery>,
 ) -> Result<Response, ApiError> {
@@ -66,7 +81,7 @@ pub async fn list_for_customer(
         limit: q.limit,
         after: q.after,
     };
-    list(&state, q).await
+    list(&state, &me, q).await
 }
 
 /// Checks what the store leaves to the caller: a storable date, and on replace, that the
@@ -102,11 +117,16 @@ async fn check(
 
 pub async fn create(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<InteractionInput>,
 ) -> Result<Response, ApiError> {
+    me.guard(&state, id, true).await?;
     check(&state, id, &input, false).await?;
     let i = state.store.create_interaction(id, input).await?;
+    let detail = format!("interaction {} created", i.id);
+    me.audit(&state, "update", Some(id), Some(&detail), None)
+        .await?;
     let location = HeaderValue::from_str(&format!("/api/customers/{id}/interactions/{}", i.id))
         .expect("ascii path");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(i)).into_response())
@@ -114,34 +134,48 @@ pub async fn create(
 
 pub async fn read(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(p): ApiPath<InteractionPath>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(state.store.interaction(p.id, p.interaction_id).await?).into_response())
+    me.guard(&state, p.id, false).await?;
+    let i = state.store.interaction(p.id, p.interaction_id).await?;
+    let detail = format!("interaction {}", p.interaction_id);
+    me.audit(&state, "view", Some(p.id), Some(&detail), None)
+        .await?;
+    Ok(Json(i).into_response())
 }
 
 pub async fn replace(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(p): ApiPath<InteractionPath>,
     ApiJson(input): ApiJson<InteractionInput>,
 ) -> Result<Response, ApiError> {
+    me.guard(&state, p.id, true).await?;
     state.store.interaction(p.id, p.interaction_id).await?;
     check(&state, p.id, &input, true).await?;
-    Ok(Json(
-        state
-            .store
-            .update_interaction(p.id, p.interaction_id, input)
-            .await?,
-    )
-    .into_response())
+    let i = state
+        .store
+        .update_interaction(p.id, p.interaction_id, input)
+        .await?;
+    let detail = format!("interaction {} replaced", p.interaction_id);
+    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+        .await?;
+    Ok(Json(i).into_response())
 }
 
 pub async fn remove(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(p): ApiPath<InteractionPath>,
 ) -> Result<StatusCode, ApiError> {
+    me.guard(&state, p.id, true).await?;
     state
         .store
         .delete_interaction(p.id, p.interaction_id)
+        .await?;
+    let detail = format!("interaction {} deleted", p.interaction_id);
+    me.audit(&state, "update", Some(p.id), Some(&detail), None)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@ use patron_domain::OrderInput;
 use patron_store::OrderFilter;
 use serde::Deserialize;
 
+use crate::auth::Me;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::customers::query_error;
@@ -42,9 +43,13 @@ pub struct CustomerOrdersQuery {
     after: Option<String>,
 }
 
-async fn list(state: &AppState, q: AllOrdersQuery) -> Result<Response, ApiError> {
+async fn list(state: &AppState, me: &Me, q: AllOrdersQuery) -> Result<Response, ApiError> {
     check_date_range("from", q.from)?;
     check_date_range("to", q.to)?;
+    me.require_records()?;
+    if let Some(c) = q.customer_id {
+        me.guard(state, c, false).await?;
+    }
     let filter = OrderFilter {
         customer_id: q.customer_id,
         from: q.from,
@@ -54,21 +59,31 @@ async fn list(state: &AppState, q: AllOrdersQuery) -> Result<Response, ApiError>
     let page = page(q.limit, q.after)?;
     let result = state
         .store
-        .list_orders(&filter, &page)
+        .list_visible_orders(&filter, &me.visible, &page)
         .await
         .map_err(query_error)?;
+    me.audit(
+        state,
+        "list",
+        filter.customer_id,
+        Some("orders"),
+        Some(result.items.len() as i64),
+    )
+    .await?;
     Ok(Json(result).into_response())
 }
 
 pub async fn list_all(
     State(state): State<AppState>,
+    me: Me,
     ApiQuery(q): ApiQuery<AllOrdersQuery>,
 ) -> Result<Response, ApiError> {
-    list(&state, q).await
+    list(&state, &me, q).await
 }
 
 pub async fn list_for_customer(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<CustomerOrdersQuery>,
 ) -> Result<Response, ApiError> {
@@ -80,15 +95,20 @@ pub async fn list_for_customer(
         limit: q.limit,
         after: q.after,
     };
-    list(&state, q).await
+    list(&state, &me, q).await
 }
 
 pub async fn create(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<OrderInput>,
 ) -> Result<Response, ApiError> {
+    me.guard(&state, id, true).await?;
     let o = state.store.create_order(id, input).await?;
+    let detail = format!("order {} created", o.order_ref);
+    me.audit(&state, "update", Some(id), Some(&detail), None)
+        .await?;
     let location = HeaderValue::from_str(&format!(
         "/api/customers/{id}/orders/{}",
         encode_segment(&o.order_ref)
@@ -99,24 +119,41 @@ pub async fn create(
 
 pub async fn read(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(p): ApiPath<OrderPath>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(state.store.order(p.id, &p.order_ref).await?).into_response())
+    me.guard(&state, p.id, false).await?;
+    let o = state.store.order(p.id, &p.order_ref).await?;
+    let detail = format!("order {}", p.order_ref);
+    me.audit(&state, "view", Some(p.id), Some(&detail), None)
+        .await?;
+    Ok(Json(o).into_response())
 }
 
 pub async fn replace(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(p): ApiPath<OrderPath>,
     ApiJson(input): ApiJson<OrderInput>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(state.store.update_order(p.id, &p.order_ref, input).await?).into_response())
+    me.guard(&state, p.id, true).await?;
+    let o = state.store.update_order(p.id, &p.order_ref, input).await?;
+    let detail = format!("order {} replaced", p.order_ref);
+    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+        .await?;
+    Ok(Json(o).into_response())
 }
 
 pub async fn remove(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(p): ApiPath<OrderPath>,
 ) -> Result<StatusCode, ApiError> {
+    me.guard(&state, p.id, true).await?;
     state.store.delete_order(p.id, &p.order_ref).await?;
+    let detail = format!("order {} deleted", p.order_ref);
+    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

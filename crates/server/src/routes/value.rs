@@ -11,10 +11,12 @@ use patron_value::AnalysisError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::auth::Me;
 use crate::error::ApiError;
 use crate::extract::{ApiJsonOrEmpty, ApiPath, ApiQuery};
 use crate::value::{self, RefreshError, RefreshOptions, REPORT_CHURN_TOP};
 use crate::AppState;
+use patron_store::Role;
 
 impl From<RefreshError> for ApiError {
     fn from(e: RefreshError) -> Self {
@@ -125,8 +127,10 @@ pub fn value_body(r: &CustomerValueRow) -> Value {
 
 pub async fn refresh(
     State(state): State<AppState>,
+    me: Me,
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<RefreshOptions>,
 ) -> Result<Response, ApiError> {
+    me.require(&[Role::Admin, Role::Manager, Role::Analyst])?;
     let opts = body.analysis_options().map_err(|f| {
         ApiError::validation(vec![FieldError::new(
             f,
@@ -134,7 +138,8 @@ pub async fn refresh(
         )])
     })?;
     let snapshot = value::refresh(&state.store, &opts).await?;
-    Ok(Json(report_body(snapshot, REPORT_CHURN_TOP)).into_response())
+    let body = report_body(snapshot, REPORT_CHURN_TOP);
+    Ok(Json(for_caller(&state, &me, body).await?).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +150,7 @@ pub struct ReportQuery {
 
 pub async fn report(
     State(state): State<AppState>,
+    me: Me,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
     let top = match q.top {
@@ -161,13 +167,48 @@ pub async fn report(
     let s = state.store.latest_snapshot().await?.ok_or_else(|| {
         not_computed("no customer values computed yet: POST /api/value/refresh first")
     })?;
-    Ok(Json(report_body(s, top)).into_response())
+    let body = report_body(s, top);
+    Ok(Json(for_caller(&state, &me, body).await?).into_response())
+}
+
+/// The population report as the caller may see it: the churn risks it lists are only the
+/// caller's visible customers, and without name or number for those who see no records
+/// (analysts get the figures, never who they are about).
+async fn for_caller(state: &AppState, me: &Me, mut body: Value) -> Result<Value, ApiError> {
+    if me.visible.is_all() && me.user.sees_records() {
+        return Ok(body);
+    }
+    if let Some(Value::Array(list)) = body.get_mut("churn").and_then(|c| c.get_mut("top")) {
+        let mut kept = Vec::new();
+        for mut item in std::mem::take(list) {
+            if !me.user.sees_records() {
+                item["name"] = json!("");
+                item["number"] = json!("");
+                kept.push(item);
+                continue;
+            }
+            let Some(id) = item["customer_id"].as_i64() else {
+                continue;
+            };
+            match state.store.customer_owner(id).await {
+                Ok(owner) if me.visible.allows(owner, false) => kept.push(item),
+                Ok(_) | Err(patron_store::StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        *list = kept;
+    }
+    Ok(body)
 }
 
 pub async fn customer_value(
     State(state): State<AppState>,
+    me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
+    me.guard(&state, id, false).await?;
+    me.audit(&state, "view", Some(id), Some("value"), None)
+        .await?;
     let customer = state.store.customer(id).await?;
     let row = state.store.customer_value(id).await?.ok_or_else(|| {
         not_computed(format!(

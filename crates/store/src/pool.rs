@@ -1,0 +1,267 @@
+//! The public pool (customers without owner) and changes of owner: claim, return, the reclaim
+//! rules, and hand-over from one user to another. Every change of owner bumps the customer's
+//! version, is written to its history (field `owner_id`) and to the audit log, in one
+//! transaction.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::audit::Actor;
+use crate::{now, with_pool, Store, StoreError};
+
+/// What a reclaim run returned to the pool.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Reclaimed {
+    pub customer_id: i64,
+    pub owner_id: i64,
+    pub grade: Option<String>,
+    /// Days since the last order, interaction or claim.
+    pub idle_days: i64,
+}
+
+/// Days without an order or interaction after which a customer of each value grade
+/// (`A`..`E`, `none` for customers without figures) returns to the pool.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PoolRules {
+    pub cap: i64,
+    pub reclaim_days: Vec<(String, i64)>,
+}
+
+impl PoolRules {
+    pub fn days_for(&self, grade: Option<&str>) -> i64 {
+        let g = grade.unwrap_or("none");
+        self.reclaim_days
+            .iter()
+            .find(|(k, _)| k == g)
+            .or_else(|| self.reclaim_days.iter().find(|(k, _)| k == "none"))
+            .map_or(30, |(_, d)| *d)
+    }
+}
+
+impl Store {
+    pub async fn pool_rules(&self) -> Result<PoolRules, StoreError> {
+        let cap = self
+            .setting("pool.cap")
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(500);
+        let mut reclaim_days = Vec::new();
+        for g in ["A", "B", "C", "D", "E", "none"] {
+            if let Some(d) = self
+                .setting(&format!("pool.reclaim_days.{g}"))
+                .await?
+                .and_then(|v| v.parse().ok())
+            {
+                reclaim_days.push((g.to_string(), d));
+            }
+        }
+        Ok(PoolRules { cap, reclaim_days })
+    }
+
+    /// How many live customers a user owns.
+    pub async fn owned_count(&self, user_id: i64) -> Result<i64, StoreError> {
+        Ok(with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM customers WHERE owner_id = $1 AND merged_into IS NULL")
+            .bind(user_id).fetch_one(pool).await?))
+    }
+
+    /// Sets the owner of some customers in one transaction, with history and audit rows
+    /// (`action`: `claim`, `return`, `handover`). Answers how many changed.
+    async fn move_owner(
+        &self,
+        ids: &[(i64, Option<i64>)],
+        to: Option<i64>,
+        actor: &Actor,
+        action: &str,
+        detail: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let at = now();
+        let mut moved = 0;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (id, from) in ids {
+                let n = sqlx::query(
+                    "UPDATE customers SET owner_id = $1, owner_since = $2, version = version + 1, updated_at = $2 \
+                     WHERE id = $3 AND owner_id IS NOT DISTINCT FROM $4")
+                    .bind(to).bind(at).bind(id).bind(from).execute(&mut *tx).await?.rows_affected();
+                if n == 0 {
+                    continue;
+                }
+                moved += 1;
+                sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, 'owner_id', $4, $5)")
+                    .bind(id).bind(at).bind(&actor.name).bind(from.map(|o| o.to_string())).bind(to.map(|o| o.to_string()))
+                    .execute(&mut *tx).await?;
+                let d = match detail {
+                    Some(d) => d.to_string(),
+                    None => format!("owner {} -> {}", from.map_or("pool".into(), |o| o.to_string()), to.map_or("pool".into(), |o| o.to_string())),
+                };
+                sqlx::query("INSERT INTO audit_log (at, actor_id, actor, action, customer_id, detail, ip) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(at).bind(actor.id).bind(&actor.name).bind(action).bind(id).bind(d).bind(&actor.ip)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(moved)
+    }
+
+    /// A user claims a customer from the pool: 409 when it has an owner or the user already
+    /// holds as many customers as the pool's cap allows.
+    pub async fn claim(
+        &self,
+        customer_id: i64,
+        user_id: i64,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        if self.customer_owner(customer_id).await?.is_some() {
+            return Err(StoreError::Conflict {
+                message: format!("customer {customer_id} is not in the pool (it has an owner)"),
+                current_version: None,
+            });
+        }
+        let rules = self.pool_rules().await?;
+        if self.owned_count(user_id).await? >= rules.cap {
+            return Err(StoreError::Conflict {
+                message: format!(
+                    "you already hold {} customers, the most one user may hold; return some to the pool first",
+                    rules.cap
+                ),
+                current_version: None,
+            });
+        }
+        let n = self
+            .move_owner(&[(customer_id, None)], Some(user_id), actor, "claim", None)
+            .await?;
+        if n == 0 {
+            return Err(StoreError::Conflict {
+                message: format!("customer {customer_id} was claimed by someone else meanwhile"),
+                current_version: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Returns a customer to the pool (its owner or a manager gives it up).
+    pub async fn release(
+        &self,
+        customer_id: i64,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let owner = self.customer_owner(customer_id).await?;
+        if owner.is_none() {
+            return Err(StoreError::Conflict {
+                message: format!("customer {customer_id} is already in the pool"),
+                current_version: None,
+            });
+        }
+        self.move_owner(&[(customer_id, owner)], None, actor, "return", Some(reason))
+            .await?;
+        Ok(())
+    }
+
+    /// Applies the reclaim rules as of `today`: every owned customer without an order,
+    /// interaction or claim for more days than its grade allows returns to the pool.
+    pub async fn reclaim(
+        &self,
+        today: NaiveDate,
+        actor: &Actor,
+    ) -> Result<Vec<Reclaimed>, StoreError> {
+        let rules = self.pool_rules().await?;
+        type Row = (
+            i64,
+            i64,
+            Option<String>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            Option<NaiveDate>,
+            DateTime<Utc>,
+        );
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT c.id, c.owner_id, v.grade, c.owner_since, \
+                    (SELECT MAX(i.occurred_at) FROM interactions i WHERE i.customer_id = c.id), \
+                    (SELECT MAX(o.ordered_on) FROM order_lines o WHERE o.customer_id = c.id), c.created_at \
+             FROM customers c LEFT JOIN customer_values v ON v.customer_id = c.id \
+             WHERE c.owner_id IS NOT NULL AND c.merged_into IS NULL ORDER BY c.id")
+            .fetch_all(pool).await?);
+        let mut out = Vec::new();
+        for (id, owner, grade, since, interaction, order, created) in rows {
+            let last = [
+                since.map(|t| t.date_naive()),
+                interaction.map(|t| t.date_naive()),
+                order,
+                Some(created.date_naive()),
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(today);
+            let idle = (today - last).num_days();
+            if idle > rules.days_for(grade.as_deref()) {
+                out.push(Reclaimed {
+                    customer_id: id,
+                    owner_id: owner,
+                    grade,
+                    idle_days: idle,
+                });
+            }
+        }
+        for r in &out {
+            let why = format!(
+                "reclaimed: no order or interaction for {} days (grade {}, limit {})",
+                r.idle_days,
+                r.grade.as_deref().unwrap_or("none"),
+                rules.days_for(r.grade.as_deref())
+            );
+            self.move_owner(
+                &[(r.customer_id, Some(r.owner_id))],
+                None,
+                actor,
+                "return",
+                Some(&why),
+            )
+            .await?;
+        }
+        Ok(out)
+    }
+
+    /// Hands customers of `from` over to `to`: all of them, or only `only`. History stays with
+    /// the customers; each move is written to the history and the audit log. Answers the ids
+    /// moved.
+    pub async fn handover(
+        &self,
+        from: i64,
+        to: i64,
+        only: Option<&[i64]>,
+        actor: &Actor,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.user(from).await?;
+        let target = self.user(to).await?;
+        if target.disabled {
+            return Err(StoreError::invalid(
+                "to",
+                format!("user '{}' is disabled", target.username),
+            ));
+        }
+        let owned: Vec<i64> = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM customers WHERE owner_id = $1 ORDER BY id").bind(from).fetch_all(pool).await?);
+        let ids: Vec<i64> = match only {
+            None => owned,
+            Some(list) => {
+                if let Some(bad) = list.iter().find(|i| !owned.contains(i)) {
+                    return Err(StoreError::invalid(
+                        "customers",
+                        format!("customer {bad} is not owned by user {from}"),
+                    ));
+                }
+                list.to_vec()
+            }
+        };
+        let pairs: Vec<(i64, Option<i64>)> = ids.iter().map(|i| (*i, Some(from))).collect();
+        let detail = format!("handed over from user {from} to user {to}");
+        for chunk in pairs.chunks(500) {
+            self.move_owner(chunk, Some(to), actor, "handover", Some(&detail))
+                .await?;
+        }
+        Ok(ids)
+    }
+}
