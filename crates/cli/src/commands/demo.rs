@@ -26,6 +26,20 @@ pub async fn run(db: &Path, orders: &Path, addr: SocketAddr, no_serve: bool) -> 
         orders.display(),
         db.display()
     );
+    // The demo firm's generated profiles first, so that the orders find their customers.
+    let started = Instant::now();
+    let (generated, _) = super::demo_profiles::customers(&store, orders)
+        .await
+        .context("generating the demo firm's profiles")?;
+    println!(
+        "generated profiles (tag `generated`, source demo-generator) in {:.2} s: {} customers, {} sales reps, {} contacts, {} interactions, {} referrals",
+        started.elapsed().as_secs_f64(),
+        generated.customers,
+        generated.reps,
+        generated.contacts,
+        generated.interactions,
+        generated.referrals
+    );
     let started = Instant::now();
     let report = import_with_progress(
         &store,

@@ -1,7 +1,9 @@
 //! What each subcommand does.
 
 mod bench;
+pub mod custody;
 mod demo;
+mod demo_profiles;
 mod records;
 mod transfer;
 pub mod value;
@@ -32,6 +34,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             records::merge(&open(&cli.database).await?, keep, drop).await
         }
         Command::Value(args) => value::run(&cli.database, args).await,
+        Command::User(cmd) => custody::user(&open(&cli.database).await?, cmd).await,
+        Command::Token(cmd) => custody::token(&open(&cli.database).await?, cmd).await,
+        Command::Pool(cmd) => custody::pool(&open(&cli.database).await?, cmd).await,
+        Command::Audit(args) => custody::audit(&open(&cli.database).await?, args).await,
         Command::Bench(b) => match b.kind {
             BenchKind::Import {
                 customers,
@@ -45,7 +51,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Opens (and on first use creates and migrates) the database.
 pub async fn open(url: &str) -> anyhow::Result<Store> {
-    Store::connect(url).await.with_context(|| {
+    let store = Store::connect(url).await.with_context(|| {
         format!("opening database '{url}' (set it with --database or DATABASE_URL)")
-    })
+    })?;
+    custody::announce_admin(&store).await?;
+    Ok(store)
 }
