@@ -226,7 +226,8 @@ fn clv_range(deciles: &[f64]) -> Option<(f64, f64, usize)> {
         return None;
     }
     let lo = deciles[0].min(0.0);
-    let hi = (deciles[9] + (deciles[10] - deciles[9]) * 0.25).max(deciles[9]);
+    // Twice the 90th percentile (at most the highest value): the tail goes in the last bin.
+    let hi = (deciles[9] * 2.0).min(deciles[10]).max(deciles[9]);
     if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
@@ -587,7 +588,7 @@ pub fn grade_bars(lang: Lang, id: &str, rows: &[(&str, u64)], ungraded: u64) -> 
     let total: u64 = rows.iter().map(|r| r.1).sum::<u64>().max(1);
     let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1) as f64;
     let row_h = (H - TOP - 30.0) / rows.len() as f64;
-    let label_w = 60.0;
+    let label_w = 96.0;
     let avail = W - label_w - 150.0;
     html! {
         (svg::svg(id, lang.t("dash.grades"), html! {
@@ -681,7 +682,7 @@ fn comparison(lang: Lang, c: Option<&Comparison>, period: Period) -> Markup {
                                 @else { a href=(format!("/customers?abc={class}")) { span class=(format!("badge abc-{class}")) { (lang.t("value.abc")) " " (class) } } }
                             }, p))
                         }
-                        @for (seg, p) in &c.by_segment {
+                        @for (seg, p) in c.by_segment.iter().filter(|(_, p)| p.this.active + p.prev.active > 0) {
                             (row(html! {
                                 @if seg == "-" { span.muted { (lang.t("dash.unclassified")) } }
                                 @else { a href=(format!("/customers?segment={seg}")) { (lang.t(&format!("segment.{seg}"))) } }
@@ -740,7 +741,7 @@ mod tests {
         let d: Vec<f64> = (0..=10).map(|k| f64::from(k) * 10.0).collect();
         let (lo, step, n) = clv_range(&d).unwrap();
         assert_eq!(lo, 0.0);
-        assert!(step > 0.0 && lo + step * n as f64 >= 92.5);
+        assert!(step > 0.0 && lo + step * n as f64 >= 100.0);
         assert!(clv_range(&[0.0; 11]).is_none());
         assert!(clv_range(&[]).is_none());
     }
