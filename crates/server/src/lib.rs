@@ -14,6 +14,7 @@ pub mod extract;
 pub mod openapi;
 pub mod routes;
 pub mod value;
+pub mod web_auth;
 pub mod web_hooks;
 
 use std::future::Future;
@@ -53,7 +54,17 @@ impl AppState {
 /// JSON 500, and request tracing.
 pub fn app(state: AppState) -> Router {
     // HTML pages: /, /customers, /dashboard, /score-model, /import
-    let web = patron_web::router_with(state.store.clone(), web_hooks::hooks());
+    let web_auth = web_auth::WebAuth {
+        store: state.store.clone(),
+        limiter: std::sync::Arc::new(web_auth::RateLimiter::default()),
+    };
+    // HTML pages behind sign-in, CSRF tokens and role gates (see `web_auth`).
+    let web = patron_web::router_with(state.store.clone(), web_hooks::hooks())
+        .merge(web_auth::routes(web_auth.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            web_auth,
+            web_auth::session_layer,
+        ));
     routes::router()
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

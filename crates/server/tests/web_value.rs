@@ -107,7 +107,10 @@ async fn sample_store() -> Store {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_shows_the_snapshot_and_recomputes() {
     let store = sample_store().await;
-    let app = app(AppState::new(store.clone()));
+    let app =
+        patron_server::web_auth::signed_in(app(AppState::new(store.clone())), &store, "web-test")
+            .await
+            .unwrap();
     // No snapshot yet: figures computed live from the orders, with the Recompute button.
     let live = get(&app, "/dashboard").await;
     assert_eq!(live.status, StatusCode::OK);
@@ -206,7 +209,10 @@ async fn post_pairs(app: &Router, uri: &str, form: &[(String, String)]) -> Page 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn score_model_editor_previews_validates_and_saves() {
     let store = sample_store().await;
-    let app = app(AppState::new(store.clone()));
+    let app =
+        patron_server::web_auth::signed_in(app(AppState::new(store.clone())), &store, "web-test")
+            .await
+            .unwrap();
     let page = get(&app, "/score-model").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Value score model") && page.body.contains("finance = 100"));
@@ -315,7 +321,10 @@ async fn finished(app: &Router, job: &str) -> Page {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_page_runs_csv_imports_in_the_background() {
     let store = fresh_store(BackendKind::Sqlite).await.unwrap();
-    let app = app(AppState::new(store.clone()));
+    let app =
+        patron_server::web_auth::signed_in(app(AppState::new(store.clone())), &store, "web-test")
+            .await
+            .unwrap();
     let page = get(&app, "/import").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(r#"enctype="multipart/form-data""#));

@@ -715,3 +715,47 @@ mod tests {
         assert!(Visibility::All.allows(None, true));
     }
 }
+
+/// Who is looking, as the web pages and API handlers get it from the authentication layer:
+/// the user, which customers they see, and the actor written to the audit log.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user: User,
+    pub visible: Visibility,
+    pub actor: crate::Actor,
+}
+
+impl Viewer {
+    /// Checks that the viewer may read (`write = false`) or change customer `id`; another
+    /// user's customer outside the viewer's scope is `NotFound`, exactly like a missing one.
+    pub async fn check(&self, store: &Store, id: i64, write: bool) -> Result<(), StoreError> {
+        if !self.user.sees_records() {
+            return Err(StoreError::not_found("customer", id));
+        }
+        let owner = store.customer_owner(id).await?;
+        if self.visible.allows(owner, write) {
+            Ok(())
+        } else {
+            Err(StoreError::not_found("customer", id))
+        }
+    }
+
+    /// A viewer who sees everything (tests, and tools that act as an administrator).
+    pub fn unrestricted(username: &str) -> Self {
+        Viewer {
+            user: User {
+                id: 0,
+                username: username.into(),
+                display_name: None,
+                role: Role::Admin,
+                scope: DataScope::All,
+                department_id: None,
+                manager_id: None,
+                disabled: false,
+                created_at: now(),
+            },
+            visible: Visibility::All,
+            actor: crate::Actor::system(username),
+        }
+    }
+}

@@ -30,7 +30,7 @@ use sqlx::sqlite::{
 pub use audit::{Actor, AuditEntry, AuditFilter};
 pub use auth::{
     check_password, digest, hash_password, random_secret, verify_password, ApiToken, DataScope,
-    Department, NewUser, Role, User, Visibility, SESSION_HOURS,
+    Department, NewUser, Role, User, Viewer, Visibility, SESSION_HOURS,
 };
 pub use customers::{CustomerFilter, CustomerSort};
 pub use duplicates::{DuplicatePair, MergeOutcome};

@@ -42,6 +42,20 @@ page.on("response", (r) => {
 });
 
 try {
+  step("sign in (a wrong password first)");
+  await page.goto(`${BASE}/`);
+  assert.match(page.url(), /\/login\?next=/);
+  await page.fill("input[name=username]", process.env.PATRON_USER ?? "e2e");
+  await page.fill("input[name=password]", "not the password");
+  await page.click("#login button[type=submit]");
+  await page.locator(".error").waitFor();
+  await page.fill("input[name=password]", process.env.PATRON_PASSWORD ?? "");
+  await Promise.all([page.waitForURL(/\/customers$/), page.click("#login button[type=submit]")]);
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "patron_session");
+  assert.ok(session && session.httpOnly, "an HttpOnly session cookie");
+  assert.equal(session.sameSite, "Lax");
+
   step("the list");
   const resp = await page.goto(`${BASE}/`);
   assert.equal(resp.status(), 200);

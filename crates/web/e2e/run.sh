@@ -26,6 +26,9 @@ cleanup() {
 trap cleanup EXIT
 
 "$BIN" demo --no-serve --demo-database "$WORK/demo.db" --orders "$ROOT/data/CDNOW_master.txt" >/dev/null
+# A known user to sign in with (the demo's own admin password is random and printed once).
+E2E_PASSWORD="e2e-$(date +%s)-secret"
+printf '%s\n' "$E2E_PASSWORD" | "$BIN" --database "$WORK/demo.db" user add e2e --role admin --password-stdin >/dev/null
 PORT="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
 "$BIN" --database "$WORK/demo.db" serve --addr "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
@@ -35,7 +38,7 @@ for _ in $(seq 1 100); do
 done
 
 mkdir -p "$ROOT/test-artifacts"
-if ! PATRON_URL="http://127.0.0.1:$PORT" ARTIFACTS="$ROOT/test-artifacts" node "$HERE/e2e.mjs"; then
+if ! PATRON_USER=e2e PATRON_PASSWORD="$E2E_PASSWORD" PATRON_URL="http://127.0.0.1:$PORT" ARTIFACTS="$ROOT/test-artifacts" node "$HERE/e2e.mjs"; then
   echo "--- server log" >&2; tail -50 "$WORK/server.log" >&2
   exit 1
 fi

@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use crate::i18n::{self, Lang};
 use crate::layout;
-use crate::{error_page, get_param, html, parse_pairs, store_error_page, Ctx, WebState, BY};
+use crate::{error_page, get_param, html, parse_pairs, store_error_page, Ctx, WebState};
+use axum::Extension;
+use patron_store::Viewer;
 
 // ---------------------------------------------------------------------------------------------
 // The list
@@ -113,6 +115,7 @@ fn opt(s: &str) -> Option<String> {
 pub async fn list(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
+    Extension(me): Extension<Viewer>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let q = ListQuery::parse(raw.as_deref());
@@ -195,11 +198,17 @@ pub async fn list(
         limit: Some(limit.unwrap_or(25)),
         after: opt(&q.after),
     };
-    let result = match st.store.list_customers(&filter, sort, &page).await {
+    let result = match st
+        .store
+        .list_visible_customers(&filter, &me.visible, sort, &page)
+        .await
+    {
         Err(StoreError::Invalid(_)) if page.after.is_some() => {
             notices.push(lang.t("error.bad_cursor").to_string());
             page.after = None;
-            st.store.list_customers(&filter, sort, &page).await
+            st.store
+                .list_visible_customers(&filter, &me.visible, sort, &page)
+                .await
         }
         r => r,
     };
@@ -207,6 +216,14 @@ pub async fn list(
         Ok(p) => p,
         Err(e) => return store_error_page(lang, &e),
     };
+    let n = result.items.len() as i64;
+    if let Err(e) = st
+        .store
+        .audit(&me.actor, "list", None, Some("customers (web)"), Some(n))
+        .await
+    {
+        return store_error_page(lang, &e);
+    }
     let ids: Vec<i64> = result.items.iter().map(|c| c.id).collect();
     let figures: BTreeMap<i64, CustomerValueRow> = match st.store.customer_values_of(&ids).await {
         Ok(rows) => rows.into_iter().map(|r| (r.customer_id, r)).collect(),
@@ -446,12 +463,24 @@ fn not_found(lang: Lang) -> Response {
 pub async fn card(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
+    Extension(me): Extension<Viewer>,
     Path(raw): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(id) = parse_id(&raw) else {
         return not_found(lang);
     };
+    // Another user's customer is "not found", exactly like a missing one.
+    if let Err(e) = me.check(&st.store, id, false).await {
+        return store_error_page(lang, &e);
+    }
+    if let Err(e) = st
+        .store
+        .audit(&me.actor, "view", Some(id), Some("card (web)"), None)
+        .await
+    {
+        return store_error_page(lang, &e);
+    }
     let saved = query.as_deref().is_some_and(|q| {
         parse_pairs(q.as_bytes())
             .iter()
@@ -474,12 +503,16 @@ pub async fn card(
 pub async fn save(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
+    Extension(me): Extension<Viewer>,
     Path(raw): Path<String>,
     RawForm(body): RawForm,
 ) -> Response {
     let Some(id) = parse_id(&raw) else {
         return not_found(lang);
     };
+    if let Err(e) = me.check(&st.store, id, true).await {
+        return store_error_page(lang, &e);
+    }
     let pairs = parse_pairs(&body);
     let Some(version) = get_param(&pairs, "version").and_then(|v| v.trim().parse::<i64>().ok())
     else {
@@ -527,10 +560,22 @@ pub async fn save(
     }
     match st
         .store
-        .update_customer(id, &patch, Some(version), BY)
+        .update_customer(id, &patch, Some(version), &me.user.username)
         .await
     {
-        Ok(_) => Redirect::to(&format!("/customers/{id}?saved=1")).into_response(),
+        Ok(_) => {
+            let mut fields: Vec<&str> = patch.keys().map(String::as_str).collect();
+            fields.sort_unstable();
+            let detail = format!("{} (web)", fields.join(","));
+            if let Err(e) = st
+                .store
+                .audit(&me.actor, "update", Some(id), Some(&detail), None)
+                .await
+            {
+                return store_error_page(lang, &e);
+            }
+            Redirect::to(&format!("/customers/{id}?saved=1")).into_response()
+        }
         Err(StoreError::Invalid(errors)) => invalid(&st, lang, id, submitted, errors).await,
         Err(StoreError::Conflict { .. }) => {
             render_card(

@@ -133,7 +133,9 @@ async fn setup() -> (Store, Router, i64) {
         )
         .await
         .unwrap();
-    let app = patron_web::router(store.clone());
+    let app = patron_web::router(store.clone()).layer(axum::Extension(
+        patron_store::Viewer::unrestricted("web-test"),
+    ));
     (store, app, first)
 }
 
@@ -401,7 +403,9 @@ async fn dashboard_draws_svg_plots() {
 #[tokio::test]
 async fn empty_database_pages_render() {
     let store = fresh_store(BackendKind::Sqlite).await.unwrap();
-    let app = patron_web::router(store);
+    let app = patron_web::router(store).layer(axum::Extension(patron_store::Viewer::unrestricted(
+        "web-test",
+    )));
     assert_eq!(get(&app, "/customers").await.status, StatusCode::OK);
     let d = get(&app, "/dashboard").await;
     assert_eq!(d.status, StatusCode::OK);

@@ -1,0 +1,475 @@
+//! `patron user`, `patron token`, `patron audit`, `patron pool`: custody of customer data from
+//! the command line. Whoever runs these has the database itself; what they do is audited with
+//! the actor `cli:<OS user>`.
+
+use std::io::{BufRead, Write};
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use patron_store::{Actor, AuditFilter, DataScope, NewUser, Role, Store};
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Add a user (password from a prompt, or one line of standard input with --password-stdin).
+    Add {
+        username: String,
+        /// admin, manager, rep or analyst.
+        #[arg(long, default_value = "rep")]
+        role: String,
+        /// Data scope instead of the role's default: own, subordinates, department,
+        /// department_tree, all, none.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Department (created when missing).
+        #[arg(long)]
+        department: Option<String>,
+        /// Parent of the department when it is created.
+        #[arg(long)]
+        parent_department: Option<String>,
+        /// The user's manager (user name).
+        #[arg(long)]
+        manager: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Disable a user (ends their sessions, revokes their tokens).
+    Disable { username: String },
+    /// Enable a disabled user again.
+    Enable { username: String },
+    /// Set a user's password.
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a user's role (and scope); audited as a role change.
+    Role {
+        username: String,
+        role: String,
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Hand all customers of FROM (or --customer ids) over to TO, history kept, audited.
+    Handover {
+        from: String,
+        to: String,
+        #[arg(long = "customer")]
+        customers: Vec<i64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Create an API token for a user; the secret is printed once.
+    Create {
+        username: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List tokens (of one user, or all).
+    List { username: Option<String> },
+    /// Revoke a token by id.
+    Revoke { id: i64 },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PoolCmd {
+    /// Return idle customers to the public pool (no order or interaction for N days, N per
+    /// value grade).
+    Reclaim {
+        /// Apply the rules as of this day (YYYY-MM-DD; default today).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+    },
+    /// Show the pool's cap and reclaim days.
+    Rules,
+    /// Set the most customers one user may hold, or a grade's reclaim days (A..E, none).
+    Set {
+        /// `cap` or `reclaim_days.A` ... `reclaim_days.none`.
+        key: String,
+        value: i64,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    #[arg(long)]
+    pub actor: Option<String>,
+    #[arg(long)]
+    pub action: Option<String>,
+    #[arg(long)]
+    pub customer: Option<i64>,
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    /// Write CSV (standard output, or --output).
+    #[arg(long)]
+    pub csv: bool,
+    #[arg(long, short = 'o')]
+    pub output: Option<std::path::PathBuf>,
+}
+
+pub fn cli_actor() -> Actor {
+    let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    Actor::system(&format!("cli:{who}"))
+}
+
+fn parse_role(s: &str) -> anyhow::Result<Role> {
+    Role::parse(s).with_context(|| format!("unknown role '{s}' (admin, manager, rep, analyst)"))
+}
+
+fn parse_scope(s: Option<&str>) -> anyhow::Result<Option<DataScope>> {
+    s.map(|s| {
+        DataScope::parse(s)
+            .with_context(|| format!("unknown scope '{s}' ({})", DataScope::NAMES.join(", ")))
+    })
+    .transpose()
+}
+
+fn read_password(stdin: bool) -> anyhow::Result<String> {
+    let mut line = String::new();
+    if stdin {
+        std::io::stdin().lock().read_line(&mut line)?;
+    } else {
+        eprint!("password: ");
+        std::io::stderr().flush()?;
+        // No terminal echo control without another dependency: prefer --password-stdin in
+        // shared terminals.
+        std::io::stdin().lock().read_line(&mut line)?;
+    }
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub async fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
+    let actor = cli_actor();
+    match cmd {
+        UserCmd::Add {
+            username,
+            role,
+            scope,
+            department,
+            parent_department,
+            manager,
+            display_name,
+            password_stdin,
+        } => {
+            let role = parse_role(&role)?;
+            let scope = parse_scope(scope.as_deref())?;
+            let department_id = match department {
+                None => None,
+                Some(d) => Some(match store.department_by_name(&d).await {
+                    Ok(d) => d.id,
+                    Err(_) => {
+                        let parent = match parent_department {
+                            Some(p) => Some(store.department_by_name(&p).await?.id),
+                            None => None,
+                        };
+                        store.create_department(&d, parent).await?.id
+                    }
+                }),
+            };
+            let manager_id = match manager {
+                Some(m) => Some(store.user_by_name(&m).await?.id),
+                None => None,
+            };
+            let password = read_password(password_stdin)?;
+            let u = store
+                .create_user(&NewUser {
+                    username,
+                    display_name,
+                    role: Some(role),
+                    scope,
+                    department_id,
+                    manager_id,
+                    password: Some(password),
+                })
+                .await?;
+            store
+                .audit(
+                    &actor,
+                    "user_add",
+                    None,
+                    Some(&format!("{} ({})", u.username, u.role.as_str())),
+                    None,
+                )
+                .await?;
+            println!(
+                "user {} added (id {}, role {}, scope {})",
+                u.username,
+                u.id,
+                u.role.as_str(),
+                u.scope.as_str()
+            );
+        }
+        UserCmd::List => {
+            println!(
+                "{:>5}  {:<20} {:<8} {:<16} {:>6} {:>8}  state",
+                "id", "username", "role", "scope", "dept", "manager"
+            );
+            for u in store.users().await? {
+                println!(
+                    "{:>5}  {:<20} {:<8} {:<16} {:>6} {:>8}  {}",
+                    u.id,
+                    u.username,
+                    u.role.as_str(),
+                    u.scope.as_str(),
+                    u.department_id.map(|d| d.to_string()).unwrap_or_default(),
+                    u.manager_id.map(|d| d.to_string()).unwrap_or_default(),
+                    if u.disabled { "disabled" } else { "active" }
+                );
+            }
+        }
+        UserCmd::Disable { username } => {
+            let u = store.user_by_name(&username).await?;
+            store.set_disabled(u.id, true).await?;
+            store
+                .audit(&actor, "user_disable", None, Some(&username), None)
+                .await?;
+            let n = store.owned_count(u.id).await?;
+            println!("user {username} disabled; they own {n} customers (hand them over with `patron user handover {username} OTHER`)");
+        }
+        UserCmd::Enable { username } => {
+            let u = store.user_by_name(&username).await?;
+            store.set_disabled(u.id, false).await?;
+            store
+                .audit(&actor, "user_enable", None, Some(&username), None)
+                .await?;
+            println!("user {username} enabled");
+        }
+        UserCmd::Passwd {
+            username,
+            password_stdin,
+        } => {
+            let u = store.user_by_name(&username).await?;
+            let p = read_password(password_stdin)?;
+            store.set_password(u.id, &p).await?;
+            store
+                .audit(&actor, "password_change", None, Some(&username), None)
+                .await?;
+            println!("password of {username} changed (their sessions ended)");
+        }
+        UserCmd::Role {
+            username,
+            role,
+            scope,
+        } => {
+            let u = store.user_by_name(&username).await?;
+            let role = parse_role(&role)?;
+            let scope = parse_scope(scope.as_deref())?;
+            let n = store
+                .set_role(u.id, role, scope, u.department_id, u.manager_id)
+                .await?;
+            let detail = format!(
+                "{username}: {} / {} -> {} / {}",
+                u.role.as_str(),
+                u.scope.as_str(),
+                n.role.as_str(),
+                n.scope.as_str()
+            );
+            store
+                .audit(&actor, "role_change", None, Some(&detail), None)
+                .await?;
+            println!("{detail}");
+        }
+        UserCmd::Handover {
+            from,
+            to,
+            customers,
+        } => {
+            let f = store.user_by_name(&from).await?;
+            let t = store.user_by_name(&to).await?;
+            let only = (!customers.is_empty()).then_some(customers.as_slice());
+            let moved = store.handover(f.id, t.id, only, &actor).await?;
+            println!("{} customers handed over from {from} to {to}", moved.len());
+        }
+    }
+    Ok(())
+}
+
+pub async fn token(store: &Store, cmd: TokenCmd) -> anyhow::Result<()> {
+    let actor = cli_actor();
+    match cmd {
+        TokenCmd::Create { username, name } => {
+            let u = store.user_by_name(&username).await?;
+            let (t, secret) = store.create_token(u.id, &name).await?;
+            store
+                .audit(
+                    &actor,
+                    "token_create",
+                    None,
+                    Some(&format!("token {} of {username}", t.id)),
+                    None,
+                )
+                .await?;
+            eprintln!(
+                "token {} for {username} (shown once; send it as Authorization: Bearer ...):",
+                t.id
+            );
+            println!("{secret}");
+        }
+        TokenCmd::List { username } => {
+            let uid = match username {
+                Some(u) => Some(store.user_by_name(&u).await?.id),
+                None => None,
+            };
+            for t in store.tokens(uid).await? {
+                println!(
+                    "{:>5}  user {:>5}  {:<20} {}...  created {}  {}",
+                    t.id,
+                    t.user_id,
+                    t.name,
+                    t.prefix,
+                    t.created_at.format("%Y-%m-%d %H:%M"),
+                    if t.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
+                );
+            }
+        }
+        TokenCmd::Revoke { id } => {
+            store.revoke_token(id, None).await?;
+            store
+                .audit(
+                    &actor,
+                    "token_revoke",
+                    None,
+                    Some(&format!("token {id}")),
+                    None,
+                )
+                .await?;
+            println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+pub async fn pool(store: &Store, cmd: PoolCmd) -> anyhow::Result<()> {
+    match cmd {
+        PoolCmd::Reclaim { today } => {
+            let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let out = store.reclaim(today, &cli_actor()).await?;
+            for r in &out {
+                println!(
+                    "customer {} returned to the pool (owner {}, grade {}, idle {} days)",
+                    r.customer_id,
+                    r.owner_id,
+                    r.grade.as_deref().unwrap_or("-"),
+                    r.idle_days
+                );
+            }
+            println!("{} customers returned to the pool", out.len());
+        }
+        PoolCmd::Rules => {
+            let r = store.pool_rules().await?;
+            println!("cap: {} customers per user", r.cap);
+            for (g, d) in r.reclaim_days {
+                println!("grade {g}: back to the pool after {d} idle days");
+            }
+        }
+        PoolCmd::Set { key, value } => {
+            let ok = key == "cap"
+                || ["A", "B", "C", "D", "E", "none"]
+                    .iter()
+                    .any(|g| key == format!("reclaim_days.{g}"));
+            if !ok || value < 0 {
+                bail!("key must be cap or reclaim_days.A..E / reclaim_days.none, value >= 0");
+            }
+            store
+                .set_setting(&format!("pool.{key}"), &value.to_string())
+                .await?;
+            println!("pool.{key} = {value}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn audit(store: &Store, a: AuditArgs) -> anyhow::Result<()> {
+    let rows = store
+        .audit_log(&AuditFilter {
+            actor: a.actor,
+            action: a.action,
+            customer_id: a.customer,
+            limit: a.limit,
+            ..AuditFilter::default()
+        })
+        .await?;
+    store
+        .audit(
+            &cli_actor(),
+            "export",
+            None,
+            Some("audit log"),
+            Some(rows.len() as i64),
+        )
+        .await?;
+    let mut out: Box<dyn Write> = match &a.output {
+        Some(p) => {
+            Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
+        }
+        None => Box::new(std::io::stdout().lock()),
+    };
+    if a.csv {
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record([
+            "id",
+            "at",
+            "actor_id",
+            "actor",
+            "action",
+            "customer_id",
+            "detail",
+            "row_count",
+            "ip",
+        ])?;
+        for r in rows {
+            w.write_record([
+                r.id.to_string(),
+                r.at.to_rfc3339(),
+                r.actor_id.map(|v| v.to_string()).unwrap_or_default(),
+                r.actor,
+                r.action,
+                r.customer_id.map(|v| v.to_string()).unwrap_or_default(),
+                r.detail.unwrap_or_default(),
+                r.row_count.map(|v| v.to_string()).unwrap_or_default(),
+                r.ip.unwrap_or_default(),
+            ])?;
+        }
+        w.flush()?;
+    } else {
+        for r in rows {
+            writeln!(
+                out,
+                "{:>6}  {}  {:<16} {:<13} {:>8}  {}{}",
+                r.id,
+                r.at.format("%Y-%m-%d %H:%M:%S"),
+                r.actor,
+                r.action,
+                r.customer_id.map(|v| v.to_string()).unwrap_or_default(),
+                r.detail.unwrap_or_default(),
+                r.row_count
+                    .map(|n| format!(" ({n} rows)"))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// On a new database: creates `admin` and prints its one-time password (once; only the hash is
+/// stored).
+pub async fn announce_admin(store: &Store) -> anyhow::Result<()> {
+    if let Some(password) = store.ensure_admin().await? {
+        eprintln!();
+        eprintln!("  A new database: user 'admin' was created with this one-time password");
+        eprintln!("  (it is shown only now; change it with `patron user passwd admin`):");
+        eprintln!();
+        eprintln!("      admin / {password}");
+        eprintln!();
+    }
+    Ok(())
+}

@@ -1,0 +1,570 @@
+//! Logins for the web pages: a login page, sessions in an HttpOnly SameSite=Lax cookie, CSRF
+//! tokens on every state-changing form, and login rate limiting.
+//!
+//! - Every page but `/login` and `/static/...` needs a session; without one, GET redirects to
+//!   `/login?next=...` and other methods get 403.
+//! - Every POST (and PUT/PATCH/DELETE) needs the session's CSRF token: a `csrf` form field (added
+//!   to every `<form method="post">` of the pages as they leave the server), an `X-CSRF-Token`
+//!   header, or, for multipart forms (file uploads), a `csrf` query parameter (added to their
+//!   `action`). The login form has its own token, bound to a short-lived cookie (double submit).
+//! - The session cookie is `patron_session`: HttpOnly, SameSite=Lax, Path=/, 12 hours. It is
+//!   marked `Secure` when the request came over https (`X-Forwarded-Proto: https` from a reverse
+//!   proxy) or `PATRON_SECURE_COOKIES=1`; on plain http over loopback (`patron demo`) it cannot
+//!   be, since browsers drop Secure cookies set over http. Run Patron behind an https proxy when
+//!   it is reached from other machines.
+//! - At most 5 failed logins per minute per user name and per client address; then 429 with
+//!   Retry-After.
+//! - Role gates: analysts see no page with customer records; the dashboard, score-model editor
+//!   and import pages are for admins and managers.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use patron_store::{Actor, Role, Store, Viewer};
+
+/// Failed logins allowed per key (user name, client address) per window.
+pub const MAX_FAILURES: usize = 5;
+pub const WINDOW: Duration = Duration::from_secs(60);
+const SESSION_COOKIE: &str = "patron_session";
+const LOGIN_COOKIE: &str = "patron_login";
+/// Largest form body the CSRF check reads (larger forms must be multipart).
+const FORM_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Failed login attempts per key, in a sliding window.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl RateLimiter {
+    /// `Some(seconds to wait)` when `key` has used up its attempts.
+    pub fn blocked(&self, key: &str) -> Option<u64> {
+        let mut map = self.failures.lock().expect("rate limiter lock");
+        let now = Instant::now();
+        let q = map.entry(key.to_string()).or_default();
+        while q.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+            q.pop_front();
+        }
+        (q.len() >= MAX_FAILURES).then(|| {
+            let oldest = *q.front().expect("non-empty");
+            (WINDOW - now.duration_since(oldest)).as_secs().max(1)
+        })
+    }
+
+    pub fn fail(&self, key: &str) {
+        let mut map = self.failures.lock().expect("rate limiter lock");
+        map.entry(key.to_string())
+            .or_default()
+            .push_back(Instant::now());
+        if map.len() > 100_000 {
+            // Keep memory bounded under a flood of names.
+            let now = Instant::now();
+            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct WebAuth {
+    pub store: Store,
+    pub limiter: Arc<RateLimiter>,
+}
+
+/// `/login` and `/logout`.
+pub fn routes(auth: WebAuth) -> Router {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", axum::routing::post(logout))
+        .with_state(auth)
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn secure(headers: &HeaderMap) -> bool {
+    std::env::var("PATRON_SECURE_COOKIES").is_ok_and(|v| v == "1")
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn set_cookie(resp: &mut Response, value: String) {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+fn client_ip(req_ext: &axum::http::Extensions) -> String {
+    req_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "local".into())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Patron</title><link rel=\"stylesheet\" href=\"/static/patron.css\"><link rel=\"icon\" href=\"data:,\"></head>\
+         <body><main class=\"content\"><div class=\"panel login\">{body}</div></main></body></html>"
+    );
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+fn safe_next(next: Option<&str>) -> String {
+    next.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or("/customers")
+        .to_string()
+}
+
+fn login_form(
+    status: StatusCode,
+    headers: &HeaderMap,
+    next: &str,
+    error: Option<&str>,
+    username: &str,
+) -> Response {
+    let token = patron_store::random_secret(24);
+    let err = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Sign in to Patron</h1>{err}<form method=\"post\" action=\"/login\" id=\"login\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{token}\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
+         <label>User name <input name=\"username\" autocomplete=\"username\" required value=\"{}\"></label>\
+         <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
+         <button class=\"primary\" type=\"submit\">Sign in</button></form>",
+        escape(next),
+        escape(username)
+    );
+    let mut resp = page(status, "Sign in", &body);
+    let secure = if secure(headers) { "; Secure" } else { "" };
+    set_cookie(
+        &mut resp,
+        format!(
+            "{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
+        ),
+    );
+    resp
+}
+
+async fn login_page(
+    headers: HeaderMap,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Response {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let next = safe_next(
+        pairs
+            .iter()
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.as_str()),
+    );
+    login_form(StatusCode::OK, &headers, &next, None, "")
+}
+
+async fn login(State(auth): State<WebAuth>, req: Request) -> Response {
+    let ip = client_ip(req.extensions());
+    let headers = req.headers().clone();
+    let Ok(bytes) = to_bytes(req.into_body(), 64 * 1024).await else {
+        return page(StatusCode::BAD_REQUEST, "Sign in", "<p>Bad form.</p>");
+    };
+    let form: HashMap<String, String> = form_urlencoded::parse(&bytes)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let next = safe_next(Some(get("next")));
+    let username = get("username").trim().to_string();
+    // The login form's token must match its cookie (a page of another site cannot read it).
+    let expected = cookie(&headers, LOGIN_COOKIE);
+    if expected.is_none() || expected.as_deref() != Some(get("csrf")) {
+        return login_form(
+            StatusCode::FORBIDDEN,
+            &headers,
+            &next,
+            Some("The form expired or came from elsewhere; please sign in again."),
+            &username,
+        );
+    }
+    let keys = [
+        format!("user:{}", username.to_lowercase()),
+        format!("ip:{ip}"),
+    ];
+    if let Some(wait) = keys.iter().filter_map(|k| auth.limiter.blocked(k)).max() {
+        let mut resp = login_form(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers,
+            &next,
+            Some(&format!(
+                "Too many failed sign-ins; try again in {wait} seconds."
+            )),
+            &username,
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return resp;
+    }
+    let actor = |id: Option<i64>| Actor {
+        id,
+        name: username.clone(),
+        ip: Some(ip.clone()),
+    };
+    match auth.store.authenticate(&username, get("password")).await {
+        Ok(Some(user)) => {
+            let (secret, _) = match auth.store.create_session(user.id).await {
+                Ok(s) => s,
+                Err(e) => return error(&e),
+            };
+            if let Err(e) = auth
+                .store
+                .audit(&actor(Some(user.id)), "login", None, Some("web"), None)
+                .await
+            {
+                return error(&e);
+            }
+            let mut resp = Redirect::to(&next).into_response();
+            let secure = if secure(&headers) { "; Secure" } else { "" };
+            set_cookie(
+                &mut resp,
+                format!(
+                    "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                    patron_store::SESSION_HOURS * 3600
+                ),
+            );
+            set_cookie(
+                &mut resp,
+                format!("{LOGIN_COOKIE}=; Path=/login; Max-Age=0"),
+            );
+            resp
+        }
+        Ok(None) => {
+            for k in &keys {
+                auth.limiter.fail(k);
+            }
+            if let Err(e) = auth
+                .store
+                .audit(&actor(None), "login_failed", None, Some("web"), None)
+                .await
+            {
+                return error(&e);
+            }
+            login_form(
+                StatusCode::UNAUTHORIZED,
+                &headers,
+                &next,
+                Some("Wrong user name or password."),
+                &username,
+            )
+        }
+        Err(e) => error(&e),
+    }
+}
+
+fn error(e: &patron_store::StoreError) -> Response {
+    tracing::error!(error = %e, "login failed");
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Error",
+        "<h1>Something went wrong</h1><p>Try again in a moment.</p>",
+    )
+}
+
+/// `POST /logout` (behind the session layer, so CSRF-checked).
+async fn logout(State(auth): State<WebAuth>, req: Request) -> Response {
+    if let Some(secret) = cookie(req.headers(), SESSION_COOKIE) {
+        let _ = auth.store.end_session(&secret).await;
+    }
+    if let Some(me) = req.extensions().get::<Viewer>() {
+        let _ = auth
+            .store
+            .audit(&me.actor, "logout", None, Some("web"), None)
+            .await;
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    set_cookie(
+        &mut resp,
+        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    resp
+}
+
+fn is_open(path: &str) -> bool {
+    path == "/login" || path.starts_with("/static/")
+}
+
+/// Which roles may open a page (None: any signed-in user who sees records).
+fn allowed(path: &str, role: Role) -> bool {
+    if path == "/logout" || path == "/lang" {
+        return true;
+    }
+    let population = ["/dashboard", "/score-model", "/import"];
+    if population.iter().any(|p| {
+        path == *p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}?"))
+    }) {
+        return matches!(role, Role::Admin | Role::Manager);
+    }
+    role != Role::Analyst
+}
+
+fn forbidden_page(message: &str) -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        &format!(
+            "<h1>Not allowed</h1><p>{}</p><p><a href=\"/customers\">Back</a></p>",
+            escape(message)
+        ),
+    )
+}
+
+/// Middleware on the web pages: session, CSRF, role gates, and the CSRF token written into
+/// every POST form of the page sent back.
+pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path.starts_with("/api/") || path == "/openapi.json" || is_open(&path) {
+        return next.run(req).await;
+    }
+    let session = match cookie(req.headers(), SESSION_COOKIE) {
+        Some(secret) => match auth.store.session(&secret).await {
+            Ok(s) => s,
+            Err(e) => return error(&e),
+        },
+        None => None,
+    };
+    let Some((user, csrf)) = session else {
+        if req.method() == Method::GET || req.method() == Method::HEAD {
+            let target = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into());
+            let q: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", &target)
+                .finish();
+            return Redirect::to(&format!("/login?{q}")).into_response();
+        }
+        return forbidden_page("Sign in first.");
+    };
+    if !allowed(&path, user.role) {
+        return forbidden_page("Your role does not open this page.");
+    }
+    // CSRF: every state-changing request carries the session's token.
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let (parts, body) = req.into_parts();
+        let from_header = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let from_query = parts.uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "csrf")
+                .map(|(_, v)| v.into_owned())
+        });
+        let is_form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let (body, from_form) = if is_form && from_header.is_none() {
+            let Ok(bytes) = to_bytes(body, FORM_LIMIT).await else {
+                return forbidden_page("The form is too large.");
+            };
+            let token = form_urlencoded::parse(&bytes)
+                .find(|(k, _)| k == "csrf")
+                .map(|(_, v)| v.into_owned());
+            (Body::from(bytes), token)
+        } else {
+            (body, None)
+        };
+        let given = from_header.or(from_form).or(from_query);
+        if given.as_deref() != Some(csrf.as_str()) {
+            return forbidden_page("The form's security token is missing or wrong (CSRF): reload the page and try again.");
+        }
+        req = Request::from_parts(parts, body);
+    }
+    let visible = match auth.store.visibility(&user).await {
+        Ok(v) => v,
+        Err(e) => return error(&e),
+    };
+    let ip = client_ip(req.extensions());
+    let actor = Actor::user(&user, Some(ip));
+    let username = user.username.clone();
+    req.extensions_mut().insert(Viewer {
+        user,
+        visible,
+        actor,
+    });
+    let resp = next.run(req).await;
+    add_tokens(resp, &csrf, &username).await
+}
+
+/// Writes the CSRF token into every POST form of an HTML page (a hidden field; for multipart
+/// forms also the action's query) and a sign-out button into the page header.
+async fn add_tokens(resp: Response, csrf: &str, username: &str) -> Response {
+    let is_html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !is_html {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = to_bytes(body, 64 * 1024 * 1024).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let html = String::from_utf8_lossy(&bytes);
+    let html = insert_tokens(&html, csrf, username);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(html))
+}
+
+/// The page with the token in each `<form method="post">` and a sign-out form in its header.
+pub fn insert_tokens(html: &str, csrf: &str, username: &str) -> String {
+    let mut out = String::with_capacity(html.len() + 512);
+    let mut rest = html;
+    while let Some(i) = rest.find("<form") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let Some(end) = tail.find('>') else {
+            out.push_str(tail);
+            rest = "";
+            break;
+        };
+        let tag = &tail[..end];
+        let lower = tag.to_ascii_lowercase();
+        if lower.contains("method=\"post\"") {
+            let mut tag = tag.to_string();
+            if lower.contains("multipart/form-data") {
+                if let Some(a) = lower.find("action=\"") {
+                    let start = a + "action=\"".len();
+                    if let Some(len) = tag[start..].find('"') {
+                        let action = &tag[start..start + len];
+                        let sep = if action.contains('?') { "&amp;" } else { "?" };
+                        tag.insert_str(start + len, &format!("{sep}csrf={csrf}"));
+                    }
+                }
+            }
+            out.push_str(&tag);
+            out.push('>');
+            out.push_str(&format!(
+                "<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">"
+            ));
+        } else {
+            out.push_str(&tail[..=end]);
+        }
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    let logout = format!(
+        "<form class=\"logout\" method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <span class=\"who\">{}</span> <button type=\"submit\" id=\"logout\">Sign out</button></form>",
+        escape(username)
+    );
+    match out.find("</header>") {
+        Some(i) => {
+            out.insert_str(i, &logout);
+            out
+        }
+        None => out,
+    }
+}
+
+/// Signs `username` in (created as an admin when missing, without a password) and answers
+/// `app` with every request carrying that session's cookie and CSRF token: for tests that
+/// drive the pages without going through the login form.
+pub async fn signed_in(
+    app: Router,
+    store: &Store,
+    username: &str,
+) -> Result<Router, patron_store::StoreError> {
+    let user = match store.user_by_name(username).await {
+        Ok(u) => u,
+        Err(_) => {
+            store
+                .create_user(&patron_store::NewUser {
+                    username: username.into(),
+                    role: Some(Role::Admin),
+                    ..Default::default()
+                })
+                .await?
+        }
+    };
+    let (secret, csrf) = store.create_session(user.id).await?;
+    let cookie = HeaderValue::from_str(&format!("{SESSION_COOKIE}={secret}")).expect("ascii");
+    let token = HeaderValue::from_str(&csrf).expect("ascii");
+    Ok(
+        app.layer(axum::middleware::map_request(move |mut req: Request| {
+            let (cookie, token) = (cookie.clone(), token.clone());
+            async move {
+                req.headers_mut().append(header::COOKIE, cookie);
+                req.headers_mut().insert("x-csrf-token", token);
+                req
+            }
+        })),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_go_into_post_forms_only() {
+        let html = "<header>x</header><form method=\"get\" action=\"/customers\"></form>\
+                    <form class=\"a\" method=\"post\" action=\"/lang\"><button></button></form>\
+                    <form method=\"post\" action=\"/import\" enctype=\"multipart/form-data\"></form>";
+        let out = insert_tokens(html, "TOK", "ann<");
+        assert_eq!(out.matches("name=\"csrf\" value=\"TOK\"").count(), 3);
+        assert!(out.contains("action=\"/import?csrf=TOK\""));
+        assert!(out.contains("<form method=\"get\" action=\"/customers\"></form>"));
+        assert!(out.contains("ann&lt;"));
+    }
+
+    #[test]
+    fn limiter_blocks_after_five_failures() {
+        let l = RateLimiter::default();
+        for _ in 0..MAX_FAILURES {
+            assert!(l.blocked("k").is_none());
+            l.fail("k");
+        }
+        let wait = l.blocked("k").unwrap();
+        assert!((1..=60).contains(&wait));
+        assert!(l.blocked("other").is_none());
+    }
+}
