@@ -60,6 +60,10 @@ pub enum Command {
     Bench(BenchArgs),
     /// Customer value analysis: summary, RFM, ABC, whale curve, scores, loyalty, churn, lifetime value
     Value(crate::commands::value::ValueArgs),
+    /// Credit limits, orders checked against them, and the approval queue of held orders.
+    Credit(crate::commands::credit::CreditArgs),
+    /// Invoices, instalment plans, payments, ageing, overdue list, reminders, sales vs collections.
+    Invoice(crate::commands::credit::InvoiceArgs),
     /// Users: add, list, disable, enable, passwd, role, handover.
     #[command(subcommand)]
     User(crate::commands::custody::UserCmd),

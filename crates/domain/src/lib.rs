@@ -8,6 +8,7 @@ pub mod interaction;
 pub mod money;
 pub mod normalize;
 pub mod order;
+pub mod receivable;
 
 pub use customer::{
     Contact, ContactInput, CustomFields, CustomValue, Customer, CustomerInput, CustomerPatch,

@@ -14,6 +14,7 @@ mod interactions;
 mod orders;
 mod page;
 mod pool;
+mod receivables;
 mod score_models;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -39,6 +40,9 @@ pub use import::{ImportCustomer, ImportInteraction, ImportOrderLine, OrderFact};
 pub use orders::OrderFilter;
 pub use page::{Page, PageRequest};
 pub use pool::{PoolRules, Reclaimed};
+pub use receivables::{
+    CreditHold, CreditPosition, OnExcess, OrderPlacement, OrderTerms, OverdueItem, RepCollections,
+};
 pub use score_models::{StoredScoreModel, ValueClasses};
 pub use values::{CustomerValueRow, NewSnapshot, ScoreProfile, StoredChurnReason, ValueSnapshot};
 

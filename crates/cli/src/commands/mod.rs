@@ -1,6 +1,7 @@
 //! What each subcommand does.
 
 mod bench;
+pub mod credit;
 pub mod custody;
 mod demo;
 mod demo_profiles;
@@ -34,6 +35,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             records::merge(&open(&cli.database).await?, keep, drop).await
         }
         Command::Value(args) => value::run(&cli.database, args).await,
+        Command::Credit(args) => credit::credit(&open(&cli.database).await?, args).await,
+        Command::Invoice(args) => credit::invoice(&open(&cli.database).await?, args).await,
         Command::User(cmd) => custody::user(&open(&cli.database).await?, cmd).await,
         Command::Token(cmd) => custody::token(&open(&cli.database).await?, cmd).await,
         Command::Pool(cmd) => custody::pool(&open(&cli.database).await?, cmd).await,
