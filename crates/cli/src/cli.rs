@@ -64,6 +64,10 @@ pub enum Command {
     Credit(crate::commands::credit::CreditArgs),
     /// Invoices, instalment plans, payments, ageing, overdue list, reminders, sales vs collections.
     Invoice(crate::commands::credit::InvoiceArgs),
+    /// Service tickets (complaint, repair, question) with the SLA clock and escalation.
+    Ticket(crate::commands::service::TicketArgs),
+    /// Satisfaction surveys (CSAT 1-5, NPS 0-10) feeding the value score.
+    Survey(crate::commands::service::SurveyArgs),
     /// Users: add, list, disable, enable, passwd, role, handover.
     #[command(subcommand)]
     User(crate::commands::custody::UserCmd),

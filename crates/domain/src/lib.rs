@@ -9,6 +9,7 @@ pub mod money;
 pub mod normalize;
 pub mod order;
 pub mod receivable;
+pub mod service;
 
 pub use customer::{
     Contact, ContactInput, CustomFields, CustomValue, Customer, CustomerInput, CustomerPatch,

@@ -16,6 +16,7 @@ mod page;
 mod pool;
 mod receivables;
 mod score_models;
+mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod values;
@@ -44,6 +45,7 @@ pub use receivables::{
     CreditHold, CreditPosition, OnExcess, OrderPlacement, OrderTerms, OverdueItem, RepCollections,
 };
 pub use score_models::{StoredScoreModel, ValueClasses};
+pub use service::Satisfaction;
 pub use values::{CustomerValueRow, NewSnapshot, ScoreProfile, StoredChurnReason, ValueSnapshot};
 
 /// Runs `$body` with `$pool` bound to the backend's pool. Both arms share the same code: the SQL

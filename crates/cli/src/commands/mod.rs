@@ -6,6 +6,7 @@ pub mod custody;
 mod demo;
 mod demo_profiles;
 mod records;
+pub mod service;
 mod transfer;
 pub mod value;
 
@@ -37,6 +38,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Value(args) => value::run(&cli.database, args).await,
         Command::Credit(args) => credit::credit(&open(&cli.database).await?, args).await,
         Command::Invoice(args) => credit::invoice(&open(&cli.database).await?, args).await,
+        Command::Ticket(args) => service::ticket(&open(&cli.database).await?, args).await,
+        Command::Survey(args) => service::survey(&open(&cli.database).await?, args).await,
         Command::User(cmd) => custody::user(&open(&cli.database).await?, cmd).await,
         Command::Token(cmd) => custody::token(&open(&cli.database).await?, cmd).await,
         Command::Pool(cmd) => custody::pool(&open(&cli.database).await?, cmd).await,

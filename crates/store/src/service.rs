@@ -1,0 +1,377 @@
+//! Service: tickets with an SLA clock and escalation, their history on the customer, and
+//! satisfaction surveys. Every method that depends on time takes `now` from the caller (the
+//! CLI passes the wall clock; tests move time freely).
+//!
+//! Satisfaction feeds the value score: recording a survey sets the customer's custom field
+//! `satisfaction` to the answer on the 1-5 scale (CSAT as is, NPS 0-10 mapped to 1-5), which the
+//! default score model's `satisfaction` attribute reads at the next value refresh; the change
+//! goes to the customer's history like any other edit. [`Store::satisfaction`] answers the
+//! latest CSAT, NPS and that figure.
+
+use chrono::{DateTime, Utc};
+use patron_domain::service::{
+    satisfaction_figure, SlaPolicy, Survey, SurveyInput, SurveyKind, Ticket, TicketEvent,
+    TicketInput, TicketKind,
+};
+use patron_domain::{CustomValue, CustomerPatch};
+use serde::Serialize;
+
+use crate::{with_pool, Store, StoreError};
+
+type TicketRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    DateTime<Utc>,
+    Option<String>,
+    Option<i64>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    i32,
+    Option<DateTime<Utc>>,
+);
+type EventRow = (DateTime<Utc>, String, Option<String>, Option<String>);
+
+const TICKET_COLUMNS: &str =
+    "customer_id, id, kind, priority, subject, body, status, opened_at, opened_by, \
+     assignee_id, due_at, resolved_at, escalation_level, escalated_at";
+
+fn to_ticket(r: TicketRow, now: DateTime<Utc>) -> Ticket {
+    let breached = match r.11 {
+        Some(done) => done > r.10,
+        None => now > r.10,
+    };
+    Ticket {
+        customer_id: r.0,
+        id: r.1,
+        kind: r.2.parse().unwrap_or(TicketKind::Question),
+        priority: r
+            .3
+            .parse()
+            .unwrap_or(patron_domain::service::Priority::Normal),
+        subject: r.4,
+        body: r.5,
+        status: r.6,
+        opened_at: r.7,
+        opened_by: r.8,
+        assignee_id: r.9,
+        due_at: r.10,
+        resolved_at: r.11,
+        escalation_level: r.12,
+        escalated_at: r.13,
+        breached,
+        events: Vec::new(),
+    }
+}
+
+/// The latest survey answers of a customer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Satisfaction {
+    pub customer_id: i64,
+    pub latest_csat: Option<i32>,
+    pub latest_nps: Option<i32>,
+    /// The latest answer on the 1-5 scale (what the custom field `satisfaction` holds).
+    pub figure: Option<f64>,
+    pub surveys: i64,
+}
+
+impl Store {
+    /// The SLA hours per priority (settings `sla.hours.<priority>`, defaults 4/24/72/168).
+    pub async fn sla_policy(&self) -> Result<SlaPolicy, StoreError> {
+        let mut p = SlaPolicy::default();
+        for (k, slot) in [
+            ("urgent", &mut p.urgent),
+            ("high", &mut p.high),
+            ("normal", &mut p.normal),
+            ("low", &mut p.low),
+        ] {
+            if let Some(h) = self
+                .setting(&format!("sla.hours.{k}"))
+                .await?
+                .and_then(|v| v.parse::<i64>().ok())
+                .filter(|h| *h > 0)
+            {
+                *slot = h;
+            }
+        }
+        Ok(p)
+    }
+
+    async fn ticket_event(
+        &self,
+        customer_id: i64,
+        ticket_id: i64,
+        at: DateTime<Utc>,
+        kind: &str,
+        by: Option<&str>,
+        text: Option<&str>,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, pool => { sqlx::query("INSERT INTO ticket_events (customer_id, ticket_id, at, kind, by_name, body) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(customer_id).bind(ticket_id).bind(at).bind(kind).bind(by).bind(text).execute(pool).await?; });
+        Ok(())
+    }
+
+    /// Opens a ticket at `now`; it is due `sla.hours.<priority>` later.
+    pub async fn open_ticket(
+        &self,
+        customer_id: i64,
+        input: TicketInput,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
+        let t = input.validate().map_err(StoreError::Invalid)?;
+        self.require_live_customer(customer_id).await?;
+        let due = self.sla_policy().await?.due_at(t.priority, now);
+        let id: i64 = with_pool!(self, pool => sqlx::query_scalar(
+            "INSERT INTO tickets (customer_id, kind, priority, subject, body, status, opened_at, opened_by, assignee_id, due_at, escalation_level) \
+             VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, 0) RETURNING id")
+            .bind(customer_id).bind(t.kind.as_str()).bind(t.priority.as_str()).bind(&t.subject).bind(&t.body)
+            .bind(now).bind(&t.by).bind(t.assignee_id).bind(due).fetch_one(pool).await?);
+        self.ticket_event(
+            customer_id,
+            id,
+            now,
+            "opened",
+            t.by.as_deref(),
+            Some(&t.subject),
+        )
+        .await?;
+        self.ticket(customer_id, id, now).await
+    }
+
+    /// One ticket with its history; `breached` as of `now`.
+    pub async fn ticket(
+        &self,
+        customer_id: i64,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
+        let sql =
+            format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE customer_id = $1 AND id = $2");
+        let row: Option<TicketRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(customer_id).bind(id).fetch_optional(pool).await?);
+        let mut t = to_ticket(
+            row.ok_or_else(|| {
+                StoreError::not_found("ticket", format!("{id} of customer {customer_id}"))
+            })?,
+            now,
+        );
+        let events: Vec<EventRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT at, kind, by_name, body FROM ticket_events WHERE customer_id = $1 AND ticket_id = $2 ORDER BY id")
+            .bind(customer_id).bind(id).fetch_all(pool).await?);
+        t.events = events
+            .into_iter()
+            .map(|(at, kind, by, text)| TicketEvent { at, kind, by, text })
+            .collect();
+        Ok(t)
+    }
+
+    /// A customer's tickets with their history, newest first (the service history on the card).
+    pub async fn customer_tickets(
+        &self,
+        customer_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        self.customer(customer_id).await?;
+        let ids: Vec<i64> = with_pool!(self, pool => sqlx::query_scalar("SELECT id FROM tickets WHERE customer_id = $1 ORDER BY id DESC")
+            .bind(customer_id).fetch_all(pool).await?);
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.ticket(customer_id, id, now).await?);
+        }
+        Ok(out)
+    }
+
+    /// Open tickets, soonest due first (without history); `breached` as of `now`.
+    pub async fn open_tickets(&self, now: DateTime<Utc>) -> Result<Vec<Ticket>, StoreError> {
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE status = 'open' ORDER BY due_at, customer_id, id");
+        let rows: Vec<TicketRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|r| to_ticket(r, now)).collect())
+    }
+
+    /// Adds a comment to a ticket's history.
+    pub async fn comment_ticket(
+        &self,
+        customer_id: i64,
+        id: i64,
+        by: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
+        self.ticket(customer_id, id, now).await?;
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(StoreError::invalid("text", "is required"));
+        }
+        self.ticket_event(customer_id, id, now, "comment", Some(by), Some(text))
+            .await?;
+        self.ticket(customer_id, id, now).await
+    }
+
+    /// Resolves an open ticket at `now` (breached when after its due time).
+    pub async fn resolve_ticket(
+        &self,
+        customer_id: i64,
+        id: i64,
+        by: &str,
+        text: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
+        let n = with_pool!(self, pool => sqlx::query("UPDATE tickets SET status = 'resolved', resolved_at = $1 WHERE customer_id = $2 AND id = $3 AND status = 'open'")
+            .bind(now).bind(customer_id).bind(id).execute(pool).await?.rows_affected());
+        let t = self.ticket(customer_id, id, now).await?;
+        if n == 0 {
+            return Err(StoreError::Conflict {
+                message: format!("ticket {id} is already {}", t.status),
+                current_version: None,
+            });
+        }
+        self.ticket_event(customer_id, id, now, "resolved", Some(by), text)
+            .await?;
+        self.ticket(customer_id, id, now).await
+    }
+
+    /// Reopens a resolved ticket at `now` with a fresh SLA clock.
+    pub async fn reopen_ticket(
+        &self,
+        customer_id: i64,
+        id: i64,
+        by: &str,
+        text: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
+        let t = self.ticket(customer_id, id, now).await?;
+        let due = self.sla_policy().await?.due_at(t.priority, now);
+        let n = with_pool!(self, pool => sqlx::query("UPDATE tickets SET status = 'open', resolved_at = NULL, due_at = $1, escalation_level = 0, escalated_at = NULL WHERE customer_id = $2 AND id = $3 AND status = 'resolved'")
+            .bind(due).bind(customer_id).bind(id).execute(pool).await?.rows_affected());
+        if n == 0 {
+            return Err(StoreError::Conflict {
+                message: format!("ticket {id} is not resolved"),
+                current_version: None,
+            });
+        }
+        self.ticket_event(customer_id, id, now, "reopened", Some(by), text)
+            .await?;
+        self.ticket(customer_id, id, now).await
+    }
+
+    /// Escalates every open ticket past its due time to the level the SLA gives at `now`
+    /// (1 once breached, +1 per further SLA period, at most 3); answers the tickets raised.
+    /// Running it again at the same `now` changes nothing.
+    pub async fn escalate_breached(
+        &self,
+        now: DateTime<Utc>,
+        by: &str,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let sla = self.sla_policy().await?;
+        let mut raised = Vec::new();
+        for t in self.open_tickets(now).await? {
+            let level = sla.escalation_level(t.priority, t.due_at, now);
+            if level <= t.escalation_level {
+                continue;
+            }
+            let n = with_pool!(self, pool => sqlx::query("UPDATE tickets SET escalation_level = $1, escalated_at = $2 WHERE customer_id = $3 AND id = $4 AND status = 'open' AND escalation_level < $1")
+                .bind(level).bind(now).bind(t.customer_id).bind(t.id).execute(pool).await?.rows_affected());
+            if n == 0 {
+                continue;
+            }
+            let late = now - t.due_at;
+            let text = format!(
+                "SLA breached: {} {} ticket due {} is {}h{:02} late; escalation level {level}",
+                t.priority,
+                t.kind,
+                t.due_at.format("%Y-%m-%d %H:%M"),
+                late.num_hours(),
+                late.num_minutes() % 60
+            );
+            self.ticket_event(t.customer_id, t.id, now, "escalated", Some(by), Some(&text))
+                .await?;
+            raised.push(self.ticket(t.customer_id, t.id, now).await?);
+        }
+        Ok(raised)
+    }
+
+    /// Records a survey answer at `now` and sets the customer's custom field `satisfaction`
+    /// (1-5) for the value score.
+    pub async fn record_survey(
+        &self,
+        customer_id: i64,
+        input: SurveyInput,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Survey, StoreError> {
+        let s = input.validate().map_err(StoreError::Invalid)?;
+        self.require_live_customer(customer_id).await?;
+        if let Some(t) = s.ticket_id {
+            self.ticket(customer_id, t, now).await.map_err(|_| {
+                StoreError::invalid(
+                    "ticket_id",
+                    format!("ticket {t} does not belong to customer {customer_id}"),
+                )
+            })?;
+        }
+        let id: i64 = with_pool!(self, pool => sqlx::query_scalar(
+            "INSERT INTO surveys (customer_id, kind, score, comment, ticket_id, answered_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            .bind(customer_id).bind(s.kind.as_str()).bind(s.score).bind(&s.comment).bind(s.ticket_id).bind(now)
+            .fetch_one(pool).await?);
+        let c = self.customer(customer_id).await?;
+        let mut fields = c.data.custom_fields.clone();
+        fields.insert(
+            "satisfaction".into(),
+            CustomValue::Number(satisfaction_figure(s.kind, s.score)),
+        );
+        let mut patch = CustomerPatch::new();
+        patch.insert(
+            "custom_fields".into(),
+            serde_json::to_value(&fields).map_err(|e| StoreError::Config(e.to_string()))?,
+        );
+        self.update_customer(customer_id, &patch, None, by).await?;
+        Ok(Survey {
+            customer_id,
+            id,
+            kind: s.kind,
+            score: s.score,
+            comment: s.comment,
+            ticket_id: s.ticket_id,
+            answered_at: now,
+        })
+    }
+
+    /// A customer's survey answers, newest first.
+    pub async fn surveys(&self, customer_id: i64) -> Result<Vec<Survey>, StoreError> {
+        type Row = (i64, String, i32, Option<String>, Option<i64>, DateTime<Utc>);
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, kind, score, comment, ticket_id, answered_at FROM surveys WHERE customer_id = $1 ORDER BY answered_at DESC, id DESC")
+            .bind(customer_id).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, kind, score, comment, ticket_id, answered_at)| Survey {
+                    customer_id,
+                    id,
+                    kind: kind.parse().unwrap_or(SurveyKind::Csat),
+                    score,
+                    comment,
+                    ticket_id,
+                    answered_at,
+                },
+            )
+            .collect())
+    }
+
+    /// The latest CSAT and NPS answers and the 1-5 figure the value score uses.
+    pub async fn satisfaction(&self, customer_id: i64) -> Result<Satisfaction, StoreError> {
+        let all = self.surveys(customer_id).await?;
+        let latest = |k: SurveyKind| all.iter().find(|s| s.kind == k).map(|s| s.score);
+        Ok(Satisfaction {
+            customer_id,
+            latest_csat: latest(SurveyKind::Csat),
+            latest_nps: latest(SurveyKind::Nps),
+            figure: all.first().map(|s| satisfaction_figure(s.kind, s.score)),
+            surveys: all.len() as i64,
+        })
+    }
+}
