@@ -68,6 +68,8 @@ pub enum Command {
     Ticket(crate::commands::service::TicketArgs),
     /// Satisfaction surveys (CSAT 1-5, NPS 0-10) feeding the value score.
     Survey(crate::commands::service::SurveyArgs),
+    /// Follow-up planning by value tier (visits / calls due and overdue) and the visit brief.
+    Followup(crate::commands::followup::FollowupArgs),
     /// Users: add, list, disable, enable, passwd, role, handover.
     #[command(subcommand)]
     User(crate::commands::custody::UserCmd),

@@ -9,6 +9,7 @@ mod contacts;
 mod customers;
 mod duplicates;
 mod error;
+mod followup;
 mod import;
 mod interactions;
 mod orders;
@@ -37,6 +38,7 @@ pub use auth::{
 pub use customers::{CustomerFilter, CustomerSort};
 pub use duplicates::{DuplicatePair, MergeOutcome};
 pub use error::StoreError;
+pub use followup::{PlannedContact, VisitBrief};
 pub use import::{ImportCustomer, ImportInteraction, ImportOrderLine, OrderFact};
 pub use orders::OrderFilter;
 pub use page::{Page, PageRequest};

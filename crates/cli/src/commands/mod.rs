@@ -5,6 +5,7 @@ pub mod credit;
 pub mod custody;
 mod demo;
 mod demo_profiles;
+pub mod followup;
 mod records;
 pub mod service;
 mod transfer;
@@ -40,6 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Invoice(args) => credit::invoice(&open(&cli.database).await?, args).await,
         Command::Ticket(args) => service::ticket(&open(&cli.database).await?, args).await,
         Command::Survey(args) => service::survey(&open(&cli.database).await?, args).await,
+        Command::Followup(args) => followup::run(&open(&cli.database).await?, args).await,
         Command::User(cmd) => custody::user(&open(&cli.database).await?, cmd).await,
         Command::Token(cmd) => custody::token(&open(&cli.database).await?, cmd).await,
         Command::Pool(cmd) => custody::pool(&open(&cli.database).await?, cmd).await,
