@@ -72,13 +72,13 @@ try {
 
   step("filter: search and sort");
   await page.goto(`${BASE}/customers`);
-  await page.fill('input[name="q"]', "Customer 0012");
+  await page.fill('input[name="q"]', "Insurance Brokers");
   await page.selectOption('select[name="sort"]', "-name");
   await page.click('form.filters button[type="submit"]');
-  await page.waitForURL(/q=Customer\+0012/);
+  await page.waitForURL(/q=Insurance\+Brokers/);
   const names = await page.locator("table#customers tbody tr td:nth-child(2)").allInnerTexts();
   assert.ok(names.length > 0 && names.length <= 25, `filtered rows: ${names.length}`);
-  for (const n of names) assert.match(n, /Customer 0012/);
+  for (const n of names) assert.match(n, /Insurance Brokers/);
   assert.deepEqual([...names].sort().reverse(), names, "sorted Z-A");
   await shot("02-customer-list-filtered");
 
@@ -121,7 +121,7 @@ try {
   step("the dashboard's plots");
   await page.click('nav.mainnav a[href="/dashboard"]');
   await page.waitForURL(/\/dashboard$/);
-  for (const id of ["whale-plot", "abc-plot", "rfm-plot", "funnel-plot", "clv-plot", "segments-plot"]) {
+  for (const id of ["whale-plot", "abc-plot", "rfm-plot", "funnel-plot", "clv-plot", "grades-plot"]) {
     const svg = page.locator(`svg#${id}`);
     await svg.waitFor();
     const b = await svg.boundingBox();
