@@ -376,6 +376,7 @@ backend_tests!(
     access_matrix_over_every_route,
     audit_log_records_a_session_exactly,
     pool_claim_return_reclaim_and_handover,
+    delete_and_merge_with_receivables,
 );
 
 async fn customers_crud_with_history(store: Store) {
@@ -2918,4 +2919,89 @@ async fn pool_claim_return_reclaim_and_handover(store: Store) {
         .filter(|r| r.0 == "handover")
         .collect();
     assert_eq!(handed.len(), 2);
+}
+
+/// A customer who still owes money cannot be deleted (409 with the amount); once it has paid,
+/// delete removes its invoices, tickets and surveys too (no foreign-key 500). A merge moves them.
+async fn delete_and_merge_with_receivables(store: Store) {
+    use patron_domain::receivable::PaymentInput;
+    use patron_domain::service::{Priority, TicketInput, TicketKind};
+    use patron_domain::{Money, OrderInput, OrderLineInput};
+    let api = Api::new(store).await;
+    let ids: Vec<i64> = {
+        let mut v = Vec::new();
+        for name in ["Owes", "Keep", "Drop"] {
+            v.push(
+                api.create_customer(json!({"name": name})).await["id"]
+                    .as_i64()
+                    .unwrap(),
+            );
+        }
+        v
+    };
+    let now = chrono::Utc::now();
+    for &c in &ids {
+        let o = OrderInput {
+            order_ref: Some("R1".into()),
+            ordered_on: "2024-01-10".parse().unwrap(),
+            lines: vec![OrderLineInput {
+                category: None,
+                quantity: 1,
+                amount: Money(12_345),
+                cost: Money(0),
+            }],
+        };
+        api.store
+            .place_order(c, o, &patron_store::OrderTerms::default())
+            .await
+            .unwrap();
+        let t = TicketInput {
+            kind: TicketKind::Repair,
+            priority: Priority::Normal,
+            subject: "Noise".into(),
+            body: None,
+            by: None,
+            assignee_id: None,
+        };
+        api.store.open_ticket(c, t, now).await.unwrap();
+    }
+    let owes = ids[0];
+    let r = api.delete(&format!("/api/customers/{owes}")).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("123.45"),
+        "{}",
+        r.body
+    );
+    api.store
+        .record_payment(
+            owes,
+            PaymentInput {
+                invoice_id: None,
+                paid_on: "2024-02-01".parse().unwrap(),
+                amount: Money(12_345),
+                reference: None,
+            },
+        )
+        .await
+        .unwrap();
+    let r = api.delete(&format!("/api/customers/{owes}")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(
+        api.get(&format!("/api/customers/{owes}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let (keep, drop) = (ids[1], ids[2]);
+    let r = api
+        .post(
+            &format!("/api/customers/{keep}/merge"),
+            json!({"drop": drop}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["moved_invoices"], 1);
+    assert_eq!(r.body["moved_tickets"], 1);
+    assert_eq!(api.store.invoices(keep).await.unwrap().len(), 2);
+    assert!(api.store.invoices(drop).await.unwrap().is_empty());
 }

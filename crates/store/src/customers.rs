@@ -349,11 +349,51 @@ impl Store {
         self.customer(id).await
     }
 
-    /// Deletes a customer and everything recorded about it, in one transaction.
+    /// Deletes a customer and everything recorded about it, in one transaction: contacts,
+    /// orders, interactions, history, value figures, invoices with their instalments and
+    /// payments, credit holds, tickets with their events, and surveys. Referrals to it are
+    /// cleared. The audit log (append-only) keeps its rows, which name the customer by id only.
+    ///
+    /// Refused (409) while the customer still owes money: open receivables are a claim of the
+    /// firm that deleting the debtor would silently write off, so they must be paid or settled
+    /// first (or the customer marked inactive instead). Settled invoices are deleted with it;
+    /// the books of record are the accounting system's, not the CRM's.
     pub async fn delete_customer(&self, id: i64) -> Result<(), StoreError> {
-        let found = with_pool!(self, pool => {
+        // The customer row is locked first (as the credit check does), so that no order or
+        // invoice slips in between the check for open receivables and the delete.
+        let lock = match self.kind() {
+            crate::BackendKind::Sqlite => {
+                "UPDATE customers SET version = version WHERE id = $1 RETURNING id"
+            }
+            crate::BackendKind::Postgres => "SELECT id FROM customers WHERE id = $1 FOR UPDATE",
+        };
+        with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            let found: Option<i64> = sqlx::query_scalar(lock).bind(id).fetch_optional(&mut *tx).await?;
+            if found.is_none() {
+                return Err(StoreError::not_found("customer", id));
+            }
+            let (open, invoices): (i64, i64) = sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(amount_cents - paid_cents), 0) AS BIGINT), COUNT(*) FROM invoices \
+                 WHERE customer_id = $1 AND paid_cents < amount_cents")
+                .bind(id).fetch_one(&mut *tx).await?;
+            if open > 0 {
+                return Err(StoreError::Conflict {
+                    message: format!(
+                        "customer {id} still owes {} on {invoices} open invoice(s); record the payments (or a settlement) first, or mark the customer inactive instead of deleting it",
+                        patron_domain::Money(open)
+                    ),
+                    current_version: None,
+                });
+            }
             for sql in [
+                "DELETE FROM surveys WHERE customer_id = $1",
+                "DELETE FROM ticket_events WHERE customer_id = $1",
+                "DELETE FROM tickets WHERE customer_id = $1",
+                "DELETE FROM payments WHERE customer_id = $1",
+                "DELETE FROM instalments WHERE customer_id = $1",
+                "DELETE FROM invoices WHERE customer_id = $1",
+                "DELETE FROM credit_holds WHERE customer_id = $1",
                 "DELETE FROM contacts WHERE customer_id = $1",
                 "DELETE FROM interactions WHERE customer_id = $1",
                 "DELETE FROM order_lines WHERE customer_id = $1",
@@ -363,15 +403,10 @@ impl Store {
             ] {
                 sqlx::query(sql).bind(id).execute(&mut *tx).await?;
             }
-            let n = sqlx::query("DELETE FROM customers WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+            sqlx::query("DELETE FROM customers WHERE id = $1").bind(id).execute(&mut *tx).await?;
             tx.commit().await?;
-            n > 0
         });
-        if found {
-            Ok(())
-        } else {
-            Err(StoreError::not_found("customer", id))
-        }
+        Ok(())
     }
 
     /// Lists customers (merged ones left out) in keyset pages.

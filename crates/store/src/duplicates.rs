@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::{now, with_pool, Store, StoreError};
+use crate::{now, with_pool, BackendKind, Store, StoreError};
 use patron_domain::{Customer, CustomerPatch};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -21,6 +21,11 @@ pub struct MergeOutcome {
     pub moved_order_lines: u64,
     pub moved_interactions: u64,
     pub moved_history: u64,
+    pub moved_invoices: u64,
+    pub moved_payments: u64,
+    pub moved_credit_holds: u64,
+    pub moved_tickets: u64,
+    pub moved_surveys: u64,
 }
 
 impl Store {
@@ -70,9 +75,13 @@ impl Store {
     }
 
     /// Merges customer `drop` into `keep` in one transaction: contacts, order lines,
-    /// interactions and history move to `keep` (order references or interaction external ids
-    /// that collide get `@<number of drop>` appended), referrals follow, and `drop` is marked
-    /// as merged. Then the fields `keep` lacks are filled from `drop` (recorded in the history).
+    /// interactions, history, invoices (with instalments and payments), credit holds, tickets
+    /// (with their events) and surveys move to `keep` (order references, interaction external
+    /// ids and invoice numbers that collide get `@<number of drop>` appended; invoices and
+    /// holds follow their order's new reference), referrals follow, and `drop` is marked as
+    /// merged. Then the fields `keep` lacks are filled from `drop` (recorded in the history).
+    /// `drop`'s open receivables count against `keep`'s credit limit from then on (a merge is
+    /// no order: it is not refused for that). The audit log keeps its rows under `drop`'s id.
     pub async fn merge_customers(
         &self,
         keep: i64,
@@ -100,7 +109,11 @@ impl Store {
             d.data.number.clone().unwrap_or_else(|| drop.to_string())
         );
         let at = now();
-        let (contacts, lines, interactions, history) = with_pool!(self, pool => {
+        // PostgreSQL keys invoices and tickets (customer_id, id) and their children refer to
+        // that pair, so those rows are copied under `keep` (ids are unique table-wide), the
+        // children moved, and the old rows deleted; SQLite keys them by id alone.
+        let copy = self.kind() == BackendKind::Postgres;
+        let moved = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             // Mark first: a concurrent merge of the same record then fails on the version check.
             let n = sqlx::query("UPDATE customers SET merged_into = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4 AND merged_into IS NULL")
@@ -108,12 +121,48 @@ impl Store {
             if n == 0 {
                 return Err(StoreError::Conflict { message: format!("customer {drop} changed while merging; try again"), current_version: None });
             }
+            // Invoices and holds follow their order's reference, renamed below when it collides.
+            for table in ["invoices", "credit_holds"] {
+                sqlx::query(&format!("UPDATE {table} SET order_ref = order_ref || $1 WHERE customer_id = $2 AND order_ref IN (SELECT order_ref FROM order_lines WHERE customer_id = $3)"))
+                    .bind(&suffix).bind(drop).bind(keep).execute(&mut *tx).await?;
+            }
             sqlx::query("UPDATE order_lines SET order_ref = order_ref || $1 WHERE customer_id = $2 AND order_ref IN (SELECT order_ref FROM order_lines WHERE customer_id = $3)")
                 .bind(&suffix).bind(drop).bind(keep).execute(&mut *tx).await?;
             sqlx::query("UPDATE interactions SET external_id = external_id || $1 WHERE customer_id = $2 AND external_id IN (SELECT external_id FROM interactions WHERE customer_id = $3 AND external_id IS NOT NULL)")
                 .bind(&suffix).bind(drop).bind(keep).execute(&mut *tx).await?;
-            let mut moved = [0u64; 4];
+            sqlx::query("UPDATE invoices SET number = number || $1 WHERE customer_id = $2 AND number IN (SELECT number FROM invoices WHERE customer_id = $3)")
+                .bind(&suffix).bind(drop).bind(keep).execute(&mut *tx).await?;
+            let mut moved = [0u64; 9];
             for (i, table) in ["contacts", "order_lines", "interactions", "customer_history"].iter().enumerate() {
+                moved[i] = sqlx::query(&format!("UPDATE {table} SET customer_id = $1 WHERE customer_id = $2"))
+                    .bind(keep).bind(drop).execute(&mut *tx).await?.rows_affected();
+            }
+            // (parent, its columns after customer_id, children)
+            let parents: [(&str, &str, &[&str]); 2] = [
+                ("invoices", "id, number, order_ref, issued_on, due_on, amount_cents, paid_cents, created_at", &["instalments", "payments"]),
+                ("tickets", "id, kind, priority, subject, body, status, opened_at, opened_by, assignee_id, due_at, resolved_at, escalation_level, escalated_at", &["ticket_events"]),
+            ];
+            let mut children_moved = [0u64; 3];
+            let mut c = 0;
+            for (j, (parent, cols, children)) in parents.iter().enumerate() {
+                if copy {
+                    moved[4 + 3 * j] = sqlx::query(&format!("INSERT INTO {parent} (customer_id, {cols}) SELECT $1, {cols} FROM {parent} WHERE customer_id = $2"))
+                        .bind(keep).bind(drop).execute(&mut *tx).await?.rows_affected();
+                } else {
+                    moved[4 + 3 * j] = sqlx::query(&format!("UPDATE {parent} SET customer_id = $1 WHERE customer_id = $2"))
+                        .bind(keep).bind(drop).execute(&mut *tx).await?.rows_affected();
+                }
+                for child in children.iter() {
+                    children_moved[c] = sqlx::query(&format!("UPDATE {child} SET customer_id = $1 WHERE customer_id = $2"))
+                        .bind(keep).bind(drop).execute(&mut *tx).await?.rows_affected();
+                    c += 1;
+                }
+                if copy {
+                    sqlx::query(&format!("DELETE FROM {parent} WHERE customer_id = $1")).bind(drop).execute(&mut *tx).await?;
+                }
+            }
+            moved[5] = children_moved[1]; // payments
+            for (i, table) in [(6, "credit_holds"), (8, "surveys")] {
                 moved[i] = sqlx::query(&format!("UPDATE {table} SET customer_id = $1 WHERE customer_id = $2"))
                     .bind(keep).bind(drop).execute(&mut *tx).await?.rows_affected();
             }
@@ -123,7 +172,7 @@ impl Store {
                     .bind(cid).bind(at).bind(by).bind(field).bind(old as Option<String>).bind(new).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            (moved[0], moved[1], moved[2], moved[3])
+            moved
         });
         let patch = fill_in(&k, &d);
         let kept = if patch.is_empty() {
@@ -134,10 +183,15 @@ impl Store {
         Ok(MergeOutcome {
             kept,
             merged_id: drop,
-            moved_contacts: contacts,
-            moved_order_lines: lines,
-            moved_interactions: interactions,
-            moved_history: history,
+            moved_contacts: moved[0],
+            moved_order_lines: moved[1],
+            moved_interactions: moved[2],
+            moved_history: moved[3],
+            moved_invoices: moved[4],
+            moved_payments: moved[5],
+            moved_credit_holds: moved[6],
+            moved_tickets: moved[7],
+            moved_surveys: moved[8],
         })
     }
 }

@@ -22,8 +22,9 @@ pub async fn duplicates(store: &Store, customer: Option<i64>) -> anyhow::Result<
 pub async fn merge(store: &Store, keep: i64, drop: i64) -> anyhow::Result<()> {
     let m = store.merge_customers(keep, drop, "cli").await?;
     println!(
-        "merged customer {} into {} ({}): moved {} contacts, {} order lines, {} interactions, {} history rows",
-        m.merged_id, m.kept.id, m.kept.data.name, m.moved_contacts, m.moved_order_lines, m.moved_interactions, m.moved_history
+        "merged customer {} into {} ({}): moved {} contacts, {} order lines, {} interactions, {} history rows, {} invoices, {} payments, {} credit holds, {} tickets, {} surveys",
+        m.merged_id, m.kept.id, m.kept.data.name, m.moved_contacts, m.moved_order_lines, m.moved_interactions, m.moved_history,
+        m.moved_invoices, m.moved_payments, m.moved_credit_holds, m.moved_tickets, m.moved_surveys
     );
     Ok(())
 }
