@@ -491,15 +491,17 @@ impl Store {
             CustomerSort::IdDesc if values => ("v.customer_id DESC", "v.customer_id < ?"),
             CustomerSort::Id => ("id ASC", "id > ?"),
             CustomerSort::IdDesc => ("id DESC", "id < ?"),
-            CustomerSort::Name => ("name ASC, id ASC", "(name > ? OR (name = ? AND id > ?))"),
-            CustomerSort::NameDesc => ("name DESC, id DESC", "(name < ? OR (name = ? AND id < ?))"),
+            // The leading `name >= ?` bounds the index range: SQLite does not see that the two
+            // names of the OR are the same value and would walk the index from its start.
+            CustomerSort::Name => ("name ASC, id ASC", "name >= ? AND (name > ? OR id > ?)"),
+            CustomerSort::NameDesc => ("name DESC, id DESC", "name <= ? AND (name < ? OR id < ?)"),
             CustomerSort::ClvDesc => (
                 "v.clv DESC, v.customer_id DESC",
-                "(v.clv < ? OR (v.clv = ? AND v.customer_id < ?))",
+                "v.clv <= ? AND (v.clv < ? OR v.customer_id < ?)",
             ),
             CustomerSort::ValueAtRiskDesc => (
                 "v.value_at_risk DESC, v.customer_id DESC",
-                "(v.value_at_risk < ? OR (v.value_at_risk = ? AND v.customer_id < ?))",
+                "v.value_at_risk <= ? AND (v.value_at_risk < ? OR v.customer_id < ?)",
             ),
         };
         if let Some(after) = &page.after {
