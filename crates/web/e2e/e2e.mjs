@@ -134,6 +134,91 @@ try {
   assert.ok((await page.locator("#churn tbody tr").count()) > 0, "churn-risk list");
   await shot("06-dashboard");
 
+  step("dashboard: Recompute values (a POST carrying the session's CSRF token)");
+  assert.ok(
+    (await page.locator('form.recompute input[name="csrf"]').count()) === 1,
+    "the recompute form carries the CSRF token",
+  );
+  await Promise.all([page.waitForURL(/\/dashboard\?recomputed=/, { timeout: 120000 }), page.click("#recompute")]);
+  await page.locator("#recomputed").waitFor();
+  assert.match(await page.locator("#recomputed").innerText(), /values recomputed/i);
+  await page.locator("svg#whale-plot").waitFor();
+  await shot("06b-dashboard-recomputed");
+
+  step("score-model editor: a weight sum error next to the field, then a valid preview");
+  await page.click('nav.mainnav a[href="/score-model"]');
+  await page.waitForURL(/\/score-model$/);
+  const w0 = await page.inputValue("#w0");
+  await page.fill("#w0", String(Number(w0) + 7));
+  assert.match(await page.locator("#weight-sum").innerText(), /107/, "the sum follows the typing");
+  await page.click("#preview");
+  await page.locator("#err-weights").waitFor();
+  assert.match(await page.locator("#err-weights").innerText(), /100/);
+  const errBox = await page.locator("#err-weights").boundingBox();
+  const sumBox = await page.locator("#weight-sum").boundingBox();
+  assert.ok(
+    errBox.y >= sumBox.y && errBox.y - sumBox.y < 80 && Math.abs(errBox.x - sumBox.x) < 300,
+    `the message sits at the sum (${JSON.stringify(errBox)} vs ${JSON.stringify(sumBox)})`,
+  );
+  assert.equal(await page.locator("#score-preview").count(), 0, "no preview for an invalid model");
+  await shot("09-score-model-error");
+  await page.fill("#w0", w0);
+  await page.click("#preview");
+  await page.locator("#score-preview").waitFor();
+  assert.equal(await page.locator("#err-weights").count(), 0);
+  const bars = page.locator("svg#preview-grades");
+  await bars.waitFor();
+  const bb = await bars.boundingBox();
+  assert.ok(bb && bb.width > 200 && bb.height > 100, `grade distribution drawn (${JSON.stringify(bb)})`);
+  const gradeRows = await page.locator("#preview-table tbody tr").count();
+  assert.equal(gradeRows, 5, "grades A-E in the preview table");
+  const calibration = await page.locator("#calibration").innerText();
+  assert.match(calibration, /Spearman/i);
+  assert.match(calibration, /\d\.\d{3}/, "a rank correlation figure");
+  await shot("10-score-model-preview");
+
+  step("import page: a CSV with one bad row, progress, the report, the rejects download");
+  await page.click('nav.mainnav a[href="/import"]');
+  await page.waitForURL(/\/import$/);
+  const stamp = Date.now();
+  const csv = [
+    "number,name,email,region",
+    `E2E-${stamp}-1,E2E Import One,one@example.com,North`,
+    `E2E-${stamp}-2,E2E Import Two,not-an-email,South`,
+    `E2E-${stamp}-3,E2E Import Three,three@example.com,East`,
+    "",
+  ].join("\n");
+  await page.selectOption('select[name="entity"]', "customers");
+  await page.setInputFiles('input[name="file"]', {
+    name: "e2e-customers.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from(csv),
+  });
+  await shot("11-import-form");
+  await Promise.all([page.waitForURL(/\/import\/[^/]+$/), page.click("#upload")]);
+  const jobUrl = page.url();
+  await page.locator('#import-status[data-state="done"]').waitFor({ timeout: 60000 });
+  const progress = await (await page.request.get(`${jobUrl}/progress`)).json();
+  assert.equal(progress.state, "done", `progress endpoint: ${JSON.stringify(progress)}`);
+  assert.equal(progress.rows, 3);
+  assert.equal(Math.round(progress.percent), 100);
+  await page.locator("#import-report").waitFor();
+  const rowErrors = await page.locator("#row-errors").innerText();
+  assert.match(rowErrors, /e2e-customers\.csv:3: column email: \S/, `FILE:LINE: column X: reason (${rowErrors})`);
+  assert.equal(rowErrors.trim().split("\n").length, 1, "exactly one bad row");
+  const kpis = await page.locator("#import-report").innerText();
+  assert.match(kpis, /Stored\s*2\b/i, `two rows inserted (${kpis})`);
+  await shot("12-import-report");
+  const rejectsHref = await page.locator("#rejects").getAttribute("href");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#rejects")]);
+  const rejectsFile = path.join(OUT, "e2e-rejects.csv");
+  await download.saveAs(rejectsFile);
+  const rejects = fs.readFileSync(rejectsFile, "utf8");
+  assert.match(rejects, /not-an-email/, "the bad row is in the rejects file");
+  assert.doesNotMatch(rejects, /one@example\.com/, "good rows are not");
+  assert.match(rejectsHref, /\/rejects\.csv$/);
+  await page.goto(`${BASE}/dashboard`);
+
   step("switch to Chinese");
   await page.click('form.langswitch button[value="zh"]');
   await page.waitForURL(/\/dashboard$/);

@@ -299,7 +299,7 @@ fn dashboard(
             }
         }
         @if let Some(secs) = notice {
-            div.notice.ok { (lang.t("dash.recomputed")) " (" (secs) " s)" }
+            div.notice.ok id="recomputed" role="status" { (lang.t("dash.recomputed")) " (" (secs) " s)" }
         }
         div.kpis.six {
             div.kpi { span { (lang.t("dash.customers")) } strong { (i18n::count(x.customers)) } }

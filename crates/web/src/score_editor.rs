@@ -838,7 +838,7 @@ fn preview_panel(lang: Lang, p: Option<&Preview>, errors: &Errors) -> Markup {
         section.panel id="score-preview" {
             h2 { (lang.t("score.preview_title")) }
             (crate::overview::grade_bars(lang, "preview-grades", &rows, 0))
-            table.data.compact {
+            table.data.compact id="preview-table" {
                 thead { tr { th { (lang.t("value.grade")) } th.num { (lang.t("score.in_force")) } th.num { (lang.t("score.edited")) } } }
                 tbody {
                     @for (k, g) in names.iter().enumerate() {
