@@ -377,6 +377,7 @@ backend_tests!(
     audit_log_records_a_session_exactly,
     pool_claim_return_reclaim_and_handover,
     delete_and_merge_with_receivables,
+    plain_orders_get_the_credit_check,
 );
 
 async fn customers_crud_with_history(store: Store) {
@@ -3004,4 +3005,48 @@ async fn delete_and_merge_with_receivables(store: Store) {
     assert_eq!(r.body["moved_tickets"], 1);
     assert_eq!(api.store.invoices(keep).await.unwrap().len(), 2);
     assert!(api.store.invoices(drop).await.unwrap().is_empty());
+}
+
+/// `POST /api/customers/{id}/orders` applies the credit rule to a customer with a limit: exactly
+/// at the limit accepted (with its invoice), one cent over refused with the figures; a customer
+/// without limit gets its orders without invoices, as before.
+async fn plain_orders_get_the_credit_check(store: Store) {
+    let api = Api::new(store).await;
+    let limited = api
+        .create_customer(json!({"name": "Limited", "credit_limit": "100.00"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let free = api.create_customer(json!({"name": "Free"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let post = |c: i64, amount: &'static str| {
+        let api = api.clone();
+        async move {
+            api.post(
+                &format!("/api/customers/{c}/orders"),
+                json!({"ordered_on": "2024-05-01", "lines": [{"amount": amount}]}),
+            )
+            .await
+        }
+    };
+    let r = post(limited, "60.00").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = post(limited, "40.01").await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let m = r.body["message"].as_str().unwrap();
+    for figure in ["40.01", "60.00", "100.00", "0.01"] {
+        assert!(m.contains(figure), "{m}");
+    }
+    let r = post(limited, "40.00").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let invoices = api.store.invoices(limited).await.unwrap();
+    assert_eq!(invoices.len(), 2);
+    let r = post(limited, "0.01").await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+
+    for _ in 0..3 {
+        assert_eq!(post(free, "1000000.00").await.status, StatusCode::CREATED);
+    }
+    assert!(api.store.invoices(free).await.unwrap().is_empty());
 }

@@ -6,9 +6,8 @@ use patron_domain::{Money, Order, OrderInput, OrderLine};
 use serde::Deserialize;
 
 use crate::customers::{bind_all, Bind, Where};
-use crate::error::unique_to_conflict;
 use crate::page::{decode_cursor, encode_cursor};
-use crate::{now, with_pool, Page, PageRequest, Store, StoreError};
+use crate::{with_pool, Page, PageRequest, Store, StoreError};
 
 type LineRow = (i64, String, i32, NaiveDate, Option<String>, i64, i64, i64);
 const LINE_COLUMNS: &str =
@@ -57,29 +56,31 @@ fn group(rows: Vec<LineRow>) -> Vec<Order> {
 
 impl Store {
     /// Records an order; its reference is generated when absent and must be new for the customer.
+    ///
+    /// A customer with a credit limit gets the same rule as [`Store::place_order`] (default
+    /// terms: refused with a 409 naming the figures when its open receivables plus the order
+    /// would exceed the limit; accepted orders get their invoice, due in 30 days, so that they
+    /// count against the limit afterwards), atomically. A customer without a limit gets the
+    /// order lines only, as before.
+    ///
+    /// Bulk imports of order history ([`Store::import_order_lines`]) are not checked: they record
+    /// what was sold in the past (often years of it, already paid or settled outside the CRM),
+    /// not a new sale the firm is deciding to extend credit for; checking them against today's
+    /// limit would refuse history and invent receivables.
     pub async fn create_order(
         &self,
         customer_id: i64,
         input: OrderInput,
     ) -> Result<Order, StoreError> {
-        let o = input.validate().map_err(StoreError::Invalid)?;
         self.require_live_customer(customer_id).await?;
-        let order_ref = o
-            .order_ref
-            .clone()
-            .unwrap_or_else(|| format!("O{}", now().format("%Y%m%d%H%M%S%6f")));
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for (i, l) in o.lines.iter().enumerate() {
-                sqlx::query(&format!("INSERT INTO order_lines ({LINE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-                    .bind(customer_id).bind(&order_ref).bind(i as i32 + 1).bind(o.ordered_on).bind(&l.category)
-                    .bind(l.quantity).bind(l.amount.cents()).bind(l.cost.cents())
-                    .execute(&mut *tx).await
-                    .map_err(|e| unique_to_conflict(e, || format!("customer {customer_id} already has an order '{order_ref}'")))?;
+        let terms = crate::OrderTerms::default();
+        match self.place(customer_id, input, &terms, true).await? {
+            crate::OrderPlacement::Accepted { order, .. }
+            | crate::OrderPlacement::Plain { order } => Ok(order),
+            crate::OrderPlacement::Held { .. } => {
+                unreachable!("orders with default terms are refused, not held")
             }
-            tx.commit().await?;
-        });
-        self.order(customer_id, &order_ref).await
+        }
     }
 
     pub async fn order(&self, customer_id: i64, order_ref: &str) -> Result<Order, StoreError> {

@@ -77,8 +77,17 @@ pub struct CreditHold {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum OrderPlacement {
-    Accepted { order: Order, invoice: Invoice },
-    Held { hold: CreditHold },
+    Accepted {
+        order: Order,
+        invoice: Invoice,
+    },
+    Held {
+        hold: CreditHold,
+    },
+    /// Recorded without invoice: the customer has no credit limit (see [`Store::create_order`]).
+    Plain {
+        order: Order,
+    },
 }
 
 /// A customer's credit position.
@@ -202,9 +211,9 @@ const OPEN_SUM: &str =
     "SELECT CAST(COALESCE(SUM(amount_cents - paid_cents), 0) AS BIGINT) FROM invoices \
      WHERE customer_id = $1 AND paid_cents < amount_cents";
 
-/// Inserts an order's lines and its invoice inside a transaction; answers the invoice id.
-macro_rules! insert_order_with_invoice {
-    ($tx:expr, $customer_id:expr, $order_ref:expr, $o:expr, $due_on:expr, $at:expr) => {{
+/// Inserts an order's lines inside a transaction.
+macro_rules! insert_order_lines {
+    ($tx:expr, $customer_id:expr, $order_ref:expr, $o:expr) => {{
         let customer_id: i64 = $customer_id;
         let order_ref: &str = $order_ref;
         for (i, l) in $o.lines.iter().enumerate() {
@@ -214,6 +223,15 @@ macro_rules! insert_order_with_invoice {
                 .execute(&mut *$tx).await
                 .map_err(|e| unique_to_conflict(e, || format!("customer {customer_id} already has an order '{order_ref}'")))?;
         }
+    }};
+}
+
+/// Inserts an order's lines and its invoice inside a transaction; answers the invoice id.
+macro_rules! insert_order_with_invoice {
+    ($tx:expr, $customer_id:expr, $order_ref:expr, $o:expr, $due_on:expr, $at:expr) => {{
+        let customer_id: i64 = $customer_id;
+        let order_ref: &str = $order_ref;
+        insert_order_lines!($tx, customer_id, order_ref, $o);
         let amount: i64 = $o.lines.iter().map(|l| l.amount.cents()).sum();
         if amount > 0 {
             let id: i64 = sqlx::query_scalar("INSERT INTO invoices (customer_id, number, order_ref, issued_on, due_on, amount_cents, paid_cents, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7) RETURNING id")
@@ -243,6 +261,19 @@ impl Store {
         input: OrderInput,
         terms: &OrderTerms,
     ) -> Result<OrderPlacement, StoreError> {
+        self.place(customer_id, input, terms, false).await
+    }
+
+    /// [`Store::place_order`]; `plain`: an order recorded without terms (see
+    /// [`Store::create_order`]) — a customer without credit limit gets the order lines only
+    /// (no invoice), one with a limit gets the credit check and the invoice as above.
+    pub(crate) async fn place(
+        &self,
+        customer_id: i64,
+        input: OrderInput,
+        terms: &OrderTerms,
+        plain: bool,
+    ) -> Result<OrderPlacement, StoreError> {
         let mut o = input.validate().map_err(StoreError::Invalid)?;
         let order_ref = o
             .order_ref
@@ -259,6 +290,11 @@ impl Store {
         let done = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let limit = lock_customer!(self, tx, customer_id);
+            if plain && limit.is_none() {
+                insert_order_lines!(tx, customer_id, &order_ref, o);
+                tx.commit().await?;
+                return Ok(OrderPlacement::Plain { order: self.order(customer_id, &order_ref).await? });
+            }
             let open: i64 = sqlx::query_scalar(OPEN_SUM).bind(customer_id).fetch_one(&mut *tx).await?;
             match check_credit(customer_id, limit, Money(open), amount) {
                 Ok(()) => {

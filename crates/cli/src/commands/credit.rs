@@ -259,6 +259,10 @@ fn print_placement(p: &OrderPlacement) {
             "order of {} held for approval (hold {}): customer {} has {} open on a limit of {}; approve with `patron credit approve {}`",
             hold.amount, hold.id, hold.customer_id, hold.open, hold.limit, hold.id
         ),
+        OrderPlacement::Plain { order } => println!(
+            "order '{}' recorded: {} for customer {} (no credit limit, no invoice)",
+            order.order_ref, order.amount, order.customer_id
+        ),
     }
 }
 

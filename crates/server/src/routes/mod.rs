@@ -542,7 +542,7 @@ pub static ROUTES: &[Route] = &[
         path: "/api/customers/{id}/orders",
         operation_id: "createOrder",
         tag: "orders",
-        summary: "Record an order (one or more lines); its reference is generated when absent and must be new for the customer.",
+        summary: "Record an order (one or more lines); its reference is generated when absent and must be new for the customer. A customer with a credit limit gets the credit check (409 naming the open receivables, the order and the limit when it would go over; an accepted order gets its invoice, due in 30 days). Imports of order history are not checked.",
         params: &[],
         request: Body::Schema("OrderInput"),
         status: 201,
