@@ -40,6 +40,12 @@ impl JsonBody for crate::value::RefreshOptions {}
 impl JsonBody for crate::routes::custody::TokenInput {}
 impl JsonBody for crate::routes::custody::HandoverRequest {}
 impl JsonBody for crate::routes::custody::ReclaimRequest {}
+impl JsonBody for patron_domain::receivable::InvoiceInput {
+    const OBJECT_ARRAYS: &'static [&'static str] = &["instalments"];
+}
+impl JsonBody for patron_domain::receivable::PaymentInput {}
+impl JsonBody for patron_domain::service::TicketInput {}
+impl JsonBody for patron_domain::service::SurveyInput {}
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where

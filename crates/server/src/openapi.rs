@@ -51,6 +51,8 @@ fn build() -> Value {
             {"name": "interactions", "description": "Visits, calls, e-mails, meetings, quotes, promises, complaints, suggestions, requests."},
             {"name": "value", "description": "Customer value: stored per-customer figures (margin, RFM, ABC, P(alive), CLV, loyalty stage, lifecycle phase, churn warnings, score) and the population report, recomputed from the orders by a refresh."},
             {"name": "custody", "description": "Custody of customer data: users, API tokens, the audit log, the public pool (claim, return, reclaim) and hand-over."},
+            {"name": "receivables", "description": "Credit and receivables: credit position, invoices with instalment plans, payments, the ageing report and the approval queue of orders held over the credit limit."},
+            {"name": "service", "description": "Service tickets with an SLA clock and escalation, and satisfaction surveys (CSAT, NPS)."},
             {"name": "system", "description": "Health and this document."}
         ],
         "paths": paths,
@@ -451,6 +453,7 @@ fn schemas() -> Value {
     };
     doc.append(&mut value_schemas());
     doc.append(&mut custody_schemas());
+    doc.append(&mut work_schemas());
     Value::Object(doc)
 }
 
@@ -680,6 +683,138 @@ fn value_schemas() -> Map<String, Value> {
             "notes": {"type": "array", "items": {"type": "string"}},
             "timings": {"type": "array", "items": record(json!({"step": {"type": "string"}, "seconds": number()}))},
             "refresh_seconds": record(json!({"read": {"type": "number"}, "analyse": {"type": "number"}, "score": {"type": "number"}})),
+        })),
+    });
+    let Value::Object(m) = schemas else {
+        unreachable!()
+    };
+    m
+}
+
+/// The schemas of the receivables and service routes.
+fn work_schemas() -> Map<String, Value> {
+    let money = schema_ref("Money");
+    let money_in = schema_ref("MoneyInput");
+    let datetime = json!({"type": "string", "format": "date-time"});
+    let nullable_datetime = json!({"type": ["string", "null"], "format": "date-time"});
+    let buckets = record(json!({
+        "not_due": money, "d0_30": money, "d31_60": money, "d61_90": money, "d90_plus": money,
+    }));
+    let ticket_kind = json!({"type": "string", "enum": ["complaint", "repair", "question"]});
+    let priority = json!({"type": "string", "enum": ["urgent", "high", "normal", "low"]});
+    let survey_kind = json!({"type": "string", "enum": ["csat", "nps"]});
+    let schemas = json!({
+        "CreditPosition": record(json!({
+            "customer_id": id(),
+            "limit": {"type": ["number", "null"], "description": "The credit limit (null: none)."},
+            "open": money,
+            "headroom": {"type": ["number", "null"], "description": "What may still be ordered (null: no limit)."},
+            "overdue": money,
+            "pending_holds": count(),
+        })),
+        "InstalmentInput": object(json!({"due_on": date(), "amount": money_in}), &["due_on", "amount"]),
+        "InvoiceInput": object(json!({
+            "number": nullable(json!({"type": "string", "maxLength": 100, "description": "Generated when absent; unique per customer."})),
+            "order_ref": nullable(json!({"type": "string", "description": "The order it bills, if any."})),
+            "issued_on": date(),
+            "due_on": date(),
+            "amount": money_in,
+            "instalments": {"type": "array", "items": schema_ref("InstalmentInput"), "description": "An instalment plan; the amounts add up to the invoice amount."},
+        }), &["issued_on", "due_on", "amount"]),
+        "Instalment": record(json!({"seq": {"type": "integer"}, "due_on": date(), "amount": money, "paid": money})),
+        "Invoice": record(json!({
+            "customer_id": id(),
+            "id": id(),
+            "number": {"type": "string"},
+            "order_ref": {"type": ["string", "null"]},
+            "issued_on": date(),
+            "due_on": date(),
+            "amount": money,
+            "paid": money,
+            "instalments": {"type": "array", "items": schema_ref("Instalment")},
+        })),
+        "PaymentInput": object(json!({
+            "invoice_id": nullable(json!({"type": "integer", "format": "int64", "description": "The invoice paid; absent: the open invoices oldest due first."})),
+            "paid_on": date(),
+            "amount": money_in,
+            "reference": nullable(json!({"type": "string", "maxLength": 500})),
+        }), &["paid_on", "amount"]),
+        "Payment": record(json!({
+            "customer_id": id(),
+            "id": id(),
+            "invoice_id": id(),
+            "paid_on": date(),
+            "amount": money,
+            "reference": {"type": ["string", "null"]},
+        })),
+        "AgeingBuckets": buckets,
+        "AgeingReport": record(json!({
+            "as_of": date(),
+            "customers": {"type": "array", "items": record(json!({"customer_id": id(), "buckets": schema_ref("AgeingBuckets")}))},
+            "total": schema_ref("AgeingBuckets"),
+        })),
+        "CreditHold": record(json!({
+            "customer_id": id(),
+            "id": id(),
+            "order": schema_ref("OrderInput"),
+            "amount": money,
+            "open": {"$ref": "#/components/schemas/Money", "description": "Open receivables when it was requested."},
+            "limit": money,
+            "due_days": {"type": "integer"},
+            "requested_at": datetime,
+            "requested_by": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "approved", "rejected"]},
+            "decided_at": nullable_datetime,
+            "decided_by": {"type": ["string", "null"]},
+            "note": {"type": ["string", "null"]},
+            "order_ref": {"type": ["string", "null"], "description": "The order created on approval."},
+        })),
+        "TicketInput": object(json!({
+            "kind": ticket_kind,
+            "priority": {"type": "string", "enum": ["urgent", "high", "normal", "low"], "default": "normal"},
+            "subject": {"type": "string", "minLength": 1, "maxLength": 500},
+            "body": nullable(json!({"type": "string"})),
+            "by": nullable(json!({"type": "string", "description": "Who opened it (default: the caller)."})),
+            "assignee_id": nullable(json!({"type": "integer", "format": "int64"})),
+        }), &["kind", "subject"]),
+        "TicketEvent": record(json!({
+            "at": datetime,
+            "kind": {"type": "string"},
+            "by": {"type": ["string", "null"]},
+            "text": {"type": ["string", "null"]},
+        })),
+        "Ticket": record(json!({
+            "customer_id": id(),
+            "id": id(),
+            "kind": ticket_kind,
+            "priority": priority,
+            "subject": {"type": "string"},
+            "body": {"type": ["string", "null"]},
+            "status": {"type": "string", "enum": ["open", "resolved"]},
+            "opened_at": datetime,
+            "opened_by": {"type": ["string", "null"]},
+            "assignee_id": {"type": ["integer", "null"]},
+            "due_at": datetime,
+            "resolved_at": nullable_datetime,
+            "escalation_level": {"type": "integer", "minimum": 0, "maximum": 3},
+            "escalated_at": nullable_datetime,
+            "breached": {"type": "boolean", "description": "Past its due time (open), or resolved after it."},
+            "events": {"type": "array", "items": schema_ref("TicketEvent")},
+        })),
+        "SurveyInput": object(json!({
+            "kind": survey_kind,
+            "score": {"type": "integer", "minimum": 0, "maximum": 10, "description": "CSAT 1-5, NPS 0-10."},
+            "comment": nullable(json!({"type": "string"})),
+            "ticket_id": nullable(json!({"type": "integer", "format": "int64", "description": "The ticket it follows up, if any."})),
+        }), &["kind", "score"]),
+        "Survey": record(json!({
+            "customer_id": id(),
+            "id": id(),
+            "kind": survey_kind,
+            "score": {"type": "integer"},
+            "comment": {"type": ["string", "null"]},
+            "ticket_id": {"type": ["integer", "null"]},
+            "answered_at": datetime,
         })),
     });
     let Value::Object(m) = schemas else {

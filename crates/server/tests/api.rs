@@ -378,6 +378,7 @@ backend_tests!(
     pool_claim_return_reclaim_and_handover,
     delete_and_merge_with_receivables,
     plain_orders_get_the_credit_check,
+    receivables_and_service_over_the_api,
 );
 
 async fn customers_crud_with_history(store: Store) {
@@ -2509,6 +2510,12 @@ fn sample_body(operation_id: &str, other_customer: i64, other_user: i64) -> Opti
         "refreshValues" | "reclaimPool" => json!({}),
         "createToken" => json!({"name": "matrix"}),
         "handOver" => json!({"to": other_user}),
+        "createInvoice" => {
+            json!({"issued_on": "2024-01-02", "due_on": "2024-02-01", "amount": 10})
+        }
+        "recordPayment" => json!({"paid_on": "2024-01-03", "amount": 1}),
+        "openTicket" => json!({"kind": "question", "subject": "matrix"}),
+        "recordSurvey" => json!({"kind": "csat", "score": 3}),
         op => {
             let route = ROUTES.iter().find(|r| r.operation_id == op).unwrap();
             assert_eq!(
@@ -2580,6 +2587,43 @@ async fn access_matrix_over_every_route(store: Store) {
         admin.post("/api/value/refresh", json!({})).await.status,
         StatusCode::OK
     );
+    let ticket = admin
+        .post(
+            &format!("/api/customers/{x}/tickets"),
+            json!({"kind": "complaint", "subject": "Secret complaint"}),
+        )
+        .await;
+    assert_eq!(ticket.status, StatusCode::CREATED, "{}", ticket.body);
+    let ticket = ticket.body["id"].as_i64().unwrap();
+    admin
+        .store
+        .set_credit_limit(x, Some(patron_domain::Money(100)), "test")
+        .await
+        .unwrap();
+    let held = admin
+        .store
+        .place_order(
+            x,
+            patron_domain::OrderInput {
+                order_ref: None,
+                ordered_on: "2024-01-02".parse().unwrap(),
+                lines: vec![patron_domain::OrderLineInput {
+                    category: None,
+                    quantity: 1,
+                    amount: patron_domain::Money(1_000_000),
+                    cost: patron_domain::Money(0),
+                }],
+            },
+            &patron_store::OrderTerms {
+                on_excess: patron_store::OnExcess::Hold,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let patron_store::OrderPlacement::Held { hold } = held else {
+        panic!("not held")
+    };
     let b_token = rep_b.get("/api/tokens").await.body[0]["id"]
         .as_i64()
         .unwrap();
@@ -2610,7 +2654,9 @@ async fn access_matrix_over_every_route(store: Store) {
             .replace("{order_ref}", &order_ref)
             .replace("{interaction_id}", &interaction.to_string())
             .replace("{token_id}", &b_token.to_string())
-            .replace("{user_id}", &b_id.to_string());
+            .replace("{user_id}", &b_id.to_string())
+            .replace("{ticket_id}", &ticket.to_string())
+            .replace("{hold_id}", &hold.id.to_string());
         let about_b = route.path.contains('{');
         let body = sample_body(route.operation_id, y, a_id);
         let mut uris = vec![uri.clone()];
@@ -3049,4 +3095,182 @@ async fn plain_orders_get_the_credit_check(store: Store) {
         assert_eq!(post(free, "1000000.00").await.status, StatusCode::CREATED);
     }
     assert!(api.store.invoices(free).await.unwrap().is_empty());
+}
+
+/// Credit position, invoices with instalments, payments, ageing, the approval queue, tickets
+/// and surveys over the API (every response checked against the document).
+async fn receivables_and_service_over_the_api(store: Store) {
+    use patron_store::Role;
+    let api = Api::new(store).await;
+    let (manager, _) = api.as_user("boss", Role::Manager).await;
+    let (rep, rep_id) = api.as_user("rep-r", Role::Rep).await;
+    let c = api
+        .create_customer(json!({"name": "Debtor", "credit_limit": 500, "owner_id": rep_id}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let r = rep
+        .post(
+            &format!("/api/customers/{c}/orders"),
+            json!({"order_ref": "A1", "ordered_on": "2024-01-01", "lines": [{"amount": 200}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = rep
+        .post(
+            &format!("/api/customers/{c}/invoices"),
+            json!({"number": "S-1", "issued_on": "2024-01-05", "due_on": "2024-03-05", "amount": "100.00",
+                   "instalments": [{"due_on": "2024-02-05", "amount": 50}, {"due_on": "2024-03-05", "amount": 50}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["instalments"].as_array().unwrap().len(), 2);
+    let s1 = r.body["id"].as_i64().unwrap();
+    let r = rep
+        .post(
+            &format!("/api/customers/{c}/invoices"),
+            json!({"number": "S-1", "issued_on": "2024-01-05", "due_on": "2024-03-05", "amount": 1}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let r = rep
+        .get(&format!("/api/customers/{c}/credit?as_of=2024-02-15"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["limit"], 500.0);
+    assert_eq!(r.body["open"], 300.0);
+    assert_eq!(r.body["headroom"], 200.0);
+    assert_eq!(r.body["overdue"], 250.0);
+    let r = rep
+        .post(
+            &format!("/api/customers/{c}/payments"),
+            json!({"invoice_id": s1, "paid_on": "2024-02-10", "amount": 60}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body[0]["amount"], 60.0);
+    let r = rep
+        .post(
+            &format!("/api/customers/{c}/payments"),
+            json!({"invoice_id": s1, "paid_on": "2024-02-10", "amount": 41}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = rep.get(&format!("/api/customers/{c}/invoices")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body.as_array().unwrap().len(), 2);
+
+    // Ageing: managers and admins only.
+    assert_eq!(
+        rep.get("/api/receivables/ageing").await.status,
+        StatusCode::FORBIDDEN
+    );
+    // A manager outside the rep's line sees none of it.
+    let r = manager
+        .get("/api/receivables/ageing?as_of=2024-04-15")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["customers"], json!([]));
+    assert_eq!(r.body["total"]["d61_90"], 0.0);
+    let r = api.get("/api/receivables/ageing?as_of=2024-04-15").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // A1 (200, due 2024-01-31: 75 days) and S-1's 40 open (due 2024-03-05: 41 days).
+    assert_eq!(r.body["total"]["d61_90"], 200.0);
+    assert_eq!(r.body["total"]["d31_60"], 40.0);
+
+    // The approval queue.
+    let o = patron_domain::OrderInput {
+        order_ref: Some("BIG".into()),
+        ordered_on: "2024-02-01".parse().unwrap(),
+        lines: vec![patron_domain::OrderLineInput {
+            category: None,
+            quantity: 1,
+            amount: patron_domain::Money(100_000),
+            cost: patron_domain::Money(0),
+        }],
+    };
+    let terms = patron_store::OrderTerms {
+        on_excess: patron_store::OnExcess::Hold,
+        by: "rep-r".into(),
+        ..Default::default()
+    };
+    let patron_store::OrderPlacement::Held { hold } =
+        api.store.place_order(c, o, &terms).await.unwrap()
+    else {
+        panic!("not held")
+    };
+    assert_eq!(
+        rep.get("/api/credit/holds").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(manager.get("/api/credit/holds").await.body, json!([]));
+    let r = api.get("/api/credit/holds").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    let approve = format!("/api/credit/holds/{}/approve", hold.id);
+    assert_eq!(
+        rep.call(Method::POST, &approve, None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        manager.call(Method::POST, &approve, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = api.call(Method::POST, &approve, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "approved");
+    assert_eq!(r.body["order_ref"], "BIG");
+    let r = api.call(Method::POST, &approve, None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let r = api
+        .call(Method::POST, "/api/credit/holds/999999/reject", None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+
+    // Tickets and surveys.
+    let r = rep
+        .post(
+            &format!("/api/customers/{c}/tickets"),
+            json!({"kind": "repair", "priority": "urgent", "subject": "Pump leaks"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["opened_by"], "rep-r");
+    assert_eq!(r.body["status"], "open");
+    let t = r.body["id"].as_i64().unwrap();
+    let resolve = format!("/api/customers/{c}/tickets/{t}/resolve");
+    let r = rep.call(Method::POST, &resolve, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "resolved");
+    assert_eq!(
+        rep.call(Method::POST, &resolve, None).await.status,
+        StatusCode::CONFLICT
+    );
+    let r = rep
+        .post(
+            &format!("/api/customers/{c}/surveys"),
+            json!({"kind": "nps", "score": 9, "ticket_id": t}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = rep
+        .post(
+            &format!("/api/customers/{c}/surveys"),
+            json!({"kind": "csat", "score": 6}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = rep.get(&format!("/api/customers/{c}/surveys")).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    let r = rep.get(&format!("/api/customers/{c}/tickets")).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    assert!(r.body[0]["events"].as_array().unwrap().len() >= 2);
+    let audit = audit_rows(&api, "rep-r").await;
+    let opened = format!("ticket {t} opened");
+    assert!(audit.iter().any(|(a, cid, d, _)| a == "update"
+        && *cid == Some(c)
+        && d.as_deref() == Some(opened.as_str())));
+    assert!(audit
+        .iter()
+        .any(|(a, cid, d, _)| a == "view" && *cid == Some(c) && d.as_deref() == Some("credit")));
 }

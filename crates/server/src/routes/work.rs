@@ -1,0 +1,301 @@
+//! Working the customers: credit position, invoices and payments, the ageing report and the
+//! approval queue of held orders (managers and admins), service tickets and surveys.
+//!
+//! Every route about one customer goes through [`Me::guard`] (another user's customer is 404,
+//! analysts 403) and writes an audit row; the population routes (ageing, approval queue) are
+//! for managers and admins and only show the customers the caller may see.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{NaiveDate, Utc};
+use patron_domain::receivable::{AgeingBuckets, AgeingReport, InvoiceInput, PaymentInput};
+use patron_domain::service::{SurveyInput, TicketInput};
+use patron_store::Role;
+use serde::Deserialize;
+
+use crate::auth::Me;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::routes::check_date_range;
+use crate::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsOfQuery {
+    as_of: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TicketPath {
+    id: i64,
+    ticket_id: i64,
+}
+
+fn today(as_of: Option<NaiveDate>) -> Result<NaiveDate, ApiError> {
+    check_date_range("as_of", as_of)?;
+    Ok(as_of.unwrap_or_else(|| Utc::now().date_naive()))
+}
+
+pub async fn credit(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<AsOfQuery>,
+) -> Result<Response, ApiError> {
+    let as_of = today(q.as_of)?;
+    me.guard(&state, id, false).await?;
+    let p = state.store.credit_position(id, as_of).await?;
+    me.audit(&state, "view", Some(id), Some("credit"), None)
+        .await?;
+    Ok(Json(p).into_response())
+}
+
+pub async fn invoices(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, id, false).await?;
+    let v = state.store.invoices(id).await?;
+    me.audit(
+        &state,
+        "list",
+        Some(id),
+        Some("invoices"),
+        Some(v.len() as i64),
+    )
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+pub async fn create_invoice(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<InvoiceInput>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, id, true).await?;
+    let i = state.store.create_invoice(id, input).await?;
+    let detail = format!("invoice {} created", i.number);
+    me.audit(&state, "update", Some(id), Some(&detail), None)
+        .await?;
+    Ok((StatusCode::CREATED, Json(i)).into_response())
+}
+
+pub async fn pay(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<PaymentInput>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, id, true).await?;
+    let v = state.store.record_payment(id, input).await?;
+    let total: i64 = v.iter().map(|p| p.amount.cents()).sum();
+    let detail = format!("payment of {} recorded", patron_domain::Money(total));
+    me.audit(
+        &state,
+        "update",
+        Some(id),
+        Some(&detail),
+        Some(v.len() as i64),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// The ageing report over the customers the caller sees (total over those only).
+pub async fn ageing(
+    State(state): State<AppState>,
+    me: Me,
+    ApiQuery(q): ApiQuery<AsOfQuery>,
+) -> Result<Response, ApiError> {
+    let as_of = today(q.as_of)?;
+    me.require(&[Role::Admin, Role::Manager])?;
+    let report = state.store.ageing(as_of).await?;
+    let mut customers = Vec::with_capacity(report.customers.len());
+    let mut total = AgeingBuckets::default();
+    for c in report.customers {
+        let owner = state.store.customer_owner(c.customer_id).await?;
+        if !me.visible.allows(owner, false) {
+            continue;
+        }
+        for (t, b) in [
+            (&mut total.not_due, c.buckets.not_due),
+            (&mut total.d0_30, c.buckets.d0_30),
+            (&mut total.d31_60, c.buckets.d31_60),
+            (&mut total.d61_90, c.buckets.d61_90),
+            (&mut total.d90_plus, c.buckets.d90_plus),
+        ] {
+            t.0 += b.0;
+        }
+        customers.push(c);
+    }
+    me.audit(
+        &state,
+        "list",
+        None,
+        Some("ageing"),
+        Some(customers.len() as i64),
+    )
+    .await?;
+    Ok(Json(AgeingReport {
+        as_of,
+        customers,
+        total,
+    })
+    .into_response())
+}
+
+/// The approval queue: pending held orders of the customers the caller sees, oldest first.
+pub async fn holds(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
+    me.require(&[Role::Admin, Role::Manager])?;
+    let mut out = Vec::new();
+    for h in state.store.credit_holds("pending").await? {
+        let owner = state.store.customer_owner(h.customer_id).await?;
+        if me.visible.allows(owner, false) {
+            out.push(h);
+        }
+    }
+    me.audit(
+        &state,
+        "list",
+        None,
+        Some("credit holds"),
+        Some(out.len() as i64),
+    )
+    .await?;
+    Ok(Json(out).into_response())
+}
+
+async fn decide(
+    state: &AppState,
+    me: &Me,
+    hold_id: i64,
+    approve: bool,
+) -> Result<Response, ApiError> {
+    me.require(&[Role::Admin, Role::Manager])?;
+    let h = state.store.credit_hold(hold_id).await?;
+    // A hold of a customer the caller may not change is "not found", like the customer.
+    me.guard(state, h.customer_id, true)
+        .await
+        .map_err(|_| ApiError::from(patron_store::StoreError::not_found("credit hold", hold_id)))?;
+    let by = &me.user.username;
+    if approve {
+        state.store.approve_credit_hold(hold_id, by, None).await?;
+    } else {
+        state.store.reject_credit_hold(hold_id, by, None).await?;
+    }
+    let h = state.store.credit_hold(hold_id).await?;
+    let detail = format!(
+        "credit hold {hold_id} {}",
+        if approve { "approved" } else { "rejected" }
+    );
+    me.audit(state, "update", Some(h.customer_id), Some(&detail), None)
+        .await?;
+    Ok(Json(h).into_response())
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(hold_id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    decide(&state, &me, hold_id, true).await
+}
+
+pub async fn reject(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(hold_id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    decide(&state, &me, hold_id, false).await
+}
+
+pub async fn tickets(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, id, false).await?;
+    let v = state.store.customer_tickets(id, Utc::now()).await?;
+    me.audit(
+        &state,
+        "list",
+        Some(id),
+        Some("tickets"),
+        Some(v.len() as i64),
+    )
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+pub async fn open_ticket(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(mut input): ApiJson<TicketInput>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, id, true).await?;
+    if input.by.is_none() {
+        input.by = Some(me.user.username.clone());
+    }
+    let t = state.store.open_ticket(id, input, Utc::now()).await?;
+    let detail = format!("ticket {} opened", t.id);
+    me.audit(&state, "update", Some(id), Some(&detail), None)
+        .await?;
+    Ok((StatusCode::CREATED, Json(t)).into_response())
+}
+
+pub async fn resolve_ticket(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(p): ApiPath<TicketPath>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, p.id, true).await?;
+    let t = state
+        .store
+        .resolve_ticket(p.id, p.ticket_id, &me.user.username, None, Utc::now())
+        .await?;
+    let detail = format!("ticket {} resolved", t.id);
+    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+        .await?;
+    Ok(Json(t).into_response())
+}
+
+pub async fn surveys(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, id, false).await?;
+    state.store.customer(id).await?;
+    let v = state.store.surveys(id).await?;
+    me.audit(
+        &state,
+        "list",
+        Some(id),
+        Some("surveys"),
+        Some(v.len() as i64),
+    )
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+pub async fn record_survey(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<SurveyInput>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, id, true).await?;
+    let s = state
+        .store
+        .record_survey(id, input, &me.user.username, Utc::now())
+        .await?;
+    let detail = format!("survey {} recorded", s.id);
+    me.audit(&state, "update", Some(id), Some(&detail), None)
+        .await?;
+    Ok((StatusCode::CREATED, Json(s)).into_response())
+}
