@@ -45,6 +45,8 @@ pub struct WebState {
     pub imports: import::Jobs,
     /// The dashboard's period-over-period figures, per snapshot and period length.
     pub periods: period::Cache,
+    /// The dashboard's whole-table counts and CLV histogram, per snapshot for a minute.
+    pub figures: overview::FiguresCache,
 }
 
 /// A boxed future, for [`Hooks`].
@@ -116,6 +118,7 @@ pub fn router_with(store: Store, hooks: Hooks) -> Router {
             hooks,
             imports: import::Jobs::default(),
             periods: period::Cache::default(),
+            figures: overview::FiguresCache::default(),
         })
 }
 
