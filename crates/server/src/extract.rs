@@ -46,6 +46,7 @@ impl JsonBody for patron_domain::receivable::InvoiceInput {
 impl JsonBody for patron_domain::receivable::PaymentInput {}
 impl JsonBody for patron_domain::service::TicketInput {}
 impl JsonBody for patron_domain::service::SurveyInput {}
+impl JsonBody for crate::routes::work::TicketComment {}
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where

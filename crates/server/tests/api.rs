@@ -2516,6 +2516,7 @@ fn sample_body(operation_id: &str, other_customer: i64, other_user: i64) -> Opti
         "recordPayment" => json!({"paid_on": "2024-01-03", "amount": 1}),
         "openTicket" => json!({"kind": "question", "subject": "matrix"}),
         "recordSurvey" => json!({"kind": "csat", "score": 3}),
+        "commentTicket" => json!({"text": "matrix"}),
         op => {
             let route = ROUTES.iter().find(|r| r.operation_id == op).unwrap();
             assert_eq!(
@@ -3262,9 +3263,81 @@ async fn receivables_and_service_over_the_api(store: Store) {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     let r = rep.get(&format!("/api/customers/{c}/surveys")).await;
     assert_eq!(r.body.as_array().unwrap().len(), 1);
+    let r = rep
+        .post(
+            &format!("/api/customers/{c}/tickets/{t}/comments"),
+            json!({"text": "customer called back"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body["events"].as_array().unwrap().last().unwrap()["kind"],
+        "comment"
+    );
+    let r = rep
+        .post(
+            &format!("/api/customers/{c}/tickets"),
+            json!({"kind": "question", "subject": "Old question"}),
+        )
+        .await;
+    let old_ticket = r.body["id"].as_i64().unwrap();
+    assert_eq!(
+        rep.call(Method::POST, "/api/tickets/escalate", None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = api.call(Method::POST, "/api/tickets/escalate", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // Overdue list and sales vs collections: managers and admins.
+    assert_eq!(
+        rep.get("/api/receivables/overdue").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = api.get("/api/receivables/overdue?as_of=2024-04-15").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["customer_id"] == c));
+    assert_eq!(r.body[0]["days_overdue"], 75);
+    let r = api
+        .get("/api/receivables/collections?from=2024-01-01&to=2024-12-31")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mine = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["owner_id"] == rep_id)
+        .expect("the rep's row");
+    assert_eq!(mine["collected"], 60.0);
+    let r = api
+        .get("/api/receivables/collections?from=2024-12-31&to=2024-01-01")
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+
+    // Follow-up plan and the brief.
+    let r = rep.get("/api/followup/plan").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = rep.get(&format!("/api/customers/{c}/brief")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["customer"]["name"], "Debtor");
+    assert_eq!(r.body["credit"]["customer_id"], c);
+    let open: Vec<i64> = r.body["open_tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(open, vec![old_ticket], "{}", r.body["open_tickets"]);
     let r = rep.get(&format!("/api/customers/{c}/tickets")).await;
-    assert_eq!(r.body.as_array().unwrap().len(), 1);
-    assert!(r.body[0]["events"].as_array().unwrap().len() >= 2);
+    assert_eq!(r.body.as_array().unwrap().len(), 2);
+    assert!(r.body[1]["events"].as_array().unwrap().len() >= 3);
     let audit = audit_rows(&api, "rep-r").await;
     let opened = format!("ticket {t} opened");
     assert!(audit.iter().any(|(a, cid, d, _)| a == "update"

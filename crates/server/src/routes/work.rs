@@ -299,3 +299,157 @@ pub async fn record_survey(
         .await?;
     Ok((StatusCode::CREATED, Json(s)).into_response())
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketComment {
+    pub text: String,
+}
+
+pub async fn comment_ticket(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(p): ApiPath<TicketPath>,
+    ApiJson(c): ApiJson<TicketComment>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, p.id, true).await?;
+    let t = state
+        .store
+        .comment_ticket(p.id, p.ticket_id, &me.user.username, &c.text, Utc::now())
+        .await?;
+    let detail = format!("ticket {} commented", t.id);
+    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+        .await?;
+    Ok(Json(t).into_response())
+}
+
+/// The SLA sweep (admins, managers): escalates every breached open ticket; answers those of
+/// the customers the caller sees.
+pub async fn escalate(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
+    me.require(&[Role::Admin, Role::Manager])?;
+    let raised = state
+        .store
+        .escalate_breached(Utc::now(), &me.user.username)
+        .await?;
+    let mut out = Vec::new();
+    for t in raised {
+        let owner = state.store.customer_owner(t.customer_id).await?;
+        if me.visible.allows(owner, false) {
+            out.push(t);
+        }
+    }
+    me.audit(
+        &state,
+        "update",
+        None,
+        Some("tickets escalated"),
+        Some(out.len() as i64),
+    )
+    .await?;
+    Ok(Json(out).into_response())
+}
+
+/// The overdue list (admins, managers), of the customers the caller sees, most overdue first.
+pub async fn overdue(
+    State(state): State<AppState>,
+    me: Me,
+    ApiQuery(q): ApiQuery<AsOfQuery>,
+) -> Result<Response, ApiError> {
+    let as_of = today(q.as_of)?;
+    me.require(&[Role::Admin, Role::Manager])?;
+    let v: Vec<_> = state
+        .store
+        .overdue(as_of)
+        .await?
+        .into_iter()
+        .filter(|i| me.visible.allows(i.owner_id, false))
+        .collect();
+    me.audit(&state, "list", None, Some("overdue"), Some(v.len() as i64))
+        .await?;
+    Ok(Json(v).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+/// Sales vs collections per rep over a period (admins, managers): the reps whose customers the
+/// caller sees.
+pub async fn collections(
+    State(state): State<AppState>,
+    me: Me,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> Result<Response, ApiError> {
+    check_date_range("from", Some(q.from))?;
+    check_date_range("to", Some(q.to))?;
+    me.require(&[Role::Admin, Role::Manager])?;
+    let v: Vec<_> = state
+        .store
+        .sales_vs_collections(q.from, q.to)
+        .await?
+        .into_iter()
+        .filter(|r| me.visible.allows(r.owner_id, false))
+        .collect();
+    me.audit(
+        &state,
+        "list",
+        None,
+        Some("collections"),
+        Some(v.len() as i64),
+    )
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanQuery {
+    as_of: Option<NaiveDate>,
+    owner_id: Option<i64>,
+}
+
+/// The follow-up plan: planned visits and calls by ABC cadence, most overdue first, over the
+/// customers the caller sees (a rep: their own).
+pub async fn followup_plan(
+    State(state): State<AppState>,
+    me: Me,
+    ApiQuery(q): ApiQuery<PlanQuery>,
+) -> Result<Response, ApiError> {
+    let as_of = today(q.as_of)?;
+    me.require_records()?;
+    let v: Vec<_> = state
+        .store
+        .followup_plan(as_of, q.owner_id)
+        .await?
+        .into_iter()
+        .filter(|p| me.visible.allows(p.owner_id, false))
+        .collect();
+    me.audit(
+        &state,
+        "list",
+        None,
+        Some("follow-up plan"),
+        Some(v.len() as i64),
+    )
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+/// The one-page brief before a visit.
+pub async fn brief(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, id, false).await?;
+    let b = state.store.visit_brief(id, Utc::now()).await?;
+    let value = b.value.as_ref().map(crate::routes::value::value_body);
+    let mut body = serde_json::to_value(&b).map_err(|_| ApiError::internal())?;
+    body["value"] = value.unwrap_or(serde_json::Value::Null);
+    me.audit(&state, "view", Some(id), Some("brief"), None)
+        .await?;
+    Ok(Json(body).into_response())
+}
