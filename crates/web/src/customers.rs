@@ -958,9 +958,9 @@ async fn render_card(
                                 tr {
                                     td.nowrap { (i18n::datetime(lang, h.changed_at)) }
                                     td { (h.changed_by) }
-                                    td { (field_label(lang, &h.field)) }
-                                    td.old { (h.old_value.as_deref().unwrap_or("")) }
-                                    td { (h.new_value.as_deref().unwrap_or("")) }
+                                    td.nowrap { (field_label(lang, &h.field)) }
+                                    td.old.value { (h.old_value.as_deref().unwrap_or("")) }
+                                    td.value { (h.new_value.as_deref().unwrap_or("")) }
                                 }
                             }
                         }
