@@ -47,6 +47,8 @@ impl JsonBody for patron_domain::receivable::PaymentInput {}
 impl JsonBody for patron_domain::service::TicketInput {}
 impl JsonBody for patron_domain::service::SurveyInput {}
 impl JsonBody for crate::routes::work::TicketComment {}
+impl JsonBody for crate::routes::work::CreditLimitRequest {}
+impl JsonBody for crate::routes::work::CreditOrderRequest {}
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where

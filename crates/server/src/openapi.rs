@@ -802,6 +802,19 @@ fn work_schemas() -> Map<String, Value> {
             "breached": {"type": "boolean", "description": "Past its due time (open), or resolved after it."},
             "events": {"type": "array", "items": schema_ref("TicketEvent")},
         })),
+        "CreditLimitRequest": object(json!({
+            "limit": {"anyOf": [schema_ref("MoneyInput"), {"type": "null"}], "description": "The credit limit; null clears it."},
+        }), &["limit"]),
+        "CreditOrderRequest": object(json!({
+            "order": schema_ref("OrderInput"),
+            "due_days": nullable(json!({"type": "integer", "minimum": 0, "maximum": 3650, "description": "Days from the order date to the invoice's due date (default 30)."})),
+            "on_excess": nullable(json!({"type": "string", "enum": ["refuse", "hold"], "description": "Over the limit: refuse (409, default) or hold for a manager's approval."})),
+        }), &["order"]),
+        "OrderPlacement": {"oneOf": [
+            object(json!({"outcome": {"const": "accepted"}, "order": schema_ref("Order"), "invoice": schema_ref("Invoice")}), &["outcome", "order", "invoice"]),
+            object(json!({"outcome": {"const": "held"}, "hold": schema_ref("CreditHold")}), &["outcome", "hold"]),
+            object(json!({"outcome": {"const": "plain"}, "order": schema_ref("Order")}), &["outcome", "order"]),
+        ]},
         "TicketComment": object(json!({"text": {"type": "string", "minLength": 1}}), &["text"]),
         "OverdueItem": record(json!({
             "customer_id": id(),

@@ -2517,6 +2517,10 @@ fn sample_body(operation_id: &str, other_customer: i64, other_user: i64) -> Opti
         "openTicket" => json!({"kind": "question", "subject": "matrix"}),
         "recordSurvey" => json!({"kind": "csat", "score": 3}),
         "commentTicket" => json!({"text": "matrix"}),
+        "setCreditLimit" => json!({"limit": 1}),
+        "placeOrder" => {
+            json!({"order": {"ordered_on": "2024-01-02", "lines": [{"amount": 10}]}, "on_excess": "hold"})
+        }
         op => {
             let route = ROUTES.iter().find(|r| r.operation_id == op).unwrap();
             assert_eq!(
@@ -3320,6 +3324,48 @@ async fn receivables_and_service_over_the_api(store: Store) {
         .get("/api/receivables/collections?from=2024-12-31&to=2024-01-01")
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+
+    // Credit limit (admins, managers) and orders with terms.
+    let limit_uri = format!("/api/customers/{c}/credit-limit");
+    assert_eq!(
+        rep.put(&limit_uri, json!({"limit": 1_000_000}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = api.put(&limit_uri, json!({"limit": "2000.00"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["limit"], 2000.0);
+    let open = r.body["open"].as_f64().unwrap();
+    let orders = format!("/api/customers/{c}/credit-orders");
+    let big = 2000.0 - open + 0.01;
+    let r = rep
+        .post(
+            &orders,
+            json!({"order": {"ordered_on": "2024-06-01", "lines": [{"amount": big}]}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let r = rep
+        .post(
+            &orders,
+            json!({"order": {"ordered_on": "2024-06-01", "lines": [{"amount": big}]}, "on_excess": "hold"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["outcome"], "held");
+    assert_eq!(r.body["hold"]["requested_by"], "rep-r");
+    let r = rep
+        .post(
+            &orders,
+            json!({"order": {"order_ref": "EXACT", "ordered_on": "2024-06-01", "lines": [{"amount": 2000.0 - open}]}, "due_days": 60}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["outcome"], "accepted");
+    assert_eq!(r.body["invoice"]["due_on"], "2024-07-31");
+    let r = api.put(&limit_uri, json!({"limit": null})).await;
+    assert_eq!(r.body["limit"], Value::Null);
 
     // Follow-up plan and the brief.
     let r = rep.get("/api/followup/plan").await;

@@ -453,3 +453,88 @@ pub async fn brief(
         .await?;
     Ok(Json(body).into_response())
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditLimitRequest {
+    /// null: no limit.
+    pub limit: Option<patron_domain::Money>,
+}
+
+/// Sets (or clears) a customer's credit limit (admins, managers).
+pub async fn set_limit(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<CreditLimitRequest>,
+) -> Result<Response, ApiError> {
+    me.require(&[Role::Admin, Role::Manager])?;
+    me.guard(&state, id, true).await?;
+    state
+        .store
+        .set_credit_limit(id, req.limit, &me.user.username)
+        .await?;
+    let detail = match req.limit {
+        Some(l) => format!("credit limit set to {l}"),
+        None => "credit limit cleared".to_string(),
+    };
+    me.audit(&state, "update", Some(id), Some(&detail), None)
+        .await?;
+    let p = state
+        .store
+        .credit_position(id, Utc::now().date_naive())
+        .await?;
+    Ok(Json(p).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnExcessInput {
+    Refuse,
+    Hold,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditOrderRequest {
+    pub order: patron_domain::OrderInput,
+    #[serde(default)]
+    pub due_days: Option<u32>,
+    #[serde(default)]
+    pub on_excess: Option<OnExcessInput>,
+}
+
+/// Places an order with the credit check and terms: accepted (order and invoice), refused
+/// (409 with the figures) or held for a manager's approval.
+pub async fn place_order(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<CreditOrderRequest>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, id, true).await?;
+    if req.due_days.is_some_and(|d| d > 3650) {
+        return Err(patron_store::StoreError::invalid("due_days", "at most 3650 days").into());
+    }
+    let terms = patron_store::OrderTerms {
+        due_days: req.due_days.unwrap_or(30),
+        on_excess: match req.on_excess {
+            Some(OnExcessInput::Hold) => patron_store::OnExcess::Hold,
+            _ => patron_store::OnExcess::Refuse,
+        },
+        by: me.user.username.clone(),
+    };
+    let p = state.store.place_order(id, req.order, &terms).await?;
+    let detail = match &p {
+        patron_store::OrderPlacement::Accepted { order, .. }
+        | patron_store::OrderPlacement::Plain { order } => {
+            format!("order {} created", order.order_ref)
+        }
+        patron_store::OrderPlacement::Held { hold } => {
+            format!("order held for approval (credit hold {})", hold.id)
+        }
+    };
+    me.audit(&state, "update", Some(id), Some(&detail), None)
+        .await?;
+    Ok((StatusCode::CREATED, Json(p)).into_response())
+}
