@@ -70,6 +70,14 @@ pub enum Command {
     Survey(crate::commands::service::SurveyArgs),
     /// Follow-up planning by value tier (visits / calls due and overdue) and the visit brief.
     Followup(crate::commands::followup::FollowupArgs),
+    /// Manager review per rep over a period: interactions and promises, card completeness,
+    /// tickets breached, sales vs collections.
+    Review {
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        #[arg(long)]
+        to: chrono::NaiveDate,
+    },
     /// Users: add, list, disable, enable, passwd, role, handover.
     #[command(subcommand)]
     User(crate::commands::custody::UserCmd),

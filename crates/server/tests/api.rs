@@ -3367,6 +3367,28 @@ async fn receivables_and_service_over_the_api(store: Store) {
     let r = api.put(&limit_uri, json!({"limit": null})).await;
     assert_eq!(r.body["limit"], Value::Null);
 
+    // The manager review.
+    assert_eq!(
+        rep.get("/api/review/reps?from=2024-01-01&to=2024-12-31")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = api
+        .get("/api/review/reps?from=2024-01-01&to=2024-12-31")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mine = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["owner_id"] == rep_id)
+        .expect("the rep's row");
+    assert_eq!(mine["username"], "rep-r");
+    assert_eq!(mine["customers"], 1);
+    assert_eq!(mine["collected"], 60.0);
+
     // Follow-up plan and the brief.
     let r = rep.get("/api/followup/plan").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);

@@ -16,6 +16,7 @@ mod orders;
 mod page;
 mod pool;
 mod receivables;
+mod review;
 mod score_models;
 mod service;
 #[cfg(feature = "testing")]
@@ -46,6 +47,7 @@ pub use pool::{PoolRules, Reclaimed};
 pub use receivables::{
     CreditHold, CreditPosition, OnExcess, OrderPlacement, OrderTerms, OverdueItem, RepCollections,
 };
+pub use review::{RepReview, KEY_FIELDS};
 pub use score_models::{StoredScoreModel, ValueClasses};
 pub use service::Satisfaction;
 pub use values::{CustomerValueRow, NewSnapshot, ScoreProfile, StoredChurnReason, ValueSnapshot};

@@ -82,3 +82,44 @@ pub async fn run(store: &Store, args: FollowupArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `patron review --from --to`: the manager review per rep.
+pub async fn review(
+    store: &patron_store::Store,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> anyhow::Result<()> {
+    println!(
+        "{:<16} {:>9} {:>12} {:>8} {:>9} {:>9} {:>12} {:>12} {:>12}",
+        "rep",
+        "customers",
+        "interactions",
+        "promises",
+        "complete",
+        "breached",
+        "sales",
+        "collected",
+        "overdue"
+    );
+    for r in store.rep_review(from, to, chrono::Utc::now()).await? {
+        let rep = r
+            .username
+            .clone()
+            .or(r.owner_id.map(|o| format!("user {o}")))
+            .unwrap_or_else(|| "(no owner)".into());
+        let complete = r
+            .card_completeness
+            .map_or("-".to_string(), |c| format!("{:.0}%", c * 100.0));
+        println!(
+            "{rep:<16} {:>9} {:>12} {:>8} {complete:>9} {:>9} {:>12} {:>12} {:>12}",
+            r.customers,
+            r.interactions,
+            r.promises,
+            format!("{}/{}", r.tickets_breached, r.tickets_opened),
+            r.sales.to_string(),
+            r.collected.to_string(),
+            r.overdue.to_string()
+        );
+    }
+    Ok(())
+}

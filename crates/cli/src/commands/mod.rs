@@ -42,6 +42,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ticket(args) => service::ticket(&open(&cli.database).await?, args).await,
         Command::Survey(args) => service::survey(&open(&cli.database).await?, args).await,
         Command::Followup(args) => followup::run(&open(&cli.database).await?, args).await,
+        Command::Review { from, to } => {
+            followup::review(&open(&cli.database).await?, from, to).await
+        }
         Command::User(cmd) => custody::user(&open(&cli.database).await?, cmd).await,
         Command::Token(cmd) => custody::token(&open(&cli.database).await?, cmd).await,
         Command::Pool(cmd) => custody::pool(&open(&cli.database).await?, cmd).await,

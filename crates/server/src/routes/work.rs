@@ -538,3 +538,31 @@ pub async fn place_order(
         .await?;
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }
+
+/// The manager review per rep over a period (admins, managers): the reps (customer owners)
+/// the caller sees.
+pub async fn review(
+    State(state): State<AppState>,
+    me: Me,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> Result<Response, ApiError> {
+    check_date_range("from", Some(q.from))?;
+    check_date_range("to", Some(q.to))?;
+    me.require(&[Role::Admin, Role::Manager])?;
+    let v: Vec<_> = state
+        .store
+        .rep_review(q.from, q.to, Utc::now())
+        .await?
+        .into_iter()
+        .filter(|r| me.visible.allows(r.owner_id, false))
+        .collect();
+    me.audit(
+        &state,
+        "list",
+        None,
+        Some("rep review"),
+        Some(v.len() as i64),
+    )
+    .await?;
+    Ok(Json(v).into_response())
+}
