@@ -329,7 +329,7 @@ pub async fn list(
                             tr {
                                 td.mono { a href=(format!("/customers/{}", c.id)) { (c.data.number.as_deref().unwrap_or("")) } }
                                 td { a href=(format!("/customers/{}", c.id)) { (c.data.name) } }
-                                td { (c.data.company.as_deref().unwrap_or("")) }
+                                td.company title=(c.data.company.as_deref().unwrap_or("")) { (c.data.company.as_deref().unwrap_or("")) }
                                 td { (c.data.industry.as_deref().unwrap_or("")) }
                                 td { (c.data.region.as_deref().unwrap_or("")) }
                                 td { (status_badge(lang, c.data.status)) }
