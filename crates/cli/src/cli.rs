@@ -70,6 +70,8 @@ pub enum Command {
     Survey(crate::commands::service::SurveyArgs),
     /// Follow-up planning by value tier (visits / calls due and overdue) and the visit brief.
     Followup(crate::commands::followup::FollowupArgs),
+    /// Opportunities (stage, amount, probability, expected close), the pipeline and forecast.
+    Opportunity(crate::commands::opportunity::OpportunityArgs),
     /// Manager review per rep over a period: interactions and promises, card completeness,
     /// tickets breached, sales vs collections.
     Review {

@@ -47,6 +47,8 @@ impl JsonBody for patron_domain::receivable::PaymentInput {}
 impl JsonBody for patron_domain::service::TicketInput {}
 impl JsonBody for patron_domain::service::SurveyInput {}
 impl JsonBody for crate::routes::work::TicketComment {}
+impl JsonBody for patron_store::OpportunityInput {}
+impl JsonBody for patron_store::StageChange {}
 impl JsonBody for crate::routes::work::CreditLimitRequest {}
 impl JsonBody for crate::routes::work::CreditOrderRequest {}
 

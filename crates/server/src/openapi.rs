@@ -53,6 +53,7 @@ fn build() -> Value {
             {"name": "custody", "description": "Custody of customer data: users, API tokens, the audit log, the public pool (claim, return, reclaim) and hand-over."},
             {"name": "receivables", "description": "Credit and receivables: credit position, invoices with instalment plans, payments, the ageing report and the approval queue of orders held over the credit limit."},
             {"name": "service", "description": "Service tickets with an SLA clock and escalation, and satisfaction surveys (CSAT, NPS)."},
+            {"name": "sales", "description": "Opportunities (stage, amount, probability, expected close), the pipeline and the forecast."},
             {"name": "followup", "description": "Follow-up planning by value tier (ABC cadence) and the before-the-visit brief."},
             {"name": "system", "description": "Health and this document."}
         ],
@@ -694,6 +695,7 @@ fn value_schemas() -> Map<String, Value> {
 
 /// The schemas of the receivables and service routes.
 fn work_schemas() -> Map<String, Value> {
+    use patron_store::STAGES;
     let money = schema_ref("Money");
     let money_in = schema_ref("MoneyInput");
     let datetime = json!({"type": "string", "format": "date-time"});
@@ -848,6 +850,36 @@ fn work_schemas() -> Map<String, Value> {
             "invoiced": money,
             "collected": money,
             "overdue": money,
+        })),
+        "OpportunityInput": object(json!({
+            "name": {"type": "string", "minLength": 1},
+            "stage": nullable(json!({"type": "string", "enum": STAGES})),
+            "amount": money_in,
+            "probability": nullable(json!({"type": "integer", "minimum": 0, "maximum": 100})),
+            "expected_close": date(),
+        }), &["name", "amount", "expected_close"]),
+        "StageChange": object(json!({
+            "stage": {"type": "string", "enum": STAGES},
+            "probability": nullable(json!({"type": "integer", "minimum": 0, "maximum": 100})),
+            "amount": {"anyOf": [schema_ref("MoneyInput"), {"type": "null"}]},
+            "expected_close": nullable(date()),
+        }), &["stage"]),
+        "Opportunity": record(json!({
+            "customer_id": id(),
+            "id": id(),
+            "name": {"type": "string"},
+            "stage": {"type": "string", "enum": STAGES},
+            "amount": money,
+            "probability": {"type": "integer", "minimum": 0, "maximum": 100},
+            "weighted": {"$ref": "#/components/schemas/Money", "description": "amount x probability."},
+            "expected_close": date(),
+            "created_at": datetime,
+            "updated_at": datetime,
+            "closed_at": nullable_datetime,
+        })),
+        "Pipeline": record(json!({
+            "stages": {"type": "array", "items": record(json!({"stage": {"type": "string", "enum": STAGES}, "count": count(), "amount": money, "weighted": money}))},
+            "forecast": {"type": "array", "items": record(json!({"month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}, "open": count(), "weighted": money, "won": money}))},
         })),
         "PlannedContact": record(json!({
             "customer_id": id(),

@@ -2518,6 +2518,10 @@ fn sample_body(operation_id: &str, other_customer: i64, other_user: i64) -> Opti
         "recordSurvey" => json!({"kind": "csat", "score": 3}),
         "commentTicket" => json!({"text": "matrix"}),
         "setCreditLimit" => json!({"limit": 1}),
+        "createOpportunity" => {
+            json!({"name": "matrix", "amount": 10, "expected_close": "2024-09-30"})
+        }
+        "changeOpportunityStage" => json!({"stage": "won"}),
         "placeOrder" => {
             json!({"order": {"ordered_on": "2024-01-02", "lines": [{"amount": 10}]}, "on_excess": "hold"})
         }
@@ -2629,6 +2633,19 @@ async fn access_matrix_over_every_route(store: Store) {
     let patron_store::OrderPlacement::Held { hold } = held else {
         panic!("not held")
     };
+    let opportunity = rep_b
+        .post(
+            &format!("/api/customers/{x}/opportunities"),
+            json!({"name": "Secret deal", "amount": 5000, "expected_close": "2024-09-30"}),
+        )
+        .await;
+    assert_eq!(
+        opportunity.status,
+        StatusCode::CREATED,
+        "{}",
+        opportunity.body
+    );
+    let opportunity = opportunity.body["id"].as_i64().unwrap();
     let b_token = rep_b.get("/api/tokens").await.body[0]["id"]
         .as_i64()
         .unwrap();
@@ -2661,7 +2678,8 @@ async fn access_matrix_over_every_route(store: Store) {
             .replace("{token_id}", &b_token.to_string())
             .replace("{user_id}", &b_id.to_string())
             .replace("{ticket_id}", &ticket.to_string())
-            .replace("{hold_id}", &hold.id.to_string());
+            .replace("{hold_id}", &hold.id.to_string())
+            .replace("{opportunity_id}", &opportunity.to_string());
         let about_b = route.path.contains('{');
         let body = sample_body(route.operation_id, y, a_id);
         let mut uris = vec![uri.clone()];
@@ -3388,6 +3406,52 @@ async fn receivables_and_service_over_the_api(store: Store) {
     assert_eq!(mine["username"], "rep-r");
     assert_eq!(mine["customers"], 1);
     assert_eq!(mine["collected"], 60.0);
+
+    // Opportunities and the pipeline.
+    let opps = format!("/api/customers/{c}/opportunities");
+    let r = rep
+        .post(
+            &opps,
+            json!({"name": "Pumps 2025", "amount": 1000, "expected_close": "2024-09-15"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["stage"], "prospecting");
+    assert_eq!(r.body["weighted"], 100.0);
+    let o1 = r.body["id"].as_i64().unwrap();
+    let r = rep
+        .post(&opps, json!({"name": "Service", "amount": 400, "stage": "proposal", "probability": 60, "expected_close": "2024-09-20"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = rep
+        .post(
+            &opps,
+            json!({"name": "Bad", "amount": 1, "stage": "maybe", "expected_close": "2024-09-20"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = rep
+        .post(&format!("{opps}/{o1}/stage"), json!({"stage": "won"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["probability"], 100);
+    assert!(r.body["closed_at"].is_string());
+    assert_eq!(rep.get(&opps).await.body.as_array().unwrap().len(), 2);
+    let r = rep.get("/api/pipeline").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let sep = r.body["forecast"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["month"] == "2024-09")
+        .expect("September")
+        .clone();
+    assert_eq!(sep["won"], 1000.0);
+    assert_eq!(sep["open"], 1);
+    assert_eq!(sep["weighted"], 240.0);
+    // A manager outside the rep's line: an empty pipeline.
+    let r = manager.get("/api/pipeline").await;
+    assert!(r.body["forecast"].as_array().unwrap().is_empty());
 
     // Follow-up plan and the brief.
     let r = rep.get("/api/followup/plan").await;

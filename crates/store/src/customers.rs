@@ -351,7 +351,7 @@ impl Store {
 
     /// Deletes a customer and everything recorded about it, in one transaction: contacts,
     /// orders, interactions, history, value figures, invoices with their instalments and
-    /// payments, credit holds, tickets with their events, and surveys. Referrals to it are
+    /// payments, credit holds, tickets with their events, surveys and opportunities. Referrals to it are
     /// cleared. The audit log (append-only) keeps its rows, which name the customer by id only.
     ///
     /// Refused (409) while the customer still owes money: open receivables are a claim of the
@@ -388,6 +388,7 @@ impl Store {
             }
             for sql in [
                 "DELETE FROM surveys WHERE customer_id = $1",
+                "DELETE FROM opportunities WHERE customer_id = $1",
                 "DELETE FROM ticket_events WHERE customer_id = $1",
                 "DELETE FROM tickets WHERE customer_id = $1",
                 "DELETE FROM payments WHERE customer_id = $1",

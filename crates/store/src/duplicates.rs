@@ -76,7 +76,7 @@ impl Store {
 
     /// Merges customer `drop` into `keep` in one transaction: contacts, order lines,
     /// interactions, history, invoices (with instalments and payments), credit holds, tickets
-    /// (with their events) and surveys move to `keep` (order references, interaction external
+    /// (with their events), surveys and opportunities move to `keep` (order references, interaction external
     /// ids and invoice numbers that collide get `@<number of drop>` appended; invoices and
     /// holds follow their order's new reference), referrals follow, and `drop` is marked as
     /// merged. Then the fields `keep` lacks are filled from `drop` (recorded in the history).
@@ -162,6 +162,8 @@ impl Store {
                 }
             }
             moved[5] = children_moved[1]; // payments
+            sqlx::query("UPDATE opportunities SET customer_id = $1 WHERE customer_id = $2")
+                .bind(keep).bind(drop).execute(&mut *tx).await?;
             for (i, table) in [(6, "credit_holds"), (8, "surveys")] {
                 moved[i] = sqlx::query(&format!("UPDATE {table} SET customer_id = $1 WHERE customer_id = $2"))
                     .bind(keep).bind(drop).execute(&mut *tx).await?.rows_affected();

@@ -12,6 +12,7 @@ mod error;
 mod followup;
 mod import;
 mod interactions;
+mod opportunities;
 mod orders;
 mod page;
 mod pool;
@@ -41,6 +42,10 @@ pub use duplicates::{DuplicatePair, MergeOutcome};
 pub use error::StoreError;
 pub use followup::{PlannedContact, VisitBrief};
 pub use import::{ImportCustomer, ImportInteraction, ImportOrderLine, OrderFact};
+pub use opportunities::{
+    pipeline, ForecastMonth, Opportunity, OpportunityInput, Pipeline, PipelineStage, StageChange,
+    STAGES,
+};
 pub use orders::OrderFilter;
 pub use page::{Page, PageRequest};
 pub use pool::{PoolRules, Reclaimed};

@@ -130,6 +130,19 @@ async fn fill(store: &Store, c: i64, settle: bool) {
         )
         .await
         .unwrap();
+    store
+        .create_opportunity(
+            c,
+            patron_store::OpportunityInput {
+                name: "Next year".into(),
+                stage: None,
+                amount: Money(90_000),
+                probability: None,
+                expected_close: d("2024-12-31"),
+            },
+        )
+        .await
+        .unwrap();
     let hold = OrderTerms {
         on_excess: OnExcess::Hold,
         by: "rep".into(),
@@ -185,6 +198,7 @@ async fn delete_refused_while_owing(store: Store) {
         "tickets",
         "ticket_events",
         "surveys",
+        "opportunities",
         "order_lines",
     ] {
         let n = store
@@ -271,6 +285,8 @@ async fn merge_moves_receivables_and_service(store: Store) {
         .await
         .unwrap();
     assert_eq!(store.surveys(keep).await.unwrap().len(), 2);
+    assert_eq!(store.customer_opportunities(keep).await.unwrap().len(), 2);
+    assert!(store.customer_opportunities(drop).await.unwrap().is_empty());
     let holds = store.credit_holds("pending").await.unwrap();
     assert_eq!(holds.len(), 2);
     assert!(holds.iter().all(|h| h.customer_id == keep));

@@ -6,6 +6,7 @@ pub mod custody;
 mod demo;
 mod demo_profiles;
 pub mod followup;
+pub mod opportunity;
 mod records;
 pub mod service;
 mod transfer;
@@ -42,6 +43,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ticket(args) => service::ticket(&open(&cli.database).await?, args).await,
         Command::Survey(args) => service::survey(&open(&cli.database).await?, args).await,
         Command::Followup(args) => followup::run(&open(&cli.database).await?, args).await,
+        Command::Opportunity(args) => opportunity::run(&open(&cli.database).await?, args).await,
         Command::Review { from, to } => {
             followup::review(&open(&cli.database).await?, from, to).await
         }

@@ -566,3 +566,79 @@ pub async fn review(
     .await?;
     Ok(Json(v).into_response())
 }
+
+#[derive(Debug, Deserialize)]
+pub struct OpportunityPath {
+    id: i64,
+    opportunity_id: i64,
+}
+
+pub async fn opportunities(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, id, false).await?;
+    let v = state.store.customer_opportunities(id).await?;
+    me.audit(
+        &state,
+        "list",
+        Some(id),
+        Some("opportunities"),
+        Some(v.len() as i64),
+    )
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+pub async fn create_opportunity(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<patron_store::OpportunityInput>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, id, true).await?;
+    let o = state.store.create_opportunity(id, input).await?;
+    let detail = format!("opportunity {} created", o.id);
+    me.audit(&state, "update", Some(id), Some(&detail), None)
+        .await?;
+    Ok((StatusCode::CREATED, Json(o)).into_response())
+}
+
+pub async fn change_stage(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(p): ApiPath<OpportunityPath>,
+    ApiJson(change): ApiJson<patron_store::StageChange>,
+) -> Result<Response, ApiError> {
+    me.guard(&state, p.id, true).await?;
+    let o = state
+        .store
+        .change_stage(p.id, p.opportunity_id, change)
+        .await?;
+    let detail = format!("opportunity {} moved to {}", o.id, o.stage);
+    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+        .await?;
+    Ok(Json(o).into_response())
+}
+
+/// The pipeline and forecast over the opportunities of the customers the caller sees.
+pub async fn pipeline(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
+    let mine: Vec<_> = state
+        .store
+        .all_opportunities()
+        .await?
+        .into_iter()
+        .filter(|(owner, _)| me.visible.allows(*owner, false))
+        .map(|(_, o)| o)
+        .collect();
+    me.audit(
+        &state,
+        "list",
+        None,
+        Some("pipeline"),
+        Some(mine.len() as i64),
+    )
+    .await?;
+    Ok(Json(patron_store::pipeline(&mine)).into_response())
+}
