@@ -72,6 +72,8 @@ pub enum Command {
     Followup(crate::commands::followup::FollowupArgs),
     /// Opportunities (stage, amount, probability, expected close), the pipeline and forecast.
     Opportunity(crate::commands::opportunity::OpportunityArgs),
+    /// Campaigns with their cost, the customers they brought and their return.
+    Campaign(crate::commands::campaign::CampaignArgs),
     /// Manager review per rep over a period: interactions and promises, card completeness,
     /// tickets breached, sales vs collections.
     Review {

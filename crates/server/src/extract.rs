@@ -49,6 +49,7 @@ impl JsonBody for patron_domain::service::SurveyInput {}
 impl JsonBody for crate::routes::work::TicketComment {}
 impl JsonBody for patron_store::OpportunityInput {}
 impl JsonBody for patron_store::StageChange {}
+impl JsonBody for patron_store::CampaignInput {}
 impl JsonBody for crate::routes::work::CreditLimitRequest {}
 impl JsonBody for crate::routes::work::CreditOrderRequest {}
 

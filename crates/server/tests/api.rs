@@ -2522,6 +2522,7 @@ fn sample_body(operation_id: &str, other_customer: i64, other_user: i64) -> Opti
             json!({"name": "matrix", "amount": 10, "expected_close": "2024-09-30"})
         }
         "changeOpportunityStage" => json!({"stage": "won"}),
+        "createCampaign" => json!({"name": "matrix", "cost": 1, "started_on": "2024-01-01"}),
         "placeOrder" => {
             json!({"order": {"ordered_on": "2024-01-02", "lines": [{"amount": 10}]}, "on_excess": "hold"})
         }
@@ -3452,6 +3453,45 @@ async fn receivables_and_service_over_the_api(store: Store) {
     // A manager outside the rep's line: an empty pipeline.
     let r = manager.get("/api/pipeline").await;
     assert!(r.body["forecast"].as_array().unwrap().is_empty());
+
+    // Campaigns: the debtor came from the trade fair.
+    api.patch(
+        &format!("/api/customers/{c}"),
+        json!({"source": "Fair 2024"}),
+    )
+    .await;
+    assert_eq!(
+        rep.post(
+            "/api/campaigns",
+            json!({"name": "Fair 2024", "cost": 100, "started_on": "2024-01-01"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = api
+        .post("/api/campaigns", json!({"name": "Fair 2024", "cost": 100, "channel": "trade show", "started_on": "2024-01-01"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["customers"], 1);
+    assert_eq!(r.body["buyers"], 1);
+    let revenue = r.body["revenue"].as_f64().unwrap();
+    assert!(revenue >= 200.0, "{}", r.body);
+    assert_eq!(
+        r.body["return_ratio"].as_f64().unwrap(),
+        r.body["margin"].as_f64().unwrap() / 100.0
+    );
+    let r = api
+        .post(
+            "/api/campaigns",
+            json!({"name": "Fair 2024", "cost": 1, "started_on": "2024-01-01"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let (analyst, _) = api.as_user("analyst-z", Role::Analyst).await;
+    let r = analyst.get("/api/campaigns").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
 
     // Follow-up plan and the brief.
     let r = rep.get("/api/followup/plan").await;

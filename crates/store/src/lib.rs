@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod campaigns;
 mod contacts;
 mod customers;
 mod duplicates;
@@ -37,6 +38,7 @@ pub use auth::{
     check_password, digest, hash_password, random_secret, verify_password, ApiToken, DataScope,
     Department, NewUser, Role, User, Viewer, Visibility, SESSION_HOURS,
 };
+pub use campaigns::{CampaignInput, CampaignReport};
 pub use customers::{CustomerFilter, CustomerSort};
 pub use duplicates::{DuplicatePair, MergeOutcome};
 pub use error::StoreError;

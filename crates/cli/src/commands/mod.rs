@@ -1,6 +1,7 @@
 //! What each subcommand does.
 
 mod bench;
+pub mod campaign;
 pub mod credit;
 pub mod custody;
 mod demo;
@@ -44,6 +45,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Survey(args) => service::survey(&open(&cli.database).await?, args).await,
         Command::Followup(args) => followup::run(&open(&cli.database).await?, args).await,
         Command::Opportunity(args) => opportunity::run(&open(&cli.database).await?, args).await,
+        Command::Campaign(args) => campaign::run(&open(&cli.database).await?, args).await,
         Command::Review { from, to } => {
             followup::review(&open(&cli.database).await?, from, to).await
         }

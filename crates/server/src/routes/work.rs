@@ -642,3 +642,31 @@ pub async fn pipeline(State(state): State<AppState>, me: Me) -> Result<Response,
     .await?;
     Ok(Json(patron_store::pipeline(&mine)).into_response())
 }
+
+/// Campaigns with their figures (admins, managers, analysts: aggregates only).
+pub async fn campaigns(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
+    me.require(&[Role::Admin, Role::Manager, Role::Analyst])?;
+    let v = state.store.campaigns().await?;
+    me.audit(
+        &state,
+        "list",
+        None,
+        Some("campaigns"),
+        Some(v.len() as i64),
+    )
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+pub async fn create_campaign(
+    State(state): State<AppState>,
+    me: Me,
+    ApiJson(input): ApiJson<patron_store::CampaignInput>,
+) -> Result<Response, ApiError> {
+    me.require(&[Role::Admin, Role::Manager])?;
+    let c = state.store.create_campaign(input).await?;
+    let detail = format!("campaign {} created", c.name);
+    me.audit(&state, "update", None, Some(&detail), None)
+        .await?;
+    Ok((StatusCode::CREATED, Json(c)).into_response())
+}
