@@ -2914,6 +2914,42 @@ async fn pool_claim_return_reclaim_and_handover(store: Store) {
         StatusCode::FORBIDDEN
     );
     let later = (chrono::Utc::now() + chrono::Duration::days(40)).date_naive();
+    // An open deal exempts the customer; once the deal is lost the rule applies again.
+    let deal = admin
+        .store
+        .create_opportunity(
+            second,
+            patron_store::OpportunityInput {
+                name: "Renewal".into(),
+                stage: None,
+                amount: patron_domain::Money(100_00),
+                probability: None,
+                expected_close: later,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        admin
+            .post("/api/pool/reclaim", json!({"today": later.to_string()}))
+            .await
+            .body,
+        json!([])
+    );
+    admin
+        .store
+        .change_stage(
+            second,
+            deal.id,
+            patron_store::StageChange {
+                stage: "lost".into(),
+                probability: None,
+                amount: None,
+                expected_close: None,
+            },
+        )
+        .await
+        .unwrap();
     let r = admin
         .post("/api/pool/reclaim", json!({"today": later.to_string()}))
         .await;

@@ -160,7 +160,8 @@ impl Store {
     }
 
     /// Applies the reclaim rules as of `today`: every owned customer without an order,
-    /// interaction or claim for more days than its grade allows returns to the pool.
+    /// interaction or claim for more days than its grade allows returns to the pool, except
+    /// customers with an open deal (an opportunity neither won nor lost).
     pub async fn reclaim(
         &self,
         today: NaiveDate,
@@ -181,7 +182,9 @@ impl Store {
                     (SELECT MAX(i.occurred_at) FROM interactions i WHERE i.customer_id = c.id), \
                     (SELECT MAX(o.ordered_on) FROM order_lines o WHERE o.customer_id = c.id), c.created_at \
              FROM customers c LEFT JOIN customer_values v ON v.customer_id = c.id \
-             WHERE c.owner_id IS NOT NULL AND c.merged_into IS NULL ORDER BY c.id")
+             WHERE c.owner_id IS NOT NULL AND c.merged_into IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM opportunities d WHERE d.customer_id = c.id AND d.stage NOT IN ('won', 'lost')) \
+             ORDER BY c.id")
             .fetch_all(pool).await?);
         let mut out = Vec::new();
         for (id, owner, grade, since, interaction, order, created) in rows {
