@@ -2922,7 +2922,7 @@ async fn pool_claim_return_reclaim_and_handover(store: Store) {
             patron_store::OpportunityInput {
                 name: "Renewal".into(),
                 stage: None,
-                amount: patron_domain::Money(100_00),
+                amount: patron_domain::Money(10_000),
                 probability: None,
                 expected_close: later,
             },
