@@ -237,7 +237,8 @@ macro_rules! bind_all {
 }
 pub(crate) use bind_all;
 
-fn keys(c: &CustomerInput) -> (Option<String>, Option<String>, Option<String>) {
+/// Normalised phone, e-mail and name keys (duplicates and search).
+pub(crate) fn search_keys(c: &CustomerInput) -> (Option<String>, Option<String>, Option<String>) {
     (
         c.phone.as_deref().and_then(phone_key),
         c.email.as_deref().and_then(email_key),
@@ -310,24 +311,17 @@ impl Store {
         if changes.is_empty() {
             return Ok(current);
         }
-        let (pk, ek, nk) = keys(&new);
+        let sets: Vec<String> = CUSTOMER_WRITE_COLUMNS
+            .split(',')
+            .enumerate()
+            .map(|(i, col)| format!("{} = ${}", col.trim(), i + 1))
+            .collect();
+        let update_sql = format!("UPDATE customers SET {}, version = version + 1, updated_at = $26 WHERE id = $27 AND version = $28", sets.join(", "));
         let at = now();
         let updated = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let res = sqlx::query(
-                "UPDATE customers SET number = $1, name = $2, company = $3, industry = $4, region = $5, address = $6, \
-                 phone = $7, fax = $8, email = $9, employees = $10, registered_capital_cents = $11, awards = $12, \
-                 source = $13, tags = $14, custom_fields = $15, status = $16, loyalty = $17, owner_id = $18, \
-                 credit_rating = $19, credit_limit_cents = $20, marketing_opt_out = $21, referred_by = $22, \
-                 phone_key = $23, email_key = $24, name_key = $25, version = version + 1, updated_at = $26 \
-                 WHERE id = $27 AND version = $28")
-                .bind(new.number.clone().unwrap_or_else(|| current.data.number.clone().unwrap_or_default()))
-                .bind(&new.name).bind(&new.company).bind(&new.industry).bind(&new.region).bind(&new.address)
-                .bind(&new.phone).bind(&new.fax).bind(&new.email).bind(new.employees)
-                .bind(new.registered_capital.map(Money::cents)).bind(&new.awards).bind(&new.source)
-                .bind(Json(&new.tags)).bind(Json(&new.custom_fields)).bind(new.status.as_str()).bind(new.loyalty.as_str())
-                .bind(new.owner_id).bind(&new.credit_rating).bind(new.credit_limit.map(Money::cents))
-                .bind(new.marketing_opt_out).bind(new.referred_by).bind(pk).bind(ek).bind(nk).bind(at)
+            let res = bind_customer!(sqlx::query(&update_sql), new.number.clone().unwrap_or_else(|| current.data.number.clone().unwrap_or_default()), &new)
+                .bind(at)
                 .bind(id).bind(current.version)
                 .execute(&mut *tx).await
                 .map_err(|e| unique_to_conflict(e, || format!("customer number '{}' is already used by another customer", new.number.clone().unwrap_or_default())))?;
@@ -667,28 +661,62 @@ fn conflict(current: &Customer) -> StoreError {
     }
 }
 
+/// The columns a customer write sets, in the order [`bind_customer!`] binds them.
+pub(crate) const CUSTOMER_WRITE_COLUMNS: &str = "number, name, company, industry, region, address, phone, fax, email, employees, \
+     registered_capital_cents, awards, source, tags, custom_fields, status, loyalty, owner_id, credit_rating, \
+     credit_limit_cents, marketing_opt_out, referred_by, phone_key, email_key, name_key";
+
+/// Binds `number` and the fields of `c: &CustomerInput` (with its search keys) in the order of
+/// [`CUSTOMER_WRITE_COLUMNS`]: 25 values. A macro because the query type differs per caller.
+macro_rules! bind_customer {
+    ($q:expr, $number:expr, $c:expr) => {{
+        let c: &patron_domain::CustomerInput = $c;
+        let (pk, ek, nk) = $crate::customers::search_keys(c);
+        $q.bind($number)
+            .bind(&c.name)
+            .bind(&c.company)
+            .bind(&c.industry)
+            .bind(&c.region)
+            .bind(&c.address)
+            .bind(&c.phone)
+            .bind(&c.fax)
+            .bind(&c.email)
+            .bind(c.employees)
+            .bind(c.registered_capital.map(patron_domain::Money::cents))
+            .bind(&c.awards)
+            .bind(&c.source)
+            .bind(sqlx::types::Json(&c.tags))
+            .bind(sqlx::types::Json(&c.custom_fields))
+            .bind(c.status.as_str())
+            .bind(c.loyalty.as_str())
+            .bind(c.owner_id)
+            .bind(&c.credit_rating)
+            .bind(c.credit_limit.map(patron_domain::Money::cents))
+            .bind(c.marketing_opt_out)
+            .bind(c.referred_by)
+            .bind(pk)
+            .bind(ek)
+            .bind(nk)
+    }};
+}
+pub(crate) use bind_customer;
+
 /// Inserts a validated customer (`$c: &CustomerInput`) on executor `$ex` (a `&mut *tx`),
 /// assigning a number (`C000123`) when absent; evaluates to `Result<i64, StoreError>`.
 /// A macro rather than a function because the executor type differs per backend.
 macro_rules! insert_customer {
     ($ex:expr, $c:expr) => {{
         let c: &patron_domain::CustomerInput = $c;
-        let (pk, ek, nk) = $crate::customers::search_keys(c);
         let at = $crate::now();
         let provisional = c.number.clone().unwrap_or_else(|| format!("new-{}-{}", at.timestamp_nanos_opt().unwrap_or_default(), c.name.len()));
         let res: Result<i64, $crate::StoreError> = async {
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO customers (number, name, company, industry, region, address, phone, fax, email, employees, \
-                 registered_capital_cents, awards, source, tags, custom_fields, status, loyalty, owner_id, credit_rating, \
-                 credit_limit_cents, marketing_opt_out, referred_by, phone_key, email_key, name_key, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, 1, $26, $26) \
-                 RETURNING id")
-                .bind(&provisional).bind(&c.name).bind(&c.company).bind(&c.industry).bind(&c.region).bind(&c.address)
-                .bind(&c.phone).bind(&c.fax).bind(&c.email).bind(c.employees)
-                .bind(c.registered_capital.map(patron_domain::Money::cents)).bind(&c.awards).bind(&c.source)
-                .bind(sqlx::types::Json(&c.tags)).bind(sqlx::types::Json(&c.custom_fields)).bind(c.status.as_str()).bind(c.loyalty.as_str())
-                .bind(c.owner_id).bind(&c.credit_rating).bind(c.credit_limit.map(patron_domain::Money::cents))
-                .bind(c.marketing_opt_out).bind(c.referred_by).bind(pk).bind(ek).bind(nk).bind(at)
+            let sql = format!(
+                "INSERT INTO customers ({}, version, created_at, updated_at) VALUES ({}, 1, $26, $26) RETURNING id",
+                $crate::customers::CUSTOMER_WRITE_COLUMNS,
+                (1..=25).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+            );
+            let id: i64 = $crate::customers::bind_customer!(sqlx::query_scalar(&sql), &provisional, c)
+                .bind(at)
                 .fetch_one(&mut *$ex).await
                 .map_err(|e| $crate::error::unique_to_conflict(e, || format!("customer number '{provisional}' is already used by another customer")))?;
             if c.number.is_none() {
@@ -701,7 +729,3 @@ macro_rules! insert_customer {
     }};
 }
 pub(crate) use insert_customer;
-
-pub(crate) fn search_keys(c: &CustomerInput) -> (Option<String>, Option<String>, Option<String>) {
-    keys(c)
-}

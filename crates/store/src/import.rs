@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use patron_domain::{CustomerInput, InteractionKind, Money};
-use sqlx::types::Json;
 
 use crate::{now, with_pool, Store, StoreError};
 
@@ -117,20 +116,13 @@ impl Store {
             let mut inserted = 0;
             for chunk in rows.chunks(CUSTOMER_CHUNK) {
                 let sql = format!(
-                    "INSERT INTO customers (number, name, company, industry, region, address, phone, fax, email, employees, \
-                     registered_capital_cents, awards, source, tags, custom_fields, status, loyalty, owner_id, credit_rating, \
-                     credit_limit_cents, marketing_opt_out, referred_by, phone_key, email_key, name_key, created_at, updated_at) \
-                     VALUES {} ON CONFLICT (number) DO NOTHING RETURNING id", values_sql(27, chunk.len(), anon));
+                    "INSERT INTO customers ({}, created_at, updated_at) VALUES {} ON CONFLICT (number) DO NOTHING RETURNING id",
+                    crate::customers::CUSTOMER_WRITE_COLUMNS,
+                    values_sql(27, chunk.len(), anon)
+                );
                 let mut q = sqlx::query_scalar::<_, i64>(&sql);
                 for r in chunk {
-                    let c = &r.data;
-                    let (pk, ek, nk) = crate::customers::search_keys(c);
-                    q = q.bind(&r.number).bind(&c.name).bind(&c.company).bind(&c.industry).bind(&c.region).bind(&c.address)
-                        .bind(&c.phone).bind(&c.fax).bind(&c.email).bind(c.employees)
-                        .bind(c.registered_capital.map(Money::cents)).bind(&c.awards).bind(&c.source)
-                        .bind(Json(&c.tags)).bind(Json(&c.custom_fields)).bind(c.status.as_str()).bind(c.loyalty.as_str())
-                        .bind(c.owner_id).bind(&c.credit_rating).bind(c.credit_limit.map(Money::cents))
-                        .bind(c.marketing_opt_out).bind(c.referred_by).bind(pk).bind(ek).bind(nk).bind(at).bind(at);
+                    q = crate::customers::bind_customer!(q, &r.number, &r.data).bind(at).bind(at);
                 }
                 // Only the rows actually inserted come back, and get their 'created' history row.
                 let ids: Vec<i64> = q.fetch_all(&mut *tx).await?;
