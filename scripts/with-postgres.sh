@@ -45,7 +45,7 @@ trap cleanup EXIT
 "${RUN_AS[@]}" "$PG_BIN/initdb" -D "$WORK/data" -U patron --auth=trust -E UTF8 --locale=C.UTF-8 >"$WORK/initdb.log" 2>&1 \
   || { cat "$WORK/initdb.log" >&2; exit 1; }
 "${RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $WORK -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $WORK -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=256MB -c min_wal_size=32MB" \
   start >/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
 
 export PATRON_TEST_POSTGRES_URL="postgres://patron@127.0.0.1:$PORT/postgres"

@@ -97,4 +97,6 @@ async fn kill_nine_mid_import_then_rerun(kind: BackendKind) {
     );
     let store = Store::connect(&db).await.unwrap();
     assert_eq!(store.counts().await.unwrap().0 as u64, CUSTOMERS);
+    store.close().await;
+    patron_store::testing::discard_database(kind, &db).await;
 }
