@@ -91,7 +91,10 @@ impl Store {
         })
     }
 
-    /// Replaces an order's date and lines (the reference stays).
+    /// Replaces an order's date and lines (the reference stays), under the credit rule: an
+    /// increase of the amount of a customer with a credit limit is checked like a new order
+    /// (refused with a 409 naming the figures when it would go over), atomically; the order's
+    /// invoice follows the new amount (see `replace_order_checked` in `receivables.rs`).
     pub async fn update_order(
         &self,
         customer_id: i64,
@@ -105,20 +108,8 @@ impl Store {
                 "cannot be changed; create a new order instead",
             ));
         }
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query("DELETE FROM order_lines WHERE customer_id = $1 AND order_ref = $2").bind(customer_id).bind(order_ref).execute(&mut *tx).await?.rows_affected();
-            if n == 0 {
-                return Err(StoreError::not_found("order", format!("'{order_ref}' of customer {customer_id}")));
-            }
-            for (i, l) in o.lines.iter().enumerate() {
-                sqlx::query(&format!("INSERT INTO order_lines ({LINE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-                    .bind(customer_id).bind(order_ref).bind(i as i32 + 1).bind(o.ordered_on).bind(&l.category)
-                    .bind(l.quantity).bind(l.amount.cents()).bind(l.cost.cents())
-                    .execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        });
+        self.replace_order_checked(customer_id, order_ref, &o)
+            .await?;
         self.order(customer_id, order_ref).await
     }
 

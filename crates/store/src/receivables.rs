@@ -383,6 +383,85 @@ impl Store {
         })
     }
 
+    /// Replaces an order's date and lines (the reference stays) under the credit rule of
+    /// [`Store::place_order`], atomically like it (the customer row's lock first, see the module
+    /// documentation). The order's own invoice (`INV-<reference>`, as the credit rule made it)
+    /// follows the new amount, refused below what is already paid on it (or when it has an
+    /// instalment plan). When the customer has a credit limit and the change raises the order's
+    /// amount, the increase is checked like a new order: refused (409 naming the figures) when
+    /// open receivables plus the increase would exceed the limit, exactly at the limit accepted.
+    /// An order without invoice (recorded before the limit, or imported history) that grows gets
+    /// its invoice for the increase, so that it counts against the limit afterwards.
+    pub(crate) async fn replace_order_checked(
+        &self,
+        customer_id: i64,
+        order_ref: &str,
+        o: &OrderInput,
+    ) -> Result<(), StoreError> {
+        let new_amount = order_amount(o).cents();
+        let due_on = o.ordered_on + Days::new(OrderTerms::default().due_days as u64);
+        let number = format!("INV-{order_ref}");
+        let at = now();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let limit = lock_customer!(self, tx, customer_id);
+            let (old_amount, lines): (i64, i64) = sqlx::query_as("SELECT CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT), COUNT(*) FROM order_lines WHERE customer_id = $1 AND order_ref = $2")
+                .bind(customer_id).bind(order_ref).fetch_one(&mut *tx).await?;
+            if lines == 0 {
+                return Err(StoreError::not_found("order", format!("'{order_ref}' of customer {customer_id}")));
+            }
+            let invoice: Option<(i64, i64, i64)> = sqlx::query_as("SELECT id, amount_cents, paid_cents FROM invoices WHERE customer_id = $1 AND number = $2 AND order_ref = $3")
+                .bind(customer_id).bind(&number).bind(order_ref).fetch_optional(&mut *tx).await?;
+            let billed = invoice.map_or(old_amount, |(_, amount, _)| amount);
+            if let Some((inv, amount, paid)) = invoice {
+                if new_amount < paid {
+                    return Err(StoreError::invalid("lines", format!(
+                        "add up to {}, less than the {} already paid on invoice {number}", Money(new_amount), Money(paid))));
+                }
+                let plan: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM instalments WHERE customer_id = $1 AND invoice_id = $2")
+                    .bind(customer_id).bind(inv).fetch_one(&mut *tx).await?;
+                if plan > 0 && new_amount != amount {
+                    return Err(StoreError::Conflict {
+                        message: format!("invoice {number} of order '{order_ref}' has an instalment plan: its amount cannot follow the order; record a new order instead"),
+                        current_version: None,
+                    });
+                }
+            }
+            let increase = new_amount - billed;
+            if increase > 0 {
+                let open: i64 = sqlx::query_scalar(OPEN_SUM).bind(customer_id).fetch_one(&mut *tx).await?;
+                if let Err(excess) = check_credit(customer_id, limit, Money(open), Money(increase)) {
+                    return Err(StoreError::Conflict {
+                        message: format!(
+                            "change of order '{order_ref}' from {} to {} refused: customer {customer_id} has {} open receivables and a credit limit of {}, \
+                             so only {} of headroom; the change would exceed the limit by {}",
+                            Money(billed), Money(new_amount), excess.open, excess.limit, excess.headroom(),
+                            Money(open + increase - excess.limit.cents())),
+                        current_version: None,
+                    });
+                }
+            }
+            sqlx::query("DELETE FROM order_lines WHERE customer_id = $1 AND order_ref = $2")
+                .bind(customer_id).bind(order_ref).execute(&mut *tx).await?;
+            insert_order_lines!(tx, customer_id, order_ref, o);
+            match invoice {
+                Some((inv, _, _)) => {
+                    sqlx::query("UPDATE invoices SET amount_cents = $1, issued_on = $2 WHERE customer_id = $3 AND id = $4")
+                        .bind(new_amount).bind(o.ordered_on).bind(customer_id).bind(inv).execute(&mut *tx).await?;
+                }
+                None if limit.is_some() && increase > 0 => {
+                    sqlx::query("INSERT INTO invoices (customer_id, number, order_ref, issued_on, due_on, amount_cents, paid_cents, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)")
+                        .bind(customer_id).bind(&number).bind(order_ref).bind(o.ordered_on).bind(due_on).bind(increase).bind(at)
+                        .execute(&mut *tx).await
+                        .map_err(|e| unique_to_conflict(e, || format!("customer {customer_id} already has an invoice '{number}'")))?;
+                }
+                None => {}
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     /// A manager rejects a held order: nothing is created.
     pub async fn reject_credit_hold(
         &self,
