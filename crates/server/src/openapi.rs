@@ -895,6 +895,8 @@ fn work_schemas() -> Map<String, Value> {
             "started_on": date(),
             "customers": count(),
             "leads": count(),
+            "leads_captured": {"type": "integer", "minimum": 0, "description": "Lead records attributed to the campaign (their campaign_id)."},
+            "leads_converted": {"type": "integer", "minimum": 0, "description": "Of those, converted into customers."},
             "buyers": count(),
             "revenue": money,
             "margin": money,

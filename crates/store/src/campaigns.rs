@@ -30,7 +30,11 @@ pub struct CampaignReport {
     pub customers: i64,
     /// Of those, still leads (status lead, tracking or intent).
     pub leads: i64,
-    /// Of those, with at least one order since it started.
+    /// Lead records attributed to it (`leads.campaign_id`), and how many of them were converted
+    /// into customers.
+    pub leads_captured: i64,
+    pub leads_converted: i64,
+    /// Of those customers, with at least one order since it started.
     pub buyers: i64,
     /// Revenue and margin (revenue - product cost) of their orders since it started.
     pub revenue: Money,
@@ -45,6 +49,8 @@ type Row = (
     Option<String>,
     i64,
     NaiveDate,
+    i64,
+    i64,
     i64,
     i64,
     i64,
@@ -82,6 +88,8 @@ impl Store {
             "SELECT k.id, k.name, k.channel, k.cost_cents, k.started_on, \
                 (SELECT COUNT(*) FROM customers c WHERE c.source = k.name AND c.merged_into IS NULL), \
                 (SELECT COUNT(*) FROM customers c WHERE c.source = k.name AND c.merged_into IS NULL AND c.status IN ('lead', 'tracking', 'intent')), \
+                (SELECT COUNT(*) FROM leads l WHERE l.campaign_id = k.id), \
+                (SELECT COUNT(*) FROM leads l WHERE l.campaign_id = k.id AND l.status = 'converted'), \
                 (SELECT COUNT(DISTINCT o.customer_id) FROM order_lines o JOIN customers c ON c.id = o.customer_id WHERE c.source = k.name AND o.ordered_on >= k.started_on), \
                 (SELECT CAST(COALESCE(SUM(o.amount_cents), 0) AS BIGINT) FROM order_lines o JOIN customers c ON c.id = o.customer_id WHERE c.source = k.name AND o.ordered_on >= k.started_on), \
                 (SELECT CAST(COALESCE(SUM(o.amount_cents - o.cost_cents), 0) AS BIGINT) FROM order_lines o JOIN customers c ON c.id = o.customer_id WHERE c.source = k.name AND o.ordered_on >= k.started_on) \
@@ -97,10 +105,12 @@ impl Store {
                 started_on: r.4,
                 customers: r.5,
                 leads: r.6,
-                buyers: r.7,
-                revenue: Money(r.8),
-                margin: Money(r.9),
-                return_ratio: (r.3 > 0).then(|| r.9 as f64 / r.3 as f64),
+                leads_captured: r.7,
+                leads_converted: r.8,
+                buyers: r.9,
+                revenue: Money(r.10),
+                margin: Money(r.11),
+                return_ratio: (r.3 > 0).then(|| r.11 as f64 / r.3 as f64),
             })
             .collect())
     }

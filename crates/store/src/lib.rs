@@ -13,6 +13,7 @@ mod error;
 mod followup;
 mod import;
 mod interactions;
+mod leads;
 mod opportunities;
 mod orders;
 mod page;
@@ -39,18 +40,22 @@ pub use auth::{
     Department, NewUser, Role, User, Viewer, Visibility, SESSION_HOURS,
 };
 pub use campaigns::{CampaignInput, CampaignReport};
-pub use customers::{CustomerFilter, CustomerSort};
+pub use customers::{CustomerCursor, CustomerFilter, CustomerSort};
 pub use duplicates::{DuplicatePair, MergeOutcome};
 pub use error::StoreError;
 pub use followup::{PlannedContact, VisitBrief};
 pub use import::{ImportCustomer, ImportInteraction, ImportOrderLine, OrderFact};
+pub use leads::{
+    ConvertLead, ImportLead, Lead, LeadConversion, LeadFilter, LeadFunnel, LeadInput,
+    LeadStatusChange, LikelyCustomer, LEAD_STATUSES,
+};
 pub use opportunities::{
     pipeline, ForecastMonth, Opportunity, OpportunityInput, Pipeline, PipelineStage, StageChange,
     STAGES,
 };
 pub use orders::OrderFilter;
 pub use page::{Page, PageRequest};
-pub use pool::{PoolRules, Reclaimed};
+pub use pool::{PoolCustomer, PoolRules, Reclaimed};
 pub use receivables::{
     CreditHold, CreditPosition, OnExcess, OrderPlacement, OrderTerms, OverdueItem, RepCollections,
 };
