@@ -337,6 +337,26 @@ fn allowed(path: &str, role: Role) -> bool {
     }) {
         return matches!(role, Role::Admin | Role::Manager);
     }
+    // Working the customers: the approval queue, cadence settings, SLA sweep and review are
+    // for managers; the campaigns (aggregates) for analysts too; the rest like the records.
+    let manager_pages = [
+        "/work/receivables/holds",
+        "/work/followup/cadence",
+        "/work/service/escalate",
+        "/work/review",
+    ];
+    if manager_pages
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+    {
+        return matches!(role, Role::Admin | Role::Manager);
+    }
+    if path == "/work" {
+        return true;
+    }
+    if path == "/work/campaigns" {
+        return role != Role::Rep;
+    }
     role != Role::Analyst
 }
 

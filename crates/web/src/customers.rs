@@ -785,6 +785,7 @@ async fn render_card(
                     @if let Some(i) = &d.industry { " · " (i) }
                     @if let Some(r) = &d.region { " · " (r) }
                 }
+                p { a #brief-link href=(format!("/customers/{id}/brief")) { (crate::work::t(lang, "fu.brief")) " →" } }
             }
         }
         @if let Some(m) = customer.merged_into {

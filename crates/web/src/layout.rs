@@ -36,6 +36,7 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
                         a href="/dashboard" class=[(active == "dashboard").then_some("active")] { (lang.t("nav.dashboard")) }
                         a href="/score-model" class=[(active == "score").then_some("active")] { (lang.t("nav.score_model")) }
                         a href="/import" class=[(active == "import").then_some("active")] { (lang.t("nav.import")) }
+                        a href="/work" class=[(active == "work").then_some("active")] { (crate::work::t(lang, "work.nav")) }
                     }
                     form.langswitch method="post" action="/lang" {
                         input type="hidden" name="back" value=(back);

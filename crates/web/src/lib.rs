@@ -22,6 +22,7 @@ mod period;
 mod score_editor;
 mod svg;
 mod values;
+mod work;
 
 use axum::extract::{FromRequestParts, RawForm, State};
 use axum::http::request::Parts;
@@ -111,6 +112,7 @@ pub fn router_with(store: Store, hooks: Hooks) -> Router {
         .route("/import/{id}", get(import::status))
         .route("/import/{id}/progress", get(import::progress))
         .route("/import/{id}/rejects.csv", get(import::rejects))
+        .merge(work::routes())
         .route("/lang", post(switch_language))
         .route("/static/patron.css", get(stylesheet))
         .with_state(WebState {
