@@ -113,7 +113,7 @@ type HistoryRow = (
 );
 
 /// What a customer list may be narrowed to.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct CustomerFilter {
     pub status: Option<patron_domain::CustomerStatus>,
     pub owner_id: Option<i64>,
@@ -177,6 +177,31 @@ impl CustomerSort {
     fn uses_values(self) -> bool {
         matches!(self, CustomerSort::ClvDesc | CustomerSort::ValueAtRiskDesc)
     }
+
+    /// Decodes the `after` cursor of a page in this order; a cursor of another order, or one
+    /// no page returned, is [`StoreError::Invalid`] naming `after`.
+    pub fn decode_cursor(self, after: &str) -> Result<CustomerCursor, StoreError> {
+        Ok(match self {
+            CustomerSort::Id | CustomerSort::IdDesc => CustomerCursor::Id(decode_cursor(after)?),
+            CustomerSort::Name | CustomerSort::NameDesc => {
+                let (name, id): (String, i64) = decode_cursor(after)?;
+                CustomerCursor::Name(name, id)
+            }
+            CustomerSort::ClvDesc | CustomerSort::ValueAtRiskDesc => {
+                let (bits, id): (u64, i64) = decode_cursor(after)?;
+                CustomerCursor::Figure(bits, id)
+            }
+        })
+    }
+}
+
+/// Where a customer list page starts: after this key of its sort order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerCursor {
+    Id(i64),
+    Name(String, i64),
+    /// A stored figure as its `f64` bits (exact, whatever JSON does to floats), and the id.
+    Figure(u64, i64),
 }
 
 /// Positional binds collected while building dynamic SQL.
@@ -500,21 +525,13 @@ impl Store {
             ),
         };
         if let Some(after) = &page.after {
-            match sort {
-                CustomerSort::Id | CustomerSort::IdDesc => {
-                    let id: i64 = decode_cursor(after)?;
-                    w.push(key_clause, [Bind::I64(id)]);
-                }
-                CustomerSort::Name | CustomerSort::NameDesc => {
-                    let (name, id): (String, i64) = decode_cursor(after)?;
-                    w.push(
-                        key_clause,
-                        [Bind::Text(name.clone()), Bind::Text(name), Bind::I64(id)],
-                    );
-                }
-                CustomerSort::ClvDesc | CustomerSort::ValueAtRiskDesc => {
-                    // The figure travels as its bits: exact, whatever JSON does to floats.
-                    let (bits, id): (u64, i64) = decode_cursor(after)?;
+            match sort.decode_cursor(after)? {
+                CustomerCursor::Id(id) => w.push(key_clause, [Bind::I64(id)]),
+                CustomerCursor::Name(name, id) => w.push(
+                    key_clause,
+                    [Bind::Text(name.clone()), Bind::Text(name), Bind::I64(id)],
+                ),
+                CustomerCursor::Figure(bits, id) => {
                     let v = f64::from_bits(bits);
                     w.push(key_clause, [Bind::F64(v), Bind::F64(v), Bind::I64(id)]);
                 }

@@ -36,10 +36,28 @@ pub(crate) fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, Stor
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| StoreError::invalid("after", "is not a cursor returned by a previous page"))?;
-    serde_json::from_slice(&bytes).map_err(|_| {
+    let other = || {
         StoreError::invalid(
             "after",
             "is not a cursor returned by a previous page (or belongs to another sort order)",
         )
-    })
+    };
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| other())?;
+    // No stored key holds a NUL, and PostgreSQL refuses one in text (that would be a 500).
+    if has_nul(&value) {
+        return Err(StoreError::invalid(
+            "after",
+            "is not a cursor returned by a previous page",
+        ));
+    }
+    serde_json::from_value(value).map_err(|_| other())
+}
+
+fn has_nul(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(a) => a.iter().any(has_nul),
+        serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
