@@ -19,6 +19,18 @@ pub struct Reclaimed {
     pub idle_days: i64,
 }
 
+/// A customer in the public pool, as the pool page lists it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PoolCustomer {
+    pub id: i64,
+    pub name: String,
+    pub company: Option<String>,
+    pub region: Option<String>,
+    pub industry: Option<String>,
+    /// Value grade from the latest value refresh.
+    pub grade: Option<String>,
+}
+
 /// Days without an order or interaction after which a customer of each value grade
 /// (`A`..`E`, `none` for customers without figures) returns to the pool.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -266,5 +278,44 @@ impl Store {
                 .await?;
         }
         Ok(ids)
+    }
+
+    /// Customers in the public pool (no owner, not merged away), by id after `after`.
+    pub async fn pool_customers(
+        &self,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<PoolCustomer>, StoreError> {
+        type Row = (
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT c.id, c.name, c.company, c.region, c.industry, v.grade FROM customers c \
+             LEFT JOIN customer_values v ON v.customer_id = c.id \
+             WHERE c.owner_id IS NULL AND c.merged_into IS NULL AND c.id > $1 ORDER BY c.id LIMIT $2")
+            .bind(after.unwrap_or(i64::MIN)).bind(limit.clamp(1, 500)).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(|r| PoolCustomer {
+                id: r.0,
+                name: r.1,
+                company: r.2,
+                region: r.3,
+                industry: r.4,
+                grade: r.5,
+            })
+            .collect())
+    }
+
+    /// How many customers each user owns (users owning none are left out).
+    pub async fn owned_counts(&self) -> Result<Vec<(i64, i64)>, StoreError> {
+        Ok(with_pool!(self, pool => sqlx::query_as(
+            "SELECT owner_id, COUNT(*) FROM customers WHERE owner_id IS NOT NULL AND merged_into IS NULL GROUP BY owner_id")
+            .fetch_all(pool).await?))
     }
 }

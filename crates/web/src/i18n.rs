@@ -278,16 +278,31 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("invalid.number", "is not a whole number", "不是整数"),
     ("invalid.amount", "is not an amount (expected e.g. 12.34)", "不是有效金额（例如 12.34）"),
     ("invalid.other", "is not valid", "无效"),
+    // Sign-in and the session (the server's web_auth: login page, sign-out button, refusals)
+    ("auth.sign_in_title", "Sign in to Patron", "登录 Patron"),
+    ("auth.sign_in", "Sign in", "登录"),
+    ("auth.username", "User name", "用户名"),
+    ("auth.password", "Password", "密码"),
+    ("auth.sign_out", "Sign out", "退出登录"),
+    ("auth.expired", "The form expired or came from elsewhere; please sign in again.", "表单已过期或来自其他网站，请重新登录。"),
+    ("auth.too_many", "Too many failed sign-ins; try again in {wait} seconds.", "登录失败次数过多，请 {wait} 秒后再试。"),
+    ("auth.wrong", "Wrong user name or password.", "用户名或密码错误。"),
+    ("auth.bad_form", "The form could not be read.", "无法读取表单。"),
+    ("auth.not_allowed", "Not allowed", "无权访问"),
+    ("auth.sign_in_first", "Sign in first.", "请先登录。"),
+    ("auth.role", "Your role does not open this page.", "您的角色无权打开此页面。"),
+    ("auth.form_too_large", "The form is too large.", "表单过大。"),
+    ("auth.csrf", "The form's security token is missing or wrong (CSRF): reload the page and try again.", "表单的安全令牌缺失或错误（CSRF）：请刷新页面后重试。"),
+    ("auth.back", "Back", "返回"),
+    ("auth.error_title", "Error", "错误"),
+    ("auth.error", "Something went wrong", "出错了"),
+    ("auth.try_again", "Try again in a moment.", "请稍后再试。"),
 ];
 
 /// The label of `key` in `lang`; the key itself when missing (a test checks that every key used
 /// exists in both languages).
 pub fn t(lang: Lang, key: &str) -> &'static str {
-    match MESSAGES
-        .iter()
-        .chain(crate::catalog::MESSAGES)
-        .find(|(k, _, _)| *k == key)
-    {
+    match catalogue().find(|(k, _, _)| *k == key) {
         Some((_, en, zh)) => match lang {
             Lang::En => en,
             Lang::Zh => zh,
@@ -302,10 +317,15 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
 
 /// Every key of the catalogue (for tests).
 pub fn keys() -> impl Iterator<Item = &'static str> {
+    catalogue().map(|(k, _, _)| *k)
+}
+
+/// Every label of every page: this module's and those kept beside their pages.
+fn catalogue() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
     MESSAGES
         .iter()
         .chain(crate::catalog::MESSAGES)
-        .map(|(k, _, _)| *k)
+        .chain(crate::custody::MESSAGES)
 }
 
 /// Groups the digits of a non-negative integer by thousands.
@@ -413,7 +433,7 @@ mod tests {
     #[test]
     fn catalogue_is_complete_and_unique() {
         let mut seen = std::collections::HashSet::new();
-        for (k, en, zh) in MESSAGES.iter().chain(crate::catalog::MESSAGES) {
+        for (k, en, zh) in catalogue() {
             assert!(seen.insert(*k), "duplicate key {k}");
             assert!(!en.is_empty() && !zh.is_empty(), "empty label for {k}");
         }

@@ -1,0 +1,427 @@
+//! The custody pages (public pool, users and hand-over, audit log) through `oneshot`, signed in
+//! as real users of a fresh database on both backends.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use patron_domain::CustomerInput;
+use patron_store::{backend_tests, Actor, AuditFilter, NewUser, Role, Store, User, Viewer};
+use tower::ServiceExt;
+
+backend_tests!(
+    pool_claim_return_and_cap,
+    users_and_handover,
+    audit_page_and_csv
+);
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    content_type: String,
+    body: String,
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Page {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let h = |n| {
+        resp.headers()
+            .get(n)
+            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap().to_string())
+    };
+    let location = h(header::LOCATION);
+    let content_type = h(header::CONTENT_TYPE).unwrap_or_default();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Page {
+        status,
+        location,
+        content_type,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn get(app: &Router, uri: &str, lang: &str) -> Page {
+    send(
+        app,
+        Request::get(uri)
+            .header(header::COOKIE, format!("lang={lang}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+async fn post(app: &Router, uri: &str, form: &[(&str, &str)]) -> Page {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    send(
+        app,
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+async fn user(store: &Store, name: &str, role: Role) -> User {
+    store
+        .create_user(&NewUser {
+            username: name.into(),
+            role: Some(role),
+            password: Some(format!("{name}-password-1")),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+/// The web pages as `u` sees them (what the server's session layer puts in front).
+async fn app_as(store: &Store, u: &User) -> Router {
+    let viewer = Viewer {
+        user: u.clone(),
+        visible: store.visibility(u).await.unwrap(),
+        actor: Actor::user(u, Some("127.0.0.1".into())),
+    };
+    patron_web::router(store.clone()).layer(axum::Extension(viewer))
+}
+
+async fn customer(store: &Store, name: &str, owner: Option<i64>) -> i64 {
+    store
+        .create_customer(
+            CustomerInput {
+                name: name.into(),
+                company: Some(format!("{name} Ltd")),
+                owner_id: owner,
+                ..CustomerInput::default()
+            },
+            "test",
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+async fn owner(store: &Store, id: i64) -> Option<i64> {
+    store.customer(id).await.unwrap().data.owner_id
+}
+
+async fn pool_claim_return_and_cap(store: Store) {
+    let ann = user(&store, "ann", Role::Rep).await;
+    let bob = user(&store, "bob", Role::Rep).await;
+    let free1 = customer(&store, "Pooled One", None).await;
+    let free2 = customer(&store, "Pooled Two", None).await;
+    let bobs = customer(&store, "Bob's own", Some(bob.id)).await;
+    let app = app_as(&store, &ann).await;
+
+    let page = get(&app, "/pool", "en").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Pooled One") && page.body.contains("Pooled Two"));
+    assert!(
+        !page.body.contains("Bob's own"),
+        "owned customers are not in the pool"
+    );
+    let zh = get(&app, "/pool", "zh").await;
+    assert!(zh.body.contains("公海客户") && zh.body.contains("领取"));
+
+    // Claim: the rep becomes the owner, recorded in the audit log.
+    let id = free1.to_string();
+    let r = post(&app, "/pool/claim", &[("id", &id)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location.as_deref(), Some("/pool?done=claimed"));
+    assert_eq!(owner(&store, free1).await, Some(ann.id));
+    let claims = store
+        .audit_log(&AuditFilter {
+            action: Some("claim".into()),
+            customer_id: Some(free1),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].actor, "ann");
+    assert!(get(&app, "/pool?done=claimed", "en")
+        .await
+        .body
+        .contains("it is now yours"));
+
+    // Claiming it again: a conflict, said on the page, nothing changes.
+    let again = post(&app, "/pool/claim", &[("id", &id)]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(again.body.contains("not in the pool"), "{}", again.body);
+    // Another rep's customer is not even visible: 404, and it stays Bob's.
+    let theirs = post(&app, "/pool/claim", &[("id", &bobs.to_string())]).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    assert_eq!(owner(&store, bobs).await, Some(bob.id));
+    // A bad id is a 400 with the field named.
+    let bad = post(&app, "/pool/claim", &[("id", "abc")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains(": id"));
+
+    // The cap: with one customer held and a cap of one, the next claim is refused.
+    store.set_setting("pool.cap", "1").await.unwrap();
+    let capped = post(&app, "/pool/claim", &[("id", &free2.to_string())]).await;
+    assert_eq!(capped.status, StatusCode::CONFLICT, "{}", capped.body);
+    assert_eq!(owner(&store, free2).await, None);
+
+    // Return: back to the pool with the reason in the audit log; not someone else's.
+    let r = post(
+        &app,
+        "/pool/return",
+        &[("id", &id), ("reason", "moved abroad")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(owner(&store, free1).await, None);
+    let returns = store
+        .audit_log(&AuditFilter {
+            action: Some("return".into()),
+            customer_id: Some(free1),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(returns.len(), 1);
+    assert!(returns[0]
+        .detail
+        .as_deref()
+        .unwrap_or("")
+        .contains("moved abroad"));
+    let r = post(&app, "/pool/return", &[("id", &bobs.to_string())]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(owner(&store, bobs).await, Some(bob.id));
+
+    // Reps may not run the reclaim rules; managers may.
+    assert_eq!(
+        post(&app, "/pool/reclaim", &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let boss = user(&store, "boss", Role::Admin).await;
+    let admin = app_as(&store, &boss).await;
+    let r = post(&admin, "/pool/reclaim", &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.location.unwrap().starts_with("/pool?done=reclaimed&n="));
+}
+
+async fn users_and_handover(store: Store) {
+    let boss = user(&store, "boss", Role::Admin).await;
+    let ann = user(&store, "ann", Role::Rep).await;
+    let bob = user(&store, "bob", Role::Rep).await;
+    let mut anns = Vec::new();
+    for i in 0..3 {
+        anns.push(customer(&store, &format!("Ann {i}"), Some(ann.id)).await);
+    }
+    let rep = app_as(&store, &ann).await;
+    assert_eq!(
+        get(&rep, "/admin/users", "en").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(
+            &rep,
+            "/admin/handover",
+            &[("from", &ann.id.to_string()), ("to", &bob.id.to_string())]
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(anns.len(), 3);
+    for c in &anns {
+        assert_eq!(
+            owner(&store, *c).await,
+            Some(ann.id),
+            "a rep hands over nothing"
+        );
+    }
+
+    let app = app_as(&store, &boss).await;
+    let page = get(&app, "/admin/users", "en").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("ann") && page.body.contains("bob"));
+    assert!(get(&app, "/admin/users", "zh")
+        .await
+        .body
+        .contains("交接客户"));
+
+    // Bad input: named on the page, nothing moves.
+    let (a, b) = (ann.id.to_string(), bob.id.to_string());
+    let same = post(&app, "/admin/handover", &[("from", &a), ("to", &a)]).await;
+    assert_eq!(same.status, StatusCode::BAD_REQUEST);
+    assert!(same.body.contains("two different users"));
+    let ids = post(
+        &app,
+        "/admin/handover",
+        &[("from", &a), ("to", &b), ("only", "1, x")],
+    )
+    .await;
+    assert_eq!(ids.status, StatusCode::BAD_REQUEST);
+    assert!(ids.body.contains("whole numbers"));
+    let not_hers = post(
+        &app,
+        "/admin/handover",
+        &[("from", &a), ("to", &b), ("only", "999999")],
+    )
+    .await;
+    assert_eq!(not_hers.status, StatusCode::BAD_REQUEST);
+    assert!(
+        not_hers.body.contains("not owned by user"),
+        "{}",
+        not_hers.body
+    );
+    for c in &anns {
+        assert_eq!(owner(&store, *c).await, Some(ann.id));
+    }
+
+    // One chosen customer, then all the rest.
+    let one = anns[0].to_string();
+    let r = post(
+        &app,
+        "/admin/handover",
+        &[("from", &a), ("to", &b), ("only", &one)],
+    )
+    .await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/admin/users?done=handover&n=1")
+    );
+    assert_eq!(owner(&store, anns[0]).await, Some(bob.id));
+    assert_eq!(owner(&store, anns[1]).await, Some(ann.id));
+    let r = post(
+        &app,
+        "/admin/handover",
+        &[("from", &a), ("to", &b), ("only", "")],
+    )
+    .await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/admin/users?done=handover&n=2")
+    );
+    for c in &anns {
+        assert_eq!(owner(&store, *c).await, Some(bob.id));
+    }
+    let moves = store
+        .audit_log(&AuditFilter {
+            action: Some("handover".into()),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(moves.len(), 3, "every move is audited");
+    assert!(moves.iter().all(|m| m.actor == "boss"));
+
+    // Disable and role change by the admin, both audited; never on oneself.
+    let r = post(&app, &format!("/admin/users/{}/disable", ann.id), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(store.user(ann.id).await.unwrap().disabled);
+    let r = post(
+        &app,
+        &format!("/admin/users/{}/role", bob.id),
+        &[("role", "manager")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(store.user(bob.id).await.unwrap().role, Role::Manager);
+    let bad_role = post(
+        &app,
+        &format!("/admin/users/{}/role", bob.id),
+        &[("role", "king")],
+    )
+    .await;
+    assert_eq!(bad_role.status, StatusCode::BAD_REQUEST);
+    let myself = post(&app, &format!("/admin/users/{}/disable", boss.id), &[]).await;
+    assert_eq!(myself.status, StatusCode::BAD_REQUEST);
+    assert!(!store.user(boss.id).await.unwrap().disabled);
+    let missing = post(&app, "/admin/users/987654/disable", &[]).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    for action in ["user_disable", "role_change"] {
+        let rows = store
+            .audit_log(&AuditFilter {
+                action: Some(action.into()),
+                limit: 10,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{action}");
+    }
+    // A disabled user cannot receive customers.
+    let r = post(
+        &app,
+        "/admin/handover",
+        &[("from", &b), ("to", &a), ("only", "")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("disabled"));
+}
+
+async fn audit_page_and_csv(store: Store) {
+    let boss = user(&store, "boss", Role::Admin).await;
+    let ann = user(&store, "ann", Role::Rep).await;
+    let c = customer(&store, "Watched", Some(ann.id)).await;
+    store
+        .audit(&Actor::user(&ann, None), "view", Some(c), None, None)
+        .await
+        .unwrap();
+    let rep = app_as(&store, &ann).await;
+    assert_eq!(
+        get(&rep, "/admin/audit", "en").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&rep, "/admin/audit.csv", "en").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let app = app_as(&store, &boss).await;
+    let page = get(
+        &app,
+        &format!("/admin/audit?customer={c}&action=view"),
+        "en",
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"audit\""));
+    assert!(page.body.contains(&format!("/customers/{c}")));
+    assert!(get(&app, "/admin/audit", "zh")
+        .await
+        .body
+        .contains("审计日志"));
+    let bad = get(&app, "/admin/audit?customer=abc", "en").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("customer id"));
+
+    let csv = get(
+        &app,
+        &format!("/admin/audit.csv?actor=ann&customer={c}"),
+        "en",
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.content_type.starts_with("text/csv"));
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "id,at,actor_id,actor,action,customer_id,detail,row_count,ip"
+    );
+    assert_eq!(lines.len(), 2, "{}", csv.body);
+    assert!(lines[1].contains(",ann,view,"));
+    // Reading and downloading the log are recorded too.
+    let exports = store
+        .audit_log(&AuditFilter {
+            actor: Some("boss".into()),
+            action: Some("export".into()),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(exports.len(), 1);
+    assert_eq!(exports[0].row_count, Some(1));
+}
