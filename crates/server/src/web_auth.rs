@@ -331,6 +331,16 @@ fn allowed(path: &str, role: Role) -> bool {
     if path == "/logout" || path == "/lang" {
         return true;
     }
+    let under = |p: &str| {
+        path == p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}."))
+    };
+    // The audit log is for admins; users and hand-over for admins and managers.
+    if under("/admin/audit") {
+        return role == Role::Admin;
+    }
+    if under("/admin") {
+        return matches!(role, Role::Admin | Role::Manager);
+    }
     let population = ["/dashboard", "/score-model", "/import"];
     if population.iter().any(|p| {
         path == *p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}?"))

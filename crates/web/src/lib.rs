@@ -12,6 +12,7 @@
 //! Only `POST` changes anything; bad input (query, path, form) gives a 4xx page, never a 5xx.
 
 mod catalog;
+mod custody;
 mod customers;
 mod dashboard;
 pub mod i18n;
@@ -113,6 +114,15 @@ pub fn router_with(store: Store, hooks: Hooks) -> Router {
         .route("/import/{id}/progress", get(import::progress))
         .route("/import/{id}/rejects.csv", get(import::rejects))
         .merge(work::routes())
+        .route("/pool", get(custody::pool))
+        .route("/pool/claim", post(custody::claim))
+        .route("/pool/return", post(custody::give_back))
+        .route("/pool/reclaim", post(custody::reclaim))
+        .route("/admin/users", get(custody::users))
+        .route("/admin/users/{id}/{what}", post(custody::change_user))
+        .route("/admin/handover", post(custody::handover))
+        .route("/admin/audit", get(custody::audit))
+        .route("/admin/audit.csv", get(custody::audit_csv))
         .route("/lang", post(switch_language))
         .route("/static/patron.css", get(stylesheet))
         .with_state(WebState {
