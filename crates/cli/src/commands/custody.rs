@@ -134,11 +134,16 @@ fn read_password(stdin: bool) -> anyhow::Result<String> {
     if stdin {
         std::io::stdin().lock().read_line(&mut line)?;
     } else {
-        eprint!("password: ");
-        std::io::stderr().flush()?;
-        // No terminal echo control without another dependency: prefer --password-stdin in
-        // shared terminals.
-        std::io::stdin().lock().read_line(&mut line)?;
+        // From the terminal, without echo; asked twice so that a typo does not lock anyone out.
+        let ask = |prompt: &str| {
+            rpassword::prompt_password(prompt).context(
+                "cannot read a password from the terminal; pipe it in with --password-stdin",
+            )
+        };
+        line = ask("password: ")?;
+        if ask("password again: ")? != line {
+            anyhow::bail!("the two passwords differ; nothing was changed");
+        }
     }
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }

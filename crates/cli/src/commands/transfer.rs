@@ -18,6 +18,7 @@ pub async fn import(store: &Store, args: &ImportArgs) -> anyhow::Result<()> {
         ImportEntity::Customers => Entity::Customers,
         ImportEntity::Orders => Entity::Orders,
         ImportEntity::Interactions => Entity::Interactions,
+        ImportEntity::Leads => return super::lead::import(store, args).await,
     };
     let format = match args.format {
         ImportFormat::Csv => InputFormat::Csv,
@@ -102,6 +103,20 @@ pub async fn export(store: &Store, args: &ExportArgs) -> anyhow::Result<()> {
         }
     };
     drop(out);
+    let what = match args.entity {
+        ExportEntity::Customers if args.exclude_opted_out => "customers (opted-out left out)",
+        ExportEntity::Customers => "customers",
+        ExportEntity::Orders => "orders",
+    };
+    store
+        .audit(
+            &crate::commands::custody::cli_actor(),
+            "export",
+            None,
+            Some(what),
+            Some(n as i64),
+        )
+        .await?;
     eprintln!("exported {n} rows");
     Ok(())
 }
