@@ -587,6 +587,26 @@ mod tests {
     }
 
     #[test]
+    fn work_pages_by_role() {
+        use Role::*;
+        for (path, admin, manager, rep, analyst) in [
+            ("/work", true, true, true, true),
+            ("/work/followup", true, true, true, false),
+            ("/work/receivables", true, true, true, false),
+            ("/customers/7/brief", true, true, true, false),
+            ("/work/receivables/holds/3/approve", true, true, false, false),
+            ("/work/followup/cadence", true, true, false, false),
+            ("/work/service/escalate", true, true, false, false),
+            ("/work/review", true, true, false, false),
+            ("/work/campaigns", true, true, false, true),
+        ] {
+            for (role, want) in [(Admin, admin), (Manager, manager), (Rep, rep), (Analyst, analyst)] {
+                assert_eq!(allowed(path, role), want, "{path} for {role:?}");
+            }
+        }
+    }
+
+    #[test]
     fn limiter_blocks_after_five_failures() {
         let l = RateLimiter::default();
         for _ in 0..MAX_FAILURES {

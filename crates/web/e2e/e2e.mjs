@@ -145,6 +145,18 @@ try {
   await page.locator("svg#whale-plot").waitFor();
   await shot("06b-dashboard-recomputed");
 
+  step("receivables: the ageing chart");
+  await page.click('nav.mainnav a[href="/work"]');
+  await page.waitForURL(/\/work\/followup$/);
+  await page.click('nav.worknav a[href="/work/receivables"]');
+  await page.waitForURL(/\/work\/receivables$/);
+  const ageing = page.locator("svg#ageing-plot");
+  await ageing.waitFor();
+  const ab = await ageing.boundingBox();
+  assert.ok(ab && ab.width > 300 && ab.height > 150, `the ageing chart is drawn (${JSON.stringify(ab)})`);
+  assert.equal(await page.locator("svg#ageing-plot rect.bar").count(), 5, "five ageing buckets");
+  await shot("06c-receivables");
+
   step("score-model editor: a weight sum error next to the field, then a valid preview");
   await page.click('nav.mainnav a[href="/score-model"]');
   await page.waitForURL(/\/score-model$/);

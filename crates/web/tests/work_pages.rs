@@ -362,11 +362,7 @@ async fn receivables_queue_ageing_and_payments(store: Store) {
     assert!(!a.body.contains("B-INV") && !a.body.contains("Borealis"));
     assert!(!a.body.contains("id=\"holds\""));
     // One customer's invoices with their instalments.
-    let one = get(
-        &f.ann,
-        &format!("/work/receivables?customer=C001&as_of=2024-06-30"),
-    )
-    .await;
+    let one = get(&f.ann, "/work/receivables?customer=C001&as_of=2024-06-30").await;
     assert!(one.body.contains("id=\"customer-invoices\"") && one.body.contains("Instalment 2"));
     let other = get(
         &f.ann,

@@ -13,7 +13,8 @@ use patron_domain::{InteractionInput, InteractionKind};
 use patron_store::{PlannedContact, StoreError, Viewer};
 
 use super::{
-    customer_link, field, forbidden, input, manages, notices, t, today, work_page, Errors, Form,
+    customer_link, field, forbidden, input, manages, more, notices, t, today, work_page, Errors,
+    Form, ROWS,
 };
 use crate::i18n::{self, Lang};
 use crate::{store_error_page, Ctx, WebState};
@@ -116,11 +117,11 @@ async fn body(
             h2 { (t(lang, "fu.title")) " · " (i18n::date(lang, as_of)) }
             @if plan.is_empty() { p.empty { (t(lang, "fu.no_values")) } }
             @else if due.is_empty() { p.empty { (t(lang, "work.none")) } }
-            @else { (plan_table(lang, &due, true)) }
+            @else { (plan_table(lang, &due, true)) (more(lang, due.len())) }
         }
         section.panel.flush id="upcoming" {
             h2 { (t(lang, "fu.upcoming")) }
-            @if soon.is_empty() { p.empty { (t(lang, "work.none")) } } @else { (plan_table(lang, &soon, false)) }
+            @if soon.is_empty() { p.empty { (t(lang, "work.none")) } } @else { (plan_table(lang, &soon, false)) (more(lang, soon.len())) }
         }
         section.panel id="cadence" {
             h2 { (t(lang, "fu.cadence")) }
@@ -149,7 +150,7 @@ fn plan_table(lang: Lang, rows: &[&PlannedContact], done: bool) -> Markup {
                 th { (t(lang, "fu.last")) } th { (t(lang, "work.due")) } th.num { (t(lang, "fu.late")) } th {}
             } }
             tbody {
-                @for p in rows {
+                @for p in rows.iter().take(ROWS) {
                     tr id=(format!("plan-{}", p.customer_id)) {
                         td { (customer_link(p.customer_id, &p.customer_name)) " · "
                             a href=(format!("/customers/{}/brief", p.customer_id)) { (t(lang, "fu.brief")) } }

@@ -137,6 +137,11 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("work.rep", "Rep", "销售代表"),
     ("work.no_owner", "(no owner)", "（无负责人）"),
     ("work.note", "Note", "备注"),
+    (
+        "work.more",
+        "Showing the first {shown} of {total}.",
+        "仅显示前 {shown} 条，共 {total} 条。",
+    ),
     // Receivables
     (
         "rcv.holds",
@@ -701,6 +706,20 @@ pub(crate) fn rep_name(lang: Lang, owner: Option<i64>, username: Option<&str>) -
         (Some(u), _) => u.to_string(),
         (None, Some(o)) => format!("#{o}"),
         (None, None) => t(lang, "work.no_owner").to_string(),
+    }
+}
+
+/// Rows shown at most in one list of these pages.
+pub(crate) const ROWS: usize = 200;
+
+/// "Showing the first N of M." under a list cut at [`ROWS`].
+pub(crate) fn more(lang: Lang, total: usize) -> Markup {
+    html! {
+        @if total > ROWS {
+            p.muted.pad.more {
+                (t(lang, "work.more").replace("{shown}", &crate::i18n::count(ROWS as u64)).replace("{total}", &crate::i18n::count(total as u64)))
+            }
+        }
     }
 }
 

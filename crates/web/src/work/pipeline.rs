@@ -11,7 +11,9 @@ use patron_store::{
     pipeline, Opportunity, OpportunityInput, Pipeline, StageChange, StoreError, Viewer, STAGES,
 };
 
-use super::{customer_link, field, forbidden, input, names, notices, t, work_page, Errors, Form};
+use super::{
+    customer_link, field, forbidden, input, more, names, notices, t, work_page, Errors, Form, ROWS,
+};
 use crate::i18n::{self, Lang};
 use crate::svg::{self, Frame, H};
 use crate::{store_error_page, Ctx, WebState};
@@ -74,7 +76,7 @@ async fn body(
         .iter()
         .filter(|o| o.stage != "won" && o.stage != "lost")
         .collect();
-    let ids: Vec<i64> = open.iter().map(|o| o.customer_id).collect();
+    let ids: Vec<i64> = open.iter().take(ROWS).map(|o| o.customer_id).collect();
     let customer_names = names(&st.store, ids).await?;
     st.store
         .audit(
@@ -124,13 +126,14 @@ async fn body(
         }
         section.panel.flush id="open-opportunities" {
             h2 { (t(lang, "pl.open_list")) }
+            (more(lang, open.len()))
             @if open.is_empty() { p.empty { (t(lang, "work.none")) } } @else {
                 table.data {
                     thead { tr {
                         th { (t(lang, "pl.name")) } th { (t(lang, "work.customer")) } th { (t(lang, "pl.stage")) }
                         th.num { (t(lang, "work.amount")) } th.num { "%" } th.num { (t(lang, "pl.weighted")) } th { (t(lang, "pl.close")) } th {}
                     } }
-                    tbody { @for o in &open {
+                    tbody { @for o in open.iter().take(ROWS) {
                         tr id=(format!("opp-{}", o.id)) {
                             td { (o.name) }
                             td { (customer_link(o.customer_id, customer_names.get(&o.customer_id).map(String::as_str).unwrap_or(""))) }

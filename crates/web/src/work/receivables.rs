@@ -14,8 +14,8 @@ use patron_domain::receivable::{ageing, AgeingBuckets, OpenItem, PaymentInput};
 use patron_store::{Store, StoreError, Viewer};
 
 use super::{
-    customer_link, field, forbidden, input, manages, names, notices, rep_name, t, today, work_page,
-    Errors, Form,
+    customer_link, field, forbidden, input, manages, more, names, notices, rep_name, t, today,
+    work_page, Errors, Form, ROWS,
 };
 use crate::i18n::{self, Lang};
 use crate::svg::{self, Frame, H};
@@ -165,7 +165,9 @@ async fn render(
         .collect();
     let ids: Vec<i64> = items
         .iter()
+        .take(ROWS)
         .map(|i| i.customer_id)
+        .chain(report.customers.iter().take(ROWS).map(|c| c.customer_id))
         .chain(holds.iter().map(|h| h.customer_id))
         .chain(q.customer)
         .collect();
@@ -291,27 +293,32 @@ async fn render(
                 }
             }
         }
-        section.panel id="payment" {
-            h2 { (t(lang, "rcv.payment")) }
-            form method="post" action="/work/receivables/payment" id="payment-form" novalidate {
-                div.formgrid {
-                    (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "p-customer", submitted.and(errors.get("customer")),
-                        input("p-customer", "customer", "text", &v("customer"), submitted.and(errors.get("customer")).is_some())))
-                    (field(t(lang, "rcv.payment_invoice"), "p-invoice_id", errors.get("invoice_id"),
-                        input("p-invoice_id", "invoice_id", "text", &v("invoice_id"), errors.get("invoice_id").is_some())))
-                    (field(t(lang, "work.amount"), "p-amount", errors.get("amount"),
-                        input("p-amount", "amount", "text", &v("amount"), errors.get("amount").is_some())))
-                    (field(t(lang, "rcv.paid_on"), "p-paid_on", errors.get("paid_on"),
-                        input("p-paid_on", "paid_on", "date", &v("paid_on"), errors.get("paid_on").is_some())))
-                    (field(t(lang, "rcv.reference"), "p-reference", errors.get("reference"),
-                        input("p-reference", "reference", "text", &v("reference"), errors.get("reference").is_some())))
+        div.plots {
+            section.panel.plotpanel id="ageing" {
+                h2 { (t(lang, "rcv.ageing")) " · " (date(q.as_of)) }
+                (ageing_plot(lang, &report.total))
+            }
+            section.panel.plotpanel id="payment" {
+                h2 { (t(lang, "rcv.payment")) }
+                form method="post" action="/work/receivables/payment" id="payment-form" novalidate {
+                    div.formgrid {
+                        (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "p-customer", submitted.and(errors.get("customer")),
+                            input("p-customer", "customer", "text", &v("customer"), submitted.and(errors.get("customer")).is_some())))
+                        (field(t(lang, "rcv.payment_invoice"), "p-invoice_id", errors.get("invoice_id"),
+                            input("p-invoice_id", "invoice_id", "text", &v("invoice_id"), errors.get("invoice_id").is_some())))
+                        (field(t(lang, "work.amount"), "p-amount", errors.get("amount"),
+                            input("p-amount", "amount", "text", &v("amount"), errors.get("amount").is_some())))
+                        (field(t(lang, "rcv.paid_on"), "p-paid_on", errors.get("paid_on"),
+                            input("p-paid_on", "paid_on", "date", &v("paid_on"), errors.get("paid_on").is_some())))
+                        (field(t(lang, "rcv.reference"), "p-reference", errors.get("reference"),
+                            input("p-reference", "reference", "text", &v("reference"), errors.get("reference").is_some())))
+                    }
+                    div.formfoot { span {} button.primary type="submit" { (t(lang, "rcv.record")) } }
                 }
-                div.formfoot { span {} button.primary type="submit" { (t(lang, "rcv.record")) } }
             }
         }
-        section.panel id="ageing" {
-            h2 { (t(lang, "rcv.ageing")) " · " (date(q.as_of)) }
-            (ageing_plot(lang, &report.total))
+        section.panel.flush id="ageing-customers" {
+            h2 { (t(lang, "rcv.ageing")) " · " (t(lang, "work.customer")) }
             table.data.compact {
                 thead { tr {
                     th { (t(lang, "work.customer")) }
@@ -319,7 +326,7 @@ async fn render(
                     th.num { (t(lang, "rcv.d61_90")) } th.num { (t(lang, "rcv.d90_plus")) } th.num { (t(lang, "work.total")) }
                 } }
                 tbody {
-                    @for c in &report.customers {
+                    @for c in report.customers.iter().take(ROWS) {
                         tr {
                             td { a href=(format!("/work/receivables?customer={}&as_of={}", c.customer_id, q.as_of)) { (name(c.customer_id)) } }
                             (bucket_cells(lang, &c.buckets))
@@ -328,6 +335,7 @@ async fn render(
                     tr.total { th { (t(lang, "work.total")) } (bucket_cells(lang, &report.total)) }
                 }
             }
+            (more(lang, report.customers.len()))
         }
         section.panel.flush id="overdue" {
             h2 { (t(lang, "rcv.overdue_list")) }
@@ -338,7 +346,7 @@ async fn render(
                         th.num { (t(lang, "rcv.days_overdue")) } th.num { (t(lang, "work.open")) }
                     } }
                     tbody {
-                        @for o in &overdue {
+                        @for o in overdue.iter().take(ROWS) {
                             tr {
                                 td { a href=(format!("/work/receivables?customer={}&as_of={}", o.customer_id, q.as_of)) { (o.customer_name) } }
                                 td.mono { (o.invoice_number) @if let Some(s) = o.instalment { " · " (t(lang, "rcv.instalment")) " " (s) } }
@@ -349,6 +357,7 @@ async fn render(
                         }
                     }
                 }
+                (more(lang, overdue.len()))
             }
         }
         section.panel.flush id="open-items" {
@@ -360,7 +369,7 @@ async fn render(
                         th { (t(lang, "work.due")) } th.num { (t(lang, "work.open")) }
                     } }
                     tbody {
-                        @for i in &items {
+                        @for i in items.iter().take(ROWS) {
                             tr {
                                 td { a href=(format!("/work/receivables?customer={}&as_of={}", i.customer_id, q.as_of)) { (name(i.customer_id)) } }
                                 td.mono { (i.invoice_number) " " small.muted { "#" (i.invoice_id) } }
@@ -371,6 +380,7 @@ async fn render(
                         }
                     }
                 }
+                (more(lang, items.len()))
             }
         }
         section.panel.flush id="collections" {

@@ -12,7 +12,8 @@ use patron_domain::service::{Priority, SurveyInput, SurveyKind, Ticket, TicketIn
 use patron_store::{StoreError, Viewer};
 
 use super::{
-    customer_link, field, forbidden, input, manages, names, notices, t, work_page, Errors, Form,
+    customer_link, field, forbidden, input, manages, more, names, notices, t, work_page, Errors,
+    Form, ROWS,
 };
 use crate::i18n::{self, Lang};
 use crate::{store_error_page, Ctx, WebState};
@@ -193,7 +194,8 @@ async fn body(
         section.panel.flush id="tickets" {
             h2 { (t(lang, "svc.tickets")) }
             @if open.is_empty() { p.empty { (t(lang, "work.none")) } } @else {
-                table.data { (ticket_head(lang)) tbody { @for tk in &open { (ticket_row(lang, tk, &name(tk.customer_id), now)) } } }
+                table.data { (ticket_head(lang)) tbody { @for tk in open.iter().take(ROWS) { (ticket_row(lang, tk, &name(tk.customer_id), now)) } } }
+                (more(lang, open.len()))
             }
         }
         @if let Some(c) = customer {
