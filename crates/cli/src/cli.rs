@@ -44,7 +44,7 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
     },
-    /// Import customers, orders or interactions from a file.
+    /// Import customers, orders, interactions or leads from a file.
     Import(ImportArgs),
     /// Export customers or orders as CSV or JSON.
     Export(ExportArgs),
@@ -74,6 +74,8 @@ pub enum Command {
     Opportunity(crate::commands::opportunity::OpportunityArgs),
     /// Campaigns with their cost, the customers they brought and their return.
     Campaign(crate::commands::campaign::CampaignArgs),
+    /// Leads: list, show, qualify, disqualify, convert into a customer.
+    Lead(crate::commands::lead::LeadArgs),
     /// Manager review per rep over a period: interactions and promises, card completeness,
     /// tickets breached, sales vs collections.
     Review {
@@ -100,6 +102,7 @@ pub enum ImportEntity {
     Customers,
     Orders,
     Interactions,
+    Leads,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,6 +133,15 @@ pub struct ImportArgs {
     /// (always on for --format cdnow, which has no customer file).
     #[arg(long)]
     pub create_customers: bool,
+    /// Leads: the campaign (by name) of rows that name none.
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// Leads: the owner (by username) of rows that name none.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Leads: the source of rows that give none.
+    #[arg(long)]
+    pub source: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

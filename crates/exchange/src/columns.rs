@@ -217,6 +217,18 @@ fn fold(h: &str) -> String {
 
 /// Parses `--map column=field` (field `ignore`, `custom.NAME`, or a field name).
 pub(crate) fn parse_mapping(entity: Entity, spec: &str) -> Result<(String, Field), String> {
+    parse_mapping_in(known(entity), entity == Entity::Customers, spec)
+}
+
+/// (field, recognised header names) of a file kind, as [`known`] gives them per entity.
+pub(crate) type Known = &'static [(&'static str, &'static [&'static str])];
+
+/// [`parse_mapping`] over the fields `known` (`custom.NAME` only with `custom`).
+pub(crate) fn parse_mapping_in(
+    known: Known,
+    custom: bool,
+    spec: &str,
+) -> Result<(String, Field), String> {
     let (col, field) = spec
         .split_once('=')
         .ok_or_else(|| format!("--map {spec}: expected COLUMN=FIELD"))?;
@@ -224,15 +236,15 @@ pub(crate) fn parse_mapping(entity: Entity, spec: &str) -> Result<(String, Field
     let f = if field == "ignore" {
         Field::Ignore
     } else if let Some(name) = field.strip_prefix("custom.") {
-        if entity != Entity::Customers || name.is_empty() {
+        if !custom || name.is_empty() {
             return Err(format!(
                 "--map {spec}: custom fields exist on customers only, as custom.NAME"
             ));
         }
         Field::Custom(name.to_string())
     } else {
-        let names: Vec<&str> = known(entity).iter().map(|(f, _)| *f).collect();
-        match known(entity).iter().find(|(f, _)| *f == field) {
+        let names: Vec<&str> = known.iter().map(|(f, _)| *f).collect();
+        match known.iter().find(|(f, _)| *f == field) {
             Some((f, _)) => Field::Named(f),
             None => {
                 return Err(format!(
@@ -251,6 +263,16 @@ pub(crate) fn resolve(
     headers: &[String],
     maps: &[(String, Field)],
 ) -> Result<Vec<Field>, String> {
+    resolve_in(known(entity), required(entity), headers, maps)
+}
+
+/// [`resolve`] over the fields `known`, of which `required` must be present.
+pub(crate) fn resolve_in(
+    known: Known,
+    required: &[&'static str],
+    headers: &[String],
+    maps: &[(String, Field)],
+) -> Result<Vec<Field>, String> {
     let explicit: HashMap<String, &Field> = maps.iter().map(|(c, f)| (fold(c), f)).collect();
     let mut out = Vec::with_capacity(headers.len());
     let mut unknown = Vec::new();
@@ -258,10 +280,7 @@ pub(crate) fn resolve(
         let k = fold(h);
         if let Some(f) = explicit.get(&k) {
             out.push((*f).clone());
-        } else if let Some((f, _)) = known(entity)
-            .iter()
-            .find(|(_, names)| names.contains(&k.as_str()))
-        {
+        } else if let Some((f, _)) = known.iter().find(|(_, names)| names.contains(&k.as_str())) {
             out.push(Field::Named(f));
         } else {
             unknown.push(h.clone());
@@ -289,7 +308,7 @@ pub(crate) fn resolve(
             }
         }
     }
-    for r in required(entity) {
+    for r in required {
         if !out.contains(&Field::Named(r)) {
             return Err(format!("no column holds '{r}' (required); name a column '{r}' or map one with --map COLUMN={r}"));
         }

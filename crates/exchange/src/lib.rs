@@ -9,9 +9,11 @@ mod columns;
 mod error;
 mod export;
 mod import;
+mod leads;
 mod rows;
 
 pub use columns::{Entity, Field};
 pub use error::{ImportError, RowError};
 pub use export::{export_customers, export_orders, ExportFormat};
 pub use import::{import_file, ImportOptions, ImportReport, InputFormat, Progress};
+pub use leads::{import_leads, LeadImportOptions};

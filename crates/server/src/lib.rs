@@ -8,6 +8,9 @@
 //! The route table ([`routes::ROUTES`]) is the single list of routes: the router and the
 //! OpenAPI document are both built from it.
 
+// The OpenAPI document is built from large `json!` literals.
+#![recursion_limit = "256"]
+
 pub mod auth;
 pub mod error;
 pub mod extract;

@@ -54,6 +54,7 @@ fn build() -> Value {
             {"name": "receivables", "description": "Credit and receivables: credit position, invoices with instalment plans, payments, the ageing report and the approval queue of orders held over the credit limit."},
             {"name": "service", "description": "Service tickets with an SLA clock and escalation, and satisfaction surveys (CSAT, NPS)."},
             {"name": "sales", "description": "Opportunities (stage, amount, probability, expected close), the pipeline and the forecast."},
+            {"name": "leads", "description": "Leads (business cards, web forms) from capture through qualification to conversion into a customer, and the funnel."},
             {"name": "followup", "description": "Follow-up planning by value tier (ABC cadence) and the before-the-visit brief."},
             {"name": "system", "description": "Health and this document."}
         ],
@@ -456,6 +457,7 @@ fn schemas() -> Value {
     doc.append(&mut value_schemas());
     doc.append(&mut custody_schemas());
     doc.append(&mut work_schemas());
+    doc.append(&mut crate::routes::leads::schemas());
     Value::Object(doc)
 }
 

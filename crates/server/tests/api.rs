@@ -379,6 +379,7 @@ backend_tests!(
     delete_and_merge_with_receivables,
     plain_orders_get_the_credit_check,
     receivables_and_service_over_the_api,
+    leads_over_the_api,
 );
 
 async fn customers_crud_with_history(store: Store) {
@@ -2523,6 +2524,9 @@ fn sample_body(operation_id: &str, other_customer: i64, other_user: i64) -> Opti
         }
         "changeOpportunityStage" => json!({"stage": "won"}),
         "createCampaign" => json!({"name": "matrix", "cost": 1, "started_on": "2024-01-01"}),
+        "createLead" => json!({"name": "Matrix Lead"}),
+        "changeLeadStatus" => json!({"status": "contacted"}),
+        "convertLead" => json!({"allow_duplicate": true}),
         "placeOrder" => {
             json!({"order": {"ordered_on": "2024-01-02", "lines": [{"amount": 10}]}, "on_excess": "hold"})
         }
@@ -2647,6 +2651,23 @@ async fn access_matrix_over_every_route(store: Store) {
         opportunity.body
     );
     let opportunity = opportunity.body["id"].as_i64().unwrap();
+    // B's qualified lead, with the secret person on it.
+    let lead = rep_b
+        .post(
+            "/api/leads",
+            json!({"name": SECRET_NAME, "phone": SECRET_PHONE, "email": SECRET_EMAIL}),
+        )
+        .await;
+    assert_eq!(lead.status, StatusCode::CREATED, "{}", lead.body);
+    assert_eq!(lead.body["owner_id"], b_id);
+    let lead = lead.body["id"].as_i64().unwrap();
+    let r = rep_b
+        .patch(
+            &format!("/api/leads/{lead}"),
+            json!({"status": "qualified"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let b_token = rep_b.get("/api/tokens").await.body[0]["id"]
         .as_i64()
         .unwrap();
@@ -2680,7 +2701,8 @@ async fn access_matrix_over_every_route(store: Store) {
             .replace("{user_id}", &b_id.to_string())
             .replace("{ticket_id}", &ticket.to_string())
             .replace("{hold_id}", &hold.id.to_string())
-            .replace("{opportunity_id}", &opportunity.to_string());
+            .replace("{opportunity_id}", &opportunity.to_string())
+            .replace("{lead_id}", &lead.to_string());
         let about_b = route.path.contains('{');
         let body = sample_body(route.operation_id, y, a_id);
         let mut uris = vec![uri.clone()];
@@ -3554,4 +3576,168 @@ async fn receivables_and_service_over_the_api(store: Store) {
     assert!(audit
         .iter()
         .any(|(a, cid, d, _)| a == "view" && *cid == Some(c) && d.as_deref() == Some("credit")));
+}
+
+async fn leads_over_the_api(store: Store) {
+    use patron_store::Role;
+    let api = Api::new(store).await;
+    let (rep, rep_id) = api.as_user("lead-rep", Role::Rep).await;
+    let (other, _) = api.as_user("lead-other", Role::Rep).await;
+    let (analyst, _) = api.as_user("lead-analyst", Role::Analyst).await;
+    let k = api
+        .post(
+            "/api/campaigns",
+            json!({"name": "Expo 2024", "cost": 1000, "started_on": "2024-01-01"}),
+        )
+        .await;
+    assert_eq!(k.status, StatusCode::CREATED, "{}", k.body);
+    let k = k.body["id"].as_i64().unwrap();
+    let r = rep
+        .post(
+            "/api/leads",
+            json!({"name": "Li Wei", "company": "Huaxin", "title": "Buyer", "phone": "+86 138 0013 8000",
+                   "campaign_id": k, "notes": "wants samples"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["owner_id"], rep_id);
+    assert_eq!(r.body["status"], "new");
+    let id = r.body["id"].as_i64().unwrap();
+    let lead = format!("/api/leads/{id}");
+    // Bad input names the field; unknown statuses and campaigns too.
+    let r = rep
+        .post("/api/leads", json!({"name": "", "email": "x@"}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = rep
+        .post("/api/leads", json!({"name": "A", "campaign_id": 999}))
+        .await;
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "campaign_id")
+    );
+    let r = rep.get("/api/leads?status=hot").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // Not qualified: no conversion; no illegal moves.
+    let r = rep.post(&format!("{lead}/convert"), json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("qualify"),
+        "{}",
+        r.body
+    );
+    let r = rep.patch(&lead, json!({"status": "disqualified"})).await;
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "reason")
+    );
+    for s in ["contacted", "qualified"] {
+        let r = rep.patch(&lead, json!({"status": s})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let r = rep.patch(&lead, json!({"status": "contacted"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    // Others do not see it; the analyst gets counts only.
+    assert_eq!(other.get(&lead).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other
+            .post(&format!("{lead}/convert"), json!({}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(other.get("/api/leads").await.body["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        analyst.get("/api/leads").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = analyst
+        .get(&format!("/api/leads/funnel?campaign_id={k}"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["qualified"], 1);
+    // Convert: a new customer of the rep, attributed to the campaign.
+    let r = rep.post(&format!("{lead}/convert"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["created_customer"], true);
+    assert_eq!(r.body["lead"]["status"], "converted");
+    let c = r.body["customer_id"].as_i64().unwrap();
+    let customer = rep.get(&format!("/api/customers/{c}")).await;
+    assert_eq!(customer.body["name"], "Huaxin");
+    assert_eq!(customer.body["status"], "tracking");
+    assert_eq!(customer.body["source"], "Expo 2024");
+    assert_eq!(customer.body["owner_id"], rep_id);
+    let contacts = rep.get(&format!("/api/customers/{c}/contacts")).await;
+    assert_eq!(contacts.body[0]["name"], "Li Wei");
+    let r = rep.post(&format!("{lead}/convert"), json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("already"),
+        "{}",
+        r.body
+    );
+    let r = api.get("/api/campaigns").await;
+    assert_eq!(
+        (
+            r.body[0]["leads_captured"].as_i64(),
+            r.body[0]["leads_converted"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    // A second card of the same person: refused as a likely duplicate, then converted into it.
+    let second = rep
+        .post(
+            "/api/leads",
+            json!({"name": "Li Wei", "phone": "13800138000"}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let second = format!("/api/leads/{second}");
+    rep.patch(&second, json!({"status": "qualified"})).await;
+    let r = rep.post(&format!("{second}/convert"), json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{c} ")),
+        "{}",
+        r.body
+    );
+    let r = rep
+        .post(&format!("{second}/convert"), json!({"into": 999999}))
+        .await;
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "into")
+    );
+    let r = rep
+        .post(&format!("{second}/convert"), json!({"into": c}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (
+            r.body["created_customer"].as_bool(),
+            r.body["customer_id"].as_i64()
+        ),
+        (Some(false), Some(c))
+    );
+    let f = rep.get("/api/leads/funnel").await;
+    assert_eq!(f.body["converted"], 2);
+    let page = rep.get("/api/leads?status=converted&limit=1").await;
+    assert_eq!(page.body["items"].as_array().unwrap().len(), 1);
+    assert!(page.body["next"].is_string());
+    let audit = audit_rows(&api, "lead-rep").await;
+    let converted = format!("lead {id} converted into new customer C{c:06}");
+    assert!(
+        audit.iter().any(|(a, cid, d, _)| a == "update"
+            && *cid == Some(c)
+            && d.as_deref() == Some(converted.as_str())),
+        "{audit:?}"
+    );
 }

@@ -37,6 +37,7 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
                         a href="/score-model" class=[(active == "score").then_some("active")] { (lang.t("nav.score_model")) }
                         a href="/import" class=[(active == "import").then_some("active")] { (lang.t("nav.import")) }
                         a href="/work" class=[(active == "work").then_some("active")] { (crate::work::t(lang, "work.nav")) }
+                        a href="/leads" class=[(active == "leads").then_some("active")] { (crate::leads::t(lang, "leads.nav")) }
                         a href="/pool" class=[(active == "pool").then_some("active")] { (lang.t("nav.pool")) }
                         a href="/admin/users" class=[(active == "users").then_some("active")] { (lang.t("nav.users")) }
                         a href="/admin/audit" class=[(active == "audit").then_some("active")] { (lang.t("nav.audit")) }

@@ -18,6 +18,7 @@ mod dashboard;
 pub mod i18n;
 mod import;
 mod layout;
+mod leads;
 mod overview;
 mod period;
 mod score_editor;
@@ -114,6 +115,7 @@ pub fn router_with(store: Store, hooks: Hooks) -> Router {
         .route("/import/{id}/progress", get(import::progress))
         .route("/import/{id}/rejects.csv", get(import::rejects))
         .merge(work::routes())
+        .merge(leads::routes())
         .route("/pool", get(custody::pool))
         .route("/pool/claim", post(custody::claim))
         .route("/pool/return", post(custody::give_back))

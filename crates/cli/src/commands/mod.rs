@@ -7,6 +7,7 @@ pub mod custody;
 mod demo;
 mod demo_profiles;
 pub mod followup;
+pub mod lead;
 pub mod opportunity;
 mod records;
 pub mod service;
@@ -46,6 +47,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Followup(args) => followup::run(&open(&cli.database).await?, args).await,
         Command::Opportunity(args) => opportunity::run(&open(&cli.database).await?, args).await,
         Command::Campaign(args) => campaign::run(&open(&cli.database).await?, args).await,
+        Command::Lead(args) => lead::run(&open(&cli.database).await?, args).await,
         Command::Review { from, to } => {
             followup::review(&open(&cli.database).await?, from, to).await
         }

@@ -1,0 +1,268 @@
+//! The leads page on both backends: the funnel counts, a rep's own leads only, moving and
+//! converting through the forms, refusals shown with their reason (409 / 422), Chinese labels.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use patron_domain::CustomerInput;
+use patron_store::{
+    backend_tests, Actor, LeadInput, LeadStatusChange, NewUser, Role, Store, User, Viewer,
+};
+use tower::ServiceExt;
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Page {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let location = resp
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Page {
+        status,
+        location,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn get(app: &Router, uri: &str, lang: &str) -> Page {
+    send(
+        app,
+        Request::get(uri)
+            .header(header::COOKIE, format!("lang={lang}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+async fn post(app: &Router, uri: &str, form: &[(&str, &str)]) -> Page {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    send(
+        app,
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+async fn user(store: &Store, name: &str) -> User {
+    store
+        .create_user(&NewUser {
+            username: name.into(),
+            role: Some(Role::Rep),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+async fn app_as(store: &Store, u: &User) -> Router {
+    let viewer = Viewer {
+        user: u.clone(),
+        visible: store.visibility(u).await.unwrap(),
+        actor: Actor::user(u, None),
+    };
+    patron_web::router(store.clone()).layer(axum::Extension(viewer))
+}
+
+async fn lead(store: &Store, name: &str, owner: i64, phone: Option<&str>) -> i64 {
+    store
+        .create_lead(LeadInput {
+            name: name.into(),
+            company: Some(format!("{name} Trading")),
+            phone: phone.map(String::from),
+            source: Some("Canton Fair".into()),
+            owner_id: Some(owner),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+backend_tests!(leads_page_works_a_lead_through);
+
+async fn leads_page_works_a_lead_through(store: Store) {
+    let ann = user(&store, "ann").await;
+    let bob = user(&store, "bob").await;
+    let a1 = lead(&store, "Li Wei", ann.id, None).await;
+    let a2 = lead(&store, "Zhou Min", ann.id, Some("+86 139 0000 0002")).await;
+    let b1 = lead(&store, "Bob's Secret", bob.id, None).await;
+    store
+        .set_lead_status(
+            a1,
+            &LeadStatusChange {
+                status: "qualified".into(),
+                reason: None,
+            },
+        )
+        .await
+        .unwrap();
+    let app = app_as(&store, &ann).await;
+
+    // The funnel over Ann's leads and her list; Bob's lead is not there.
+    let p = get(&app, "/leads", "en").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("Li Wei") && p.body.contains("Zhou Min"));
+    assert!(!p.body.contains("Bob&#39;s Secret") && !p.body.contains("Bob's Secret"));
+    let count = |body: &str, s: &str| -> String {
+        let at = body
+            .find(&format!("id=\"funnel-{s}\""))
+            .expect("funnel entry");
+        let rest = &body[at..];
+        let strong = rest.find("<strong>").unwrap() + "<strong>".len();
+        rest[strong..strong + rest[strong..].find('<').unwrap()].to_string()
+    };
+    assert_eq!(count(&p.body, "new"), "1");
+    assert_eq!(count(&p.body, "qualified"), "1");
+    assert_eq!(count(&p.body, "converted"), "0");
+    // Filtered by status.
+    let p = get(&app, "/leads?status=qualified", "en").await;
+    assert!(p.body.contains("Li Wei") && !p.body.contains("Zhou Min"));
+    // Chinese labels.
+    let p = get(&app, "/leads", "zh").await;
+    for label in ["销售线索", "漏斗", "已确认", "新增线索"] {
+        assert!(p.body.contains(label), "{label} missing");
+    }
+
+    // Another rep's lead: not found, unchanged.
+    let p = post(
+        &app,
+        &format!("/leads/{b1}/status"),
+        &[("status", "contacted")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert_eq!(store.lead(b1).await.unwrap().status, "new");
+    // An illegal move and a missing reason are shown with their reason.
+    let p = post(
+        &app,
+        &format!("/leads/{a1}/status"),
+        &[("status", "contacted")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.body);
+    assert!(p.body.contains("cannot go from"), "{}", p.body);
+    let p = post(
+        &app,
+        &format!("/leads/{a2}/status"),
+        &[("status", "disqualified"), ("reason", " ")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("reason"), "{}", p.body);
+    // A legal move goes back to the list it came from.
+    let p = post(
+        &app,
+        &format!("/leads/{a2}/status"),
+        &[("status", "contacted"), ("back", "/leads?status=new")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location.as_deref(), Some("/leads?status=new&ok=moved"));
+
+    // Convert: a new customer of Ann's.
+    let p = post(&app, &format!("/leads/{a1}/convert"), &[]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let converted = store.lead(a1).await.unwrap();
+    let c = converted.converted_customer_id.expect("converted");
+    assert_eq!(
+        p.location.as_deref(),
+        Some(&*format!("/leads?ok=converted&customer={c}"))
+    );
+    let customer = store.customer(c).await.unwrap();
+    assert_eq!(customer.data.owner_id, Some(ann.id));
+    assert_eq!(customer.data.name, "Li Wei Trading");
+    // Twice: refused with the reason.
+    let p = post(&app, &format!("/leads/{a1}/convert"), &[]).await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+    assert!(p.body.contains("already"), "{}", p.body);
+    let p = get(&app, "/leads?ok=converted", "en").await;
+    assert_eq!(count(&p.body, "converted"), "1");
+    assert!(p.body.contains(&format!("/customers/{c}")));
+
+    // Into an existing customer by number; one of Bob's is "does not exist".
+    let bobs = store
+        .create_customer(
+            CustomerInput {
+                name: "Bob's customer".into(),
+                owner_id: Some(bob.id),
+                ..Default::default()
+            },
+            "t",
+        )
+        .await
+        .unwrap();
+    let anns = store
+        .create_customer(
+            CustomerInput {
+                name: "Zhou Min Trading".into(),
+                phone: Some("13900000002".into()),
+                owner_id: Some(ann.id),
+                ..Default::default()
+            },
+            "t",
+        )
+        .await
+        .unwrap();
+    store
+        .set_lead_status(
+            a2,
+            &LeadStatusChange {
+                status: "qualified".into(),
+                reason: None,
+            },
+        )
+        .await
+        .unwrap();
+    let p = post(&app, &format!("/leads/{a2}/convert"), &[]).await;
+    assert_eq!(p.status, StatusCode::CONFLICT, "likely duplicate");
+    assert!(
+        p.body.contains(anns.data.number.as_deref().unwrap()),
+        "{}",
+        p.body
+    );
+    let p = post(
+        &app,
+        &format!("/leads/{a2}/convert"),
+        &[("into", bobs.data.number.as_deref().unwrap())],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    let p = post(
+        &app,
+        &format!("/leads/{a2}/convert"),
+        &[("into", anns.data.number.as_deref().unwrap())],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(
+        store.lead(a2).await.unwrap().converted_customer_id,
+        Some(anns.id)
+    );
+
+    // Recording a lead makes it the rep's.
+    let p = post(
+        &app,
+        "/leads",
+        &[("name", "Qian Duoduo"), ("email", "qian@example.com")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let p = get(&app, "/leads?status=new", "en").await;
+    assert!(p.body.contains("Qian Duoduo"));
+    let p = post(&app, "/leads", &[("name", ""), ("email", "nope")]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
