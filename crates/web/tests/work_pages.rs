@@ -596,6 +596,10 @@ async fn service_tickets_and_surveys(store: Store) {
     );
     let zh = get_zh(&f.ann, &format!("/work/service?customer={}", f.acme)).await;
     assert!(zh.body.contains("未结工单") && zh.body.contains("维修"));
+    assert!(
+        zh.body.contains("<strong>创建</strong>"),
+        "history kinds translated"
+    );
 }
 
 async fn followup_plan_cadence_and_brief(store: Store) {

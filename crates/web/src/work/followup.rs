@@ -130,7 +130,7 @@ async fn body(
                     div.formgrid {
                         @for (class, days) in &cadence {
                             (field(&format!("{} {} ({})", t(lang, "fu.class"), class, t(lang, "fu.days")), &format!("c-{class}"), errors.get(class),
-                                input(&format!("c-{class}"), class, "number", &cadence_value(class, *days), errors.get(class).is_some())))
+                                input(&format!("c-{class}"), class, "text", &cadence_value(class, *days), errors.get(class).is_some())))
                         }
                     }
                     div.formfoot { span {} button.primary type="submit" { (t(lang, "fu.cadence_save")) } }
@@ -161,7 +161,7 @@ fn plan_table(lang: Lang, rows: &[&PlannedContact], done: bool) -> Markup {
                         td.num { (p.days_overdue.max(0)) }
                         td.nowrap {
                             @if done {
-                                form method="post" action="/work/followup/done" style="display:inline" {
+                                form.rowform method="post" action="/work/followup/done" {
                                     input type="hidden" name="customer" value=(p.customer_id);
                                     select name="kind" aria-label=(t(lang, "fu.kind")) {
                                         @for k in HOW { option value=(k) { (lang.t(&format!("kind.{k}"))) } }

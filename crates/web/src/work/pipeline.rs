@@ -143,7 +143,7 @@ async fn body(
                             td.num { (money(o.weighted)) }
                             td.nowrap { (i18n::date(lang, o.expected_close)) }
                             td.nowrap {
-                                form method="post" action=(format!("/work/pipeline/{}/{}/stage", o.customer_id, o.id)) style="display:inline" {
+                                form.rowform method="post" action=(format!("/work/pipeline/{}/{}/stage", o.customer_id, o.id)) {
                                     select name="stage" aria-label=(t(lang, "pl.stage")) {
                                         @for s in STAGES { option value=(s) selected[*s == o.stage] { (t(lang, &format!("pl.stage.{s}"))) } }
                                     }
@@ -166,7 +166,7 @@ async fn body(
                         select id="o-stage" name="stage" { @for s in STAGES { option value=(s) selected[v("stage", "prospecting") == *s] { (t(lang, &format!("pl.stage.{s}"))) } } }
                     }))
                     (field(t(lang, "work.amount"), "o-amount", err("amount"), input("o-amount", "amount", "text", &v("amount", ""), err("amount").is_some())))
-                    (field(t(lang, "pl.probability"), "o-probability", err("probability"), input("o-probability", "probability", "number", &v("probability", ""), err("probability").is_some())))
+                    (field(t(lang, "pl.probability"), "o-probability", err("probability"), input("o-probability", "probability", "text", &v("probability", ""), err("probability").is_some())))
                     (field(t(lang, "pl.close"), "o-expected_close", err("expected_close"), input("o-expected_close", "expected_close", "date", &v("expected_close", ""), err("expected_close").is_some())))
                 }
                 div.formfoot { span {} button.primary type="submit" { (t(lang, "pl.create")) } }

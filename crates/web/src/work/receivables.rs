@@ -236,11 +236,11 @@ async fn render(
                                     td.nowrap { (i18n::datetime(lang, h.requested_at)) }
                                     td { (h.requested_by) }
                                     td.nowrap {
-                                        form method="post" action=(format!("/work/receivables/holds/{}/approve", h.id)) style="display:inline" {
+                                        form.rowform method="post" action=(format!("/work/receivables/holds/{}/approve", h.id)) {
                                             button.primary type="submit" { (t(lang, "rcv.approve")) }
                                         }
                                         " "
-                                        form method="post" action=(format!("/work/receivables/holds/{}/reject", h.id)) style="display:inline" {
+                                        form.rowform method="post" action=(format!("/work/receivables/holds/{}/reject", h.id)) {
                                             button type="submit" { (t(lang, "rcv.reject")) }
                                         }
                                     }

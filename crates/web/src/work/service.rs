@@ -224,7 +224,7 @@ async fn body(
                         @if let Some(b) = &tk.body { p { (b) } }
                         ol.timeline {
                             @for ev in &tk.events {
-                                li { span.when { (i18n::datetime(lang, ev.at)) } " " strong { (ev.kind) }
+                                li { span.when { (i18n::datetime(lang, ev.at)) } " " strong { (event_label(lang, &ev.kind)) }
                                     @if let Some(by) = &ev.by { " · " (by) }
                                     @if let Some(x) = &ev.text { p { (x) } } }
                             }
@@ -284,7 +284,7 @@ async fn body(
                             select id="sv-kind" name="kind" { @for k in SURVEYS { option value=(k) selected[v("survey", "kind", "csat") == *k] { (k.to_uppercase()) } } }
                         }))
                         (field(&format!("{} ({})", t(lang, "svc.score"), t(lang, "svc.score_hint")), "sv-score", err("survey", "score").as_deref(),
-                            input("sv-score", "score", "number", &v("survey", "score", ""), err("survey", "score").is_some())))
+                            input("sv-score", "score", "text", &v("survey", "score", ""), err("survey", "score").is_some())))
                         (field(t(lang, "work.note"), "sv-comment", err("survey", "comment").as_deref(),
                             input("sv-comment", "comment", "text", &v("survey", "comment", ""), err("survey", "comment").is_some())))
                     }
@@ -293,6 +293,16 @@ async fn body(
             }
         }
     })
+}
+
+/// A history entry's kind in the interface language (unknown kinds as stored).
+fn event_label(lang: Lang, kind: &str) -> String {
+    match kind {
+        "opened" | "comment" | "resolved" | "reopened" | "escalated" => {
+            t(lang, &format!("svc.event.{kind}")).to_string()
+        }
+        other => other.to_string(),
+    }
 }
 
 fn ticket_head(lang: Lang) -> Markup {
