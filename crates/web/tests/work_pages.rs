@@ -492,6 +492,12 @@ async fn service_tickets_and_surveys(store: Store) {
     assert!(breached < fresh, "breached first");
     assert!(m.body.contains("late by") && m.body.contains("due in"));
     assert!(m.body.contains("id=\"sweep\""));
+    // Every state change is a POST form of its own (the session layer writes the CSRF token
+    // into those only), never a button that turns a GET form into a POST.
+    assert!(!m.body.contains("formmethod"));
+    assert!(m
+        .body
+        .contains(r#"method="post" action="/work/service/escalate""#));
     // Ann: her ticket only, no sweep button.
     let a = get(&f.ann, "/work/service").await;
     assert!(a.body.contains("Acme scratched case") && !a.body.contains("Borealis broken player"));

@@ -184,11 +184,12 @@ async fn body(
             (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "q-customer",
                 if submitted.is_none() { errors.get("customer") } else { None },
                 input("q-customer", "customer", "text", q.get("customer"), false)))
-            div.actions {
-                button.primary type="submit" { (t(lang, "work.show")) }
-                @if manages(me) {
-                    button type="submit" formmethod="post" formaction="/work/service/escalate" id="sweep" { (t(lang, "svc.sweep")) }
-                }
+            div.actions { button.primary type="submit" { (t(lang, "work.show")) } }
+        }
+        @if manages(me) {
+            // Its own POST form, so that it carries the session's CSRF token.
+            form.rowform.pad method="post" action="/work/service/escalate" id="sweep-form" {
+                button type="submit" id="sweep" { (t(lang, "svc.sweep")) }
             }
         }
         section.panel.flush id="tickets" {
