@@ -29,7 +29,8 @@ pub enum CampaignAction {
         #[arg(long)]
         channel: Option<String>,
     },
-    /// Every campaign: customers, leads, buyers, revenue, margin and return (margin / cost).
+    /// Every campaign: customers, leads, lead records captured and converted, buyers, revenue,
+    /// margin and return (margin / cost).
     List,
     /// The mailing list for a campaign: the customers matching the filters, never those who
     /// asked for no marketing. Recorded in the audit log as an export.
@@ -101,16 +102,27 @@ pub async fn run(store: &Store, args: CampaignArgs) -> anyhow::Result<()> {
         }
         CampaignAction::List => {
             println!(
-                "{:<24} {:>10} {:>9} {:>6} {:>6} {:>12} {:>12} {:>7}",
-                "campaign", "cost", "customers", "leads", "buyers", "revenue", "margin", "return"
+                "{:<24} {:>10} {:>9} {:>6} {:>8} {:>9} {:>6} {:>12} {:>12} {:>7}",
+                "campaign",
+                "cost",
+                "customers",
+                "leads",
+                "captured",
+                "converted",
+                "buyers",
+                "revenue",
+                "margin",
+                "return"
             );
             for c in store.campaigns().await? {
                 println!(
-                    "{:<24} {:>10} {:>9} {:>6} {:>6} {:>12} {:>12} {:>7}",
+                    "{:<24} {:>10} {:>9} {:>6} {:>8} {:>9} {:>6} {:>12} {:>12} {:>7}",
                     c.name,
                     c.cost.to_string(),
                     c.customers,
                     c.leads,
+                    c.leads_captured,
+                    c.leads_converted,
                     c.buyers,
                     c.revenue.to_string(),
                     c.margin.to_string(),
