@@ -141,9 +141,12 @@ pub async fn import_file(
     let reader_name = file_name.clone();
     let keep_raw = opts.skip_bad.is_some();
     let reader = tokio::task::spawn_blocking(move || {
+        let mut sink = |b: Batch| tx.blocking_send(Ok(b)).is_ok();
         let result = match reader_opts.format {
-            InputFormat::Csv => read_csv(file, &reader_name, &reader_opts, &maps, keep_raw, &tx),
-            InputFormat::Cdnow => read_cdnow(file, &reader_name, &reader_opts, keep_raw, &tx),
+            InputFormat::Csv => {
+                read_csv(file, &reader_name, &reader_opts, &maps, keep_raw, &mut sink)
+            }
+            InputFormat::Cdnow => read_cdnow(file, &reader_name, &reader_opts, keep_raw, &mut sink),
         };
         if let Err(e) = result {
             let _ = tx.blocking_send(Err(e));
@@ -324,6 +327,119 @@ pub async fn import_file(
     Ok(report)
 }
 
+/// One data row of a file, parsed and checked but not stored (see [`parse_rows`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedRow {
+    /// 1-based line number in the file.
+    pub line: u64,
+    pub record: Result<Record, RowError>,
+}
+
+/// What a good row holds. Customers are still referred to by number.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Customer {
+        number: String,
+        referred_by: Option<String>,
+        data: Box<CustomerInput>,
+    },
+    OrderLine {
+        customer: String,
+        /// The order's reference; the order date when the file has none.
+        order_ref: String,
+        line_no: i32,
+        date: chrono::NaiveDate,
+        line: patron_domain::OrderLineInput,
+    },
+    Interaction {
+        customer: String,
+        external_id: Option<String>,
+        kind: patron_domain::InteractionKind,
+        occurred_at: chrono::DateTime<chrono::Utc>,
+        by: Option<String>,
+        text: String,
+    },
+}
+
+impl From<Parsed> for Record {
+    fn from(p: Parsed) -> Self {
+        match p {
+            Parsed::Customer(c) => Record::Customer {
+                number: c.number,
+                referred_by: c.referred_by,
+                data: Box::new(c.data),
+            },
+            Parsed::Order(o, order_ref, line_no) => Record::OrderLine {
+                customer: o.customer,
+                order_ref,
+                line_no,
+                date: o.date,
+                line: o.line,
+            },
+            Parsed::Interaction(i) => Record::Interaction {
+                customer: i.customer,
+                external_id: i.external_id,
+                kind: i.kind,
+                occurred_at: i.occurred_at,
+                by: i.by,
+                text: i.text,
+            },
+        }
+    }
+}
+
+/// Parses a whole file held in memory exactly as [`import_file`] reads it (header mapping,
+/// `maps` as `--map COLUMN=FIELD`, per-row checks), without a database: a file-level problem
+/// (no header, an unknown column, a bad mapping) is an error, a bad row is a [`RowError`] in
+/// its [`ParsedRow`]. Whether referred customers exist is not checked here.
+pub fn parse_rows(
+    entity: Entity,
+    format: InputFormat,
+    maps: &[String],
+    name: &str,
+    input: &[u8],
+) -> Result<Vec<ParsedRow>, ImportError> {
+    let file_err = |message: String| ImportError::File {
+        file: name.to_string(),
+        message,
+    };
+    if format == InputFormat::Cdnow && entity != Entity::Orders {
+        return Err(file_err("the CDNOW format holds orders only".into()));
+    }
+    let maps = maps
+        .iter()
+        .map(|m| parse_mapping(entity, m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(file_err)?;
+    if input.is_empty() {
+        return Err(file_err("is empty".into()));
+    }
+    let opts = ImportOptions::new(entity, format);
+    let mut out = Vec::new();
+    let mut sink = |b: Batch| {
+        out.extend(b.rows.into_iter().map(|r| {
+            ParsedRow {
+                line: r.line,
+                record: r
+                    .parsed
+                    .map(Record::from)
+                    .map_err(|(column, reason)| RowError {
+                        file: name.to_string(),
+                        line: r.line,
+                        column,
+                        reason,
+                    }),
+            }
+        }));
+        true
+    };
+    match format {
+        InputFormat::Csv => read_csv(input, name, &opts, &maps, false, &mut sink)?,
+        InputFormat::Cdnow => read_cdnow(input, name, &opts, false, &mut sink)?,
+    }
+    Ok(out)
+}
+
 /// Numbers the lines of each order: the k-th row of one (customer, order) is line k. Without an
 /// order reference, an order is a customer's purchases of one day (the literature's convention),
 /// referenced by its date. Keys are hashes so memory stays small on files of millions of rows.
@@ -349,26 +465,24 @@ impl LineNumbers {
     }
 }
 
-fn send(
-    tx: &mpsc::Sender<Result<Batch, ImportError>>,
-    rows: &mut Vec<Row>,
-    bytes: u64,
-    cap: usize,
-) -> bool {
+/// Where the readers hand their batches; false stops reading (the receiver is gone).
+type Sink<'a> = &'a mut dyn FnMut(Batch) -> bool;
+
+fn send(sink: Sink<'_>, rows: &mut Vec<Row>, bytes: u64, cap: usize) -> bool {
     let batch = Batch {
         rows: std::mem::replace(rows, Vec::with_capacity(cap)),
         bytes,
     };
-    tx.blocking_send(Ok(batch)).is_ok()
+    sink(batch)
 }
 
 fn read_csv(
-    file: File,
+    file: impl Read,
     name: &str,
     opts: &ImportOptions,
     maps: &[(String, Field)],
     keep_raw: bool,
-    tx: &mpsc::Sender<Result<Batch, ImportError>>,
+    sink: Sink<'_>,
 ) -> Result<(), ImportError> {
     let file_err = |message: String| ImportError::File {
         file: name.to_string(),
@@ -431,12 +545,12 @@ fn read_csv(
         };
         let parsed = parse_csv_record(&rec, &headers, &fields, opts.entity, &mut numbers);
         rows.push(Row { line, parsed, raw });
-        if rows.len() >= cap && !send(tx, &mut rows, rdr.position().byte(), cap) {
+        if rows.len() >= cap && !send(sink, &mut rows, rdr.position().byte(), cap) {
             return Ok(());
         }
     }
     if !rows.is_empty() {
-        send(tx, &mut rows, rdr.position().byte(), cap);
+        send(sink, &mut rows, rdr.position().byte(), cap);
     }
     Ok(())
 }
@@ -484,11 +598,11 @@ fn parse_csv_record(
 }
 
 fn read_cdnow(
-    file: File,
+    file: impl Read,
     name: &str,
     opts: &ImportOptions,
     keep_raw: bool,
-    tx: &mpsc::Sender<Result<Batch, ImportError>>,
+    sink: Sink<'_>,
 ) -> Result<(), ImportError> {
     static MASTER: [Field; 4] = [
         Field::Named("customer"),
@@ -576,12 +690,12 @@ fn read_cdnow(
             .map_err(|(c, m)| (Some(c), m))
         };
         rows.push(Row { line, parsed, raw });
-        if rows.len() >= cap && !send(tx, &mut rows, bytes, cap) {
+        if rows.len() >= cap && !send(sink, &mut rows, bytes, cap) {
             return Ok(());
         }
     }
     if !rows.is_empty() {
-        send(tx, &mut rows, bytes, cap);
+        send(sink, &mut rows, bytes, cap);
     }
     if line == 0 {
         return Err(ImportError::File {

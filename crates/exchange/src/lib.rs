@@ -15,5 +15,7 @@ mod rows;
 pub use columns::{Entity, Field};
 pub use error::{ImportError, RowError};
 pub use export::{export_customers, export_orders, ExportFormat};
-pub use import::{import_file, ImportOptions, ImportReport, InputFormat, Progress};
+pub use import::{
+    import_file, parse_rows, ImportOptions, ImportReport, InputFormat, ParsedRow, Progress, Record,
+};
 pub use leads::{import_leads, LeadImportOptions};

@@ -38,6 +38,17 @@ pub(crate) struct CustomerRow {
 /// (column name, reason)
 pub(crate) type CellError = (String, String);
 
+/// The file's column that held `field` (as the row read it), for an error found after the
+/// cells were read (a record's own validation names its fields); the field's name when no
+/// column held it.
+fn column_of(columns: &[(&Field, &str)], field: &str) -> String {
+    columns
+        .iter()
+        .find(|(f, _)| matches!(f, Field::Named(n) if *n == field))
+        .map_or(field, |(_, c)| c)
+        .to_string()
+}
+
 pub(crate) fn parse_date(s: &str) -> Result<NaiveDate, String> {
     let t = s.trim();
     for fmt in ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d.%m.%Y"] {
@@ -91,7 +102,9 @@ pub(crate) fn order_row<'a>(
     let (mut customer, mut order_ref, mut date, mut amount, mut cost, mut category, mut quantity) =
         (None, None, None, None, Money::ZERO, None, 1i64);
     let mut line_no = None;
+    let mut columns = Vec::new();
     for (field, col, cell) in cells {
+        columns.push((field, col));
         let err = |m: String| (col.to_string(), m);
         let v = cell.trim();
         match field {
@@ -115,12 +128,12 @@ pub(crate) fn order_row<'a>(
     }
     let customer = customer.ok_or_else(|| {
         (
-            "customer".to_string(),
+            column_of(&columns, "customer"),
             "is empty (every order needs its customer's number)".to_string(),
         )
     })?;
-    let date = date.ok_or_else(|| ("date".to_string(), "is missing".to_string()))?;
-    let amount = amount.ok_or_else(|| ("amount".to_string(), "is missing".to_string()))?;
+    let date = date.ok_or_else(|| (column_of(&columns, "date"), "is missing".to_string()))?;
+    let amount = amount.ok_or_else(|| (column_of(&columns, "amount"), "is missing".to_string()))?;
     let mut line = OrderLineInput {
         category,
         quantity,
@@ -132,12 +145,12 @@ pub(crate) fn order_row<'a>(
     let year = chrono::Datelike::year(&date);
     if !(1900..=2200).contains(&year) {
         return Err((
-            "date".into(),
+            column_of(&columns, "date"),
             format!("{date} is out of range (years 1900-2200)"),
         ));
     }
     if let Some(e) = errors.into_iter().next() {
-        return Err((e.field, e.message));
+        return Err((column_of(&columns, &e.field), e.message));
     }
     Ok(OrderRow {
         customer,
@@ -153,7 +166,9 @@ pub(crate) fn interaction_row<'a>(
 ) -> Result<InteractionRow, CellError> {
     let (mut customer, mut external_id, mut kind, mut occurred_at, mut by, mut text) =
         (None, None, None, None, None, String::new());
+    let mut columns = Vec::new();
     for (field, col, cell) in cells {
+        columns.push((field, col));
         let err = |m: String| (col.to_string(), m);
         let v = cell.trim();
         match field {
@@ -170,10 +185,14 @@ pub(crate) fn interaction_row<'a>(
             _ => {}
         }
     }
-    let customer = customer.ok_or_else(|| ("customer".to_string(), "is empty".to_string()))?;
-    let kind = kind.ok_or_else(|| ("kind".to_string(), "is missing".to_string()))?;
+    let customer =
+        customer.ok_or_else(|| (column_of(&columns, "customer"), "is empty".to_string()))?;
+    let kind = kind.ok_or_else(|| (column_of(&columns, "kind"), "is missing".to_string()))?;
     if text.is_empty() {
-        return Err(("text".into(), "is empty (what was said or done)".into()));
+        return Err((
+            column_of(&columns, "text"),
+            "is empty (what was said or done)".into(),
+        ));
     }
     Ok(InteractionRow {
         customer,
@@ -191,7 +210,9 @@ pub(crate) fn customer_row<'a>(
     let mut c = CustomerInput::default();
     let mut number = None;
     let mut referred_by = None;
+    let mut columns = Vec::new();
     for (field, col, cell) in cells {
+        columns.push((field, col));
         let err = |m: String| (col.to_string(), m);
         let v = cell.trim();
         let text = || Some(v.to_string()).filter(|s| !s.is_empty());
@@ -245,7 +266,7 @@ pub(crate) fn customer_row<'a>(
     }
     let c = c.validate().map_err(|errs| {
         let e = &errs[0];
-        (e.field.clone(), e.message.clone())
+        (column_of(&columns, &e.field), e.message.clone())
     })?;
     // Without a number, a stable one from the identity fields keeps re-imports idempotent.
     let number = number.unwrap_or_else(|| {
@@ -259,7 +280,10 @@ pub(crate) fn customer_row<'a>(
         format!("I{:016x}", fnv1a(key.as_bytes()))
     });
     if number.chars().count() > 100 {
-        return Err(("number".into(), "is longer than 100 characters".into()));
+        return Err((
+            column_of(&columns, "number"),
+            "is longer than 100 characters".into(),
+        ));
     }
     Ok(CustomerRow {
         number,

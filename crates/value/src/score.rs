@@ -277,7 +277,19 @@ impl ScoreModel {
     pub fn from_toml(src: &str) -> Result<ScoreModel, ModelError> {
         let raw: RawModel = toml::from_str(src).map_err(|e| {
             let line = e.span().map(|s| line_of(src, s.start));
-            ModelError::new(line, None, e.message().trim().to_string())
+            let mut message = e.message().trim().to_string();
+            if message.is_empty() {
+                // The toml crate has no message for some lexical errors (a bare carriage
+                // return, a control character in a comment): name the character instead.
+                let at = e.span().and_then(|s| src.get(s.start..)?.chars().next());
+                message = match at {
+                    Some(c) => format!(
+                        "unexpected character {c:?} (control characters other than tab, and a carriage return not followed by a line feed, are not allowed)"
+                    ),
+                    None => "invalid TOML".into(),
+                };
+            }
+            ModelError::new(line, None, message)
         })?;
         if !raw.grades.valid() {
             return Err(ModelError::new(

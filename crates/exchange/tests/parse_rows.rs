@@ -1,0 +1,122 @@
+//! `parse_rows`: the import's own reader on bytes in memory (what the `csv_rows` and
+//! `cdnow_lines` fuzz targets drive), and inputs those targets found.
+
+use patron_exchange::{parse_rows, Entity, InputFormat, Record};
+
+fn csv(entity: Entity, text: &str) -> Vec<patron_exchange::ParsedRow> {
+    parse_rows(entity, InputFormat::Csv, &[], "t.csv", text.as_bytes()).unwrap()
+}
+
+#[test]
+fn row_errors_carry_line_and_column() {
+    let rows = csv(
+        Entity::Orders,
+        "Customer ID,Order Date,Total\n7,2024-01-01,12.50\n\"8\nstill 8\",2024-01-02,x\n9,2024-13-01,1\n",
+    );
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].line, 2);
+    assert!(matches!(
+        &rows[0].record,
+        Ok(Record::OrderLine { line_no: 1, .. })
+    ));
+    // A quoted value over two lines: the row starts on line 3, the next one on line 5.
+    let e = rows[1].record.as_ref().unwrap_err();
+    assert_eq!((e.line, e.column.as_deref()), (3, Some("Total")));
+    let e = rows[2].record.as_ref().unwrap_err();
+    assert_eq!((e.line, e.column.as_deref()), (5, Some("Order Date")));
+    assert!(
+        e.to_string().starts_with("t.csv:5: column Order Date: "),
+        "{e}"
+    );
+}
+
+#[test]
+fn file_level_problems_are_errors() {
+    for (entity, text) in [
+        (Entity::Customers, "name,shoe size\nA,1\n"),
+        (Entity::Orders, "customer,date\n1,2024-01-01\n"),
+        (Entity::Interactions, ""),
+    ] {
+        assert!(parse_rows(entity, InputFormat::Csv, &[], "t.csv", text.as_bytes()).is_err());
+    }
+    assert!(parse_rows(
+        Entity::Customers,
+        InputFormat::Cdnow,
+        &[],
+        "t.txt",
+        b"1 19970101 1 1.00\n"
+    )
+    .is_err());
+}
+
+#[test]
+fn cdnow_lines() {
+    let rows = parse_rows(
+        Entity::Orders,
+        InputFormat::Cdnow,
+        &[],
+        "t.txt",
+        b"customer_id date cds dollars\n00001 19970101 1 11.77\n00001 19970101 2 5.00\n00002 1997 1\n",
+    )
+    .unwrap();
+    assert_eq!(rows.len(), 3);
+    match &rows[1].record {
+        Ok(Record::OrderLine {
+            customer,
+            order_ref,
+            line_no,
+            line,
+            ..
+        }) => {
+            assert_eq!(
+                (customer.as_str(), order_ref.as_str(), *line_no),
+                ("00001", "1997-01-01", 2)
+            );
+            assert_eq!((line.quantity, line.amount.cents()), (2, 500));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rows[2].record.as_ref().unwrap_err().line, 4);
+}
+
+/// Found by `cdnow_lines`: a validation error of the record (a negative amount) named the field
+/// (`amount`) rather than the column (`dollar_value`); in CSV files, the field rather than the
+/// file's header.
+#[test]
+fn validation_errors_name_the_files_column() {
+    let rows = parse_rows(
+        Entity::Orders,
+        InputFormat::Cdnow,
+        &[],
+        "t.txt",
+        b"0201 19970121 11 120.76\n00p2 19970112 5 -7\n",
+    )
+    .unwrap();
+    let e = rows[1].record.as_ref().unwrap_err();
+    assert_eq!(
+        (e.line, e.column.as_deref()),
+        (2, Some("dollar_value")),
+        "{e}"
+    );
+    let rows = csv(
+        Entity::Orders,
+        "Customer ID,Order Date,Total,Qty\n7,2024-01-01,-5,1\n7,1850-01-01,5,1\n,2024-01-01,5,1\n7,2024-01-01,5,-2\n",
+    );
+    let columns: Vec<_> = rows
+        .iter()
+        .map(|r| r.record.as_ref().unwrap_err().column.clone().unwrap())
+        .collect();
+    assert_eq!(columns, ["Total", "Order Date", "Customer ID", "Qty"]);
+    let rows = csv(
+        Entity::Interactions,
+        "Customer,Type,Notes\nC1,call,\n,call,x\n",
+    );
+    let columns: Vec<_> = rows
+        .iter()
+        .map(|r| r.record.as_ref().unwrap_err().column.clone().unwrap())
+        .collect();
+    assert_eq!(columns, ["Notes", "Customer"]);
+    let rows = csv(Entity::Customers, "Name,E-Mail\n ,a@b.example\n");
+    let e = rows[0].record.as_ref().unwrap_err();
+    assert_eq!(e.column.as_deref(), Some("Name"), "{e}");
+}
