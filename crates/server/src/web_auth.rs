@@ -599,6 +599,8 @@ mod tests {
             ("/work/service/escalate", true, true, false, false),
             ("/work/review", true, true, false, false),
             ("/work/campaigns", true, true, false, true),
+            ("/leads", true, true, true, false),
+            ("/leads/3/convert", true, true, true, false),
         ] {
             for (role, want) in [(Admin, admin), (Manager, manager), (Rep, rep), (Analyst, analyst)] {
                 assert_eq!(allowed(path, role), want, "{path} for {role:?}");
