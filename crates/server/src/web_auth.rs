@@ -30,6 +30,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use patron_store::{Actor, Role, Store, Viewer};
+use patron_web::Lang;
 
 /// Failed logins allowed per key (user name, client address) per window.
 pub const MAX_FAILURES: usize = 5;
@@ -127,11 +128,12 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+fn page(status: StatusCode, lang: Lang, title: &str, body: &str) -> Response {
     let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · Patron</title><link rel=\"stylesheet\" href=\"/static/patron.css\"><link rel=\"icon\" href=\"data:,\"></head>\
-         <body><main class=\"content\"><div class=\"panel login\">{body}</div></main></body></html>"
+         <body><main class=\"content\"><div class=\"panel login\">{body}</div></main></body></html>",
+        lang.html_lang()
     );
     (
         status,
@@ -157,20 +159,25 @@ fn login_form(
     error: Option<&str>,
     username: &str,
 ) -> Response {
+    let lang = Lang::from_headers(headers);
     let token = patron_store::random_secret(24);
     let err = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
     let body = format!(
-        "<h1>Sign in to Patron</h1>{err}<form method=\"post\" action=\"/login\" id=\"login\">\
+        "<h1>{}</h1>{err}<form method=\"post\" action=\"/login\" id=\"login\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{token}\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
-         <label>User name <input name=\"username\" autocomplete=\"username\" required value=\"{}\"></label>\
-         <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
-         <button class=\"primary\" type=\"submit\">Sign in</button></form>",
+         <label>{} <input name=\"username\" autocomplete=\"username\" required value=\"{}\"></label>\
+         <label>{} <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
+         <button class=\"primary\" type=\"submit\">{}</button></form>",
+        lang.t("auth.sign_in_title"),
         escape(next),
-        escape(username)
+        lang.t("auth.username"),
+        escape(username),
+        lang.t("auth.password"),
+        lang.t("auth.sign_in"),
     );
-    let mut resp = page(status, "Sign in", &body);
+    let mut resp = page(status, lang, lang.t("auth.sign_in"), &body);
     let secure = if secure(headers) { "; Secure" } else { "" };
     set_cookie(
         &mut resp,
@@ -200,8 +207,14 @@ async fn login_page(
 async fn login(State(auth): State<WebAuth>, req: Request) -> Response {
     let ip = client_ip(req.extensions());
     let headers = req.headers().clone();
+    let lang = Lang::from_headers(&headers);
     let Ok(bytes) = to_bytes(req.into_body(), 64 * 1024).await else {
-        return page(StatusCode::BAD_REQUEST, "Sign in", "<p>Bad form.</p>");
+        return page(
+            StatusCode::BAD_REQUEST,
+            lang,
+            lang.t("auth.sign_in"),
+            &format!("<p>{}</p>", lang.t("auth.bad_form")),
+        );
     };
     let form: HashMap<String, String> = form_urlencoded::parse(&bytes)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -216,7 +229,7 @@ async fn login(State(auth): State<WebAuth>, req: Request) -> Response {
             StatusCode::FORBIDDEN,
             &headers,
             &next,
-            Some("The form expired or came from elsewhere; please sign in again."),
+            Some(lang.t("auth.expired")),
             &username,
         );
     }
@@ -229,9 +242,7 @@ async fn login(State(auth): State<WebAuth>, req: Request) -> Response {
             StatusCode::TOO_MANY_REQUESTS,
             &headers,
             &next,
-            Some(&format!(
-                "Too many failed sign-ins; try again in {wait} seconds."
-            )),
+            Some(&lang.t("auth.too_many").replace("{wait}", &wait.to_string())),
             &username,
         );
         resp.headers_mut()
@@ -247,14 +258,14 @@ async fn login(State(auth): State<WebAuth>, req: Request) -> Response {
         Ok(Some(user)) => {
             let (secret, _) = match auth.store.create_session(user.id).await {
                 Ok(s) => s,
-                Err(e) => return error(&e),
+                Err(e) => return error(lang, &e),
             };
             if let Err(e) = auth
                 .store
                 .audit(&actor(Some(user.id)), "login", None, Some("web"), None)
                 .await
             {
-                return error(&e);
+                return error(lang, &e);
             }
             let mut resp = Redirect::to(&next).into_response();
             let secure = if secure(&headers) { "; Secure" } else { "" };
@@ -280,26 +291,31 @@ async fn login(State(auth): State<WebAuth>, req: Request) -> Response {
                 .audit(&actor(None), "login_failed", None, Some("web"), None)
                 .await
             {
-                return error(&e);
+                return error(lang, &e);
             }
             login_form(
                 StatusCode::UNAUTHORIZED,
                 &headers,
                 &next,
-                Some("Wrong user name or password."),
+                Some(lang.t("auth.wrong")),
                 &username,
             )
         }
-        Err(e) => error(&e),
+        Err(e) => error(lang, &e),
     }
 }
 
-fn error(e: &patron_store::StoreError) -> Response {
+fn error(lang: Lang, e: &patron_store::StoreError) -> Response {
     tracing::error!(error = %e, "login failed");
     page(
         StatusCode::SERVICE_UNAVAILABLE,
-        "Error",
-        "<h1>Something went wrong</h1><p>Try again in a moment.</p>",
+        lang,
+        lang.t("auth.error_title"),
+        &format!(
+            "<h1>{}</h1><p>{}</p>",
+            lang.t("auth.error"),
+            lang.t("auth.try_again")
+        ),
     )
 }
 
@@ -370,13 +386,16 @@ fn allowed(path: &str, role: Role) -> bool {
     role != Role::Analyst
 }
 
-fn forbidden_page(message: &str) -> Response {
+fn forbidden_page(lang: Lang, message_key: &str) -> Response {
     page(
         StatusCode::FORBIDDEN,
-        "Not allowed",
+        lang,
+        lang.t("auth.not_allowed"),
         &format!(
-            "<h1>Not allowed</h1><p>{}</p><p><a href=\"/customers\">Back</a></p>",
-            escape(message)
+            "<h1>{}</h1><p>{}</p><p><a href=\"/customers\">{}</a></p>",
+            lang.t("auth.not_allowed"),
+            escape(lang.t(message_key)),
+            lang.t("auth.back")
         ),
     )
 }
@@ -388,10 +407,11 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
     if path.starts_with("/api/") || path == "/openapi.json" || is_open(&path) {
         return next.run(req).await;
     }
+    let lang = Lang::from_headers(req.headers());
     let session = match cookie(req.headers(), SESSION_COOKIE) {
         Some(secret) => match auth.store.session(&secret).await {
             Ok(s) => s,
-            Err(e) => return error(&e),
+            Err(e) => return error(lang, &e),
         },
         None => None,
     };
@@ -407,10 +427,10 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
                 .finish();
             return Redirect::to(&format!("/login?{q}")).into_response();
         }
-        return forbidden_page("Sign in first.");
+        return forbidden_page(lang, "auth.sign_in_first");
     };
     if !allowed(&path, user.role) {
-        return forbidden_page("Your role does not open this page.");
+        return forbidden_page(lang, "auth.role");
     }
     // CSRF: every state-changing request carries the session's token.
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -432,7 +452,7 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         let (body, from_form) = if is_form && from_header.is_none() {
             let Ok(bytes) = to_bytes(body, FORM_LIMIT).await else {
-                return forbidden_page("The form is too large.");
+                return forbidden_page(lang, "auth.form_too_large");
             };
             let token = form_urlencoded::parse(&bytes)
                 .find(|(k, _)| k == "csrf")
@@ -443,13 +463,13 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
         };
         let given = from_header.or(from_form).or(from_query);
         if given.as_deref() != Some(csrf.as_str()) {
-            return forbidden_page("The form's security token is missing or wrong (CSRF): reload the page and try again.");
+            return forbidden_page(lang, "auth.csrf");
         }
         req = Request::from_parts(parts, body);
     }
     let visible = match auth.store.visibility(&user).await {
         Ok(v) => v,
-        Err(e) => return error(&e),
+        Err(e) => return error(lang, &e),
     };
     let ip = client_ip(req.extensions());
     let actor = Actor::user(&user, Some(ip));
@@ -460,12 +480,12 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
         actor,
     });
     let resp = next.run(req).await;
-    add_tokens(resp, &csrf, &username).await
+    add_tokens(resp, &csrf, &username, lang).await
 }
 
 /// Writes the CSRF token into every POST form of an HTML page (a hidden field; for multipart
 /// forms also the action's query) and a sign-out button into the page header.
-async fn add_tokens(resp: Response, csrf: &str, username: &str) -> Response {
+async fn add_tokens(resp: Response, csrf: &str, username: &str, lang: Lang) -> Response {
     let is_html = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -479,13 +499,13 @@ async fn add_tokens(resp: Response, csrf: &str, username: &str) -> Response {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let html = String::from_utf8_lossy(&bytes);
-    let html = insert_tokens(&html, csrf, username);
+    let html = insert_tokens(&html, csrf, username, lang);
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(html))
 }
 
 /// The page with the token in each `<form method="post">` and a sign-out form in its header.
-pub fn insert_tokens(html: &str, csrf: &str, username: &str) -> String {
+pub fn insert_tokens(html: &str, csrf: &str, username: &str, lang: Lang) -> String {
     let mut out = String::with_capacity(html.len() + 512);
     let mut rest = html;
     while let Some(i) = rest.find("<form") {
@@ -523,8 +543,9 @@ pub fn insert_tokens(html: &str, csrf: &str, username: &str) -> String {
     out.push_str(rest);
     let logout = format!(
         "<form class=\"logout\" method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <span class=\"who\">{}</span> <button type=\"submit\" id=\"logout\">Sign out</button></form>",
-        escape(username)
+         <span class=\"who\">{}</span> <button type=\"submit\" id=\"logout\">{}</button></form>",
+        escape(username),
+        lang.t("auth.sign_out")
     );
     match out.find("</header>") {
         Some(i) => {
@@ -579,8 +600,11 @@ mod tests {
         let html = "<header>x</header><form method=\"get\" action=\"/customers\"></form>\
                     <form class=\"a\" method=\"post\" action=\"/lang\"><button></button></form>\
                     <form method=\"post\" action=\"/import\" enctype=\"multipart/form-data\"></form>";
-        let out = insert_tokens(html, "TOK", "ann<");
+        let out = insert_tokens(html, "TOK", "ann<", Lang::En);
         assert_eq!(out.matches("name=\"csrf\" value=\"TOK\"").count(), 3);
+        assert!(out.contains(">Sign out</button>"));
+        let zh = insert_tokens(html, "TOK", "ann<", Lang::Zh);
+        assert!(zh.contains(">退出登录</button>") && !zh.contains("Sign out"));
         assert!(out.contains("action=\"/import?csrf=TOK\""));
         assert!(out.contains("<form method=\"get\" action=\"/customers\"></form>"));
         assert!(out.contains("ann&lt;"));
@@ -602,10 +626,55 @@ mod tests {
             ("/leads", true, true, true, false),
             ("/leads/3/convert", true, true, true, false),
         ] {
-            for (role, want) in [(Admin, admin), (Manager, manager), (Rep, rep), (Analyst, analyst)] {
+            for (role, want) in [
+                (Admin, admin),
+                (Manager, manager),
+                (Rep, rep),
+                (Analyst, analyst),
+            ] {
                 assert_eq!(allowed(path, role), want, "{path} for {role:?}");
             }
         }
+    }
+
+    async fn text(resp: Response) -> String {
+        let body = to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn sign_in_pages_speak_the_language_of_the_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=b; lang=zh"));
+        let zh = Lang::from_headers(&headers);
+        let page = text(login_form(
+            StatusCode::UNAUTHORIZED,
+            &headers,
+            "/customers",
+            Some(zh.t("auth.wrong")),
+            "",
+        ))
+        .await;
+        for label in [
+            "登录 Patron",
+            "用户名",
+            "密码",
+            "用户名或密码错误。",
+            "lang=\"zh-CN\"",
+        ] {
+            assert!(page.contains(label), "{label}: {page}");
+        }
+        assert!(
+            !page.contains("Sign in") && !page.contains("Password"),
+            "{page}"
+        );
+        let refused = text(forbidden_page(zh, "auth.role")).await;
+        assert!(
+            refused.contains("无权访问") && refused.contains("返回"),
+            "{refused}"
+        );
+        let en = text(login_form(StatusCode::OK, &HeaderMap::new(), "/", None, "")).await;
+        assert!(en.contains("Sign in to Patron") && en.contains("User name"));
     }
 
     #[test]

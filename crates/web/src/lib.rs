@@ -35,6 +35,7 @@ use axum::Router;
 use patron_store::{Store, StoreError};
 
 pub use i18n::Lang;
+pub use overview::SnapshotFigures;
 
 /// Who the store records as the author of changes made in the web interface (until logins exist).
 pub const BY: &str = "web";

@@ -2,15 +2,21 @@
 //! value snapshot holds whole-history figures only): revenue, margin, active and new customers
 //! of the last period ending at the last order date against the period before it, in total and
 //! per ABC class and RFM segment of the stored value figures.
+//!
+//! The value refresh computes the comparisons of every period length with the figures it stores
+//! ([`compute_all`], kept in the snapshot's report: see [`crate::overview::SnapshotFigures`]), so
+//! the dashboard does not read the order lines itself; [`Cache`] serves snapshots written before.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{Months, NaiveDate};
 use patron_store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
 
 /// How long a period is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Period {
     Month,
     #[default]
@@ -62,7 +68,7 @@ impl Period {
 }
 
 /// Figures of one period (money in cents).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Figures {
     pub revenue: i64,
     pub margin: i64,
@@ -71,13 +77,13 @@ pub struct Figures {
 }
 
 /// This period and the previous one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pair {
     pub this: Figures,
     pub prev: Figures,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     pub period: Period,
     pub this: (NaiveDate, NaiveDate),
@@ -130,6 +136,24 @@ pub async fn compare(store: &Store, period: Period) -> Result<Option<Comparison>
             .await
             .unwrap_or(None),
     )
+}
+
+/// The comparisons of every period length ([`Period::ALL`] order), each on its own thread;
+/// empty without orders.
+pub fn compute_all(
+    facts: &[patron_store::OrderFact],
+    classes: &[patron_store::ValueClasses],
+) -> Vec<Comparison> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = Period::ALL
+            .iter()
+            .map(|&p| s.spawn(move || compute(facts, classes, p)))
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .collect()
+    })
 }
 
 #[derive(Default, Clone, Copy)]
@@ -262,6 +286,16 @@ mod tests {
         assert_eq!(c.by_abc["-"].this.revenue, 500);
         assert_eq!(c.by_segment[0].0, "champions");
         assert_eq!(change(150.0, 100.0), Some(50.0));
+        let all = compute_all(&facts, &classes);
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[1], c);
+        assert_eq!(all[0].period, Period::Month);
+        assert_eq!(all[0].total.this.revenue, 500);
+        // Kept in the snapshot's report as JSON, read back unchanged.
+        let json = serde_json::to_value(&all).unwrap();
+        assert_eq!(json[1]["period"], "quarter");
+        let back: Vec<Comparison> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, all);
         assert_eq!(change(1.0, 0.0), None);
     }
 }

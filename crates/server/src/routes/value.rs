@@ -82,6 +82,9 @@ fn report_body(s: ValueSnapshot, top: usize) -> Value {
         Value::Object(m) => m,
         _ => serde_json::Map::new(),
     };
+    // The web dashboard's own figures (period comparisons, CLV histogram bins) are not part of
+    // the API's report.
+    body.remove("dashboard");
     if let Some(Value::Array(list)) = body.get_mut("churn").and_then(|c| c.get_mut("top")) {
         list.truncate(top);
     }
