@@ -778,6 +778,7 @@ async fn pipeline_campaigns_and_review(store: Store) {
     let c = get(&f.manager, "/work/campaigns").await;
     let row = &c.body[c.body.find("Spring fair").unwrap()..];
     assert!(row.contains(">2<"), "two customers brought");
+    assert!(c.body.contains("Lead records converted / captured") && row.contains("0 / 0"));
     assert_eq!(
         get(&f.ann, "/work/campaigns").await.status,
         StatusCode::FORBIDDEN

@@ -43,10 +43,10 @@ pub async fn page(
         section.panel.flush id="campaigns" {
             h2 { (t(lang, "cp.title")) }
             @if list.is_empty() { p.empty { (t(lang, "work.none")) } } @else {
-                table.data {
+                div.tablewrap { table.data.compact {
                     thead { tr {
                         th { (t(lang, "cp.name")) } th { (t(lang, "cp.channel")) } th { (t(lang, "cp.started")) }
-                        th.num { (t(lang, "cp.cost")) } th.num { (t(lang, "cp.customers")) } th.num { (t(lang, "cp.leads")) }
+                        th.num { (t(lang, "cp.cost")) } th.num { (t(lang, "cp.customers")) } th.num { (t(lang, "cp.leads")) } th.num { (t(lang, "cp.leads_captured")) }
                         th.num { (t(lang, "cp.buyers")) } th.num { (t(lang, "cp.revenue")) } th.num { (t(lang, "cp.margin")) }
                         th.num { (t(lang, "cp.return")) }
                     } }
@@ -58,15 +58,16 @@ pub async fn page(
                             td.num { (money(c.cost)) }
                             td.num { (i18n::count(c.customers.max(0) as u64)) }
                             td.num { (i18n::count(c.leads.max(0) as u64)) }
+                            td.num { (i18n::count(c.leads_converted.max(0) as u64)) " / " (i18n::count(c.leads_captured.max(0) as u64)) }
                             td.num { (i18n::count(c.buyers.max(0) as u64)) }
                             td.num { (money(c.revenue)) }
                             td.num { (money(c.margin)) }
                             td.num { (c.return_ratio.map_or_else(|| "–".to_string(), |r| format!("{r:.2}×"))) }
                         }
                     } }
-                }
+                } }
             }
-            p.plotnote { (t(lang, "cp.note")) }
+            p.muted.pad { (t(lang, "cp.note")) }
         }
     };
     work_page(

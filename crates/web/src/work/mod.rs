@@ -205,7 +205,7 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("rcv.sales", "Sales", "销售额"),
     ("rcv.invoiced", "Invoiced", "开票额"),
     ("rcv.collected", "Collected", "回款额"),
-    ("rcv.overdue_end", "Overdue at the end", "期末逾期"),
+    ("rcv.overdue_end", "Overdue at end", "期末逾期"),
     ("rcv.show_customer", "Invoices", "发票"),
     // Service
     (
@@ -342,7 +342,12 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("cp.started", "Started", "开始日期"),
     ("cp.cost", "Cost", "成本"),
     ("cp.customers", "Customers brought", "带来客户"),
-    ("cp.leads", "Still leads", "仍为线索"),
+    ("cp.leads", "Customers still leads", "仍处线索阶段的客户"),
+    (
+        "cp.leads_captured",
+        "Lead records converted / captured",
+        "线索记录：已转化 / 已获取",
+    ),
     ("cp.buyers", "Buyers", "已购买"),
     ("cp.revenue", "Revenue since", "此后销售额"),
     ("cp.margin", "Attributed margin", "归因毛利"),
@@ -358,7 +363,7 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("rv.interactions", "Interactions", "互动"),
     ("rv.promises", "Promises", "承诺"),
     ("rv.completeness", "Card completeness", "资料完整度"),
-    ("rv.tickets", "Tickets breached / opened", "超时 / 新建工单"),
+    ("rv.tickets", "Tickets late / opened", "超时 / 新建工单"),
 ];
 
 /// The label of `key`: these pages' catalogue first, then the main one.

@@ -71,7 +71,7 @@ pub async fn page(
         section.panel.flush id="review" {
             h2 { (t(lang, "rv.title")) " · " (i18n::date(lang, from)) " – " (i18n::date(lang, to)) }
             @if rows.is_empty() { p.empty { (t(lang, "work.none")) } } @else {
-                table.data {
+                div.tablewrap { table.data.compact {
                     thead { tr {
                         th { (t(lang, "work.rep")) } th.num { (t(lang, "rv.customers")) } th.num { (t(lang, "rv.interactions")) }
                         th.num { (t(lang, "rv.promises")) } th.num { (t(lang, "rv.completeness")) } th.num { (t(lang, "rv.tickets")) }
@@ -90,7 +90,7 @@ pub async fn page(
                             td.num { (money(r.collected)) } td.num { (money(r.overdue)) }
                         }
                     } }
-                }
+                } }
             }
         }
     };
