@@ -77,7 +77,7 @@ async fn body(
 ) -> Result<Markup, StoreError> {
     let plan: Vec<PlannedContact> = st
         .store
-        .followup_plan(as_of, None)
+        .followup_plan(as_of, (!manages(me)).then_some(me.user.id))
         .await?
         .into_iter()
         .filter(|p| mine(me, p))
