@@ -15,6 +15,8 @@ use patron_store::{
     ConvertLead, Lead, LeadFilter, LeadFunnel, LeadInput, LeadStatusChange, PageRequest,
     StoreError, Viewer, LEAD_STATUSES,
 };
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 
 use crate::i18n::{self, Lang};
 use crate::{get_param, html, layout, parse_pairs, store_error_page, Ctx, WebState};
@@ -200,6 +202,25 @@ async fn render(
     {
         return store_error_page(lang, &e);
     }
+    // Converted leads link to their customer, by number.
+    let mut numbers: HashMap<i64, String> = HashMap::new();
+    for c in page
+        .items
+        .iter()
+        .filter_map(|l| l.converted_customer_id)
+        .chain(converted_into)
+    {
+        if let Entry::Vacant(e) = numbers.entry(c) {
+            match st.store.customer(c).await {
+                Ok(found) => {
+                    e.insert(found.data.number.unwrap_or_else(|| c.to_string()));
+                }
+                Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return store_error_page(lang, &e),
+            }
+        }
+    }
+    let number = |c: i64| numbers.get(&c).cloned().unwrap_or_else(|| c.to_string());
     let code = refusal.as_ref().map(|r| r.status).unwrap_or(StatusCode::OK);
     let back = match &status {
         Some(s) => format!("/leads?status={s}"),
@@ -216,7 +237,7 @@ async fn render(
             div.notice.ok role="status" id="done" {
                 (t(lang, k))
                 @if let Some(c) = converted_into {
-                    " " a href=(format!("/customers/{c}")) { (t(lang, "leads.customer")) " " (c) }
+                    " " a href=(format!("/customers/{c}")) { (t(lang, "leads.customer")) " " (number(c)) }
                 }
             }
         }
@@ -239,7 +260,7 @@ async fn render(
                         th { (t(lang, "leads.source")) } th { (t(lang, "leads.status")) }
                         th { (t(lang, "leads.created")) } th { (t(lang, "leads.actions")) }
                     } }
-                    tbody { @for l in &page.items { (row(lang, me, l, &back)) } }
+                    tbody { @for l in &page.items { (row(lang, me, l, &back, &numbers)) } }
                 }
             }
             @if let Some(next) = &page.next {
@@ -295,7 +316,7 @@ fn funnel_panel(lang: Lang, f: &LeadFunnel, current: Option<&str>) -> Markup {
     }
 }
 
-fn row(lang: Lang, me: &Viewer, l: &Lead, back: &str) -> Markup {
+fn row(lang: Lang, me: &Viewer, l: &Lead, back: &str, numbers: &HashMap<i64, String>) -> Markup {
     let can_work = me.visible.allows(l.owner_id, true);
     html! {
         tr id=(format!("lead-{}", l.id)) {
@@ -314,12 +335,18 @@ fn row(lang: Lang, me: &Viewer, l: &Lead, back: &str) -> Markup {
                 @if let Some(r) = &l.disqualified_reason { br; span.muted.small { (r) } }
             }
             td.nowrap.small { (i18n::date(lang, l.created_at.date_naive())) }
-            td { (actions(lang, l, can_work, back)) }
+            td { (actions(lang, l, can_work, back, numbers)) }
         }
     }
 }
 
-fn actions(lang: Lang, l: &Lead, can_work: bool, back: &str) -> Markup {
+fn actions(
+    lang: Lang,
+    l: &Lead,
+    can_work: bool,
+    back: &str,
+    numbers: &HashMap<i64, String>,
+) -> Markup {
     let status_form = |to: &str, label: &str| {
         html! {
             form method="post" action=(format!("/leads/{}/status", l.id)) style="display:inline" {
@@ -331,7 +358,7 @@ fn actions(lang: Lang, l: &Lead, can_work: bool, back: &str) -> Markup {
     };
     html! {
         @if let Some(c) = l.converted_customer_id {
-            a href=(format!("/customers/{c}")) { (t(lang, "leads.customer")) " " (c) }
+            a href=(format!("/customers/{c}")) { (t(lang, "leads.customer")) " " (numbers.get(&c).cloned().unwrap_or_else(|| c.to_string())) }
         } @else if can_work {
             @match l.status.as_str() {
                 "new" => { (status_form("contacted", "leads.mark_contacted")) " " (status_form("qualified", "leads.qualify")) }
@@ -379,16 +406,17 @@ fn add_form(lang: Lang) -> Markup {
                     (field("company", "leads.company", "text"))
                     (field("title", "leads.title_field", "text"))
                     (field("phone", "leads.phone", "tel"))
-                    (field("email", "leads.email", "email"))
+                    (field("email", "leads.email", "text"))
                     (field("region", "leads.region", "text"))
                     (field("industry", "leads.industry", "text"))
                     (field("source", "leads.source", "text"))
                 }
                 div.field {
                     label for="lead-notes" { (t(lang, "leads.notes")) }
-                    textarea id="lead-notes" name="notes" rows="2" {}
+                    textarea id="lead-notes" name="notes" rows="2"
+                        style="width:100%;font:inherit;font-size:.92rem;padding:.42rem .55rem;border:1px solid #c7d0d9;border-radius:6px" {}
                 }
-                div.formfoot { span {} button type="submit" { (t(lang, "leads.save")) } }
+                div.formfoot { span {} button.primary type="submit" { (t(lang, "leads.save")) } }
             }
         }
     }

@@ -192,6 +192,7 @@ async fn leads_page_works_a_lead_through(store: Store) {
     let p = get(&app, "/leads?ok=converted", "en").await;
     assert_eq!(count(&p.body, "converted"), "1");
     assert!(p.body.contains(&format!("/customers/{c}")));
+    assert!(p.body.contains(customer.data.number.as_deref().unwrap()));
 
     // Into an existing customer by number; one of Bob's is "does not exist".
     let bobs = store
