@@ -745,6 +745,73 @@ pub(crate) fn today() -> NaiveDate {
 mod tests {
     use super::*;
 
+    /// Every label key these pages use exists, in this catalogue or the main one: the literal
+    /// keys of the sources, and the keys built from the choices of the forms.
+    #[test]
+    fn every_used_key_exists() {
+        let known = |k: &str| {
+            MESSAGES.iter().any(|(m, _, _)| *m == k) || crate::i18n::keys().any(|m| m == k)
+        };
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("receivables.rs"),
+            include_str!("service.rs"),
+            include_str!("followup.rs"),
+            include_str!("pipeline.rs"),
+            include_str!("campaigns.rs"),
+            include_str!("review.rs"),
+        ];
+        let mut seen = 0;
+        for src in sources {
+            for pat in ["t(lang, \"", "lang.t(\""] {
+                for (i, _) in src.match_indices(pat) {
+                    // `t(` itself, not the end of another name (`form.int(lang, "...")`).
+                    let before = src[..i].chars().next_back().unwrap_or(' ');
+                    if before.is_alphanumeric() || before == '_' {
+                        continue;
+                    }
+                    let rest = &src[i + pat.len()..];
+                    let key = &rest[..rest.find('"').unwrap()];
+                    if key.contains('{') {
+                        continue;
+                    }
+                    seen += 1;
+                    assert!(known(key), "missing label {key}");
+                }
+            }
+        }
+        assert!(seen > 100, "the scan found the keys ({seen})");
+        let built = [
+            ("svc.kind.", &["complaint", "repair", "question"][..]),
+            ("svc.priority.", &["urgent", "high", "normal", "low"][..]),
+            ("svc.status.", &["open", "resolved"][..]),
+            (
+                "svc.event.",
+                &["opened", "comment", "resolved", "reopened", "escalated"][..],
+            ),
+            (
+                "work.",
+                &[
+                    "followup",
+                    "receivables",
+                    "service",
+                    "pipeline",
+                    "campaigns",
+                    "review",
+                ][..],
+            ),
+            ("kind.", &["visit", "call", "meeting"][..]),
+        ];
+        for (prefix, values) in built {
+            for v in values {
+                assert!(known(&format!("{prefix}{v}")), "missing label {prefix}{v}");
+            }
+        }
+        for s in patron_store::STAGES {
+            assert!(known(&format!("pl.stage.{s}")), "missing stage label {s}");
+        }
+    }
+
     #[test]
     fn labels_are_complete_and_unique() {
         let mut seen = std::collections::HashSet::new();
