@@ -2,7 +2,8 @@
 //! cards imported with their campaign, a bad row named by line and column, qualification,
 //! conversion (refused twice), and the campaign counting the leads.
 
-use std::process::{Command, Output};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 
 fn patron(db: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_patron"))
@@ -81,6 +82,24 @@ fn cards_to_customers() {
     let o = patron(db, &["lead", "convert", "1"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("qualify it before"));
+    let o = patron(db, &["lead", "assign", "1", "nobody"]);
+    assert!(!o.status.success());
+    let mut add = Command::new(env!("CARGO_BIN_EXE_patron"))
+        .args(["--database", db, "user", "add", "rita", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"rita-password-1\n")
+        .unwrap();
+    ok(&add.wait_with_output().unwrap());
+    ok(&patron(db, &["lead", "assign", "1", "rita"]));
+    let out = ok(&patron(db, &["lead", "list", "--owner", "rita"]));
+    assert!(out.contains("Li Wei"), "{out}");
     ok(&patron(db, &["lead", "contacted", "1"]));
     ok(&patron(db, &["lead", "qualify", "1"]));
     let out = ok(&patron(db, &["lead", "convert", "1"]));

@@ -2527,6 +2527,7 @@ fn sample_body(operation_id: &str, other_customer: i64, other_user: i64) -> Opti
         "createLead" => json!({"name": "Matrix Lead"}),
         "changeLeadStatus" => json!({"status": "contacted"}),
         "convertLead" => json!({"allow_duplicate": true}),
+        "assignLead" => json!({"owner_id": other_user}),
         "placeOrder" => {
             json!({"order": {"ordered_on": "2024-01-02", "lines": [{"amount": 10}]}, "on_excess": "hold"})
         }
@@ -3729,6 +3730,44 @@ async fn leads_over_the_api(store: Store) {
     );
     let f = rep.get("/api/leads/funnel").await;
     assert_eq!(f.body["converted"], 2);
+    // An unowned lead (an administrator's): read by reps, taken by one, then theirs alone.
+    let free = api.post("/api/leads", json!({"name": "Free Card"})).await;
+    assert_eq!(free.body["owner_id"], Value::Null);
+    let free = format!("/api/leads/{}", free.body["id"].as_i64().unwrap());
+    assert_eq!(
+        rep.patch(&free, json!({"status": "contacted"}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = other
+        .post(&format!("{free}/assign"), json!({"owner_id": rep_id}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = rep
+        .post(&format!("{free}/assign"), json!({"owner_id": rep_id}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["owner_id"], rep_id);
+    assert_eq!(other.get(&free).await.status, StatusCode::NOT_FOUND);
+    let r = rep.patch(&free, json!({"status": "contacted"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = api
+        .post(&format!("{free}/assign"), json!({"owner_id": 424242}))
+        .await;
+    assert_eq!(
+        (r.status, r.field()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "owner_id")
+    );
+    let r = api
+        .post(&format!("{lead}/assign"), json!({"owner_id": null}))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "a converted lead: {}",
+        r.body
+    );
     let page = rep.get("/api/leads?status=converted&limit=1").await;
     assert_eq!(page.body["items"].as_array().unwrap().len(), 1);
     assert!(page.body["next"].is_string());

@@ -698,6 +698,32 @@ impl Store {
         })
     }
 
+    /// Gives a lead to `owner` (`None`: back to the unowned leads). A converted lead keeps the
+    /// owner it was converted under (its customer has its own).
+    pub async fn assign_lead(&self, id: i64, owner: Option<i64>) -> Result<Lead, StoreError> {
+        let lead = self.lead(id).await?;
+        if lead.status == "converted" {
+            return Err(illegal(format!(
+                "lead {id} was converted into customer {} already; hand the customer over instead",
+                lead.converted_customer_id.unwrap_or_default()
+            )));
+        }
+        self.check_lead_references(&LeadInput {
+            owner_id: owner,
+            ..Default::default()
+        })
+        .await?;
+        let n = with_pool!(self, pool => sqlx::query(
+            "UPDATE leads SET owner_id = $1, updated_at = $2 WHERE id = $3 AND status <> 'converted'")
+            .bind(owner).bind(now()).bind(id).execute(pool).await?.rows_affected());
+        if n == 0 {
+            return Err(illegal(format!(
+                "lead {id} was converted by someone else meanwhile; reload it"
+            )));
+        }
+        self.lead(id).await
+    }
+
     /// Ids of campaigns by name (absent names are left out), for imports.
     pub async fn campaign_ids(
         &self,

@@ -172,6 +172,11 @@ async fn conversion_keeps_everything(store: Store) {
     assert_eq!(count(&store, "customers").await, 1);
     assert_eq!(count(&store, "contacts").await, 1);
     assert_eq!(count(&store, "interactions").await, 1);
+    // Nor is it handed over (its customer is).
+    assert!(matches!(
+        store.assign_lead(lead.id, None).await,
+        Err(StoreError::Conflict { .. })
+    ));
     // A converted lead does not move any more.
     assert!(matches!(
         store.set_lead_status(lead.id, &status("new")).await,
@@ -435,6 +440,15 @@ async fn reps_see_their_own_leads(store: Store) {
     // The pool is read-only until claimed.
     assert!(store.visible_lead(&va, pool.id, false).await.is_ok());
     assert!(store.visible_lead(&va, pool.id, true).await.is_err());
+    // Given to Ann, she works it; an unknown user is refused.
+    let given = store.assign_lead(pool.id, Some(a.id)).await.unwrap();
+    assert_eq!(given.owner_id, Some(a.id));
+    assert!(store.visible_lead(&va, pool.id, true).await.is_ok());
+    assert!(matches!(
+        store.assign_lead(pool.id, Some(9999)).await,
+        Err(StoreError::Invalid(_))
+    ));
+    store.assign_lead(pool.id, None).await.unwrap();
     let funnel = store
         .lead_funnel(&LeadFilter::default(), &va.visible)
         .await

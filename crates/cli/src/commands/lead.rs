@@ -78,6 +78,8 @@ pub enum LeadAction {
     },
     /// Reopen a disqualified lead (status new).
     Reopen { id: i64 },
+    /// Give a lead to a user (by username); without USER, leave it without owner.
+    Assign { id: i64, user: Option<String> },
     /// Convert a qualified lead into a customer (status tracking) with its person as contact
     /// and its notes as an interaction.
     Convert {
@@ -246,6 +248,14 @@ pub async fn run(store: &Store, args: LeadArgs) -> anyhow::Result<()> {
             set(store, id, "disqualified", Some(reason)).await?
         }
         LeadAction::Reopen { id } => set(store, id, "new", None).await?,
+        LeadAction::Assign { id, user } => {
+            let owner = match user {
+                Some(u) => Some(store.user_by_name(&u).await?.id),
+                None => None,
+            };
+            let l = store.assign_lead(id, owner).await?;
+            println!("{}", line(&l));
+        }
         LeadAction::Convert { id, into, new } => {
             let into = match into {
                 Some(c) => Some(customer_id(store, &c).await?),

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use patron_store::{
-    ConvertLead, Lead, LeadFilter, LeadInput, LeadStatusChange, StoreError, Viewer, Visibility,
-    LEAD_STATUSES,
+    ConvertLead, Lead, LeadFilter, LeadInput, LeadStatusChange, Role, StoreError, Viewer,
+    Visibility, LEAD_STATUSES,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -24,6 +24,16 @@ use crate::AppState;
 impl JsonBody for LeadInput {}
 impl JsonBody for LeadStatusChange {}
 impl JsonBody for ConvertLead {}
+impl JsonBody for LeadAssignment {}
+
+/// Body of `POST /api/leads/{lead_id}/assign`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadAssignment {
+    /// The new owner; null: no owner (the unowned leads everyone in scope reads).
+    #[serde(default)]
+    owner_id: Option<i64>,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,6 +219,45 @@ pub async fn convert(
     Ok(Json(done).into_response())
 }
 
+/// Gives a lead to a user: admins and managers to anyone in their scope (or to no one); a rep
+/// takes an unowned lead for themselves.
+pub async fn assign(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<LeadAssignment>,
+) -> Result<Response, ApiError> {
+    let lead = visible(&state, &me, id, false).await?;
+    let owner = body.owner_id;
+    let allowed = match me.user.role {
+        Role::Admin | Role::Manager => {
+            me.visible.allows(lead.owner_id, true)
+                || (lead.owner_id.is_none() && me.visible.allows(None, false))
+        }
+        _ => lead.owner_id.is_none() && owner == Some(me.user.id),
+    };
+    if !allowed {
+        return Err(forbidden(format!(
+            "you may not hand lead {id} over: administrators and managers assign leads, a rep takes an unowned one for themselves"
+        )));
+    }
+    if let Some(o) = owner {
+        if !me.visible.allows(Some(o), true) {
+            return Err(forbidden(format!(
+                "user {o} is outside your scope: you may not give them a lead"
+            )));
+        }
+    }
+    let lead = state.store.assign_lead(id, owner).await?;
+    let detail = match owner {
+        Some(o) => format!("lead {id} given to user {o}"),
+        None => format!("lead {id} left without owner"),
+    };
+    me.audit(&state, "update", None, Some(&detail), None)
+        .await?;
+    Ok(Json(lead).into_response())
+}
+
 /// The OpenAPI schemas of these routes.
 pub fn schemas() -> Map<String, Value> {
     let text = || json!({"type": ["string", "null"], "maxLength": 500});
@@ -278,6 +327,14 @@ pub fn schemas() -> Map<String, Value> {
                 "reason": {"type": ["string", "null"], "maxLength": 500, "description": "Required to disqualify; refused otherwise."},
             },
             "required": ["status"],
+            "additionalProperties": false,
+        },
+        "LeadAssignment": {
+            "type": "object",
+            "properties": {
+                "owner_id": {"type": ["integer", "null"], "format": "int64", "description": "The new owner; null leaves the lead without owner."},
+            },
+            "required": ["owner_id"],
             "additionalProperties": false,
         },
         "ConvertLead": {
