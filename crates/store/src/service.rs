@@ -258,6 +258,49 @@ impl Store {
         self.ticket(customer_id, id, now).await
     }
 
+    /// Escalates one open ticket by hand at `now`: one level up (at most 3), with an
+    /// `escalated` entry in its history naming who and why. Refused (409) when the ticket is
+    /// resolved or already at the highest level, or when it changed meanwhile.
+    pub async fn escalate_ticket(
+        &self,
+        customer_id: i64,
+        id: i64,
+        by: &str,
+        text: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, StoreError> {
+        let t = self.ticket(customer_id, id, now).await?;
+        if t.status != "open" {
+            return Err(StoreError::Conflict {
+                message: format!("ticket {id} is {}: reopen it first", t.status),
+                current_version: None,
+            });
+        }
+        if t.escalation_level >= 3 {
+            return Err(StoreError::Conflict {
+                message: format!("ticket {id} is already at the highest escalation level (3)"),
+                current_version: None,
+            });
+        }
+        let level = t.escalation_level + 1;
+        let note = match text.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(x) => format!("escalated by hand to level {level}: {x}"),
+            None => format!("escalated by hand to level {level}"),
+        };
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("UPDATE tickets SET escalation_level = $1, escalated_at = $2 WHERE customer_id = $3 AND id = $4 AND status = 'open' AND escalation_level = $5")
+                .bind(level).bind(now).bind(customer_id).bind(id).bind(t.escalation_level).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StoreError::Conflict { message: format!("ticket {id} changed meanwhile; reload it"), current_version: None });
+            }
+            sqlx::query("INSERT INTO ticket_events (customer_id, ticket_id, at, kind, by_name, body) VALUES ($1, $2, $3, 'escalated', $4, $5)")
+                .bind(customer_id).bind(id).bind(now).bind(by).bind(&note).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        self.ticket(customer_id, id, now).await
+    }
+
     /// Escalates every open ticket past its due time to the level the SLA gives at `now`
     /// (1 once breached, +1 per further SLA period, at most 3); answers the tickets raised.
     /// Running it again at the same `now` changes nothing.

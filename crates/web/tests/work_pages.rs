@@ -562,6 +562,20 @@ async fn service_tickets_and_surveys(store: Store) {
     )
     .await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Escalate by hand: one level up, with the note in the history.
+    let esc = post(
+        &f.ann,
+        &format!("/work/service/tickets/{}/{t}/escalate", f.acme),
+        &[("text", "asked for the manager")],
+    )
+    .await;
+    assert_eq!(esc.status, StatusCode::SEE_OTHER, "{}", esc.body);
+    let tk = f.store.ticket(f.acme, t, Utc::now()).await.unwrap();
+    assert_eq!(tk.escalation_level, 1);
+    let page = get(&f.ann, &format!("/work/service?customer={}", f.acme)).await;
+    assert!(page
+        .body
+        .contains("escalated by hand to level 1: asked for the manager"));
     let bt = f
         .store
         .customer_tickets(f.borealis, Utc::now())

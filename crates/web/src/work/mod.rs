@@ -228,6 +228,7 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("svc.opened", "Ticket opened.", "工单已创建。"),
     ("svc.resolve", "Resolve", "解决"),
     ("svc.reopen", "Reopen", "重新打开"),
+    ("svc.escalate", "Escalate", "升级"),
     ("svc.comment", "Comment", "备注"),
     ("svc.add_comment", "Add comment", "添加备注"),
     ("svc.updated", "Ticket updated.", "工单已更新。"),

@@ -1,5 +1,5 @@
 //! `/work/service`: open tickets (breached first, with their SLA clock), one customer's tickets
-//! with their history (resolve, reopen, comment) and survey answers, the forms to open a ticket
+//! with their history (resolve, reopen, escalate, comment) and survey answers, the forms to open a ticket
 //! and to record a CSAT or NPS answer, and the SLA sweep (managers and admins).
 
 use axum::extract::{Path, RawForm, RawQuery, State};
@@ -235,6 +235,9 @@ async fn body(
                             div.actions {
                                 button type="submit" { (t(lang, "svc.add_comment")) }
                                 @if tk.status == "open" {
+                                    @if tk.escalation_level < 3 {
+                                        button type="submit" formaction=(format!("/work/service/tickets/{}/{}/escalate", c, tk.id)) { (t(lang, "svc.escalate")) }
+                                    }
                                     button.primary type="submit" formaction=(format!("/work/service/tickets/{}/{}/resolve", c, tk.id)) { (t(lang, "svc.resolve")) }
                                 } @else {
                                     button type="submit" formaction=(format!("/work/service/tickets/{}/{}/reopen", c, tk.id)) { (t(lang, "svc.reopen")) }
@@ -397,7 +400,7 @@ pub async fn open(
     }
 }
 
-/// `POST /work/service/tickets/{customer}/{ticket}/resolve|reopen|comment`.
+/// `POST /work/service/tickets/{customer}/{ticket}/resolve|reopen|escalate|comment`.
 pub async fn act(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
@@ -420,6 +423,7 @@ pub async fn act(
     let done = match action.as_str() {
         "resolve" => st.store.resolve_ticket(c, id, &by, note, now).await,
         "reopen" => st.store.reopen_ticket(c, id, &by, note, now).await,
+        "escalate" => st.store.escalate_ticket(c, id, &by, note, now).await,
         "comment" => {
             if text.is_empty() {
                 let mut errors = Errors::default();
