@@ -38,6 +38,18 @@ pub(crate) struct CustomerRow {
 /// (column name, reason)
 pub(crate) type CellError = (String, String);
 
+/// A NUL character cannot be stored (PostgreSQL refuses it in text): a row error, not a failed
+/// batch.
+fn no_nul(cell: &str) -> Result<(), String> {
+    match cell.find('\0') {
+        Some(i) => Err(format!(
+            "contains a NUL character (at character {} of the value), which cannot be stored",
+            cell[..i].chars().count() + 1
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The file's column that held `field` (as the row read it), for an error found after the
 /// cells were read (a record's own validation names its fields); the field's name when no
 /// column held it.
@@ -106,6 +118,9 @@ pub(crate) fn order_row<'a>(
     for (field, col, cell) in cells {
         columns.push((field, col));
         let err = |m: String| (col.to_string(), m);
+        if *field != Field::Ignore {
+            no_nul(cell).map_err(err)?;
+        }
         let v = cell.trim();
         match field {
             Field::Named("customer") => customer = Some(v.to_string()).filter(|s| !s.is_empty()),
@@ -170,6 +185,9 @@ pub(crate) fn interaction_row<'a>(
     for (field, col, cell) in cells {
         columns.push((field, col));
         let err = |m: String| (col.to_string(), m);
+        if *field != Field::Ignore {
+            no_nul(cell).map_err(err)?;
+        }
         let v = cell.trim();
         match field {
             Field::Named("customer") => customer = Some(v.to_string()).filter(|s| !s.is_empty()),
@@ -214,6 +232,9 @@ pub(crate) fn customer_row<'a>(
     for (field, col, cell) in cells {
         columns.push((field, col));
         let err = |m: String| (col.to_string(), m);
+        if *field != Field::Ignore {
+            no_nul(cell).map_err(err)?;
+        }
         let v = cell.trim();
         let text = || Some(v.to_string()).filter(|s| !s.is_empty());
         match field {

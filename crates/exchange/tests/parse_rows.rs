@@ -120,3 +120,42 @@ fn validation_errors_name_the_files_column() {
     let e = rows[0].record.as_ref().unwrap_err();
     assert_eq!(e.column.as_deref(), Some("Name"), "{e}");
 }
+
+/// Found by `cdnow_lines`: a NUL byte in a value reached the database (PostgreSQL refuses NUL in
+/// text, failing the whole batch); now the row is refused naming its column.
+#[test]
+fn nul_characters_are_row_errors() {
+    let rows = parse_rows(
+        Entity::Orders,
+        InputFormat::Cdnow,
+        &[],
+        "t.txt",
+        b"001\x0b\x0b0\0\0\x0b 19970112 10 015\n0\0\0 19970101 1 1.00\n",
+    )
+    .unwrap();
+    for (r, line) in rows.iter().zip([1, 2]) {
+        let e = r.record.as_ref().unwrap_err();
+        assert_eq!(
+            (e.line, e.column.as_deref()),
+            (line, Some("customer_id")),
+            "{e}"
+        );
+        assert!(e.reason.contains("NUL"), "{e}");
+    }
+    let rows = csv(Entity::Customers, "name,company\nAcme\0 Ltd,x\nBeta,\0\n");
+    let e = rows[0].record.as_ref().unwrap_err();
+    assert_eq!(e.column.as_deref(), Some("name"), "{e}");
+    assert!(e.reason.contains("character 5"), "{e}");
+    let e = rows[1].record.as_ref().unwrap_err();
+    assert_eq!(e.column.as_deref(), Some("company"), "{e}");
+    // An ignored column may hold anything.
+    let rows = parse_rows(
+        Entity::Customers,
+        InputFormat::Csv,
+        &["notes=ignore".to_string()],
+        "t.csv",
+        b"name,notes\nBeta,\0\n",
+    )
+    .unwrap();
+    assert!(rows[0].record.is_ok(), "{rows:?}");
+}
