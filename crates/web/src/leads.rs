@@ -12,14 +12,14 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use maud::{html, Markup};
 use patron_store::{
-    ConvertLead, Lead, LeadFilter, LeadFunnel, LeadInput, LeadStatusChange, PageRequest,
+    ConvertLead, Lead, LeadFilter, LeadFunnel, LeadInput, LeadStatusChange, PageRequest, Role,
     StoreError, Viewer, LEAD_STATUSES,
 };
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use crate::i18n::{self, Lang};
-use crate::{get_param, html, layout, parse_pairs, store_error_page, Ctx, WebState};
+use crate::{error_page, get_param, html, layout, parse_pairs, store_error_page, Ctx, WebState};
 
 /// Labels of this page: `(key, English, Chinese)`.
 const MESSAGES: &[(&str, &str, &str)] = &[
@@ -66,6 +66,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("leads.convert", "Convert", "转为客户"),
     ("leads.customer", "Customer", "客户"),
+    ("leads.owner", "Owner", "负责人"),
+    ("leads.nobody", "unowned", "未分配"),
+    ("leads.take", "Take", "认领"),
+    ("leads.assign", "Assign", "分配"),
+    ("leads.ok.assigned", "Lead handed over.", "线索已分配。"),
+    (
+        "leads.not_yours",
+        "You may not hand this lead over: managers assign leads, a rep takes an unowned one.",
+        "您无权分配此线索：由经理分配，销售只能认领未分配的线索。",
+    ),
     ("leads.add", "Record a lead", "新增线索"),
     ("leads.save", "Record", "保存"),
     ("leads.next", "Next page", "下一页"),
@@ -100,6 +110,7 @@ pub(crate) fn routes() -> Router<WebState> {
         .route("/leads", get(page).post(create))
         .route("/leads/{id}/status", post(move_lead))
         .route("/leads/{id}/convert", post(convert))
+        .route("/leads/{id}/assign", post(assign))
 }
 
 /// What went wrong with a submitted form, shown above the list.
@@ -152,7 +163,7 @@ async fn render(
         .filter(|a| !a.is_empty())
         .map(str::to_string);
     let ok = get_param(q, "ok").and_then(|k| match k {
-        "created" | "moved" | "converted" => Some(format!("leads.ok.{k}")),
+        "created" | "moved" | "converted" | "assigned" => Some(format!("leads.ok.{k}")),
         _ => None,
     });
     let converted_into = get_param(q, "customer").and_then(|c| c.parse::<i64>().ok());
@@ -220,7 +231,31 @@ async fn render(
             }
         }
     }
-    let number = |c: i64| numbers.get(&c).cloned().unwrap_or_else(|| c.to_string());
+    let users = match st.store.users().await {
+        Ok(u) => u,
+        Err(e) => return store_error_page(lang, &e),
+    };
+    let names = Names {
+        owners: users.iter().map(|u| (u.id, u.username.clone())).collect(),
+        // Whom the viewer may give a lead to: administrators and managers, users in scope.
+        assignable: if matches!(me.user.role, Role::Admin | Role::Manager) {
+            users
+                .iter()
+                .filter(|u| !u.disabled && u.sees_records() && me.visible.allows(Some(u.id), true))
+                .map(|u| (u.id, u.username.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        numbers,
+    };
+    let number = |c: i64| {
+        names
+            .numbers
+            .get(&c)
+            .cloned()
+            .unwrap_or_else(|| c.to_string())
+    };
     let code = refusal.as_ref().map(|r| r.status).unwrap_or(StatusCode::OK);
     let back = match &status {
         Some(s) => format!("/leads?status={s}"),
@@ -258,9 +293,9 @@ async fn render(
                         th { (t(lang, "leads.name")) } th { (t(lang, "leads.company")) }
                         th { (t(lang, "leads.phone")) " / " (t(lang, "leads.email")) }
                         th { (t(lang, "leads.source")) } th { (t(lang, "leads.status")) }
-                        th { (t(lang, "leads.created")) } th { (t(lang, "leads.actions")) }
+                        th { (t(lang, "leads.created")) } th { (t(lang, "leads.owner")) } th { (t(lang, "leads.actions")) }
                     } }
-                    tbody { @for l in &page.items { (row(lang, me, l, &back, &numbers)) } }
+                    tbody { @for l in &page.items { (row(lang, me, l, &back, &names)) } }
                 }
             }
             @if let Some(next) = &page.next {
@@ -316,7 +351,14 @@ fn funnel_panel(lang: Lang, f: &LeadFunnel, current: Option<&str>) -> Markup {
     }
 }
 
-fn row(lang: Lang, me: &Viewer, l: &Lead, back: &str, numbers: &HashMap<i64, String>) -> Markup {
+/// What the rows show by name: customers' numbers, users' names, whom leads may go to.
+struct Names {
+    numbers: HashMap<i64, String>,
+    owners: HashMap<i64, String>,
+    assignable: Vec<(i64, String)>,
+}
+
+fn row(lang: Lang, me: &Viewer, l: &Lead, back: &str, names: &Names) -> Markup {
     let can_work = me.visible.allows(l.owner_id, true);
     html! {
         tr id=(format!("lead-{}", l.id)) {
@@ -335,18 +377,18 @@ fn row(lang: Lang, me: &Viewer, l: &Lead, back: &str, numbers: &HashMap<i64, Str
                 @if let Some(r) = &l.disqualified_reason { br; span.muted.small { (r) } }
             }
             td.nowrap.small { (i18n::date(lang, l.created_at.date_naive())) }
-            td { (actions(lang, l, can_work, back, numbers)) }
+            td.small {
+                @match l.owner_id {
+                    Some(o) => { (names.owners.get(&o).cloned().unwrap_or_else(|| o.to_string())) }
+                    None => { span.muted { (t(lang, "leads.nobody")) } }
+                }
+            }
+            td { (actions(lang, me, l, can_work, back, names)) }
         }
     }
 }
 
-fn actions(
-    lang: Lang,
-    l: &Lead,
-    can_work: bool,
-    back: &str,
-    numbers: &HashMap<i64, String>,
-) -> Markup {
+fn actions(lang: Lang, me: &Viewer, l: &Lead, can_work: bool, back: &str, names: &Names) -> Markup {
     let status_form = |to: &str, label: &str| {
         html! {
             form method="post" action=(format!("/leads/{}/status", l.id)) style="display:inline" {
@@ -358,7 +400,7 @@ fn actions(
     };
     html! {
         @if let Some(c) = l.converted_customer_id {
-            a href=(format!("/customers/{c}")) { (t(lang, "leads.customer")) " " (numbers.get(&c).cloned().unwrap_or_else(|| c.to_string())) }
+            a href=(format!("/customers/{c}")) { (t(lang, "leads.customer")) " " (names.numbers.get(&c).cloned().unwrap_or_else(|| c.to_string())) }
         } @else if can_work {
             @match l.status.as_str() {
                 "new" => { (status_form("contacted", "leads.mark_contacted")) " " (status_form("qualified", "leads.qualify")) }
@@ -369,7 +411,7 @@ fn actions(
             @if l.status == "qualified" {
                 form method="post" action=(format!("/leads/{}/convert", l.id)) style="display:inline-flex;gap:.3rem;align-items:center;flex-wrap:wrap" {
                     input type="hidden" name="back" value=(back);
-                    input type="text" name="into" size="9" placeholder=(t(lang, "leads.into_hint"))
+                    input type="text" name="into" size="9" style="width:10rem" placeholder=(t(lang, "leads.into_hint"))
                         aria-label=(t(lang, "leads.into"));
                     label.small { input type="checkbox" name="allow_duplicate" value="1"; " " (t(lang, "leads.allow_duplicate")) }
                     button type="submit" { (t(lang, "leads.convert")) }
@@ -379,9 +421,30 @@ fn actions(
                 form method="post" action=(format!("/leads/{}/status", l.id)) style="display:inline-flex;gap:.3rem;margin-top:.2rem" {
                     input type="hidden" name="status" value="disqualified";
                     input type="hidden" name="back" value=(back);
-                    input type="text" name="reason" size="12" placeholder=(t(lang, "leads.reason"))
+                    input type="text" name="reason" size="12" style="width:8rem" placeholder=(t(lang, "leads.reason"))
                         aria-label=(t(lang, "leads.reason")) required;
                     button type="submit" { (t(lang, "leads.disqualify")) }
+                }
+            }
+        }
+        @if l.converted_customer_id.is_none() {
+            @if l.owner_id.is_none() && !manages(me) && me.user.sees_records() {
+                form method="post" action=(format!("/leads/{}/assign", l.id)) style="display:inline" {
+                    input type="hidden" name="owner" value=(me.user.id);
+                    input type="hidden" name="back" value=(back);
+                    button type="submit" { (t(lang, "leads.take")) }
+                }
+            }
+            @if !names.assignable.is_empty() && (l.owner_id.is_none() || me.visible.allows(l.owner_id, true)) {
+                form method="post" action=(format!("/leads/{}/assign", l.id)) style="display:inline-flex;gap:.3rem;margin-top:.2rem" {
+                    input type="hidden" name="back" value=(back);
+                    select name="owner" aria-label=(t(lang, "leads.owner")) style="width:auto" {
+                        option value="" selected[l.owner_id.is_none()] { (t(lang, "leads.nobody")) }
+                        @for (id, name) in &names.assignable {
+                            option value=(id) selected[l.owner_id == Some(*id)] { (name) }
+                        }
+                    }
+                    button type="submit" { (t(lang, "leads.assign")) }
                 }
             }
         }
@@ -420,6 +483,10 @@ fn add_form(lang: Lang) -> Markup {
             }
         }
     }
+}
+
+fn manages(me: &Viewer) -> bool {
+    matches!(me.user.role, Role::Admin | Role::Manager)
 }
 
 /// The list to go back to after a form: a local `/leads...` path only.
@@ -524,6 +591,69 @@ pub async fn move_lead(
                 return store_error_page(lang, &e);
             }
             Redirect::to(&with_ok(&back, "moved")).into_response()
+        }
+        Err(e) => refused(&st, lang, &me, &back, e).await,
+    }
+}
+
+/// `POST /leads/{id}/assign` with `owner` (a user id; empty: no owner): administrators and
+/// managers give a lead they see to a user in their scope; a rep takes an unowned lead.
+pub async fn assign(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    Extension(me): Extension<Viewer>,
+    Path(id): Path<String>,
+    RawForm(body): RawForm,
+) -> Response {
+    let f = parse_pairs(&body);
+    let back = back_to(&f);
+    let Ok(id) = id.parse::<i64>() else {
+        return store_error_page(lang, &StoreError::not_found("lead", id));
+    };
+    let lead = match st.store.visible_lead(&me, id, false).await {
+        Ok(l) => l,
+        Err(e) => return store_error_page(lang, &e),
+    };
+    let owner = match get_param(&f, "owner")
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
+        None => None,
+        Some(o) => match o.parse::<i64>() {
+            Ok(o) => Some(o),
+            Err(_) => {
+                let e = StoreError::invalid("owner", format!("'{o}' is not a user"));
+                return refused(&st, lang, &me, &back, e).await;
+            }
+        },
+    };
+    let allowed = if manages(&me) {
+        lead.owner_id.is_none() || me.visible.allows(lead.owner_id, true)
+    } else {
+        lead.owner_id.is_none() && owner == Some(me.user.id)
+    };
+    if !allowed || owner.is_some_and(|o| !me.visible.allows(Some(o), true)) {
+        return error_page(
+            lang,
+            StatusCode::FORBIDDEN,
+            lang.t("error.title"),
+            t(lang, "leads.not_yours"),
+        );
+    }
+    match st.store.assign_lead(id, owner).await {
+        Ok(_) => {
+            let detail = match owner {
+                Some(o) => format!("lead {id} given to user {o} (web)"),
+                None => format!("lead {id} left without owner (web)"),
+            };
+            if let Err(e) = st
+                .store
+                .audit(&me.actor, "update", None, Some(&detail), None)
+                .await
+            {
+                return store_error_page(lang, &e);
+            }
+            Redirect::to(&with_ok(&back, "assigned")).into_response()
         }
         Err(e) => refused(&st, lang, &me, &back, e).await,
     }

@@ -254,6 +254,38 @@ async fn leads_page_works_a_lead_through(store: Store) {
         Some(anns.id)
     );
 
+    // An unowned lead: Ann reads it and takes it; she cannot give hers away, nor touch Bob's.
+    let free = store
+        .create_lead(LeadInput {
+            name: "Free Card".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    let p = get(&app, "/leads", "en").await;
+    assert!(p.body.contains(&format!("action=\"/leads/{free}/assign\"")));
+    let ann_id = ann.id.to_string();
+    let p = post(
+        &app,
+        &format!("/leads/{free}/assign"),
+        &[("owner", &ann_id)],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(store.lead(free).await.unwrap().owner_id, Some(ann.id));
+    let bob_id = bob.id.to_string();
+    let p = post(
+        &app,
+        &format!("/leads/{free}/assign"),
+        &[("owner", &bob_id)],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = post(&app, &format!("/leads/{b1}/assign"), &[("owner", &ann_id)]).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert_eq!(store.lead(b1).await.unwrap().owner_id, Some(bob.id));
+
     // Recording a lead makes it the rep's.
     let p = post(
         &app,
