@@ -456,7 +456,7 @@ pub async fn refresh(store: &Store, opts: &AnalysisOptions) -> Result<ValueSnaps
     let opts = opts.clone();
     let computed_at = Utc::now().trunc_subsecs(6);
     // The analysis is CPU work: keep it off the async workers.
-    let (an, ids, mut rows, dashboard) = tokio::task::spawn_blocking(move || {
+    let (an, ids, mut rows, mut dashboard) = tokio::task::spawn_blocking(move || {
         let (lines, ids) = dense_orders(&facts)?;
         let an = analyze(&lines, ids.len(), &opts)?;
         let rows = rows_of(&an, &ids, computed_at);
@@ -472,6 +472,9 @@ pub async fn refresh(store: &Store, opts: &AnalysisOptions) -> Result<ValueSnaps
     .await
     .map_err(|e| RefreshError::Internal(e.to_string()))??;
     let analysed = started.elapsed().as_secs_f64();
+    // The counts the dashboard's first view of this snapshot shows (profiles: the live customers).
+    dashboard.customers = Some(profiles.len() as u64);
+    dashboard.advocates = Some(store.referrer_count().await?.max(0) as u64);
     // The model saved in the web editor (score_models), else the built-in one.
     let model = match store.current_score_model().await? {
         Some(m) => ScoreModel::from_toml(&m.toml).unwrap_or_else(|_| ScoreModel::default_model()),

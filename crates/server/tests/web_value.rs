@@ -127,6 +127,8 @@ async fn dashboard_shows_the_snapshot_and_recomputes() {
     let snap = store.latest_snapshot().await.unwrap().unwrap();
     let figures = &snap.report["dashboard"];
     assert_eq!(figures["periods"].as_array().unwrap().len(), 4);
+    assert_eq!(figures["customers"], store.counts().await.unwrap().0);
+    assert_eq!(figures["advocates"], store.referrer_count().await.unwrap());
     let bins = &figures["clv_bins"];
     let counts: Vec<u64> = bins[2]
         .as_array()

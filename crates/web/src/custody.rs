@@ -18,6 +18,15 @@ use crate::{error_page, get_param, html, layout, parse_pairs, store_error_page, 
 
 /// Labels of these pages: `(key, English, Chinese)`.
 pub const MESSAGES: &[(&str, &str, &str)] = &[
+    ("role.admin", "Administrator", "管理员"),
+    ("role.manager", "Manager", "经理"),
+    ("role.rep", "Sales rep", "销售代表"),
+    ("role.analyst", "Analyst", "分析师"),
+    ("scope.own", "Own customers", "本人客户"),
+    ("scope.subordinates", "Own and subordinates' customers", "本人及下属的客户"),
+    ("scope.department", "Department's customers", "本部门客户"),
+    ("scope.department_tree", "Department's and sub-departments' customers", "本部门及下级部门客户"),
+    ("scope.all", "All customers", "全部客户"),
     ("nav.pool", "Public pool", "公海"),
     ("nav.users", "Users", "用户"),
     ("nav.audit", "Audit log", "审计日志"),
@@ -424,15 +433,15 @@ async fn render_users(
                                     form.inline method="post" action=(format!("/admin/users/{}/role", u.id)) {
                                         select name="role" aria-label=(lang.t("users.role")) {
                                             @for r in ["admin", "manager", "rep", "analyst"] {
-                                                option value=(r) selected[r == u.role.as_str()] { (r) }
+                                                option value=(r) selected[r == u.role.as_str()] { (lang.t(&format!("role.{r}"))) }
                                             }
                                         }
                                         " "
                                         button type="submit" { (lang.t("users.set_role")) }
                                     }
-                                } @else { (u.role.as_str()) }
+                                } @else { (lang.t(&format!("role.{}", u.role.as_str()))) }
                             }
-                            td { (u.scope.as_str()) }
+                            td { (lang.t(&format!("scope.{}", u.scope.as_str()))) }
                             td.mono { (held(u.id)) }
                             td { @if u.disabled { span.badge { (lang.t("users.disabled")) } } @else { (lang.t("users.active")) } }
                             td {

@@ -247,6 +247,10 @@ async fn users_and_handover(store: Store) {
         .await
         .body
         .contains("交接客户"));
+    // Roles and scopes by their names in either language, not their codes.
+    assert!(page.body.contains(">Sales rep<") && !page.body.contains(">rep<"));
+    let zh = get(&app, "/admin/users", "zh").await.body;
+    assert!(zh.contains(">销售代表<") && zh.contains("客户<") && !zh.contains(">analyst<"));
 
     // Bad input: named on the page, nothing moves.
     let (a, b) = (ann.id.to_string(), bob.id.to_string());
