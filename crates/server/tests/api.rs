@@ -3730,6 +3730,26 @@ async fn leads_over_the_api(store: Store) {
     );
     let f = rep.get("/api/leads/funnel").await;
     assert_eq!(f.body["converted"], 2);
+    // Another rep's card of the same person: refused, without naming the rep's customer.
+    let theirs = other
+        .post(
+            "/api/leads",
+            json!({"name": "L. Wei", "phone": "138-0013-8000"}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let theirs = format!("/api/leads/{theirs}");
+    other.patch(&theirs, json!({"status": "qualified"})).await;
+    let r = other.post(&format!("{theirs}/convert"), json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let m = r.body["message"].as_str().unwrap();
+    assert!(m.contains("1 customer(s) of other users"), "{m}");
+    assert!(
+        !m.contains("Huaxin") && !m.contains(&format!("C{c:06}")),
+        "{m}"
+    );
     // An unowned lead (an administrator's): read by reps, taken by one, then theirs alone.
     let free = api.post("/api/leads", json!({"name": "Free Card"})).await;
     assert_eq!(free.body["owner_id"], Value::Null);

@@ -515,6 +515,19 @@ impl Store {
         how: &ConvertLead,
         by: &str,
     ) -> Result<LeadConversion, StoreError> {
+        self.convert_lead_seen_by(id, how, by, &Visibility::All)
+            .await
+    }
+
+    /// [`Store::convert_lead`] for a user who sees `visible`: a refusal for likely duplicates
+    /// names only the customers they see, and counts the others.
+    pub async fn convert_lead_seen_by(
+        &self,
+        id: i64,
+        how: &ConvertLead,
+        by: &str,
+        visible: &Visibility,
+    ) -> Result<LeadConversion, StoreError> {
         let lead = self.lead(id).await?;
         match lead.status.as_str() {
             "qualified" => {}
@@ -577,14 +590,27 @@ impl Store {
             None => {
                 let likely = self.lead_likely_customers(&lead).await?;
                 if !likely.is_empty() && !how.allow_duplicate {
+                    let (seen, unseen): (Vec<&LikelyCustomer>, Vec<&LikelyCustomer>) = likely
+                        .iter()
+                        .partition(|c| visible.allows(c.owner_id, false));
+                    let mut named: Vec<String> = seen
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "{} {} '{}' (same {})",
+                                c.customer_id, c.number, c.name, c.matched_on
+                            )
+                        })
+                        .collect();
+                    if !unseen.is_empty() {
+                        named.push(format!(
+                            "{} customer(s) of other users (same phone or e-mail; ask a manager)",
+                            unseen.len()
+                        ));
+                    }
                     return Err(illegal(format!(
-                        "lead {id} looks like existing customer{} {}: convert it into one of them (into), or create a new customer anyway (allow_duplicate)",
-                        if likely.len() > 1 { "s" } else { "" },
-                        likely
-                            .iter()
-                            .map(|c| format!("{} {} '{}' (same {})", c.customer_id, c.number, c.name, c.matched_on))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        "lead {id} looks like existing customers: {}; convert it into one of them (into), or create a new customer anyway (allow_duplicate)",
+                        named.join(", ")
                     )));
                 }
                 None

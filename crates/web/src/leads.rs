@@ -706,7 +706,11 @@ pub async fn convert(
         into,
         allow_duplicate: get_param(&f, "allow_duplicate").is_some(),
     };
-    match st.store.convert_lead(id, &how, &me.actor.name).await {
+    match st
+        .store
+        .convert_lead_seen_by(id, &how, &me.actor.name, &me.visible)
+        .await
+    {
         Ok(done) => {
             let detail = format!(
                 "lead {id} converted into {} customer {} (web)",

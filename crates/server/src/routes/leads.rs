@@ -198,7 +198,10 @@ pub async fn convert(
             }
         })?;
     }
-    let done = state.store.convert_lead(id, &how, &me.actor.name).await?;
+    let done = state
+        .store
+        .convert_lead_seen_by(id, &how, &me.actor.name, &me.visible)
+        .await?;
     let detail = format!(
         "lead {id} converted into {} customer {}",
         if done.created_customer {
