@@ -103,6 +103,36 @@ impl serde::Serialize for Money {
     }
 }
 
+/// The text form of an amount in JSON request bodies, as the OpenAPI document states it: an
+/// optional `-` and currency sign, digits (at most 15, or grouped by thousands with commas) and at
+/// most two decimals, nothing around them (`12`, `-12.5`, `$1,234.50`, `.5`). Looser text (spaces,
+/// stray commas) is for CSV files, which [`Money::from_str`] reads.
+pub const JSON_TEXT_PATTERN: &str =
+    r"^-?[$¥€£]?(?:(?:[0-9]{1,15}|[0-9]{1,3}(?:,[0-9]{3}){1,4})(?:\.[0-9]{1,2})?|\.[0-9]{1,2})$";
+
+/// Whether `s` matches [`JSON_TEXT_PATTERN`].
+pub fn is_json_text(s: &str) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    let s = s.strip_prefix(['$', '¥', '€', '£']).unwrap_or(s);
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (s, None),
+    };
+    let frac_ok = frac.is_none_or(|f| (1..=2).contains(&f.len()) && digits(f));
+    let int_ok = if int.contains(',') {
+        let mut groups = int.split(',');
+        let first = groups.next().unwrap_or_default();
+        (1..=3).contains(&first.len())
+            && digits(first)
+            && groups.clone().count() <= 4
+            && groups.all(|g| g.len() == 3 && digits(g))
+    } else {
+        int.len() <= 15 && digits(int)
+    };
+    int_ok && frac_ok && (!int.is_empty() || frac.is_some())
+}
+
 impl<'de> serde::Deserialize<'de> for Money {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(serde::Deserialize)]
@@ -113,6 +143,9 @@ impl<'de> serde::Deserialize<'de> for Money {
         }
         match Raw::deserialize(d)? {
             Raw::Num(v) => Money::from_f64(v).map_err(serde::de::Error::custom),
+            Raw::Text(t) if !is_json_text(&t) => Err(serde::de::Error::custom(format!(
+                "'{t}' is not an amount (expected e.g. 12.34, -5, \"$1,234.50\")"
+            ))),
             Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
         }
     }
@@ -121,6 +154,42 @@ impl<'de> serde::Deserialize<'de> for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_text_is_the_documented_pattern() {
+        for ok in [
+            "12",
+            "-12.5",
+            "$1,234.50",
+            ".5",
+            "0",
+            "¥999,999,999,999,999.99",
+            "123456789012345",
+        ] {
+            assert!(is_json_text(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "12.",
+            " 12",
+            "12 ",
+            "1,2",
+            "1,2345",
+            "$$1",
+            "--1",
+            "1.234",
+            "1234567890123456",
+            "1,000,000,000,000,000",
+            "+1",
+            "1e3",
+        ] {
+            assert!(!is_json_text(bad), "{bad}");
+        }
+        let m: Money = serde_json::from_str("\"$1,234.50\"").unwrap();
+        assert_eq!(m, Money(123_450));
+        assert!(serde_json::from_str::<Money>("\" 12\"").is_err());
+    }
 
     #[test]
     fn parses_common_forms() {

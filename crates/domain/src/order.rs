@@ -106,11 +106,13 @@ impl OrderLineInput {
                 "must be 0 or more",
             ));
         }
-        if self.amount.cents() > 1_000_000_000_000 || self.cost.cents() > 1_000_000_000_000 {
-            errors.push(FieldError::new(
-                format!("{prefix}amount"),
-                "is larger than 10,000,000,000",
-            ));
+        for (field, m) in [("amount", self.amount), ("cost", self.cost)] {
+            if m.cents() > 1_000_000_000_000 {
+                errors.push(FieldError::new(
+                    format!("{prefix}{field}"),
+                    "is larger than 10,000,000,000",
+                ));
+            }
         }
     }
 }

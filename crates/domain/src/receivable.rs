@@ -68,7 +68,6 @@ impl InvoiceInput {
             ));
         }
         if !self.instalments.is_empty() {
-            self.instalments.sort_by_key(|i| i.due_on);
             let sum: i64 = self.instalments.iter().map(|i| i.amount.cents()).sum();
             if sum != self.amount.cents() {
                 errors.push(FieldError::new(
@@ -97,6 +96,8 @@ impl InvoiceInput {
             if self.instalments.len() > 120 {
                 errors.push(FieldError::new("instalments", "at most 120 instalments"));
             }
+            // Errors above name instalments in the order they were given; the plan is kept by due date.
+            self.instalments.sort_by_key(|i| i.due_on);
             // The invoice falls due with its last instalment.
             if let Some(last) = self.instalments.last() {
                 self.due_on = last.due_on;

@@ -158,8 +158,34 @@ pub fn parse_json<T: JsonBody>(bytes: &[u8]) -> Result<T, ApiError> {
             "must not contain NUL (\\u0000) characters",
         )]));
     }
-    serde_path_to_error::deserialize(value)
+    serde_path_to_error::deserialize(whole_numbers(value))
         .map_err(|e| ApiError::validation(vec![field_error(e.path().to_string(), e.inner())]))
+}
+
+/// JSON Schema, and so the OpenAPI document, counts `3.0` as an integer; serde's integer fields
+/// refuse it. Whole-number floats within the i64 range are read as integers (a float field reads
+/// an integer just as well).
+fn whole_numbers(v: Value) -> Value {
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            Some(f)
+                if n.is_f64()
+                    && f.fract() == 0.0
+                    && f >= i64::MIN as f64
+                    && f < i64::MAX as f64 =>
+            {
+                Value::from(f as i64)
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, whole_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 fn kind_of(v: &Value) -> &'static str {

@@ -15,6 +15,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::customers::{Bind, Where};
+use crate::BeginWrite;
 use crate::{now, with_pool, Store, StoreError};
 
 /// What a user is allowed to do.
@@ -412,7 +413,7 @@ impl Store {
         check_password(password)?;
         let hash = hash_password(password)?;
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user_id).execute(&mut *tx).await?;
             // A new password ends every session of the user.
             sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
@@ -425,7 +426,7 @@ impl Store {
     pub async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<(), StoreError> {
         self.user(user_id).await?;
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2").bind(disabled).bind(user_id).execute(&mut *tx).await?;
             if disabled {
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
@@ -595,7 +596,7 @@ impl Store {
         name: &str,
     ) -> Result<(ApiToken, String), StoreError> {
         let name = name.trim();
-        if name.is_empty() || name.len() > 100 {
+        if name.is_empty() || name.chars().count() > 100 {
             return Err(StoreError::invalid("name", "must be 1-100 characters"));
         }
         self.user(user_id).await?;

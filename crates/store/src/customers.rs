@@ -8,6 +8,7 @@ use sqlx::types::Json;
 
 use crate::error::unique_to_conflict;
 use crate::page::{decode_cursor, encode_cursor};
+use crate::BeginWrite;
 use crate::{now, with_pool, Page, PageRequest, Store, StoreError};
 
 pub(crate) const CUSTOMER_COLUMNS: &str = "id, number, name, company, industry, region, address, phone, fax, email, \
@@ -281,7 +282,7 @@ impl Store {
         let input = input.validate().map_err(StoreError::Invalid)?;
         self.check_references(&input, None).await?;
         let id = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let id = insert_customer!(tx, &input)?;
             sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, 'created', NULL, $4)")
                 .bind(id).bind(now()).bind(by).bind(&input.name).execute(&mut *tx).await?;
@@ -344,7 +345,7 @@ impl Store {
         let update_sql = format!("UPDATE customers SET {}, version = version + 1, updated_at = $26 WHERE id = $27 AND version = $28", sets.join(", "));
         let at = now();
         let updated = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let res = bind_customer!(sqlx::query(&update_sql), new.number.clone().unwrap_or_else(|| current.data.number.clone().unwrap_or_default()), &new)
                 .bind(at)
                 .bind(id).bind(current.version)
@@ -387,7 +388,7 @@ impl Store {
             crate::BackendKind::Postgres => "SELECT id FROM customers WHERE id = $1 FOR UPDATE",
         };
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let found: Option<i64> = sqlx::query_scalar(lock).bind(id).fetch_optional(&mut *tx).await?;
             if found.is_none() {
                 return Err(StoreError::not_found("customer", id));

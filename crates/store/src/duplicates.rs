@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::BeginWrite;
 use crate::{now, with_pool, BackendKind, Store, StoreError};
 use patron_domain::{Customer, CustomerPatch};
 
@@ -114,7 +115,7 @@ impl Store {
         // children moved, and the old rows deleted; SQLite keys them by id alone.
         let copy = self.kind() == BackendKind::Postgres;
         let moved = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // Mark first: a concurrent merge of the same record then fails on the version check.
             let n = sqlx::query("UPDATE customers SET merged_into = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4 AND merged_into IS NULL")
                 .bind(keep).bind(at).bind(drop).bind(d.version).execute(&mut *tx).await?.rows_affected();

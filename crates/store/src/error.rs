@@ -34,11 +34,16 @@ impl StoreError {
         StoreError::Invalid(vec![FieldError::new(field, message)])
     }
 
-    /// True when the database could not be reached (pool timeout, connection refused, I/O):
-    /// the HTTP layer answers 503 for these.
+    /// True when the database could not be reached (pool timeout, connection refused, I/O, a
+    /// PostgreSQL server shutting down or starting up): the HTTP layer answers 503 for these.
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Unavailable(_) => true,
+            // SQLSTATE class 08: connection exceptions; 57P01-57P03: the server is shutting
+            // down (admin or crash) or cannot accept connections yet.
+            StoreError::Database(sqlx::Error::Database(db)) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
             StoreError::Database(e) => matches!(
                 e,
                 sqlx::Error::PoolTimedOut

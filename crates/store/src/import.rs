@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use patron_domain::{CustomerInput, InteractionKind, Money};
 
+use crate::BeginWrite;
 use crate::{now, with_pool, Store, StoreError};
 
 /// A validated customer row of an import (its number is the natural key).
@@ -112,7 +113,7 @@ impl Store {
         let anon = self.kind() == crate::BackendKind::Sqlite;
         let at = now();
         let inserted = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut inserted = 0;
             for chunk in rows.chunks(CUSTOMER_CHUNK) {
                 let sql = format!(
@@ -159,7 +160,7 @@ impl Store {
         });
         let full_sql = format!("INSERT INTO order_lines (customer_id, order_ref, line_no, ordered_on, category, quantity, amount_cents, cost_cents) VALUES {} ON CONFLICT DO NOTHING", values_sql(8, ORDER_CHUNK, anon));
         let inserted = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut inserted = 0;
             for chunk in sorted.chunks(ORDER_CHUNK) {
                 let sql = if chunk.len() == ORDER_CHUNK {
@@ -184,7 +185,7 @@ impl Store {
     pub async fn import_interactions(&self, rows: &[ImportInteraction]) -> Result<u64, StoreError> {
         let anon = self.kind() == crate::BackendKind::Sqlite;
         let inserted = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut inserted = 0;
             for chunk in rows.chunks(ORDER_CHUNK) {
                 let sql = format!("INSERT INTO interactions (customer_id, external_id, kind, occurred_at, by_name, body) VALUES {} ON CONFLICT (customer_id, external_id) WHERE external_id IS NOT NULL DO NOTHING", values_sql(6, chunk.len(), anon));

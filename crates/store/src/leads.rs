@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::customers::{bind_all, Bind, Where};
 use crate::import::values_sql;
 use crate::page::{decode_cursor, encode_cursor};
+use crate::BeginWrite;
 use crate::{now, with_pool, Page, PageRequest, Store, StoreError, Viewer, Visibility};
 
 /// The statuses of a lead, in pipeline order.
@@ -636,7 +637,7 @@ impl Store {
         let contact = input.contact_input();
         let at = now();
         let (customer_id, contact_id, interaction_id) = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // Claim the lead first: a concurrent conversion then finds it no longer qualified.
             let n = sqlx::query("UPDATE leads SET updated_at = $1 WHERE id = $2 AND status = 'qualified'")
                 .bind(at).bind(id).execute(&mut *tx).await?.rows_affected();
@@ -772,7 +773,7 @@ impl Store {
         let anon = self.kind() == crate::BackendKind::Sqlite;
         let at = now();
         let inserted = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut inserted = 0u64;
             for chunk in rows.chunks(200) {
                 let sql = format!(

@@ -166,6 +166,38 @@ impl Store {
     }
 }
 
+/// Starts a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`): a
+/// deferred transaction that reads first and writes later cannot wait for a concurrent writer
+/// (SQLite answers `database is locked` at once instead of after its busy timeout), which made
+/// concurrent API writes fail with 500. PostgreSQL begins as usual.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send {
+        self.begin()
+    }
+}
+
 /// The current time, truncated to microseconds so that it round-trips through both backends.
 pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::{SubsecRound, Utc};

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::audit::Actor;
+use crate::BeginWrite;
 use crate::{now, with_pool, Store, StoreError};
 
 /// What a reclaim run returned to the pool.
@@ -90,7 +91,7 @@ impl Store {
         let at = now();
         let mut moved = 0;
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for (id, from) in ids {
                 let n = sqlx::query(
                     "UPDATE customers SET owner_id = $1, owner_since = $2, version = version + 1, updated_at = $2 \

@@ -19,6 +19,7 @@ use patron_domain::{Money, Order, OrderInput};
 use serde::Serialize;
 
 use crate::error::unique_to_conflict;
+use crate::BeginWrite;
 use crate::{now, with_pool, BackendKind, Store, StoreError};
 
 /// What to do with an order that would exceed the credit limit.
@@ -288,7 +289,7 @@ impl Store {
             Held(i64),
         }
         let done = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let limit = lock_customer!(self, tx, customer_id);
             if plain && limit.is_none() {
                 insert_order_lines!(tx, customer_id, &order_ref, o);
@@ -366,7 +367,7 @@ impl Store {
         let at = now();
         let customer_id = hold.customer_id;
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let n = sqlx::query("UPDATE credit_holds SET status = 'approved', decided_at = $1, decided_by = $2, note = $3, order_ref = $4 WHERE customer_id = $5 AND id = $6 AND status = 'pending'")
                 .bind(at).bind(by).bind(note).bind(&order_ref).bind(customer_id).bind(id).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
@@ -403,7 +404,7 @@ impl Store {
         let number = format!("INV-{order_ref}");
         let at = now();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let limit = lock_customer!(self, tx, customer_id);
             let (old_amount, lines): (i64, i64) = sqlx::query_as("SELECT CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT), COUNT(*) FROM order_lines WHERE customer_id = $1 AND order_ref = $2")
                 .bind(customer_id).bind(order_ref).fetch_one(&mut *tx).await?;
@@ -494,7 +495,7 @@ impl Store {
         let old = self.customer(customer_id).await?.data.credit_limit;
         let at = now();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE customers SET credit_limit_cents = $1, version = version + 1, updated_at = $2 WHERE id = $3")
                 .bind(limit.map(Money::cents)).bind(at).bind(customer_id).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, 'credit_limit', $4, $5)")
@@ -554,7 +555,7 @@ impl Store {
             .clone()
             .unwrap_or_else(|| format!("INV{}", now().format("%Y%m%d%H%M%S%6f")));
         let id: i64 = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let id: i64 = sqlx::query_scalar("INSERT INTO invoices (customer_id, number, order_ref, issued_on, due_on, amount_cents, paid_cents, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7) RETURNING id")
                 .bind(customer_id).bind(&number).bind(&i.order_ref).bind(i.issued_on).bind(i.due_on).bind(i.amount.cents()).bind(now())
                 .fetch_one(&mut *tx).await
@@ -654,7 +655,7 @@ impl Store {
         let p = input.validate().map_err(StoreError::Invalid)?;
         let at = now();
         let ids: Vec<i64> = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             lock_customer!(self, tx, customer_id);
             let open: Vec<(i64, i64)> = match p.invoice_id {
                 Some(inv) => sqlx::query_as("SELECT id, amount_cents - paid_cents FROM invoices WHERE customer_id = $1 AND id = $2")

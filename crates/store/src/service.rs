@@ -124,6 +124,19 @@ impl Store {
     ) -> Result<Ticket, StoreError> {
         let t = input.validate().map_err(StoreError::Invalid)?;
         self.require_live_customer(customer_id).await?;
+        if let Some(a) = t.assignee_id {
+            match self.user(a).await {
+                Err(StoreError::NotFound { .. }) => {
+                    return Err(StoreError::invalid(
+                        "assignee_id",
+                        format!("user {a} does not exist"),
+                    ))
+                }
+                other => {
+                    other?;
+                }
+            }
+        }
         let due = self.sla_policy().await?.due_at(t.priority, now);
         let id: i64 = with_pool!(self, pool => sqlx::query_scalar(
             "INSERT INTO tickets (customer_id, kind, priority, subject, body, status, opened_at, opened_by, assignee_id, due_at, escalation_level) \

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
 use crate::import::values_sql;
+use crate::BeginWrite;
 use crate::{with_pool, BackendKind, Store, StoreError};
 
 /// One reason of a churn warning, as stored.
@@ -207,7 +208,7 @@ impl Store {
         };
         let full_sql = insert(VALUE_CHUNK);
         let id: i64 = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM customer_values").execute(&mut *tx).await?;
             for chunk in rows.chunks(VALUE_CHUNK) {
                 let sql = if chunk.len() == VALUE_CHUNK {

@@ -31,7 +31,8 @@ impl JsonBody for LeadAssignment {}
 #[serde(deny_unknown_fields)]
 pub struct LeadAssignment {
     /// The new owner; null: no owner (the unowned leads everyone in scope reads).
-    #[serde(default)]
+    /// Required (null is given explicitly): `{}` is refused rather than read as "no owner".
+    #[serde(deserialize_with = "crate::routes::work::required_nullable")]
     owner_id: Option<i64>,
 }
 
@@ -302,8 +303,8 @@ pub fn schemas() -> Map<String, Value> {
             "description": "A lead: a person met or who asked (a business card, a web form). Reps and managers own what they record unless they give it to a user in their scope.",
             "properties": {
                 "name": {"type": "string", "minLength": 1, "maxLength": 500, "description": "The person."},
-                "company": text(), "title": text(), "phone": text(),
-                "email": {"type": ["string", "null"], "maxLength": 500, "description": "name@domain.tld"},
+                "company": text(), "title": text(), "phone": crate::openapi::nullable(crate::openapi::phone()),
+                "email": crate::openapi::nullable(crate::openapi::email()),
                 "region": text(), "industry": text(), "source": text(),
                 "campaign_id": id_null(),
                 "owner_id": id_null(),
@@ -323,14 +324,27 @@ pub fn schemas() -> Map<String, Value> {
             "additionalProperties": false,
         },
         "LeadStatusChange": {
-            "type": "object",
             "description": "new -> contacted -> qualified; any open lead may be disqualified (with a reason); a disqualified lead is reopened with status new. Other moves are refused (409); conversion has its own route.",
-            "properties": {
-                "status": {"type": "string", "enum": ["new", "contacted", "qualified", "disqualified"]},
-                "reason": {"type": ["string", "null"], "maxLength": 500, "description": "Required to disqualify; refused otherwise."},
-            },
-            "required": ["status"],
-            "additionalProperties": false,
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "status": {"const": "disqualified"},
+                        "reason": crate::openapi::non_blank(500),
+                    },
+                    "required": ["status", "reason"],
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "status": {"type": "string", "enum": ["new", "contacted", "qualified"]},
+                        "reason": {"type": ["string", "null"], "pattern": crate::openapi::blank_pattern(), "description": "Given only to disqualify."},
+                    },
+                    "required": ["status"],
+                    "additionalProperties": false,
+                },
+            ],
         },
         "LeadAssignment": {
             "type": "object",

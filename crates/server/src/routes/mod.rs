@@ -72,6 +72,10 @@ pub enum Ty {
     Bool,
     Date,
     Enum(&'static [&'static str]),
+    /// An integer the handler accepts only within these bounds (inclusive).
+    IntRange(i64, i64),
+    /// A string matching this (ECMA-262) regular expression.
+    Pattern(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +91,8 @@ pub struct Param {
     pub location: In,
     pub ty: Ty,
     pub description: &'static str,
+    /// The handler refuses (400) a request without it.
+    pub required: bool,
 }
 
 const fn q(name: &'static str, ty: Ty, description: &'static str) -> Param {
@@ -95,6 +101,15 @@ const fn q(name: &'static str, ty: Ty, description: &'static str) -> Param {
         location: In::Query,
         ty,
         description,
+        required: false,
+    }
+}
+
+/// A required query parameter.
+const fn qr(name: &'static str, ty: Ty, description: &'static str) -> Param {
+    Param {
+        required: true,
+        ..q(name, ty, description)
     }
 }
 
@@ -162,15 +177,19 @@ pub(crate) const LOYALTY_STAGES: &[&str] = &[
     "advocate",
 ];
 
-const LIMIT: Param = q("limit", Ty::Int, "Page size, 1-500 (default 50).");
+const LIMIT: Param = q(
+    "limit",
+    Ty::IntRange(1, 500),
+    "Page size, 1-500 (default 50).",
+);
 const AFTER: Param = q(
     "after",
-    Ty::Str,
-    "The `next` cursor of the previous page (opaque).",
+    Ty::Pattern("^[A-Za-z0-9_-]+$"),
+    "The `next` cursor of the previous page (opaque; only cursors the API returned are valid).",
 );
 const HISTORY_LIMIT: Param = q(
     "limit",
-    Ty::Int,
+    Ty::IntRange(1, 10_000),
     "At most this many rows, 1-10000 (default 100).",
 );
 
@@ -259,8 +278,9 @@ const PATCH_PARAMS: &[Param] = &[
     Param {
         name: "If-Match",
         location: In::Header,
-        ty: Ty::Str,
+        ty: Ty::Pattern(r#"^[\t ]*(\*|(W/)?"*[+-]?[0-9]{1,18}"*)[\t ]*$"#),
         description: "The version you read (the `ETag`, e.g. `\"3\"`, or a bare number): the update is refused with 409 when the record has changed since.",
+        required: false,
     },
     q(
         "expected_version",
@@ -450,7 +470,7 @@ pub static ROUTES: &[Route] = &[
         summary: "The latest refresh's population figures: totals, model parameters, RFM segments and grid, ABC classes, whale curve with the 20/80/30 figures, loyalty and lifecycle counts, grade distribution, CLV deciles, and the churn risks with the biggest value at risk; 404 `not_computed` before the first refresh.",
         params: &[q(
             "top",
-            Ty::Int,
+            Ty::IntRange(0, 100),
             "Churn risks listed, 0-100 (default 20), biggest value at risk first.",
         )],
         request: Body::None,
@@ -1169,8 +1189,8 @@ pub static ROUTES: &[Route] = &[
             q("status", Ty::Enum(patron_store::LEAD_STATUSES), "Only leads at this status."),
             q("owner_id", Ty::Int, "Only leads of this owner."),
             q("campaign_id", Ty::Int, "Only leads the campaign brought."),
-            q("limit", Ty::Int, "Rows per page, 1-500 (default 50)."),
-            q("after", Ty::Str, "The `next` cursor of the previous page."),
+            LIMIT,
+            AFTER,
         ],
         request: Body::None,
         status: 200,
@@ -1288,8 +1308,8 @@ pub static ROUTES: &[Route] = &[
 ];
 
 const PERIOD: &[Param] = &[
-    q("from", Ty::Date, "First day of the period (YYYY-MM-DD)."),
-    q("to", Ty::Date, "Last day of the period (YYYY-MM-DD)."),
+    qr("from", Ty::Date, "First day of the period (YYYY-MM-DD)."),
+    qr("to", Ty::Date, "Last day of the period (YYYY-MM-DD)."),
 ];
 
 const PLAN: &[Param] = &[

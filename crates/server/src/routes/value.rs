@@ -128,12 +128,21 @@ pub fn value_body(r: &CustomerValueRow) -> Value {
     })
 }
 
+/// The longest CLV horizon a refresh computes (its cost grows with the horizon's steps).
+pub const MAX_HORIZON: f64 = 3650.0;
+
 pub async fn refresh(
     State(state): State<AppState>,
     me: Me,
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<RefreshOptions>,
 ) -> Result<Response, ApiError> {
     me.require(&[Role::Admin, Role::Manager, Role::Analyst])?;
+    if body.horizon.is_some_and(|h| h > MAX_HORIZON) {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "horizon",
+            format!("is at most {MAX_HORIZON} units (ten years of days)"),
+        )]));
+    }
     let opts = body.analysis_options().map_err(|f| {
         ApiError::validation(vec![FieldError::new(
             f,

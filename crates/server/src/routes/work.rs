@@ -457,8 +457,19 @@ pub async fn brief(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreditLimitRequest {
-    /// null: no limit.
+    /// null: no limit. Required: `{}` is refused rather than read as clearing the limit.
+    #[serde(deserialize_with = "required_nullable")]
     pub limit: Option<patron_domain::Money>,
+}
+
+/// A nullable field that must still be present (serde lets a missing `Option` field be `None`
+/// unless it is read through a function).
+pub(crate) fn required_nullable<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d)
 }
 
 /// Sets (or clears) a customer's credit limit (admins, managers).
@@ -524,7 +535,27 @@ pub async fn place_order(
         },
         by: me.user.username.clone(),
     };
-    let p = state.store.place_order(id, req.order, &terms).await?;
+    let p = state
+        .store
+        .place_order(id, req.order, &terms)
+        .await
+        .map_err(|e| match e {
+            // The order's own rules name its fields (`lines[0].amount`): here it sits in `order`.
+            patron_store::StoreError::Invalid(errors) => patron_store::StoreError::Invalid(
+                errors
+                    .into_iter()
+                    .map(|mut f| {
+                        f.field = if f.field.is_empty() {
+                            "order".into()
+                        } else {
+                            format!("order.{}", f.field)
+                        };
+                        f
+                    })
+                    .collect(),
+            ),
+            other => other,
+        })?;
     let detail = match &p {
         patron_store::OrderPlacement::Accepted { order, .. }
         | patron_store::OrderPlacement::Plain { order } => {
