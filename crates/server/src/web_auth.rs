@@ -14,8 +14,10 @@
 //!   it is reached from other machines.
 //! - At most 5 failed logins per minute per user name and per client address; then 429 with
 //!   Retry-After.
-//! - Role gates: analysts see no page with customer records; the dashboard, score-model editor
-//!   and import pages are for admins and managers.
+//! - Role gates: analysts see no page with customer records, but the value dashboard's aggregate
+//!   figures (without names); the dashboard, score-model editor and import pages are for admins
+//!   and managers (and the dashboard for analysts); users and hand-over for admins and managers,
+//!   the audit log for admins.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -357,6 +359,11 @@ fn allowed(path: &str, role: Role) -> bool {
     if under("/admin") {
         return matches!(role, Role::Admin | Role::Manager);
     }
+    // The value dashboard is aggregate figures: analysts read it (without names, see the page);
+    // recomputing, the score model and imports are for admins and managers.
+    if path == "/dashboard" {
+        return role != Role::Rep;
+    }
     let population = ["/dashboard", "/score-model", "/import"];
     if population.iter().any(|p| {
         path == *p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}?"))
@@ -631,6 +638,15 @@ mod tests {
             ("/work/campaigns", true, true, false, true),
             ("/leads", true, true, true, false),
             ("/leads/3/convert", true, true, true, false),
+            ("/dashboard", true, true, false, true),
+            ("/dashboard/recompute", true, true, false, false),
+            ("/score-model", true, true, false, false),
+            ("/pool", true, true, true, false),
+            ("/pool/claim", true, true, true, false),
+            ("/admin/users", true, true, false, false),
+            ("/admin/handover", true, true, false, false),
+            ("/admin/audit", true, false, false, false),
+            ("/admin/audit.csv", true, false, false, false),
         ] {
             for (role, want) in [
                 (Admin, admin),

@@ -185,6 +185,42 @@ async fn dashboard_shows_the_snapshot_and_recomputes() {
     )
     .await;
     assert!(zh.body.contains("本期与上期对比") && zh.body.contains("重新计算价值"));
+
+    // An analyst reads the same figures without any customer's name, number or link, and
+    // cannot recompute.
+    store
+        .create_user(&patron_store::NewUser {
+            username: "ana".into(),
+            role: Some(patron_store::Role::Analyst),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let analyst = patron_server::web_auth::signed_in(app_of(&store), &store, "ana")
+        .await
+        .unwrap();
+    let seen = get(&analyst, "/dashboard").await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.body);
+    let b = &seen.body;
+    assert!(b.contains(r#"id="churn-list""#) && b.contains(r#"id="redacted""#));
+    assert!(b.contains(r#"<svg id="whale-plot""#));
+    assert!(
+        !b.contains("CDNOW "),
+        "a customer's name reached an analyst"
+    );
+    assert!(
+        !b.contains("href=\"/customers/"),
+        "a link to a card reached an analyst"
+    );
+    assert!(!b.contains(r#"id="recompute""#));
+    assert_eq!(
+        post(&analyst, "/dashboard/recompute", &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+fn app_of(store: &Store) -> Router {
+    app(AppState::new(store.clone()))
 }
 
 /// The editor's form as the page renders it (hidden names and kinds included).

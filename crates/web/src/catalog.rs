@@ -7,6 +7,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.import", "Import", "导入"),
     // Snapshot dashboard
     ("dash.recompute", "Recompute values", "重新计算价值"),
+    ("dash.redacted", "Aggregate figures only: analysts see no customer's name, number or contact details.", "仅显示汇总数据：分析师看不到客户的名称、编号或联系方式。"),
+    ("dash.withheld", "(withheld)", "（不显示）"),
     ("dash.recomputed", "Customer values recomputed.", "客户价值已重新计算。"),
     ("dash.recompute_unavailable", "Recomputing is not available in this server.", "此服务器不支持重新计算。"),
     ("dash.recompute_failed", "Recomputing the customer values failed", "重新计算客户价值失败"),

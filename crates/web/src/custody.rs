@@ -27,6 +27,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("scope.department", "Department's customers", "本部门客户"),
     ("scope.department_tree", "Department's and sub-departments' customers", "本部门及下级部门客户"),
     ("scope.all", "All customers", "全部客户"),
+    ("scope.none", "No customer records (Aggregates only)", "无客户记录（仅汇总数据）"),
     ("nav.pool", "Public pool", "公海"),
     ("nav.users", "Users", "用户"),
     ("nav.audit", "Audit log", "审计日志"),

@@ -14,8 +14,10 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
 use chrono::NaiveDate;
 use maud::{html, Markup};
+use patron_store::{Role, Viewer};
 use serde::Deserialize;
 
 use crate::i18n::{self, Lang};
@@ -216,6 +218,7 @@ struct Extra {
 pub async fn page(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
+    Extension(me): Extension<Viewer>,
     RawQuery(q): RawQuery,
 ) -> Response {
     let pairs = parse_pairs(q.unwrap_or_default().as_bytes());
@@ -241,6 +244,10 @@ pub async fn page(
         Ok(x) => x,
         Err(e) => return store_error_page(lang, &e),
     };
+    let who = Audience {
+        personal: me.user.sees_records(),
+        recompute: matches!(me.user.role, Role::Admin | Role::Manager),
+    };
     let body = dashboard(
         lang,
         &report,
@@ -248,6 +255,7 @@ pub async fn page(
         snapshot.computed_at,
         period,
         notice.as_deref(),
+        who,
     );
     html(
         StatusCode::OK,
@@ -411,6 +419,7 @@ fn dashboard(
     computed_at: chrono::DateTime<chrono::Utc>,
     period: Period,
     notice: Option<&str>,
+    who: Audience,
 ) -> Markup {
     let buyers = r.totals.customers;
     html! {
@@ -427,9 +436,14 @@ fn dashboard(
                     }
                 }
             }
-            form.recompute method="post" action="/dashboard/recompute" {
-                button.primary type="submit" id="recompute" { (lang.t("dash.recompute")) }
+            @if who.recompute {
+                form.recompute method="post" action="/dashboard/recompute" {
+                    button.primary type="submit" id="recompute" { (lang.t("dash.recompute")) }
+                }
             }
+        }
+        @if !who.personal {
+            div.notice.info id="redacted" role="note" { (lang.t("dash.redacted")) }
         }
         @if let Some(secs) = notice {
             div.notice.ok id="recomputed" role="status" { (lang.t("dash.recomputed")) " (" (secs) " s)" }
@@ -456,8 +470,10 @@ fn dashboard(
                 (lang.t("dash.churn"))
                 " " small.muted { (i18n::count(r.churn.warned_customers)) " " (lang.t("dash.warned")) }
             }
-            (churn_table(lang, &r.churn))
-            p.pad.small { a href="/customers?churn=yes&sort=-value_at_risk" { (lang.t("dash.all_at_risk")) " →" } }
+            (churn_table(lang, &r.churn, who.personal))
+            @if who.personal {
+                p.pad.small { a href="/customers?churn=yes&sort=-value_at_risk" { (lang.t("dash.all_at_risk")) " →" } }
+            }
         }
     }
 }
@@ -828,7 +844,15 @@ fn comparison(lang: Lang, c: Option<&Comparison>, period: Period) -> Markup {
     }
 }
 
-fn churn_table(lang: Lang, c: &Churn) -> Markup {
+/// Who looks at the dashboard: analysts get the aggregate figures without any customer's name,
+/// number or link (SPEC 4: no personal data), and only admins and managers may recompute.
+#[derive(Debug, Clone, Copy)]
+struct Audience {
+    personal: bool,
+    recompute: bool,
+}
+
+fn churn_table(lang: Lang, c: &Churn, personal: bool) -> Markup {
     if c.top.is_empty() {
         return html! { p.empty { (lang.t("dash.no_churn")) } };
     }
@@ -846,10 +870,14 @@ fn churn_table(lang: Lang, c: &Churn) -> Markup {
                     tr {
                         td.muted { (k + 1) }
                         td {
-                            a href=(format!("/customers/{}", w.customer_id)) {
-                                @if w.name.is_empty() { "#" (w.customer_id) } @else { (w.name) }
+                            @if personal {
+                                a href=(format!("/customers/{}", w.customer_id)) {
+                                    @if w.name.is_empty() { "#" (w.customer_id) } @else { (w.name) }
+                                }
+                                @if !w.number.is_empty() { " " span.muted.small { (w.number) } }
+                            } @else {
+                                span.muted { (lang.t("dash.withheld")) }
                             }
-                            @if !w.number.is_empty() { " " span.muted.small { (w.number) } }
                         }
                         td { span class=(format!("badge abc-{}", w.abc_class)) { (w.abc_class) } }
                         td.num { (i18n::money(lang, f(w.value_at_risk))) }

@@ -239,10 +239,14 @@ async fn users_and_handover(store: Store) {
         );
     }
 
+    user(&store, "ana", Role::Analyst).await;
     let app = app_as(&store, &boss).await;
     let page = get(&app, "/admin/users", "en").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("ann") && page.body.contains("bob"));
+    // Roles and scopes by their names, every one of them (the analyst's scope too).
+    assert!(page.body.contains("Sales rep") && page.body.contains("Aggregates only"));
+    assert!(!page.body.contains(">?<"), "a label is missing");
     assert!(get(&app, "/admin/users", "zh")
         .await
         .body
