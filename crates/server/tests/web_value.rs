@@ -217,6 +217,41 @@ async fn dashboard_shows_the_snapshot_and_recomputes() {
         post(&analyst, "/dashboard/recompute", &[]).await.status,
         StatusCode::FORBIDDEN
     );
+
+    // A manager whose scope holds none of these customers (all another rep's) sees the list
+    // without their names.
+    let otto = store
+        .create_user(&patron_store::NewUser {
+            username: "otto".into(),
+            role: Some(patron_store::Role::Rep),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store
+        .raw_execute(&format!("UPDATE customers SET owner_id = {}", otto.id))
+        .await
+        .unwrap();
+    let mona = store
+        .create_user(&patron_store::NewUser {
+            username: "mona".into(),
+            role: Some(patron_store::Role::Manager),
+            scope: Some(patron_store::DataScope::Own),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(mona.scope, patron_store::DataScope::Own);
+    let manager = patron_server::web_auth::signed_in(app_of(&store), &store, "mona")
+        .await
+        .unwrap();
+    let seen = get(&manager, "/dashboard").await;
+    assert_eq!(seen.status, StatusCode::OK);
+    assert!(seen.body.contains("(withheld)") && seen.body.contains(r#"id="recompute""#));
+    assert!(
+        !seen.body.contains("CDNOW "),
+        "a name outside the manager's scope"
+    );
 }
 
 fn app_of(store: &Store) -> Router {

@@ -244,9 +244,24 @@ pub async fn page(
         Ok(x) => x,
         Err(e) => return store_error_page(lang, &e),
     };
+    let personal = me.user.sees_records();
+    // A manager whose scope is not everything sees the names of the customers in it only.
+    let mut hidden = std::collections::HashSet::new();
+    if personal && !me.visible.is_all() {
+        for w in report.churn.top.iter().take(CHURN_ROWS) {
+            match st.store.customer_owner(w.customer_id).await {
+                Ok(owner) if me.visible.allows(owner, false) => {}
+                Ok(_) | Err(patron_store::StoreError::NotFound { .. }) => {
+                    hidden.insert(w.customer_id);
+                }
+                Err(e) => return store_error_page(lang, &e),
+            }
+        }
+    }
     let who = Audience {
-        personal: me.user.sees_records(),
+        personal,
         recompute: matches!(me.user.role, Role::Admin | Role::Manager),
+        hidden: &hidden,
     };
     let body = dashboard(
         lang,
@@ -419,7 +434,7 @@ fn dashboard(
     computed_at: chrono::DateTime<chrono::Utc>,
     period: Period,
     notice: Option<&str>,
-    who: Audience,
+    who: Audience<'_>,
 ) -> Markup {
     let buyers = r.totals.customers;
     html! {
@@ -470,7 +485,7 @@ fn dashboard(
                 (lang.t("dash.churn"))
                 " " small.muted { (i18n::count(r.churn.warned_customers)) " " (lang.t("dash.warned")) }
             }
-            (churn_table(lang, &r.churn, who.personal))
+            (churn_table(lang, &r.churn, who))
             @if who.personal {
                 p.pad.small { a href="/customers?churn=yes&sort=-value_at_risk" { (lang.t("dash.all_at_risk")) " →" } }
             }
@@ -847,12 +862,17 @@ fn comparison(lang: Lang, c: Option<&Comparison>, period: Period) -> Markup {
 /// Who looks at the dashboard: analysts get the aggregate figures without any customer's name,
 /// number or link (SPEC 4: no personal data), and only admins and managers may recompute.
 #[derive(Debug, Clone, Copy)]
-struct Audience {
+struct Audience<'a> {
     personal: bool,
     recompute: bool,
+    /// Customers of the churn list outside the viewer's scope (shown without name).
+    hidden: &'a std::collections::HashSet<i64>,
 }
 
-fn churn_table(lang: Lang, c: &Churn, personal: bool) -> Markup {
+/// Rows of the churn-risk list.
+const CHURN_ROWS: usize = 25;
+
+fn churn_table(lang: Lang, c: &Churn, who: Audience) -> Markup {
     if c.top.is_empty() {
         return html! { p.empty { (lang.t("dash.no_churn")) } };
     }
@@ -866,11 +886,11 @@ fn churn_table(lang: Lang, c: &Churn, personal: bool) -> Markup {
                 th { (lang.t("dash.reasons")) }
             } }
             tbody {
-                @for (k, w) in c.top.iter().take(25).enumerate() {
+                @for (k, w) in c.top.iter().take(CHURN_ROWS).enumerate() {
                     tr {
                         td.muted { (k + 1) }
                         td {
-                            @if personal {
+                            @if who.personal && !who.hidden.contains(&w.customer_id) {
                                 a href=(format!("/customers/{}", w.customer_id)) {
                                     @if w.name.is_empty() { "#" (w.customer_id) } @else { (w.name) }
                                 }
