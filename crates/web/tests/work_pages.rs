@@ -797,6 +797,48 @@ async fn pipeline_campaigns_and_review(store: Store) {
         get(&f.ann, "/work/campaigns").await.status,
         StatusCode::FORBIDDEN
     );
+    // Recording a campaign: managers only; bad values named at their field; a duplicate name
+    // is a conflict; nothing is stored on failure.
+    assert!(c.body.contains(r#"id="new-campaign""#));
+    assert!(!get(&f.analyst, "/work/campaigns")
+        .await
+        .body
+        .contains(r#"id="new-campaign""#));
+    let form = [
+        ("name", "Autumn mailing"),
+        ("channel", "mail"),
+        ("cost", "1,250.50"),
+        ("started_on", "2024-09-01"),
+    ];
+    assert_eq!(
+        post(&f.analyst, "/work/campaigns", &form).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let bad = post(
+        &f.manager,
+        "/work/campaigns",
+        &[
+            ("name", " "),
+            ("cost", "lots"),
+            ("started_on", "2024-13-01"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for id in ["err-cp-name", "err-cp-cost", "err-cp-started"] {
+        assert!(bad.body.contains(&format!(r#"id="{id}""#)), "{id}");
+    }
+    assert_eq!(f.store.campaigns().await.unwrap().len(), 1);
+    let ok = post(&f.manager, "/work/campaigns", &form).await;
+    assert_eq!(ok.location.as_deref(), Some("/work/campaigns?ok=created"));
+    let made = f.store.campaigns().await.unwrap();
+    let autumn = made.iter().find(|c| c.name == "Autumn mailing").unwrap();
+    assert_eq!(autumn.cost, Money(125_050));
+    assert_eq!(autumn.channel.as_deref(), Some("mail"));
+    let again = post(&f.manager, "/work/campaigns", &form).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(again.body.contains("exists already"));
+    assert_eq!(f.store.campaigns().await.unwrap().len(), 2);
     // Review: managers only; per rep; a bad period is a 4xx with its message.
     let r = get(&f.manager, "/work/review?from=2024-01-01&to=2030-12-31").await;
     assert_eq!(r.status, StatusCode::OK);

@@ -1,26 +1,110 @@
 //! `/work/campaigns`: every campaign with its cost, the customers and leads it brought, their
 //! revenue and margin since it started, and the return (margin / cost). Aggregates only, so
-//! analysts see it too; reps do not (as in the API).
+//! analysts see it too; reps do not (as in the API). Admins and managers record new campaigns
+//! (`POST /work/campaigns`).
 
-use axum::extract::State;
+use axum::extract::{RawForm, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use maud::html;
-use patron_store::{Role, Viewer};
+use patron_store::{CampaignInput, Role, Viewer};
 
-use super::{forbidden, t, work_page};
+use super::{field, forbidden, input, manages, notices, t, work_page, Errors, Form};
 use crate::i18n;
 use crate::{store_error_page, Ctx, WebState};
+
+const FIELDS: &[&str] = &["name", "channel", "cost", "started_on"];
 
 pub async fn page(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
     Extension(me): Extension<Viewer>,
+    raw: RawQuery,
+) -> Response {
+    let ok = Form::query(&raw)
+        .get("ok")
+        .eq("created")
+        .then_some("cp.created");
+    render(&st, lang, &me, ok, StatusCode::OK, &Errors::default(), None).await
+}
+
+/// `POST /work/campaigns` (`name`, `channel`, `cost`, `started_on`): records a campaign.
+pub async fn create(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    Extension(me): Extension<Viewer>,
+    RawForm(body): RawForm,
+) -> Response {
+    if !manages(&me) {
+        return forbidden(lang);
+    }
+    let form = Form::parse(&body);
+    let mut errors = Errors::default();
+    let name = form.get("name").trim().to_string();
+    if name.is_empty() {
+        errors.add("name", t(lang, "work.required"));
+    }
+    let cost = form.money(lang, "cost", true, &mut errors);
+    let started_on = form.required_date(lang, "started_on", &mut errors);
+    let channel = Some(form.get("channel").trim().to_string()).filter(|c| !c.is_empty());
+    let (Some(cost), Some(started_on), true) = (cost, started_on, errors.is_empty()) else {
+        return render(
+            &st,
+            lang,
+            &me,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &errors,
+            Some(&form),
+        )
+        .await;
+    };
+    let input = CampaignInput {
+        name,
+        channel,
+        cost,
+        started_on,
+    };
+    match st.store.create_campaign(input).await {
+        Ok(c) => {
+            let detail = format!("campaign {} '{}' created (web)", c.id, c.name);
+            if let Err(e) = st
+                .store
+                .audit(&me.actor, "create", None, Some(&detail), None)
+                .await
+            {
+                return store_error_page(lang, &e);
+            }
+            Redirect::to("/work/campaigns?ok=created").into_response()
+        }
+        Err(e) => match Errors::from_store(&e, FIELDS) {
+            Some(errors) => {
+                let status = if matches!(e, patron_store::StoreError::Conflict { .. }) {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                render(&st, lang, &me, None, status, &errors, Some(&form)).await
+            }
+            None => store_error_page(lang, &e),
+        },
+    }
+}
+
+async fn render(
+    st: &WebState,
+    lang: crate::Lang,
+    me: &Viewer,
+    ok: Option<&str>,
+    status: StatusCode,
+    errors: &Errors,
+    form: Option<&Form>,
 ) -> Response {
     if !matches!(me.user.role, Role::Admin | Role::Manager | Role::Analyst) {
         return forbidden(lang);
     }
+    let typed = |k: &str| form.map_or("", |f| f.get(k)).to_string();
     let list = match st.store.campaigns().await {
         Ok(l) => l,
         Err(e) => return store_error_page(lang, &e),
@@ -40,6 +124,21 @@ pub async fn page(
     }
     let money = |m: patron_domain::Money| i18n::money_cents(lang, m.cents());
     let body = html! {
+        (notices(lang, ok, errors))
+        @if manages(me) {
+            section.panel id="new-campaign" {
+                h2 { (t(lang, "cp.new")) }
+                form method="post" action="/work/campaigns" {
+                    div.formgrid {
+                        (field(t(lang, "cp.name"), "cp-name", errors.get("name"), input("cp-name", "name", "text", &typed("name"), errors.get("name").is_some())))
+                        (field(t(lang, "cp.channel"), "cp-channel", errors.get("channel"), input("cp-channel", "channel", "text", &typed("channel"), errors.get("channel").is_some())))
+                        (field(t(lang, "cp.cost"), "cp-cost", errors.get("cost"), input("cp-cost", "cost", "text", &typed("cost"), errors.get("cost").is_some())))
+                        (field(t(lang, "cp.started"), "cp-started", errors.get("started_on"), input("cp-started", "started_on", "date", &typed("started_on"), errors.get("started_on").is_some())))
+                    }
+                    div.formfoot { span {} button.primary type="submit" { (t(lang, "cp.create")) } }
+                }
+            }
+        }
         section.panel.flush id="campaigns" {
             h2 { (t(lang, "cp.title")) }
             @if list.is_empty() { p.empty { (t(lang, "work.none")) } } @else {
@@ -70,12 +169,5 @@ pub async fn page(
             p.muted.pad { (t(lang, "cp.note")) }
         }
     };
-    work_page(
-        lang,
-        &me,
-        StatusCode::OK,
-        "campaigns",
-        "/work/campaigns",
-        body,
-    )
+    work_page(lang, me, status, "campaigns", "/work/campaigns", body)
 }

@@ -56,7 +56,10 @@ pub(crate) fn routes() -> Router<WebState> {
             "/work/pipeline/{customer}/{id}/stage",
             post(pipeline::stage),
         )
-        .route("/work/campaigns", get(campaigns::page))
+        .route(
+            "/work/campaigns",
+            get(campaigns::page).post(campaigns::create),
+        )
         .route("/work/review", get(review::page))
 }
 
@@ -338,6 +341,9 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("pl.stage.lost", "Lost", "输单"),
     // Campaigns
     ("cp.title", "Campaigns", "营销活动"),
+    ("cp.new", "Record a campaign", "登记营销活动"),
+    ("cp.create", "Record", "登记"),
+    ("cp.created", "Campaign recorded.", "营销活动已登记。"),
     ("cp.name", "Campaign", "活动"),
     ("cp.channel", "Channel", "渠道"),
     ("cp.started", "Started", "开始日期"),
