@@ -656,14 +656,19 @@ impl Store {
 
     /// The user a live (not revoked) token belongs to, when that user is enabled.
     pub async fn token_user(&self, secret: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<(i64, i64)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT id, user_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+        let row: Option<(i64, i64, Option<chrono::DateTime<chrono::Utc>>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, user_id, last_used_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
             .bind(digest(secret)).fetch_optional(pool).await?);
-        let Some((id, user_id)) = row else {
+        let Some((id, user_id, last_used)) = row else {
             return Ok(None);
         };
-        with_pool!(self, pool => { sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-            .bind(now()).bind(id).execute(pool).await?; });
+        // Recorded to the minute: a write per request would make every read a write (and
+        // serialise readers on SQLite's single writer).
+        let at = now();
+        if last_used.is_none_or(|t| at - t >= chrono::Duration::seconds(60)) {
+            with_pool!(self, pool => { sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(at).bind(id).execute(pool).await?; });
+        }
         let user = self.user(user_id).await?;
         Ok((!user.disabled).then_some(user))
     }
