@@ -30,7 +30,12 @@ fn sort_name(s: CustomerSort) -> &'static str {
     CustomerSort::NAMES[i]
 }
 
-fn to_query(f: &CustomerFilter, sort: CustomerSort, limit: Option<u32>, after: &Option<String>) -> String {
+fn to_query(
+    f: &CustomerFilter,
+    sort: CustomerSort,
+    limit: Option<u32>,
+    after: &Option<String>,
+) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
     let status = f.status.map(|x| x.to_string());
     let owner = f.owner_id.map(|x| x.to_string());

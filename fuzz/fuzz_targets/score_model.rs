@@ -38,9 +38,16 @@ fn to_toml(m: &ScoreModel) -> String {
         .unwrap();
         match &a.kind {
             AttributeKind::Categorical { points } => {
-                let items: Vec<String> =
-                    points.iter().map(|(k, v)| format!("{} = {v:?}", quoted(k))).collect();
-                writeln!(s, "kind = \"categorical\"\npoints = {{ {} }}", items.join(", ")).unwrap();
+                let items: Vec<String> = points
+                    .iter()
+                    .map(|(k, v)| format!("{} = {v:?}", quoted(k)))
+                    .collect();
+                writeln!(
+                    s,
+                    "kind = \"categorical\"\npoints = {{ {} }}",
+                    items.join(", ")
+                )
+                .unwrap();
             }
             AttributeKind::Numeric { ranges } => {
                 let items: Vec<String> = ranges
@@ -72,7 +79,10 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => {
             assert!(!e.message.is_empty());
             if let Some(l) = e.line {
-                assert!(l >= 1 && l <= src.lines().count().max(1) + 1, "line {l}: {e}");
+                assert!(
+                    l >= 1 && l <= src.lines().count().max(1) + 1,
+                    "line {l}: {e}"
+                );
             }
             return;
         }
