@@ -371,6 +371,12 @@ fn page_of(item: &str) -> Value {
 
 fn schemas() -> Value {
     let input_props = customer_fields(false);
+    // A patch may change the number but never remove it (the store refuses null).
+    let mut patch_props = input_props.clone();
+    patch_props.insert(
+        "number".into(),
+        json!({"type": "string", "minLength": 1, "maxLength": 500, "description": "Customer number (external id); it cannot be removed."}),
+    );
     let mut stored = customer_fields(true);
     let mut customer = Map::new();
     customer.insert("id".into(), id());
@@ -428,11 +434,11 @@ fn schemas() -> Value {
         "Money": {"type": "number", "description": "An amount in currency units with at most two decimals (stored as exact cents)."},
         "MoneyInput": money_input(None, 1e15),
         "CustomValue": {"type": ["boolean", "number", "string"], "maxLength": 500, "description": "A custom-field value: boolean, number, date (YYYY-MM-DD) or text."},
-        "CustomerInput": object(Value::Object(input_props.clone()), &["name"]),
+        "CustomerInput": object(Value::Object(input_props), &["name"]),
         "CustomerPatch": {
             "type": "object",
-            "description": "Any fields of CustomerInput; null clears an optional field.",
-            "properties": Value::Object(input_props),
+            "description": "Any fields of CustomerInput; null clears an optional field (not the number, which identifies the customer).",
+            "properties": Value::Object(patch_props),
             "additionalProperties": false
         },
         "Customer": customer_schema,
