@@ -786,6 +786,7 @@ async fn render_card(
                     @if let Some(r) = &d.region { " · " (r) }
                 }
                 p { a #brief-link href=(format!("/customers/{id}/brief")) { (crate::work::t(lang, "fu.brief")) " →" } }
+                p { a #order-link href=(format!("/customers/{id}/orders/new")) { (crate::work::t(lang, "ord.new")) " →" } }
             }
         }
         @if let Some(m) = customer.merged_into {

@@ -332,6 +332,7 @@ async fn fixture(store: Store) -> Fixture {
 }
 
 backend_tests!(
+    order_entry_under_the_credit_rule,
     receivables_queue_ageing_and_payments,
     service_tickets_and_surveys,
     followup_plan_cadence_and_brief,
@@ -864,4 +865,116 @@ async fn pipeline_campaigns_and_review(store: Store) {
     );
     let nav = get(&f.ann, "/work/followup").await;
     assert!(nav.body.contains(r#"href="/work""#), "the nav link");
+}
+
+async fn order_entry_under_the_credit_rule(store: Store) {
+    let f = fixture(store).await;
+    let url = format!("/customers/{}/orders/new", f.acme);
+    let page = get(&f.ann, &url).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(r#"id="credit-position""#) && page.body.contains("Headroom"));
+    assert!(get_zh(&f.ann, &url).await.body.contains("信用状况"));
+    // Another rep's customer is not there; analysts enter no orders.
+    assert_eq!(get(&f.bob, &url).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&f.analyst, &url).await.status, StatusCode::FORBIDDEN);
+    // The card links to it.
+    let card = get(&f.ann, &format!("/customers/{}", f.acme)).await;
+    assert!(card.body.contains(&format!(r#"href="{url}""#)));
+
+    let today = Utc::now().date_naive().to_string();
+    let position = f
+        .store
+        .credit_position(f.acme, Utc::now().date_naive())
+        .await
+        .unwrap();
+    let headroom = position.headroom.expect("Acme has a limit").cents();
+    assert!(headroom > 1, "the fixture leaves headroom");
+    let amount = |cents: i64| format!("{}.{:02}", cents / 100, cents % 100);
+    let pending = |store: Store| async move { store.credit_holds("pending").await.unwrap().len() };
+    let holds_before = pending(f.store.clone()).await;
+
+    // Bad values at their field, nothing stored.
+    let bad = post(
+        &f.ann,
+        &url,
+        &[
+            ("ordered_on", "2024-02-30"),
+            ("amount", "-3"),
+            ("quantity", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for id in ["err-ord-date", "err-ord-amount", "err-ord-quantity"] {
+        assert!(
+            bad.body.contains(&format!(r#"id="{id}""#)),
+            "{id}: {}",
+            bad.body
+        );
+    }
+    // One cent over the headroom: refused with the figures, nothing stored.
+    let over = amount(headroom + 1);
+    let refused = post(
+        &f.ann,
+        &url,
+        &[
+            ("order_ref", "W-OVER"),
+            ("ordered_on", &today),
+            ("amount", &over),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(refused.body.contains("credit limit"), "{}", refused.body);
+    assert!(f.store.order(f.acme, "W-OVER").await.is_err());
+    // The same, held for approval on request.
+    let held = post(
+        &f.ann,
+        &url,
+        &[
+            ("order_ref", "W-HELD"),
+            ("ordered_on", &today),
+            ("amount", &over),
+            ("hold", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        held.location.as_deref(),
+        Some(format!("{url}?ok=held").as_str())
+    );
+    assert_eq!(pending(f.store.clone()).await, holds_before + 1);
+    assert!(
+        f.store.order(f.acme, "W-HELD").await.is_err(),
+        "a held order waits"
+    );
+    // Exactly the headroom: accepted, with its invoice.
+    let exact = amount(headroom);
+    let placed = post(
+        &f.ann,
+        &url,
+        &[
+            ("order_ref", "W-OK"),
+            ("ordered_on", &today),
+            ("amount", &exact),
+            ("category", "CDs"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        placed.location.as_deref(),
+        Some(format!("{url}?ok=placed").as_str())
+    );
+    let order = f.store.order(f.acme, "W-OK").await.unwrap();
+    assert_eq!(order.lines[0].amount, Money(headroom));
+    let after = f
+        .store
+        .credit_position(f.acme, Utc::now().date_naive())
+        .await
+        .unwrap();
+    assert_eq!(after.headroom, Some(Money(0)));
+    assert!(get(&f.ann, &format!("{url}?ok=placed"))
+        .await
+        .body
+        .contains("Order placed"));
 }

@@ -11,6 +11,7 @@
 
 mod campaigns;
 mod followup;
+mod orders;
 mod pipeline;
 mod receivables;
 mod review;
@@ -51,6 +52,10 @@ pub(crate) fn routes() -> Router<WebState> {
         .route("/work/followup/done", post(followup::done))
         .route("/work/followup/cadence", post(followup::cadence))
         .route("/customers/{id}/brief", get(followup::brief))
+        .route(
+            "/customers/{id}/orders/new",
+            get(orders::page).post(orders::place),
+        )
         .route("/work/pipeline", get(pipeline::page).post(pipeline::create))
         .route(
             "/work/pipeline/{customer}/{id}/stage",
@@ -341,6 +346,48 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("pl.stage.lost", "Lost", "输单"),
     // Campaigns
     ("cp.title", "Campaigns", "营销活动"),
+    ("work.orders", "New order", "新订单"),
+    ("ord.title", "New order", "新订单"),
+    (
+        "ord.ref",
+        "Order reference (empty: generated)",
+        "订单号（留空自动生成）",
+    ),
+    ("ord.date", "Order date", "订单日期"),
+    ("ord.category", "Category", "品类"),
+    ("ord.quantity", "Quantity", "数量"),
+    ("ord.amount", "Amount", "金额"),
+    ("ord.cost", "Product cost", "产品成本"),
+    ("ord.due_days", "Invoice due after (days)", "发票账期（天）"),
+    (
+        "ord.hold",
+        "Over the credit limit: hold for a manager's approval instead of refusing",
+        "超出信用额度时：提交经理审批而不是直接拒绝",
+    ),
+    (
+        "ord.note",
+        "Checked against the credit limit; accepted orders get their invoice.",
+        "下单时检查信用额度；接受的订单自动生成发票。",
+    ),
+    ("ord.place", "Place order", "下单"),
+    (
+        "ord.placed",
+        "Order placed, with its invoice.",
+        "订单已下达，并已生成发票。",
+    ),
+    (
+        "ord.held",
+        "The order is over the credit limit and waits for a manager's approval.",
+        "订单超出信用额度，等待经理审批。",
+    ),
+    ("ord.credit", "Credit position", "信用状况"),
+    ("ord.limit", "Credit limit", "信用额度"),
+    ("ord.no_limit", "none", "无"),
+    ("ord.open", "Open receivables", "未收应收款"),
+    ("ord.headroom", "Headroom", "可用额度"),
+    ("ord.overdue", "Overdue", "逾期"),
+    ("ord.pending", "Orders waiting for approval", "待审批订单"),
+    ("ord.new", "New order", "新订单"),
     ("cp.new", "Record a campaign", "登记营销活动"),
     ("cp.create", "Record", "登记"),
     ("cp.created", "Campaign recorded.", "营销活动已登记。"),
@@ -766,6 +813,7 @@ mod tests {
             include_str!("followup.rs"),
             include_str!("pipeline.rs"),
             include_str!("campaigns.rs"),
+            include_str!("orders.rs"),
             include_str!("review.rs"),
         ];
         let mut seen = 0;
