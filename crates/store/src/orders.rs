@@ -9,9 +9,25 @@ use crate::customers::{bind_all, Bind, Where};
 use crate::page::{decode_cursor, encode_cursor};
 use crate::{with_pool, Page, PageRequest, Store, StoreError};
 
-type LineRow = (i64, String, i32, NaiveDate, Option<String>, i64, i64, i64);
+pub(crate) type LineRow = (i64, String, i32, NaiveDate, Option<String>, i64, i64, i64);
 const LINE_COLUMNS: &str =
     "customer_id, order_ref, line_no, ordered_on, category, quantity, amount_cents, cost_cents";
+
+/// One order's lines (`$1` customer, `$2` order reference), for reading it inside a transaction.
+pub(crate) fn order_sql() -> String {
+    format!("SELECT {LINE_COLUMNS} FROM order_lines WHERE customer_id = $1 AND order_ref = $2 ORDER BY line_no")
+}
+
+/// The order made of the rows of [`order_sql`].
+pub(crate) fn order_of(
+    rows: Vec<LineRow>,
+    customer_id: i64,
+    order_ref: &str,
+) -> Result<Order, StoreError> {
+    group(rows).pop().ok_or_else(|| {
+        StoreError::not_found("order", format!("'{order_ref}' of customer {customer_id}"))
+    })
+}
 
 /// What an order list may be narrowed to.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -84,11 +100,9 @@ impl Store {
     }
 
     pub async fn order(&self, customer_id: i64, order_ref: &str) -> Result<Order, StoreError> {
-        let sql = format!("SELECT {LINE_COLUMNS} FROM order_lines WHERE customer_id = $1 AND order_ref = $2 ORDER BY line_no");
+        let sql = order_sql();
         let rows: Vec<LineRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(customer_id).bind(order_ref).fetch_all(pool).await?);
-        group(rows).pop().ok_or_else(|| {
-            StoreError::not_found("order", format!("'{order_ref}' of customer {customer_id}"))
-        })
+        order_of(rows, customer_id, order_ref)
     }
 
     /// Replaces an order's date and lines (the reference stays), under the credit rule: an

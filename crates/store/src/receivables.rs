@@ -285,7 +285,7 @@ impl Store {
         let due_on = o.ordered_on + Days::new(terms.due_days as u64);
         let at = now();
         enum Done {
-            Accepted,
+            Accepted(Vec<crate::orders::LineRow>),
             Held(i64),
         }
         let done = with_pool!(self, pool => {
@@ -293,15 +293,21 @@ impl Store {
             let limit = lock_customer!(self, tx, customer_id);
             if plain && limit.is_none() {
                 insert_order_lines!(tx, customer_id, &order_ref, o);
+                // Read back before the commit: right after it a merge of the customer may move
+                // the order away, and the caller must not be told that it failed.
+                let rows: Vec<crate::orders::LineRow> = sqlx::query_as(&crate::orders::order_sql())
+                    .bind(customer_id).bind(&order_ref).fetch_all(&mut *tx).await?;
                 tx.commit().await?;
-                return Ok(OrderPlacement::Plain { order: self.order(customer_id, &order_ref).await? });
+                return Ok(OrderPlacement::Plain { order: crate::orders::order_of(rows, customer_id, &order_ref)? });
             }
             let open: i64 = sqlx::query_scalar(OPEN_SUM).bind(customer_id).fetch_one(&mut *tx).await?;
             match check_credit(customer_id, limit, Money(open), amount) {
                 Ok(()) => {
                     insert_order_with_invoice!(tx, customer_id, &order_ref, o, due_on, at);
+                    let rows = sqlx::query_as(&crate::orders::order_sql())
+                        .bind(customer_id).bind(&order_ref).fetch_all(&mut *tx).await?;
                     tx.commit().await?;
-                    Done::Accepted
+                    Done::Accepted(rows)
                 }
                 Err(excess) => match terms.on_excess {
                     OnExcess::Refuse => {
@@ -319,8 +325,8 @@ impl Store {
             }
         });
         match done {
-            Done::Accepted => {
-                let order = self.order(customer_id, &order_ref).await?;
+            Done::Accepted(rows) => {
+                let order = crate::orders::order_of(rows, customer_id, &order_ref)?;
                 let invoice = self
                     .invoice_by_number(customer_id, &format!("INV-{order_ref}"))
                     .await?;
