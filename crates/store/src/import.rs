@@ -115,22 +115,47 @@ impl Store {
         let inserted = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let mut inserted = 0;
-            for chunk in rows.chunks(CUSTOMER_CHUNK) {
+            // SQLite: the rows go to a temporary table first, then into `customers` in one
+            // statement. Every statement that fires the search index's trigger makes FTS5 flush
+            // its pending terms as a new segment and merge segments; 200 rows per statement made
+            // creating 1 million customers take 100 s, one statement per batch takes 18 s.
+            if anon {
+                sqlx::query(&format!("CREATE TEMP TABLE IF NOT EXISTS import_customers AS SELECT {}, created_at, updated_at FROM main.customers WHERE 0", crate::customers::CUSTOMER_WRITE_COLUMNS)).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM temp.import_customers").execute(&mut *tx).await?;
+            }
+            let chunks: Vec<&[ImportCustomer]> = rows.chunks(CUSTOMER_CHUNK).collect();
+            for (i, chunk) in chunks.iter().enumerate() {
+                let target = if anon { "temp.import_customers" } else { "customers" };
                 let sql = format!(
-                    "INSERT INTO customers ({}, created_at, updated_at) VALUES {} ON CONFLICT (number) DO NOTHING RETURNING id",
+                    "INSERT INTO {target} ({}, created_at, updated_at) VALUES {}{}",
                     crate::customers::CUSTOMER_WRITE_COLUMNS,
-                    values_sql(27, chunk.len(), anon)
+                    values_sql(27, chunk.len(), anon),
+                    if anon { "" } else { " ON CONFLICT (number) DO NOTHING RETURNING id" }
                 );
                 let mut q = sqlx::query_scalar::<_, i64>(&sql);
-                for r in chunk {
+                for r in *chunk {
                     q = crate::customers::bind_customer!(q, &r.number, &r.data).bind(at).bind(at);
                 }
+                let ids: Vec<i64> = if anon {
+                    q.fetch_all(&mut *tx).await?;
+                    if i + 1 < chunks.len() {
+                        continue;
+                    }
+                    // In file order, so new customers get their ids as the file meets them.
+                    sqlx::query_scalar(&format!(
+                        "INSERT INTO main.customers ({cols}, created_at, updated_at) SELECT {cols}, created_at, updated_at FROM temp.import_customers WHERE true ORDER BY rowid ON CONFLICT (number) DO NOTHING RETURNING id",
+                        cols = crate::customers::CUSTOMER_WRITE_COLUMNS
+                    ))
+                    .fetch_all(&mut *tx)
+                    .await?
+                } else {
+                    q.fetch_all(&mut *tx).await?
+                };
                 // Only the rows actually inserted come back, and get their 'created' history row.
-                let ids: Vec<i64> = q.fetch_all(&mut *tx).await?;
-                if !ids.is_empty() {
+                for ids in ids.chunks(ORDER_CHUNK) {
                     let sql = format!("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES {}", values_sql(4, ids.len(), anon).replace(')', ", NULL, 'import')"));
                     let mut h = sqlx::query(&sql);
-                    for id in &ids {
+                    for id in ids {
                         h = h.bind(*id).bind(at).bind(by).bind("created");
                     }
                     h.execute(&mut *tx).await?;
