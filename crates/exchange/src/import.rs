@@ -140,7 +140,10 @@ pub async fn import_file(
         None => None,
     };
 
-    let (tx, mut rx) = mpsc::channel::<Result<Batch, ImportError>>(2);
+    // Room for a whole sort run and two batches more: the reader goes on parsing while a run is
+    // written (with room for only two batches it waited, and the import ran on one core).
+    let room = (opts.sort_run_rows / opts.batch_rows.max(1)).clamp(1, 64) + 2;
+    let (tx, mut rx) = mpsc::channel::<Result<Batch, ImportError>>(room);
     let reader_opts = opts.clone();
     let reader_name = file_name.clone();
     let keep_raw = opts.skip_bad.is_some();
