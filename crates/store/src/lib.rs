@@ -99,9 +99,16 @@ impl Store {
     /// Opens `url`: `postgres://...` / `postgresql://...` for PostgreSQL, otherwise a SQLite file
     /// path or `sqlite:` URL (the file is created when missing). Runs pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        use sqlx::ConnectOptions;
+        // sqlx warns of every statement over a second. A bulk import's batch statements take
+        // longer by design, and those warnings landed between the lines of the progress bar;
+        // `PATRON_LOG=info,sqlx::query=debug` shows them.
+        const SLOW_STATEMENT_LEVEL: log::LevelFilter = log::LevelFilter::Debug;
+        const SLOW_STATEMENT: Duration = Duration::from_secs(1);
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+                .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?
+                .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(5))
@@ -130,7 +137,8 @@ impl Store {
                 // Checkpoint the WAL every ~40 MiB rather than every 4 MiB: bulk imports rewrite
                 // the same pages many times between checkpoints.
                 .pragma("wal_autocheckpoint", "10000")
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
