@@ -117,8 +117,9 @@ impl Store {
             let mut inserted = 0;
             // SQLite: the rows go to a temporary table first, then into `customers` in one
             // statement. Every statement that fires the search index's trigger makes FTS5 flush
-            // its pending terms as a new segment and merge segments; 200 rows per statement made
-            // creating 1 million customers take 100 s, one statement per batch takes 18 s.
+            // its pending terms as a new segment and merge segments. Measured with the sqlite3
+            // shell and Python on 1 million customers: a row per statement 114.6 s (26.3 s
+            // without the index), 100,000 rows per statement 18.6 s.
             if anon {
                 sqlx::query(&format!("CREATE TEMP TABLE IF NOT EXISTS import_customers AS SELECT {}, created_at, updated_at FROM main.customers WHERE 0", crate::customers::CUSTOMER_WRITE_COLUMNS)).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM temp.import_customers").execute(&mut *tx).await?;
