@@ -359,9 +359,7 @@ async fn write_orders(
     opts: &ImportOptions,
     report: &mut ImportReport,
 ) -> Result<(), ImportError> {
-    pending.sort_unstable_by(|a, b| {
-        (a.customer_id, &a.order_ref, a.line_no).cmp(&(b.customer_id, &b.order_ref, b.line_no))
-    });
+    pending.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
     for chunk in pending.chunks(opts.batch_rows.max(1)) {
         let inserted = store.import_order_lines(chunk).await?;
         report.inserted += inserted;

@@ -30,6 +30,13 @@ pub struct ImportOrderLine {
     pub cost: Money,
 }
 
+impl ImportOrderLine {
+    /// The natural key, in the order of the table's primary key.
+    pub fn key(&self) -> (i64, &str, i32) {
+        (self.customer_id, &self.order_ref, self.line_no)
+    }
+}
+
 /// One interaction of an import; `(customer_id, external_id)` is its natural key.
 #[derive(Debug, Clone)]
 pub struct ImportInteraction {
@@ -114,7 +121,6 @@ impl Store {
         let at = now();
         let inserted = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let mut inserted = 0;
             // SQLite: the rows go to a temporary table first, then into `customers` in one
             // statement. Every statement that fires the search index's trigger makes FTS5 flush
             // its pending terms as a new segment and merge segments. Measured with the sqlite3
@@ -124,47 +130,45 @@ impl Store {
                 sqlx::query(&format!("CREATE TEMP TABLE IF NOT EXISTS import_customers AS SELECT {}, created_at, updated_at FROM main.customers WHERE 0", crate::customers::CUSTOMER_WRITE_COLUMNS)).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM temp.import_customers").execute(&mut *tx).await?;
             }
-            let chunks: Vec<&[ImportCustomer]> = rows.chunks(CUSTOMER_CHUNK).collect();
-            for (i, chunk) in chunks.iter().enumerate() {
-                let target = if anon { "temp.import_customers" } else { "customers" };
+            let (target, returning) = if anon {
+                ("temp.import_customers", "")
+            } else {
+                ("customers", " ON CONFLICT (number) DO NOTHING RETURNING id")
+            };
+            // Only the rows actually inserted come back (none from the staging table).
+            let mut ids: Vec<i64> = Vec::new();
+            for chunk in rows.chunks(CUSTOMER_CHUNK) {
                 let sql = format!(
-                    "INSERT INTO {target} ({}, created_at, updated_at) VALUES {}{}",
+                    "INSERT INTO {target} ({}, created_at, updated_at) VALUES {}{returning}",
                     crate::customers::CUSTOMER_WRITE_COLUMNS,
                     values_sql(27, chunk.len(), anon),
-                    if anon { "" } else { " ON CONFLICT (number) DO NOTHING RETURNING id" }
                 );
                 let mut q = sqlx::query_scalar::<_, i64>(&sql);
-                for r in *chunk {
+                for r in chunk {
                     q = crate::customers::bind_customer!(q, &r.number, &r.data).bind(at).bind(at);
                 }
-                let ids: Vec<i64> = if anon {
-                    q.fetch_all(&mut *tx).await?;
-                    if i + 1 < chunks.len() {
-                        continue;
-                    }
-                    // In file order, so new customers get their ids as the file meets them.
-                    sqlx::query_scalar(&format!(
-                        "INSERT INTO main.customers ({cols}, created_at, updated_at) SELECT {cols}, created_at, updated_at FROM temp.import_customers WHERE true ORDER BY rowid ON CONFLICT (number) DO NOTHING RETURNING id",
-                        cols = crate::customers::CUSTOMER_WRITE_COLUMNS
-                    ))
-                    .fetch_all(&mut *tx)
-                    .await?
-                } else {
-                    q.fetch_all(&mut *tx).await?
-                };
-                // Only the rows actually inserted come back, and get their 'created' history row.
-                for ids in ids.chunks(ORDER_CHUNK) {
-                    let sql = format!("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES {}", values_sql(4, ids.len(), anon).replace(')', ", NULL, 'import')"));
-                    let mut h = sqlx::query(&sql);
-                    for id in ids {
-                        h = h.bind(*id).bind(at).bind(by).bind("created");
-                    }
-                    h.execute(&mut *tx).await?;
+                ids.extend(q.fetch_all(&mut *tx).await?);
+            }
+            if anon && !rows.is_empty() {
+                // In file order, so new customers get their ids as the file meets them.
+                ids = sqlx::query_scalar(&format!(
+                    "INSERT INTO main.customers ({cols}, created_at, updated_at) SELECT {cols}, created_at, updated_at FROM temp.import_customers WHERE true ORDER BY rowid ON CONFLICT (number) DO NOTHING RETURNING id",
+                    cols = crate::customers::CUSTOMER_WRITE_COLUMNS
+                ))
+                .fetch_all(&mut *tx)
+                .await?;
+            }
+            // The inserted rows get their 'created' history row.
+            for ids in ids.chunks(ORDER_CHUNK) {
+                let sql = format!("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES {}", values_sql(4, ids.len(), anon).replace(')', ", NULL, 'import')"));
+                let mut h = sqlx::query(&sql);
+                for id in ids {
+                    h = h.bind(*id).bind(at).bind(by).bind("created");
                 }
-                inserted += ids.len() as u64;
+                h.execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            inserted
+            ids.len() as u64
         });
         // After a bulk load PostgreSQL's statistics still describe the small table it was, and the
         // planner then answers number lookups with sequential scans (2 s per 500 numbers at 1M
@@ -181,9 +185,7 @@ impl Store {
         // In key order, consecutive inserts land on the same b-tree pages (files usually come
         // sorted by date, which scatters the customer-first key).
         let mut sorted: Vec<&ImportOrderLine> = rows.iter().collect();
-        sorted.sort_unstable_by(|a, b| {
-            (a.customer_id, &a.order_ref, a.line_no).cmp(&(b.customer_id, &b.order_ref, b.line_no))
-        });
+        sorted.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
         let full_sql = format!("INSERT INTO order_lines (customer_id, order_ref, line_no, ordered_on, category, quantity, amount_cents, cost_cents) VALUES {} ON CONFLICT DO NOTHING", values_sql(8, ORDER_CHUNK, anon));
         let inserted = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;

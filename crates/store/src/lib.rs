@@ -248,8 +248,9 @@ mod pool_tests {
         for _ in 0..3 {
             let mut tx = pool.begin_write().await.unwrap();
             sqlx::query("COMMIT").execute(&mut *tx).await.unwrap();
-            drop(tx); // sqlx's ROLLBACK now fails: no transaction is active
-                      // Used one after the other, the pool hands out the same few connections again.
+            // sqlx's ROLLBACK on drop now fails: no transaction is active.
+            drop(tx);
+            // Used one after the other, the pool hands out the same few connections again.
             for _ in 0..20 {
                 let tx = pool.begin_write().await;
                 assert!(tx.is_ok(), "begin failed: {:?}", tx.err());
