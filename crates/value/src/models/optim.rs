@@ -195,17 +195,19 @@ pub(crate) fn minimize<const N: usize>(
 mod tests {
     use super::*;
 
+    /// Rosenbrock's banana function and its gradient; minimum 0 at (1, 1).
+    fn rosen(x: &[f64; 2]) -> (f64, [f64; 2]) {
+        let (a, b) = (x[0], x[1]);
+        let f = (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2);
+        let g = [
+            -2.0 * (1.0 - a) - 400.0 * a * (b - a * a),
+            200.0 * (b - a * a),
+        ];
+        (f, g)
+    }
+
     #[test]
     fn minimises_rosenbrock() {
-        let rosen = |x: &[f64; 2]| {
-            let (a, b) = (x[0], x[1]);
-            let f = (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2);
-            let g = [
-                -2.0 * (1.0 - a) - 400.0 * a * (b - a * a),
-                200.0 * (b - a * a),
-            ];
-            (f, g)
-        };
         let settings = BfgsSettings {
             max_iterations: 500,
             gradient_tolerance: 1e-10,
@@ -223,15 +225,6 @@ mod tests {
 
     #[test]
     fn step_tolerance_stops_close_to_the_minimum_in_fewer_iterations() {
-        let rosen = |x: &[f64; 2]| {
-            let (a, b) = (x[0], x[1]);
-            let f = (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2);
-            let g = [
-                -2.0 * (1.0 - a) - 400.0 * a * (b - a * a),
-                200.0 * (b - a * a),
-            ];
-            (f, g)
-        };
         let settings = |step_tolerance| BfgsSettings {
             max_iterations: 500,
             gradient_tolerance: 1e-14,
