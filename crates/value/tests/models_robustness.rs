@@ -5,8 +5,8 @@
 use patron_value::models::clv::{self, ClvOptions};
 use patron_value::models::simulate;
 use patron_value::models::{
-    bgnbd, fit_purchase_model, gammagamma, paretonbd, BgNbd, FitOptions, GammaGamma, ModelError,
-    ModelKind, ParetoNbd, Population, PurchaseModel,
+    bgnbd, fit_purchase_model, gammagamma, paretonbd, AnyPurchaseModel, BgNbd, FitOptions,
+    GammaGamma, ModelError, ModelKind, ParetoNbd, Population, PurchaseModel,
 };
 use patron_value::summary::Rft;
 
@@ -320,4 +320,53 @@ fn model_kind_parses_from_cli_flags() {
     );
     assert!("weibull".parse::<ModelKind>().is_err());
     assert_eq!(ModelKind::ParetoNbd.to_string(), "paretonbd");
+}
+
+#[test]
+fn expectations_for_many_horizons_equal_one_horizon_at_a_time() {
+    let horizons = [-1.0, 0.0, 1.0, 7.5, 39.0, 520.0, 1e5, f64::NAN];
+    let customers = [
+        c(0.0, 0.0, 30.0),
+        c(2.0, 30.5, 38.0),
+        c(2.0, 38.0, 38.0),
+        c(1.0, 0.0, 0.0),
+        c(5000.0, 300.0, 365.0),
+    ];
+    // The enum forwards the call to the model inside.
+    let mut boxed = models();
+    boxed.push(Box::new(AnyPurchaseModel::BgNbd(
+        BgNbd::new(0.243, 4.414, 0.793, 2.426).unwrap(),
+    )));
+    for m in &boxed {
+        for cust in &customers {
+            let mut out = [f64::NAN; 8];
+            m.conditional_expected_purchases_at(cust, &horizons, &mut out);
+            for (t, e) in horizons.iter().zip(out) {
+                let one = m.conditional_expected_purchases(cust, *t);
+                assert_eq!(e.to_bits(), one.to_bits(), "{cust:?} t={t}: {e} vs {one}");
+            }
+        }
+    }
+    // The CLV sums the horizons in chunks: more steps than a chunk give the plain sum.
+    let model = BgNbd::new(0.243, 4.414, 0.793, 2.426).unwrap();
+    let options = ClvOptions {
+        steps: 40,
+        step_length: 4.3,
+        discount_rate: 0.01,
+        margin_ratio: 1.0,
+    };
+    for cust in &customers {
+        let mut expected = 0.0;
+        let mut previous = 0.0;
+        for m in 1..=40 {
+            let e = model.conditional_expected_purchases(cust, f64::from(m) * 4.3);
+            expected += (e - previous).max(0.0) / 1.01f64.powi(m);
+            previous = e;
+        }
+        let got = clv::discounted_expected_purchases(&model, cust, &options);
+        assert!(
+            (got - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+            "{cust:?}: {got} vs {expected}"
+        );
+    }
 }

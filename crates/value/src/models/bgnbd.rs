@@ -125,8 +125,23 @@ impl BgNbd {
         (self.a / (self.b + x - 1.0)).ln() + (self.r + x) * ((t - tx) / (self.alpha + tx)).ln_1p()
     }
 
+    /// `1 + odds`, the divisor of the conditional expectation (`1 / P(alive)`); it does not
+    /// depend on the horizon.
+    fn alive_divisor(&self, x: f64, tx: f64, big_t: f64) -> f64 {
+        if x > 0.0 {
+            1.0 + self.ln_dead_odds(x, tx, big_t).exp()
+        } else {
+            1.0
+        }
+    }
+
     /// Expected purchases in `(T, T+t]` for a customer `(x, t_x, T)`, clamped input.
     fn cond_expected(&self, x: f64, tx: f64, big_t: f64, t: f64) -> f64 {
+        self.cond_expected_given(x, big_t, t, self.alive_divisor(x, tx, big_t))
+    }
+
+    /// [`Self::cond_expected`] with its horizon-free divisor computed by the caller.
+    fn cond_expected_given(&self, x: f64, big_t: f64, t: f64, divisor: f64) -> f64 {
         if t.is_nan() || t <= 0.0 {
             return 0.0;
         }
@@ -138,13 +153,7 @@ impl BgNbd {
         let c = a + b + x - 1.0;
         let s = hyp2f1_tail(a + b - 1.0 - r, a - 1.0, c, z);
         let bracket = neg_expm1_over(a - 1.0, l) - ((a - 1.0) * l).exp() * s;
-        let numerator = c * bracket;
-        let denominator = if x > 0.0 {
-            1.0 + self.ln_dead_odds(x, tx, big_t).exp()
-        } else {
-            1.0
-        };
-        let e = numerator / denominator;
+        let e = c * bracket / divisor;
         if e.is_finite() {
             e.max(0.0)
         } else {
@@ -170,6 +179,15 @@ impl PurchaseModel for BgNbd {
     fn conditional_expected_purchases(&self, customer: &Rft, t: f64) -> f64 {
         let (x, tx, big_t) = sanitize(customer);
         self.cond_expected(x, tx, big_t, t)
+    }
+
+    /// The divisor (`1 / P(alive)`) once for every horizon: the CLV asks for 12 of them.
+    fn conditional_expected_purchases_at(&self, customer: &Rft, horizons: &[f64], out: &mut [f64]) {
+        let (x, tx, big_t) = sanitize(customer);
+        let divisor = self.alive_divisor(x, tx, big_t);
+        for (o, &t) in out.iter_mut().zip(horizons) {
+            *o = self.cond_expected_given(x, big_t, t, divisor);
+        }
     }
 
     fn expected_purchases_unconditional(&self, t: f64) -> f64 {

@@ -91,16 +91,28 @@ fn discounted_and_total<M: PurchaseModel + ?Sized>(
     customer: &Rft,
     options: &ClvOptions,
 ) -> (f64, f64) {
+    // Horizons go to the model a chunk at a time (stack buffers, no allocation per customer),
+    // so that it computes what does not depend on the horizon once per chunk.
+    const CHUNK: usize = 16;
+    let mut horizons = [0.0; CHUNK];
+    let mut cumulative = [0.0; CHUNK];
     let mut total = 0.0;
     let mut previous = 0.0;
     let factor = 1.0 / (1.0 + options.discount_rate);
     let mut discount = 1.0;
-    for m in 1..=options.steps {
-        let cumulative =
-            model.conditional_expected_purchases(customer, m as f64 * options.step_length);
-        discount *= factor;
-        total += (cumulative - previous).max(0.0) * discount;
-        previous = cumulative;
+    let mut m = 1;
+    while m <= options.steps {
+        let n = ((options.steps - m + 1) as usize).min(CHUNK);
+        for (k, h) in horizons[..n].iter_mut().enumerate() {
+            *h = (m + k as u32) as f64 * options.step_length;
+        }
+        model.conditional_expected_purchases_at(customer, &horizons[..n], &mut cumulative[..n]);
+        for &c in &cumulative[..n] {
+            discount *= factor;
+            total += (c - previous).max(0.0) * discount;
+            previous = c;
+        }
+        m += n as u32;
     }
     (total, previous)
 }

@@ -185,6 +185,14 @@ pub trait PurchaseModel: Sync {
     fn p_alive(&self, customer: &Rft) -> f64;
     /// Expected number of purchases in `(T, T + t]` given the customer's history.
     fn conditional_expected_purchases(&self, customer: &Rft, t: f64) -> f64;
+    /// [`Self::conditional_expected_purchases`] for each `t` of `horizons`, written to `out`
+    /// (one value per horizon). Models override it to share the work that does not depend on
+    /// `t`.
+    fn conditional_expected_purchases_at(&self, customer: &Rft, horizons: &[f64], out: &mut [f64]) {
+        for (o, &t) in out.iter_mut().zip(horizons) {
+            *o = self.conditional_expected_purchases(customer, t);
+        }
+    }
     /// Expected number of repeat purchases `E[X(t)]` of a new customer in `(0, t]`.
     fn expected_purchases_unconditional(&self, t: f64) -> f64;
     /// Probability `P(X(t) = n)` that a new customer makes exactly `n` repeat purchases in `(0, t]`.
@@ -226,6 +234,10 @@ impl PurchaseModel for AnyPurchaseModel {
     }
     fn conditional_expected_purchases(&self, c: &Rft, t: f64) -> f64 {
         self.inner().conditional_expected_purchases(c, t)
+    }
+    fn conditional_expected_purchases_at(&self, c: &Rft, horizons: &[f64], out: &mut [f64]) {
+        self.inner()
+            .conditional_expected_purchases_at(c, horizons, out)
     }
     fn expected_purchases_unconditional(&self, t: f64) -> f64 {
         self.inner().expected_purchases_unconditional(t)
