@@ -1,18 +1,12 @@
 //! Import behaviour on both backends: idempotence, malformed input, rejects, CDNOW.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use patron_exchange::{import_file, Entity, ImportError, ImportOptions, InputFormat};
 use patron_store::{backend_tests, Store};
 
-fn file(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("patron-import-{}-{}", std::process::id(), name));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::File::create(&p).unwrap().write_all(bytes).unwrap();
-    p
-}
+mod scratch;
+use scratch::file;
 
 async fn run(
     store: &Store,

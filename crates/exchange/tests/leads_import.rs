@@ -1,7 +1,6 @@
 //! Lead imports on both backends: Chinese headers, campaign and owner looked up, a malformed
 //! row stopping the import with FILE:LINE: column, rejects, idempotence, unknown columns.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
@@ -11,15 +10,10 @@ use patron_store::{
     backend_tests, CampaignInput, LeadFilter, NewUser, PageRequest, Store, Visibility,
 };
 
+mod scratch;
+
 fn file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("patron-leads-{}-{}", std::process::id(), name));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::File::create(&p)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    p
+    scratch::file(name, text.as_bytes())
 }
 
 const CARDS: &str = "姓名,公司,职位,手机,邮箱,备注,负责人\n\
