@@ -18,7 +18,7 @@ pub(crate) struct BfgsSettings {
     /// has learnt the curvature (after an update, or given by a warm start). On a million
     /// customers the mean log-likelihood's gradient carries rounding noise of the sum, and
     /// chasing `gradient_tolerance` below it cost dozens of full-data evaluations that moved
-    /// the parameters by less than one part in 10^8 (0 disables this test).
+    /// the parameters by about one part in 10^8 (0 disables this test).
     pub step_tolerance: f64,
 }
 
