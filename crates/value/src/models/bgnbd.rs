@@ -170,10 +170,7 @@ impl PurchaseModel for BgNbd {
     /// `1 / (1 + δ(x>0) a/(b+x-1) ((α+T)/(α+t_x))^(r+x))`.
     fn p_alive(&self, customer: &Rft) -> f64 {
         let (x, tx, t) = sanitize(customer);
-        if x == 0.0 {
-            return 1.0;
-        }
-        1.0 / (1.0 + self.ln_dead_odds(x, tx, t).exp())
+        1.0 / self.alive_divisor(x, tx, t)
     }
 
     fn conditional_expected_purchases(&self, customer: &Rft, t: f64) -> f64 {
