@@ -105,11 +105,16 @@ pub fn classify(values: &[f64], cfg: &AbcConfig) -> Result<AbcResult, AbcError> 
     let positive_total: f64 = values.iter().copied().filter(|&x| positive(x)).sum();
     let net_total: f64 = values.iter().copied().filter(|x| x.is_finite()).sum();
 
-    let mut order: Vec<usize> = (0..n).filter(|&i| positive(values[i])).collect();
-    order.sort_unstable_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
+    // Biggest first, ties by index (see crate::ranking for why keys).
+    let mut order: Vec<(u64, u32)> = (0..n)
+        .filter(|&i| positive(values[i]))
+        .map(|i| (!crate::ranking::total_order_key(values[i]), i as u32))
+        .collect();
+    order.sort_unstable();
     let mut classes = vec![AbcClass::C; n];
     let mut before = 0.0;
-    for &i in &order {
+    for &(_, i) in &order {
+        let i = i as usize;
         let share = before / positive_total;
         classes[i] = if share < cfg.a_share {
             AbcClass::A

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use crate::abc::{self, AbcClass, AbcConfig, AbcError, AbcResult};
 use crate::churn::{self, ChurnConfig, ChurnError, ChurnWarning, ReasonKind};
+use crate::history::{Histories, HistoryError};
 use crate::loyalty::{self, LifecycleConfig, Phase, Stage};
 use crate::models::clv::{self, ClvOptions, CustomerValue};
 use crate::models::diagnostics::{self, HoldoutBin};
@@ -128,6 +129,8 @@ pub enum AnalysisError {
     BadMargin(f64),
     #[error("clv_steps, lifecycle_period_days and lifecycle_periods must be positive")]
     BadPeriods,
+    #[error("order lines: {0}")]
+    Lines(#[from] HistoryError),
     #[error("summarising orders: {0}")]
     Summary(#[from] SummaryError),
     #[error("ABC classes: {0}")]
@@ -382,7 +385,14 @@ pub fn analyze(
             MarketingCost::None
         },
     };
-    let summaries = summary::summarize(orders, n_customers, &summary_options)?;
+    // Every per-customer pass below walks the lines grouped by customer once.
+    let histories = Histories::group(orders, n_customers)?;
+    timings.push(Timing {
+        step: "group_lines",
+        seconds: clock.elapsed().as_secs_f64(),
+    });
+    let clock = Instant::now();
+    let summaries = summary::summarize_histories(&histories, &summary_options)?;
     timings.push(Timing {
         step: "summary",
         seconds: clock.elapsed().as_secs_f64(),
@@ -435,10 +445,11 @@ pub fn analyze(
                 horizon_marketing_cost,
             )
         });
-        let pop = population_figures(orders, &summaries, calibration_end, opts);
+        let pop = population_figures(&histories, &summaries, calibration_end, opts);
         let model = fit.join().expect("model thread panicked");
         (model, pop)
     });
+    drop(histories);
     let (model, model_error, values, model_timings) = match model {
         Ok((m, v, t)) => (Some(m), None, v, t),
         Err(e) => (None, Some(e), Vec::new(), Vec::new()),
@@ -573,7 +584,7 @@ struct PopulationFigures {
 }
 
 fn population_figures(
-    orders: &[OrderLine],
+    histories: &Histories,
     summaries: &[CustomerSummary],
     calibration_end: Day,
     opts: &AnalysisOptions,
@@ -599,13 +610,13 @@ fn population_figures(
         seconds: clock.elapsed().as_secs_f64(),
     }];
     let clock = Instant::now();
-    let phases = lifecycle(orders, summaries, calibration_end, opts);
+    let phases = lifecycle(histories, summaries, calibration_end, opts);
     timings.push(Timing {
         step: "lifecycle",
         seconds: clock.elapsed().as_secs_f64(),
     });
     let clock = Instant::now();
-    let churn_pending = churn::churn_pending(orders, n, calibration_end, &opts.churn)?;
+    let churn_pending = churn::churn_pending_histories(histories, calibration_end, &opts.churn)?;
     timings.push(Timing {
         step: "churn_orders",
         seconds: clock.elapsed().as_secs_f64(),
@@ -721,36 +732,31 @@ fn fit_models(
 /// Lifecycle phase of each customer from its margin (revenue - cost) per period ending on the
 /// calibration end, from its first period (at most the last `lifecycle_periods`).
 fn lifecycle(
-    orders: &[OrderLine],
+    histories: &Histories,
     summaries: &[CustomerSummary],
     cal_end: Day,
     opts: &AnalysisOptions,
 ) -> Vec<Option<Phase>> {
     let q = opts.lifecycle_periods;
     let len = opts.lifecycle_period_days as Day;
-    let n = summaries.len();
-    let mut cells = vec![0f32; n * q];
-    for l in orders {
-        if l.day > cal_end {
-            continue;
-        }
-        let back = ((cal_end - l.day) / len) as usize;
-        if back < q {
-            cells[l.customer as usize * q + (q - 1 - back)] += (l.revenue - l.cost) as f32;
-        }
-    }
-    let mut series = Vec::with_capacity(q);
-    summaries
-        .iter()
-        .map(|s| {
-            let first = s.first_day?;
-            let back = (((cal_end - first) / len) as usize).min(q - 1);
-            let row = &cells[s.customer as usize * q..][..q];
-            series.clear();
-            series.extend(row[q - 1 - back..].iter().map(|&v| f64::from(v)));
-            loyalty::lifecycle_phase(&series, &opts.lifecycle).map(|a| a.phase)
-        })
-        .collect()
+    histories.map_ranges(histories.threads(), |range| {
+        let mut series = vec![0.0; q];
+        range
+            .map(|c| {
+                let first = summaries[c].first_day?;
+                let back = (((cal_end - first) / len) as usize).min(q - 1);
+                series.clear();
+                series.resize(back + 1, 0.0);
+                for l in histories.until(c, cal_end) {
+                    let ago = ((cal_end - l.day) / len) as usize;
+                    if ago <= back {
+                        series[back - ago] += l.revenue - l.cost;
+                    }
+                }
+                loyalty::lifecycle_phase(&series, &opts.lifecycle).map(|a| a.phase)
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 //! list is sorted by value at risk, biggest first (ties: lower customer index first); a
 //! negative value at risk (a customer losing money) sorts last.
 
+use crate::history::{Histories, HistoryError};
 use crate::{Day, OrderLine};
 
 /// Thresholds.
@@ -107,6 +108,9 @@ pub enum ChurnError {
     PAliveLength { got: usize, n_customers: usize },
     #[error("period_days must be at least 1")]
     BadPeriod,
+    /// An order line has a NaN or infinite amount.
+    #[error("order line {line} has a non-finite revenue or cost")]
+    NonFinite { line: usize },
 }
 
 /// A number with a fixed count of decimals, written through integers: `{:.N}` goes through
@@ -241,111 +245,113 @@ pub fn churn_pending(
     if cfg.period_days == 0 {
         return Err(ChurnError::BadPeriod);
     }
+    let histories = Histories::group(orders, n_customers).map_err(|e| match e {
+        HistoryError::CustomerOutOfRange {
+            line,
+            customer,
+            n_customers,
+        } => ChurnError::CustomerOutOfRange {
+            line,
+            customer,
+            n_customers,
+        },
+        HistoryError::NonFinite { line } => ChurnError::NonFinite { line },
+    })?;
+    churn_pending_histories(&histories, as_of, cfg)
+}
+
+/// [`churn_pending`] of order lines already grouped by customer (one walk per customer, the
+/// customers split over threads for big inputs).
+pub fn churn_pending_histories(
+    histories: &Histories,
+    as_of: Day,
+    cfg: &ChurnConfig,
+) -> Result<ChurnPending, ChurnError> {
+    if cfg.period_days == 0 {
+        return Err(ChurnError::BadPeriod);
+    }
     let as_of64 = i64::from(as_of);
     let period = i64::from(cfg.period_days);
     let value_from = as_of64 - i64::from(cfg.value_window_days);
-    let finite = |x: f64| if x.is_finite() { x } else { 0.0 };
-
-    // Pass 1: money per customer and line counts for the counting sort.
-    let mut acc = vec![Acc::default(); n_customers];
-    let mut start = vec![0usize; n_customers + 1];
-    for (line, o) in orders.iter().enumerate() {
-        let c = o.customer as usize;
-        if c >= n_customers {
-            return Err(ChurnError::CustomerOutOfRange {
-                line,
-                customer: o.customer,
-                n_customers,
-            });
-        }
-        let d = i64::from(o.day);
-        if d > as_of64 {
-            continue;
-        }
-        start[c + 1] += 1;
-        let a = &mut acc[c];
-        let revenue = finite(o.revenue);
-        if d > as_of64 - period {
-            a.current += revenue;
-        } else if d > as_of64 - 2 * period {
-            a.previous += revenue;
-        }
-        if d > value_from {
-            a.value += revenue - finite(o.cost);
-        }
-    }
-    for i in 0..n_customers {
-        start[i + 1] += start[i];
-    }
-    // Pass 2: purchase days grouped by customer.
-    let mut days = vec![0 as Day; start[n_customers]];
-    let mut next = start.clone();
-    for o in orders {
-        if o.day <= as_of {
-            let c = o.customer as usize;
-            days[next[c]] = o.day;
-            next[c] += 1;
-        }
-    }
-    drop(next);
-
     let min_days = cfg.min_purchase_days.max(2) as usize;
-    let mut warned = Vec::new();
-    for (c, a) in acc.iter().enumerate() {
-        let mut reasons = Vec::new();
-        if a.previous > 0.0 && a.previous >= cfg.min_previous_revenue {
-            let change = (a.current - a.previous) / a.previous;
-            if change < -cfg.drop_threshold {
-                reasons.push(ChurnReason {
-                    kind: ReasonKind::RevenueDrop {
-                        current: a.current,
-                        previous: a.previous,
-                        change,
-                    },
-                    detail: format!(
-                        "revenue of the last {period} days fell {}% ({} after {} the {period} days before)",
-                        Fixed(-100.0 * change, 0),
-                        Fixed(a.current, 2),
-                        Fixed(a.previous, 2)
-                    ),
-                });
-            }
-        }
 
-        let own = &mut days[start[c]..start[c + 1]];
-        if own.len() >= min_days {
-            own.sort_unstable();
-            let distinct = 1 + own.windows(2).filter(|w| w[0] != w[1]).count();
-            if distinct >= min_days {
-                let (first, last) = (f64::from(own[0]), f64::from(own[own.len() - 1]));
-                let mean_gap = (last - first) / (distinct - 1) as f64;
-                let since = f64::from(as_of) - last;
-                let ratio = since / mean_gap;
-                if since > cfg.absence_factor * mean_gap {
-                    reasons.push(ChurnReason {
-                        kind: ReasonKind::LongAbsence {
-                            days_since_last: since,
-                            mean_gap_days: mean_gap,
-                            ratio,
-                        },
-                        detail: format!(
-                            "no purchase for {} days, {} times the usual gap of {} days",
-                            Fixed(since, 0),
-                            Fixed(ratio, 1),
-                            Fixed(mean_gap, 1)
-                        ),
-                    });
+    let judged = histories.map_ranges(histories.threads(), |range| {
+        range
+            .map(|c| {
+                let own = histories.until(c, as_of);
+                let mut a = Acc::default();
+                let mut distinct = 0usize;
+                let mut previous_day = None;
+                for o in own {
+                    let d = i64::from(o.day);
+                    if d > as_of64 - period {
+                        a.current += o.revenue;
+                    } else if d > as_of64 - 2 * period {
+                        a.previous += o.revenue;
+                    }
+                    if d > value_from {
+                        a.value += o.revenue - o.cost;
+                    }
+                    if previous_day != Some(o.day) {
+                        distinct += 1;
+                        previous_day = Some(o.day);
+                    }
                 }
-            }
-        }
-
+                let mut reasons = Vec::new();
+                if a.previous > 0.0 && a.previous >= cfg.min_previous_revenue {
+                    let change = (a.current - a.previous) / a.previous;
+                    if change < -cfg.drop_threshold {
+                        reasons.push(ChurnReason {
+                            kind: ReasonKind::RevenueDrop {
+                                current: a.current,
+                                previous: a.previous,
+                                change,
+                            },
+                            detail: format!(
+                                "revenue of the last {period} days fell {}% ({} after {} the {period} days before)",
+                                Fixed(-100.0 * change, 0),
+                                Fixed(a.current, 2),
+                                Fixed(a.previous, 2)
+                            ),
+                        });
+                    }
+                }
+                if distinct >= min_days {
+                    let (first, last) = (f64::from(own[0].day), f64::from(own[own.len() - 1].day));
+                    let mean_gap = (last - first) / (distinct - 1) as f64;
+                    let since = f64::from(as_of) - last;
+                    let ratio = since / mean_gap;
+                    if since > cfg.absence_factor * mean_gap {
+                        reasons.push(ChurnReason {
+                            kind: ReasonKind::LongAbsence {
+                                days_since_last: since,
+                                mean_gap_days: mean_gap,
+                                ratio,
+                            },
+                            detail: format!(
+                                "no purchase for {} days, {} times the usual gap of {} days",
+                                Fixed(since, 0),
+                                Fixed(ratio, 1),
+                                Fixed(mean_gap, 1)
+                            ),
+                        });
+                    }
+                }
+                (a.value, reasons)
+            })
+            .collect()
+    });
+    let mut value = Vec::with_capacity(judged.len());
+    let mut warned = Vec::new();
+    for (c, (v, reasons)) in judged.into_iter().enumerate() {
+        value.push(v);
         if !reasons.is_empty() {
             warned.push((c as u32, reasons));
         }
     }
     Ok(ChurnPending {
         cfg: *cfg,
-        value: acc.iter().map(|a| a.value).collect(),
+        value,
         warned,
     })
 }

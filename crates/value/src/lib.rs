@@ -7,8 +7,10 @@
 pub mod abc;
 pub mod analysis;
 pub mod churn;
+pub mod history;
 pub mod loyalty;
 pub mod models;
+pub mod ranking;
 pub mod rfm;
 pub mod score;
 pub mod summary;

@@ -234,19 +234,18 @@ fn finite_or(x: f64, default: f64) -> f64 {
 /// Quintile scores of `values` (higher value = higher score) by the rule in the module docs.
 pub fn quintile_scores(values: &[f64]) -> Vec<u8> {
     let n = values.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_unstable_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let order = crate::ranking::ascending(values);
     let mut scores = vec![1u8; n];
     let mut i = 0;
     while i < n {
         let mut j = i + 1;
-        while j < n && values[order[j]].total_cmp(&values[order[i]]).is_eq() {
+        while j < n && order[j].0 == order[i].0 {
             j += 1;
         }
         // `i` values are strictly below this tie group.
         let score = (1 + (5 * i) / n).min(5) as u8;
-        for &k in &order[i..j] {
-            scores[k] = score;
+        for &(_, k) in &order[i..j] {
+            scores[k as usize] = score;
         }
         i = j;
     }

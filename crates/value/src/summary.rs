@@ -34,8 +34,11 @@
 //! # Cost
 //!
 //! Everything runs in `O(lines + customers)` plus sorting each customer's own lines by day:
-//! one counting sort by customer index into a single flat buffer, no allocation per customer.
+//! [`Histories::group`] (a counting sort by customer index into a single flat buffer, no
+//! allocation per customer), then one walk per customer. An analysis that needs the grouped
+//! lines for more than the summary groups them once and calls [`summarize_histories`].
 
+use crate::history::{Histories, HistoryError};
 use crate::{Day, OrderLine};
 
 /// Time unit in which frequency, recency and T are expressed.
@@ -259,13 +262,6 @@ fn span(from: Day, to: Day, first: Day, unit: TimeUnit, grouping: Grouping) -> f
     }
 }
 
-/// Compact copy of an order line in the per-customer buffer.
-#[derive(Clone, Copy)]
-struct Slot {
-    day: Day,
-    revenue: f64,
-}
-
 /// Summarises order lines per customer (see the module documentation for the conventions).
 ///
 /// `orders` may come in any order; lines after the observation end (or after the calibration
@@ -287,132 +283,81 @@ pub fn summarize(
     n_customers: usize,
     opts: &SummaryOptions,
 ) -> Result<Vec<CustomerSummary>, SummaryError> {
-    let cal_end = opts.calibration_end;
-    let obs_end = match opts.observation_end {
-        Some(end) if end < cal_end => {
+    check_options(opts)?;
+    let histories = Histories::group(orders, n_customers).map_err(|e| match e {
+        HistoryError::CustomerOutOfRange {
+            line,
+            customer,
+            n_customers,
+        } => SummaryError::CustomerOutOfRange {
+            line,
+            customer,
+            n_customers,
+        },
+        HistoryError::NonFinite { line } => SummaryError::NonFinite { line },
+    })?;
+    summarize_histories(&histories, opts)
+}
+
+fn check_options(opts: &SummaryOptions) -> Result<(), SummaryError> {
+    match opts.observation_end {
+        Some(end) if end < opts.calibration_end => {
             return Err(SummaryError::BadWindow {
-                calibration_end: cal_end,
+                calibration_end: opts.calibration_end,
                 observation_end: end,
             })
         }
-        Some(end) => end,
-        None => cal_end,
-    };
-    match &opts.marketing_cost {
-        MarketingCost::PerPeriod(c) if !(c.is_finite() && *c >= 0.0) => {
-            return Err(SummaryError::BadMarketingCost)
-        }
-        MarketingCost::PerCustomer(v) if v.iter().any(|c| !(c.is_finite() && *c >= 0.0)) => {
-            return Err(SummaryError::BadMarketingCost)
-        }
         _ => {}
     }
-
-    let mut out: Vec<CustomerSummary> = (0..n_customers)
-        .map(|i| CustomerSummary {
-            customer: i as u32,
-            ..CustomerSummary::default()
-        })
-        .collect();
-
-    // Pass 1: validate, count kept lines per customer, sum calibration money.
-    let mut start = vec![0usize; n_customers + 1];
-    for (line, o) in orders.iter().enumerate() {
-        let c = o.customer as usize;
-        if c >= n_customers {
-            return Err(SummaryError::CustomerOutOfRange {
-                line,
-                customer: o.customer,
-                n_customers,
-            });
+    match &opts.marketing_cost {
+        MarketingCost::PerPeriod(c) if !(c.is_finite() && *c >= 0.0) => {
+            Err(SummaryError::BadMarketingCost)
         }
-        if !(o.revenue.is_finite() && o.cost.is_finite()) {
-            return Err(SummaryError::NonFinite { line });
+        MarketingCost::PerCustomer(v) if v.iter().any(|c| !(c.is_finite() && *c >= 0.0)) => {
+            Err(SummaryError::BadMarketingCost)
         }
-        if o.day > obs_end {
-            continue;
-        }
-        start[c + 1] += 1;
-        if o.day <= cal_end {
-            let s = &mut out[c];
-            s.orders += 1;
-            s.revenue += o.revenue;
-            s.cost += o.cost;
-        }
+        _ => Ok(()),
     }
-    for i in 0..n_customers {
-        start[i + 1] += start[i];
-    }
-
-    // Pass 2: counting sort of the kept lines by customer into one flat buffer.
-    let mut buf = vec![
-        Slot {
-            day: 0,
-            revenue: 0.0
-        };
-        start[n_customers]
-    ];
-    let mut next = start.clone();
-    for o in orders {
-        if o.day > obs_end {
-            continue;
-        }
-        let c = o.customer as usize;
-        buf[next[c]] = Slot {
-            day: o.day,
-            revenue: o.revenue,
-        };
-        next[c] += 1;
-    }
-    drop(next);
-
-    // Pass 3: per customer, sort its lines by day and walk the periods.
-    // Two halves of the customers on two threads (each owns its part of the buffer).
-    let (unit, grouping) = (opts.unit, opts.grouping);
-    let walk = |out: &mut [CustomerSummary], buf: &mut [Slot], base: usize| {
-        for s in out.iter_mut() {
-            let c = s.customer as usize;
-            walk_customer(
-                s,
-                &mut buf[start[c] - base..start[c + 1] - base],
-                cal_end,
-                unit,
-                grouping,
-            );
-        }
-    };
-    let mid = if n_customers >= 50_000 {
-        n_customers / 2
-    } else {
-        n_customers
-    };
-    let (out_a, out_b) = out.split_at_mut(mid);
-    let (buf_a, buf_b) = buf.split_at_mut(start[mid]);
-    std::thread::scope(|scope| {
-        if !out_b.is_empty() {
-            scope.spawn(|| walk(out_b, buf_b, start[mid]));
-        }
-        walk(out_a, buf_a, 0);
-    });
-
-    // Money: marketing cost and margin.
-    for s in &mut out {
-        s.marketing_cost = match &opts.marketing_cost {
-            MarketingCost::None => 0.0,
-            MarketingCost::PerPeriod(rate) => s.first_day.map_or(0.0, |first| {
-                rate * (f64::from(cal_end) - f64::from(first)) / f64::from(unit.days())
-            }),
-            MarketingCost::PerCustomer(v) => v.get(s.customer as usize).copied().unwrap_or(0.0),
-        };
-        s.margin = s.revenue - s.cost - s.marketing_cost;
-    }
-    Ok(out)
 }
 
-/// Pass 3 of [`summarize`] for one customer: sort its lines by day and walk the periods.
+/// [`summarize`] of order lines already grouped by customer: one walk over each customer's
+/// lines, the customers split over threads for big inputs.
+pub fn summarize_histories(
+    histories: &Histories,
+    opts: &SummaryOptions,
+) -> Result<Vec<CustomerSummary>, SummaryError> {
+    check_options(opts)?;
+    let cal_end = opts.calibration_end;
+    let obs_end = opts.observation_end.unwrap_or(cal_end);
+    let (unit, grouping) = (opts.unit, opts.grouping);
+    let summaries = histories.map_ranges(histories.threads(), |range| {
+        range
+            .map(|c| {
+                let mut s = CustomerSummary {
+                    customer: c as u32,
+                    ..CustomerSummary::default()
+                };
+                walk_customer(&mut s, histories.until(c, obs_end), cal_end, unit, grouping);
+                s.marketing_cost = match &opts.marketing_cost {
+                    MarketingCost::None => 0.0,
+                    MarketingCost::PerPeriod(rate) => s.first_day.map_or(0.0, |first| {
+                        rate * (f64::from(cal_end) - f64::from(first)) / f64::from(unit.days())
+                    }),
+                    MarketingCost::PerCustomer(v) => v.get(c).copied().unwrap_or(0.0),
+                };
+                s.margin = s.revenue - s.cost - s.marketing_cost;
+                s
+            })
+            .collect()
+    });
+    Ok(summaries)
+}
+
+/// One customer of [`summarize_histories`]: walk its lines (in day order, none after the
+/// observation end) period by period.
 fn walk_customer(
     s: &mut CustomerSummary,
-    lines: &mut [Slot],
+    lines: &[OrderLine],
     cal_end: Day,
     unit: TimeUnit,
     grouping: Grouping,
@@ -420,8 +365,6 @@ fn walk_customer(
     if lines.is_empty() {
         return;
     }
-
-    lines.sort_unstable_by_key(|l| l.day);
     let n_cal = lines.partition_point(|l| l.day <= cal_end);
     let (cal, hold) = lines.split_at(n_cal);
 
@@ -429,11 +372,14 @@ fn walk_customer(
         let (first, last) = (first.day, last.day);
         s.first_day = Some(first);
         s.last_day = Some(last);
+        s.orders = cal.len() as u64;
         let first_period = period_of(first, first, unit, grouping);
         let mut current = first_period;
         let mut repeat_periods = 0u64;
         let mut repeat_revenue = 0.0;
         for l in cal {
+            s.revenue += l.revenue;
+            s.cost += l.cost;
             let p = period_of(l.day, first, unit, grouping);
             if p != current {
                 repeat_periods += 1;

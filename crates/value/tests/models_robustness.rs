@@ -323,14 +323,16 @@ fn model_kind_parses_from_cli_flags() {
 }
 
 #[test]
-fn expectations_for_many_horizons_equal_one_horizon_at_a_time() {
+fn expectations_factor_into_p_alive_times_a_part_free_of_recency() {
     let horizons = [-1.0, 0.0, 1.0, 7.5, 39.0, 520.0, 1e5, f64::NAN];
     let customers = [
         c(0.0, 0.0, 30.0),
         c(2.0, 30.5, 38.0),
         c(2.0, 38.0, 38.0),
+        c(2.0, 1.0, 38.0),
         c(1.0, 0.0, 0.0),
         c(5000.0, 300.0, 365.0),
+        c(5000.0, 365.0, 365.0),
     ];
     // The enum forwards the call to the model inside.
     let mut boxed = models();
@@ -340,11 +342,21 @@ fn expectations_for_many_horizons_equal_one_horizon_at_a_time() {
     for m in &boxed {
         for cust in &customers {
             let mut out = [f64::NAN; 8];
-            m.conditional_expected_purchases_at(cust, &horizons, &mut out);
+            m.expected_purchases_if_alive_at(cust, &horizons, &mut out);
+            let p = m.p_alive(cust);
             for (t, e) in horizons.iter().zip(out) {
+                assert!(e.is_finite() && e >= 0.0, "{cust:?} t={t}: {e}");
                 let one = m.conditional_expected_purchases(cust, *t);
-                assert_eq!(e.to_bits(), one.to_bits(), "{cust:?} t={t}: {e} vs {one}");
+                assert!(
+                    (p * e - one).abs() <= 1e-12 * one.max(1e-300),
+                    "{cust:?} t={t}: {p} x {e} vs {one}"
+                );
             }
+            // Recency does not enter the part if alive.
+            let mut other = [f64::NAN; 8];
+            let moved = c(cust.frequency, cust.recency / 2.0, cust.t);
+            m.expected_purchases_if_alive_at(&moved, &horizons, &mut other);
+            assert_eq!(out.map(f64::to_bits), other.map(f64::to_bits), "{cust:?}");
         }
     }
     // The CLV sums the horizons in chunks: more steps than a chunk give the plain sum.

@@ -135,13 +135,15 @@ impl BgNbd {
         }
     }
 
-    /// Expected purchases in `(T, T+t]` for a customer `(x, t_x, T)`, clamped input.
+    /// Expected purchases in `(T, T+t]` for a customer `(x, t_x, T)`, clamped input:
+    /// P(alive) times the expectation if alive.
     fn cond_expected(&self, x: f64, tx: f64, big_t: f64, t: f64) -> f64 {
-        self.cond_expected_given(x, big_t, t, self.alive_divisor(x, tx, big_t))
+        self.if_alive(x, big_t, t) / self.alive_divisor(x, tx, big_t)
     }
 
-    /// [`Self::cond_expected`] with its horizon-free divisor computed by the caller.
-    fn cond_expected_given(&self, x: f64, big_t: f64, t: f64, divisor: f64) -> f64 {
+    /// Expected purchases in `(T, T+t]` of a customer alive at `T` (FHL 2005 eq. 10 without
+    /// its divisor): `(a+b+x-1)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)]`.
+    fn if_alive(&self, x: f64, big_t: f64, t: f64) -> f64 {
         if t.is_nan() || t <= 0.0 {
             return 0.0;
         }
@@ -153,7 +155,7 @@ impl BgNbd {
         let c = a + b + x - 1.0;
         let s = hyp2f1_tail(a + b - 1.0 - r, a - 1.0, c, z);
         let bracket = neg_expm1_over(a - 1.0, l) - ((a - 1.0) * l).exp() * s;
-        let e = c * bracket / divisor;
+        let e = c * bracket;
         if e.is_finite() {
             e.max(0.0)
         } else {
@@ -178,12 +180,11 @@ impl PurchaseModel for BgNbd {
         self.cond_expected(x, tx, big_t, t)
     }
 
-    /// The divisor (`1 / P(alive)`) once for every horizon: the CLV asks for 12 of them.
-    fn conditional_expected_purchases_at(&self, customer: &Rft, horizons: &[f64], out: &mut [f64]) {
-        let (x, tx, big_t) = sanitize(customer);
-        let divisor = self.alive_divisor(x, tx, big_t);
+    /// The hypergeometric part, which depends on `x` and `T` only.
+    fn expected_purchases_if_alive_at(&self, customer: &Rft, horizons: &[f64], out: &mut [f64]) {
+        let (x, _, big_t) = sanitize(customer);
         for (o, &t) in out.iter_mut().zip(horizons) {
-            *o = self.cond_expected_given(x, big_t, t, divisor);
+            *o = self.if_alive(x, big_t, t);
         }
     }
 

@@ -185,14 +185,14 @@ pub trait PurchaseModel: Sync {
     fn p_alive(&self, customer: &Rft) -> f64;
     /// Expected number of purchases in `(T, T + t]` given the customer's history.
     fn conditional_expected_purchases(&self, customer: &Rft, t: f64) -> f64;
-    /// [`Self::conditional_expected_purchases`] for each `t` of `horizons`, written to `out`
-    /// (one value per horizon). Models override it to share the work that does not depend on
-    /// `t`.
-    fn conditional_expected_purchases_at(&self, customer: &Rft, horizons: &[f64], out: &mut [f64]) {
-        for (o, &t) in out.iter_mut().zip(horizons) {
-            *o = self.conditional_expected_purchases(customer, t);
-        }
-    }
+    /// Expected number of purchases in `(T, T + t]` of a customer *known to be alive* at `T`,
+    /// for each `t` of `horizons`, written to `out` (one value per horizon).
+    ///
+    /// Both models factor the conditional expectation as
+    /// `conditional_expected_purchases = p_alive × this`, and this part depends on the
+    /// frequency and `T` only, not on the recency: customers of equal `(frequency, T)` share it
+    /// (what [`clv::customer_values`] uses on big populations).
+    fn expected_purchases_if_alive_at(&self, customer: &Rft, horizons: &[f64], out: &mut [f64]);
     /// Expected number of repeat purchases `E[X(t)]` of a new customer in `(0, t]`.
     fn expected_purchases_unconditional(&self, t: f64) -> f64;
     /// Probability `P(X(t) = n)` that a new customer makes exactly `n` repeat purchases in `(0, t]`.
@@ -235,9 +235,9 @@ impl PurchaseModel for AnyPurchaseModel {
     fn conditional_expected_purchases(&self, c: &Rft, t: f64) -> f64 {
         self.inner().conditional_expected_purchases(c, t)
     }
-    fn conditional_expected_purchases_at(&self, c: &Rft, horizons: &[f64], out: &mut [f64]) {
+    fn expected_purchases_if_alive_at(&self, c: &Rft, horizons: &[f64], out: &mut [f64]) {
         self.inner()
-            .conditional_expected_purchases_at(c, horizons, out)
+            .expected_purchases_if_alive_at(c, horizons, out)
     }
     fn expected_purchases_unconditional(&self, t: f64) -> f64 {
         self.inner().expected_purchases_unconditional(t)
@@ -307,67 +307,6 @@ pub fn validate(customers: &[Rft]) -> Result<(), ModelError> {
         .iter()
         .enumerate()
         .try_for_each(|(i, c)| check_customer(i, c))
-}
-
-/// `f(customer)` for every customer, evaluated once per distinct `(x, t_x, T)` history (the
-/// purchase-model figures depend on nothing else), so large populations cost what their
-/// distinct histories cost.
-///
-/// With many distinct histories the work is split over the available cores (scoped threads;
-/// measured 1.6x faster on 2 cores for 1M customers).
-pub(crate) fn per_history<T: Copy + Send>(
-    customers: &[Rft],
-    f: impl Fn(&Rft) -> T + Sync,
-) -> Vec<T> {
-    let key = |c: &Rft| {
-        (
-            c.frequency.to_bits(),
-            (c.recency + 0.0).to_bits(),
-            (c.t + 0.0).to_bits(),
-        )
-    };
-    let mut order: Vec<u32> = (0..customers.len() as u32).collect();
-    order.sort_unstable_by_key(|&i| key(&customers[i as usize]));
-    // Group boundaries in `order`.
-    let mut starts = Vec::new();
-    for (j, &i) in order.iter().enumerate() {
-        if j == 0 || key(&customers[i as usize]) != key(&customers[order[j - 1] as usize]) {
-            starts.push(j);
-        }
-    }
-    let reps: Vec<&Rft> = starts
-        .iter()
-        .map(|&j| &customers[order[j] as usize])
-        .collect();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(8);
-    let values: Vec<T> = if threads > 1 && reps.len() >= 20_000 {
-        let chunk = reps.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = reps
-                .chunks(chunk)
-                .map(|part| scope.spawn(|| part.iter().map(|c| f(c)).collect::<Vec<T>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("prediction thread panicked"))
-                .collect()
-        })
-    } else {
-        reps.iter().map(|c| f(c)).collect()
-    };
-    let mut out: Vec<Option<T>> = vec![None; customers.len()];
-    for (g, &start) in starts.iter().enumerate() {
-        let end = starts.get(g + 1).copied().unwrap_or(order.len());
-        for &i in &order[start..end] {
-            out[i as usize] = Some(values[g]);
-        }
-    }
-    out.into_iter()
-        .map(|v| v.expect("every customer visited"))
-        .collect()
 }
 
 /// Clamp a customer's figures into the valid range (used by the per-customer predictions).

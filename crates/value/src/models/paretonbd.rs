@@ -199,18 +199,28 @@ impl PurchaseModel for ParetoNbd {
 
     /// `(r+x)(β+T) / ((α+T)(s-1)) · [1 - ((β+T)/(β+T+t))^(s-1)] · P(alive)`, continuous at `s = 1`.
     fn conditional_expected_purchases(&self, customer: &Rft, t: f64) -> f64 {
-        if t.is_nan() || t <= 0.0 {
-            return 0.0;
-        }
-        let (x, _, big_t) = sanitize(customer);
-        let ParetoNbd { r, alpha, s, beta } = *self;
-        let l = -(t / (beta + big_t)).ln_1p();
-        let e = (r + x) / (alpha + big_t) * (beta + big_t) * neg_expm1_over(s - 1.0, l);
-        let v = e * self.p_alive(customer);
+        let mut e = [0.0];
+        self.expected_purchases_if_alive_at(customer, &[t], &mut e);
+        let v = e[0] * self.p_alive(customer);
         if v.is_finite() {
             v.max(0.0)
         } else {
             0.0
+        }
+    }
+
+    /// `(r+x)(β+T) / ((α+T)(s-1)) · [1 - ((β+T)/(β+T+t))^(s-1)]`.
+    fn expected_purchases_if_alive_at(&self, customer: &Rft, horizons: &[f64], out: &mut [f64]) {
+        let (x, _, big_t) = sanitize(customer);
+        let ParetoNbd { r, alpha, s, beta } = *self;
+        for (o, &t) in out.iter_mut().zip(horizons) {
+            if t.is_nan() || t <= 0.0 {
+                *o = 0.0;
+                continue;
+            }
+            let l = -(t / (beta + big_t)).ln_1p();
+            let e = (r + x) / (alpha + big_t) * (beta + big_t) * neg_expm1_over(s - 1.0, l);
+            *o = if e.is_finite() { e.max(0.0) } else { 0.0 };
         }
     }
 
