@@ -124,30 +124,55 @@ impl Histories {
             parts.iter().map(count).collect::<Result<Vec<_>, _>>()?
         };
 
-        // Offsets: customer c's lines start at start[c]; part p's lines of customer c follow
-        // those of parts 0..p, so the order within a day stays the input order.
+        // Offsets: customer c's lines are start[c]..start[c + 1].
         let mut start = Vec::with_capacity(n_customers + 1);
-        let mut cursors: Vec<Vec<usize>> = vec![Vec::with_capacity(n_customers); counts.len()];
         let mut total = 0usize;
+        start.push(0);
         for c in 0..n_customers {
+            total += counts.iter().map(|k| k[c] as usize).sum::<usize>();
             start.push(total);
+        }
+
+        // Placing a line straight into its customer's slot writes all over a buffer of hundreds
+        // of megabytes (a cache and TLB miss per line: 0.9 s for 10 M lines). Instead, pass 2
+        // appends each line to its bucket of 2^shift neighbouring customers (a few hundred
+        // sequential write streams), and pass 3 places the lines of one bucket (a region that
+        // fits in cache) in their slots and sorts each customer's by day: 0.25 s.
+        let bytes = total * std::mem::size_of::<OrderLine>();
+        let wanted_buckets = (bytes / (256 << 10)).clamp(1, 4096);
+        let shift = n_customers
+            .div_ceil(wanted_buckets)
+            .max(1)
+            .next_power_of_two()
+            .trailing_zeros();
+        let n_buckets = n_customers.div_ceil(1 << shift).max(1);
+        let bucket_customers =
+            |b: usize| (b << shift).min(n_customers)..((b + 1) << shift).min(n_customers);
+        // Part p's lines of bucket b follow those of parts 0..p, so the input order of a
+        // customer's lines is kept.
+        let mut cursors: Vec<Vec<usize>> = vec![Vec::with_capacity(n_buckets); counts.len()];
+        for b in 0..n_buckets {
+            let customers = bucket_customers(b);
+            let mut at = start[customers.start];
             for (p, counts) in counts.iter().enumerate() {
-                cursors[p].push(total);
-                total += counts[c] as usize;
+                cursors[p].push(at);
+                at += counts[customers.clone()]
+                    .iter()
+                    .map(|&k| k as usize)
+                    .sum::<usize>();
             }
         }
-        start.push(total);
         drop(counts);
 
-        // Pass 2: place every line in its slot.
+        // Pass 2: append every line to its bucket.
         let mut lines: Vec<OrderLine> = Vec::with_capacity(total);
         let slots = Slots(lines.spare_capacity_mut().as_mut_ptr());
         let place = |part: &[OrderLine], mut cursor: Vec<usize>| {
             for o in part {
-                let at = &mut cursor[o.customer as usize];
+                let at = &mut cursor[o.customer as usize >> shift];
                 // SAFETY: `*at` is below `total` (the capacity) and no other thread's cursor
-                // ever reaches it: part p owns slots start[c] + (lines of c in parts < p) ..
-                // + its own count of c.
+                // ever reaches it: part p owns the slots of bucket b from its start + (lines of
+                // b in parts < p), as many as its own lines of b.
                 unsafe { slots.write(*at, *o) };
                 *at += 1;
             }
@@ -165,28 +190,54 @@ impl Histories {
         // SAFETY: the parts together hold every line, so every slot below `total` was written.
         unsafe { lines.set_len(total) };
 
-        // Pass 3: each customer's lines by day (stable: same-day lines keep the input order).
-        let mut histories = Histories { start, lines };
-        let ranges = histories.customer_ranges(threads);
-        let start = &histories.start;
-        let mut rest: &mut [OrderLine] = &mut histories.lines;
+        // Pass 3: within each bucket, every line to its customer's slot, then each customer's
+        // lines by day (stable: same-day lines keep the input order). Runs of buckets of about
+        // equal line counts go to the threads.
+        let mut groups = Vec::with_capacity(threads);
+        let mut from = 0;
+        for b in 0..n_buckets {
+            let end = start[bucket_customers(b).end];
+            if end * threads >= total * (groups.len() + 1) || b + 1 == n_buckets {
+                groups.push(from..b + 1);
+                from = b + 1;
+            }
+        }
+        let offsets = &start;
+        let mut rest: &mut [OrderLine] = &mut lines;
         std::thread::scope(|scope| {
-            for range in ranges {
-                let (mine, tail) =
-                    std::mem::take(&mut rest).split_at_mut(start[range.end] - start[range.start]);
+            for group in groups {
+                let (first, last) = (group.start, group.end - 1);
+                let base = offsets[bucket_customers(first).start];
+                let len = offsets[bucket_customers(last).end] - base;
+                let (mine, tail) = std::mem::take(&mut rest).split_at_mut(len);
                 rest = tail;
-                let base = start[range.start];
                 scope.spawn(move || {
-                    for c in range {
-                        let own = &mut mine[start[c] - base..start[c + 1] - base];
-                        if !own.is_sorted_by_key(|l| l.day) {
-                            own.sort_by_key(|l| l.day);
+                    let mut scratch: Vec<OrderLine> = Vec::new();
+                    let mut cursor: Vec<usize> = Vec::new();
+                    for b in group {
+                        let customers = bucket_customers(b);
+                        let (from, to) = (offsets[customers.start], offsets[customers.end]);
+                        let region = &mut mine[from - base..to - base];
+                        scratch.clear();
+                        scratch.extend_from_slice(region);
+                        cursor.clear();
+                        cursor.extend(offsets[customers.clone()].iter().map(|&s| s - from));
+                        for o in &scratch {
+                            let at = &mut cursor[o.customer as usize - customers.start];
+                            region[*at] = *o;
+                            *at += 1;
+                        }
+                        for c in customers {
+                            let own = &mut region[offsets[c] - from..offsets[c + 1] - from];
+                            if !own.is_sorted_by_key(|l| l.day) {
+                                own.sort_by_key(|l| l.day);
+                            }
                         }
                     }
                 });
             }
         });
-        Ok(histories)
+        Ok(Histories { start, lines })
     }
 
     /// Number of customers.

@@ -249,8 +249,12 @@ fn lines(data: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 /// Reads an orders CSV with a header naming `customer_id`, `date`, `amount` and optionally `cost`.
 pub fn read_csv(path: &Path) -> anyhow::Result<Orders> {
     let data = read_file(path).with_context(|| format!("reading {}", path.display()))?;
-    let name = path.display();
-    let mut it = lines(&data).filter(|(_, l)| !l.trim_ascii().is_empty());
+    parse_csv(&data, &path.display().to_string(), true)
+}
+
+/// [`read_csv`] of the file's bytes; `fast` tries the fast path first (tests compare the two).
+fn parse_csv(data: &[u8], name: &str, fast: bool) -> anyhow::Result<Orders> {
+    let mut it = lines(data).filter(|(_, l)| !l.trim_ascii().is_empty());
     let Some((_, header)) = it.next() else {
         bail!("{name}: the file is empty (expected a header customer_id,date,amount[,cost])");
     };
@@ -270,8 +274,10 @@ pub fn read_csv(path: &Path) -> anyhow::Result<Orders> {
     };
     let needed = ci.max(di).max(ai).max(col_cost.unwrap_or(0)) + 1;
     let body = &data[header.as_ptr() as usize - data.as_ptr() as usize + header.len()..];
-    if let Some(orders) = fast_csv(body, [ci, di, ai], col_cost, needed) {
-        return Ok(orders);
+    if fast {
+        if let Some(orders) = fast_csv(body, [ci, di, ai], col_cost, needed) {
+            return Ok(orders);
+        }
     }
     // The general path: quoted fields, text ids, and exact error messages.
     let mut interner = Interner::default();
@@ -430,6 +436,176 @@ fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(data)
 }
 
+/// What the fast path does with a column of the orders CSV.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Role {
+    Skip,
+    Id,
+    Date,
+    Amount,
+    Cost,
+}
+
+/// The last date text seen and its day (`len` 0: none): files come sorted by date (or by
+/// customer and date), so most lines repeat the previous line's date.
+#[derive(Default)]
+struct DateCache {
+    text: [u8; 10],
+    len: usize,
+    day: Day,
+}
+
+/// Splits the next field off `s`: the field and what follows its comma (`None` at the end of
+/// the line).
+fn next_field(s: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match memchr::memchr(b',', s) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    }
+}
+
+/// Digits of an unsigned integer at the start of `s`, up to a comma or the end: the value and
+/// the field length. `None` for anything else (the caller parses the field the general way).
+fn leading_u64(s: &[u8]) -> Option<(u64, usize)> {
+    let mut n: u64 = 0;
+    let mut i = 0;
+    while i < s.len() && i < 19 {
+        let d = s[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        n = n * 10 + u64::from(d);
+        i += 1;
+    }
+    (i > 0 && (i == s.len() || s[i] == b',')).then_some((n, i))
+}
+
+/// A plain decimal (`-12.50`, at most 17 characters after the sign) at the start of `s`, up
+/// to a comma or the end: the value, computed as [`parse_amount`] does, and the field length.
+fn leading_decimal(s: &[u8]) -> Option<(f64, usize)> {
+    let (neg, mut i) = match s.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
+    };
+    let from = i;
+    // More than 17 characters stop the loops (no overflow) and then fail the checks below.
+    let mut int: u64 = 0;
+    while i < s.len() && i - from < 18 {
+        let d = s[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        int = int * 10 + u64::from(d);
+        i += 1;
+    }
+    let mut frac: u64 = 0;
+    let mut scale: u64 = 1;
+    if i < s.len() && s[i] == b'.' {
+        i += 1;
+        while i < s.len() && i - from < 18 {
+            let d = s[i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            frac = frac * 10 + u64::from(d);
+            scale *= 10;
+            i += 1;
+        }
+    }
+    let digits = i - from;
+    let only_dot = digits == 1 && s[from] == b'.';
+    if digits == 0 || only_dot || digits > 17 || (i < s.len() && s[i] != b',') {
+        return None;
+    }
+    let v = int as f64 + frac as f64 / scale as f64;
+    Some((if neg { -v } else { v }, i))
+}
+
+/// One line of the fast path: the raw numeric id and the line (customer still 0). Scans each
+/// needed field once, parsing as it goes; a field out of the ordinary (spaces, exponents, ...)
+/// is parsed the general way; `None` (a quote, a missing column, a bad value) sends the whole
+/// file to the general path, which words the error.
+fn fast_line(line: &[u8], roles: &[Role], dates: &mut DateCache) -> Option<(u64, OrderLine)> {
+    let (mut key, mut day, mut revenue, mut cost) = (None, None, None, 0.0);
+    let mut rest = Some(line);
+    for &role in roles {
+        let s = rest?;
+        let field_len = match role {
+            Role::Id => {
+                let (n, len) = match leading_u64(s) {
+                    Some(v) => v,
+                    None => {
+                        let (f, _) = next_field(s);
+                        (parse_u64(plain(f)?.trim_ascii())?, f.len())
+                    }
+                };
+                key = Some(n);
+                len
+            }
+            Role::Date => {
+                let len = if s.len() >= 10 && (s.len() == 10 || s[10] == b',') {
+                    10
+                } else {
+                    next_field(s).0.len()
+                };
+                let f = &s[..len];
+                if dates.len == 0 || f != &dates.text[..dates.len] {
+                    dates.day = parse_day(plain(f)?)?;
+                    if len <= 10 {
+                        dates.text[..len].copy_from_slice(f);
+                        dates.len = len;
+                    } else {
+                        dates.len = 0;
+                    }
+                }
+                day = Some(dates.day);
+                len
+            }
+            Role::Amount | Role::Cost => {
+                let (v, len) = match leading_decimal(s) {
+                    Some(v) => v,
+                    None => {
+                        let (f, _) = next_field(s);
+                        let f = plain(f)?;
+                        if role == Role::Cost && f.trim_ascii().is_empty() {
+                            (0.0, f.len())
+                        } else {
+                            (parse_amount(f)?, f.len())
+                        }
+                    }
+                };
+                if role == Role::Amount {
+                    revenue = Some(v);
+                } else {
+                    cost = v;
+                }
+                len
+            }
+            Role::Skip => plain(next_field(s).0)?.len(),
+        };
+        rest = match s.get(field_len) {
+            Some(b',') => Some(&s[field_len + 1..]),
+            None => None,
+            Some(_) => return None,
+        };
+    }
+    Some((
+        key?,
+        OrderLine {
+            customer: 0,
+            day: day?,
+            revenue: revenue?,
+            cost,
+        },
+    ))
+}
+
+/// The field when it has no quote (quoted fields go to the general path).
+fn plain(f: &[u8]) -> Option<&[u8]> {
+    (!f.contains(&b'"')).then_some(f)
+}
+
 /// One parsed chunk of the fast path: raw numeric ids and the lines (customer still 0).
 struct Chunk {
     keys: Vec<u64>,
@@ -454,52 +630,29 @@ fn fast_csv(
         body.len()
     };
     let (a, b) = body.split_at(mid);
-    let cost_col = col_cost.unwrap_or(usize::MAX);
+    let mut roles = vec![Role::Skip; needed];
+    roles[ci] = Role::Id;
+    roles[di] = Role::Date;
+    roles[ai] = Role::Amount;
+    if let Some(c) = col_cost {
+        roles[c] = Role::Cost;
+    }
     let parse = |part: &[u8]| -> Option<Chunk> {
         let mut keys = Vec::with_capacity(part.len() / 30);
         let mut lines = Vec::with_capacity(part.len() / 30);
-        let mut last_date: &[u8] = &[];
-        let mut last_day: Day = 0;
-        for line in part.split(|&b| b == b'\n') {
+        let mut dates = DateCache::default();
+        let mut rest = part;
+        while !rest.is_empty() {
+            let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            let line = &rest[..end];
+            rest = rest.get(end + 1..).unwrap_or_default();
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.trim_ascii().is_empty() {
                 continue;
             }
-            if line.contains(&b'"') {
-                return None;
-            }
-            let (mut key, mut day, mut revenue, mut cost) = (None, None, None, 0.0);
-            let mut count = 0;
-            for (k, f) in line.split(|&b| b == b',').enumerate() {
-                count = k + 1;
-                if k == ci {
-                    key = Some(parse_u64(f.trim_ascii())?);
-                } else if k == di {
-                    if f != last_date {
-                        last_day = parse_day(f)?;
-                        last_date = f;
-                    }
-                    day = Some(last_day);
-                } else if k == ai {
-                    revenue = Some(parse_amount(f)?);
-                } else if k == cost_col && !f.trim_ascii().is_empty() {
-                    cost = parse_amount(f)?;
-                }
-                if count >= needed {
-                    // Every column needed is read; the rest of the line is ignored.
-                    break;
-                }
-            }
-            if count < needed {
-                return None;
-            }
-            keys.push(key?);
-            lines.push(OrderLine {
-                customer: 0,
-                day: day?,
-                revenue: revenue?,
-                cost,
-            });
+            let (key, line) = fast_line(line, &roles, &mut dates)?;
+            keys.push(key);
+            lines.push(line);
         }
         Some(Chunk { keys, lines })
     };
@@ -583,4 +736,87 @@ pub async fn read_database(url: &str) -> anyhow::Result<Orders> {
         ids: Ids::Numeric(ids),
         lines: out,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(o: &Orders) -> Vec<String> {
+        (0..o.ids.len()).map(|i| o.ids.display(i)).collect()
+    }
+
+    /// The fast path reads what the general path reads, or leaves the file to it.
+    fn same_both_ways(text: &str) {
+        let fast = parse_csv(text.as_bytes(), "t.csv", true);
+        let general = parse_csv(text.as_bytes(), "t.csv", false);
+        match (fast, general) {
+            (Ok(f), Ok(g)) => {
+                assert_eq!(ids(&f), ids(&g), "{text:?}");
+                assert_eq!(f.lines, g.lines, "{text:?}");
+            }
+            (Err(f), Err(g)) => assert_eq!(f.to_string(), g.to_string(), "{text:?}"),
+            (f, g) => panic!("{text:?}: fast {:?} vs general {:?}", f.is_ok(), g.is_ok()),
+        }
+    }
+
+    #[test]
+    fn fast_and_general_paths_agree() {
+        for text in [
+            "customer_id,date,amount\n7,2024-01-02,10.5\n3,2024-01-02,0\n7,2024-01-09,-2.25\n",
+            "customer_id,date,amount,cost\n1,2024-01-02,10,4\n2,2024-01-03,.5,\n1,2024-01-04,5.,  \n",
+            "customer_id,date,amount,cost,category\n1,2024-01-02,10,4,\"a, b\"\n",
+            "category,amount,customer_id,date\nx,1.25,42,20240102\r\ny,2,42,2024-01-03T10:00\r\n",
+            "customer_id,date,amount\n 5 ,2024-01-02, 3e2\n5,2024-01-02,+4\n\n   \n6,2024-01-02,1\n",
+            "customer_id,date,amount\n1,2024-01-02,12345678901234567\n2,2024-01-02,123456789012345678\n",
+            "customer_id,date,amount\n99999999999999999999,2024-01-02,1\n",
+            "customer_id,date,amount\nabc,2024-01-02,1\n7,2024-01-02,2\n",
+            "customer_id,date,amount\n\"7\",2024-01-02,1\n",
+            "customer_id,date,amount\n7,2024-01-02\n",
+            "customer_id,date,amount\n7,,1\n",
+            "customer_id,date,amount\n7,2024-02-30,1\n",
+            "customer_id,date,amount\n7,2024-01-02,1.2.3\n",
+            "customer_id,date,amount\n7,2024-01-02,.\n",
+            "customer_id,date,amount\n7,2024-01-02,-\n",
+            "customer_id,date,amount\n7,2024-01-02,\n",
+            "customer_id,date,amount\n7,2024-01-02,1\n8,2024-01-02,1,extra,columns\n",
+        ] {
+            same_both_ways(text);
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_ordinary_files_and_leaves_odd_ones() {
+        let take = |body: &str, cost: Option<usize>, needed: usize| {
+            fast_csv(body.as_bytes(), [0, 1, 2], cost, needed).map(|o| o.lines.len())
+        };
+        assert_eq!(
+            take("7,2024-01-02,10.5\n3,2024-01-02,0\n", None, 3),
+            Some(2)
+        );
+        assert_eq!(
+            take("1,2024-01-02,10,4\n2,2024-01-03,.5,\n\n", Some(3), 4),
+            Some(2)
+        );
+        assert_eq!(take(" 5 ,2024-01-02, 3e2\r\n", None, 3), Some(1));
+        assert_eq!(take("1,2024-01-02,10,\"a, b\"\n", None, 3), Some(1));
+        assert_eq!(take("\"7\",2024-01-02,1\n", None, 3), None);
+        assert_eq!(take("abc,2024-01-02,1\n", None, 3), None);
+        assert_eq!(take("7,2024-01-02\n", None, 3), None);
+    }
+
+    #[test]
+    fn fields_are_scanned_once() {
+        assert_eq!(leading_u64(b"123,x"), Some((123, 3)));
+        assert_eq!(leading_u64(b"123"), Some((123, 3)));
+        assert_eq!(leading_u64(b"12 3,"), None);
+        assert_eq!(leading_u64(b",1"), None);
+        assert_eq!(leading_decimal(b"-12.50,1"), Some((-12.5, 6)));
+        assert_eq!(leading_decimal(b"7"), Some((7.0, 1)));
+        assert_eq!(leading_decimal(b"1e3,"), None);
+        assert_eq!(leading_decimal(b"."), None);
+        assert_eq!(leading_decimal(b"123456789012345678"), None);
+        assert_eq!(next_field(b"ab,cd"), (&b"ab"[..], Some(&b"cd"[..])));
+        assert_eq!(next_field(b"ab"), (&b"ab"[..], None));
+    }
 }
