@@ -686,7 +686,7 @@ fn value_schemas() -> Map<String, Value> {
         "ChurnReason": record(json!({
             "kind": {"type": "string", "enum": reason_kinds},
             "detail": {"type": "string", "description": "The figures behind the warning, for people (English)."},
-            "figures": {"type": "object", "additionalProperties": {"type": "number"}, "description": "The same figures by name (current, previous, change; days_since_last, mean_gap_days, ratio; p_alive, threshold)."},
+            "figures": {"type": "object", "additionalProperties": {"type": "number"}, "description": "The same figures by name (current, previous, change, period_days; days_since_last, mean_gap_days, ratio; p_alive, threshold)."},
         })),
         "ScoreContribution": record(json!({
             "attribute": {"type": "string"},

@@ -216,7 +216,7 @@ fn rows_of(
                             }
                             StoredChurnReason {
                                 kind,
-                                detail: r.detail.clone(),
+                                detail: r.detail(),
                                 figures,
                             }
                         })

@@ -62,11 +62,13 @@ impl Default for ChurnConfig {
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ReasonKind {
-    /// Revenue of the current period vs the previous one; `change` is relative (-0.6 = -60%).
+    /// Revenue of the current period vs the previous one (periods of `period_days`); `change`
+    /// is relative (-0.6 = -60%).
     RevenueDrop {
         current: f64,
         previous: f64,
         change: f64,
+        period_days: u32,
     },
     /// Days since the last purchase vs the mean gap between purchase days.
     LongAbsence {
@@ -78,12 +80,63 @@ pub enum ReasonKind {
     LowPAlive { p_alive: f64, threshold: f64 },
 }
 
-/// One reason, with a sentence for people.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// One reason, with a sentence for people ([`ChurnReason::detail`]; serialized as `detail`
+/// next to the figures of the kind).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
 pub struct ChurnReason {
     #[serde(flatten)]
     pub kind: ReasonKind,
-    pub detail: String,
+}
+
+impl ChurnReason {
+    /// The figures behind the warning as a sentence (English). Written on demand: a million
+    /// customers carry hundreds of thousands of reasons, and most are never read.
+    pub fn detail(&self) -> String {
+        match self.kind {
+            ReasonKind::RevenueDrop {
+                current,
+                previous,
+                change,
+                period_days,
+            } => format!(
+                "revenue of the last {period_days} days fell {}% ({} after {} the {period_days} days before)",
+                Fixed(-100.0 * change, 0),
+                Fixed(current, 2),
+                Fixed(previous, 2)
+            ),
+            ReasonKind::LongAbsence {
+                days_since_last,
+                mean_gap_days,
+                ratio,
+            } => format!(
+                "no purchase for {} days, {} times the usual gap of {} days",
+                Fixed(days_since_last, 0),
+                Fixed(ratio, 1),
+                Fixed(mean_gap_days, 1)
+            ),
+            ReasonKind::LowPAlive { p_alive, threshold } => format!(
+                "probability of still being active is {}% (alert below {}%)",
+                Fixed(100.0 * p_alive, 0),
+                Fixed(100.0 * threshold, 0)
+            ),
+        }
+    }
+}
+
+impl serde::Serialize for ChurnReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct WithDetail<'a> {
+            #[serde(flatten)]
+            kind: &'a ReasonKind,
+            detail: String,
+        }
+        WithDetail {
+            kind: &self.kind,
+            detail: self.detail(),
+        }
+        .serialize(serializer)
+    }
 }
 
 /// A customer that needs care now.
@@ -201,11 +254,6 @@ impl ChurnPending {
                 p_alive: p,
                 threshold: cfg.p_alive_threshold,
             },
-            detail: format!(
-                "probability of still being active is {}% (alert below {}%)",
-                Fixed(100.0 * p, 0),
-                Fixed(100.0 * cfg.p_alive_threshold, 0)
-            ),
         };
         let mut warnings = Vec::with_capacity(self.warned.len());
         let mut warned = self.warned.into_iter().peekable();
@@ -306,13 +354,8 @@ pub fn churn_pending_histories(
                                 current: a.current,
                                 previous: a.previous,
                                 change,
+                                period_days: cfg.period_days,
                             },
-                            detail: format!(
-                                "revenue of the last {period} days fell {}% ({} after {} the {period} days before)",
-                                Fixed(-100.0 * change, 0),
-                                Fixed(a.current, 2),
-                                Fixed(a.previous, 2)
-                            ),
                         });
                     }
                 }
@@ -328,12 +371,6 @@ pub fn churn_pending_histories(
                                 mean_gap_days: mean_gap,
                                 ratio,
                             },
-                            detail: format!(
-                                "no purchase for {} days, {} times the usual gap of {} days",
-                                Fixed(since, 0),
-                                Fixed(ratio, 1),
-                                Fixed(mean_gap, 1)
-                            ),
                         });
                     }
                 }
@@ -404,13 +441,23 @@ mod tests {
                 current,
                 previous,
                 change,
+                period_days,
             } => {
                 assert_eq!((current, previous), (100.0, 400.0));
+                assert_eq!(period_days, cfg.period_days);
                 assert!((change + 0.75).abs() < 1e-12);
             }
             other => panic!("{other:?}"),
         }
-        assert!(w[0].reasons[0].detail.contains("fell 75%"));
+        assert!(w[0].reasons[0].detail().contains("fell 75%"));
+        // Serialized: the kind, its figures and the sentence; read back without the sentence.
+        let json = serde_json::to_value(w[0].reasons[0]).unwrap();
+        assert_eq!(json["kind"], "revenue_drop");
+        assert_eq!(json["previous"], 400.0);
+        assert_eq!(json["period_days"], cfg.period_days);
+        assert_eq!(json["detail"], w[0].reasons[0].detail());
+        let back: ChurnReason = serde_json::from_value(json).unwrap();
+        assert_eq!(back, w[0].reasons[0]);
         assert!((w[0].value_at_risk - 0.75 * 500.0).abs() < 1e-9);
     }
 
@@ -442,7 +489,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(w[0].reasons[0].detail.contains("3.0 times"));
+        assert!(w[0].reasons[0].detail().contains("3.0 times"));
     }
 
     #[test]

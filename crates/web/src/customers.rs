@@ -1085,6 +1085,8 @@ pub(crate) fn stored_reason(lang: Lang, r: &patron_store::StoredChurnReason) -> 
                     current,
                     previous,
                     change,
+                    // Snapshots before the figure was stored used the default period.
+                    period_days: f("period_days").map_or(90, |d| d as u32),
                 },
             ),
             "long_absence" => {

@@ -381,6 +381,7 @@ pub(crate) fn reason(lang: Lang, k: &ReasonKind) -> String {
             current,
             previous,
             change,
+            ..
         } => format!(
             "{} {} ({} → {}, {})",
             lang.t("reason.revenue_drop"),

