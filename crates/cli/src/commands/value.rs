@@ -365,19 +365,19 @@ pub fn export(run: &Run, output: Option<&Path>) -> anyhow::Result<()> {
     w.write_all(&header)?;
     // Rows are formatted on every core (number formatting is most of the work), a block of
     // customers per thread, and written in customer order.
-    const BLOCK: usize = 32_768;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
     let n = an.summaries.len();
+    let block = 32_768;
     let mut blocks: Vec<Vec<u8>> = vec![Vec::new(); threads];
     let mut from = 0;
     while from < n {
         std::thread::scope(|scope| {
             for (k, buf) in blocks.iter_mut().enumerate() {
-                let start = (from + k * BLOCK).min(n);
-                let end = (start + BLOCK).min(n);
+                let start = (from + k * block).min(n);
+                let end = (start + block).min(n);
                 buf.clear();
                 if start < end {
                     scope.spawn(move || export_rows(run, start..end, holdout, buf));
@@ -387,7 +387,7 @@ pub fn export(run: &Run, output: Option<&Path>) -> anyhow::Result<()> {
         for buf in &blocks {
             w.write_all(buf)?;
         }
-        from += threads * BLOCK;
+        from += threads * block;
     }
     w.flush().context("writing the export")?;
     Ok(())

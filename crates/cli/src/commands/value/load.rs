@@ -340,14 +340,11 @@ fn parse_csv(data: &[u8], name: &str, fast: bool) -> anyhow::Result<Orders> {
 pub fn read_cdnow(path: &Path) -> anyhow::Result<Orders> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let name = path.display();
-    let mut interner = Interner::default();
+    let mut keys = Vec::with_capacity(data.len() / 30);
     let mut out = Vec::with_capacity(data.len() / 30);
     let mut width = None;
     for (ln, line) in lines(&data) {
-        let mut toks = line
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|t| !t.is_empty());
-        let toks: [Option<&[u8]>; 6] = std::array::from_fn(|_| toks.next());
+        let toks = whitespace_tokens::<6>(line);
         let n = toks.iter().take_while(|t| t.is_some()).count();
         if n == 0 {
             continue;
@@ -383,14 +380,15 @@ pub fn read_cdnow(path: &Path) -> anyhow::Result<Orders> {
                 show(dollars)
             )
         })?;
-        if parse_u64(first).is_none() {
+        let Some(key) = parse_u64(first) else {
             bail!(
                 "{name}:{ln}: column customer_id: not a number: {}",
                 show(first)
             );
-        }
+        };
+        keys.push(key);
         out.push(OrderLine {
-            customer: interner.index(first),
+            customer: 0,
             day,
             revenue,
             cost: 0.0,
@@ -399,10 +397,31 @@ pub fn read_cdnow(path: &Path) -> anyhow::Result<Orders> {
     if out.is_empty() {
         bail!("{name}: the file is empty (no order lines)");
     }
+    let ids = dense_ids(keys.iter(), &mut out);
     Ok(Orders {
-        ids: interner.finish(),
+        ids: Ids::Numeric(ids),
         lines: out,
     })
+}
+
+/// The first `N` whitespace-separated tokens of a line (`None` past its end).
+fn whitespace_tokens<const N: usize>(line: &[u8]) -> [Option<&[u8]>; N] {
+    let mut toks = [None; N];
+    let mut i = 0;
+    for t in &mut toks {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == line.len() {
+            break;
+        }
+        let from = i;
+        while i < line.len() && !line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        *t = Some(&line[from..i]);
+    }
+    toks
 }
 
 /// Reads a whole file, the two halves on two threads.
@@ -666,20 +685,23 @@ fn fast_csv(
     if n_lines == 0 {
         return None;
     }
-    let max_key = first
-        .keys
-        .iter()
-        .chain(&second.keys)
-        .copied()
-        .max()
-        .unwrap_or(0);
-    let mut ids: Vec<u64> = Vec::new();
     let mut lines = first.lines;
     lines.reserve_exact(second.lines.len());
     lines.extend_from_slice(&second.lines);
     drop(second.lines);
-    let keys = first.keys.iter().chain(&second.keys);
-    if max_key < (64 << 20) && max_key <= 16 * n_lines as u64 {
+    let ids = dense_ids(first.keys.iter().chain(&second.keys), &mut lines);
+    Some(Orders {
+        ids: Ids::Numeric(ids),
+        lines,
+    })
+}
+
+/// Maps raw numeric customer ids (`keys`, one per line) to dense indices in order of first
+/// appearance, writing them to the lines; returns the ids by index.
+fn dense_ids<'a>(keys: impl Iterator<Item = &'a u64> + Clone, lines: &mut [OrderLine]) -> Vec<u64> {
+    let max_key = keys.clone().copied().max().unwrap_or(0);
+    let mut ids: Vec<u64> = Vec::new();
+    if max_key < (64 << 20) && max_key <= 16 * lines.len() as u64 {
         // Dense integer ids: a direct table instead of a hash map.
         let mut table = vec![u32::MAX; max_key as usize + 1];
         for (l, &k) in lines.iter_mut().zip(keys) {
@@ -700,10 +722,7 @@ fn fast_csv(
             });
         }
     }
-    Some(Orders {
-        ids: Ids::Numeric(ids),
-        lines,
-    })
+    ids
 }
 
 /// Reads every order line of the database.
