@@ -151,19 +151,13 @@ pub struct ChurnWarning {
 /// Errors of [`churn_warnings`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ChurnError {
-    #[error("order line {line} has customer index {customer}, but there are only {n_customers} customers")]
-    CustomerOutOfRange {
-        line: usize,
-        customer: u32,
-        n_customers: usize,
-    },
+    /// An order line names an unknown customer or has a non-finite amount.
+    #[error(transparent)]
+    Lines(#[from] HistoryError),
     #[error("p_alive has {got} entries, expected one per customer ({n_customers})")]
     PAliveLength { got: usize, n_customers: usize },
     #[error("period_days must be at least 1")]
     BadPeriod,
-    /// An order line has a NaN or infinite amount.
-    #[error("order line {line} has a non-finite revenue or cost")]
-    NonFinite { line: usize },
 }
 
 /// A number with a fixed count of decimals, written through integers: `{:.N}` goes through
@@ -293,18 +287,7 @@ pub fn churn_pending(
     if cfg.period_days == 0 {
         return Err(ChurnError::BadPeriod);
     }
-    let histories = Histories::group(orders, n_customers).map_err(|e| match e {
-        HistoryError::CustomerOutOfRange {
-            line,
-            customer,
-            n_customers,
-        } => ChurnError::CustomerOutOfRange {
-            line,
-            customer,
-            n_customers,
-        },
-        HistoryError::NonFinite { line } => ChurnError::NonFinite { line },
-    })?;
+    let histories = Histories::group(orders, n_customers)?;
     churn_pending_histories(&histories, as_of, cfg)
 }
 
@@ -534,7 +517,10 @@ mod tests {
             .is_empty());
         assert!(matches!(
             churn_warnings(&[o(3, 0, 1.0)], 1, AS_OF, None, &cfg),
-            Err(ChurnError::CustomerOutOfRange { customer: 3, .. })
+            Err(ChurnError::Lines(HistoryError::CustomerOutOfRange {
+                customer: 3,
+                ..
+            }))
         ));
         assert!(matches!(
             churn_warnings(&[], 2, AS_OF, Some(&[0.5]), &cfg),

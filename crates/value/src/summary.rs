@@ -184,16 +184,9 @@ pub struct CustomerSummary {
 /// Errors of [`summarize`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SummaryError {
-    /// An order line names a customer outside `0..n_customers`.
-    #[error("order line {line} has customer index {customer}, but there are only {n_customers} customers")]
-    CustomerOutOfRange {
-        line: usize,
-        customer: u32,
-        n_customers: usize,
-    },
-    /// An order line has a NaN or infinite amount.
-    #[error("order line {line} has a non-finite revenue or cost")]
-    NonFinite { line: usize },
+    /// An order line names a customer outside `0..n_customers` or has a non-finite amount.
+    #[error(transparent)]
+    Lines(#[from] HistoryError),
     /// The observation end lies before the calibration end.
     #[error("observation end {observation_end} is before calibration end {calibration_end}")]
     BadWindow {
@@ -284,18 +277,7 @@ pub fn summarize(
     opts: &SummaryOptions,
 ) -> Result<Vec<CustomerSummary>, SummaryError> {
     check_options(opts)?;
-    let histories = Histories::group(orders, n_customers).map_err(|e| match e {
-        HistoryError::CustomerOutOfRange {
-            line,
-            customer,
-            n_customers,
-        } => SummaryError::CustomerOutOfRange {
-            line,
-            customer,
-            n_customers,
-        },
-        HistoryError::NonFinite { line } => SummaryError::NonFinite { line },
-    })?;
+    let histories = Histories::group(orders, n_customers)?;
     summarize_histories(&histories, opts)
 }
 
@@ -589,15 +571,15 @@ mod tests {
         let opts = SummaryOptions::default();
         assert!(matches!(
             summarize(&[line(5, 0, 1.0)], 2, &opts),
-            Err(SummaryError::CustomerOutOfRange {
+            Err(SummaryError::Lines(HistoryError::CustomerOutOfRange {
                 line: 0,
                 customer: 5,
                 ..
-            })
+            }))
         ));
         assert!(matches!(
             summarize(&[line(0, 0, f64::INFINITY)], 1, &opts),
-            Err(SummaryError::NonFinite { line: 0 })
+            Err(SummaryError::Lines(HistoryError::NonFinite { line: 0 }))
         ));
         let bad = SummaryOptions {
             calibration_end: 10,
