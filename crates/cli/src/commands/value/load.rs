@@ -424,35 +424,39 @@ fn whitespace_tokens<const N: usize>(line: &[u8]) -> [Option<&[u8]>; N] {
     toks
 }
 
-/// Reads a whole file, the two halves on two threads.
-fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len() as usize;
-    if len < (8 << 20) {
-        return std::fs::read(path);
-    }
-    let mut data = vec![0u8; len];
-    let (a, b) = data.split_at_mut(len / 2);
-    let read_all = |buf: &mut [u8], mut offset: u64| -> std::io::Result<()> {
-        let mut done = 0;
-        while done < buf.len() {
-            match file.read_at(&mut buf[done..], offset)? {
-                0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-                n => {
-                    done += n;
-                    offset += n as u64;
-                }
-            }
+/// The bytes of an orders file: mapped when it is a large regular file, read otherwise.
+enum FileBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Mapped(m) => m,
+            FileBytes::Read(v) => v,
         }
-        Ok(())
-    };
-    std::thread::scope(|scope| {
-        let second = scope.spawn(|| read_all(b, (len / 2) as u64));
-        read_all(a, 0)?;
-        second.join().expect("reader thread panicked")
-    })?;
-    Ok(data)
+    }
+}
+
+/// Reads a whole file. A large regular file is mapped instead: reading 360 MB into a fresh
+/// buffer zeroes and copies every page (0.2-0.3 s of system time on the 10 M-line benchmark),
+/// mapping shares the page cache.
+fn read_file(path: &Path) -> std::io::Result<FileBytes> {
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.len() >= (8 << 20) {
+        // SAFETY: the map is only read, and only while this command runs. Another process
+        // truncating the file meanwhile would make those reads fault (SIGBUS), as it would
+        // for any program mapping its input (ripgrep does the same); writing to it meanwhile
+        // only changes the bytes parsed, which the parser checks like any other input.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        return Ok(FileBytes::Mapped(map));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    std::io::Read::read_to_end(&mut &file, &mut data)?;
+    Ok(FileBytes::Read(data))
 }
 
 /// What the fast path does with a column of the orders CSV.
@@ -822,6 +826,47 @@ mod tests {
         assert_eq!(take("\"7\",2024-01-02,1\n", None, 3), None);
         assert_eq!(take("abc,2024-01-02,1\n", None, 3), None);
         assert_eq!(take("7,2024-01-02\n", None, 3), None);
+    }
+
+    #[test]
+    fn a_large_file_is_mapped_and_reads_as_its_bytes() {
+        use std::io::Write;
+        let mut text = String::from("customer_id,date,amount,cost\n");
+        let mut k = 0u64;
+        while text.len() < (9 << 20) {
+            k += 1;
+            text.push_str(&format!(
+                "{},2024-{:02}-{:02},{}.{:02},{}\n",
+                k % 50_000,
+                k % 12 + 1,
+                k % 28 + 1,
+                k % 997,
+                k % 100,
+                k % 13
+            ));
+        }
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file.flush().unwrap();
+        let bytes = read_file(file.path()).unwrap();
+        assert!(matches!(bytes, FileBytes::Mapped(_)));
+        assert_eq!(&bytes[..], text.as_bytes());
+        let mapped = read_csv(file.path()).unwrap();
+        let direct = parse_csv(text.as_bytes(), "t.csv", false).unwrap();
+        assert_eq!(ids(&mapped), ids(&direct));
+        assert_eq!(mapped.lines, direct.lines);
+        assert_eq!(mapped.lines.len() as u64, k);
+        // A small file is read.
+        let mut small = tempfile::NamedTempFile::new().unwrap();
+        small
+            .write_all(b"customer_id,date,amount\n1,2024-01-02,3\n")
+            .unwrap();
+        small.flush().unwrap();
+        assert!(matches!(
+            read_file(small.path()).unwrap(),
+            FileBytes::Read(_)
+        ));
+        assert_eq!(read_csv(small.path()).unwrap().lines.len(), 1);
     }
 
     #[test]
