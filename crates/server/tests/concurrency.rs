@@ -1,8 +1,9 @@
 //! Concurrent writers through the API, on both backends: editors racing on one customer
 //! (optimistic concurrency: one wins, every other gets 409 with the current version, nothing is
 //! silently overwritten), and a merge racing with order and interaction inserts on the customer
-//! merged away (every acknowledged write ends on the surviving customer; the others fail cleanly,
-//! none is lost or left on the merged record).
+//! merged away, and with inserts of contacts, tickets, survey answers and opportunities (every
+//! acknowledged write ends on the surviving customer; the others fail cleanly, none is lost or
+//! left on the merged record).
 
 use std::collections::BTreeSet;
 
@@ -18,7 +19,8 @@ use tower::ServiceExt;
 backend_tests!(
     editors_racing_on_one_customer,
     stale_version_is_refused_with_the_current_one,
-    merge_racing_with_inserts
+    merge_racing_with_inserts,
+    merge_racing_with_service_records
 );
 
 #[derive(Clone)]
@@ -347,5 +349,139 @@ async fn merge_racing_with_inserts(store: Store) {
     assert_eq!(
         kept, interactions,
         "acknowledged interactions = interactions on the kept customer"
+    );
+}
+
+/// Contacts, tickets, survey answers and opportunities are recorded on customer D while D is
+/// merged into K: each insert succeeds (201) or is refused cleanly (404/409), and afterwards
+/// every acknowledged record is on K (a ticket with its "opened" history entry) and none on D.
+async fn merge_racing_with_service_records(store: Store) {
+    let api = Api::new(&store).await;
+    let (keep, _) = api.create_customer("Keep Co").await;
+    let (drop, _) = api.create_customer("Drop Co").await;
+    // (path under the customer, the body, the field naming the record in the listing)
+    let kinds = ["contacts", "tickets", "surveys", "opportunities"];
+    let body = |kind: &str, tag: &str| match kind {
+        "contacts" => json!({"name": tag}),
+        "tickets" => json!({"kind": "question", "subject": tag}),
+        "surveys" => json!({"kind": "csat", "score": 4, "comment": tag}),
+        _ => json!({"name": tag, "amount": 100, "expected_close": "2030-01-01"}),
+    };
+    let name_field = |kind: &str| match kind {
+        "contacts" | "opportunities" => "name",
+        "tickets" => "subject",
+        _ => "comment",
+    };
+    let writers = 32;
+    let mut tasks = Vec::new();
+    for n in 0..writers {
+        let writer = api.clone();
+        let kind = kinds[n % kinds.len()];
+        let tag = format!("race-{n}");
+        let payload = body(kind, &tag);
+        tasks.push(tokio::spawn(async move {
+            let (s, body) = writer
+                .call(
+                    Method::POST,
+                    &format!("/api/customers/{drop}/{kind}"),
+                    &[],
+                    Some(payload),
+                )
+                .await;
+            (kind, tag, s, body)
+        }));
+        if n == writers / 3 {
+            let api = api.clone();
+            tasks.push(tokio::spawn(async move {
+                // A survey answer changes the customer (its satisfaction field): a merge that
+                // read it before is refused with 409 "try again", and tried again.
+                for _ in 0..50 {
+                    let (s, body) = api
+                        .call(
+                            Method::POST,
+                            &format!("/api/customers/{keep}/merge"),
+                            &[],
+                            Some(json!({"drop": drop})),
+                        )
+                        .await;
+                    if s == StatusCode::CONFLICT
+                        && body["message"].as_str().unwrap_or("").contains("try again")
+                    {
+                        continue;
+                    }
+                    assert_eq!(s, StatusCode::OK, "the merge itself succeeds: {body}");
+                    return ("merge", String::new(), s, body);
+                }
+                panic!("the merge was refused 50 times")
+            }));
+        }
+    }
+    let mut acknowledged: BTreeSet<(String, String)> = BTreeSet::new();
+    for t in tasks {
+        let (kind, tag, s, body) = t.await.unwrap();
+        if kind == "merge" {
+            continue;
+        }
+        match s {
+            StatusCode::CREATED => {
+                acknowledged.insert((kind.to_string(), tag));
+            }
+            StatusCode::NOT_FOUND | StatusCode::CONFLICT => {}
+            other => panic!("a {kind} insert racing with the merge got {other}: {body}"),
+        }
+    }
+    let mut on_keep = BTreeSet::new();
+    for kind in kinds {
+        let (s, list) = api
+            .call(
+                Method::GET,
+                &format!("/api/customers/{keep}/{kind}"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{list}");
+        let items = list
+            .get("items")
+            .unwrap_or(&list)
+            .as_array()
+            .unwrap()
+            .clone();
+        for item in items {
+            let Some(tag) = item[name_field(kind)].as_str() else {
+                continue;
+            };
+            if !tag.starts_with("race-") {
+                continue;
+            }
+            if kind == "tickets" {
+                let events = item["events"].as_array().unwrap();
+                assert_eq!(
+                    events[0]["kind"],
+                    json!("opened"),
+                    "a ticket without its opening: {item}"
+                );
+            }
+            on_keep.insert((kind.to_string(), tag.to_string()));
+        }
+        // Nothing was left on the merged customer.
+        let (s, left) = api
+            .call(
+                Method::GET,
+                &format!("/api/customers/{drop}/{kind}"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{left}");
+        assert_eq!(
+            left.get("items").unwrap_or(&left),
+            &json!([]),
+            "{kind} left on the merged customer"
+        );
+    }
+    assert_eq!(
+        on_keep, acknowledged,
+        "acknowledged records = records on the kept customer"
     );
 }

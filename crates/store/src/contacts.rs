@@ -2,7 +2,7 @@
 
 use patron_domain::{Contact, ContactInput};
 
-use crate::{with_pool, Store, StoreError};
+use crate::{live_customer, with_pool, BeginWrite, Store, StoreError};
 
 type ContactRow = (
     i64,
@@ -43,9 +43,15 @@ impl Store {
         let c = input.validate().map_err(StoreError::Invalid)?;
         self.require_live_customer(customer_id).await?;
         let sql = format!("INSERT INTO contacts (customer_id, name, title, phone, email, is_primary, notes) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}");
-        let row: ContactRow = with_pool!(self, pool => sqlx::query_as(&sql)
-            .bind(customer_id).bind(&c.name).bind(&c.title).bind(&c.phone).bind(&c.email).bind(c.is_primary).bind(&c.notes)
-            .fetch_one(pool).await?);
+        let row: ContactRow = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            live_customer!(self, tx, customer_id);
+            let row = sqlx::query_as(&sql)
+                .bind(customer_id).bind(&c.name).bind(&c.title).bind(&c.phone).bind(&c.email).bind(c.is_primary).bind(&c.notes)
+                .fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            row
+        });
         Ok(to_contact(row))
     }
 

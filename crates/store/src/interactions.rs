@@ -7,7 +7,7 @@ use crate::customers::{bind_all, Bind, Where};
 use crate::error::unique_to_conflict;
 use crate::page::{decode_cursor, encode_cursor};
 use crate::BeginWrite;
-use crate::{now, with_pool, Page, PageRequest, Store, StoreError};
+use crate::{live_customer, now, with_pool, Page, PageRequest, Store, StoreError};
 
 type Row = (
     i64,
@@ -54,27 +54,10 @@ impl Store {
             })?;
         }
         let sql = format!("INSERT INTO interactions (customer_id, kind, occurred_at, by_name, contact_id, body, external_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}");
-        // The customer is checked again inside the insert's transaction, holding its row (a
-        // merge updates that row first): an insert racing with a merge of the customer either
-        // lands before the merge, which then moves it, or is refused after it; never left on
-        // the merged record.
-        let live = match self.kind() {
-            crate::BackendKind::Sqlite => "SELECT merged_into FROM customers WHERE id = $1",
-            crate::BackendKind::Postgres => {
-                "SELECT merged_into FROM customers WHERE id = $1 FOR SHARE"
-            }
-        };
         let row: Row = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let merged: Option<Option<i64>> = sqlx::query_scalar(live).bind(customer_id).fetch_optional(&mut *tx).await?;
-            match merged {
-                None => return Err(StoreError::not_found("customer", customer_id)),
-                Some(Some(to)) => return Err(StoreError::Conflict {
-                    message: format!("customer {customer_id} was merged into customer {to}; use that one"),
-                    current_version: None,
-                }),
-                Some(None) => {}
-            }
+            // Checked again inside the insert's transaction (see `live_customer!`).
+            live_customer!(self, tx, customer_id);
             let row = sqlx::query_as(&sql)
                 .bind(customer_id).bind(i.kind.as_str()).bind(i.occurred_at.unwrap_or_else(now)).bind(&i.by).bind(i.contact_id).bind(&i.text).bind(&i.external_id)
                 .fetch_one(&mut *tx).await

@@ -76,6 +76,39 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Inside a write transaction `$tx` of `$store`: fails the enclosing function with 404 when
+/// customer `$id` does not exist and 409 when it was merged, and otherwise holds its row until
+/// the transaction ends (`FOR SHARE` in PostgreSQL; SQLite's write transaction already excludes
+/// other writers). A merge updates the merged customer's row first, so a record inserted on a
+/// customer while it is merged either lands before the merge, which then moves it, or is
+/// refused after it: never left on the merged record.
+macro_rules! live_customer {
+    ($store:expr, $tx:expr, $id:expr) => {{
+        let id: i64 = $id;
+        let sql = match $store.kind() {
+            $crate::BackendKind::Sqlite => "SELECT merged_into FROM customers WHERE id = $1",
+            $crate::BackendKind::Postgres => {
+                "SELECT merged_into FROM customers WHERE id = $1 FOR SHARE"
+            }
+        };
+        let merged: Option<Option<i64>> = sqlx::query_scalar(sql)
+            .bind(id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        match merged {
+            None => return Err($crate::StoreError::not_found("customer", id)),
+            Some(Some(to)) => {
+                return Err($crate::StoreError::Conflict {
+                    message: format!("customer {id} was merged into customer {to}; use that one"),
+                    current_version: None,
+                })
+            }
+            Some(None) => {}
+        }
+    }};
+}
+pub(crate) use live_customer;
+
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
     Sqlite(SqlitePool),

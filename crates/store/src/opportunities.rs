@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use patron_domain::Money;
 use serde::{Deserialize, Serialize};
 
-use crate::{now, with_pool, Store, StoreError};
+use crate::{live_customer, now, with_pool, BeginWrite, Store, StoreError};
 
 /// Stages in order; `won` and `lost` close an opportunity.
 pub const STAGES: &[&str] = &[
@@ -159,11 +159,17 @@ impl Store {
         self.require_live_customer(customer_id).await?;
         let at = now();
         let closed = matches!(stage.as_str(), "won" | "lost").then_some(at);
-        let id: i64 = with_pool!(self, pool => sqlx::query_scalar(
-            "INSERT INTO opportunities (customer_id, name, stage, amount_cents, probability, expected_close, created_at, updated_at, closed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id")
-            .bind(customer_id).bind(&name).bind(&stage).bind(input.amount.cents()).bind(p)
-            .bind(input.expected_close).bind(at).bind(closed).fetch_one(pool).await?);
+        let id: i64 = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            live_customer!(self, tx, customer_id);
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO opportunities (customer_id, name, stage, amount_cents, probability, expected_close, created_at, updated_at, closed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id")
+                .bind(customer_id).bind(&name).bind(&stage).bind(input.amount.cents()).bind(p)
+                .bind(input.expected_close).bind(at).bind(closed).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            id
+        });
         self.opportunity(customer_id, id).await
     }
 

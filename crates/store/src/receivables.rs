@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::error::unique_to_conflict;
 use crate::BeginWrite;
-use crate::{now, with_pool, BackendKind, Store, StoreError};
+use crate::{live_customer, now, with_pool, BackendKind, Store, StoreError};
 
 /// What to do with an order that would exceed the credit limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -562,6 +562,7 @@ impl Store {
             .unwrap_or_else(|| format!("INV{}", now().format("%Y%m%d%H%M%S%6f")));
         let id: i64 = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            live_customer!(self, tx, customer_id);
             let id: i64 = sqlx::query_scalar("INSERT INTO invoices (customer_id, number, order_ref, issued_on, due_on, amount_cents, paid_cents, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7) RETURNING id")
                 .bind(customer_id).bind(&number).bind(&i.order_ref).bind(i.issued_on).bind(i.due_on).bind(i.amount.cents()).bind(now())
                 .fetch_one(&mut *tx).await

@@ -13,10 +13,11 @@ use patron_domain::service::{
     satisfaction_figure, SlaPolicy, Survey, SurveyInput, SurveyKind, Ticket, TicketEvent,
     TicketInput, TicketKind,
 };
-use patron_domain::{CustomValue, CustomerPatch};
+use patron_domain::{CustomValue, Customer};
 use serde::Serialize;
 
-use crate::{with_pool, Store, StoreError};
+use crate::customers::{CustomerRow, CUSTOMER_COLUMNS};
+use crate::{live_customer, with_pool, BeginWrite, Store, StoreError};
 
 type TicketRow = (
     i64,
@@ -39,6 +40,13 @@ type EventRow = (DateTime<Utc>, String, Option<String>, Option<String>);
 const TICKET_COLUMNS: &str =
     "customer_id, id, kind, priority, subject, body, status, opened_at, opened_by, \
      assignee_id, due_at, resolved_at, escalation_level, escalated_at";
+
+const TICKET_EXISTS: &str = "SELECT id FROM tickets WHERE customer_id = $1 AND id = $2";
+const TICKET_STATUS: &str = "SELECT status FROM tickets WHERE customer_id = $1 AND id = $2";
+
+fn ticket_not_found(customer_id: i64, id: i64) -> StoreError {
+    StoreError::not_found("ticket", format!("{id} of customer {customer_id}"))
+}
 
 fn to_ticket(r: TicketRow, now: DateTime<Utc>) -> Ticket {
     let breached = match r.11 {
@@ -79,6 +87,21 @@ pub struct Satisfaction {
     pub surveys: i64,
 }
 
+/// Appends an entry to a ticket's history inside transaction `$tx`, with the change it records.
+macro_rules! ticket_event {
+    ($tx:expr, $customer_id:expr, $ticket_id:expr, $at:expr, $kind:expr, $by:expr, $text:expr) => {
+        sqlx::query("INSERT INTO ticket_events (customer_id, ticket_id, at, kind, by_name, body) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind($customer_id)
+            .bind($ticket_id)
+            .bind($at)
+            .bind($kind)
+            .bind($by)
+            .bind($text)
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+
 impl Store {
     /// The SLA hours per priority (settings `sla.hours.<priority>`, defaults 4/24/72/168).
     pub async fn sla_policy(&self) -> Result<SlaPolicy, StoreError> {
@@ -99,20 +122,6 @@ impl Store {
             }
         }
         Ok(p)
-    }
-
-    async fn ticket_event(
-        &self,
-        customer_id: i64,
-        ticket_id: i64,
-        at: DateTime<Utc>,
-        kind: &str,
-        by: Option<&str>,
-        text: Option<&str>,
-    ) -> Result<(), StoreError> {
-        with_pool!(self, pool => { sqlx::query("INSERT INTO ticket_events (customer_id, ticket_id, at, kind, by_name, body) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(customer_id).bind(ticket_id).bind(at).bind(kind).bind(by).bind(text).execute(pool).await?; });
-        Ok(())
     }
 
     /// Opens a ticket at `now`; it is due `sla.hours.<priority>` later.
@@ -138,20 +147,19 @@ impl Store {
             }
         }
         let due = self.sla_policy().await?.due_at(t.priority, now);
-        let id: i64 = with_pool!(self, pool => sqlx::query_scalar(
-            "INSERT INTO tickets (customer_id, kind, priority, subject, body, status, opened_at, opened_by, assignee_id, due_at, escalation_level) \
-             VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, 0) RETURNING id")
-            .bind(customer_id).bind(t.kind.as_str()).bind(t.priority.as_str()).bind(&t.subject).bind(&t.body)
-            .bind(now).bind(&t.by).bind(t.assignee_id).bind(due).fetch_one(pool).await?);
-        self.ticket_event(
-            customer_id,
-            id,
-            now,
-            "opened",
-            t.by.as_deref(),
-            Some(&t.subject),
-        )
-        .await?;
+        // The ticket and its first history entry are one transaction, on a live customer.
+        let id: i64 = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            live_customer!(self, tx, customer_id);
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO tickets (customer_id, kind, priority, subject, body, status, opened_at, opened_by, assignee_id, due_at, escalation_level) \
+                 VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, 0) RETURNING id")
+                .bind(customer_id).bind(t.kind.as_str()).bind(t.priority.as_str()).bind(&t.subject).bind(&t.body)
+                .bind(now).bind(&t.by).bind(t.assignee_id).bind(due).fetch_one(&mut *tx).await?;
+            ticket_event!(tx, customer_id, id, now, "opened", t.by.as_deref(), Some(&t.subject));
+            tx.commit().await?;
+            id
+        });
         self.ticket(customer_id, id, now).await
     }
 
@@ -165,12 +173,7 @@ impl Store {
         let sql =
             format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE customer_id = $1 AND id = $2");
         let row: Option<TicketRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(customer_id).bind(id).fetch_optional(pool).await?);
-        let mut t = to_ticket(
-            row.ok_or_else(|| {
-                StoreError::not_found("ticket", format!("{id} of customer {customer_id}"))
-            })?,
-            now,
-        );
+        let mut t = to_ticket(row.ok_or_else(|| ticket_not_found(customer_id, id))?, now);
         let events: Vec<EventRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT at, kind, by_name, body FROM ticket_events WHERE customer_id = $1 AND ticket_id = $2 ORDER BY id")
             .bind(customer_id).bind(id).fetch_all(pool).await?);
@@ -214,13 +217,21 @@ impl Store {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<Ticket, StoreError> {
-        self.ticket(customer_id, id, now).await?;
         let text = text.trim();
         if text.is_empty() {
             return Err(StoreError::invalid("text", "is required"));
         }
-        self.ticket_event(customer_id, id, now, "comment", Some(by), Some(text))
-            .await?;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            live_customer!(self, tx, customer_id);
+            let found: Option<i64> = sqlx::query_scalar(TICKET_EXISTS)
+                .bind(customer_id).bind(id).fetch_optional(&mut *tx).await?;
+            if found.is_none() {
+                return Err(ticket_not_found(customer_id, id));
+            }
+            ticket_event!(tx, customer_id, id, now, "comment", Some(by), Some(text));
+            tx.commit().await?;
+        });
         self.ticket(customer_id, id, now).await
     }
 
@@ -233,17 +244,24 @@ impl Store {
         text: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Ticket, StoreError> {
-        let n = with_pool!(self, pool => sqlx::query("UPDATE tickets SET status = 'resolved', resolved_at = $1 WHERE customer_id = $2 AND id = $3 AND status = 'open'")
-            .bind(now).bind(customer_id).bind(id).execute(pool).await?.rows_affected());
-        let t = self.ticket(customer_id, id, now).await?;
-        if n == 0 {
-            return Err(StoreError::Conflict {
-                message: format!("ticket {id} is already {}", t.status),
-                current_version: None,
-            });
-        }
-        self.ticket_event(customer_id, id, now, "resolved", Some(by), text)
-            .await?;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            live_customer!(self, tx, customer_id);
+            let status: Option<String> = sqlx::query_scalar(TICKET_STATUS)
+                .bind(customer_id).bind(id).fetch_optional(&mut *tx).await?;
+            match status.as_deref() {
+                None => return Err(ticket_not_found(customer_id, id)),
+                Some("open") => {}
+                Some(other) => return Err(StoreError::Conflict {
+                    message: format!("ticket {id} is already {other}"),
+                    current_version: None,
+                }),
+            }
+            sqlx::query("UPDATE tickets SET status = 'resolved', resolved_at = $1 WHERE customer_id = $2 AND id = $3")
+                .bind(now).bind(customer_id).bind(id).execute(&mut *tx).await?;
+            ticket_event!(tx, customer_id, id, now, "resolved", Some(by), text);
+            tx.commit().await?;
+        });
         self.ticket(customer_id, id, now).await
     }
 
@@ -258,16 +276,20 @@ impl Store {
     ) -> Result<Ticket, StoreError> {
         let t = self.ticket(customer_id, id, now).await?;
         let due = self.sla_policy().await?.due_at(t.priority, now);
-        let n = with_pool!(self, pool => sqlx::query("UPDATE tickets SET status = 'open', resolved_at = NULL, due_at = $1, escalation_level = 0, escalated_at = NULL WHERE customer_id = $2 AND id = $3 AND status = 'resolved'")
-            .bind(due).bind(customer_id).bind(id).execute(pool).await?.rows_affected());
-        if n == 0 {
-            return Err(StoreError::Conflict {
-                message: format!("ticket {id} is not resolved"),
-                current_version: None,
-            });
-        }
-        self.ticket_event(customer_id, id, now, "reopened", Some(by), text)
-            .await?;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            live_customer!(self, tx, customer_id);
+            let n = sqlx::query("UPDATE tickets SET status = 'open', resolved_at = NULL, due_at = $1, escalation_level = 0, escalated_at = NULL WHERE customer_id = $2 AND id = $3 AND status = 'resolved'")
+                .bind(due).bind(customer_id).bind(id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StoreError::Conflict {
+                    message: format!("ticket {id} is not resolved"),
+                    current_version: None,
+                });
+            }
+            ticket_event!(tx, customer_id, id, now, "reopened", Some(by), text);
+            tx.commit().await?;
+        });
         self.ticket(customer_id, id, now).await
     }
 
@@ -301,14 +323,14 @@ impl Store {
             None => format!("escalated by hand to level {level}"),
         };
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
+            live_customer!(self, tx, customer_id);
             let n = sqlx::query("UPDATE tickets SET escalation_level = $1, escalated_at = $2 WHERE customer_id = $3 AND id = $4 AND status = 'open' AND escalation_level = $5")
                 .bind(level).bind(now).bind(customer_id).bind(id).bind(t.escalation_level).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
                 return Err(StoreError::Conflict { message: format!("ticket {id} changed meanwhile; reload it"), current_version: None });
             }
-            sqlx::query("INSERT INTO ticket_events (customer_id, ticket_id, at, kind, by_name, body) VALUES ($1, $2, $3, 'escalated', $4, $5)")
-                .bind(customer_id).bind(id).bind(now).bind(by).bind(&note).execute(&mut *tx).await?;
+            ticket_event!(tx, customer_id, id, now, "escalated", Some(by), Some(&note));
             tx.commit().await?;
         });
         self.ticket(customer_id, id, now).await
@@ -329,11 +351,6 @@ impl Store {
             if level <= t.escalation_level {
                 continue;
             }
-            let n = with_pool!(self, pool => sqlx::query("UPDATE tickets SET escalation_level = $1, escalated_at = $2 WHERE customer_id = $3 AND id = $4 AND status = 'open' AND escalation_level < $1")
-                .bind(level).bind(now).bind(t.customer_id).bind(t.id).execute(pool).await?.rows_affected());
-            if n == 0 {
-                continue;
-            }
             let late = now - t.due_at;
             let text = format!(
                 "SLA breached: {} {} ticket due {} is {}h{:02} late; escalation level {level}",
@@ -343,8 +360,21 @@ impl Store {
                 late.num_hours(),
                 late.num_minutes() % 60
             );
-            self.ticket_event(t.customer_id, t.id, now, "escalated", Some(by), Some(&text))
-                .await?;
+            // The raise and its history entry are one transaction; a ticket resolved, raised or
+            // moved by a merge meanwhile is left alone.
+            let raised_now = with_pool!(self, pool => {
+                let mut tx = pool.begin_write().await?;
+                let n = sqlx::query("UPDATE tickets SET escalation_level = $1, escalated_at = $2 WHERE customer_id = $3 AND id = $4 AND status = 'open' AND escalation_level < $1")
+                    .bind(level).bind(now).bind(t.customer_id).bind(t.id).execute(&mut *tx).await?.rows_affected();
+                if n > 0 {
+                    ticket_event!(tx, t.customer_id, t.id, now, "escalated", Some(by), Some(&text));
+                    tx.commit().await?;
+                }
+                n > 0
+            });
+            if !raised_now {
+                continue;
+            }
             raised.push(self.ticket(t.customer_id, t.id, now).await?);
         }
         Ok(raised)
@@ -360,31 +390,62 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Survey, StoreError> {
         let s = input.validate().map_err(StoreError::Invalid)?;
-        self.require_live_customer(customer_id).await?;
-        if let Some(t) = s.ticket_id {
-            self.ticket(customer_id, t, now).await.map_err(|_| {
-                StoreError::invalid(
-                    "ticket_id",
-                    format!("ticket {t} does not belong to customer {customer_id}"),
-                )
-            })?;
-        }
-        let id: i64 = with_pool!(self, pool => sqlx::query_scalar(
-            "INSERT INTO surveys (customer_id, kind, score, comment, ticket_id, answered_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-            .bind(customer_id).bind(s.kind.as_str()).bind(s.score).bind(&s.comment).bind(s.ticket_id).bind(now)
-            .fetch_one(pool).await?);
-        let c = self.customer(customer_id).await?;
-        let mut fields = c.data.custom_fields.clone();
-        fields.insert(
-            "satisfaction".into(),
-            CustomValue::Number(satisfaction_figure(s.kind, s.score)),
-        );
-        let mut patch = CustomerPatch::new();
-        patch.insert(
-            "custom_fields".into(),
-            serde_json::to_value(&fields).map_err(|e| StoreError::Config(e.to_string()))?,
-        );
-        self.update_customer(customer_id, &patch, None, by).await?;
+        // The answer and the customer's `satisfaction` field it sets are one transaction, with
+        // the customer's row locked: a failure or a concurrent edit leaves neither half alone
+        // (a retried request used to store the answer twice).
+        let read = match self.kind() {
+            crate::BackendKind::Sqlite => {
+                format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1")
+            }
+            crate::BackendKind::Postgres => {
+                format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1 FOR UPDATE")
+            }
+        };
+        let id: i64 = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let row: Option<CustomerRow> = sqlx::query_as(&read).bind(customer_id).fetch_optional(&mut *tx).await?;
+            let current = Customer::from(row.ok_or_else(|| StoreError::not_found("customer", customer_id))?);
+            if let Some(to) = current.merged_into {
+                return Err(StoreError::Conflict {
+                    message: format!("customer {customer_id} was merged into customer {to}; use that one"),
+                    current_version: None,
+                });
+            }
+            if let Some(t) = s.ticket_id {
+                let found: Option<i64> = sqlx::query_scalar(TICKET_EXISTS)
+                    .bind(customer_id).bind(t).fetch_optional(&mut *tx).await?;
+                if found.is_none() {
+                    return Err(StoreError::invalid(
+                        "ticket_id",
+                        format!("ticket {t} does not belong to customer {customer_id}"),
+                    ));
+                }
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO surveys (customer_id, kind, score, comment, ticket_id, answered_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+                .bind(customer_id).bind(s.kind.as_str()).bind(s.score).bind(&s.comment).bind(s.ticket_id).bind(now)
+                .fetch_one(&mut *tx).await?;
+            let mut fields = current.data.custom_fields.clone();
+            fields.insert(
+                "satisfaction".into(),
+                CustomValue::Number(satisfaction_figure(s.kind, s.score)),
+            );
+            let mut new = current.data.clone();
+            new.custom_fields = fields;
+            let at = crate::now();
+            let changes = current.data.diff(&new);
+            if !changes.is_empty() {
+                sqlx::query("UPDATE customers SET custom_fields = $1, version = version + 1, updated_at = $2 WHERE id = $3")
+                    .bind(sqlx::types::Json(&new.custom_fields)).bind(at).bind(customer_id)
+                    .execute(&mut *tx).await?;
+                for (field, old, newv) in &changes {
+                    sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(customer_id).bind(at).bind(by).bind(field).bind(old).bind(newv).execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await?;
+            id
+        });
         Ok(Survey {
             customer_id,
             id,

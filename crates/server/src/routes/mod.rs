@@ -994,7 +994,7 @@ pub static ROUTES: &[Route] = &[
         request: Body::Schema("TicketInput"),
         status: 201,
         response: Body::Schema("Ticket"),
-        errors: &[404, 422],
+        errors: &[404, 409, 422],
         handler: || post(work::open_ticket),
     },
     Route {
@@ -1033,7 +1033,7 @@ pub static ROUTES: &[Route] = &[
         request: Body::Schema("SurveyInput"),
         status: 201,
         response: Body::Schema("Survey"),
-        errors: &[404, 422],
+        errors: &[404, 409, 422],
         handler: || post(work::record_survey),
     },
     Route {
@@ -1046,7 +1046,7 @@ pub static ROUTES: &[Route] = &[
         request: Body::Schema("TicketComment"),
         status: 200,
         response: Body::Schema("Ticket"),
-        errors: &[404, 422],
+        errors: &[404, 409, 422],
         handler: || post(work::comment_ticket),
     },
     Route {
@@ -1124,7 +1124,7 @@ pub static ROUTES: &[Route] = &[
         request: Body::Schema("OpportunityInput"),
         status: 201,
         response: Body::Schema("Opportunity"),
-        errors: &[404, 422],
+        errors: &[404, 409, 422],
         handler: || post(work::create_opportunity),
     },
     Route {
