@@ -41,6 +41,11 @@ fn threads_for(lines: usize) -> usize {
     if lines < PARALLEL_LINES {
         return 1;
     }
+    worker_threads()
+}
+
+/// Threads worth starting for work that splits evenly: the machine's cores, at most 8.
+pub fn worker_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)

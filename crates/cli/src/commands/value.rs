@@ -364,10 +364,7 @@ pub fn export(run: &Run, output: Option<&Path>) -> anyhow::Result<()> {
     w.write_all(&header)?;
     // Rows are formatted on every core (number formatting is most of the work), a block of
     // customers per thread, and written in customer order.
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
+    let threads = patron_value::history::worker_threads();
     let n = an.summaries.len();
     // Blocks of up to 32,768 rows, at least two blocks when there are enough rows to share.
     let block = n.div_ceil(threads).clamp(2_048, 32_768);

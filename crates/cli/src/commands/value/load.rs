@@ -649,15 +649,15 @@ fn fast_csv(
     col_cost: Option<usize>,
     needed: usize,
 ) -> Option<Orders> {
-    let mid = if body.len() > (1 << 20) {
-        body[body.len() / 2..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(body.len(), |p| body.len() / 2 + p + 1)
-    } else {
-        body.len()
-    };
-    let (a, b) = body.split_at(mid);
+    // One part per core (a file under 1 MB in one).
+    let parts = split_lines(
+        body,
+        if body.len() > (1 << 20) {
+            patron_value::history::worker_threads()
+        } else {
+            1
+        },
+    );
     let mut roles = vec![Role::Skip; needed];
     roles[ci] = Role::Id;
     roles[di] = Role::Date;
@@ -684,25 +684,54 @@ fn fast_csv(
         }
         Some(Chunk { keys, lines })
     };
-    let (first, second) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| parse(b));
-        let first = parse(a);
-        (first, second.join().expect("parser thread panicked"))
+    let chunks: Vec<Option<Chunk>> = std::thread::scope(|scope| {
+        let parse = &parse;
+        let others: Vec<_> = parts[1..]
+            .iter()
+            .map(|&part| scope.spawn(move || parse(part)))
+            .collect();
+        let mut all = vec![parse(parts[0])];
+        all.extend(
+            others
+                .into_iter()
+                .map(|h| h.join().expect("parser thread panicked")),
+        );
+        all
     });
-    let (first, second) = (first?, second?);
-    let n_lines = first.lines.len() + second.lines.len();
+    let mut chunks = chunks.into_iter().collect::<Option<Vec<Chunk>>>()?;
+    let n_lines: usize = chunks.iter().map(|c| c.lines.len()).sum();
     if n_lines == 0 {
         return None;
     }
-    let mut lines = first.lines;
-    lines.reserve_exact(second.lines.len());
-    lines.extend_from_slice(&second.lines);
-    drop(second.lines);
-    let ids = dense_ids(first.keys.iter().chain(&second.keys), &mut lines);
+    let mut lines = std::mem::take(&mut chunks[0].lines);
+    lines.reserve_exact(n_lines - lines.len());
+    for c in &mut chunks[1..] {
+        lines.extend_from_slice(&std::mem::take(&mut c.lines));
+    }
+    let ids = dense_ids(chunks.iter().flat_map(|c| c.keys.iter()), &mut lines);
     Some(Orders {
         ids: Ids::Numeric(ids),
         lines,
     })
+}
+
+/// Cuts `body` into `n` parts of about equal size, each cut right after a newline (or at the
+/// end: the parts after the last line are empty); together they are `body`, in order.
+fn split_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
+    let n = n.max(1);
+    let mut parts = Vec::with_capacity(n);
+    let mut from = 0;
+    for k in 1..=n {
+        let to = if k == n {
+            body.len()
+        } else {
+            let at = (body.len() / n * k).max(from);
+            memchr::memchr(b'\n', &body[at..]).map_or(body.len(), |p| at + p + 1)
+        };
+        parts.push(&body[from..to]);
+        from = to;
+    }
+    parts
 }
 
 /// Maps raw numeric customer ids (`keys`, one per line) to dense indices in order of first
@@ -872,6 +901,26 @@ mod tests {
             FileBytes::Read(_)
         ));
         assert_eq!(read_csv(small.path()).unwrap().lines.len(), 1);
+    }
+
+    #[test]
+    fn parts_for_the_threads_end_after_a_newline() {
+        let body = b"1,a\n22,bb\n333,ccc\n4444,dddd\n55555";
+        for n in 1..=8 {
+            let parts = split_lines(body, n);
+            assert_eq!(parts.len(), n);
+            assert_eq!(parts.concat(), body.to_vec(), "n = {n}");
+            // Every cut is right after a newline, or at the end.
+            let mut at = 0;
+            for p in &parts {
+                at += p.len();
+                assert!(
+                    at == body.len() || body[at - 1] == b'\n',
+                    "n = {n}: {parts:?}"
+                );
+            }
+        }
+        assert_eq!(split_lines(b"", 3).concat(), b"".to_vec());
     }
 
     #[test]
