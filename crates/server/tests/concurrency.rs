@@ -89,6 +89,30 @@ impl Api {
         assert_eq!(s, StatusCode::CREATED, "{c}");
         (c["id"].as_i64().unwrap(), c["version"].as_i64().unwrap())
     }
+
+    /// Merges `drop` into `keep` and asserts that it succeeds. A write that changes `drop` after
+    /// the merge read it (a survey answer sets its satisfaction field) makes the merge refuse
+    /// with 409 "try again"; it is tried again, as a client would.
+    async fn merge(&self, keep: i64, drop: i64) -> Value {
+        for _ in 0..50 {
+            let (s, body) = self
+                .call(
+                    Method::POST,
+                    &format!("/api/customers/{keep}/merge"),
+                    &[],
+                    Some(json!({"drop": drop})),
+                )
+                .await;
+            if s == StatusCode::CONFLICT
+                && body["message"].as_str().unwrap_or("").contains("try again")
+            {
+                continue;
+            }
+            assert_eq!(s, StatusCode::OK, "the merge itself succeeds: {body}");
+            return body;
+        }
+        panic!("the merge of {drop} into {keep} was refused 50 times")
+    }
 }
 
 /// Eight editors read version v and all send their change with `If-Match: "v"` at once: exactly
@@ -245,16 +269,8 @@ async fn merge_racing_with_inserts(store: Store) {
         if n == writers / 3 {
             let api = api.clone();
             tasks.push(tokio::spawn(async move {
-                let (s, body) = api
-                    .call(
-                        Method::POST,
-                        &format!("/api/customers/{keep}/merge"),
-                        &[],
-                        Some(json!({"drop": drop})),
-                    )
-                    .await;
-                assert_eq!(s, StatusCode::OK, "the merge itself succeeds: {body}");
-                (Some("merge".to_string()), s, body)
+                let body = api.merge(keep, drop).await;
+                (Some("merge".to_string()), StatusCode::OK, body)
             }));
         }
     }
@@ -393,26 +409,8 @@ async fn merge_racing_with_service_records(store: Store) {
         if n == writers / 3 {
             let api = api.clone();
             tasks.push(tokio::spawn(async move {
-                // A survey answer changes the customer (its satisfaction field): a merge that
-                // read it before is refused with 409 "try again", and tried again.
-                for _ in 0..50 {
-                    let (s, body) = api
-                        .call(
-                            Method::POST,
-                            &format!("/api/customers/{keep}/merge"),
-                            &[],
-                            Some(json!({"drop": drop})),
-                        )
-                        .await;
-                    if s == StatusCode::CONFLICT
-                        && body["message"].as_str().unwrap_or("").contains("try again")
-                    {
-                        continue;
-                    }
-                    assert_eq!(s, StatusCode::OK, "the merge itself succeeds: {body}");
-                    return ("merge", String::new(), s, body);
-                }
-                panic!("the merge was refused 50 times")
+                let body = api.merge(keep, drop).await;
+                ("merge", String::new(), StatusCode::OK, body)
             }));
         }
     }

@@ -102,6 +102,23 @@ macro_rules! ticket_event {
     };
 }
 
+/// Inside write transaction `$tx`: the status of ticket `$id` of a live customer (see
+/// `live_customer!`); fails the enclosing function with 404 when there is no such ticket.
+macro_rules! ticket_status {
+    ($store:expr, $tx:expr, $customer_id:expr, $id:expr) => {{
+        live_customer!($store, $tx, $customer_id);
+        let status: Option<String> = sqlx::query_scalar(TICKET_STATUS)
+            .bind($customer_id)
+            .bind($id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        match status {
+            Some(s) => s,
+            None => return Err(ticket_not_found($customer_id, $id)),
+        }
+    }};
+}
+
 impl Store {
     /// The SLA hours per priority (settings `sla.hours.<priority>`, defaults 4/24/72/168).
     pub async fn sla_policy(&self) -> Result<SlaPolicy, StoreError> {
@@ -223,12 +240,7 @@ impl Store {
         }
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            live_customer!(self, tx, customer_id);
-            let found: Option<i64> = sqlx::query_scalar(TICKET_EXISTS)
-                .bind(customer_id).bind(id).fetch_optional(&mut *tx).await?;
-            if found.is_none() {
-                return Err(ticket_not_found(customer_id, id));
-            }
+            ticket_status!(self, tx, customer_id, id);
             ticket_event!(tx, customer_id, id, now, "comment", Some(by), Some(text));
             tx.commit().await?;
         });
@@ -246,13 +258,9 @@ impl Store {
     ) -> Result<Ticket, StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            live_customer!(self, tx, customer_id);
-            let status: Option<String> = sqlx::query_scalar(TICKET_STATUS)
-                .bind(customer_id).bind(id).fetch_optional(&mut *tx).await?;
-            match status.as_deref() {
-                None => return Err(ticket_not_found(customer_id, id)),
-                Some("open") => {}
-                Some(other) => return Err(StoreError::Conflict {
+            match ticket_status!(self, tx, customer_id, id).as_str() {
+                "open" => {}
+                other => return Err(StoreError::Conflict {
                     message: format!("ticket {id} is already {other}"),
                     current_version: None,
                 }),
