@@ -355,7 +355,7 @@ impl Store {
                 false
             } else {
                 for (field, old, newv) in &changes {
-                    sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)")
+                    sqlx::query(INSERT_HISTORY)
                         .bind(id).bind(at).bind(by).bind(field).bind(old).bind(newv).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
@@ -767,6 +767,10 @@ fn conflict(current: &Customer) -> StoreError {
 }
 
 /// The columns a customer write sets, in the order [`bind_customer!`] binds them.
+/// One line of a customer's change history: (customer_id, changed_at, changed_by, field, old, new).
+pub(crate) const INSERT_HISTORY: &str =
+    "INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)";
+
 pub(crate) const CUSTOMER_WRITE_COLUMNS: &str = "number, name, company, industry, region, address, phone, fax, email, employees, \
      registered_capital_cents, awards, source, tags, custom_fields, status, loyalty, owner_id, credit_rating, \
      credit_limit_cents, marketing_opt_out, referred_by, phone_key, email_key, name_key";

@@ -173,7 +173,7 @@ impl Store {
             }
             sqlx::query("UPDATE customers SET referred_by = $1 WHERE referred_by = $2 AND id <> $1").bind(keep).bind(drop).execute(&mut *tx).await?;
             for (cid, field, old, new) in [(keep, "merged_from", None, d.data.number.clone()), (drop, "merged_into", None, k.data.number.clone())] {
-                sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)")
+                sqlx::query(crate::customers::INSERT_HISTORY)
                     .bind(cid).bind(at).bind(by).bind(field).bind(old as Option<String>).bind(new).execute(&mut *tx).await?;
             }
             tx.commit().await?;

@@ -16,7 +16,7 @@ use patron_domain::service::{
 use patron_domain::{CustomValue, Customer};
 use serde::Serialize;
 
-use crate::customers::{CustomerRow, CUSTOMER_COLUMNS};
+use crate::customers::{CustomerRow, CUSTOMER_COLUMNS, INSERT_HISTORY};
 use crate::{live_customer, with_pool, BeginWrite, Store, StoreError};
 
 type TicketRow = (
@@ -447,7 +447,7 @@ impl Store {
                     .bind(sqlx::types::Json(&new.custom_fields)).bind(at).bind(customer_id)
                     .execute(&mut *tx).await?;
                 for (field, old, newv) in &changes {
-                    sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)")
+                    sqlx::query(INSERT_HISTORY)
                         .bind(customer_id).bind(at).bind(by).bind(field).bind(old).bind(newv).execute(&mut *tx).await?;
                 }
             }
