@@ -41,7 +41,6 @@ impl Store {
         input: ContactInput,
     ) -> Result<Contact, StoreError> {
         let c = input.validate().map_err(StoreError::Invalid)?;
-        self.require_live_customer(customer_id).await?;
         let sql = format!("INSERT INTO contacts (customer_id, name, title, phone, email, is_primary, notes) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}");
         let row: ContactRow = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;

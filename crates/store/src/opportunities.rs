@@ -156,7 +156,6 @@ impl Store {
         }
         let stage = input.stage.unwrap_or_else(|| "prospecting".into());
         let p = check(&stage, input.probability, Some(input.amount))?;
-        self.require_live_customer(customer_id).await?;
         let at = now();
         let closed = matches!(stage.as_str(), "won" | "lost").then_some(at);
         let id: i64 = with_pool!(self, pool => {

@@ -3,9 +3,9 @@
 //!
 //! Most figures of an export are whole numbers (days, counts) or whole cents (revenue, cost,
 //! margin). Those are written from the integer number of cents, which gives the same text as
-//! the shortest round-trip form and is several times faster than the general algorithm
-//! (see bench/README.md); the other
-//! figures (probabilities, expectations, CLV) go to `zmij`. The tests compare both paths.
+//! the shortest round-trip form with a few integer operations instead of the general
+//! algorithm; the other figures (probabilities, expectations, CLV) go to `zmij`. The tests
+//! compare both paths.
 
 /// Scratch buffers of the writers (one per thread).
 #[derive(Default)]
