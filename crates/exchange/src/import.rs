@@ -42,6 +42,9 @@ pub struct ImportOptions {
     pub create_customers: bool,
     /// Who the import is recorded as.
     pub by: String,
+    /// Whose customers orders and interactions may be written onto (the importing user's
+    /// scope); rows for other customers are rejected as unknown. All customers by default.
+    pub scope: patron_store::Visibility,
 }
 
 impl ImportOptions {
@@ -55,6 +58,7 @@ impl ImportOptions {
             sort_run_rows: 2_000_000,
             create_customers: format == InputFormat::Cdnow,
             by: "import".into(),
+            scope: patron_store::Visibility::All,
         }
     }
 }
@@ -209,7 +213,7 @@ pub async fn import_file(
             .cloned()
             .collect();
         if !wanted.is_empty() {
-            ids.extend(store.customer_ids(&wanted).await?);
+            ids.extend(store.customer_ids_within(&wanted, &opts.scope).await?);
             let missing: Vec<&String> = wanted.iter().filter(|n| !ids.contains_key(*n)).collect();
             if opts.create_customers && opts.entity != Entity::Customers && !missing.is_empty() {
                 let new: Vec<ImportCustomer> = missing
@@ -226,7 +230,7 @@ pub async fn import_file(
                     .collect();
                 report.customers_created += store.import_customers(&new, &opts.by).await?;
                 let missing: Vec<String> = missing.into_iter().cloned().collect();
-                ids.extend(store.customer_ids(&missing).await?);
+                ids.extend(store.customer_ids_within(&missing, &opts.scope).await?);
             }
         }
         let mut customers = Vec::new();

@@ -1,7 +1,7 @@
 //! Who is calling the API: every `/api` route but `/api/health` (and `/openapi.json`) needs a
 //! bearer token (`Authorization: Bearer ptk_...`, created with `patron token create` or
-//! `POST /api/tokens`); without a valid one the answer is 401 JSON. Handlers take [`Me`]: the
-//! user, which customers they see, and the actor written to the audit log.
+//! `POST /api/tokens`); without a valid one the answer is 401 JSON. Handlers take [`Me`], the
+//! application layer's session: the user, which customers they see, and the audit's actor.
 
 use std::net::SocketAddr;
 
@@ -10,18 +10,13 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use patron_store::{Actor, Role, StoreError, User, Visibility};
+use patron_store::{Role, StoreError, User};
 
 use crate::error::ApiError;
 use crate::AppState;
 
-/// The authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Me {
-    pub user: User,
-    pub visible: Visibility,
-    pub actor: Actor,
-}
+/// The authenticated caller: the application layer's session.
+pub type Me = patron_app::Session;
 
 /// Routes anyone may call.
 pub fn is_public(path: &str) -> bool {
@@ -54,17 +49,12 @@ pub async fn require_token(
         Ok(None) => return unauthorized("the token is unknown, revoked, or its user is disabled"),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let visible = match state.store.visibility(&user).await {
-        Ok(v) => v,
+    let ip = client_ip(&req);
+    let me = match Me::open(&state.store, user, ip).await {
+        Ok(me) => me,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let ip = client_ip(&req);
-    let actor = Actor::user(&user, ip);
-    req.extensions_mut().insert(Me {
-        user,
-        visible,
-        actor,
-    });
+    req.extensions_mut().insert(me);
     next.run(req).await
 }
 
@@ -100,64 +90,6 @@ impl FromRequestParts<AppState> for Me {
 
 pub fn forbidden(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
-}
-
-impl Me {
-    /// Refuses (403) callers whose role is not one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.user.role) {
-            Ok(())
-        } else {
-            Err(forbidden(format!(
-                "your role ({}) may not do this",
-                self.user.role.as_str()
-            )))
-        }
-    }
-
-    /// Refuses analysts (403): they see aggregate figures only, never a customer record.
-    pub fn require_records(&self) -> Result<(), ApiError> {
-        if self.user.sees_records() {
-            Ok(())
-        } else {
-            Err(forbidden(
-                "your role sees aggregate figures only, not customer records",
-            ))
-        }
-    }
-
-    /// Checks that the caller may read (or, with `write`, change) customer `id`: another
-    /// user's customer outside the caller's scope is 404, exactly like a missing one, so that
-    /// its existence does not leak; a pool customer must be claimed before it is changed (403).
-    pub async fn guard(&self, state: &AppState, id: i64, write: bool) -> Result<(), ApiError> {
-        self.require_records()?;
-        let owner = state.store.customer_owner(id).await?;
-        if self.visible.allows(owner, write) {
-            return Ok(());
-        }
-        if owner.is_none() && self.visible.allows(None, false) {
-            return Err(forbidden(format!(
-                "customer {id} is in the public pool: claim it (POST /api/customers/{id}/claim) before changing it"
-            )));
-        }
-        Err(StoreError::not_found("customer", id).into())
-    }
-
-    /// Appends an audit row as this caller.
-    pub async fn audit(
-        &self,
-        state: &AppState,
-        action: &str,
-        customer_id: Option<i64>,
-        detail: Option<&str>,
-        rows: Option<i64>,
-    ) -> Result<(), ApiError> {
-        state
-            .store
-            .audit(&self.actor, action, customer_id, detail, rows)
-            .await?;
-        Ok(())
-    }
 }
 
 /// Creates (when missing) a user with `role` and answers a new API token of theirs: for tests,

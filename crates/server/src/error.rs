@@ -218,3 +218,14 @@ pub async fn ensure_json_errors(resp: Response) -> Response {
     }
     out
 }
+
+impl From<patron_app::AppError> for ApiError {
+    fn from(e: patron_app::AppError) -> Self {
+        match e {
+            patron_app::AppError::Store(e) => e.into(),
+            patron_app::AppError::Forbidden(m) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", m)
+            }
+        }
+    }
+}

@@ -2,8 +2,11 @@
 //! filters, sorting and keyset pagination, an OpenAPI 3.1 document at `/openapi.json`, and
 //! JSON errors `{code, message, field?}` for every failure.
 //!
-//! - [`app`] builds the router for an [`AppState`] (for tests and embedding);
-//! - [`serve`] binds an address and serves until Ctrl-C.
+//! - [`app`] builds the router for an [`AppState`]; the binary merges it with the web pages'
+//!   router (this crate knows nothing of the web pages) and serves both.
+//!
+//! The use cases, scope checks, role gates and audit are the application layer's
+//! (`patron-app`); the handlers translate requests and answers.
 //!
 //! The route table ([`routes::ROUTES`]) is the single list of routes: the router and the
 //! OpenAPI document are both built from it.
@@ -16,12 +19,9 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod routes;
-pub mod value;
-pub mod web_auth;
-pub mod web_hooks;
 
-use std::future::Future;
-use std::net::SocketAddr;
+/// The value refresh and reports live in the application layer.
+pub use patron_app::value;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
@@ -56,18 +56,6 @@ impl AppState {
 /// size limit, JSON error bodies for errors produced by layers (405, 413), panics caught as
 /// JSON 500, and request tracing.
 pub fn app(state: AppState) -> Router {
-    // HTML pages: /, /customers, /dashboard, /score-model, /import
-    let web_auth = web_auth::WebAuth {
-        store: state.store.clone(),
-        limiter: std::sync::Arc::new(web_auth::RateLimiter::default()),
-    };
-    // HTML pages behind sign-in, CSRF tokens and role gates (see `web_auth`).
-    let web = patron_web::router_with(state.store.clone(), web_hooks::hooks())
-        .merge(web_auth::routes(web_auth.clone()))
-        .layer(axum::middleware::from_fn_with_state(
-            web_auth,
-            web_auth::session_layer,
-        ));
     routes::router()
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -80,7 +68,6 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::map_response(error::ensure_json_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-        .merge(web)
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
@@ -93,56 +80,4 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     ApiError::internal().into_response()
-}
-
-/// Binds `addr`, logs the address, and serves the API until Ctrl-C (then finishes the
-/// requests in flight and closes the store).
-pub async fn serve(store: Store, addr: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    serve_on(listener, store, shutdown_signal()).await
-}
-
-/// Serves the API on an already bound listener until `shutdown` completes (for callers that
-/// bind port 0 or print the address themselves).
-pub async fn serve_on(
-    listener: tokio::net::TcpListener,
-    store: Store,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let local = listener.local_addr()?;
-    tracing::info!(address = %local, "Patron API listening on http://{local} (OpenAPI at http://{local}/openapi.json)");
-    let service =
-        app(AppState::new(store.clone())).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await;
-    tracing::info!("Patron API stopped");
-    store.close().await;
-    result
-}
-
-/// Completes on Ctrl-C (and SIGTERM on Unix).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down");
 }

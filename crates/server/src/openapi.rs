@@ -609,7 +609,7 @@ fn custody_schemas() -> Map<String, Value> {
             "from": id(), "to": id(),
             "moved": {"type": "array", "items": {"type": "integer", "format": "int64"}},
         })),
-        "ReclaimRequest": object(json!({"today": nullable(date())}), &[]),
+        "ReclaimRequest": object(json!({"preview": {"type": "boolean", "description": "Only list what would return; change nothing."}}), &[]),
         "Reclaimed": record(json!({
             "customer_id": id(), "owner_id": id(), "grade": text_null(),
             "idle_days": {"type": "integer"},
@@ -719,7 +719,7 @@ fn value_schemas() -> Map<String, Value> {
             "marketing_cost": {"type": "number"},
         })),
         "ChurnRisk": record(json!({
-            "customer_id": id(),
+            "customer_id": {"type": ["integer", "null"], "format": "int64", "description": "Null for callers who see no customer records (analysts)."},
             "number": {"type": "string"},
             "name": {"type": "string"},
             "value_at_risk": number(),

@@ -18,7 +18,7 @@ backend_tests!(
     whole_number_floats_are_integers,
     errors_name_the_fields_as_sent,
     refresh_horizon_is_bounded,
-    reclaim_accepts_a_null_day,
+    reclaim_takes_no_day,
     amount_text_has_one_form
 );
 
@@ -207,14 +207,23 @@ async fn refresh_horizon_is_bounded(store: Store) {
     assert_eq!(s, StatusCode::CONFLICT, "{body}");
 }
 
-/// The document said `today` is a date; the server also took null (as "today"): now both say so.
-async fn reclaim_accepts_a_null_day(store: Store) {
+/// The reclaim runs on the server's date: the document has no `today` and the server refuses
+/// one (a client-chosen day could make every customer idle); `preview` is a boolean.
+async fn reclaim_takes_no_day(store: Store) {
     let api = Api::new(&store).await;
-    let today = &schema("ReclaimRequest")["properties"]["today"]["type"];
-    assert_eq!(*today, json!(["string", "null"]));
-    let (s, body) = api.post("/api/pool/reclaim", json!({"today": null})).await;
+    let props = &schema("ReclaimRequest")["properties"];
+    assert_eq!(props["today"], Value::Null);
+    assert_eq!(props["preview"]["type"], json!("boolean"));
+    let (s, body) = api
+        .post("/api/pool/reclaim", json!({"preview": true}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    let (s, body) = api.post("/api/pool/reclaim", json!({"today": 5})).await;
+    let (s, body) = api
+        .post("/api/pool/reclaim", json!({"today": "2100-01-01"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "today", "{body}");
+    let (s, body) = api.post("/api/pool/reclaim", json!({"preview": 5})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
 

@@ -61,9 +61,14 @@ async fn changed_orders_are_credit_checked(store: Store) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(patron_server::serve_on(listener, store.clone(), async {
-        stopped.await.ok();
-    }));
+    let app = patron_server::app(patron_server::AppState::new(store.clone()));
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                stopped.await.ok();
+            })
+            .await
+    });
     let client = Client::builder(TokioExecutor::new()).build_http();
     let base = format!("http://{addr}/api/customers/{c}/orders");
     let order = |amount: &str| json!({"order_ref": "P1", "ordered_on": "2024-05-01", "lines": [{"amount": amount}]});

@@ -93,19 +93,35 @@ impl Store {
         &self,
         numbers: &[String],
     ) -> Result<HashMap<String, i64>, StoreError> {
+        self.customer_ids_within(numbers, &crate::Visibility::All)
+            .await
+    }
+
+    /// Ids of the given customer numbers that a caller seeing `visible` may change (owned by
+    /// someone in the scope; pool customers are changed only once claimed). Numbers outside
+    /// the scope are left out, exactly like absent ones.
+    pub async fn customer_ids_within(
+        &self,
+        numbers: &[String],
+        visible: &crate::Visibility,
+    ) -> Result<HashMap<String, i64>, StoreError> {
         let anon = self.kind() == crate::BackendKind::Sqlite;
         let mut out = HashMap::with_capacity(numbers.len());
         for chunk in numbers.chunks(500) {
             let list = values_sql(chunk.len(), 1, anon);
-            let sql = format!("SELECT number, id FROM customers WHERE number IN {list}");
-            let rows: Vec<(String, i64)> = with_pool!(self, pool => {
+            let sql = format!("SELECT number, id, owner_id FROM customers WHERE number IN {list}");
+            let rows: Vec<(String, i64, Option<i64>)> = with_pool!(self, pool => {
                 let mut q = sqlx::query_as(&sql);
                 for n in chunk {
                     q = q.bind(n);
                 }
                 q.fetch_all(pool).await?
             });
-            out.extend(rows);
+            out.extend(
+                rows.into_iter()
+                    .filter(|(_, _, owner)| visible.allows(*owner, true))
+                    .map(|(n, id, _)| (n, id)),
+            );
         }
         Ok(out)
     }

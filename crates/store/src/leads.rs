@@ -17,7 +17,7 @@ use crate::customers::{bind_all, Bind, Where};
 use crate::import::values_sql;
 use crate::page::{decode_cursor, encode_cursor};
 use crate::BeginWrite;
-use crate::{now, with_pool, Page, PageRequest, Store, StoreError, Viewer, Visibility};
+use crate::{now, with_pool, Page, PageRequest, Store, StoreError, User, Visibility};
 
 /// The statuses of a lead, in pipeline order.
 pub const LEAD_STATUSES: &[&str] = &["new", "contacted", "qualified", "converted", "disqualified"];
@@ -348,12 +348,13 @@ impl Store {
     /// viewer's scope is `NotFound`, exactly like a missing one.
     pub async fn visible_lead(
         &self,
-        viewer: &Viewer,
+        user: &User,
+        visible: &Visibility,
         id: i64,
         write: bool,
     ) -> Result<Lead, StoreError> {
         let lead = self.lead(id).await?;
-        if viewer.user.sees_records() && viewer.visible.allows(lead.owner_id, write) {
+        if user.sees_records() && visible.allows(lead.owner_id, write) {
             Ok(lead)
         } else {
             Err(StoreError::not_found("lead", id))

@@ -37,7 +37,7 @@ use sqlx::sqlite::{
 pub use audit::{Actor, AuditEntry, AuditFilter};
 pub use auth::{
     check_password, digest, hash_password, random_secret, verify_password, ApiToken, DataScope,
-    Department, NewUser, Role, User, Viewer, Visibility, SESSION_HOURS,
+    Department, NewUser, Role, User, Visibility, SESSION_HOURS,
 };
 pub use campaigns::{CampaignInput, CampaignReport};
 pub use customers::{CustomerCursor, CustomerFilter, CustomerSort};

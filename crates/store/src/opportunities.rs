@@ -158,18 +158,22 @@ impl Store {
         let p = check(&stage, input.probability, Some(input.amount))?;
         let at = now();
         let closed = matches!(stage.as_str(), "won" | "lost").then_some(at);
-        let id: i64 = with_pool!(self, pool => {
+        // Read back inside the transaction: a merge committing right after would otherwise
+        // make the stored opportunity answer 404 (it would be under the kept customer).
+        let sql = format!(
+            "INSERT INTO opportunities (customer_id, name, stage, amount_cents, probability, expected_close, created_at, updated_at, closed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING {COLUMNS}"
+        );
+        let row: Row = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             live_customer!(self, tx, customer_id);
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO opportunities (customer_id, name, stage, amount_cents, probability, expected_close, created_at, updated_at, closed_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id")
+            let row: Row = sqlx::query_as(&sql)
                 .bind(customer_id).bind(&name).bind(&stage).bind(input.amount.cents()).bind(p)
                 .bind(input.expected_close).bind(at).bind(closed).fetch_one(&mut *tx).await?;
             tx.commit().await?;
-            id
+            row
         });
-        self.opportunity(customer_id, id).await
+        Ok(to_opportunity(row))
     }
 
     pub async fn opportunity(&self, customer_id: i64, id: i64) -> Result<Opportunity, StoreError> {

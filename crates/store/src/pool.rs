@@ -7,7 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::audit::Actor;
+use crate::customers::{bind_all, Where};
 use crate::BeginWrite;
+use crate::Visibility;
 use crate::{now, with_pool, Store, StoreError};
 
 /// What a reclaim run returned to the pool.
@@ -174,13 +176,29 @@ impl Store {
 
     /// Applies the reclaim rules as of `today`: every owned customer without an order,
     /// interaction or claim for more days than its grade allows returns to the pool, except
-    /// customers with an open deal (an opportunity neither won nor lost).
+    /// customers with an open deal (an opportunity neither won nor lost). Only customers whose
+    /// owner is within `visible` are considered; with `preview` nothing is changed and the
+    /// answer lists what would return.
     pub async fn reclaim(
         &self,
         today: NaiveDate,
+        visible: &Visibility,
+        preview: bool,
         actor: &Actor,
     ) -> Result<Vec<Reclaimed>, StoreError> {
         let rules = self.pool_rules().await?;
+        // Only owned customers within the caller's scope (the filter in SQL).
+        let mut w = Where::default();
+        w.push("c.owner_id IS NOT NULL AND c.merged_into IS NULL", []);
+        w.push("NOT EXISTS (SELECT 1 FROM opportunities d WHERE d.customer_id = c.id AND d.stage NOT IN ('won', 'lost'))", []);
+        visible.push(&mut w, "c.owner_id");
+        let sql = format!(
+            "SELECT c.id, c.owner_id, v.grade, c.owner_since, \
+                    (SELECT MAX(i.occurred_at) FROM interactions i WHERE i.customer_id = c.id), \
+                    (SELECT MAX(o.ordered_on) FROM order_lines o WHERE o.customer_id = c.id), c.created_at \
+             FROM customers c LEFT JOIN customer_values v ON v.customer_id = c.id{} ORDER BY c.id",
+            w.sql()
+        );
         type Row = (
             i64,
             i64,
@@ -190,15 +208,7 @@ impl Store {
             Option<NaiveDate>,
             DateTime<Utc>,
         );
-        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT c.id, c.owner_id, v.grade, c.owner_since, \
-                    (SELECT MAX(i.occurred_at) FROM interactions i WHERE i.customer_id = c.id), \
-                    (SELECT MAX(o.ordered_on) FROM order_lines o WHERE o.customer_id = c.id), c.created_at \
-             FROM customers c LEFT JOIN customer_values v ON v.customer_id = c.id \
-             WHERE c.owner_id IS NOT NULL AND c.merged_into IS NULL \
-               AND NOT EXISTS (SELECT 1 FROM opportunities d WHERE d.customer_id = c.id AND d.stage NOT IN ('won', 'lost')) \
-             ORDER BY c.id")
-            .fetch_all(pool).await?);
+        let rows: Vec<Row> = with_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
         let mut out = Vec::new();
         for (id, owner, grade, since, interaction, order, created) in rows {
             let last = [
@@ -220,6 +230,9 @@ impl Store {
                     idle_days: idle,
                 });
             }
+        }
+        if preview {
+            return Ok(out);
         }
         for r in &out {
             let why = format!(

@@ -119,6 +119,33 @@ macro_rules! ticket_status {
     }};
 }
 
+/// Inside transaction `$tx`: ticket `$id` of customer `$customer_id` with its history, read
+/// before the transaction commits, so that a merge committing right after cannot make an
+/// applied change answer 404 (the ticket would already be under the kept customer).
+macro_rules! load_ticket {
+    ($tx:expr, $customer_id:expr, $id:expr, $now:expr) => {{
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE customer_id = $1 AND id = $2");
+        let row: Option<TicketRow> = sqlx::query_as(&sql)
+            .bind($customer_id)
+            .bind($id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        let mut t = to_ticket(row.ok_or_else(|| ticket_not_found($customer_id, $id))?, $now);
+        let events: Vec<EventRow> = sqlx::query_as(
+            "SELECT at, kind, by_name, body FROM ticket_events WHERE customer_id = $1 AND ticket_id = $2 ORDER BY id",
+        )
+        .bind($customer_id)
+        .bind($id)
+        .fetch_all(&mut *$tx)
+        .await?;
+        t.events = events
+            .into_iter()
+            .map(|(at, kind, by, text)| TicketEvent { at, kind, by, text })
+            .collect();
+        t
+    }};
+}
+
 impl Store {
     /// The SLA hours per priority (settings `sla.hours.<priority>`, defaults 4/24/72/168).
     pub async fn sla_policy(&self) -> Result<SlaPolicy, StoreError> {
@@ -165,7 +192,7 @@ impl Store {
         }
         let due = self.sla_policy().await?.due_at(t.priority, now);
         // The ticket and its first history entry are one transaction, on a live customer.
-        let id: i64 = with_pool!(self, pool => {
+        let ticket = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             live_customer!(self, tx, customer_id);
             let id: i64 = sqlx::query_scalar(
@@ -174,10 +201,11 @@ impl Store {
                 .bind(customer_id).bind(t.kind.as_str()).bind(t.priority.as_str()).bind(&t.subject).bind(&t.body)
                 .bind(now).bind(&t.by).bind(t.assignee_id).bind(due).fetch_one(&mut *tx).await?;
             ticket_event!(tx, customer_id, id, now, "opened", t.by.as_deref(), Some(&t.subject));
+            let ticket = load_ticket!(tx, customer_id, id, now);
             tx.commit().await?;
-            id
+            ticket
         });
-        self.ticket(customer_id, id, now).await
+        Ok(ticket)
     }
 
     /// One ticket with its history; `breached` as of `now`.
@@ -238,13 +266,15 @@ impl Store {
         if text.is_empty() {
             return Err(StoreError::invalid("text", "is required"));
         }
-        with_pool!(self, pool => {
+        let ticket = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             ticket_status!(self, tx, customer_id, id);
             ticket_event!(tx, customer_id, id, now, "comment", Some(by), Some(text));
+            let ticket = load_ticket!(tx, customer_id, id, now);
             tx.commit().await?;
+            ticket
         });
-        self.ticket(customer_id, id, now).await
+        Ok(ticket)
     }
 
     /// Resolves an open ticket at `now` (breached when after its due time).
@@ -256,7 +286,7 @@ impl Store {
         text: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Ticket, StoreError> {
-        with_pool!(self, pool => {
+        let ticket = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             match ticket_status!(self, tx, customer_id, id).as_str() {
                 "open" => {}
@@ -268,9 +298,11 @@ impl Store {
             sqlx::query("UPDATE tickets SET status = 'resolved', resolved_at = $1 WHERE customer_id = $2 AND id = $3")
                 .bind(now).bind(customer_id).bind(id).execute(&mut *tx).await?;
             ticket_event!(tx, customer_id, id, now, "resolved", Some(by), text);
+            let ticket = load_ticket!(tx, customer_id, id, now);
             tx.commit().await?;
+            ticket
         });
-        self.ticket(customer_id, id, now).await
+        Ok(ticket)
     }
 
     /// Reopens a resolved ticket at `now` with a fresh SLA clock.
@@ -284,7 +316,7 @@ impl Store {
     ) -> Result<Ticket, StoreError> {
         let t = self.ticket(customer_id, id, now).await?;
         let due = self.sla_policy().await?.due_at(t.priority, now);
-        with_pool!(self, pool => {
+        let ticket = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             live_customer!(self, tx, customer_id);
             let n = sqlx::query("UPDATE tickets SET status = 'open', resolved_at = NULL, due_at = $1, escalation_level = 0, escalated_at = NULL WHERE customer_id = $2 AND id = $3 AND status = 'resolved'")
@@ -296,9 +328,11 @@ impl Store {
                 });
             }
             ticket_event!(tx, customer_id, id, now, "reopened", Some(by), text);
+            let ticket = load_ticket!(tx, customer_id, id, now);
             tx.commit().await?;
+            ticket
         });
-        self.ticket(customer_id, id, now).await
+        Ok(ticket)
     }
 
     /// Escalates one open ticket by hand at `now`: one level up (at most 3), with an
@@ -330,7 +364,7 @@ impl Store {
             Some(x) => format!("escalated by hand to level {level}: {x}"),
             None => format!("escalated by hand to level {level}"),
         };
-        with_pool!(self, pool => {
+        let ticket = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             live_customer!(self, tx, customer_id);
             let n = sqlx::query("UPDATE tickets SET escalation_level = $1, escalated_at = $2 WHERE customer_id = $3 AND id = $4 AND status = 'open' AND escalation_level = $5")
@@ -339,9 +373,11 @@ impl Store {
                 return Err(StoreError::Conflict { message: format!("ticket {id} changed meanwhile; reload it"), current_version: None });
             }
             ticket_event!(tx, customer_id, id, now, "escalated", Some(by), Some(&note));
+            let ticket = load_ticket!(tx, customer_id, id, now);
             tx.commit().await?;
+            ticket
         });
-        self.ticket(customer_id, id, now).await
+        Ok(ticket)
     }
 
     /// Escalates every open ticket past its due time to the level the SLA gives at `now`

@@ -11,7 +11,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use maud::{html, Markup};
-use patron_store::{AuditEntry, AuditFilter, Role, StoreError, User, Viewer};
+use patron_app::Session;
+use patron_store::{AuditEntry, AuditFilter, Role, StoreError, User};
 
 use crate::i18n::Lang;
 use crate::{error_page, get_param, html, layout, parse_pairs, store_error_page, Ctx, WebState};
@@ -45,6 +46,12 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("pool.return_button", "Return to pool", "退回公海"),
     ("pool.reason", "Reason", "原因"),
     ("pool.reclaim", "Apply the reclaim rules now", "立即执行回收规则"),
+    ("pool.preview", "Preview the reclaim", "预览回收"),
+    ("pool.preview_title", "Reclaim preview", "回收预览"),
+    ("pool.would_return", "customers of your scope would return to the pool today", "位您范围内的客户今天将退回公海"),
+    ("pool.owner", "Owner (user id)", "负责人（用户 ID）"),
+    ("pool.grade", "Grade", "等级"),
+    ("pool.idle_days", "Idle days", "闲置天数"),
     ("pool.reclaimed", "customers returned to the pool by the reclaim rules", "位客户按回收规则退回公海"),
     ("pool.empty", "The pool is empty.", "公海中没有客户。"),
     ("pool.more", "More", "更多"),
@@ -103,7 +110,7 @@ fn forbidden(lang: Lang, key: &str) -> Response {
     )
 }
 
-fn is_manager(me: &Viewer) -> bool {
+fn is_manager(me: &Session) -> bool {
     matches!(me.user.role, Role::Admin | Role::Manager)
 }
 
@@ -113,7 +120,7 @@ fn is_manager(me: &Viewer) -> bool {
 pub async fn pool(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let pairs = parse_pairs(raw.unwrap_or_default().as_bytes());
@@ -136,7 +143,7 @@ pub async fn pool(
 async fn render_pool(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     after: Option<i64>,
     notice: Option<String>,
     error: Option<String>,
@@ -200,6 +207,10 @@ async fn render_pool(
                 }
                 @if is_manager(me) {
                     form method="post" action="/pool/reclaim" {
+                        input type="hidden" name="preview" value="1";
+                        button type="submit" id="reclaim-preview" { (lang.t("pool.preview")) }
+                    }
+                    form method="post" action="/pool/reclaim" {
                         button.primary type="submit" id="reclaim" { (lang.t("pool.reclaim")) }
                     }
                 }
@@ -259,7 +270,7 @@ fn form_id(pairs: &[(String, String)], key: &str) -> Option<i64> {
 }
 
 /// A store error as a message on the page (conflicts, bad input) or an error page.
-async fn pool_problem(st: &WebState, lang: Lang, me: &Viewer, e: StoreError) -> Response {
+async fn pool_problem(st: &WebState, lang: Lang, me: &Session, e: StoreError) -> Response {
     let status = match &e {
         StoreError::Conflict { .. } => StatusCode::CONFLICT,
         StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -273,7 +284,7 @@ async fn pool_problem(st: &WebState, lang: Lang, me: &Viewer, e: StoreError) -> 
 pub async fn claim(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawForm(body): RawForm,
 ) -> Response {
     let pairs = parse_pairs(&body);
@@ -305,7 +316,7 @@ pub async fn claim(
 pub async fn give_back(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawForm(body): RawForm,
 ) -> Response {
     let pairs = parse_pairs(&body);
@@ -338,21 +349,57 @@ pub async fn give_back(
     }
 }
 
-/// `POST /pool/reclaim`: applies the reclaim rules as of today (admins, managers).
+/// `POST /pool/reclaim`: applies the reclaim rules on the server's date to the viewer's scope
+/// (admins, managers); with `preview=1`, lists what would return and offers to apply it.
 pub async fn reclaim(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
+    RawForm(body): RawForm,
 ) -> Response {
-    if !is_manager(&me) {
-        return forbidden(lang, "custody.managers_only");
-    }
-    let today = chrono::Utc::now().date_naive();
-    match st.store.reclaim(today, &me.actor).await {
+    let pairs = parse_pairs(&body);
+    let preview = get_param(&pairs, "preview") == Some("1");
+    match patron_app::pool::reclaim(&st.store, &me, preview).await {
+        Ok(list) if preview => html(
+            StatusCode::OK,
+            layout::page_at(
+                lang,
+                lang.t("pool.preview_title"),
+                "pool",
+                "/pool",
+                maud::html! {
+                    div.panel {
+                        h1 { (lang.t("pool.preview_title")) }
+                        p id="preview-count" { (list.len()) " " (lang.t("pool.would_return")) }
+                        @if !list.is_empty() {
+                            div.table-wrap { table id="preview" {
+                                thead { tr {
+                                    th { (lang.t("audit.customer")) }
+                                    th { (lang.t("pool.owner")) }
+                                    th { (lang.t("pool.grade")) }
+                                    th.num { (lang.t("pool.idle_days")) }
+                                } }
+                                tbody { @for r in &list { tr {
+                                    td { a href=(format!("/customers/{}", r.customer_id)) { "#" (r.customer_id) } }
+                                    td { (r.owner_id) }
+                                    td { (r.grade.as_deref().unwrap_or("-")) }
+                                    td.num { (r.idle_days) }
+                                } } }
+                            } }
+                            form method="post" action="/pool/reclaim" {
+                                button.primary type="submit" id="reclaim-apply" { (lang.t("pool.reclaim")) }
+                            }
+                        }
+                        p { a href="/pool" { (lang.t("card.back")) } }
+                    }
+                },
+            ),
+        ),
         Ok(moved) => {
             Redirect::to(&format!("/pool?done=reclaimed&n={}", moved.len())).into_response()
         }
-        Err(e) => store_error_page(lang, &e),
+        Err(patron_app::AppError::Forbidden(_)) => forbidden(lang, "custody.managers_only"),
+        Err(patron_app::AppError::Store(e)) => store_error_page(lang, &e),
     }
 }
 
@@ -362,7 +409,7 @@ pub async fn reclaim(
 pub async fn users(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     if !is_manager(&me) {
@@ -384,7 +431,7 @@ pub async fn users(
 }
 
 /// The users a viewer may manage: all for admins, those within a manager's scope.
-fn manageable(me: &Viewer, users: Vec<User>) -> Vec<User> {
+fn manageable(me: &Session, users: Vec<User>) -> Vec<User> {
     users
         .into_iter()
         .filter(|u| me.visible.allows(Some(u.id), true))
@@ -394,7 +441,7 @@ fn manageable(me: &Viewer, users: Vec<User>) -> Vec<User> {
 async fn render_users(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     notice: Option<String>,
     error: Option<String>,
     status: StatusCode,
@@ -485,7 +532,7 @@ async fn render_users(
 pub async fn handover(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawForm(body): RawForm,
 ) -> Response {
     if !is_manager(&me) {
@@ -542,7 +589,7 @@ pub async fn handover(
 pub async fn change_user(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     Path((id, what)): Path<(String, String)>,
     RawForm(body): RawForm,
 ) -> Response {
@@ -687,7 +734,7 @@ impl AuditQuery {
 pub async fn audit(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     if me.user.role != Role::Admin {
@@ -809,7 +856,7 @@ fn audit_row(lang: Lang, r: &AuditEntry) -> Markup {
 pub async fn audit_csv(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     if me.user.role != Role::Admin {

@@ -16,7 +16,7 @@ use crate::i18n::{self, Lang};
 use crate::layout;
 use crate::{error_page, get_param, html, parse_pairs, store_error_page, Ctx, WebState};
 use axum::Extension;
-use patron_store::Viewer;
+use patron_app::Session;
 
 // ---------------------------------------------------------------------------------------------
 // The list
@@ -115,7 +115,7 @@ fn opt(s: &str) -> Option<String> {
 pub async fn list(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let q = ListQuery::parse(raw.as_deref());
@@ -463,7 +463,7 @@ fn not_found(lang: Lang) -> Response {
 pub async fn card(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     Path(raw): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -503,7 +503,7 @@ pub async fn card(
 pub async fn save(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     Path(raw): Path<String>,
     RawForm(body): RawForm,
 ) -> Response {

@@ -1,6 +1,7 @@
 //! The value dashboard: headline figures and SVG plots drawn on the server.
 
-use axum::extract::State;
+use std::collections::HashSet;
+
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
@@ -10,19 +11,37 @@ use patron_value::churn::ReasonKind;
 use crate::i18n::{self, Lang};
 use crate::svg::{self, Frame, H, LEFT, RIGHT, TOP, W};
 use crate::values::{self, Analysis};
-use crate::{html, layout, store_error_page, Ctx, WebState};
+use crate::{html, layout, store_error_page, WebState};
+use patron_app::Session;
 
-pub async fn page(State(st): State<WebState>, Ctx { lang }: Ctx) -> Response {
+/// The dashboard before the first value refresh, computed live from the orders. The churn
+/// list names only the customers the viewer may read (analysts: none).
+pub async fn page(st: &WebState, lang: Lang, me: &Session) -> Response {
     let analysis = match values::analyse(&st.store).await {
         Ok(a) => a,
         Err(e) => return store_error_page(lang, &e),
+    };
+    let readable = match &analysis {
+        Some(a) => {
+            let listed: Vec<i64> = a
+                .churn
+                .iter()
+                .take(CHURN_ROWS)
+                .filter_map(|w| a.ids.get(w.customer as usize).copied())
+                .collect();
+            match me.readable(&st.store, &listed).await {
+                Ok(r) => r,
+                Err(e) => return store_error_page(lang, &e),
+            }
+        }
+        None => Default::default(),
     };
     let body = match &analysis {
         None => html! {
             div.pagehead { h1 { (lang.t("dash.title")) } }
             div.panel { p.empty { (lang.t("dash.no_orders")) } }
         },
-        Some(a) => dashboard(lang, a),
+        Some(a) => dashboard(lang, a, &readable),
     };
     html(
         StatusCode::OK,
@@ -30,7 +49,7 @@ pub async fn page(State(st): State<WebState>, Ctx { lang }: Ctx) -> Response {
     )
 }
 
-fn dashboard(lang: Lang, a: &Analysis) -> Markup {
+fn dashboard(lang: Lang, a: &Analysis, readable: &HashSet<i64>) -> Markup {
     let buyers = a.summaries.iter().filter(|s| s.first_day.is_some()).count() as u64;
     html! {
         div.pagehead {
@@ -61,7 +80,7 @@ fn dashboard(lang: Lang, a: &Analysis) -> Markup {
         }
         section.panel.flush id="churn" {
             h2 { (lang.t("dash.churn")) }
-            (churn_table(lang, a))
+            (churn_table(lang, a, readable))
         }
     }
 }
@@ -344,7 +363,10 @@ pub(crate) fn segment_key(s: patron_value::rfm::Segment) -> &'static str {
     }
 }
 
-fn churn_table(lang: Lang, a: &Analysis) -> Markup {
+/// Rows of the churn-risk list.
+const CHURN_ROWS: usize = 25;
+
+fn churn_table(lang: Lang, a: &Analysis, readable: &HashSet<i64>) -> Markup {
     if a.churn.is_empty() {
         return html! { p.empty { (lang.t("dash.no_churn")) } };
     }
@@ -357,11 +379,17 @@ fn churn_table(lang: Lang, a: &Analysis) -> Markup {
                 th { (lang.t("dash.reasons")) }
             } }
             tbody {
-                @for (k, w) in a.churn.iter().take(25).enumerate() {
+                @for (k, w) in a.churn.iter().take(CHURN_ROWS).enumerate() {
                     @let id = a.ids.get(w.customer as usize).copied().unwrap_or(0);
                     tr {
                         td.muted { (k + 1) }
-                        td { a href=(format!("/customers/{id}")) { "#" (id) } }
+                        td {
+                            @if readable.contains(&id) {
+                                a href=(format!("/customers/{id}")) { "#" (id) }
+                            } @else {
+                                span.muted { (lang.t("dash.withheld")) }
+                            }
+                        }
                         td.num { (i18n::money(lang, w.value_at_risk)) }
                         td {
                             @for r in &w.reasons {

@@ -13,8 +13,10 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup, PreEscaped};
+use patron_app::Session;
 use patron_exchange::{Entity, ImportOptions, ImportReport, InputFormat};
 use tokio::io::AsyncWriteExt;
 
@@ -38,6 +40,8 @@ pub enum JobState {
 #[derive(Debug)]
 pub struct Job {
     pub id: u64,
+    /// The user who started it: only they see the job, its report and its rejected rows.
+    pub owner: i64,
     pub file_name: String,
     pub entity: Entity,
     pub started: DateTime<Utc>,
@@ -85,14 +89,25 @@ impl Jobs {
         job
     }
 
-    fn get(&self, id: u64) -> Option<JobRef> {
+    /// Job `id` when `owner` started it.
+    fn get(&self, id: u64, owner: i64) -> Option<JobRef> {
         let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        g.1.iter().find(|j| lock(j).id == id).cloned()
+        g.1.iter()
+            .find(|j| {
+                let j = lock(j);
+                j.id == id && j.owner == owner
+            })
+            .cloned()
     }
 
-    fn all(&self) -> Vec<JobRef> {
+    /// The jobs `owner` started, newest first.
+    fn of(&self, owner: i64) -> Vec<JobRef> {
         let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        g.1.iter().rev().cloned().collect()
+        g.1.iter()
+            .rev()
+            .filter(|j| lock(j).owner == owner)
+            .cloned()
+            .collect()
     }
 }
 
@@ -108,12 +123,22 @@ fn entity_code(e: Entity) -> &'static str {
     }
 }
 
-pub async fn page(State(st): State<WebState>, Ctx { lang }: Ctx) -> Response {
-    page_with(&st, lang, None, StatusCode::OK)
+pub async fn page(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    Extension(me): Extension<Session>,
+) -> Response {
+    page_with(&st, lang, &me, None, StatusCode::OK)
 }
 
-fn page_with(st: &WebState, lang: Lang, error: Option<&str>, status: StatusCode) -> Response {
-    let jobs = st.imports.all();
+fn page_with(
+    st: &WebState,
+    lang: Lang,
+    me: &Session,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let jobs = st.imports.of(me.user.id);
     let body = html! {
         div.pagehead { div {
             h1 { (lang.t("import.title")) }
@@ -214,8 +239,16 @@ fn safe_name(name: &str) -> String {
     }
 }
 
-pub async fn upload(State(st): State<WebState>, Ctx { lang }: Ctx, mut mp: Multipart) -> Response {
-    let bad = |key: &str, status| page_with(&st, lang, Some(lang.t(key)), status);
+pub async fn upload(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    Extension(me): Extension<Session>,
+    mut mp: Multipart,
+) -> Response {
+    let bad = |key: &str, status| page_with(&st, lang, &me, Some(lang.t(key)), status);
+    if patron_app::imports::authorize(&me).is_err() {
+        return bad("auth.role", StatusCode::FORBIDDEN);
+    }
     let mut entity = Entity::Customers;
     let mut create_customers = false;
     let mut stop_on_error = false;
@@ -301,6 +334,7 @@ pub async fn upload(State(st): State<WebState>, Ctx { lang }: Ctx, mut mp: Multi
     };
     let job = st.imports.add(|id| Job {
         id,
+        owner: me.user.id,
         file_name: name.clone(),
         entity,
         started: Utc::now(),
@@ -314,7 +348,6 @@ pub async fn upload(State(st): State<WebState>, Ctx { lang }: Ctx, mut mp: Multi
     let id = lock(&job).id;
     let mut opts = ImportOptions::new(entity, InputFormat::Csv);
     opts.create_customers = create_customers;
-    opts.by = crate::BY.into();
     if !stop_on_error {
         opts.skip_bad = Some(dir.join("rejects.csv"));
     }
@@ -322,7 +355,7 @@ pub async fn upload(State(st): State<WebState>, Ctx { lang }: Ctx, mut mp: Multi
     tokio::spawn(async move {
         let started = std::time::Instant::now();
         let j = job.clone();
-        let result = patron_exchange::import_file(&store, &path, &opts, move |p| {
+        let result = patron_app::imports::import_file(&store, &me, &path, &name, opts, move |p| {
             let mut g = lock(&j);
             g.bytes = p.bytes;
             g.total_bytes = p.total_bytes.max(g.total_bytes);
@@ -345,8 +378,11 @@ pub async fn upload(State(st): State<WebState>, Ctx { lang }: Ctx, mut mp: Multi
     Redirect::to(&format!("/import/{id}")).into_response()
 }
 
-fn job_of(st: &WebState, raw: &str) -> Option<JobRef> {
-    raw.parse::<u64>().ok().and_then(|id| st.imports.get(id))
+/// The viewer's job named in the path (another user's job is not found, like a missing one).
+fn job_of(st: &WebState, me: &Session, raw: &str) -> Option<JobRef> {
+    raw.parse::<u64>()
+        .ok()
+        .and_then(|id| st.imports.get(id, me.user.id))
 }
 
 fn no_job(lang: Lang) -> Response {
@@ -362,9 +398,10 @@ fn no_job(lang: Lang) -> Response {
 pub async fn progress(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
+    Extension(me): Extension<Session>,
     Path(raw): Path<String>,
 ) -> Response {
-    let Some(job) = job_of(&st, &raw) else {
+    let Some(job) = job_of(&st, &me, &raw) else {
         return no_job(lang);
     };
     let j = lock(&job);
@@ -424,9 +461,10 @@ fn read_rejects(path: &std::path::Path, limit: usize) -> Vec<(String, String)> {
 pub async fn status(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
+    Extension(me): Extension<Session>,
     Path(raw): Path<String>,
 ) -> Response {
-    let Some(job) = job_of(&st, &raw) else {
+    let Some(job) = job_of(&st, &me, &raw) else {
         return no_job(lang);
     };
     let (rejects_path, state) = {
@@ -501,9 +539,10 @@ const POLL_JS: &str = r#"(function(u){var b=document.getElementById('progress-ba
 pub async fn rejects(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
+    Extension(me): Extension<Session>,
     Path(raw): Path<String>,
 ) -> Response {
-    let Some(job) = job_of(&st, &raw) else {
+    let Some(job) = job_of(&st, &me, &raw) else {
         return no_job(lang);
     };
     let (path, name) = {

@@ -11,9 +11,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use maud::{html, Markup};
+use patron_app::Session;
 use patron_store::{
     ConvertLead, Lead, LeadFilter, LeadFunnel, LeadInput, LeadStatusChange, PageRequest, Role,
-    StoreError, Viewer, LEAD_STATUSES,
+    StoreError, LEAD_STATUSES,
 };
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -142,7 +143,7 @@ impl Refusal {
 pub async fn page(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let q = parse_pairs(raw.unwrap_or_default().as_bytes());
@@ -152,7 +153,7 @@ pub async fn page(
 async fn render(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     q: &[(String, String)],
     refusal: Option<Refusal>,
 ) -> Response {
@@ -358,7 +359,7 @@ struct Names {
     assignable: Vec<(i64, String)>,
 }
 
-fn row(lang: Lang, me: &Viewer, l: &Lead, back: &str, names: &Names) -> Markup {
+fn row(lang: Lang, me: &Session, l: &Lead, back: &str, names: &Names) -> Markup {
     let can_work = me.visible.allows(l.owner_id, true);
     html! {
         tr id=(format!("lead-{}", l.id)) {
@@ -388,7 +389,14 @@ fn row(lang: Lang, me: &Viewer, l: &Lead, back: &str, names: &Names) -> Markup {
     }
 }
 
-fn actions(lang: Lang, me: &Viewer, l: &Lead, can_work: bool, back: &str, names: &Names) -> Markup {
+fn actions(
+    lang: Lang,
+    me: &Session,
+    l: &Lead,
+    can_work: bool,
+    back: &str,
+    names: &Names,
+) -> Markup {
     let status_form = |to: &str, label: &str| {
         html! {
             form method="post" action=(format!("/leads/{}/status", l.id)) style="display:inline" {
@@ -485,7 +493,7 @@ fn add_form(lang: Lang) -> Markup {
     }
 }
 
-fn manages(me: &Viewer) -> bool {
+fn manages(me: &Session) -> bool {
     matches!(me.user.role, Role::Admin | Role::Manager)
 }
 
@@ -503,7 +511,7 @@ fn with_ok(back: &str, ok: &str) -> String {
 }
 
 /// Re-shows the list of `back` with the refusal, or the error page for other errors.
-async fn refused(st: &WebState, lang: Lang, me: &Viewer, back: &str, e: StoreError) -> Response {
+async fn refused(st: &WebState, lang: Lang, me: &Session, back: &str, e: StoreError) -> Response {
     match Refusal::from_store(&e) {
         Some(r) => {
             let q = parse_pairs(
@@ -521,7 +529,7 @@ async fn refused(st: &WebState, lang: Lang, me: &Viewer, back: &str, e: StoreErr
 pub async fn create(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawForm(body): RawForm,
 ) -> Response {
     let f = parse_pairs(&body);
@@ -564,7 +572,7 @@ pub async fn create(
 pub async fn move_lead(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     Path(id): Path<String>,
     RawForm(body): RawForm,
 ) -> Response {
@@ -573,7 +581,7 @@ pub async fn move_lead(
     let Ok(id) = id.parse::<i64>() else {
         return store_error_page(lang, &StoreError::not_found("lead", id));
     };
-    if let Err(e) = st.store.visible_lead(&me, id, true).await {
+    if let Err(e) = st.store.visible_lead(&me.user, &me.visible, id, true).await {
         return store_error_page(lang, &e);
     }
     let change = LeadStatusChange {
@@ -601,7 +609,7 @@ pub async fn move_lead(
 pub async fn assign(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     Path(id): Path<String>,
     RawForm(body): RawForm,
 ) -> Response {
@@ -610,7 +618,11 @@ pub async fn assign(
     let Ok(id) = id.parse::<i64>() else {
         return store_error_page(lang, &StoreError::not_found("lead", id));
     };
-    let lead = match st.store.visible_lead(&me, id, false).await {
+    let lead = match st
+        .store
+        .visible_lead(&me.user, &me.visible, id, false)
+        .await
+    {
         Ok(l) => l,
         Err(e) => return store_error_page(lang, &e),
     };
@@ -662,7 +674,7 @@ pub async fn assign(
 pub async fn convert(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     Path(id): Path<String>,
     RawForm(body): RawForm,
 ) -> Response {
@@ -671,7 +683,7 @@ pub async fn convert(
     let Ok(id) = id.parse::<i64>() else {
         return store_error_page(lang, &StoreError::not_found("lead", id));
     };
-    if let Err(e) = st.store.visible_lead(&me, id, true).await {
+    if let Err(e) = st.store.visible_lead(&me.user, &me.visible, id, true).await {
         return store_error_page(lang, &e);
     }
     let into = match get_param(&f, "into")
@@ -680,18 +692,8 @@ pub async fn convert(
     {
         None => None,
         Some(n) => {
-            // A customer number (or id) the viewer may change; others are "does not exist".
-            let found = match st.store.customer_by_number(n).await {
-                Ok(c) => Ok(c.id),
-                Err(_) => match n.parse::<i64>() {
-                    Ok(i) => st.store.customer(i).await.map(|c| c.id),
-                    Err(_) => Err(StoreError::not_found("customer", n)),
-                },
-            };
-            let allowed = match found {
-                Ok(c) => me.check(&st.store, c, true).await.map(|_| c),
-                Err(e) => Err(e),
-            };
+            // A customer number (or #id) the viewer may change; others are "does not exist".
+            let allowed = patron_app::customers::resolve_reference(&st.store, &me, n, true).await;
             match allowed {
                 Ok(c) => Some(c),
                 Err(StoreError::NotFound { .. }) => {

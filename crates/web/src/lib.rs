@@ -11,6 +11,7 @@
 //!
 //! Only `POST` changes anything; bad input (query, path, form) gives a 4xx page, never a 5xx.
 
+pub mod auth;
 mod catalog;
 mod custody;
 mod customers;
@@ -20,7 +21,6 @@ mod import;
 mod layout;
 mod leads;
 mod overview;
-mod period;
 mod score_editor;
 mod svg;
 mod values;
@@ -35,7 +35,6 @@ use axum::Router;
 use patron_store::{Store, StoreError};
 
 pub use i18n::Lang;
-pub use overview::SnapshotFigures;
 
 /// Who the store records as the author of changes made in the web interface (until logins exist).
 pub const BY: &str = "web";
@@ -44,55 +43,34 @@ pub const BY: &str = "web";
 #[derive(Clone, Debug)]
 pub struct WebState {
     pub store: Store,
-    pub hooks: Hooks,
     /// Background CSV imports started from the import page.
     pub imports: import::Jobs,
     /// The dashboard's period-over-period figures, per snapshot and period length.
-    pub periods: period::Cache,
+    pub periods: patron_app::period::Cache,
     /// The dashboard's whole-table counts and CLV histogram, per snapshot for a minute.
     pub figures: overview::FiguresCache,
 }
 
-/// A boxed future, for [`Hooks`].
-pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
-
-/// Recomputes the stored value figures (the server's `value::refresh`); the new snapshot's id,
-/// or the error's message.
-pub type RefreshHook =
-    std::sync::Arc<dyn Fn(Store) -> BoxFuture<Result<i64, String>> + Send + Sync>;
-
-/// The score attributes of a customer (the server's `value::score_attributes`).
-pub type AttributesHook = fn(
-    &patron_store::ScoreProfile,
-    &patron_store::CustomerValueRow,
-) -> std::collections::BTreeMap<String, patron_value::score::AttrValue>;
-
-/// What the web pages need from the server crate (which depends on this one): the value
-/// refresh and the score attributes. Without them the Recompute button and the score model
-/// preview say that they are not available.
-#[derive(Clone, Default)]
-pub struct Hooks {
-    pub refresh: Option<RefreshHook>,
-    pub score_attributes: Option<AttributesHook>,
+/// The web interface with its sign-in: `/login`, `/logout`, and every page behind the session
+/// layer (session cookie, CSRF check, role gates from the permission table; see [`auth`]).
+/// It has no fallback, so that the binary can merge it with the JSON API's router (whose
+/// fallback answers unknown paths).
+pub fn app(store: Store) -> Router {
+    let auth = auth::WebAuth {
+        store: store.clone(),
+        limiter: std::sync::Arc::new(auth::RateLimiter::default()),
+    };
+    router(store)
+        .merge(auth::routes(auth.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            auth::session_layer,
+        ))
 }
 
-impl std::fmt::Debug for Hooks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hooks")
-            .field("refresh", &self.refresh.is_some())
-            .field("score_attributes", &self.score_attributes.is_some())
-            .finish()
-    }
-}
-
-/// The web interface's routes without the server's hooks (see [`router_with`]).
+/// The pages without the sign-in layer: each request must carry a [`patron_app::Session`]
+/// extension (what [`app`]'s session layer adds; tests add their own).
 pub fn router(store: Store) -> Router {
-    router_with(store, Hooks::default())
-}
-
-/// The web interface's routes. It has no fallback, so that it can be merged into the API's
-/// router (whose fallback answers unknown paths).
-pub fn router_with(store: Store, hooks: Hooks) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/customers") }))
         .route("/customers", get(customers::list))
@@ -130,9 +108,8 @@ pub fn router_with(store: Store, hooks: Hooks) -> Router {
         .route("/static/patron.css", get(stylesheet))
         .with_state(WebState {
             store,
-            hooks,
             imports: import::Jobs::default(),
-            periods: period::Cache::default(),
+            periods: patron_app::period::Cache::default(),
             figures: overview::FiguresCache::default(),
         })
 }

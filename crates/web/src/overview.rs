@@ -17,13 +17,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use chrono::NaiveDate;
 use maud::{html, Markup};
-use patron_store::{Role, Viewer};
+use patron_app::Session;
+use patron_store::Role;
 use serde::Deserialize;
 
 use crate::i18n::{self, Lang};
-use crate::period::{self, Comparison, Pair, Period};
 use crate::svg::{self, Frame, H, LEFT, RIGHT, TOP, W};
 use crate::{error_page, get_param, html, layout, parse_pairs, store_error_page, Ctx, WebState};
+use patron_app::dashboard::{clv_range, SnapshotFigures};
+use patron_app::period::{self, Comparison, Pair, Period};
 
 /// The parts of a snapshot's report the dashboard shows (see the server's `report_json`).
 /// Every field is optional so that older or newer reports still render.
@@ -45,55 +47,6 @@ pub struct Report {
     pub churn: Churn,
     /// Written by refreshes since the figures moved into the snapshot; absent in older ones.
     pub dashboard: Option<SnapshotFigures>,
-}
-
-/// The dashboard's figures computed with a snapshot from all its order lines and value rows.
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, Deserialize)]
-#[serde(default)]
-pub struct SnapshotFigures {
-    /// The comparison of every period length that has one.
-    pub periods: Vec<Comparison>,
-    /// (lower bound, step, customers per bin) of the CLV histogram.
-    pub clv_bins: Option<(f64, f64, Vec<u64>)>,
-    /// Live customers and advocates when the refresh ran: the first view of the snapshot shows
-    /// these, later ones count again (see [`FiguresCache`]). Set by the refresh.
-    pub customers: Option<u64>,
-    pub advocates: Option<u64>,
-}
-
-impl SnapshotFigures {
-    /// The figures of a refresh: the period comparisons of `facts` (the order lines it read)
-    /// with the ABC classes and RFM segments of `rows` (the value rows it stores), and the CLV
-    /// histogram of `rows` over the bins of `deciles` (the report's CLV deciles), counted as
-    /// [`patron_store::Store::clv_histogram`] counts the stored rows.
-    pub fn compute(
-        facts: &[patron_store::OrderFact],
-        rows: &[patron_store::CustomerValueRow],
-        deciles: &[f64],
-    ) -> SnapshotFigures {
-        let classes: Vec<patron_store::ValueClasses> = rows
-            .iter()
-            .map(|r| (r.customer_id, r.abc_class.clone(), r.rfm_segment.clone()))
-            .collect();
-        let periods = period::compute_all(facts, &classes);
-        let clv_bins = clv_range(deciles).map(|(lo, step, n)| {
-            let mut counts = vec![0u64; n.max(1)];
-            let last = counts.len() - 1;
-            for v in rows.iter().filter_map(|r| r.clv).filter(|v| !v.is_nan()) {
-                let b = ((v - lo) / step).floor();
-                // Below the first bin counts in it, beyond the last in the last.
-                let k = if b >= 0.0 { (b as usize).min(last) } else { 0 };
-                counts[k] += 1;
-            }
-            (lo, step, counts)
-        });
-        SnapshotFigures {
-            periods,
-            clv_bins,
-            customers: None,
-            advocates: None,
-        }
-    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -218,7 +171,7 @@ struct Extra {
 pub async fn page(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawQuery(q): RawQuery,
 ) -> Response {
     let pairs = parse_pairs(q.unwrap_or_default().as_bytes());
@@ -231,7 +184,7 @@ pub async fn page(
         Err(e) => return store_error_page(lang, &e),
     };
     let Some(snapshot) = snapshot else {
-        return crate::dashboard::page(State(st), Ctx { lang }).await;
+        return crate::dashboard::page(&st, lang, &me).await;
     };
     let report: Report = match serde_json::from_value(snapshot.report.clone()) {
         Ok(r) => r,
@@ -246,18 +199,21 @@ pub async fn page(
     };
     let personal = me.user.sees_records();
     // A manager whose scope is not everything sees the names of the customers in it only.
-    let mut hidden = std::collections::HashSet::new();
-    if personal && !me.visible.is_all() {
-        for w in report.churn.top.iter().take(CHURN_ROWS) {
-            match st.store.customer_owner(w.customer_id).await {
-                Ok(owner) if me.visible.allows(owner, false) => {}
-                Ok(_) | Err(patron_store::StoreError::NotFound { .. }) => {
-                    hidden.insert(w.customer_id);
-                }
-                Err(e) => return store_error_page(lang, &e),
-            }
-        }
-    }
+    let listed: Vec<i64> = report
+        .churn
+        .top
+        .iter()
+        .take(CHURN_ROWS)
+        .map(|w| w.customer_id)
+        .collect();
+    let readable = match me.readable(&st.store, &listed).await {
+        Ok(r) => r,
+        Err(e) => return store_error_page(lang, &e),
+    };
+    let hidden: std::collections::HashSet<i64> = listed
+        .into_iter()
+        .filter(|id| !readable.contains(id))
+        .collect();
     let who = Audience {
         personal,
         recompute: matches!(me.user.role, Role::Admin | Role::Manager),
@@ -366,49 +322,22 @@ async fn extra(
     })
 }
 
-/// Bins of the CLV histogram from the deciles: from min(0, p0) to about the 95th percentile
-/// (the long tail goes in the last bin), on round steps.
-fn clv_range(deciles: &[f64]) -> Option<(f64, f64, usize)> {
-    if deciles.len() < 11 {
-        return None;
-    }
-    let lo = deciles[0].min(0.0);
-    // Twice the 90th percentile (at most the highest value): the tail goes in the last bin.
-    let hi = (deciles[9] * 2.0).min(deciles[10]).max(deciles[9]);
-    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
-        return None;
-    }
-    let t = svg::ticks(lo, hi, 24);
-    let step = t.windows(2).map(|w| w[1] - w[0]).next()?;
-    let start = (lo / step).floor() * step;
-    let n = (((hi - start) / step).ceil() as usize).clamp(1, 60);
-    Some((start, step, n))
-}
-
 /// `POST /dashboard/recompute`: runs the value refresh, then shows the dashboard.
 pub async fn recompute(State(st): State<WebState>, Ctx { lang }: Ctx) -> Response {
-    let Some(refresh) = st.hooks.refresh.clone() else {
-        return error_page(
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            lang.t("error.title"),
-            lang.t("dash.recompute_unavailable"),
-        );
-    };
     let started = std::time::Instant::now();
-    match refresh(st.store.clone()).await {
+    match patron_app::value::refresh_like_last_time(&st.store).await {
         Ok(_) => Redirect::to(&format!(
             "/dashboard?recomputed={:.1}",
             started.elapsed().as_secs_f64()
         ))
         .into_response(),
-        Err(message) => {
-            tracing::error!(error = %message, "value refresh from the dashboard failed");
+        Err(e) => {
+            tracing::error!(error = %e, "value refresh from the dashboard failed");
             error_page(
                 lang,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 lang.t("dash.recompute_failed"),
-                &message,
+                &e.to_string(),
             )
         }
     }

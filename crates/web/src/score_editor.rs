@@ -29,6 +29,12 @@ use patron_value::score::{
 use crate::i18n::{self, Lang};
 use crate::{get_param, html, layout, parse_pairs, store_error_page, Ctx, WebState, BY};
 
+/// The score attributes of a customer (profile fields plus stored figures).
+type Attributes = fn(
+    &patron_store::ScoreProfile,
+    &patron_store::CustomerValueRow,
+) -> std::collections::BTreeMap<String, patron_value::score::AttrValue>;
+
 /// One attribute as the form holds it (text, so that bad input can be shown back).
 #[derive(Debug, Clone, Default)]
 struct AttrForm {
@@ -369,15 +375,12 @@ pub async fn submit(
             if let Err(e) = st.store.save_score_model(&toml, BY, note).await {
                 return store_error_page(lang, &e);
             }
-            let recomputed = match st.hooks.refresh.clone() {
-                Some(refresh) => match refresh(st.store.clone()).await {
-                    Ok(_) => "recomputed",
-                    Err(e) => {
-                        tracing::error!(error = %e, "refresh after saving the score model failed");
-                        "saved"
-                    }
-                },
-                None => "saved",
+            let recomputed = match patron_app::value::refresh_like_last_time(&st.store).await {
+                Ok(_) => "recomputed",
+                Err(e) => {
+                    tracing::error!(error = %e, "refresh after saving the score model failed");
+                    "saved"
+                }
             };
             Redirect::to(&format!("/score-model?saved={recomputed}")).into_response()
         }
@@ -553,9 +556,7 @@ async fn preview(
     model: &ScoreModel,
     form: &Form,
 ) -> Result<Option<Preview>, String> {
-    let Some(attributes) = st.hooks.score_attributes else {
-        return Err(i18n::t(Lang::En, "score.preview_unavailable").into());
-    };
+    let attributes: Attributes = patron_app::value::score_attributes;
     let facts = st.store.order_facts().await.map_err(|e| e.to_string())?;
     let profiles = st.store.score_profiles().await.map_err(|e| e.to_string())?;
     let (current, _) = current_model(st).await.map_err(|e| e.to_string())?;
@@ -576,7 +577,7 @@ fn compute_preview(
     profiles: &[ScoreProfile],
     model: &ScoreModel,
     current: &ScoreModel,
-    attributes: crate::AttributesHook,
+    attributes: Attributes,
     holdout_months: u32,
     outcome: Outcome,
 ) -> Option<Preview> {

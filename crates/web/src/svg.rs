@@ -30,27 +30,7 @@ impl Frame {
     }
 }
 
-/// Round tick values covering `lo..=hi` (about `n` of them).
-pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
-        return vec![lo];
-    }
-    let raw = (hi - lo) / n.max(1) as f64;
-    let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * mag)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag);
-    let start = (lo / step).ceil() * step;
-    let mut out = Vec::new();
-    let mut v = start;
-    while v <= hi + step * 1e-9 {
-        out.push(if v.abs() < step * 1e-9 { 0.0 } else { v });
-        v += step;
-    }
-    out
-}
+pub use patron_app::dashboard::ticks;
 
 /// The `<svg>` element with a title for screen readers.
 pub fn svg(id: &str, title: &str, body: Markup) -> Markup {

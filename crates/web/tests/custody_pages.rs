@@ -5,8 +5,9 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use patron_app::Session;
 use patron_domain::CustomerInput;
-use patron_store::{backend_tests, Actor, AuditFilter, NewUser, Role, Store, User, Viewer};
+use patron_store::{backend_tests, Actor, AuditFilter, NewUser, Role, Store, User};
 use tower::ServiceExt;
 
 backend_tests!(
@@ -80,7 +81,7 @@ async fn user(store: &Store, name: &str, role: Role) -> User {
 
 /// The web pages as `u` sees them (what the server's session layer puts in front).
 async fn app_as(store: &Store, u: &User) -> Router {
-    let viewer = Viewer {
+    let viewer = Session {
         user: u.clone(),
         visible: store.visibility(u).await.unwrap(),
         actor: Actor::user(u, Some("127.0.0.1".into())),

@@ -5,10 +5,9 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use patron_app::Session;
 use patron_domain::CustomerInput;
-use patron_store::{
-    backend_tests, Actor, LeadInput, LeadStatusChange, NewUser, Role, Store, User, Viewer,
-};
+use patron_store::{backend_tests, Actor, LeadInput, LeadStatusChange, NewUser, Role, Store, User};
 use tower::ServiceExt;
 
 struct Page {
@@ -69,7 +68,7 @@ async fn user(store: &Store, name: &str) -> User {
 }
 
 async fn app_as(store: &Store, u: &User) -> Router {
-    let viewer = Viewer {
+    let viewer = Session {
         user: u.clone(),
         visible: store.visibility(u).await.unwrap(),
         actor: Actor::user(u, None),

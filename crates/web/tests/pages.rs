@@ -134,7 +134,7 @@ async fn setup() -> (Store, Router, i64) {
         .await
         .unwrap();
     let app = patron_web::router(store.clone()).layer(axum::Extension(
-        patron_store::Viewer::unrestricted("web-test"),
+        patron_app::Session::unrestricted("web-test"),
     ));
     (store, app, first)
 }
@@ -403,7 +403,7 @@ async fn dashboard_draws_svg_plots() {
 #[tokio::test]
 async fn empty_database_pages_render() {
     let store = fresh_store(BackendKind::Sqlite).await.unwrap();
-    let app = patron_web::router(store).layer(axum::Extension(patron_store::Viewer::unrestricted(
+    let app = patron_web::router(store).layer(axum::Extension(patron_app::Session::unrestricted(
         "web-test",
     )));
     assert_eq!(get(&app, "/customers").await.status, StatusCode::OK);

@@ -7,6 +7,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use chrono::{Duration, NaiveDate, Utc};
 use http_body_util::BodyExt;
+use patron_app::Session;
 use patron_domain::receivable::{InstalmentInput, InvoiceInput};
 use patron_domain::service::{Priority, TicketInput, TicketKind};
 use patron_domain::{
@@ -14,7 +15,7 @@ use patron_domain::{
 };
 use patron_store::{
     backend_tests, Actor, CampaignInput, DataScope, NewUser, OnExcess, OpportunityInput,
-    OrderTerms, Role, Store, Viewer,
+    OrderTerms, Role, Store,
 };
 use tower::ServiceExt;
 
@@ -95,7 +96,7 @@ async fn viewer(store: &Store, name: &str, role: Role, scope: Option<DataScope>)
         .await
         .unwrap();
     let visible = store.visibility(&user).await.unwrap();
-    let v = Viewer {
+    let v = Session {
         actor: Actor::user(&user, None),
         user: user.clone(),
         visible,
@@ -367,7 +368,7 @@ async fn receivables_queue_ageing_and_payments(store: Store) {
     assert!(one.body.contains("id=\"customer-invoices\"") && one.body.contains("Instalment 2"));
     let other = get(
         &f.ann,
-        &format!("/work/receivables?customer={}", f.borealis),
+        &format!("/work/receivables?customer=%23{}", f.borealis),
     )
     .await;
     assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -543,7 +544,7 @@ async fn service_tickets_and_surveys(store: Store) {
     )
     .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
-    let mine = get(&f.ann, &format!("/work/service?customer={}", f.acme)).await;
+    let mine = get(&f.ann, &format!("/work/service?customer=%23{}", f.acme)).await;
     assert!(mine.body.contains("Fix the hinge") && mine.body.contains("Urgent"));
     // Resolve, reopen and comment on Ann's ticket; Bob's is not found for her.
     let t = f.store.customer_tickets(f.acme, Utc::now()).await.unwrap()[0].id;
@@ -573,7 +574,7 @@ async fn service_tickets_and_surveys(store: Store) {
     assert_eq!(esc.status, StatusCode::SEE_OTHER, "{}", esc.body);
     let tk = f.store.ticket(f.acme, t, Utc::now()).await.unwrap();
     assert_eq!(tk.escalation_level, 1);
-    let page = get(&f.ann, &format!("/work/service?customer={}", f.acme)).await;
+    let page = get(&f.ann, &format!("/work/service?customer=%23{}", f.acme)).await;
     assert!(page
         .body
         .contains("escalated by hand to level 1: asked for the manager"));
@@ -615,7 +616,7 @@ async fn service_tickets_and_surveys(store: Store) {
         f.store.satisfaction(f.acme).await.unwrap().latest_nps,
         Some(9)
     );
-    let zh = get_zh(&f.ann, &format!("/work/service?customer={}", f.acme)).await;
+    let zh = get_zh(&f.ann, &format!("/work/service?customer=%23{}", f.acme)).await;
     assert!(zh.body.contains("未结工单") && zh.body.contains("维修"));
     assert!(
         zh.body.contains("<strong>创建</strong>"),
@@ -639,7 +640,7 @@ async fn followup_plan_cadence_and_brief(store: Store) {
         &f.ann,
         "/work/followup/done",
         &[
-            ("customer", &f.acme.to_string()),
+            ("customer", &format!("#{}", f.acme)),
             ("kind", "visit"),
             ("text", "Met the buyer"),
         ],
@@ -653,7 +654,7 @@ async fn followup_plan_cadence_and_brief(store: Store) {
     let theirs = post(
         &f.ann,
         "/work/followup/done",
-        &[("customer", &f.borealis.to_string()), ("kind", "visit")],
+        &[("customer", &format!("#{}", f.borealis)), ("kind", "visit")],
     )
     .await;
     assert_eq!(theirs.status, StatusCode::UNPROCESSABLE_ENTITY);

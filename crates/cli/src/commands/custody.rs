@@ -84,6 +84,9 @@ pub enum PoolCmd {
         /// Apply the rules as of this day (YYYY-MM-DD; default today).
         #[arg(long)]
         today: Option<chrono::NaiveDate>,
+        /// Only list the customers that would return; change nothing.
+        #[arg(long)]
+        preview: bool,
     },
     /// Show the pool's cap and reclaim days.
     Rules,
@@ -113,8 +116,13 @@ pub struct AuditArgs {
 }
 
 pub fn cli_actor() -> Actor {
+    cli_session().actor
+}
+
+/// The command-line operator: sees everything, recorded as `cli:<login name>`.
+pub fn cli_session() -> patron_app::Session {
     let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-    Actor::system(&format!("cli:{who}"))
+    patron_app::Session::unrestricted(&format!("cli:{who}"))
 }
 
 fn parse_role(s: &str) -> anyhow::Result<Role> {
@@ -355,19 +363,21 @@ pub async fn token(store: &Store, cmd: TokenCmd) -> anyhow::Result<()> {
 
 pub async fn pool(store: &Store, cmd: PoolCmd) -> anyhow::Result<()> {
     match cmd {
-        PoolCmd::Reclaim { today } => {
+        PoolCmd::Reclaim { today, preview } => {
             let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
-            let out = store.reclaim(today, &cli_actor()).await?;
+            let out =
+                patron_app::pool::reclaim_as_of(store, &cli_session(), today, preview).await?;
+            let verb = if preview { "would return" } else { "returned" };
             for r in &out {
                 println!(
-                    "customer {} returned to the pool (owner {}, grade {}, idle {} days)",
+                    "customer {} {verb} to the pool (owner {}, grade {}, idle {} days)",
                     r.customer_id,
                     r.owner_id,
                     r.grade.as_deref().unwrap_or("-"),
                     r.idle_days
                 );
             }
-            println!("{} customers returned to the pool", out.len());
+            println!("{} customers {verb} to the pool", out.len());
         }
         PoolCmd::Rules => {
             let r = store.pool_rules().await?;

@@ -54,14 +54,14 @@ pub async fn run(db: &Path, orders: &Path, addr: SocketAddr, no_serve: bool) -> 
         db.display()
     );
     // CDNOW is the weekly data set of the literature: fit the models in weeks.
-    let opts = patron_server::value::RefreshOptions {
+    let opts = patron_app::value::RefreshOptions {
         unit: Some(patron_value::summary::TimeUnit::Week),
         ..Default::default()
     }
     .analysis_options()
     .map_err(|field| anyhow::anyhow!("bad value option {field}"))?;
     let t = Instant::now();
-    let snapshot = patron_server::value::refresh(&store, &opts)
+    let snapshot = patron_app::value::refresh(&store, &opts)
         .await
         .context("computing customer values")?;
     println!(
@@ -73,5 +73,5 @@ pub async fn run(db: &Path, orders: &Path, addr: SocketAddr, no_serve: bool) -> 
         return Ok(());
     }
     println!("Patron is running at http://{addr}/ (API under /api, OpenAPI at /openapi.json); Ctrl-C stops it");
-    patron_server::serve(store, addr).await.context("serving")
+    patron::serve(store, addr).await.context("serving")
 }

@@ -147,7 +147,7 @@ pub async fn run(database: &str, args: ValueArgs) -> anyhow::Result<()> {
             let opts = options(&a.analysis)?;
             let store = super::open(database).await?;
             let started = std::time::Instant::now();
-            let snap = patron_server::value::refresh(&store, &opts)
+            let snap = patron_app::value::refresh(&store, &opts)
                 .await
                 .context("computing customer values")?;
             println!(

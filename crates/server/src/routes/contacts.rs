@@ -23,9 +23,9 @@ pub async fn list(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, false).await?;
+    me.guard(&state.store, id, false).await?;
     let list = state.store.contacts(id).await?;
-    me.audit(&state, "view", Some(id), Some("contacts"), None)
+    me.audit(&state.store, "view", Some(id), Some("contacts"), None)
         .await?;
     Ok(Json(list).into_response())
 }
@@ -36,10 +36,10 @@ pub async fn create(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<ContactInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, true).await?;
+    me.guard(&state.store, id, true).await?;
     let c = state.store.create_contact(id, input).await?;
     let detail = format!("contact {} created", c.id);
-    me.audit(&state, "update", Some(id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(id), Some(&detail), None)
         .await?;
     let location = HeaderValue::from_str(&format!("/api/customers/{id}/contacts/{}", c.id))
         .expect("ascii path");
@@ -51,10 +51,10 @@ pub async fn read(
     me: Me,
     ApiPath(p): ApiPath<ContactPath>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, p.id, false).await?;
+    me.guard(&state.store, p.id, false).await?;
     let c = state.store.contact(p.id, p.contact_id).await?;
     let detail = format!("contact {}", p.contact_id);
-    me.audit(&state, "view", Some(p.id), Some(&detail), None)
+    me.audit(&state.store, "view", Some(p.id), Some(&detail), None)
         .await?;
     Ok(Json(c).into_response())
 }
@@ -65,13 +65,13 @@ pub async fn replace(
     ApiPath(p): ApiPath<ContactPath>,
     ApiJson(input): ApiJson<ContactInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, p.id, true).await?;
+    me.guard(&state.store, p.id, true).await?;
     let c = state
         .store
         .update_contact(p.id, p.contact_id, input)
         .await?;
     let detail = format!("contact {} replaced", p.contact_id);
-    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
         .await?;
     Ok(Json(c).into_response())
 }
@@ -81,10 +81,10 @@ pub async fn remove(
     me: Me,
     ApiPath(p): ApiPath<ContactPath>,
 ) -> Result<StatusCode, ApiError> {
-    me.guard(&state, p.id, true).await?;
+    me.guard(&state.store, p.id, true).await?;
     state.store.delete_contact(p.id, p.contact_id).await?;
     let detail = format!("contact {} deleted", p.contact_id);
-    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use patron_domain::FieldError;
-use patron_store::{AuditFilter, Role};
+use patron_store::AuditFilter;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -20,7 +20,7 @@ pub async fn me(me: Me) -> Response {
 }
 
 pub async fn users(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
-    me.require(&[Role::Admin, Role::Manager])?;
+    me.require(patron_app::Action::ManageUsers)?;
     Ok(Json(state.store.users().await?).into_response())
 }
 
@@ -41,7 +41,7 @@ pub async fn create_token(
 ) -> Result<Response, ApiError> {
     let (token, secret) = state.store.create_token(me.user.id, &input.name).await?;
     let detail = format!("token {} ({})", token.id, token.name);
-    me.audit(&state, "token_create", None, Some(&detail), None)
+    me.audit(&state.store, "token_create", None, Some(&detail), None)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -58,7 +58,7 @@ pub async fn revoke_token(
     let owner = (!me.user.is_admin()).then_some(me.user.id);
     state.store.revoke_token(token_id, owner).await?;
     let detail = format!("token {token_id}");
-    me.audit(&state, "token_revoke", None, Some(&detail), None)
+    me.audit(&state.store, "token_revoke", None, Some(&detail), None)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -78,7 +78,7 @@ pub async fn audit(
     me: Me,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    me.require(&[Role::Admin])?;
+    me.require(patron_app::Action::ReadAudit)?;
     let limit = crate::routes::row_limit(q.limit)?;
     let rows = state
         .store
@@ -92,7 +92,7 @@ pub async fn audit(
         })
         .await?;
     me.audit(
-        &state,
+        &state.store,
         "export",
         None,
         Some("audit log"),
@@ -107,7 +107,7 @@ pub async fn claim(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, false).await?;
+    me.guard(&state.store, id, false).await?;
     state.store.claim(id, me.user.id, &me.actor).await?;
     Ok(Json(state.store.customer(id).await?).into_response())
 }
@@ -117,7 +117,7 @@ pub async fn release(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, true).await?;
+    me.guard(&state.store, id, true).await?;
     state
         .store
         .release(id, &me.actor, "returned to the pool by hand")
@@ -128,18 +128,19 @@ pub async fn release(
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ReclaimRequest {
-    /// The day the rules are applied as of (default today).
-    pub today: Option<chrono::NaiveDate>,
+    /// Only list what would return to the pool, change nothing.
+    #[serde(default)]
+    pub preview: bool,
 }
 
+/// Applies the reclaim rules on the server's date over the caller's scope (see
+/// `patron_app::pool`).
 pub async fn reclaim(
     State(state): State<AppState>,
     me: Me,
     crate::extract::ApiJsonOrEmpty(req): crate::extract::ApiJsonOrEmpty<ReclaimRequest>,
 ) -> Result<Response, ApiError> {
-    me.require(&[Role::Admin, Role::Manager])?;
-    let today = req.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let out = state.store.reclaim(today, &me.actor).await?;
+    let out = patron_app::pool::reclaim(&state.store, &me, req.preview).await?;
     Ok(Json(out).into_response())
 }
 
@@ -158,7 +159,7 @@ pub async fn handover(
     ApiPath(user_id): ApiPath<i64>,
     ApiJson(req): ApiJson<HandoverRequest>,
 ) -> Result<Response, ApiError> {
-    me.require(&[Role::Admin, Role::Manager])?;
+    me.require(patron_app::Action::ManageUsers)?;
     // A manager hands over only between users within their scope.
     for u in [user_id, req.to] {
         if !me.visible.allows(Some(u), true) {

@@ -82,7 +82,7 @@ pub async fn list(
         .await
         .map_err(query_error)?;
     me.audit(
-        &state,
+        &state.store,
         "list",
         None,
         Some("customers"),
@@ -137,7 +137,8 @@ pub async fn create(
         .store
         .create_customer(input, &me.user.username)
         .await?;
-    me.audit(&state, "create", Some(c.id), None, None).await?;
+    me.audit(&state.store, "create", Some(c.id), None, None)
+        .await?;
     Ok(with_etag(StatusCode::CREATED, c))
 }
 
@@ -146,9 +147,9 @@ pub async fn read(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, false).await?;
+    me.guard(&state.store, id, false).await?;
     let c = state.store.customer(id).await?;
-    me.audit(&state, "view", Some(id), None, None).await?;
+    me.audit(&state.store, "view", Some(id), None, None).await?;
     let value = state.store.customer_value(id).await?;
     // The stored value figures ride along (null before the customer's first refresh).
     let etag = HeaderValue::from_str(&format!("\"{}\"", c.version)).expect("digits");
@@ -180,7 +181,7 @@ pub async fn update(
         }
         (a, b) => a.or(b),
     };
-    me.guard(&state, id, true).await?;
+    me.guard(&state.store, id, true).await?;
     let new_owner = patch.get("owner_id").map(|v| v.as_i64());
     if let Some(owner) = new_owner {
         // Giving a customer away (or to the pool) stays within the caller's scope.
@@ -197,15 +198,21 @@ pub async fn update(
         .await?;
     let mut fields: Vec<&str> = patch.keys().map(String::as_str).collect();
     fields.sort_unstable();
-    me.audit(&state, "update", Some(id), Some(&fields.join(",")), None)
-        .await?;
+    me.audit(
+        &state.store,
+        "update",
+        Some(id),
+        Some(&fields.join(",")),
+        None,
+    )
+    .await?;
     if new_owner.is_some() && c.data.owner_id != old_owner {
         let detail = format!(
             "owner {} -> {}",
             old_owner.map_or("pool".into(), |o| o.to_string()),
             c.data.owner_id.map_or("pool".into(), |o| o.to_string())
         );
-        me.audit(&state, "handover", Some(id), Some(&detail), None)
+        me.audit(&state.store, "handover", Some(id), Some(&detail), None)
             .await?;
     }
     Ok(with_etag(StatusCode::OK, c))
@@ -236,9 +243,10 @@ pub async fn remove(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    me.guard(&state, id, true).await?;
+    me.guard(&state.store, id, true).await?;
     state.store.delete_customer(id).await?;
-    me.audit(&state, "delete", Some(id), None, None).await?;
+    me.audit(&state.store, "delete", Some(id), None, None)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -249,9 +257,9 @@ pub async fn history(
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> Result<Response, ApiError> {
     let limit = row_limit(q.limit)?;
-    me.guard(&state, id, false).await?;
+    me.guard(&state.store, id, false).await?;
     let h = state.store.customer_history(id, limit).await?;
-    me.audit(&state, "view", Some(id), Some("history"), None)
+    me.audit(&state.store, "view", Some(id), Some("history"), None)
         .await?;
     Ok(Json(h).into_response())
 }
@@ -263,10 +271,10 @@ pub async fn duplicates_of(
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> Result<Response, ApiError> {
     let limit = row_limit(q.limit)?;
-    me.guard(&state, id, false).await?;
+    me.guard(&state.store, id, false).await?;
     let d = state.store.duplicates(Some(id), limit).await?;
     let d = visible_pairs(&state, &me, d).await?;
-    me.audit(&state, "view", Some(id), Some("duplicates"), None)
+    me.audit(&state.store, "view", Some(id), Some("duplicates"), None)
         .await?;
     Ok(Json(d).into_response())
 }
@@ -309,8 +317,12 @@ pub async fn merge(
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<MergeRequest>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, true).await?;
-    let drop = match me.guard(&state, req.drop, true).await {
+    me.guard(&state.store, id, true).await?;
+    let drop = match me
+        .guard(&state.store, req.drop, true)
+        .await
+        .map_err(ApiError::from)
+    {
         Err(e) if e.status == StatusCode::NOT_FOUND => {
             Err(StoreError::not_found("customer", req.drop))
         }
@@ -332,7 +344,7 @@ pub async fn merge(
         .merge_customers(id, req.drop, &me.user.username)
         .await?;
     let detail = format!("merged customer {} into {id}", req.drop);
-    me.audit(&state, "merge", Some(id), Some(&detail), None)
+    me.audit(&state.store, "merge", Some(id), Some(&detail), None)
         .await?;
     Ok(Json(outcome).into_response())
 }

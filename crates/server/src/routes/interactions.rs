@@ -43,7 +43,7 @@ async fn list(state: &AppState, me: &Me, q: AllInteractionsQuery) -> Result<Resp
     let page = page(q.limit, q.after)?;
     me.require_records()?;
     if let Some(c) = q.customer_id {
-        me.guard(state, c, false).await?;
+        me.guard(&state.store, c, false).await?;
     }
     let result = state
         .store
@@ -51,7 +51,7 @@ async fn list(state: &AppState, me: &Me, q: AllInteractionsQuery) -> Result<Resp
         .await
         .map_err(query_error)?;
     me.audit(
-        state,
+        &state.store,
         "list",
         q.customer_id,
         Some("interactions"),
@@ -121,12 +121,9 @@ pub async fn create(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<InteractionInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, true).await?;
+    me.guard(&state.store, id, true).await?;
     check(&state, id, &input, false).await?;
-    let i = state.store.create_interaction(id, input).await?;
-    let detail = format!("interaction {} created", i.id);
-    me.audit(&state, "update", Some(id), Some(&detail), None)
-        .await?;
+    let i = patron_app::customers::record_interaction(&state.store, &me, id, input).await?;
     let location = HeaderValue::from_str(&format!("/api/customers/{id}/interactions/{}", i.id))
         .expect("ascii path");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(i)).into_response())
@@ -137,10 +134,10 @@ pub async fn read(
     me: Me,
     ApiPath(p): ApiPath<InteractionPath>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, p.id, false).await?;
+    me.guard(&state.store, p.id, false).await?;
     let i = state.store.interaction(p.id, p.interaction_id).await?;
     let detail = format!("interaction {}", p.interaction_id);
-    me.audit(&state, "view", Some(p.id), Some(&detail), None)
+    me.audit(&state.store, "view", Some(p.id), Some(&detail), None)
         .await?;
     Ok(Json(i).into_response())
 }
@@ -151,7 +148,7 @@ pub async fn replace(
     ApiPath(p): ApiPath<InteractionPath>,
     ApiJson(input): ApiJson<InteractionInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, p.id, true).await?;
+    me.guard(&state.store, p.id, true).await?;
     state.store.interaction(p.id, p.interaction_id).await?;
     check(&state, p.id, &input, true).await?;
     let i = state
@@ -159,7 +156,7 @@ pub async fn replace(
         .update_interaction(p.id, p.interaction_id, input)
         .await?;
     let detail = format!("interaction {} replaced", p.interaction_id);
-    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
         .await?;
     Ok(Json(i).into_response())
 }
@@ -169,13 +166,13 @@ pub async fn remove(
     me: Me,
     ApiPath(p): ApiPath<InteractionPath>,
 ) -> Result<StatusCode, ApiError> {
-    me.guard(&state, p.id, true).await?;
+    me.guard(&state.store, p.id, true).await?;
     state
         .store
         .delete_interaction(p.id, p.interaction_id)
         .await?;
     let detail = format!("interaction {} deleted", p.interaction_id);
-    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

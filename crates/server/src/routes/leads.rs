@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use patron_store::{
-    ConvertLead, Lead, LeadFilter, LeadInput, LeadStatusChange, Role, StoreError, Viewer,
-    Visibility, LEAD_STATUSES,
+    ConvertLead, Lead, LeadFilter, LeadInput, LeadStatusChange, Role, StoreError, Visibility,
+    LEAD_STATUSES,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -53,19 +53,14 @@ struct FunnelQuery {
     campaign_id: Option<i64>,
 }
 
-fn viewer(me: &Me) -> Viewer {
-    Viewer {
-        user: me.user.clone(),
-        visible: me.visible.clone(),
-        actor: me.actor.clone(),
-    }
-}
-
 /// The lead, when the caller may see it (404 otherwise, like a missing one); with `write`, also
 /// may work it (403 for an unowned lead the caller only reads).
 async fn visible(state: &AppState, me: &Me, id: i64, write: bool) -> Result<Lead, ApiError> {
     me.require_records()?;
-    let lead = state.store.visible_lead(&viewer(me), id, false).await?;
+    let lead = state
+        .store
+        .visible_lead(&me.user, &me.visible, id, false)
+        .await?;
     if write && !me.visible.allows(lead.owner_id, true) {
         return Err(forbidden(format!(
             "lead {id} has no owner: an administrator or manager assigns it before it is worked"
@@ -93,7 +88,7 @@ pub async fn list(
         .await
         .map_err(query_error)?;
     me.audit(
-        &state,
+        &state.store,
         "list",
         None,
         Some("leads"),
@@ -121,7 +116,7 @@ pub async fn funnel(
         Visibility::All
     };
     let f = state.store.lead_funnel(&filter, &scope).await?;
-    me.audit(&state, "list", None, Some("lead funnel"), None)
+    me.audit(&state.store, "list", None, Some("lead funnel"), None)
         .await?;
     Ok(Json(f).into_response())
 }
@@ -134,7 +129,7 @@ pub async fn get_lead(
     let lead = visible(&state, &me, id, false).await?;
     let detail = format!("lead {id}");
     me.audit(
-        &state,
+        &state.store,
         "view",
         lead.converted_customer_id,
         Some(&detail),
@@ -161,7 +156,7 @@ pub async fn create(
     }
     let lead = state.store.create_lead(input).await?;
     let detail = format!("lead {} created", lead.id);
-    me.audit(&state, "create", None, Some(&detail), None)
+    me.audit(&state.store, "create", None, Some(&detail), None)
         .await?;
     Ok((StatusCode::CREATED, Json(lead)).into_response())
 }
@@ -175,7 +170,7 @@ pub async fn change_status(
     visible(&state, &me, id, true).await?;
     let lead = state.store.set_lead_status(id, &change).await?;
     let detail = format!("lead {id} moved to {}", lead.status);
-    me.audit(&state, "update", None, Some(&detail), None)
+    me.audit(&state.store, "update", None, Some(&detail), None)
         .await?;
     Ok(Json(lead).into_response())
 }
@@ -188,7 +183,8 @@ pub async fn convert(
 ) -> Result<Response, ApiError> {
     visible(&state, &me, id, true).await?;
     if let Some(into) = how.into {
-        me.guard(&state, into, true).await.map_err(|e| {
+        me.guard(&state.store, into, true).await.map_err(|e| {
+            let e = ApiError::from(e);
             if e.status == StatusCode::NOT_FOUND {
                 ApiError::from(StoreError::invalid(
                     "into",
@@ -213,7 +209,7 @@ pub async fn convert(
         done.customer_number
     );
     me.audit(
-        &state,
+        &state.store,
         "update",
         Some(done.customer_id),
         Some(&detail),
@@ -257,7 +253,7 @@ pub async fn assign(
         Some(o) => format!("lead {id} given to user {o}"),
         None => format!("lead {id} left without owner"),
     };
-    me.audit(&state, "update", None, Some(&detail), None)
+    me.audit(&state.store, "update", None, Some(&detail), None)
         .await?;
     Ok(Json(lead).into_response())
 }

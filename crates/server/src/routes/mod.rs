@@ -832,7 +832,7 @@ pub static ROUTES: &[Route] = &[
         path: "/api/pool/reclaim",
         operation_id: "reclaimPool",
         tag: "custody",
-        summary: "Apply the reclaim rules: owned customers without an order or interaction for more days than their value grade allows return to the pool (admins, managers). Answers what returned.",
+        summary: "Apply the reclaim rules on the server's date to the customers in the caller's scope: owned customers without an order or interaction for more days than their value grade allows return to the pool (admins, managers). With `preview`, only lists them. Answers what returned (or would).",
         params: &[],
         request: Body::Optional("ReclaimRequest"),
         status: 200,

@@ -48,7 +48,7 @@ async fn list(state: &AppState, me: &Me, q: AllOrdersQuery) -> Result<Response, 
     check_date_range("to", q.to)?;
     me.require_records()?;
     if let Some(c) = q.customer_id {
-        me.guard(state, c, false).await?;
+        me.guard(&state.store, c, false).await?;
     }
     let filter = OrderFilter {
         customer_id: q.customer_id,
@@ -63,7 +63,7 @@ async fn list(state: &AppState, me: &Me, q: AllOrdersQuery) -> Result<Response, 
         .await
         .map_err(query_error)?;
     me.audit(
-        state,
+        &state.store,
         "list",
         filter.customer_id,
         Some("orders"),
@@ -104,10 +104,10 @@ pub async fn create(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<OrderInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, true).await?;
+    me.guard(&state.store, id, true).await?;
     let o = state.store.create_order(id, input).await?;
     let detail = format!("order {} created", o.order_ref);
-    me.audit(&state, "update", Some(id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(id), Some(&detail), None)
         .await?;
     let location = HeaderValue::from_str(&format!(
         "/api/customers/{id}/orders/{}",
@@ -122,10 +122,10 @@ pub async fn read(
     me: Me,
     ApiPath(p): ApiPath<OrderPath>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, p.id, false).await?;
+    me.guard(&state.store, p.id, false).await?;
     let o = state.store.order(p.id, &p.order_ref).await?;
     let detail = format!("order {}", p.order_ref);
-    me.audit(&state, "view", Some(p.id), Some(&detail), None)
+    me.audit(&state.store, "view", Some(p.id), Some(&detail), None)
         .await?;
     Ok(Json(o).into_response())
 }
@@ -136,10 +136,10 @@ pub async fn replace(
     ApiPath(p): ApiPath<OrderPath>,
     ApiJson(input): ApiJson<OrderInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, p.id, true).await?;
+    me.guard(&state.store, p.id, true).await?;
     let o = state.store.update_order(p.id, &p.order_ref, input).await?;
     let detail = format!("order {} replaced", p.order_ref);
-    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
         .await?;
     Ok(Json(o).into_response())
 }
@@ -149,10 +149,10 @@ pub async fn remove(
     me: Me,
     ApiPath(p): ApiPath<OrderPath>,
 ) -> Result<StatusCode, ApiError> {
-    me.guard(&state, p.id, true).await?;
+    me.guard(&state.store, p.id, true).await?;
     state.store.delete_order(p.id, &p.order_ref).await?;
     let detail = format!("order {} deleted", p.order_ref);
-    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

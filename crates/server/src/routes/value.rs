@@ -16,7 +16,6 @@ use crate::error::ApiError;
 use crate::extract::{ApiJsonOrEmpty, ApiPath, ApiQuery};
 use crate::value::{self, RefreshError, RefreshOptions, REPORT_CHURN_TOP};
 use crate::AppState;
-use patron_store::Role;
 
 impl From<RefreshError> for ApiError {
     fn from(e: RefreshError) -> Self {
@@ -136,7 +135,7 @@ pub async fn refresh(
     me: Me,
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<RefreshOptions>,
 ) -> Result<Response, ApiError> {
-    me.require(&[Role::Admin, Role::Manager, Role::Analyst])?;
+    me.require(patron_app::Action::RefreshValues)?;
     if body.horizon.is_some_and(|h| h > MAX_HORIZON) {
         return Err(ApiError::validation(vec![FieldError::new(
             "horizon",
@@ -165,6 +164,7 @@ pub async fn report(
     me: Me,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
+    me.require(patron_app::Action::ViewValueReport)?;
     let top = match q.top {
         None => 20,
         Some(n @ 0..=100) => n as usize,
@@ -191,24 +191,24 @@ async fn for_caller(state: &AppState, me: &Me, mut body: Value) -> Result<Value,
         return Ok(body);
     }
     if let Some(Value::Array(list)) = body.get_mut("churn").and_then(|c| c.get_mut("top")) {
-        let mut kept = Vec::new();
-        for mut item in std::mem::take(list) {
-            if !me.user.sees_records() {
+        if !me.user.sees_records() {
+            for item in list.iter_mut() {
                 item["name"] = json!("");
                 item["number"] = json!("");
-                kept.push(item);
-                continue;
+                item["customer_id"] = Value::Null;
             }
-            let Some(id) = item["customer_id"].as_i64() else {
-                continue;
-            };
-            match state.store.customer_owner(id).await {
-                Ok(owner) if me.visible.allows(owner, false) => kept.push(item),
-                Ok(_) | Err(patron_store::StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
+        } else {
+            let ids: Vec<i64> = list
+                .iter()
+                .filter_map(|i| i["customer_id"].as_i64())
+                .collect();
+            let readable = me.readable(&state.store, &ids).await?;
+            list.retain(|i| {
+                i["customer_id"]
+                    .as_i64()
+                    .is_some_and(|id| readable.contains(&id))
+            });
         }
-        *list = kept;
     }
     Ok(body)
 }
@@ -218,8 +218,8 @@ pub async fn customer_value(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, false).await?;
-    me.audit(&state, "view", Some(id), Some("value"), None)
+    me.guard(&state.store, id, false).await?;
+    me.audit(&state.store, "view", Some(id), Some("value"), None)
         .await?;
     let customer = state.store.customer(id).await?;
     let row = state.store.customer_value(id).await?.ok_or_else(|| {

@@ -12,7 +12,6 @@ use axum::Json;
 use chrono::{NaiveDate, Utc};
 use patron_domain::receivable::{AgeingBuckets, AgeingReport, InvoiceInput, PaymentInput};
 use patron_domain::service::{SurveyInput, TicketInput};
-use patron_store::Role;
 use serde::Deserialize;
 
 use crate::auth::Me;
@@ -45,9 +44,9 @@ pub async fn credit(
     ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let as_of = today(q.as_of)?;
-    me.guard(&state, id, false).await?;
+    me.guard(&state.store, id, false).await?;
     let p = state.store.credit_position(id, as_of).await?;
-    me.audit(&state, "view", Some(id), Some("credit"), None)
+    me.audit(&state.store, "view", Some(id), Some("credit"), None)
         .await?;
     Ok(Json(p).into_response())
 }
@@ -57,10 +56,10 @@ pub async fn invoices(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, false).await?;
+    me.guard(&state.store, id, false).await?;
     let v = state.store.invoices(id).await?;
     me.audit(
-        &state,
+        &state.store,
         "list",
         Some(id),
         Some("invoices"),
@@ -76,10 +75,10 @@ pub async fn create_invoice(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<InvoiceInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, true).await?;
+    me.guard(&state.store, id, true).await?;
     let i = state.store.create_invoice(id, input).await?;
     let detail = format!("invoice {} created", i.number);
-    me.audit(&state, "update", Some(id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(id), Some(&detail), None)
         .await?;
     Ok((StatusCode::CREATED, Json(i)).into_response())
 }
@@ -90,12 +89,12 @@ pub async fn pay(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<PaymentInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, true).await?;
+    me.guard(&state.store, id, true).await?;
     let v = state.store.record_payment(id, input).await?;
     let total: i64 = v.iter().map(|p| p.amount.cents()).sum();
     let detail = format!("payment of {} recorded", patron_domain::Money(total));
     me.audit(
-        &state,
+        &state.store,
         "update",
         Some(id),
         Some(&detail),
@@ -112,7 +111,7 @@ pub async fn ageing(
     ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let as_of = today(q.as_of)?;
-    me.require(&[Role::Admin, Role::Manager])?;
+    me.require(patron_app::Action::ViewReceivables)?;
     let report = state.store.ageing(as_of).await?;
     let mut customers = Vec::with_capacity(report.customers.len());
     let mut total = AgeingBuckets::default();
@@ -133,7 +132,7 @@ pub async fn ageing(
         customers.push(c);
     }
     me.audit(
-        &state,
+        &state.store,
         "list",
         None,
         Some("ageing"),
@@ -150,7 +149,7 @@ pub async fn ageing(
 
 /// The approval queue: pending held orders of the customers the caller sees, oldest first.
 pub async fn holds(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
-    me.require(&[Role::Admin, Role::Manager])?;
+    me.require(patron_app::Action::ApproveCredit)?;
     let mut out = Vec::new();
     for h in state.store.credit_holds("pending").await? {
         let owner = state.store.customer_owner(h.customer_id).await?;
@@ -159,7 +158,7 @@ pub async fn holds(State(state): State<AppState>, me: Me) -> Result<Response, Ap
         }
     }
     me.audit(
-        &state,
+        &state.store,
         "list",
         None,
         Some("credit holds"),
@@ -175,10 +174,10 @@ async fn decide(
     hold_id: i64,
     approve: bool,
 ) -> Result<Response, ApiError> {
-    me.require(&[Role::Admin, Role::Manager])?;
+    me.require(patron_app::Action::ApproveCredit)?;
     let h = state.store.credit_hold(hold_id).await?;
     // A hold of a customer the caller may not change is "not found", like the customer.
-    me.guard(state, h.customer_id, true)
+    me.guard(&state.store, h.customer_id, true)
         .await
         .map_err(|_| ApiError::from(patron_store::StoreError::not_found("credit hold", hold_id)))?;
     let by = &me.user.username;
@@ -192,8 +191,14 @@ async fn decide(
         "credit hold {hold_id} {}",
         if approve { "approved" } else { "rejected" }
     );
-    me.audit(state, "update", Some(h.customer_id), Some(&detail), None)
-        .await?;
+    me.audit(
+        &state.store,
+        "update",
+        Some(h.customer_id),
+        Some(&detail),
+        None,
+    )
+    .await?;
     Ok(Json(h).into_response())
 }
 
@@ -218,10 +223,10 @@ pub async fn tickets(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, false).await?;
+    me.guard(&state.store, id, false).await?;
     let v = state.store.customer_tickets(id, Utc::now()).await?;
     me.audit(
-        &state,
+        &state.store,
         "list",
         Some(id),
         Some("tickets"),
@@ -237,13 +242,12 @@ pub async fn open_ticket(
     ApiPath(id): ApiPath<i64>,
     ApiJson(mut input): ApiJson<TicketInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, true).await?;
-    if input.by.is_none() {
-        input.by = Some(me.user.username.clone());
-    }
+    me.guard(&state.store, id, true).await?;
+    // The author is the caller, whatever the body says.
+    input.by = Some(me.user.username.clone());
     let t = state.store.open_ticket(id, input, Utc::now()).await?;
     let detail = format!("ticket {} opened", t.id);
-    me.audit(&state, "update", Some(id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(id), Some(&detail), None)
         .await?;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
@@ -253,13 +257,13 @@ pub async fn resolve_ticket(
     me: Me,
     ApiPath(p): ApiPath<TicketPath>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, p.id, true).await?;
+    me.guard(&state.store, p.id, true).await?;
     let t = state
         .store
         .resolve_ticket(p.id, p.ticket_id, &me.user.username, None, Utc::now())
         .await?;
     let detail = format!("ticket {} resolved", t.id);
-    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
         .await?;
     Ok(Json(t).into_response())
 }
@@ -269,11 +273,11 @@ pub async fn surveys(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, false).await?;
+    me.guard(&state.store, id, false).await?;
     state.store.customer(id).await?;
     let v = state.store.surveys(id).await?;
     me.audit(
-        &state,
+        &state.store,
         "list",
         Some(id),
         Some("surveys"),
@@ -289,13 +293,13 @@ pub async fn record_survey(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<SurveyInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, true).await?;
+    me.guard(&state.store, id, true).await?;
     let s = state
         .store
         .record_survey(id, input, &me.user.username, Utc::now())
         .await?;
     let detail = format!("survey {} recorded", s.id);
-    me.audit(&state, "update", Some(id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(id), Some(&detail), None)
         .await?;
     Ok((StatusCode::CREATED, Json(s)).into_response())
 }
@@ -312,13 +316,13 @@ pub async fn comment_ticket(
     ApiPath(p): ApiPath<TicketPath>,
     ApiJson(c): ApiJson<TicketComment>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, p.id, true).await?;
+    me.guard(&state.store, p.id, true).await?;
     let t = state
         .store
         .comment_ticket(p.id, p.ticket_id, &me.user.username, &c.text, Utc::now())
         .await?;
     let detail = format!("ticket {} commented", t.id);
-    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
         .await?;
     Ok(Json(t).into_response())
 }
@@ -326,7 +330,7 @@ pub async fn comment_ticket(
 /// The SLA sweep (admins, managers): escalates every breached open ticket; answers those of
 /// the customers the caller sees.
 pub async fn escalate(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
-    me.require(&[Role::Admin, Role::Manager])?;
+    me.require(patron_app::Action::EscalateTickets)?;
     let raised = state
         .store
         .escalate_breached(Utc::now(), &me.user.username)
@@ -339,7 +343,7 @@ pub async fn escalate(State(state): State<AppState>, me: Me) -> Result<Response,
         }
     }
     me.audit(
-        &state,
+        &state.store,
         "update",
         None,
         Some("tickets escalated"),
@@ -356,7 +360,7 @@ pub async fn overdue(
     ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let as_of = today(q.as_of)?;
-    me.require(&[Role::Admin, Role::Manager])?;
+    me.require(patron_app::Action::ViewReceivables)?;
     let v: Vec<_> = state
         .store
         .overdue(as_of)
@@ -364,8 +368,14 @@ pub async fn overdue(
         .into_iter()
         .filter(|i| me.visible.allows(i.owner_id, false))
         .collect();
-    me.audit(&state, "list", None, Some("overdue"), Some(v.len() as i64))
-        .await?;
+    me.audit(
+        &state.store,
+        "list",
+        None,
+        Some("overdue"),
+        Some(v.len() as i64),
+    )
+    .await?;
     Ok(Json(v).into_response())
 }
 
@@ -385,7 +395,7 @@ pub async fn collections(
 ) -> Result<Response, ApiError> {
     check_date_range("from", Some(q.from))?;
     check_date_range("to", Some(q.to))?;
-    me.require(&[Role::Admin, Role::Manager])?;
+    me.require(patron_app::Action::ViewReceivables)?;
     let v: Vec<_> = state
         .store
         .sales_vs_collections(q.from, q.to)
@@ -394,7 +404,7 @@ pub async fn collections(
         .filter(|r| me.visible.allows(r.owner_id, false))
         .collect();
     me.audit(
-        &state,
+        &state.store,
         "list",
         None,
         Some("collections"),
@@ -428,7 +438,7 @@ pub async fn followup_plan(
         .filter(|p| me.visible.allows(p.owner_id, false))
         .collect();
     me.audit(
-        &state,
+        &state.store,
         "list",
         None,
         Some("follow-up plan"),
@@ -444,12 +454,12 @@ pub async fn brief(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, false).await?;
+    me.guard(&state.store, id, false).await?;
     let b = state.store.visit_brief(id, Utc::now()).await?;
     let value = b.value.as_ref().map(crate::routes::value::value_body);
     let mut body = serde_json::to_value(&b).map_err(|_| ApiError::internal())?;
     body["value"] = value.unwrap_or(serde_json::Value::Null);
-    me.audit(&state, "view", Some(id), Some("brief"), None)
+    me.audit(&state.store, "view", Some(id), Some("brief"), None)
         .await?;
     Ok(Json(body).into_response())
 }
@@ -479,8 +489,8 @@ pub async fn set_limit(
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<CreditLimitRequest>,
 ) -> Result<Response, ApiError> {
-    me.require(&[Role::Admin, Role::Manager])?;
-    me.guard(&state, id, true).await?;
+    me.require(patron_app::Action::ApproveCredit)?;
+    me.guard(&state.store, id, true).await?;
     state
         .store
         .set_credit_limit(id, req.limit, &me.user.username)
@@ -489,7 +499,7 @@ pub async fn set_limit(
         Some(l) => format!("credit limit set to {l}"),
         None => "credit limit cleared".to_string(),
     };
-    me.audit(&state, "update", Some(id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(id), Some(&detail), None)
         .await?;
     let p = state
         .store
@@ -523,7 +533,7 @@ pub async fn place_order(
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<CreditOrderRequest>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, true).await?;
+    me.guard(&state.store, id, true).await?;
     if req.due_days.is_some_and(|d| d > 3650) {
         return Err(patron_store::StoreError::invalid("due_days", "at most 3650 days").into());
     }
@@ -565,7 +575,7 @@ pub async fn place_order(
             format!("order held for approval (credit hold {})", hold.id)
         }
     };
-    me.audit(&state, "update", Some(id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(id), Some(&detail), None)
         .await?;
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }
@@ -579,7 +589,7 @@ pub async fn review(
 ) -> Result<Response, ApiError> {
     check_date_range("from", Some(q.from))?;
     check_date_range("to", Some(q.to))?;
-    me.require(&[Role::Admin, Role::Manager])?;
+    me.require(patron_app::Action::ReviewReps)?;
     let v: Vec<_> = state
         .store
         .rep_review(q.from, q.to, Utc::now())
@@ -588,7 +598,7 @@ pub async fn review(
         .filter(|r| me.visible.allows(r.owner_id, false))
         .collect();
     me.audit(
-        &state,
+        &state.store,
         "list",
         None,
         Some("rep review"),
@@ -609,10 +619,10 @@ pub async fn opportunities(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, false).await?;
+    me.guard(&state.store, id, false).await?;
     let v = state.store.customer_opportunities(id).await?;
     me.audit(
-        &state,
+        &state.store,
         "list",
         Some(id),
         Some("opportunities"),
@@ -628,10 +638,10 @@ pub async fn create_opportunity(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<patron_store::OpportunityInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, id, true).await?;
+    me.guard(&state.store, id, true).await?;
     let o = state.store.create_opportunity(id, input).await?;
     let detail = format!("opportunity {} created", o.id);
-    me.audit(&state, "update", Some(id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(id), Some(&detail), None)
         .await?;
     Ok((StatusCode::CREATED, Json(o)).into_response())
 }
@@ -642,13 +652,13 @@ pub async fn change_stage(
     ApiPath(p): ApiPath<OpportunityPath>,
     ApiJson(change): ApiJson<patron_store::StageChange>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state, p.id, true).await?;
+    me.guard(&state.store, p.id, true).await?;
     let o = state
         .store
         .change_stage(p.id, p.opportunity_id, change)
         .await?;
     let detail = format!("opportunity {} moved to {}", o.id, o.stage);
-    me.audit(&state, "update", Some(p.id), Some(&detail), None)
+    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
         .await?;
     Ok(Json(o).into_response())
 }
@@ -664,7 +674,7 @@ pub async fn pipeline(State(state): State<AppState>, me: Me) -> Result<Response,
         .map(|(_, o)| o)
         .collect();
     me.audit(
-        &state,
+        &state.store,
         "list",
         None,
         Some("pipeline"),
@@ -676,10 +686,10 @@ pub async fn pipeline(State(state): State<AppState>, me: Me) -> Result<Response,
 
 /// Campaigns with their figures (admins, managers, analysts: aggregates only).
 pub async fn campaigns(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
-    me.require(&[Role::Admin, Role::Manager, Role::Analyst])?;
+    me.require(patron_app::Action::ViewCampaigns)?;
     let v = state.store.campaigns().await?;
     me.audit(
-        &state,
+        &state.store,
         "list",
         None,
         Some("campaigns"),
@@ -694,10 +704,10 @@ pub async fn create_campaign(
     me: Me,
     ApiJson(input): ApiJson<patron_store::CampaignInput>,
 ) -> Result<Response, ApiError> {
-    me.require(&[Role::Admin, Role::Manager])?;
+    me.require(patron_app::Action::ManageCampaigns)?;
     let c = state.store.create_campaign(input).await?;
     let detail = format!("campaign {} created", c.name);
-    me.audit(&state, "update", None, Some(&detail), None)
+    me.audit(&state.store, "update", None, Some(&detail), None)
         .await?;
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }

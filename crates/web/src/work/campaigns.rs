@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use maud::html;
-use patron_store::{CampaignInput, Role, Viewer};
+use patron_app::Session;
+use patron_store::{CampaignInput, Role};
 
 use super::{field, forbidden, input, manages, notices, t, work_page, Errors, Form};
 use crate::i18n;
@@ -19,7 +20,7 @@ const FIELDS: &[&str] = &["name", "channel", "cost", "started_on"];
 pub async fn page(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     raw: RawQuery,
 ) -> Response {
     let ok = Form::query(&raw)
@@ -33,7 +34,7 @@ pub async fn page(
 pub async fn create(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawForm(body): RawForm,
 ) -> Response {
     if !manages(&me) {
@@ -95,7 +96,7 @@ pub async fn create(
 async fn render(
     st: &WebState,
     lang: crate::Lang,
-    me: &Viewer,
+    me: &Session,
     ok: Option<&str>,
     status: StatusCode,
     errors: &Errors,

@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use chrono::{NaiveDate, Utc};
 use maud::{html, Markup};
+use patron_app::Session;
 use patron_domain::{InteractionInput, InteractionKind};
-use patron_store::{PlannedContact, StoreError, Viewer};
+use patron_store::{PlannedContact, StoreError};
 
 use super::{
     customer_link, field, forbidden, input, manages, more, notices, t, today, work_page, Errors,
@@ -25,7 +26,7 @@ const CLASSES: &[&str] = &["A", "B", "C"];
 pub async fn page_handler(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     q: &Form,
     status: StatusCode,
     mut errors: Errors,
@@ -49,7 +50,7 @@ pub async fn page_handler(
 pub async fn page(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     raw: RawQuery,
 ) -> Response {
     let q = Form::query(&raw);
@@ -58,7 +59,7 @@ pub async fn page(
 
 /// The plan rows the viewer works: a rep their own customers, managers and admins everyone
 /// they see.
-fn mine(me: &Viewer, p: &PlannedContact) -> bool {
+fn mine(me: &Session, p: &PlannedContact) -> bool {
     if manages(me) {
         me.visible.allows(p.owner_id, false)
     } else {
@@ -69,7 +70,7 @@ fn mine(me: &Viewer, p: &PlannedContact) -> bool {
 async fn body(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     as_of: NaiveDate,
     ok: &str,
     errors: &Errors,
@@ -185,7 +186,7 @@ fn plan_table(lang: Lang, rows: &[&PlannedContact], done: bool) -> Markup {
 pub async fn done(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawForm(body): RawForm,
 ) -> Response {
     if !me.user.sees_records() {
@@ -282,7 +283,7 @@ pub async fn done(
 pub async fn cadence(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawForm(body): RawForm,
 ) -> Response {
     if !manages(&me) {
@@ -344,7 +345,7 @@ pub async fn cadence(
 pub async fn brief(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     Path(raw): Path<String>,
 ) -> Response {
     let Some(id) = raw.parse::<i64>().ok().filter(|i| *i > 0) else {
@@ -423,7 +424,7 @@ pub async fn brief(
                 h3 { (t(lang, "fu.open_tickets")) }
                 @if b.open_tickets.is_empty() { p.empty { (t(lang, "work.none")) } } @else {
                     ul { @for tk in &b.open_tickets {
-                        li { a href=(format!("/work/service?customer={id}#t{}", tk.id)) { "#" (tk.id) " " (tk.subject) }
+                        li { a href=(format!("/work/service?customer=%23{id}#t{}", tk.id)) { "#" (tk.id) " " (tk.subject) }
                             @if tk.breached { " " span.badge.risk { (t(lang, "svc.breached")) } } }
                     } }
                 }

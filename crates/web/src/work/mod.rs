@@ -2,7 +2,7 @@
 //! plan and the before-the-visit brief, the opportunity pipeline, campaigns and the manager
 //! review — the pages over what the store, the CLI and the JSON API already do.
 //!
-//! Every page gets the signed-in [`Viewer`]: population lists show only the customers the
+//! Every page gets the signed-in [`Session`]: population lists show only the customers the
 //! viewer sees (a rep: their own), forms about one customer check it like the card does
 //! (another rep's customer is "not found"), and the manager pages (approval queue, cadence
 //! settings, SLA sweep, review) answer 403 to reps. Analysts see the campaigns only
@@ -24,8 +24,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use chrono::NaiveDate;
 use maud::{html, Markup};
+use patron_app::Session;
 use patron_domain::Money;
-use patron_store::{Role, Store, StoreError, Viewer};
+use patron_store::{Role, Store, StoreError};
 
 use crate::i18n::Lang;
 use crate::{error_page, get_param, html, layout, parse_pairs, WebState};
@@ -69,7 +70,7 @@ pub(crate) fn routes() -> Router<WebState> {
 }
 
 /// `/work`: the follow-up plan, or the campaigns for analysts.
-async fn hub(Extension(me): Extension<Viewer>) -> Response {
+async fn hub(Extension(me): Extension<Session>) -> Response {
     if me.user.sees_records() {
         Redirect::to("/work/followup").into_response()
     } else {
@@ -96,7 +97,11 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
         "您的角色无权打开此页面。",
     ),
     ("work.customer", "Customer", "客户"),
-    ("work.customer_hint", "number or id", "客户编号或 ID"),
+    (
+        "work.customer_hint",
+        "customer number, or #id",
+        "客户编号，或 #ID",
+    ),
     (
         "work.no_customer",
         "no such customer among yours",
@@ -434,7 +439,7 @@ pub(crate) fn t(lang: Lang, key: &str) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
 
-pub(crate) fn manages(me: &Viewer) -> bool {
+pub(crate) fn manages(me: &Session) -> bool {
     matches!(me.user.role, Role::Admin | Role::Manager)
 }
 
@@ -448,7 +453,7 @@ pub(crate) fn forbidden(lang: Lang) -> Response {
 }
 
 /// The section links shown on every page of the work area (per role).
-fn subnav(lang: Lang, me: &Viewer, active: &str) -> Markup {
+fn subnav(lang: Lang, me: &Session, active: &str) -> Markup {
     let records = me.user.sees_records();
     let m = manages(me);
     let links: [(&str, &str, bool); 6] = [
@@ -477,7 +482,7 @@ fn subnav(lang: Lang, me: &Viewer, active: &str) -> Markup {
 /// A page of the work area.
 pub(crate) fn work_page(
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     status: StatusCode,
     active: &str,
     back: &str,
@@ -688,7 +693,7 @@ impl Form {
         &self,
         lang: Lang,
         store: &Store,
-        me: &Viewer,
+        me: &Session,
         k: &str,
         write: bool,
         errors: &mut Errors,
@@ -708,25 +713,16 @@ impl Form {
     }
 }
 
-/// A customer by id or number, when the viewer may see (or change) it.
+/// A customer by number (or `#id`), when the viewer may see (or change) it.
 pub(crate) async fn resolve_customer(
     store: &Store,
-    me: &Viewer,
+    me: &Session,
     v: &str,
     write: bool,
 ) -> Option<i64> {
-    let mut id = None;
-    if let Ok(n) = v.parse::<i64>() {
-        if n > 0 && store.customer(n).await.is_ok() {
-            id = Some(n);
-        }
-    }
-    if id.is_none() {
-        id = store.customer_by_number(v).await.ok().map(|c| c.id);
-    }
-    let id = id?;
-    me.check(store, id, write).await.ok()?;
-    Some(id)
+    patron_app::customers::resolve_reference(store, me, v, write)
+        .await
+        .ok()
 }
 
 /// A labelled form control with its message.

@@ -9,8 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use maud::html;
+use patron_app::Session;
 use patron_domain::{OrderInput, OrderLineInput};
-use patron_store::{OnExcess, OrderPlacement, OrderTerms, StoreError, Viewer};
+use patron_store::{OnExcess, OrderPlacement, OrderTerms, StoreError};
 
 use super::{field, forbidden, input, notices, t, today, work_page, Errors, Form};
 use crate::i18n::{self, Lang};
@@ -27,7 +28,7 @@ const FIELDS: &[&str] = &[
 ];
 
 /// The customer of the path when the viewer may change it (else the error page to show).
-async fn writable(st: &WebState, lang: Lang, me: &Viewer, raw: &str) -> Result<i64, Response> {
+async fn writable(st: &WebState, lang: Lang, me: &Session, raw: &str) -> Result<i64, Response> {
     if !me.user.sees_records() {
         return Err(forbidden(lang));
     }
@@ -48,7 +49,7 @@ async fn writable(st: &WebState, lang: Lang, me: &Viewer, raw: &str) -> Result<i
 pub async fn page(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     Path(raw): Path<String>,
     q: RawQuery,
 ) -> Response {
@@ -79,7 +80,7 @@ pub async fn page(
 pub async fn place(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     Path(raw): Path<String>,
     RawForm(body): RawForm,
 ) -> Response {
@@ -156,7 +157,7 @@ pub async fn place(
 async fn render(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     id: i64,
     ok: Option<&str>,
     status: StatusCode,

@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use maud::{html, Markup};
+use patron_app::Session;
 use patron_store::{
-    pipeline, Opportunity, OpportunityInput, Pipeline, StageChange, StoreError, Viewer, STAGES,
+    pipeline, Opportunity, OpportunityInput, Pipeline, StageChange, StoreError, STAGES,
 };
 
 use super::{
@@ -21,7 +22,7 @@ use crate::{store_error_page, Ctx, WebState};
 pub async fn page(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     raw: RawQuery,
 ) -> Response {
     let q = Form::query(&raw);
@@ -40,7 +41,7 @@ pub async fn page(
 async fn render(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     ok: &str,
     status: StatusCode,
     errors: &Errors,
@@ -58,7 +59,7 @@ async fn render(
 async fn body(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     ok: &str,
     errors: &Errors,
     submitted: Option<&Form>,
@@ -213,7 +214,7 @@ fn stage_plot(lang: Lang, p: &Pipeline) -> Markup {
 pub async fn create(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawForm(body): RawForm,
 ) -> Response {
     if !me.user.sees_records() {
@@ -296,7 +297,7 @@ pub async fn create(
 pub async fn stage(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     Path((rc, ro)): Path<(String, String)>,
     RawForm(body): RawForm,
 ) -> Response {

@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use chrono::{Days, NaiveDate};
 use maud::{html, Markup};
+use patron_app::Session;
 use patron_domain::receivable::{ageing, AgeingBuckets, OpenItem, PaymentInput};
-use patron_store::{Store, StoreError, Viewer};
+use patron_store::{Store, StoreError};
 
 use super::{
     customer_link, field, forbidden, input, manages, more, names, notices, rep_name, t, today,
@@ -33,7 +34,7 @@ struct Query {
 async fn read_query(
     lang: Lang,
     store: &Store,
-    me: &Viewer,
+    me: &Session,
     q: &Form,
     errors: &mut Errors,
 ) -> Query {
@@ -68,7 +69,7 @@ async fn read_query(
 pub async fn page_get(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     q: &Form,
     status: StatusCode,
     mut errors: Errors,
@@ -98,7 +99,7 @@ pub async fn page_get(
 pub async fn page(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     raw: RawQuery,
 ) -> Response {
     let q = Form::query(&raw);
@@ -119,7 +120,7 @@ async fn owners(store: &Store, ids: Vec<i64>) -> Result<BTreeMap<i64, Option<i64
 async fn render(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     q: &Query,
     ok: &str,
     errors: &Errors,
@@ -328,7 +329,7 @@ async fn render(
                 tbody {
                     @for c in report.customers.iter().take(ROWS) {
                         tr {
-                            td { a href=(format!("/work/receivables?customer={}&as_of={}", c.customer_id, q.as_of)) { (name(c.customer_id)) } }
+                            td { a href=(format!("/work/receivables?customer=%23{}&as_of={}", c.customer_id, q.as_of)) { (name(c.customer_id)) } }
                             (bucket_cells(lang, &c.buckets))
                         }
                     }
@@ -348,7 +349,7 @@ async fn render(
                     tbody {
                         @for o in overdue.iter().take(ROWS) {
                             tr {
-                                td { a href=(format!("/work/receivables?customer={}&as_of={}", o.customer_id, q.as_of)) { (o.customer_name) } }
+                                td { a href=(format!("/work/receivables?customer=%23{}&as_of={}", o.customer_id, q.as_of)) { (o.customer_name) } }
                                 td.mono { (o.invoice_number) @if let Some(s) = o.instalment { " · " (t(lang, "rcv.instalment")) " " (s) } }
                                 td.nowrap { (date(o.due_on)) }
                                 td.num { (o.days_overdue) }
@@ -371,7 +372,7 @@ async fn render(
                     tbody {
                         @for i in items.iter().take(ROWS) {
                             tr {
-                                td { a href=(format!("/work/receivables?customer={}&as_of={}", i.customer_id, q.as_of)) { (name(i.customer_id)) } }
+                                td { a href=(format!("/work/receivables?customer=%23{}&as_of={}", i.customer_id, q.as_of)) { (name(i.customer_id)) } }
                                 td.mono { (i.invoice_number) " " small.muted { "#" (i.invoice_id) } }
                                 td { @if let Some(s) = i.instalment { (s) } @else { "–" } }
                                 td.nowrap { (date(i.due_on)) }
@@ -457,7 +458,7 @@ fn ageing_plot(lang: Lang, total: &AgeingBuckets) -> Markup {
 pub async fn pay(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawForm(body): RawForm,
 ) -> Response {
     if !me.user.sees_records() {
@@ -474,7 +475,7 @@ pub async fn pay(
     let query = Form::parse(
         format!(
             "customer={}",
-            customer.map(|c| c.to_string()).unwrap_or_default()
+            customer.map(|c| format!("%23{c}")).unwrap_or_default()
         )
         .as_bytes(),
     );
@@ -511,7 +512,7 @@ pub async fn pay(
             {
                 return store_error_page(lang, &e);
             }
-            Redirect::to(&format!("/work/receivables?customer={c}&ok=recorded")).into_response()
+            Redirect::to(&format!("/work/receivables?customer=%23{c}&ok=recorded")).into_response()
         }
         Err(e @ StoreError::NotFound { .. }) if invoice_id.is_some() => {
             let mut errors = Errors::default();
@@ -549,7 +550,7 @@ pub async fn pay(
 pub async fn decide(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     Path((raw, decision)): Path<(String, String)>,
 ) -> Response {
     if !manages(&me) {

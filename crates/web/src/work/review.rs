@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::Extension;
 use chrono::{Datelike, NaiveDate, Utc};
 use maud::html;
-use patron_store::Viewer;
+use patron_app::Session;
 
 use super::{
     field, forbidden, input, manages, notices, rep_name, t, today, work_page, Errors, Form,
@@ -19,7 +19,7 @@ use crate::{store_error_page, Ctx, WebState};
 pub async fn page(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     raw: RawQuery,
 ) -> Response {
     if !manages(&me) {

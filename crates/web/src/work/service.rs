@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
+use patron_app::Session;
 use patron_domain::service::{Priority, SurveyInput, SurveyKind, Ticket, TicketInput, TicketKind};
-use patron_store::{StoreError, Viewer};
+use patron_store::StoreError;
 
 use super::{
     customer_link, field, forbidden, input, manages, more, names, notices, t, work_page, Errors,
@@ -42,7 +43,7 @@ fn clock(lang: Lang, due: DateTime<Utc>, now: DateTime<Utc>) -> String {
 fn ticket_row(lang: Lang, tk: &Ticket, name: &str, now: DateTime<Utc>) -> Markup {
     html! {
         tr id=(format!("ticket-{}", tk.id)) class=[tk.breached.then_some("breached")] {
-            td.mono { a href=(format!("/work/service?customer={}#t{}", tk.customer_id, tk.id)) { "#" (tk.id) } }
+            td.mono { a href=(format!("/work/service?customer=%23{}#t{}", tk.customer_id, tk.id)) { "#" (tk.id) } }
             td { (customer_link(tk.customer_id, name)) }
             td { (t(lang, &format!("svc.kind.{}", tk.kind.as_str()))) }
             td { (t(lang, &format!("svc.priority.{}", tk.priority.as_str()))) }
@@ -64,7 +65,7 @@ fn ticket_row(lang: Lang, tk: &Ticket, name: &str, now: DateTime<Utc>) -> Markup
 pub async fn page(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     raw: RawQuery,
 ) -> Response {
     let q = Form::query(&raw);
@@ -74,7 +75,7 @@ pub async fn page(
 async fn render(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     q: &Form,
     status: StatusCode,
     mut errors: Errors,
@@ -107,7 +108,7 @@ async fn render(
 async fn body(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     q: &Form,
     customer: Option<i64>,
     errors: &Errors,
@@ -323,7 +324,7 @@ fn ticket_head(lang: Lang) -> Markup {
 async fn fail(
     st: &WebState,
     lang: Lang,
-    me: &Viewer,
+    me: &Session,
     c: Option<i64>,
     errors: Errors,
     which: &'static str,
@@ -343,10 +344,16 @@ async fn fail(
 
 /// The query that re-shows the page for customer `c` after a form.
 fn for_customer(c: Option<i64>) -> Form {
-    Form::parse(format!("customer={}", c.map(|c| c.to_string()).unwrap_or_default()).as_bytes())
+    Form::parse(
+        format!(
+            "customer={}",
+            c.map(|c| format!("%23{c}")).unwrap_or_default()
+        )
+        .as_bytes(),
+    )
 }
 
-async fn audit(st: &WebState, me: &Viewer, c: i64, detail: &str) -> Result<(), StoreError> {
+async fn audit(st: &WebState, me: &Session, c: i64, detail: &str) -> Result<(), StoreError> {
     st.store
         .audit(&me.actor, "update", Some(c), Some(detail), None)
         .await
@@ -356,7 +363,7 @@ async fn audit(st: &WebState, me: &Viewer, c: i64, detail: &str) -> Result<(), S
 pub async fn open(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawForm(body): RawForm,
 ) -> Response {
     if !me.user.sees_records() {
@@ -390,8 +397,11 @@ pub async fn open(
             if let Err(e) = audit(&st, &me, c, &format!("ticket {} opened (web)", tk.id)).await {
                 return store_error_page(lang, &e);
             }
-            Redirect::to(&format!("/work/service?customer={c}&ok=opened#t{}", tk.id))
-                .into_response()
+            Redirect::to(&format!(
+                "/work/service?customer=%23{c}&ok=opened#t{}",
+                tk.id
+            ))
+            .into_response()
         }
         Err(e) => match Errors::from_store(&e, &["subject", "body", "kind", "priority"]) {
             Some(errors) => fail(&st, lang, &me, Some(c), errors, "ticket", &form).await,
@@ -404,7 +414,7 @@ pub async fn open(
 pub async fn act(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     Path((rc, rt, action)): Path<(String, String, String)>,
     RawForm(body): RawForm,
 ) -> Response {
@@ -451,7 +461,7 @@ pub async fn act(
             if let Err(e) = audit(&st, &me, c, &format!("ticket {id} {action} (web)")).await {
                 return store_error_page(lang, &e);
             }
-            Redirect::to(&format!("/work/service?customer={c}&ok=updated#t{id}")).into_response()
+            Redirect::to(&format!("/work/service?customer=%23{c}&ok=updated#t{id}")).into_response()
         }
         Err(e) => store_error_page(lang, &e),
     }
@@ -461,7 +471,7 @@ pub async fn act(
 pub async fn escalate(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
 ) -> Response {
     if !manages(&me) {
         return forbidden(lang);
@@ -502,7 +512,7 @@ pub async fn escalate(
 pub async fn survey(
     State(st): State<WebState>,
     Ctx { lang }: Ctx,
-    Extension(me): Extension<Viewer>,
+    Extension(me): Extension<Session>,
     RawForm(body): RawForm,
 ) -> Response {
     if !me.user.sees_records() {
@@ -537,7 +547,7 @@ pub async fn survey(
             if let Err(e) = audit(&st, &me, c, &format!("survey {} recorded (web)", s.id)).await {
                 return store_error_page(lang, &e);
             }
-            Redirect::to(&format!("/work/service?customer={c}&ok=surveyed")).into_response()
+            Redirect::to(&format!("/work/service?customer=%23{c}&ok=surveyed")).into_response()
         }
         Err(e) => match Errors::from_store(&e, &["score", "comment", "kind"]) {
             Some(errors) => fail(&st, lang, &me, Some(c), errors, "survey", &form).await,

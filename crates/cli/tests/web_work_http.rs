@@ -198,7 +198,7 @@ async fn work_forms_over_http(store: Store) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(patron_server::serve_on(listener, store.clone(), async {
+    let server = tokio::spawn(patron::serve_on(listener, store.clone(), async {
         stopped.await.ok();
     }));
     let http = Http {
@@ -242,7 +242,7 @@ async fn work_forms_over_http(store: Store) {
             "/work/receivables",
             "/work/receivables/payment",
             &[
-                ("customer", &acme.to_string()),
+                ("customer", &format!("#{acme}")),
                 ("amount", "10.00"),
                 ("paid_on", "2024-06-01"),
             ],
@@ -269,7 +269,7 @@ async fn work_forms_over_http(store: Store) {
             "/work/receivables",
             "/work/receivables/payment",
             &[
-                ("customer", &acme.to_string()),
+                ("customer", &format!("#{acme}")),
                 ("amount", "50.00"),
                 ("paid_on", "2024-06-01"),
             ],
@@ -284,7 +284,7 @@ async fn work_forms_over_http(store: Store) {
             "/work/service",
             "/work/service/tickets",
             &[
-                ("customer", &acme.to_string()),
+                ("customer", &format!("#{acme}")),
                 ("kind", "complaint"),
                 ("priority", "high"),
                 ("subject", "Scratched"),
@@ -315,7 +315,7 @@ async fn work_forms_over_http(store: Store) {
             "/work/pipeline",
             "/work/pipeline",
             &[
-                ("customer", &acme.to_string()),
+                ("customer", &format!("#{acme}")),
                 ("name", "Renewal"),
                 ("amount", "300"),
                 ("expected_close", "2030-01-31"),

@@ -155,7 +155,7 @@ async fn signin_cookies_csrf_and_rate_limit(store: Store) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(patron_server::serve_on(listener, store.clone(), async {
+    let server = tokio::spawn(patron::serve_on(listener, store.clone(), async {
         stopped.await.ok();
     }));
     let http = Http {

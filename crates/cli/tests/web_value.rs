@@ -7,7 +7,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use patron_domain::{CustomerInput, Money};
-use patron_server::{app, AppState};
+
 use patron_store::{testing::fresh_store, BackendKind, ImportCustomer, ImportOrderLine, Store};
 use tower::ServiceExt;
 
@@ -107,10 +107,9 @@ async fn sample_store() -> Store {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_shows_the_snapshot_and_recomputes() {
     let store = sample_store().await;
-    let app =
-        patron_server::web_auth::signed_in(app(AppState::new(store.clone())), &store, "web-test")
-            .await
-            .unwrap();
+    let app = patron_web::auth::signed_in(patron::router(store.clone()), &store, "web-test")
+        .await
+        .unwrap();
     // No snapshot yet: figures computed live from the orders, with the Recompute button.
     let live = get(&app, "/dashboard").await;
     assert_eq!(live.status, StatusCode::OK);
@@ -196,7 +195,7 @@ async fn dashboard_shows_the_snapshot_and_recomputes() {
         })
         .await
         .unwrap();
-    let analyst = patron_server::web_auth::signed_in(app_of(&store), &store, "ana")
+    let analyst = patron_web::auth::signed_in(app_of(&store), &store, "ana")
         .await
         .unwrap();
     let seen = get(&analyst, "/dashboard").await;
@@ -242,7 +241,7 @@ async fn dashboard_shows_the_snapshot_and_recomputes() {
         .await
         .unwrap();
     assert_eq!(mona.scope, patron_store::DataScope::Own);
-    let manager = patron_server::web_auth::signed_in(app_of(&store), &store, "mona")
+    let manager = patron_web::auth::signed_in(app_of(&store), &store, "mona")
         .await
         .unwrap();
     let seen = get(&manager, "/dashboard").await;
@@ -255,7 +254,7 @@ async fn dashboard_shows_the_snapshot_and_recomputes() {
 }
 
 fn app_of(store: &Store) -> Router {
-    app(AppState::new(store.clone()))
+    patron::router(store.clone())
 }
 
 /// The editor's form as the page renders it (hidden names and kinds included).
@@ -309,10 +308,9 @@ async fn post_pairs(app: &Router, uri: &str, form: &[(String, String)]) -> Page 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn score_model_editor_previews_validates_and_saves() {
     let store = sample_store().await;
-    let app =
-        patron_server::web_auth::signed_in(app(AppState::new(store.clone())), &store, "web-test")
-            .await
-            .unwrap();
+    let app = patron_web::auth::signed_in(patron::router(store.clone()), &store, "web-test")
+        .await
+        .unwrap();
     let page = get(&app, "/score-model").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Value score model") && page.body.contains("finance = 100"));
@@ -421,10 +419,9 @@ async fn finished(app: &Router, job: &str) -> Page {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_page_runs_csv_imports_in_the_background() {
     let store = fresh_store(BackendKind::Sqlite).await.unwrap();
-    let app =
-        patron_server::web_auth::signed_in(app(AppState::new(store.clone())), &store, "web-test")
-            .await
-            .unwrap();
+    let app = patron_web::auth::signed_in(patron::router(store.clone()), &store, "web-test")
+        .await
+        .unwrap();
     let page = get(&app, "/import").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(r#"enctype="multipart/form-data""#));

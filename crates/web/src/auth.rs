@@ -31,8 +31,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use patron_store::{Actor, Role, Store, Viewer};
-use patron_web::Lang;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use patron_app::{Action, Session};
+use patron_store::{Actor, Role, Store};
+
+use crate::Lang;
 
 /// Failed logins allowed per key (user name, client address) per window.
 pub const MAX_FAILURES: usize = 5;
@@ -123,27 +126,31 @@ fn client_ip(req_ext: &axum::http::Extensions) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    maud::html! { (s) }.into_string()
 }
 
-fn page(status: StatusCode, lang: Lang, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Patron</title><link rel=\"stylesheet\" href=\"/static/patron.css\"><link rel=\"icon\" href=\"data:,\"></head>\
-         <body><main class=\"content\"><div class=\"panel login\">{body}</div></main></body></html>",
-        lang.html_lang()
-    );
+/// A page of the sign-in flow (no navigation: the visitor is not signed in yet).
+fn page(status: StatusCode, lang: Lang, title: &str, body: Markup) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang=(lang.html_lang()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Patron" }
+                link rel="stylesheet" href="/static/patron.css";
+                link rel="icon" href=(PreEscaped("data:,"));
+            }
+            body { main.content { div.panel.login { (body) } } }
+        }
+    };
     (
         status,
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        html,
+        markup.into_string(),
     )
         .into_response()
 }
@@ -163,23 +170,18 @@ fn login_form(
 ) -> Response {
     let lang = Lang::from_headers(headers);
     let token = patron_store::random_secret(24);
-    let err = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
-        .unwrap_or_default();
-    let body = format!(
-        "<h1>{}</h1>{err}<form method=\"post\" action=\"/login\" id=\"login\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{token}\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
-         <label>{} <input name=\"username\" autocomplete=\"username\" required value=\"{}\"></label>\
-         <label>{} <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
-         <button class=\"primary\" type=\"submit\">{}</button></form>",
-        lang.t("auth.sign_in_title"),
-        escape(next),
-        lang.t("auth.username"),
-        escape(username),
-        lang.t("auth.password"),
-        lang.t("auth.sign_in"),
-    );
-    let mut resp = page(status, lang, lang.t("auth.sign_in"), &body);
+    let body = html! {
+        h1 { (lang.t("auth.sign_in_title")) }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form method="post" action="/login" id="login" {
+            input type="hidden" name="csrf" value=(token);
+            input type="hidden" name="next" value=(next);
+            label { (lang.t("auth.username")) " " input name="username" autocomplete="username" required value=(username); }
+            label { (lang.t("auth.password")) " " input name="password" type="password" autocomplete="current-password" required; }
+            button.primary type="submit" { (lang.t("auth.sign_in")) }
+        }
+    };
+    let mut resp = page(status, lang, lang.t("auth.sign_in"), body);
     let secure = if secure(headers) { "; Secure" } else { "" };
     set_cookie(
         &mut resp,
@@ -215,7 +217,7 @@ async fn login(State(auth): State<WebAuth>, req: Request) -> Response {
             StatusCode::BAD_REQUEST,
             lang,
             lang.t("auth.sign_in"),
-            &format!("<p>{}</p>", lang.t("auth.bad_form")),
+            html! { p { (lang.t("auth.bad_form")) } },
         );
     };
     let form: HashMap<String, String> = form_urlencoded::parse(&bytes)
@@ -313,11 +315,7 @@ fn error(lang: Lang, e: &patron_store::StoreError) -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         lang,
         lang.t("auth.error_title"),
-        &format!(
-            "<h1>{}</h1><p>{}</p>",
-            lang.t("auth.error"),
-            lang.t("auth.try_again")
-        ),
+        html! { h1 { (lang.t("auth.error")) } p { (lang.t("auth.try_again")) } },
     )
 }
 
@@ -326,7 +324,7 @@ async fn logout(State(auth): State<WebAuth>, req: Request) -> Response {
     if let Some(secret) = cookie(req.headers(), SESSION_COOKIE) {
         let _ = auth.store.end_session(&secret).await;
     }
-    if let Some(me) = req.extensions().get::<Viewer>() {
+    if let Some(me) = req.extensions().get::<Session>() {
         let _ = auth
             .store
             .audit(&me.actor, "logout", None, Some("web"), None)
@@ -344,53 +342,60 @@ fn is_open(path: &str) -> bool {
     path == "/login" || path.starts_with("/static/")
 }
 
-/// Which roles may open a page (None: any signed-in user who sees records).
-fn allowed(path: &str, role: Role) -> bool {
-    if path == "/logout" || path == "/lang" {
-        return true;
-    }
+/// The action a request to a page does (the permission table says who may).
+pub fn page_action(method: &Method, path: &str) -> Action {
     let under = |p: &str| {
         path == p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}."))
     };
-    // The audit log is for admins; users and hand-over for admins and managers.
+    if path == "/logout" || path == "/lang" || path == "/work" {
+        return Action::SignedIn;
+    }
     if under("/admin/audit") {
-        return role == Role::Admin;
+        return Action::ReadAudit;
     }
     if under("/admin") {
-        return matches!(role, Role::Admin | Role::Manager);
+        return Action::ManageUsers;
     }
-    // The value dashboard is aggregate figures: analysts read it (without names, see the page);
-    // recomputing, the score model and imports are for admins and managers.
     if path == "/dashboard" {
-        return role != Role::Rep;
+        return Action::ViewValueReport;
     }
-    let population = ["/dashboard", "/score-model", "/import"];
-    if population.iter().any(|p| {
-        path == *p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}?"))
-    }) {
-        return matches!(role, Role::Admin | Role::Manager);
+    if under("/dashboard") {
+        return Action::RefreshValues;
     }
-    // Working the customers: the approval queue, cadence settings, SLA sweep and review are
-    // for managers; the campaigns (aggregates) for analysts too; the rest like the records.
-    let manager_pages = [
-        "/work/receivables/holds",
-        "/work/followup/cadence",
-        "/work/service/escalate",
-        "/work/review",
-    ];
-    if manager_pages
-        .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
-    {
-        return matches!(role, Role::Admin | Role::Manager);
+    if under("/score-model") {
+        return Action::EditScoreModel;
     }
-    if path == "/work" {
-        return true;
+    if under("/import") {
+        return Action::Import;
+    }
+    if path == "/pool/reclaim" {
+        return Action::ReclaimPool;
+    }
+    if under("/work/receivables/holds") {
+        return Action::ApproveCredit;
+    }
+    if under("/work/followup/cadence") {
+        return Action::SetCadence;
+    }
+    if under("/work/service/escalate") {
+        return Action::EscalateTickets;
+    }
+    if under("/work/review") {
+        return Action::ReviewReps;
     }
     if path == "/work/campaigns" {
-        return role != Role::Rep;
+        return if method == Method::GET || method == Method::HEAD {
+            Action::ViewCampaigns
+        } else {
+            Action::ManageCampaigns
+        };
     }
-    role != Role::Analyst
+    Action::ReadRecords
+}
+
+/// May a user of `role` send `method` to `path`?
+fn allowed(method: &Method, path: &str, role: Role) -> bool {
+    patron_app::permissions::allowed(role, page_action(method, path))
 }
 
 fn forbidden_page(lang: Lang, message_key: &str) -> Response {
@@ -398,12 +403,11 @@ fn forbidden_page(lang: Lang, message_key: &str) -> Response {
         StatusCode::FORBIDDEN,
         lang,
         lang.t("auth.not_allowed"),
-        &format!(
-            "<h1>{}</h1><p>{}</p><p><a href=\"/customers\">{}</a></p>",
-            lang.t("auth.not_allowed"),
-            escape(lang.t(message_key)),
-            lang.t("auth.back")
-        ),
+        html! {
+            h1 { (lang.t("auth.not_allowed")) }
+            p { (lang.t(message_key)) }
+            p { a href="/customers" { (lang.t("auth.back")) } }
+        },
     )
 }
 
@@ -436,7 +440,7 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
         }
         return forbidden_page(lang, "auth.sign_in_first");
     };
-    if !allowed(&path, user.role) {
+    if !allowed(req.method(), &path, user.role) {
         return forbidden_page(lang, "auth.role");
     }
     // CSRF: every state-changing request carries the session's token.
@@ -474,18 +478,13 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
         }
         req = Request::from_parts(parts, body);
     }
-    let visible = match auth.store.visibility(&user).await {
-        Ok(v) => v,
+    let ip = client_ip(req.extensions());
+    let username = user.username.clone();
+    let session = match Session::open(&auth.store, user, Some(ip)).await {
+        Ok(s) => s,
         Err(e) => return error(lang, &e),
     };
-    let ip = client_ip(req.extensions());
-    let actor = Actor::user(&user, Some(ip));
-    let username = user.username.clone();
-    req.extensions_mut().insert(Viewer {
-        user,
-        visible,
-        actor,
-    });
+    req.extensions_mut().insert(session);
     let resp = next.run(req).await;
     add_tokens(resp, &csrf, &username, lang).await
 }
@@ -647,6 +646,8 @@ mod tests {
             ("/admin/handover", true, true, false, false),
             ("/admin/audit", true, false, false, false),
             ("/admin/audit.csv", true, false, false, false),
+            ("/pool/reclaim", true, true, false, false),
+            ("/import/7/rejects.csv", true, true, false, false),
         ] {
             for (role, want) in [
                 (Admin, admin),
@@ -654,9 +655,20 @@ mod tests {
                 (Rep, rep),
                 (Analyst, analyst),
             ] {
-                assert_eq!(allowed(path, role), want, "{path} for {role:?}");
+                assert_eq!(
+                    allowed(&Method::GET, path, role),
+                    want,
+                    "{path} for {role:?}"
+                );
             }
         }
+    }
+
+    #[test]
+    fn creating_a_campaign_is_for_managers() {
+        assert!(allowed(&Method::GET, "/work/campaigns", Role::Analyst));
+        assert!(!allowed(&Method::POST, "/work/campaigns", Role::Analyst));
+        assert!(allowed(&Method::POST, "/work/campaigns", Role::Manager));
     }
 
     async fn text(resp: Response) -> String {

@@ -4,7 +4,7 @@
 //! per ABC class and RFM segment of the stored value figures.
 //!
 //! The value refresh computes the comparisons of every period length with the figures it stores
-//! ([`compute_all`], kept in the snapshot's report: see [`crate::overview::SnapshotFigures`]), so
+//! ([`compute_all`], kept in the snapshot's report: see [`crate::dashboard::SnapshotFigures`]), so
 //! the dashboard does not read the order lines itself; [`Cache`] serves snapshots written before.
 
 use std::collections::{BTreeMap, HashMap};

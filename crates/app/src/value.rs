@@ -462,7 +462,7 @@ pub async fn refresh(store: &Store, opts: &AnalysisOptions) -> Result<ValueSnaps
         let rows = rows_of(&an, &ids, computed_at);
         // The dashboard's figures over all order lines and value rows, computed here once
         // rather than by the first view of each snapshot (about 11 s at 1 million customers).
-        let dashboard = patron_web::SnapshotFigures::compute(
+        let dashboard = crate::dashboard::SnapshotFigures::compute(
             &facts,
             &rows,
             &deciles(rows.iter().filter_map(|r| r.clv).collect()),
@@ -566,6 +566,19 @@ impl RefreshOptions {
         }
         Ok(o)
     }
+}
+
+/// Runs the refresh with the options of the latest snapshot (defaults without one): the
+/// dashboard's Recompute button and the score-model editor's save. Answers the new snapshot.
+pub async fn refresh_like_last_time(store: &Store) -> Result<ValueSnapshot, RefreshError> {
+    let last = store.latest_snapshot().await?;
+    let opts: RefreshOptions = last
+        .and_then(|s| serde_json::from_value(s.options).ok())
+        .unwrap_or_default();
+    let opts = opts
+        .analysis_options()
+        .map_err(|field| RefreshError::Internal(format!("bad value option {field}")))?;
+    refresh(store, &opts).await
 }
 
 #[cfg(test)]

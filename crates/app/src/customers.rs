@@ -1,0 +1,44 @@
+//! Customers as users name them.
+
+use patron_store::{Store, StoreError};
+
+use crate::Session;
+
+/// The customer a user means by `text` in a "customer" field: its customer number (what
+/// users see on cards, lists and invoices), or `#<id>` for the internal id. Digits are a
+/// number, never an id, so that number 21739 cannot land on the customer whose id is 21739.
+/// A customer outside the caller's scope is `NotFound`, like a missing one.
+pub async fn resolve_reference(
+    store: &Store,
+    session: &Session,
+    text: &str,
+    write: bool,
+) -> Result<i64, StoreError> {
+    let text = text.trim();
+    let id = match text.strip_prefix('#').map(str::parse::<i64>) {
+        Some(Ok(id)) if id > 0 => store.customer(id).await?.id,
+        Some(_) => return Err(StoreError::not_found("customer", text)),
+        None => store.customer_by_number(text).await?.id,
+    };
+    session.check(store, id, write).await?;
+    Ok(id)
+}
+
+/// Records an interaction on customer `id` as the caller: the caller must be able to change
+/// the customer, the interaction's author (`by`) is always the caller (whatever the input
+/// says), and the audit row names it.
+pub async fn record_interaction(
+    store: &Store,
+    session: &Session,
+    id: i64,
+    mut input: patron_domain::InteractionInput,
+) -> Result<patron_domain::Interaction, crate::AppError> {
+    session.guard(store, id, true).await?;
+    input.by = Some(session.user.username.clone());
+    let i = store.create_interaction(id, input).await?;
+    let detail = format!("interaction {} created", i.id);
+    session
+        .audit(store, "update", Some(id), Some(&detail), None)
+        .await?;
+    Ok(i)
+}

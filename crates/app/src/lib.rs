@@ -1,0 +1,36 @@
+//! Patron's application layer: the use cases as a signed-in [`Session`] does them, whatever
+//! the front-end (JSON API, web pages, CLI). Scope, role gates ([`permissions`]) and the audit
+//! live here; the front-ends translate requests and answers.
+//!
+//! - [`Session`]: who acts, which customers they see, what the audit log records;
+//! - [`permissions`]: the one role/permission table;
+//! - [`value`]: recomputing and reading the customer-value figures ([`dashboard`] and
+//!   [`period`]: the dashboard's stored figures and period-over-period comparisons);
+//! - [`pool`]: the public pool's reclaim, on the server's date and the caller's scope;
+//! - [`customers`]: resolving what a user typed as a customer reference, interactions;
+//! - [`imports`]: file imports within the importer's scope, audited.
+
+pub mod customers;
+pub mod dashboard;
+pub mod imports;
+pub mod period;
+pub mod permissions;
+pub mod pool;
+mod session;
+pub mod value;
+
+pub use permissions::Action;
+pub use session::Session;
+
+use patron_store::StoreError;
+
+/// Why a use case refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The store's answer (not found, invalid, conflict, unavailable, ...).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The caller's role or scope does not allow it (403).
+    #[error("{0}")]
+    Forbidden(String),
+}
