@@ -8,7 +8,8 @@
 //!   [`period`]: the dashboard's stored figures and period-over-period comparisons);
 //! - [`pool`]: the public pool's reclaim, on the server's date and the caller's scope;
 //! - [`customers`]: resolving what a user typed as a customer reference, interactions;
-//! - [`imports`]: file imports within the importer's scope, audited.
+//! - [`imports`]: file imports within the importer's scope, audited;
+//! - [`receivables`]: ageing, overdue, collections, held orders, tickets and the SLA sweep.
 
 pub mod customers;
 pub mod dashboard;
@@ -16,6 +17,7 @@ pub mod imports;
 pub mod period;
 pub mod permissions;
 pub mod pool;
+pub mod receivables;
 mod session;
 pub mod value;
 

@@ -26,7 +26,7 @@ pub enum Action {
     ReadAudit,
     /// Returning idle customers to the public pool (and previewing it).
     ReclaimPool,
-    /// Population receivables: ageing, overdue and collections over the caller's scope.
+    /// Receivables over the caller's scope: ageing, overdue and collections.
     ViewReceivables,
     /// Credit limits and the approval queue of held orders.
     ApproveCredit,
@@ -56,7 +56,7 @@ pub const PERMISSIONS: &[(Action, &str, &[Role])] = &[
     (ManageUsers, "users, roles, hand-over (managers: within their scope)", &[Admin, Manager]),
     (ReadAudit, "the audit log", &[Admin]),
     (ReclaimPool, "return idle customers to the pool (within scope), preview it", &[Admin, Manager]),
-    (ViewReceivables, "ageing, overdue, collections over the scope", &[Admin, Manager]),
+    (ViewReceivables, "ageing, overdue, collections over the scope (reps: their own customers)", &[Admin, Manager, Rep]),
     (ApproveCredit, "credit limits, approve or reject held orders", &[Admin, Manager]),
     (EscalateTickets, "run the SLA escalation sweep", &[Admin, Manager]),
     (SetCadence, "follow-up cadence per ABC class", &[Admin, Manager]),

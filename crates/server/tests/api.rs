@@ -3253,11 +3253,10 @@ async fn receivables_and_service_over_the_api(store: Store) {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body.as_array().unwrap().len(), 2);
 
-    // Ageing: managers and admins only.
-    assert_eq!(
-        rep.get("/api/receivables/ageing").await.status,
-        StatusCode::FORBIDDEN
-    );
+    // Ageing: a rep sees their own customers' (here the only ones with receivables).
+    let mine = rep.get("/api/receivables/ageing?as_of=2024-04-15").await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    assert_eq!(mine.body["total"]["d61_90"], 200.0);
     // A manager outside the rep's line sees none of it.
     let r = manager
         .get("/api/receivables/ageing?as_of=2024-04-15")
@@ -3382,10 +3381,17 @@ async fn receivables_and_service_over_the_api(store: Store) {
     let r = api.call(Method::POST, "/api/tickets/escalate", None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
-    // Overdue list and sales vs collections: managers and admins.
+    // Overdue list and sales vs collections: over the caller's customers (a rep: their own).
+    let mine = rep.get("/api/receivables/overdue?as_of=2024-04-15").await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    assert!(!mine.body.as_array().unwrap().is_empty(), "{}", mine.body);
     assert_eq!(
-        rep.get("/api/receivables/overdue").await.status,
-        StatusCode::FORBIDDEN
+        manager
+            .get("/api/receivables/overdue?as_of=2024-04-15")
+            .await
+            .body,
+        json!([]),
+        "a manager outside the rep's line sees none of it"
     );
     let r = api.get("/api/receivables/overdue?as_of=2024-04-15").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);

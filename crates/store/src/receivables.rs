@@ -18,9 +18,10 @@ use patron_domain::receivable::{
 use patron_domain::{Money, Order, OrderInput};
 use serde::Serialize;
 
+use crate::customers::{bind_all, Bind, Where};
 use crate::error::unique_to_conflict;
 use crate::BeginWrite;
-use crate::{live_customer, now, with_pool, BackendKind, Store, StoreError};
+use crate::{live_customer, now, with_pool, BackendKind, Store, StoreError, Visibility};
 
 /// What to do with an order that would exceed the credit limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -346,10 +347,19 @@ impl Store {
     }
 
     /// The approval queue (`pending`), or the holds of another status; oldest first.
-    pub async fn credit_holds(&self, status: &str) -> Result<Vec<CreditHold>, StoreError> {
-        let sql = format!("SELECT {HOLD_COLUMNS} FROM credit_holds WHERE status = $1 ORDER BY id");
-        let rows: Vec<HoldRow> =
-            with_pool!(self, pool => sqlx::query_as(&sql).bind(status).fetch_all(pool).await?);
+    pub async fn credit_holds(
+        &self,
+        status: &str,
+        visible: &Visibility,
+    ) -> Result<Vec<CreditHold>, StoreError> {
+        let mut w = Where::default();
+        w.push("status = ?", [Bind::Text(status.into())]);
+        visible.push_customer(&mut w, "customer_id");
+        let sql = format!(
+            "SELECT {HOLD_COLUMNS} FROM credit_holds{} ORDER BY id",
+            w.sql()
+        );
+        let rows: Vec<HoldRow> = with_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
         rows.into_iter().map(to_hold).collect()
     }
 
@@ -522,7 +532,7 @@ impl Store {
         let open: i64 = with_pool!(self, pool => sqlx::query_scalar(OPEN_SUM).bind(customer_id).fetch_one(pool).await?);
         let pending: i64 = with_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM credit_holds WHERE customer_id = $1 AND status = 'pending'").bind(customer_id).fetch_one(pool).await?);
         let overdue = self
-            .open_items(Some(customer_id))
+            .open_items(Some(customer_id), &Visibility::All)
             .await?
             .iter()
             .filter(|i| i.days_overdue(as_of) > 0)
@@ -715,17 +725,22 @@ impl Store {
 
     /// Everything still unpaid (of one customer or all): invoices without plan, and the unpaid
     /// part of each instalment of the others; by customer, then due date.
-    pub async fn open_items(&self, customer_id: Option<i64>) -> Result<Vec<OpenItem>, StoreError> {
-        let (filter, bind) = match customer_id {
-            Some(c) => ("AND i.customer_id = $1", c),
-            None => ("AND $1 = $1", 0),
-        };
-        let sql = format!("SELECT i.customer_id, i.id, i.number, i.due_on, i.amount_cents, i.paid_cents FROM invoices i WHERE i.paid_cents < i.amount_cents {filter} ORDER BY i.customer_id, i.due_on, i.id");
-        let invoices: Vec<(i64, i64, String, NaiveDate, i64, i64)> =
-            with_pool!(self, pool => sqlx::query_as(&sql).bind(bind).fetch_all(pool).await?);
-        let sql = format!("SELECT p.customer_id, p.invoice_id, p.seq, p.due_on, p.amount_cents FROM instalments p JOIN invoices i ON i.customer_id = p.customer_id AND i.id = p.invoice_id WHERE i.paid_cents < i.amount_cents {filter} ORDER BY p.customer_id, p.invoice_id, p.due_on, p.seq");
-        let plans: Vec<(i64, i64, i32, NaiveDate, i64)> =
-            with_pool!(self, pool => sqlx::query_as(&sql).bind(bind).fetch_all(pool).await?);
+    pub async fn open_items(
+        &self,
+        customer_id: Option<i64>,
+        visible: &Visibility,
+    ) -> Result<Vec<OpenItem>, StoreError> {
+        let mut w = Where::default();
+        w.push("i.paid_cents < i.amount_cents", []);
+        if let Some(c) = customer_id {
+            w.push("i.customer_id = ?", [Bind::I64(c)]);
+        }
+        visible.push_customer(&mut w, "i.customer_id");
+        let filter = w.sql();
+        let sql = format!("SELECT i.customer_id, i.id, i.number, i.due_on, i.amount_cents, i.paid_cents FROM invoices i{filter} ORDER BY i.customer_id, i.due_on, i.id");
+        let invoices: Vec<(i64, i64, String, NaiveDate, i64, i64)> = with_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
+        let sql = format!("SELECT p.customer_id, p.invoice_id, p.seq, p.due_on, p.amount_cents FROM instalments p JOIN invoices i ON i.customer_id = p.customer_id AND i.id = p.invoice_id{filter} ORDER BY p.customer_id, p.invoice_id, p.due_on, p.seq");
+        let plans: Vec<(i64, i64, i32, NaiveDate, i64)> = with_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
         let mut by_invoice: BTreeMap<(i64, i64), Vec<Instalment>> = BTreeMap::new();
         for (c, inv, seq, due_on, amount) in plans {
             by_invoice.entry((c, inv)).or_default().push(Instalment {
@@ -766,13 +781,21 @@ impl Store {
 
     /// The ageing report on `as_of` (buckets 0-30, 31-60, 61-90, 90+ days overdue, and not
     /// yet due), per customer and in total.
-    pub async fn ageing(&self, as_of: NaiveDate) -> Result<AgeingReport, StoreError> {
-        Ok(ageing(&self.open_items(None).await?, as_of))
+    pub async fn ageing(
+        &self,
+        as_of: NaiveDate,
+        visible: &Visibility,
+    ) -> Result<AgeingReport, StoreError> {
+        Ok(ageing(&self.open_items(None, visible).await?, as_of))
     }
 
     /// Items still unpaid after their due date on `as_of`, most overdue first.
-    pub async fn overdue(&self, as_of: NaiveDate) -> Result<Vec<OverdueItem>, StoreError> {
-        self.due_items(as_of, as_of - Days::new(1)).await
+    pub async fn overdue(
+        &self,
+        as_of: NaiveDate,
+        visible: &Visibility,
+    ) -> Result<Vec<OverdueItem>, StoreError> {
+        self.due_items(as_of, as_of - Days::new(1), visible).await
     }
 
     /// Reminders: items (instalments or invoices) unpaid and due by `as_of + within_days`,
@@ -781,11 +804,17 @@ impl Store {
         &self,
         as_of: NaiveDate,
         due_by: NaiveDate,
+        visible: &Visibility,
     ) -> Result<Vec<OverdueItem>, StoreError> {
-        let items = self.open_items(None).await?;
-        let names: Vec<(i64, String, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT id, name, owner_id FROM customers WHERE id IN (SELECT customer_id FROM invoices WHERE paid_cents < amount_cents)")
-            .fetch_all(pool).await?);
+        let items = self.open_items(None, visible).await?;
+        let mut w = Where::default();
+        w.push(
+            "id IN (SELECT customer_id FROM invoices WHERE paid_cents < amount_cents)",
+            [],
+        );
+        visible.push(&mut w, "owner_id");
+        let sql = format!("SELECT id, name, owner_id FROM customers{}", w.sql());
+        let names: Vec<(i64, String, Option<i64>)> = with_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
         let names: BTreeMap<i64, (String, Option<i64>)> =
             names.into_iter().map(|(i, n, o)| (i, (n, o))).collect();
         let mut out: Vec<OverdueItem> = items
@@ -821,6 +850,7 @@ impl Store {
         &self,
         from: NaiveDate,
         to: NaiveDate,
+        visible: &Visibility,
     ) -> Result<Vec<RepCollections>, StoreError> {
         if from > to {
             return Err(StoreError::invalid(
@@ -829,11 +859,14 @@ impl Store {
             ));
         }
         let q = |table: &str, amount: &str, date: &str| {
-            format!("SELECT c.owner_id, CAST(SUM(t.{amount}) AS BIGINT) FROM {table} t JOIN customers c ON c.id = t.customer_id \
-                     WHERE t.{date} >= $1 AND t.{date} <= $2 GROUP BY c.owner_id")
+            let mut w = Where::default();
+            w.push(&format!("t.{date} >= ?"), [Bind::Date(from)]);
+            w.push(&format!("t.{date} <= ?"), [Bind::Date(to)]);
+            visible.push(&mut w, "c.owner_id");
+            (format!("SELECT c.owner_id, CAST(SUM(t.{amount}) AS BIGINT) FROM {table} t JOIN customers c ON c.id = t.customer_id{} GROUP BY c.owner_id", w.sql()), w.binds)
         };
         let mut per: BTreeMap<Option<i64>, RepCollections> = BTreeMap::new();
-        for (k, sql) in [
+        for (k, (sql, binds)) in [
             q("order_lines", "amount_cents", "ordered_on"),
             q("invoices", "amount_cents", "issued_on"),
             q("payments", "amount_cents", "paid_on"),
@@ -841,7 +874,7 @@ impl Store {
         .iter()
         .enumerate()
         {
-            let rows: Vec<(Option<i64>, i64)> = with_pool!(self, pool => sqlx::query_as(sql).bind(from).bind(to).fetch_all(pool).await?);
+            let rows: Vec<(Option<i64>, i64)> = with_pool!(self, pool => bind_all!(sqlx::query_as(sql), binds).fetch_all(pool).await?);
             for (owner, sum) in rows {
                 let r = per.entry(owner).or_default();
                 r.owner_id = owner;
@@ -852,7 +885,7 @@ impl Store {
                 }
             }
         }
-        for o in self.overdue(to).await? {
+        for o in self.overdue(to, visible).await? {
             let r = per.entry(o.owner_id).or_default();
             r.owner_id = o.owner_id;
             r.overdue.0 += o.open.cents();

@@ -43,7 +43,9 @@ impl Store {
         to: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<Vec<RepReview>, StoreError> {
-        let sales = self.sales_vs_collections(from, to).await?;
+        let sales = self
+            .sales_vs_collections(from, to, &crate::Visibility::All)
+            .await?;
         let start: DateTime<Utc> = from.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
         let end: DateTime<Utc> = (to + Days::new(1))
             .and_hms_opt(0, 0, 0)

@@ -16,8 +16,9 @@ use patron_domain::service::{
 use patron_domain::{CustomValue, Customer};
 use serde::Serialize;
 
+use crate::customers::{bind_all, Where};
 use crate::customers::{CustomerRow, CUSTOMER_COLUMNS, INSERT_HISTORY};
-use crate::{live_customer, with_pool, BeginWrite, Store, StoreError};
+use crate::{live_customer, with_pool, BeginWrite, Store, StoreError, Visibility};
 
 type TicketRow = (
     i64,
@@ -246,10 +247,19 @@ impl Store {
     }
 
     /// Open tickets, soonest due first (without history); `breached` as of `now`.
-    pub async fn open_tickets(&self, now: DateTime<Utc>) -> Result<Vec<Ticket>, StoreError> {
-        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE status = 'open' ORDER BY due_at, customer_id, id");
-        let rows: Vec<TicketRow> =
-            with_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+    pub async fn open_tickets(
+        &self,
+        now: DateTime<Utc>,
+        visible: &Visibility,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let mut w = Where::default();
+        w.push("status = 'open'", []);
+        visible.push_customer(&mut w, "customer_id");
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets{} ORDER BY due_at, customer_id, id",
+            w.sql()
+        );
+        let rows: Vec<TicketRow> = with_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
         Ok(rows.into_iter().map(|r| to_ticket(r, now)).collect())
     }
 
@@ -387,10 +397,11 @@ impl Store {
         &self,
         now: DateTime<Utc>,
         by: &str,
+        visible: &Visibility,
     ) -> Result<Vec<Ticket>, StoreError> {
         let sla = self.sla_policy().await?;
         let mut raised = Vec::new();
-        for t in self.open_tickets(now).await? {
+        for t in self.open_tickets(now, visible).await? {
             let level = sla.escalation_level(t.priority, t.due_at, now);
             if level <= t.escalation_level {
                 continue;

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use patron_domain::receivable::{InstalmentInput, InvoiceInput, PaymentInput};
 use patron_domain::service::{Priority, SurveyInput, SurveyKind, TicketInput, TicketKind};
 use patron_domain::{CustomerInput, Money, OrderInput, OrderLineInput};
-use patron_store::{backend_tests, OnExcess, OrderPlacement, OrderTerms, Store, StoreError};
+use patron_store::{
+    backend_tests, OnExcess, OrderPlacement, OrderTerms, Store, StoreError, Visibility,
+};
 
 fn d(s: &str) -> chrono::NaiveDate {
     s.parse().unwrap()
@@ -287,7 +289,10 @@ async fn merge_moves_receivables_and_service(store: Store) {
     assert_eq!(store.surveys(keep).await.unwrap().len(), 2);
     assert_eq!(store.customer_opportunities(keep).await.unwrap().len(), 2);
     assert!(store.customer_opportunities(drop).await.unwrap().is_empty());
-    let holds = store.credit_holds("pending").await.unwrap();
+    let holds = store
+        .credit_holds("pending", &Visibility::All)
+        .await
+        .unwrap();
     assert_eq!(holds.len(), 2);
     assert!(holds.iter().all(|h| h.customer_id == keep));
 }

@@ -4,7 +4,9 @@
 
 use patron_domain::receivable::{AgeingBuckets, InstalmentInput, InvoiceInput, PaymentInput};
 use patron_domain::{CustomerInput, Money, OrderInput, OrderLineInput};
-use patron_store::{backend_tests, OnExcess, OrderPlacement, OrderTerms, Store, StoreError};
+use patron_store::{
+    backend_tests, OnExcess, OrderPlacement, OrderTerms, Store, StoreError, Visibility,
+};
 
 fn d(s: &str) -> chrono::NaiveDate {
     s.parse().unwrap()
@@ -239,7 +241,10 @@ async fn held_orders_wait_for_a_manager(store: Store) {
     else {
         panic!("not held")
     };
-    let queue = store.credit_holds("pending").await.unwrap();
+    let queue = store
+        .credit_holds("pending", &Visibility::All)
+        .await
+        .unwrap();
     assert_eq!(
         queue.iter().map(|h| h.id).collect::<Vec<_>>(),
         [h1.id, h2.id]
@@ -264,7 +269,11 @@ async fn held_orders_wait_for_a_manager(store: Store) {
         .approve_credit_hold(h2.id, "manager", None)
         .await
         .is_err());
-    assert!(store.credit_holds("pending").await.unwrap().is_empty());
+    assert!(store
+        .credit_holds("pending", &Visibility::All)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(
         store
             .credit_position(c, d("2024-01-03"))
@@ -376,7 +385,7 @@ async fn payments_fifo_and_instalments(store: Store) {
     );
     // Reminders: what falls due within a week of 2024-02-28 (instalment 2, 2024-03-02) and B.
     let due = store
-        .due_items(d("2024-02-28"), d("2024-03-06"))
+        .due_items(d("2024-02-28"), d("2024-03-06"), &Visibility::All)
         .await
         .unwrap();
     let got: Vec<_> = due
@@ -478,7 +487,10 @@ async fn ageing_matches_hand_computed_fixture(store: Store) {
         .await
         .unwrap();
 
-    let r = store.ageing(d("2024-06-30")).await.unwrap();
+    let r = store
+        .ageing(d("2024-06-30"), &Visibility::All)
+        .await
+        .unwrap();
     let bk = |not_due, d0_30, d31_60, d61_90, d90_plus| AgeingBuckets {
         not_due: Money(not_due),
         d0_30: Money(d0_30),
@@ -503,7 +515,10 @@ async fn ageing_matches_hand_computed_fixture(store: Store) {
     assert_eq!(r.total.total(), Money(203_525));
     assert_eq!(r.total.overdue(), Money(172_526));
 
-    let overdue = store.overdue(d("2024-06-30")).await.unwrap();
+    let overdue = store
+        .overdue(d("2024-06-30"), &Visibility::All)
+        .await
+        .unwrap();
     let got: Vec<_> = overdue
         .iter()
         .map(|o| (o.customer_id, o.days_overdue, o.open.cents()))
@@ -523,7 +538,7 @@ async fn ageing_matches_hand_computed_fixture(store: Store) {
 
     // Collections in June: 200.00 + 50.00 + 350.00, all on customers without owner.
     let sc = store
-        .sales_vs_collections(d("2024-06-01"), d("2024-06-30"))
+        .sales_vs_collections(d("2024-06-01"), d("2024-06-30"), &Visibility::All)
         .await
         .unwrap();
     assert_eq!(sc.len(), 1);

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use patron_domain::service::{Priority, SurveyInput, SurveyKind, TicketInput, TicketKind};
 use patron_domain::{CustomValue, CustomerInput};
-use patron_store::{backend_tests, Store, StoreError};
+use patron_store::{backend_tests, Store, StoreError, Visibility};
 
 fn t0() -> DateTime<Utc> {
     "2024-03-01T09:00:00Z".parse().unwrap()
@@ -72,14 +72,14 @@ async fn sla_clock_and_escalation(store: Store) {
 
     // At the due time exactly nothing is breached.
     assert!(store
-        .escalate_breached(h(2), "sla")
+        .escalate_breached(h(2), "sla", &Visibility::All)
         .await
         .unwrap()
         .is_empty());
     assert!(!store.ticket(c, high.id, h(2)).await.unwrap().breached);
     // One minute later the high ticket escalates to level 1.
     let raised = store
-        .escalate_breached(h(2) + Duration::minutes(1), "sla")
+        .escalate_breached(h(2) + Duration::minutes(1), "sla", &Visibility::All)
         .await
         .unwrap();
     assert_eq!(
@@ -100,12 +100,15 @@ async fn sla_clock_and_escalation(store: Store) {
         .contains("SLA breached"));
     // Same moment again: idempotent.
     assert!(store
-        .escalate_breached(h(2) + Duration::minutes(1), "sla")
+        .escalate_breached(h(2) + Duration::minutes(1), "sla", &Visibility::All)
         .await
         .unwrap()
         .is_empty());
     // Five hours in: urgent breached (level 1), high two periods late (level 2).
-    let raised = store.escalate_breached(h(5), "sla").await.unwrap();
+    let raised = store
+        .escalate_breached(h(5), "sla", &Visibility::All)
+        .await
+        .unwrap();
     let mut got: Vec<_> = raised.iter().map(|t| (t.id, t.escalation_level)).collect();
     got.sort();
     assert_eq!(got, [(urgent.id, 1), (high.id, 2)]);
@@ -128,7 +131,10 @@ async fn sla_clock_and_escalation(store: Store) {
         Err(StoreError::Conflict { .. })
     ));
     // Much later the high ticket reaches the top level, and no more.
-    let raised = store.escalate_breached(h(100), "sla").await.unwrap();
+    let raised = store
+        .escalate_breached(h(100), "sla", &Visibility::All)
+        .await
+        .unwrap();
     assert_eq!(
         raised
             .iter()
@@ -137,7 +143,7 @@ async fn sla_clock_and_escalation(store: Store) {
         [(high.id, 3)]
     );
     assert!(store
-        .escalate_breached(h(1000), "sla")
+        .escalate_breached(h(1000), "sla", &Visibility::All)
         .await
         .unwrap()
         .is_empty());
@@ -174,7 +180,7 @@ async fn sla_clock_and_escalation(store: Store) {
     let kinds: Vec<_> = history[2].events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["opened", "escalated", "resolved", "reopened"]);
     // Open list: soonest due first.
-    let open = store.open_tickets(h(201)).await.unwrap();
+    let open = store.open_tickets(h(201), &Visibility::All).await.unwrap();
     assert_eq!(
         open.iter().map(|t| (t.id, t.breached)).collect::<Vec<_>>(),
         [(high.id, true), (urgent.id, false)]

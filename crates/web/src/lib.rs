@@ -183,6 +183,17 @@ pub(crate) fn store_error_page(lang: Lang, e: &StoreError) -> Response {
     error_page(lang, status, title, &message)
 }
 
+/// An error page for a refused or failed use case: 403 for what the role may not do, else as
+/// [`store_error_page`].
+pub(crate) fn app_error_page(lang: Lang, e: &patron_app::AppError) -> Response {
+    match e {
+        patron_app::AppError::Forbidden(m) => {
+            error_page(lang, StatusCode::FORBIDDEN, lang.t("auth.not_allowed"), m)
+        }
+        patron_app::AppError::Store(e) => store_error_page(lang, e),
+    }
+}
+
 pub(crate) fn error_page(lang: Lang, status: StatusCode, title: &str, message: &str) -> Response {
     html(
         status,

@@ -15,7 +15,7 @@ use patron_domain::{
 };
 use patron_store::{
     backend_tests, Actor, CampaignInput, DataScope, NewUser, OnExcess, OpportunityInput,
-    OrderTerms, Role, Store,
+    OrderTerms, Role, Store, Visibility,
 };
 use tower::ServiceExt;
 
@@ -375,7 +375,12 @@ async fn receivables_queue_ageing_and_payments(store: Store) {
     assert!(other.body.contains("no such customer among yours"));
     assert!(!other.body.contains("B-INV"));
     // Reps cannot decide held orders; managers can.
-    let hold = f.store.credit_holds("pending").await.unwrap()[0].id;
+    let hold = f
+        .store
+        .credit_holds("pending", &Visibility::All)
+        .await
+        .unwrap()[0]
+        .id;
     let no = post(
         &f.ann,
         &format!("/work/receivables/holds/{hold}/approve"),
@@ -891,7 +896,13 @@ async fn order_entry_under_the_credit_rule(store: Store) {
     let headroom = position.headroom.expect("Acme has a limit").cents();
     assert!(headroom > 1, "the fixture leaves headroom");
     let amount = |cents: i64| format!("{}.{:02}", cents / 100, cents % 100);
-    let pending = |store: Store| async move { store.credit_holds("pending").await.unwrap().len() };
+    let pending = |store: Store| async move {
+        store
+            .credit_holds("pending", &Visibility::All)
+            .await
+            .unwrap()
+            .len()
+    };
     let holds_before = pending(f.store.clone()).await;
 
     // Bad values at their field, nothing stored.

@@ -212,7 +212,12 @@ pub async fn credit(store: &Store, args: CreditArgs) -> anyhow::Result<()> {
             print_placement(&store.place_order(id, input, &terms).await?);
         }
         CreditAction::Holds { status } => {
-            let holds = store.credit_holds(&status).await?;
+            let holds = patron_app::receivables::credit_holds(
+                store,
+                &super::custody::cli_session(),
+                &status,
+            )
+            .await?;
             println!(
                 "{:>6}  {:>9}  {:>12}  {:>12}  {:>12}  {:<10}  requested",
                 "hold", "customer", "order", "open", "limit", "by"
@@ -373,7 +378,12 @@ pub async fn invoice(store: &Store, args: InvoiceArgs) -> anyhow::Result<()> {
             }
         }
         InvoiceAction::Ageing { as_of } => {
-            let r = store.ageing(as_of.unwrap_or_else(today)).await?;
+            let r = patron_app::receivables::ageing(
+                store,
+                &super::custody::cli_session(),
+                as_of.unwrap_or_else(today),
+            )
+            .await?;
             println!("ageing on {} (days overdue)", r.as_of);
             println!(
                 "{:<24} {:>12} {:>12} {:>12} {:>12} {:>12} {:>13}",
@@ -386,18 +396,36 @@ pub async fn invoice(store: &Store, args: InvoiceArgs) -> anyhow::Result<()> {
         }
         InvoiceAction::Overdue { as_of } => {
             let as_of = as_of.unwrap_or_else(today);
-            print_items(&store.overdue(as_of).await?);
+            print_items(
+                &patron_app::receivables::overdue(store, &super::custody::cli_session(), as_of)
+                    .await?,
+            );
         }
         InvoiceAction::Reminders { as_of, within } => {
             let as_of = as_of.unwrap_or_else(today);
-            print_items(&store.due_items(as_of, as_of + Days::new(within)).await?);
+            print_items(
+                &store
+                    .due_items(
+                        as_of,
+                        as_of + Days::new(within),
+                        &patron_store::Visibility::All,
+                    )
+                    .await?,
+            );
         }
         InvoiceAction::Collections { from, to } => {
             println!(
                 "{:<16} {:>14} {:>14} {:>14} {:>14}",
                 "rep", "sales", "invoiced", "collected", "overdue"
             );
-            for r in store.sales_vs_collections(from, to).await? {
+            for r in patron_app::receivables::collections(
+                store,
+                &super::custody::cli_session(),
+                from,
+                to,
+            )
+            .await?
+            {
                 let rep = r
                     .username
                     .clone()

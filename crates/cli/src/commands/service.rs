@@ -161,7 +161,12 @@ pub async fn ticket(store: &Store, args: TicketArgs) -> anyhow::Result<()> {
                 }
             }
             None => {
-                let open = store.open_tickets(now).await?;
+                let open = patron_app::receivables::open_tickets(
+                    store,
+                    &super::custody::cli_session(),
+                    now,
+                )
+                .await?;
                 for t in &open {
                     println!("{}", line(t));
                 }
@@ -205,7 +210,12 @@ pub async fn ticket(store: &Store, args: TicketArgs) -> anyhow::Result<()> {
                 .await?,
         ),
         TicketAction::Escalate => {
-            let raised = store.escalate_breached(now, "cli").await?;
+            let raised = patron_app::receivables::escalate_breached(
+                store,
+                &super::custody::cli_session(),
+                now,
+            )
+            .await?;
             for t in &raised {
                 println!("{}", line(t));
             }

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{NaiveDate, Utc};
-use patron_domain::receivable::{AgeingBuckets, AgeingReport, InvoiceInput, PaymentInput};
+use patron_domain::receivable::{InvoiceInput, PaymentInput};
 use patron_domain::service::{SurveyInput, TicketInput};
 use serde::Deserialize;
 
@@ -111,60 +111,13 @@ pub async fn ageing(
     ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let as_of = today(q.as_of)?;
-    me.require(patron_app::Action::ViewReceivables)?;
-    let report = state.store.ageing(as_of).await?;
-    let mut customers = Vec::with_capacity(report.customers.len());
-    let mut total = AgeingBuckets::default();
-    for c in report.customers {
-        let owner = state.store.customer_owner(c.customer_id).await?;
-        if !me.visible.allows(owner, false) {
-            continue;
-        }
-        for (t, b) in [
-            (&mut total.not_due, c.buckets.not_due),
-            (&mut total.d0_30, c.buckets.d0_30),
-            (&mut total.d31_60, c.buckets.d31_60),
-            (&mut total.d61_90, c.buckets.d61_90),
-            (&mut total.d90_plus, c.buckets.d90_plus),
-        ] {
-            t.0 += b.0;
-        }
-        customers.push(c);
-    }
-    me.audit(
-        &state.store,
-        "list",
-        None,
-        Some("ageing"),
-        Some(customers.len() as i64),
-    )
-    .await?;
-    Ok(Json(AgeingReport {
-        as_of,
-        customers,
-        total,
-    })
-    .into_response())
+    let report = patron_app::receivables::ageing(&state.store, &me, as_of).await?;
+    Ok(Json(report).into_response())
 }
 
 /// The approval queue: pending held orders of the customers the caller sees, oldest first.
 pub async fn holds(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
-    me.require(patron_app::Action::ApproveCredit)?;
-    let mut out = Vec::new();
-    for h in state.store.credit_holds("pending").await? {
-        let owner = state.store.customer_owner(h.customer_id).await?;
-        if me.visible.allows(owner, false) {
-            out.push(h);
-        }
-    }
-    me.audit(
-        &state.store,
-        "list",
-        None,
-        Some("credit holds"),
-        Some(out.len() as i64),
-    )
-    .await?;
+    let out = patron_app::receivables::credit_holds(&state.store, &me, "pending").await?;
     Ok(Json(out).into_response())
 }
 
@@ -327,55 +280,21 @@ pub async fn comment_ticket(
     Ok(Json(t).into_response())
 }
 
-/// The SLA sweep (admins, managers): escalates every breached open ticket; answers those of
-/// the customers the caller sees.
+/// The SLA sweep (admins, managers): escalates every breached open ticket of the customers the
+/// caller sees; answers those raised.
 pub async fn escalate(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
-    me.require(patron_app::Action::EscalateTickets)?;
-    let raised = state
-        .store
-        .escalate_breached(Utc::now(), &me.user.username)
-        .await?;
-    let mut out = Vec::new();
-    for t in raised {
-        let owner = state.store.customer_owner(t.customer_id).await?;
-        if me.visible.allows(owner, false) {
-            out.push(t);
-        }
-    }
-    me.audit(
-        &state.store,
-        "update",
-        None,
-        Some("tickets escalated"),
-        Some(out.len() as i64),
-    )
-    .await?;
-    Ok(Json(out).into_response())
+    let raised = patron_app::receivables::escalate_breached(&state.store, &me, Utc::now()).await?;
+    Ok(Json(raised).into_response())
 }
 
-/// The overdue list (admins, managers), of the customers the caller sees, most overdue first.
+/// The overdue list of the customers the caller sees, most overdue first.
 pub async fn overdue(
     State(state): State<AppState>,
     me: Me,
     ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let as_of = today(q.as_of)?;
-    me.require(patron_app::Action::ViewReceivables)?;
-    let v: Vec<_> = state
-        .store
-        .overdue(as_of)
-        .await?
-        .into_iter()
-        .filter(|i| me.visible.allows(i.owner_id, false))
-        .collect();
-    me.audit(
-        &state.store,
-        "list",
-        None,
-        Some("overdue"),
-        Some(v.len() as i64),
-    )
-    .await?;
+    let v = patron_app::receivables::overdue(&state.store, &me, as_of).await?;
     Ok(Json(v).into_response())
 }
 
@@ -386,8 +305,7 @@ pub struct PeriodQuery {
     to: NaiveDate,
 }
 
-/// Sales vs collections per rep over a period (admins, managers): the reps whose customers the
-/// caller sees.
+/// Sales vs collections per rep over a period, over the customers the caller sees.
 pub async fn collections(
     State(state): State<AppState>,
     me: Me,
@@ -395,22 +313,7 @@ pub async fn collections(
 ) -> Result<Response, ApiError> {
     check_date_range("from", Some(q.from))?;
     check_date_range("to", Some(q.to))?;
-    me.require(patron_app::Action::ViewReceivables)?;
-    let v: Vec<_> = state
-        .store
-        .sales_vs_collections(q.from, q.to)
-        .await?
-        .into_iter()
-        .filter(|r| me.visible.allows(r.owner_id, false))
-        .collect();
-    me.audit(
-        &state.store,
-        "list",
-        None,
-        Some("collections"),
-        Some(v.len() as i64),
-    )
-    .await?;
+    let v = patron_app::receivables::collections(&state.store, &me, q.from, q.to).await?;
     Ok(Json(v).into_response())
 }
 

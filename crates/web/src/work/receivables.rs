@@ -2,16 +2,16 @@
 //! report with its bar chart, the overdue list, open invoices and instalments, one customer's
 //! invoices with the payment form, and sales vs collections per rep.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, RawForm, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use chrono::{Days, NaiveDate};
 use maud::{html, Markup};
+use patron_app::receivables;
+use patron_app::AppError;
 use patron_app::Session;
-use patron_domain::receivable::{ageing, AgeingBuckets, OpenItem, PaymentInput};
+use patron_domain::receivable::{ageing, AgeingBuckets, PaymentInput};
 use patron_store::{Store, StoreError};
 
 use super::{
@@ -92,7 +92,7 @@ pub async fn page_get(
             );
             work_page(lang, me, status, "receivables", &back, body)
         }
-        Err(e) => store_error_page(lang, &e),
+        Err(e) => crate::app_error_page(lang, &e),
     }
 }
 
@@ -106,17 +106,6 @@ pub async fn page(
     page_get(&st, lang, &me, &q, StatusCode::OK, Errors::default(), None).await
 }
 
-/// Owners of customers, looked up once each.
-async fn owners(store: &Store, ids: Vec<i64>) -> Result<BTreeMap<i64, Option<i64>>, StoreError> {
-    let mut out = BTreeMap::new();
-    for id in ids {
-        if let std::collections::btree_map::Entry::Vacant(e) = out.entry(id) {
-            e.insert(store.customer_owner(id).await?);
-        }
-    }
-    Ok(out)
-}
-
 async fn render(
     st: &WebState,
     lang: Lang,
@@ -125,45 +114,19 @@ async fn render(
     ok: &str,
     errors: &Errors,
     submitted: Option<&Form>,
-) -> Result<Markup, StoreError> {
+) -> Result<Markup, AppError> {
     let store = &st.store;
     let manager = manages(me);
-    // The approval queue (managers and admins), of the customers they see.
-    let mut holds = Vec::new();
-    if manager {
-        for h in store.credit_holds("pending").await? {
-            if me
-                .visible
-                .allows(store.customer_owner(h.customer_id).await?, false)
-            {
-                holds.push(h);
-            }
-        }
-    }
-    // Open items of the customers the viewer sees.
-    let all = store.open_items(None).await?;
-    let ids: Vec<i64> = all.iter().map(|i| i.customer_id).collect();
-    let owner = owners(store, ids).await?;
-    let items: Vec<OpenItem> = all
-        .into_iter()
-        .filter(|i| {
-            me.visible
-                .allows(owner.get(&i.customer_id).copied().flatten(), false)
-        })
-        .collect();
+    // Everything over the viewer's customers (the scope is applied by the store, in SQL).
+    let holds = if manager {
+        receivables::credit_holds(store, me, "pending").await?
+    } else {
+        Vec::new()
+    };
+    let items = receivables::open_items(store, me).await?;
     let report = ageing(&items, q.as_of);
-    let overdue: Vec<_> = store
-        .overdue(q.as_of)
-        .await?
-        .into_iter()
-        .filter(|i| me.visible.allows(i.owner_id, false))
-        .collect();
-    let collections: Vec<_> = store
-        .sales_vs_collections(q.from, q.to)
-        .await?
-        .into_iter()
-        .filter(|r| me.visible.allows(r.owner_id, false))
-        .collect();
+    let overdue = receivables::overdue(store, me, q.as_of).await?;
+    let collections = receivables::collections(store, me, q.from, q.to).await?;
     let ids: Vec<i64> = items
         .iter()
         .take(ROWS)
@@ -182,15 +145,10 @@ async fn render(
         )),
         None => None,
     };
-    store
-        .audit(
-            &me.actor,
-            "list",
-            q.customer,
-            Some("receivables (web)"),
-            Some(items.len() as i64),
-        )
-        .await?;
+    if let Some(c) = q.customer {
+        me.audit(store, "view", Some(c), Some("receivables"), None)
+            .await?;
+    }
     let money = |m: patron_domain::Money| i18n::money_cents(lang, m.cents());
     let date = |d: NaiveDate| i18n::date(lang, d);
     let v = |k: &str| -> String {

@@ -101,7 +101,7 @@ async fn render(
     };
     match body(st, lang, me, q, customer, &errors, submitted).await {
         Ok(b) => work_page(lang, me, status, "service", "/work/service", b),
-        Err(e) => store_error_page(lang, &e),
+        Err(e) => crate::app_error_page(lang, &e),
     }
 }
 
@@ -113,18 +113,10 @@ async fn body(
     customer: Option<i64>,
     errors: &Errors,
     submitted: Option<(&'static str, &Form)>,
-) -> Result<Markup, StoreError> {
+) -> Result<Markup, patron_app::AppError> {
     let store = &st.store;
     let now = Utc::now();
-    let mut open = Vec::new();
-    for tk in store.open_tickets(now).await? {
-        if me
-            .visible
-            .allows(store.customer_owner(tk.customer_id).await?, false)
-        {
-            open.push(tk);
-        }
-    }
+    let mut open = patron_app::receivables::open_tickets(store, me, now).await?;
     open.sort_by(|a, b| {
         b.breached
             .cmp(&a.breached)
@@ -473,38 +465,10 @@ pub async fn escalate(
     Ctx { lang }: Ctx,
     Extension(me): Extension<Session>,
 ) -> Response {
-    if !manages(&me) {
-        return forbidden(lang);
-    }
-    let raised = match st
-        .store
-        .escalate_breached(Utc::now(), &me.user.username)
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return store_error_page(lang, &e),
+    let n = match patron_app::receivables::escalate_breached(&st.store, &me, Utc::now()).await {
+        Ok(r) => r.len(),
+        Err(e) => return crate::app_error_page(lang, &e),
     };
-    let mut n = 0;
-    for tk in &raised {
-        match st.store.customer_owner(tk.customer_id).await {
-            Ok(o) if me.visible.allows(o, false) => n += 1,
-            Ok(_) => {}
-            Err(e) => return store_error_page(lang, &e),
-        }
-    }
-    if let Err(e) = st
-        .store
-        .audit(
-            &me.actor,
-            "update",
-            None,
-            Some("tickets escalated (web)"),
-            Some(n),
-        )
-        .await
-    {
-        return store_error_page(lang, &e);
-    }
     Redirect::to(&format!("/work/service?swept={n}")).into_response()
 }
 
