@@ -5,7 +5,7 @@
 use patron_store::Role;
 
 /// Something a caller may or may not do, whatever the front-end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
     /// Any signed-in user: who am I, own tokens, language, sign-out, the work landing page.
     SignedIn,
@@ -22,6 +22,8 @@ pub enum Action {
     Import,
     /// Users, their roles and scopes, and hand-over of a user's customers.
     ManageUsers,
+    /// Disabling and enabling users, changing their role or scope.
+    AdministerUsers,
     /// The audit log.
     ReadAudit,
     /// Returning idle customers to the public pool (and previewing it).
@@ -54,6 +56,7 @@ pub const PERMISSIONS: &[(Action, &str, &[Role])] = &[
     (EditScoreModel, "edit the value-score model", &[Admin, Manager]),
     (Import, "import files, read own import jobs", &[Admin, Manager]),
     (ManageUsers, "users, roles, hand-over (managers: within their scope)", &[Admin, Manager]),
+    (AdministerUsers, "disable or enable users, change roles and scopes", &[Admin]),
     (ReadAudit, "the audit log", &[Admin]),
     (ReclaimPool, "return idle customers to the pool (within scope), preview it", &[Admin, Manager]),
     (ViewReceivables, "ageing, overdue, collections over the scope (reps: their own customers)", &[Admin, Manager, Rep]),

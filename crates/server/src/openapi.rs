@@ -170,6 +170,18 @@ fn operation(r: &Route) -> Value {
     if !crate::auth::is_public(r.path) {
         op["security"] = json!([{"bearer": []}]);
     }
+    if let Some(action) = r.action {
+        // Who may call it, from the permission table (others get 403).
+        let roles: Vec<&str> = patron_store::Role::NAMES
+            .iter()
+            .copied()
+            .filter(|n| {
+                patron_store::Role::parse(n)
+                    .is_some_and(|role| patron_app::permissions::allowed(role, action))
+            })
+            .collect();
+        op["x-roles"] = json!(roles);
+    }
     if let Some(schema) = body_schema(r.request) {
         op["requestBody"] = json!({
             "required": !matches!(r.request, Body::Optional(_)),

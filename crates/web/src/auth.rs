@@ -353,6 +353,9 @@ pub fn page_action(method: &Method, path: &str) -> Action {
     if under("/admin/audit") {
         return Action::ReadAudit;
     }
+    if path.starts_with("/admin/users/") {
+        return Action::AdministerUsers;
+    }
     if under("/admin") {
         return Action::ManageUsers;
     }

@@ -593,7 +593,7 @@ pub async fn change_user(
     Path((id, what)): Path<(String, String)>,
     RawForm(body): RawForm,
 ) -> Response {
-    if me.user.role != Role::Admin {
+    if !me.may(patron_app::Action::AdministerUsers) {
         return forbidden(lang, "custody.admins_only");
     }
     let Ok(id) = id.parse::<i64>() else {

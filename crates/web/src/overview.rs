@@ -331,6 +331,16 @@ pub async fn recompute(State(st): State<WebState>, Ctx { lang }: Ctx) -> Respons
             started.elapsed().as_secs_f64()
         ))
         .into_response(),
+        // Nothing to analyse yet is the user's situation, not a failure of the server.
+        Err(patron_app::value::RefreshError::Analysis(patron_value::AnalysisError::NoOrders)) => {
+            error_page(
+                lang,
+                StatusCode::CONFLICT,
+                lang.t("dash.recompute_failed"),
+                lang.t("dash.no_orders"),
+            )
+        }
+        Err(patron_app::value::RefreshError::Store(e)) => store_error_page(lang, &e),
         Err(e) => {
             tracing::error!(error = %e, "value refresh from the dashboard failed");
             error_page(

@@ -135,7 +135,6 @@ pub async fn refresh(
     me: Me,
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<RefreshOptions>,
 ) -> Result<Response, ApiError> {
-    me.require(patron_app::Action::RefreshValues)?;
     if body.horizon.is_some_and(|h| h > MAX_HORIZON) {
         return Err(ApiError::validation(vec![FieldError::new(
             "horizon",
@@ -164,7 +163,6 @@ pub async fn report(
     me: Me,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    me.require(patron_app::Action::ViewValueReport)?;
     let top = match q.top {
         None => 20,
         Some(n @ 0..=100) => n as usize,
