@@ -54,7 +54,7 @@ fn name<T: serde::Serialize>(v: &T) -> String {
 }
 
 fn segment_name(s: Segment) -> String {
-    name(&s)
+    s.code().to_string()
 }
 
 fn stage_name(s: Stage) -> String {
@@ -146,7 +146,10 @@ pub fn score(model: &ScoreModel, profile: &ScoreProfile, row: &CustomerValueRow)
 }
 
 /// Order lines with dense customer indices, and the customer id of each index.
-fn dense_orders(
+/// The analysis lines of stored order facts, with customers numbered densely from 0 in the
+/// order met (`ids[k]` is customer `k`'s id): the one translation of stored orders into the
+/// value engine's input.
+pub fn dense_orders(
     store_facts: &[patron_store::OrderFact],
 ) -> Result<(Vec<OrderLine>, Vec<i64>), RefreshError> {
     let mut index: HashMap<i64, u32> = HashMap::new();

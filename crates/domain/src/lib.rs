@@ -2,12 +2,14 @@
 //! change history). Types validate when they are parsed, so the store and the API only ever see
 //! valid values.
 
+pub mod access;
 pub mod customer;
 pub mod error;
 pub mod interaction;
 pub mod money;
 pub mod normalize;
 pub mod order;
+pub mod pool;
 pub mod receivable;
 pub mod service;
 

@@ -34,24 +34,7 @@ pub struct PoolCustomer {
     pub grade: Option<String>,
 }
 
-/// Days without an order or interaction after which a customer of each value grade
-/// (`A`..`E`, `none` for customers without figures) returns to the pool.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct PoolRules {
-    pub cap: i64,
-    pub reclaim_days: Vec<(String, i64)>,
-}
-
-impl PoolRules {
-    pub fn days_for(&self, grade: Option<&str>) -> i64 {
-        let g = grade.unwrap_or("none");
-        self.reclaim_days
-            .iter()
-            .find(|(k, _)| k == g)
-            .or_else(|| self.reclaim_days.iter().find(|(k, _)| k == "none"))
-            .map_or(30, |(_, d)| *d)
-    }
-}
+pub use patron_domain::pool::PoolRules;
 
 impl Store {
     pub async fn pool_rules(&self) -> Result<PoolRules, StoreError> {

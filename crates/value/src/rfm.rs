@@ -84,6 +84,38 @@ impl Segment {
         Segment::Lost,
     ];
 
+    /// The segments' codes (their serde names), in the order of [`Segment::ALL`]: what the
+    /// stored figures, the API and the list filters use.
+    pub const CODES: [&'static str; 11] = [
+        "champions",
+        "loyal",
+        "potential_loyalist",
+        "new",
+        "promising",
+        "need_attention",
+        "about_to_sleep",
+        "at_risk",
+        "cannot_lose",
+        "hibernating",
+        "lost",
+    ];
+
+    /// The segment's code (`"potential_loyalist"`), as stored and serialized.
+    pub fn code(self) -> &'static str {
+        Segment::CODES[Segment::ALL
+            .iter()
+            .position(|s| *s == self)
+            .expect("every segment is in ALL")]
+    }
+
+    /// The segment of a code.
+    pub fn parse(code: &str) -> Option<Segment> {
+        Segment::CODES
+            .iter()
+            .position(|c| *c == code)
+            .map(|i| Segment::ALL[i])
+    }
+
     /// Human-readable name.
     pub fn label(self) -> &'static str {
         match self {
@@ -464,5 +496,17 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.segment(4, 1), Segment::Champions);
         assert_eq!(cfg.segment(3, 1), Segment::Lost);
+    }
+
+    #[test]
+    fn codes_are_the_serde_names() {
+        for s in Segment::ALL {
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.code())
+            );
+            assert_eq!(Segment::parse(s.code()), Some(s));
+        }
+        assert_eq!(Segment::parse("royal"), None);
     }
 }

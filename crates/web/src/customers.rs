@@ -87,19 +87,7 @@ impl ListQuery {
 
 const ABC: &[&str] = &["A", "B", "C"];
 const GRADES: &[&str] = &["A", "B", "C", "D", "E"];
-pub(crate) const SEGMENTS: &[&str] = &[
-    "champions",
-    "loyal",
-    "potential_loyalist",
-    "new",
-    "promising",
-    "need_attention",
-    "about_to_sleep",
-    "at_risk",
-    "cannot_lose",
-    "hibernating",
-    "lost",
-];
+pub(crate) const SEGMENTS: &[&str] = &patron_value::rfm::Segment::CODES;
 const STAGES: &[&str] = &[
     "suspect",
     "prospect",

@@ -337,29 +337,12 @@ fn segments(lang: Lang, a: &Analysis) -> Markup {
             @for (i, s) in a.rfm.segments.iter().enumerate() {
                 @let y = TOP + i as f64 * row_h;
                 @let w = s.customers as f64 / max * avail;
-                @let key = format!("segment.{}", segment_key(s.segment));
+                @let key = format!("segment.{}", patron_value::rfm::Segment::code(s.segment));
                 text.stage x=(label_w) y=(y + row_h / 2.0 + 4.0) text-anchor="end" { (lang.t(&key)) }
                 rect.bar.seg x=(label_w + 8.0) y=(y + 3.0) width=(w.max(1.0)) height=(row_h - 6.0) rx="2" {}
                 text.annot x=(label_w + 14.0 + w) y=(y + row_h / 2.0 + 4.0) { (i18n::count(s.customers)) " (" (i18n::pct(s.customers as f64 * 100.0 / total as f64)) ")" }
             }
         }))
-    }
-}
-
-pub(crate) fn segment_key(s: patron_value::rfm::Segment) -> &'static str {
-    use patron_value::rfm::Segment::*;
-    match s {
-        Champions => "champions",
-        Loyal => "loyal",
-        PotentialLoyalist => "potential_loyalist",
-        New => "new",
-        Promising => "promising",
-        NeedAttention => "need_attention",
-        AboutToSleep => "about_to_sleep",
-        AtRisk => "at_risk",
-        CannotLose => "cannot_lose",
-        Hibernating => "hibernating",
-        Lost => "lost",
     }
 }
 

@@ -3,8 +3,6 @@
 //! P(alive), expected purchases) need a stored value snapshot and are shown as "not computed
 //! yet" without one.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 use patron_store::{Store, StoreError};
 use patron_value::abc::{self, AbcConfig, AbcResult};
@@ -36,18 +34,6 @@ pub struct Analysis {
     pub churn: Vec<ChurnWarning>,
 }
 
-fn epoch() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")
-}
-
-pub fn to_day(d: NaiveDate) -> Day {
-    (d - epoch()).num_days() as Day
-}
-
-pub fn from_day(d: Day) -> NaiveDate {
-    epoch() + chrono::Duration::days(i64::from(d))
-}
-
 /// Analyses every stored order line; `None` when there is no order yet.
 pub async fn analyse(store: &Store) -> Result<Option<Analysis>, StoreError> {
     let facts = store.order_facts().await?;
@@ -55,21 +41,8 @@ pub async fn analyse(store: &Store) -> Result<Option<Analysis>, StoreError> {
     if facts.is_empty() {
         return Ok(None);
     }
-    let mut index: HashMap<i64, u32> = HashMap::new();
-    let mut ids: Vec<i64> = Vec::new();
-    let mut lines = Vec::with_capacity(facts.len());
-    for f in &facts {
-        let c = *index.entry(f.customer_id).or_insert_with(|| {
-            ids.push(f.customer_id);
-            (ids.len() - 1) as u32
-        });
-        lines.push(OrderLine {
-            customer: c,
-            day: to_day(f.ordered_on),
-            revenue: f.amount_cents as f64 / 100.0,
-            cost: f.cost_cents as f64 / 100.0,
-        });
-    }
+    let (lines, ids) = patron_app::value::dense_orders(&facts)
+        .map_err(|e| StoreError::invalid("ordered_on", e.to_string()))?;
     let analysis = compute(lines, ids, customers);
     Ok(Some(analysis))
 }
@@ -113,8 +86,8 @@ fn compute(lines: Vec<OrderLine>, ids: Vec<i64>, customers: i64) -> Analysis {
         customers,
         ids,
         summaries,
-        first_day: from_day(first),
-        last_day: from_day(last),
+        first_day: patron_app::value::date_of(first),
+        last_day: patron_app::value::date_of(last),
         revenue,
         margin,
         whale,

@@ -311,22 +311,6 @@ fn phase_name(p: Option<Phase>) -> &'static str {
     }
 }
 
-fn segment_key(s: Segment) -> &'static str {
-    match s {
-        Segment::Champions => "champions",
-        Segment::Loyal => "loyal",
-        Segment::PotentialLoyalist => "potential_loyalist",
-        Segment::New => "new",
-        Segment::Promising => "promising",
-        Segment::NeedAttention => "need_attention",
-        Segment::AboutToSleep => "about_to_sleep",
-        Segment::AtRisk => "at_risk",
-        Segment::CannotLose => "cannot_lose",
-        Segment::Hibernating => "hibernating",
-        Segment::Lost => "lost",
-    }
-}
-
 /// Writes a CSV field, quoted when needed.
 pub(crate) fn csv_field(s: &str, out: &mut Vec<u8>) {
     if s.contains([',', '"', '\n', '\r']) {
@@ -423,7 +407,7 @@ fn export_rows(run: &Run, customers: std::ops::Range<usize>, holdout: bool, out:
             None => out.extend_from_slice(b",,,,"),
             Some(r) => {
                 out.extend_from_slice(&[b'0' + r.r, b',', b'0' + r.f, b',', b'0' + r.m, b',']);
-                out.extend_from_slice(segment_key(r.segment).as_bytes());
+                out.extend_from_slice(Segment::code(r.segment).as_bytes());
                 out.push(b',');
             }
         }
@@ -541,7 +525,7 @@ fn report_json(run: &Run, a: &ReportArgs, plots: &[PathBuf]) -> serde_json::Valu
         },
         "model": model,
         "zero_dollar_orders": ZERO_DOLLAR_NOTE,
-        "rfm_segments": an.rfm.segments.iter().map(|g| json!({"segment": segment_key(g.segment), "customers": g.customers, "revenue": g.revenue})).collect::<Vec<_>>(),
+        "rfm_segments": an.rfm.segments.iter().map(|g| json!({"segment": Segment::code(g.segment), "customers": g.customers, "revenue": g.revenue})).collect::<Vec<_>>(),
         "rfm_grid_customers": an.rfm.grid.iter().map(|row| row.iter().map(|c| c.customers).collect::<Vec<_>>()).collect::<Vec<_>>(),
         "abc": an.abc.stats,
         "whale": { "figures": an.whale.figures, "total": an.whale.total, "peak_value": an.whale.peak_value },

@@ -163,19 +163,7 @@ pub(crate) const KINDS: &[&str] = &[
 
 pub(crate) const ABC_CLASSES: &[&str] = &["A", "B", "C"];
 pub(crate) const GRADES: &[&str] = &["A", "B", "C", "D", "E"];
-pub(crate) const RFM_SEGMENTS: &[&str] = &[
-    "champions",
-    "loyal",
-    "potential_loyalist",
-    "new",
-    "promising",
-    "need_attention",
-    "about_to_sleep",
-    "at_risk",
-    "cannot_lose",
-    "hibernating",
-    "lost",
-];
+pub(crate) const RFM_SEGMENTS: &[&str] = &patron_value::rfm::Segment::CODES;
 pub(crate) const LOYALTY_STAGES: &[&str] = &[
     "suspect",
     "prospect",
