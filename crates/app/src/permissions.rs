@@ -110,6 +110,7 @@ mod tests {
             EditScoreModel,
             Import,
             ManageUsers,
+            AdministerUsers,
             ReadAudit,
             ReclaimPool,
             ViewReceivables,

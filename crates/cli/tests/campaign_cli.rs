@@ -58,6 +58,13 @@ async fn campaign_audience_leaves_out_the_opted_out_and_is_audited() {
     // A bad filter value is refused with the allowed values named.
     let o = patron(db, &["campaign", "audience", "--status", "sleeping"]);
     assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--status"), "{err}");
+    assert!(
+        err.contains("'sleeping' is not one of: lead, tracking, intent, won"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "no list is written for a bad filter");
 
     // A plain export keeps everyone unless asked; both exports are audited with their counts.
     let all = dir.path().join("all.csv");

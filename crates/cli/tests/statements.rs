@@ -1,6 +1,6 @@
 //! No page issues a query per row: the customer list, receivables, service and dashboard pages
-//! send the same number of SQL statements with 2 customers in view as with 30. Every statement
-//! sqlx runs is a `sqlx::query` tracing event; a global subscriber counts them, so this file
+//! send as many SQL statements with 30 customers in view as with 2 (give or take a cache).
+//! Every statement sqlx runs is a `sqlx::query` tracing event; a global subscriber counts them, so this file
 //! holds one test, which runs the backends one after the other.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -138,8 +138,10 @@ async fn bounded_on(store: Store) {
         statements(&app, uri).await;
         let many = statements(&app, uri).await;
         assert!(few > 0, "{uri}: statements are counted");
-        assert_eq!(
-            many, few,
+        // Two statements of slack for the pages' time-based caches (a count or figure that
+        // expires between two calls); a query per row would add 28 or more.
+        assert!(
+            many <= few + 2,
             "{uri} ({kind:?}): {few} statements for 2 customers, {many} for 30"
         );
     }

@@ -80,7 +80,8 @@ fn export_matches_the_published_cdnow_summary() {
     for line in published.lines().skip(1) {
         let f: Vec<f64> = line.trim().split(',').map(|v| v.parse().unwrap()).collect();
         let row = &rows[&sample_ids[&(f[0] as u64)]];
-        for (k, col) in [(1, 1), (2, 2), (3, 3)] {
+        // frequency, recency, T, monetary_value (published `x, t_x, T, zbar`, rounded to 0.01)
+        for (k, col) in [(1, 1), (2, 2), (3, 3), (4, 4)] {
             let ours: f64 = row[col].parse().unwrap();
             assert!(
                 (ours - f[k]).abs() < 0.006,
@@ -192,9 +193,20 @@ fn pareto_nbd_on_the_sample() {
     let o = patron(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The published Pareto/NBD estimates on this sample (Fader, Hardie & Lee; lifetimes).
     let p = &v["model"]["params"];
-    assert!((p["r"].as_f64().unwrap() - 0.55).abs() < 0.01);
-    assert!((p["s"].as_f64().unwrap() - 0.61).abs() < 0.01);
+    for (name, published) in [
+        ("r", 0.553),
+        ("alpha", 10.578),
+        ("s", 0.606),
+        ("beta", 11.669),
+    ] {
+        let got = p[name].as_f64().unwrap();
+        assert!(
+            (got - published).abs() < 0.01,
+            "{name} = {got}, published {published}"
+        );
+    }
 }
 
 #[test]

@@ -8,7 +8,8 @@ use axum::Router;
 use http_body_util::BodyExt;
 use patron_domain::{CustomerInput, Money};
 
-use patron_store::{testing::fresh_store, BackendKind, ImportCustomer, ImportOrderLine, Store};
+use patron_store::testing::{fresh_store, TestStore};
+use patron_store::{BackendKind, ImportCustomer, ImportOrderLine, Store};
 use tower::ServiceExt;
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/CDNOW_sample.txt");
@@ -52,8 +53,9 @@ async fn post(app: &Router, uri: &str, form: &[(&str, &str)]) -> Page {
     .await
 }
 
-/// A store with the CDNOW sample's customers and orders (cost = 60% of the amount).
-async fn sample_store() -> Store {
+/// A store with the CDNOW sample's customers and orders (cost = 60% of the amount); its database
+/// is deleted when the test passes.
+async fn sample_store() -> TestStore {
     let store = fresh_store(BackendKind::Sqlite).await.unwrap();
     let text = std::fs::read_to_string(SAMPLE).expect("data/CDNOW_sample.txt");
     let mut numbers: Vec<String> = Vec::new();

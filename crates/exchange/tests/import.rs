@@ -231,11 +231,8 @@ async fn skip_bad_writes_rejects(store: Store) {
     })
     .await
     .unwrap();
-    let rejects = std::env::temp_dir().join(format!(
-        "patron-rejects-{}-{:?}.csv",
-        std::process::id(),
-        store.kind()
-    ));
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.csv");
     let src = file("s.csv", b"customer,date,amount\nC1,2024-01-01,5\nC1,2024-01-0x,5\nGHOST,2024-01-01,5\nC2,2024-01-01,6\n");
     let r = run(&store, &src, Entity::Orders, |o| {
         o.skip_bad = Some(rejects.clone())

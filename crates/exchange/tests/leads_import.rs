@@ -1,8 +1,6 @@
 //! Lead imports on both backends: Chinese headers, campaign and owner looked up, a malformed
 //! row stopping the import with FILE:LINE: column, rejects, idempotence, unknown columns.
 
-use std::path::PathBuf;
-
 use chrono::NaiveDate;
 use patron_domain::Money;
 use patron_exchange::{import_leads, ImportError, LeadImportOptions};
@@ -12,7 +10,7 @@ use patron_store::{
 
 mod scratch;
 
-fn file(name: &str, text: &str) -> PathBuf {
+fn file(name: &str, text: &str) -> scratch::Scratch {
     scratch::file(name, text.as_bytes())
 }
 

@@ -3,8 +3,14 @@
 //! SQLite: a new file under the system temp dir. PostgreSQL: a new database on the server named
 //! by `PATRON_TEST_POSTGRES_URL` (which `scripts/with-postgres.sh` and `.ci/run` set to a throwaway
 //! cluster). The PostgreSQL half of the suite fails loudly when that variable is missing, so a run
-//! cannot silently test one backend only; set `PATRON_SKIP_POSTGRES=1` to skip it on purpose.
+//! cannot silently test one backend only; set `PATRON_SKIP_POSTGRES=1` to skip it on purpose (each
+//! skipped test then says so on stderr). In CI (`CI` set to anything non-empty) PostgreSQL cannot
+//! be skipped: a PostgreSQL test without a server fails.
+//!
+//! A test that passes deletes its database (SQLite file, PostgreSQL database); a test that fails
+//! keeps it for inspection and prints where it is.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::Connection;
@@ -27,7 +33,53 @@ fn unique_name() -> String {
     )
 }
 
-/// The URL of a new, empty database of `kind`, or `None` when PostgreSQL is skipped on purpose.
+/// Whether this is a CI run (`CI` set to anything non-empty, as CI services do).
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty())
+}
+
+/// The running test's name (libtest names each test's thread after it).
+fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string()
+}
+
+/// A line on stderr that bypasses the test harness's output capture, so that `cargo test` shows
+/// it for a passing test too.
+fn tell(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Called by a PostgreSQL test that has no PostgreSQL (`missing` says what is missing): in CI it
+/// panics (a CI run must test both backends); otherwise it panics too unless
+/// `PATRON_SKIP_POSTGRES=1` asks for the skip, in which case it prints that the test was skipped
+/// and the caller returns without testing anything.
+pub fn skip_postgres(missing: &str) {
+    let asked = std::env::var("PATRON_SKIP_POSTGRES").is_ok_and(|v| v == "1");
+    if in_ci() {
+        panic!(
+            "{missing}, and CI is set: a CI run must test PostgreSQL, it cannot be skipped{}. \
+             Run the tests with `bash .ci/run` (or `scripts/with-postgres.sh cargo test`).",
+            if asked {
+                " (PATRON_SKIP_POSTGRES=1 is ignored in CI)"
+            } else {
+                ""
+            }
+        );
+    }
+    if !asked {
+        panic!("{missing}: run the tests with `bash .ci/run` (or `scripts/with-postgres.sh cargo test`), or set PATRON_SKIP_POSTGRES=1 to skip PostgreSQL");
+    }
+    tell(&format!(
+        "SKIPPED {}: {missing} (PATRON_SKIP_POSTGRES=1): PostgreSQL was not tested",
+        test_name()
+    ));
+}
+
+/// The URL of a new, empty database of `kind`, or `None` when PostgreSQL is skipped on purpose
+/// (see [`skip_postgres`]). Delete it with [`discard_database`] when the test has passed.
 pub async fn fresh_database_url(kind: BackendKind) -> Option<String> {
     match kind {
         BackendKind::Sqlite => {
@@ -35,11 +87,12 @@ pub async fn fresh_database_url(kind: BackendKind) -> Option<String> {
             Some(path.to_string_lossy().into_owned())
         }
         BackendKind::Postgres => {
-            let Ok(admin) = std::env::var("PATRON_TEST_POSTGRES_URL") else {
-                if std::env::var("PATRON_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
+            let admin = match std::env::var("PATRON_TEST_POSTGRES_URL") {
+                Ok(url) if !url.is_empty() => url,
+                _ => {
+                    skip_postgres("PATRON_TEST_POSTGRES_URL is not set");
                     return None;
                 }
-                panic!("PATRON_TEST_POSTGRES_URL is not set: run the tests with `bash .ci/run` (or `scripts/with-postgres.sh cargo test`), or set PATRON_SKIP_POSTGRES=1 to skip PostgreSQL");
             };
             let name = unique_name();
             let mut conn = sqlx::PgConnection::connect(&admin)
@@ -56,10 +109,84 @@ pub async fn fresh_database_url(kind: BackendKind) -> Option<String> {
     }
 }
 
-/// A connected, migrated, empty store of `kind` (`None` when PostgreSQL is skipped on purpose).
-pub async fn fresh_store(kind: BackendKind) -> Option<Store> {
+/// A connected, migrated, empty store on a database of its own, which it deletes when dropped at
+/// the end of a test that passed (when the thread is panicking, i.e. the test failed, the
+/// database is kept and its location printed). Derefs to [`Store`].
+pub struct TestStore {
+    store: Store,
+    kind: BackendKind,
+    url: String,
+    discarded: bool,
+}
+
+impl TestStore {
+    /// The database's URL (for SQLite, the file's path).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Closes the store and deletes its database now.
+    pub async fn discard(mut self) {
+        // A server task spawned by the test may still hold a clone: do not wait for it forever.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.store.close()).await;
+        discard_database(self.kind, &self.url).await;
+        self.discarded = true;
+    }
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        if self.discarded {
+            return;
+        }
+        if std::thread::panicking() {
+            tell(&format!(
+                "{}: failed; its {:?} database is kept for inspection: {}",
+                test_name(),
+                self.kind,
+                self.url
+            ));
+            return;
+        }
+        match self.kind {
+            BackendKind::Sqlite => remove_sqlite_files(&self.url),
+            BackendKind::Postgres => {
+                // Dropped inside the test's runtime, which cannot be blocked on: drop the
+                // database from a thread and runtime of its own.
+                let url = self.url.clone();
+                let _ = std::thread::spawn(move || {
+                    if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        rt.block_on(discard_database(BackendKind::Postgres, &url));
+                    }
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// A connected, migrated, empty store of `kind` (`None` when PostgreSQL is skipped on purpose),
+/// deleted when the test passes (see [`TestStore`]).
+pub async fn fresh_store(kind: BackendKind) -> Option<TestStore> {
     let url = fresh_database_url(kind).await?;
-    Some(Store::connect(&url).await.expect("open the test database"))
+    let store = Store::connect(&url).await.expect("open the test database");
+    Some(TestStore {
+        store,
+        kind,
+        url,
+        discarded: false,
+    })
 }
 
 /// Runs `test` on a fresh store of `kind` and deletes the database afterwards, so that a whole
@@ -70,24 +197,23 @@ where
     F: FnOnce(Store) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let Some(url) = fresh_database_url(kind).await else {
+    let Some(db) = fresh_store(kind).await else {
         return;
     };
-    let store = Store::connect(&url).await.expect("open the test database");
-    test(store.clone()).await;
-    // A server task spawned by the test may still hold a clone: do not wait for it forever.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), store.close()).await;
-    discard_database(kind, &url).await;
+    test(db.store.clone()).await;
+    db.discard().await;
+}
+
+fn remove_sqlite_files(path: &str) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{path}{suffix}"));
+    }
 }
 
 /// Deletes a database made by [`fresh_database_url`] (best effort: a leftover is only disk).
 pub async fn discard_database(kind: BackendKind, url: &str) {
     match kind {
-        BackendKind::Sqlite => {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{url}{suffix}"));
-            }
-        }
+        BackendKind::Sqlite => remove_sqlite_files(url),
         BackendKind::Postgres => {
             let (Ok(admin), Some((_, name))) = (
                 std::env::var("PATRON_TEST_POSTGRES_URL"),

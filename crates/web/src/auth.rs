@@ -3,10 +3,10 @@
 //!
 //! - Every page but `/login` and `/static/...` needs a session; without one, GET redirects to
 //!   `/login?next=...` and other methods get 403.
-//! - Every POST (and PUT/PATCH/DELETE) needs the session's CSRF token: a `csrf` form field (added
-//!   to every `<form method="post">` of the pages as they leave the server), an `X-CSRF-Token`
-//!   header, or, for multipart forms (file uploads), a `csrf` query parameter (added to their
-//!   `action`). The login form has its own token, bound to a short-lived cookie (double submit).
+//! - Every POST (and PUT/PATCH/DELETE) needs the session's CSRF token: a `csrf` form field (every
+//!   `<form method="post">` of the pages starts with [`csrf_field`], which reads the token the
+//!   session layer put in the request's task scope), an `X-CSRF-Token` header, or, for multipart
+//!   forms (file uploads), a `csrf` query parameter ([`multipart_action`]). The login form has its own token, bound to a short-lived cookie (double submit).
 //! - The session cookie is `patron_session`: HttpOnly, SameSite=Lax, Path=/, 12 hours. It is
 //!   marked `Secure` when the request came over https (`X-Forwarded-Proto: https` from a reverse
 //!   proxy) or `PATRON_SECURE_COOKIES=1`; on plain http over loopback (`patron demo`) it cannot
@@ -123,10 +123,6 @@ fn client_ip(req_ext: &axum::http::Extensions) -> String {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "local".into())
-}
-
-fn escape(s: &str) -> String {
-    maud::html! { (s) }.into_string()
 }
 
 /// A page of the sign-in flow (no navigation: the visitor is not signed in yet).
@@ -488,80 +484,52 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
         Err(e) => return error(lang, &e),
     };
     req.extensions_mut().insert(session);
-    let resp = next.run(req).await;
-    add_tokens(resp, &csrf, &username, lang).await
+    // The pages render the token into their forms and the sign-out button from this scope.
+    SIGNED_IN
+        .scope(
+            SignedIn {
+                username,
+                csrf: csrf.clone(),
+            },
+            next.run(req),
+        )
+        .await
 }
 
-/// Writes the CSRF token into every POST form of an HTML page (a hidden field; for multipart
-/// forms also the action's query) and a sign-out button into the page header.
-async fn add_tokens(resp: Response, csrf: &str, username: &str, lang: Lang) -> Response {
-    let is_html = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    if !is_html {
-        return resp;
-    }
-    let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = to_bytes(body, 64 * 1024 * 1024).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let html = String::from_utf8_lossy(&bytes);
-    let html = insert_tokens(&html, csrf, username, lang);
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(html))
+/// Who the page being rendered is for: set by the session layer for the request's task.
+#[derive(Debug, Clone)]
+pub(crate) struct SignedIn {
+    pub username: String,
+    pub csrf: String,
 }
 
-/// The page with the token in each `<form method="post">` and a sign-out form in its header.
-pub fn insert_tokens(html: &str, csrf: &str, username: &str, lang: Lang) -> String {
-    let mut out = String::with_capacity(html.len() + 512);
-    let mut rest = html;
-    while let Some(i) = rest.find("<form") {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        let Some(end) = tail.find('>') else {
-            out.push_str(tail);
-            rest = "";
-            break;
-        };
-        let tag = &tail[..end];
-        let lower = tag.to_ascii_lowercase();
-        if lower.contains("method=\"post\"") {
-            let mut tag = tag.to_string();
-            if lower.contains("multipart/form-data") {
-                if let Some(a) = lower.find("action=\"") {
-                    let start = a + "action=\"".len();
-                    if let Some(len) = tag[start..].find('"') {
-                        let action = &tag[start..start + len];
-                        let sep = if action.contains('?') { "&amp;" } else { "?" };
-                        tag.insert_str(start + len, &format!("{sep}csrf={csrf}"));
-                    }
-                }
-            }
-            out.push_str(&tag);
-            out.push('>');
-            out.push_str(&format!(
-                "<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">"
-            ));
-        } else {
-            out.push_str(&tail[..=end]);
-        }
-        rest = &tail[end + 1..];
+tokio::task_local! {
+    static SIGNED_IN: SignedIn;
+}
+
+/// The signed-in user of the request being served (none outside the session layer, e.g. in
+/// tests that call the pages directly).
+pub(crate) fn signed_in_user() -> Option<SignedIn> {
+    SIGNED_IN.try_with(SignedIn::clone).ok()
+}
+
+/// The hidden CSRF field every POST form of the pages starts with.
+pub(crate) fn csrf_field() -> maud::Markup {
+    match signed_in_user() {
+        Some(s) => html! { input type="hidden" name="csrf" value=(s.csrf); },
+        None => html! {},
     }
-    out.push_str(rest);
-    let logout = format!(
-        "<form class=\"logout\" method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <span class=\"who\">{}</span> <button type=\"submit\" id=\"logout\">{}</button></form>",
-        escape(username),
-        lang.t("auth.sign_out")
-    );
-    match out.find("</header>") {
-        Some(i) => {
-            out.insert_str(i, &logout);
-            out
+}
+
+/// `action` with the CSRF token in its query, for multipart forms (whose body the session
+/// layer does not read).
+pub(crate) fn multipart_action(action: &str) -> String {
+    match signed_in_user() {
+        Some(s) => {
+            let sep = if action.contains('?') { '&' } else { '?' };
+            format!("{action}{sep}csrf={}", s.csrf)
         }
-        None => out,
+        None => action.to_string(),
     }
 }
 
@@ -604,19 +572,41 @@ pub async fn signed_in(
 mod tests {
     use super::*;
 
-    #[test]
-    fn tokens_go_into_post_forms_only() {
-        let html = "<header>x</header><form method=\"get\" action=\"/customers\"></form>\
-                    <form class=\"a\" method=\"post\" action=\"/lang\"><button></button></form>\
-                    <form method=\"post\" action=\"/import\" enctype=\"multipart/form-data\"></form>";
-        let out = insert_tokens(html, "TOK", "ann<", Lang::En);
-        assert_eq!(out.matches("name=\"csrf\" value=\"TOK\"").count(), 3);
-        assert!(out.contains(">Sign out</button>"));
-        let zh = insert_tokens(html, "TOK", "ann<", Lang::Zh);
-        assert!(zh.contains(">退出登录</button>") && !zh.contains("Sign out"));
-        assert!(out.contains("action=\"/import?csrf=TOK\""));
-        assert!(out.contains("<form method=\"get\" action=\"/customers\"></form>"));
-        assert!(out.contains("ann&lt;"));
+    #[tokio::test]
+    async fn forms_carry_the_token_of_the_signed_in_user() {
+        let render = || {
+            crate::layout::page(
+                Lang::En,
+                "t",
+                "",
+                html! {
+                    form method="post" action="/x" { (csrf_field()) }
+                    form method="post" action=(multipart_action("/import")) enctype="multipart/form-data" {}
+                },
+            )
+            .into_string()
+        };
+        let me = SignedIn {
+            username: "ann<".into(),
+            csrf: "TOK".into(),
+        };
+        let page = SIGNED_IN.scope(me, async { render() }).await;
+        // The language switch, the sign-out button and the page's own form.
+        assert_eq!(
+            page.matches("name=\"csrf\" value=\"TOK\"").count(),
+            3,
+            "{page}"
+        );
+        assert!(page.contains("action=\"/import?csrf=TOK\""), "{page}");
+        assert!(
+            page.contains(">Sign out</button>") && page.contains("ann&lt;"),
+            "{page}"
+        );
+        let outside = render();
+        assert!(
+            !outside.contains("csrf") && !outside.contains("logout"),
+            "{outside}"
+        );
     }
 
     #[test]

@@ -206,18 +206,18 @@ async fn render_pool(
                     }
                 }
                 @if is_manager(me) {
-                    form method="post" action="/pool/reclaim" {
+                    form method="post" action="/pool/reclaim" { (crate::auth::csrf_field())
                         input type="hidden" name="preview" value="1";
                         button type="submit" id="reclaim-preview" { (lang.t("pool.preview")) }
                     }
-                    form method="post" action="/pool/reclaim" {
+                    form method="post" action="/pool/reclaim" { (crate::auth::csrf_field())
                         button.primary type="submit" id="reclaim" { (lang.t("pool.reclaim")) }
                     }
                 }
             }
             div.panel {
                 h2 { (lang.t("pool.return")) }
-                form.filters method="post" action="/pool/return" {
+                form.filters method="post" action="/pool/return" { (crate::auth::csrf_field())
                     label { (lang.t("audit.customer")) input type="number" name="id" min="1" required; }
                     label.grow { (lang.t("pool.reason")) input type="text" name="reason" maxlength="200"; }
                     div.actions { button type="submit" { (lang.t("pool.return_button")) } }
@@ -244,7 +244,7 @@ async fn render_pool(
                                 td { (c.industry.as_deref().unwrap_or("")) }
                                 td { @if let Some(g) = &c.grade { span.badge { (g) } } }
                                 td {
-                                    form method="post" action="/pool/claim" {
+                                    form method="post" action="/pool/claim" { (crate::auth::csrf_field())
                                         input type="hidden" name="id" value=(c.id);
                                         button type="submit" { (lang.t("pool.claim")) }
                                     }
@@ -386,7 +386,7 @@ pub async fn reclaim(
                                     td.num { (r.idle_days) }
                                 } } }
                             } }
-                            form method="post" action="/pool/reclaim" {
+                            form method="post" action="/pool/reclaim" { (crate::auth::csrf_field())
                                 button.primary type="submit" id="reclaim-apply" { (lang.t("pool.reclaim")) }
                             }
                         }
@@ -478,7 +478,7 @@ async fn render_users(
                             td { strong { (u.username) } @if let Some(d) = &u.display_name { " " span.muted { (d) } } }
                             td {
                                 @if admin && u.id != me.user.id {
-                                    form.inline method="post" action=(format!("/admin/users/{}/role", u.id)) {
+                                    form.inline method="post" action=(format!("/admin/users/{}/role", u.id)) { (crate::auth::csrf_field())
                                         select name="role" aria-label=(lang.t("users.role")) {
                                             @for r in ["admin", "manager", "rep", "analyst"] {
                                                 option value=(r) selected[r == u.role.as_str()] { (lang.t(&format!("role.{r}"))) }
@@ -494,7 +494,7 @@ async fn render_users(
                             td { @if u.disabled { span.badge { (lang.t("users.disabled")) } } @else { (lang.t("users.active")) } }
                             td {
                                 @if admin && u.id != me.user.id {
-                                    form method="post" action=(format!("/admin/users/{}/{}", u.id, if u.disabled { "enable" } else { "disable" })) {
+                                    form method="post" action=(format!("/admin/users/{}/{}", u.id, if u.disabled { "enable" } else { "disable" })) { (crate::auth::csrf_field())
                                         button type="submit" { (lang.t(if u.disabled { "users.enable" } else { "users.disable" })) }
                                     }
                                 }
@@ -506,7 +506,7 @@ async fn render_users(
         }
         div.panel {
             h2 { (lang.t("users.handover")) }
-            form.filters method="post" action="/admin/handover" id="handover" {
+            form.filters method="post" action="/admin/handover" id="handover" { (crate::auth::csrf_field())
                 label { (lang.t("users.from"))
                     select name="from" {
                         @for u in &users { option value=(u.id) { (u.username) " (" (held(u.id)) ")" } }

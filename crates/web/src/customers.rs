@@ -801,7 +801,7 @@ async fn render_card(
         div.cardgrid {
             section.panel.profile {
                 h2 { (lang.t("card.profile")) }
-                form method="post" action=(format!("/customers/{id}")) id="profile" novalidate {
+                form method="post" action=(format!("/customers/{id}")) id="profile" novalidate { (crate::auth::csrf_field())
                     input type="hidden" name="version" value=(customer.version);
                     div.formgrid {
                         @for (field, kind) in TEXT_FIELDS {

@@ -59,7 +59,7 @@ fn dashboard(lang: Lang, a: &Analysis, readable: &HashSet<i64>) -> Markup {
                     (lang.t("dash.period")) " " (i18n::date(lang, a.first_day)) " " (lang.t("dash.to")) " " (i18n::date(lang, a.last_day))
                 }
             }
-            form.recompute method="post" action="/dashboard/recompute" {
+            form.recompute method="post" action="/dashboard/recompute" { (crate::auth::csrf_field())
                 button.primary type="submit" id="recompute" { (lang.t("dash.recompute")) }
             }
         }

@@ -148,7 +148,7 @@ fn page_with(
             section.panel {
                 h2 { (lang.t("import.upload")) }
                 @if let Some(e) = error { div.notice.error id="import-error" { (e) } }
-                form method="post" action="/import" enctype="multipart/form-data" id="import-form" {
+                form method="post" action=(crate::auth::multipart_action("/import")) enctype="multipart/form-data" id="import-form" {
                     div.formgrid {
                         label.field {
                             span { (lang.t("import.entity")) }

@@ -42,12 +42,20 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
                         a href="/admin/users" class=[(active == "users").then_some("active")] { (lang.t("nav.users")) }
                         a href="/admin/audit" class=[(active == "audit").then_some("active")] { (lang.t("nav.audit")) }
                     }
-                    form.langswitch method="post" action="/lang" {
+                    form.langswitch method="post" action="/lang" { (crate::auth::csrf_field())
                         input type="hidden" name="back" value=(back);
                         span.sr { (lang.t("nav.language")) }
                         @for l in Lang::ALL {
                             button type="submit" name="lang" value=(l.code())
                                 class=[(l == lang).then_some("on")] aria-pressed=(l == lang) { (l.native_name()) }
+                        }
+                    }
+                    @if let Some(me) = crate::auth::signed_in_user() {
+                        form.logout method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(me.csrf);
+                            span.who { (me.username) }
+                            " "
+                            button type="submit" id="logout" { (lang.t("auth.sign_out")) }
                         }
                     }
                 }

@@ -399,7 +399,7 @@ fn actions(
 ) -> Markup {
     let status_form = |to: &str, label: &str| {
         html! {
-            form method="post" action=(format!("/leads/{}/status", l.id)) style="display:inline" {
+            form method="post" action=(format!("/leads/{}/status", l.id)) style="display:inline" { (crate::auth::csrf_field())
                 input type="hidden" name="status" value=(to);
                 input type="hidden" name="back" value=(back);
                 button type="submit" { (t(lang, label)) }
@@ -417,7 +417,7 @@ fn actions(
                 _ => {}
             }
             @if l.status == "qualified" {
-                form method="post" action=(format!("/leads/{}/convert", l.id)) style="display:inline-flex;gap:.3rem;align-items:center;flex-wrap:wrap" {
+                form method="post" action=(format!("/leads/{}/convert", l.id)) style="display:inline-flex;gap:.3rem;align-items:center;flex-wrap:wrap" { (crate::auth::csrf_field())
                     input type="hidden" name="back" value=(back);
                     input type="text" name="into" size="9" style="width:10rem" placeholder=(t(lang, "leads.into_hint"))
                         aria-label=(t(lang, "leads.into"));
@@ -426,7 +426,7 @@ fn actions(
                 }
             }
             @if l.status != "disqualified" {
-                form method="post" action=(format!("/leads/{}/status", l.id)) style="display:inline-flex;gap:.3rem;margin-top:.2rem" {
+                form method="post" action=(format!("/leads/{}/status", l.id)) style="display:inline-flex;gap:.3rem;margin-top:.2rem" { (crate::auth::csrf_field())
                     input type="hidden" name="status" value="disqualified";
                     input type="hidden" name="back" value=(back);
                     input type="text" name="reason" size="12" style="width:8rem" placeholder=(t(lang, "leads.reason"))
@@ -437,14 +437,14 @@ fn actions(
         }
         @if l.converted_customer_id.is_none() {
             @if l.owner_id.is_none() && !manages(me) && me.user.sees_records() {
-                form method="post" action=(format!("/leads/{}/assign", l.id)) style="display:inline" {
+                form method="post" action=(format!("/leads/{}/assign", l.id)) style="display:inline" { (crate::auth::csrf_field())
                     input type="hidden" name="owner" value=(me.user.id);
                     input type="hidden" name="back" value=(back);
                     button type="submit" { (t(lang, "leads.take")) }
                 }
             }
             @if !names.assignable.is_empty() && (l.owner_id.is_none() || me.visible.allows(l.owner_id, true)) {
-                form method="post" action=(format!("/leads/{}/assign", l.id)) style="display:inline-flex;gap:.3rem;margin-top:.2rem" {
+                form method="post" action=(format!("/leads/{}/assign", l.id)) style="display:inline-flex;gap:.3rem;margin-top:.2rem" { (crate::auth::csrf_field())
                     input type="hidden" name="back" value=(back);
                     select name="owner" aria-label=(t(lang, "leads.owner")) style="width:auto" {
                         option value="" selected[l.owner_id.is_none()] { (t(lang, "leads.nobody")) }
@@ -471,7 +471,7 @@ fn add_form(lang: Lang) -> Markup {
     html! {
         section.panel id="add-lead" {
             h2 { (t(lang, "leads.add")) }
-            form method="post" action="/leads" {
+            form method="post" action="/leads" { (crate::auth::csrf_field())
                 div.formgrid {
                     (field("name", "leads.name", "text"))
                     (field("company", "leads.company", "text"))

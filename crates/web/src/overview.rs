@@ -391,7 +391,7 @@ fn dashboard(
                 }
             }
             @if who.recompute {
-                form.recompute method="post" action="/dashboard/recompute" {
+                form.recompute method="post" action="/dashboard/recompute" { (crate::auth::csrf_field())
                     button.primary type="submit" id="recompute" { (lang.t("dash.recompute")) }
                 }
             }

@@ -704,7 +704,7 @@ fn editor(
             div.notice.error id="score-errors" { (lang.t("score.invalid")) }
         }
         (err(errors, "model"))
-        form.scoreform method="post" action="/score-model" {
+        form.scoreform method="post" action="/score-model" { (crate::auth::csrf_field())
             div.cardgrid {
                 div {
                     section.panel.flush {

@@ -7,7 +7,8 @@ use http_body_util::BodyExt;
 use patron_domain::{
     ContactInput, CustomerInput, CustomerStatus, InteractionInput, InteractionKind, OrderInput,
 };
-use patron_store::{testing::fresh_store, BackendKind, Store};
+use patron_store::testing::{fresh_store, TestStore};
+use patron_store::BackendKind;
 use tower::ServiceExt;
 
 struct Page {
@@ -74,7 +75,9 @@ fn customer(name: &str, region: &str, industry: &str, status: CustomerStatus) ->
     }
 }
 
-async fn setup() -> (Store, Router, i64) {
+/// The store (its database is deleted when the test passes: keep it alive to the end), the
+/// app, and the first customer's id.
+async fn setup() -> (TestStore, Router, i64) {
     let store = fresh_store(BackendKind::Sqlite).await.unwrap();
     let mut first = 0;
     for (i, (name, region, industry, status)) in [
@@ -141,7 +144,7 @@ async fn setup() -> (Store, Router, i64) {
 
 #[tokio::test]
 async fn root_redirects_to_the_list() {
-    let (_, app, _) = setup().await;
+    let (_db, app, _) = setup().await;
     let p = get(&app, "/").await;
     assert!(p.status.is_redirection());
     assert_eq!(p.location.as_deref(), Some("/customers"));
@@ -149,7 +152,7 @@ async fn root_redirects_to_the_list() {
 
 #[tokio::test]
 async fn list_filters_sorts_and_pages() {
-    let (_, app, _) = setup().await;
+    let (_db, app, _) = setup().await;
     let all = get(&app, "/customers").await;
     assert_eq!(all.status, StatusCode::OK);
     for n in ["Acme", "Borealis", "Cobalt", "Dynamo"] {
@@ -182,7 +185,7 @@ async fn list_filters_sorts_and_pages() {
 
 #[tokio::test]
 async fn bad_list_input_is_never_a_server_error() {
-    let (_, app, _) = setup().await;
+    let (_db, app, _) = setup().await;
     for uri in [
         "/customers?status=bogus",
         "/customers?sort=sideways",
@@ -207,7 +210,7 @@ async fn bad_list_input_is_never_a_server_error() {
 
 #[tokio::test]
 async fn card_shows_profile_contacts_orders_timeline_history_and_value() {
-    let (_, app, id) = setup().await;
+    let (_db, app, id) = setup().await;
     let p = get(&app, &format!("/customers/{id}")).await;
     assert_eq!(p.status, StatusCode::OK);
     let b = &p.body;
@@ -343,7 +346,7 @@ async fn stale_edit_is_a_conflict_and_does_not_overwrite() {
 
 #[tokio::test]
 async fn language_switch_sets_a_cookie_and_translates() {
-    let (_, app, id) = setup().await;
+    let (_db, app, id) = setup().await;
     let p = post(
         &app,
         "/lang",
@@ -379,7 +382,7 @@ async fn language_switch_sets_a_cookie_and_translates() {
 
 #[tokio::test]
 async fn dashboard_draws_svg_plots() {
-    let (_, app, _) = setup().await;
+    let (_db, app, _) = setup().await;
     let p = get(&app, "/dashboard").await;
     assert_eq!(p.status, StatusCode::OK);
     for id in [
@@ -403,9 +406,9 @@ async fn dashboard_draws_svg_plots() {
 #[tokio::test]
 async fn empty_database_pages_render() {
     let store = fresh_store(BackendKind::Sqlite).await.unwrap();
-    let app = patron_web::router(store).layer(axum::Extension(patron_app::Session::unrestricted(
-        "web-test",
-    )));
+    let app = patron_web::router(store.clone()).layer(axum::Extension(
+        patron_app::Session::unrestricted("web-test"),
+    ));
     assert_eq!(get(&app, "/customers").await.status, StatusCode::OK);
     let d = get(&app, "/dashboard").await;
     assert_eq!(d.status, StatusCode::OK);

@@ -1,19 +1,35 @@
 //! Input files for the import tests.
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::{Path, PathBuf};
 
-/// Writes `bytes` to a file called `name` in a directory of its own under the system's temporary
-/// directory. A directory per call: the SQLite and PostgreSQL variants of a test run at the same
-/// time in one process and write files of the same name (with one directory per process, one
-/// variant truncated the file the other was reading).
-pub fn file(name: &str, bytes: &[u8]) -> PathBuf {
-    static CALLS: AtomicUsize = AtomicUsize::new(0);
-    let call = CALLS.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("patron-test-input-{}-{call}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::File::create(&p).unwrap().write_all(bytes).unwrap();
-    p
+/// A file in a temporary directory of its own, deleted with the directory when dropped (at the end
+/// of the test). A directory per file: the SQLite and PostgreSQL variants of a test run at the
+/// same time in one process and write files of the same name (with one shared directory, one
+/// variant truncated the file the other was reading). Derefs to its path.
+pub struct Scratch {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Writes `bytes` to a file called `name` in a temporary directory of its own.
+pub fn file(name: &str, bytes: &[u8]) -> Scratch {
+    let dir = tempfile::Builder::new()
+        .prefix("patron-test-input-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+    Scratch { path, _dir: dir }
 }

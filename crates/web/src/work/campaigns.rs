@@ -129,7 +129,7 @@ async fn render(
         @if manages(me) {
             section.panel id="new-campaign" {
                 h2 { (t(lang, "cp.new")) }
-                form method="post" action="/work/campaigns" {
+                form method="post" action="/work/campaigns" { (crate::auth::csrf_field())
                     div.formgrid {
                         (field(t(lang, "cp.name"), "cp-name", errors.get("name"), input("cp-name", "name", "text", &typed("name"), errors.get("name").is_some())))
                         (field(t(lang, "cp.channel"), "cp-channel", errors.get("channel"), input("cp-channel", "channel", "text", &typed("channel"), errors.get("channel").is_some())))

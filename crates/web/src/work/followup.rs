@@ -127,7 +127,7 @@ async fn body(
         section.panel id="cadence" {
             h2 { (t(lang, "fu.cadence")) }
             @if manages(me) {
-                form method="post" action="/work/followup/cadence" id="cadence-form" novalidate {
+                form method="post" action="/work/followup/cadence" id="cadence-form" novalidate { (crate::auth::csrf_field())
                     div.formgrid {
                         @for (class, days) in &cadence {
                             (field(&format!("{} {} ({})", t(lang, "fu.class"), class, t(lang, "fu.days")), &format!("c-{class}"), errors.get(class),
@@ -162,7 +162,7 @@ fn plan_table(lang: Lang, rows: &[&PlannedContact], done: bool) -> Markup {
                         td.num { (p.days_overdue.max(0)) }
                         td.nowrap {
                             @if done {
-                                form.rowform method="post" action="/work/followup/done" {
+                                form.rowform method="post" action="/work/followup/done" { (crate::auth::csrf_field())
                                     input type="hidden" name="customer" value=(p.customer_id);
                                     select name="kind" aria-label=(t(lang, "fu.kind")) {
                                         @for k in HOW { option value=(k) { (lang.t(&format!("kind.{k}"))) } }

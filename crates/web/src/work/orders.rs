@@ -185,7 +185,7 @@ async fn render(
         div.twocol {
             section.panel id="order-form" {
                 h2 { (t(lang, "ord.title")) " — " (c.data.name) }
-                form method="post" action=(format!("/customers/{id}/orders/new")) {
+                form method="post" action=(format!("/customers/{id}/orders/new")) { (crate::auth::csrf_field())
                     div.formgrid {
                         (field(t(lang, "ord.ref"), "ord-ref", err("order_ref"), input("ord-ref", "order_ref", "text", &typed("order_ref", ""), err("order_ref").is_some())))
                         (field(t(lang, "ord.date"), "ord-date", err("ordered_on"), input("ord-date", "ordered_on", "date", &typed("ordered_on", &today), err("ordered_on").is_some())))

@@ -144,7 +144,7 @@ async fn body(
                             td.num { (money(o.weighted)) }
                             td.nowrap { (i18n::date(lang, o.expected_close)) }
                             td.nowrap {
-                                form.rowform method="post" action=(format!("/work/pipeline/{}/{}/stage", o.customer_id, o.id)) {
+                                form.rowform method="post" action=(format!("/work/pipeline/{}/{}/stage", o.customer_id, o.id)) { (crate::auth::csrf_field())
                                     select name="stage" aria-label=(t(lang, "pl.stage")) {
                                         @for s in STAGES { option value=(s) selected[*s == o.stage] { (t(lang, &format!("pl.stage.{s}"))) } }
                                     }
@@ -158,7 +158,7 @@ async fn body(
         }
         section.panel id="new-opportunity" {
             h2 { (t(lang, "pl.new")) }
-            form method="post" action="/work/pipeline" id="opportunity-form" novalidate {
+            form method="post" action="/work/pipeline" id="opportunity-form" novalidate { (crate::auth::csrf_field())
                 div.formgrid {
                     (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "o-customer", err("customer"),
                         input("o-customer", "customer", "text", &v("customer", ""), err("customer").is_some())))

@@ -195,11 +195,11 @@ async fn render(
                                     td.nowrap { (i18n::datetime(lang, h.requested_at)) }
                                     td { (h.requested_by) }
                                     td.nowrap {
-                                        form.rowform method="post" action=(format!("/work/receivables/holds/{}/approve", h.id)) {
+                                        form.rowform method="post" action=(format!("/work/receivables/holds/{}/approve", h.id)) { (crate::auth::csrf_field())
                                             button.primary type="submit" { (t(lang, "rcv.approve")) }
                                         }
                                         " "
-                                        form.rowform method="post" action=(format!("/work/receivables/holds/{}/reject", h.id)) {
+                                        form.rowform method="post" action=(format!("/work/receivables/holds/{}/reject", h.id)) { (crate::auth::csrf_field())
                                             button type="submit" { (t(lang, "rcv.reject")) }
                                         }
                                     }
@@ -259,7 +259,7 @@ async fn render(
             }
             section.panel.plotpanel id="payment" {
                 h2 { (t(lang, "rcv.payment")) }
-                form method="post" action="/work/receivables/payment" id="payment-form" novalidate {
+                form method="post" action="/work/receivables/payment" id="payment-form" novalidate { (crate::auth::csrf_field())
                     div.formgrid {
                         (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "p-customer", submitted.and(errors.get("customer")),
                             input("p-customer", "customer", "text", &v("customer"), submitted.and(errors.get("customer")).is_some())))

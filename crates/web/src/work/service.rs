@@ -181,7 +181,7 @@ async fn body(
         }
         @if manages(me) {
             // Its own POST form, so that it carries the session's CSRF token.
-            form.rowform.pad method="post" action="/work/service/escalate" id="sweep-form" {
+            form.rowform.pad method="post" action="/work/service/escalate" id="sweep-form" { (crate::auth::csrf_field())
                 button type="submit" id="sweep" { (t(lang, "svc.sweep")) }
             }
         }
@@ -223,7 +223,7 @@ async fn body(
                                     @if let Some(x) = &ev.text { p { (x) } } }
                             }
                         }
-                        form method="post" action=(format!("/work/service/tickets/{}/{}/comment", c, tk.id)) class="filters" {
+                        form method="post" action=(format!("/work/service/tickets/{}/{}/comment", c, tk.id)) class="filters" { (crate::auth::csrf_field())
                             label.grow { span { (t(lang, "svc.comment")) } input type="text" name="text"; }
                             div.actions {
                                 button type="submit" { (t(lang, "svc.add_comment")) }
@@ -253,7 +253,7 @@ async fn body(
         div.twocol {
             section.panel id="open-ticket" {
                 h2 { (t(lang, "svc.open_ticket")) }
-                form method="post" action="/work/service/tickets" id="ticket-form" novalidate {
+                form method="post" action="/work/service/tickets" id="ticket-form" novalidate { (crate::auth::csrf_field())
                     div.formgrid {
                         (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "tk-customer", err("ticket", "customer").as_deref(),
                             input("tk-customer", "customer", "text", &v("ticket", "customer", &cust), err("ticket", "customer").is_some())))
@@ -273,7 +273,7 @@ async fn body(
             }
             section.panel id="survey" {
                 h2 { (t(lang, "svc.survey")) }
-                form method="post" action="/work/service/surveys" id="survey-form" novalidate {
+                form method="post" action="/work/service/surveys" id="survey-form" novalidate { (crate::auth::csrf_field())
                     div.formgrid {
                         (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "sv-customer", err("survey", "customer").as_deref(),
                             input("sv-customer", "customer", "text", &v("survey", "customer", &cust), err("survey", "customer").is_some())))
