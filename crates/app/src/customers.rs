@@ -35,10 +35,9 @@ pub async fn record_interaction(
 ) -> Result<patron_domain::Interaction, crate::AppError> {
     session.guard(store, id, true).await?;
     input.by = Some(session.user.username.clone());
-    let i = store.create_interaction(id, input).await?;
-    let detail = format!("interaction {} created", i.id);
-    session
-        .audit(store, "update", Some(id), Some(&detail), None)
-        .await?;
+    // The interaction and its audit row are one transaction.
+    let audited = session.audited(store, "update", Some(id), "interaction {id} created");
+    let i = audited.create_interaction(id, input).await?;
+    audited.finish_audit().await?;
     Ok(i)
 }

@@ -126,6 +126,20 @@ impl Session {
             .collect())
     }
 
+    /// A handle on `store` whose next write transaction also writes this caller's audit row
+    /// (`{id}` in `detail` becomes the created record's id): the change and its row are one
+    /// transaction. Finish with [`Store::finish_audit`] (writes the row when the call wrote
+    /// nothing).
+    pub fn audited(
+        &self,
+        store: &Store,
+        action: &str,
+        customer_id: Option<i64>,
+        detail: impl Into<String>,
+    ) -> Store {
+        store.audited(&self.actor, action, customer_id, Some(detail.into()), None)
+    }
+
     /// Appends an audit row as this caller.
     pub async fn audit(
         &self,

@@ -575,6 +575,23 @@ async fn an_interaction_is_by_its_caller(store: Store) {
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.json()["by"], "eric-east", "{}", r.body);
+    // Its audit row, written with it, names the caller and the new interaction.
+    let rows = w
+        .store
+        .audit_log(&AuditFilter {
+            customer_id: Some(w.east_customer),
+            action: Some("update".into()),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].actor, "eric-east");
+    assert_eq!(
+        rows[0].detail.as_deref(),
+        Some(&*format!("interaction {} created", r.json()["id"]))
+    );
     // And never on another department's customer.
     let other = format!("/api/customers/{}/interactions", w.west_customer);
     let r = api(

@@ -35,6 +35,30 @@ impl Actor {
     }
 }
 
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, actor_id, actor, action, customer_id, detail, row_count, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// An audit row waiting for the write transaction of its change (see [`Store::audited`]).
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub actor: Actor,
+    pub action: String,
+    pub customer_id: Option<i64>,
+    pub detail: Option<String>,
+    pub row_count: Option<i64>,
+    pub taken: std::sync::atomic::AtomicBool,
+}
+
+impl Pending {
+    /// The detail with `{id}` replaced by the created record's id (when known).
+    pub fn detail_for(&self, id: Option<i64>) -> Option<String> {
+        let d = self.detail.as_deref()?;
+        Some(match id {
+            Some(id) => d.replace("{id}", &id.to_string()),
+            None => d.to_string(),
+        })
+    }
+}
+
 /// One audit row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntry {
@@ -88,11 +112,59 @@ impl Store {
         detail: Option<&str>,
         row_count: Option<i64>,
     ) -> Result<(), StoreError> {
-        with_pool!(self, pool => { sqlx::query(
-            "INSERT INTO audit_log (at, actor_id, actor, action, customer_id, detail, row_count, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        with_pool!(self, pool => { sqlx::query(INSERT_AUDIT)
             .bind(now()).bind(actor.id).bind(&actor.name).bind(action).bind(customer_id).bind(detail).bind(row_count).bind(&actor.ip)
             .execute(pool).await?; });
         Ok(())
+    }
+
+    /// A handle on the same database whose next write transaction also writes this audit row
+    /// (in the same transaction: the change is stored with its audit row or not at all). A
+    /// `{id}` in `detail` becomes the id of the record the change creates, where it creates
+    /// one. Call [`Store::finish_audit`] after the change: it writes the row on its own when
+    /// no transaction took it (a change that wrote nothing).
+    pub fn audited(
+        &self,
+        actor: &Actor,
+        action: &str,
+        customer_id: Option<i64>,
+        detail: Option<String>,
+        row_count: Option<i64>,
+    ) -> Store {
+        Store {
+            backend: self.backend.clone(),
+            pending_audit: Some(std::sync::Arc::new(Pending {
+                actor: actor.clone(),
+                action: action.into(),
+                customer_id,
+                detail,
+                row_count,
+                taken: std::sync::atomic::AtomicBool::new(false),
+            })),
+        }
+    }
+
+    /// Writes the handle's audit row when no transaction took it yet (see [`Store::audited`]);
+    /// nothing on a plain handle.
+    pub async fn finish_audit(&self) -> Result<(), StoreError> {
+        if let Some(p) = self.take_pending_audit() {
+            let detail = p.detail_for(None);
+            self.audit(
+                &p.actor,
+                &p.action,
+                p.customer_id,
+                detail.as_deref(),
+                p.row_count,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The handle's audit row, once.
+    pub(crate) fn take_pending_audit(&self) -> Option<&Pending> {
+        let p = self.pending_audit.as_deref()?;
+        (!p.taken.swap(true, std::sync::atomic::Ordering::SeqCst)).then_some(p)
     }
 
     /// Audit rows, newest first.

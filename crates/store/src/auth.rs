@@ -14,6 +14,7 @@ use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::commit;
 use crate::customers::{Bind, Where};
 use crate::BeginWrite;
 use crate::{now, with_pool, Store, StoreError};
@@ -327,7 +328,7 @@ impl Store {
             sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user_id).execute(&mut *tx).await?;
             // A new password ends every session of the user.
             sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-            tx.commit().await?;
+            commit!(self, tx);
         });
         Ok(())
     }
@@ -343,7 +344,7 @@ impl Store {
                 sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
                     .bind(now()).bind(user_id).execute(&mut *tx).await?;
             }
-            tx.commit().await?;
+            commit!(self, tx);
         });
         Ok(())
     }

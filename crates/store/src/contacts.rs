@@ -2,6 +2,7 @@
 
 use patron_domain::{Contact, ContactInput};
 
+use crate::commit;
 use crate::{live_customer, with_pool, BeginWrite, Store, StoreError};
 
 type ContactRow = (
@@ -48,7 +49,8 @@ impl Store {
             let row = sqlx::query_as(&sql)
                 .bind(customer_id).bind(&c.name).bind(&c.title).bind(&c.phone).bind(&c.email).bind(c.is_primary).bind(&c.notes)
                 .fetch_one(&mut *tx).await?;
-            tx.commit().await?;
+            let row: ContactRow = row;
+            commit!(self, tx, Some(row.1));
             row
         });
         Ok(to_contact(row))

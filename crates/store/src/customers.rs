@@ -6,6 +6,7 @@ use patron_domain::{Customer, CustomerInput, CustomerPatch, FieldError, HistoryE
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
+use crate::commit;
 use crate::error::unique_to_conflict;
 use crate::page::{decode_cursor, encode_cursor};
 use crate::BeginWrite;
@@ -286,7 +287,7 @@ impl Store {
             let id = insert_customer!(tx, &input)?;
             sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, 'created', NULL, $4)")
                 .bind(id).bind(now()).bind(by).bind(&input.name).execute(&mut *tx).await?;
-            tx.commit().await?;
+            commit!(self, tx, created_customer = id);
             id
         });
         self.customer(id).await
@@ -358,7 +359,7 @@ impl Store {
                     sqlx::query(INSERT_HISTORY)
                         .bind(id).bind(at).bind(by).bind(field).bind(old).bind(newv).execute(&mut *tx).await?;
                 }
-                tx.commit().await?;
+                commit!(self, tx);
                 true
             }
         });
@@ -425,7 +426,7 @@ impl Store {
                 sqlx::query(sql).bind(id).execute(&mut *tx).await?;
             }
             sqlx::query("DELETE FROM customers WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            tx.commit().await?;
+            commit!(self, tx);
         });
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::commit;
 use crate::BeginWrite;
 use crate::{now, with_pool, BackendKind, Store, StoreError};
 use patron_domain::{Customer, CustomerPatch};
@@ -176,7 +177,7 @@ impl Store {
                 sqlx::query(crate::customers::INSERT_HISTORY)
                     .bind(cid).bind(at).bind(by).bind(field).bind(old as Option<String>).bind(new).execute(&mut *tx).await?;
             }
-            tx.commit().await?;
+            commit!(self, tx);
             moved
         });
         let patch = fill_in(&k, &d);

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use patron_domain::{CustomerInput, InteractionKind, Money};
 
+use crate::commit;
 use crate::BeginWrite;
 use crate::{now, with_pool, Store, StoreError};
 
@@ -183,7 +184,7 @@ impl Store {
                 }
                 h.execute(&mut *tx).await?;
             }
-            tx.commit().await?;
+            commit!(self, tx);
             ids.len() as u64
         });
         // After a bulk load PostgreSQL's statistics still describe the small table it was, and the
@@ -219,7 +220,7 @@ impl Store {
                 }
                 inserted += q.execute(&mut *tx).await?.rows_affected();
             }
-            tx.commit().await?;
+            commit!(self, tx);
             inserted
         });
         Ok(inserted)
@@ -239,7 +240,7 @@ impl Store {
                 }
                 inserted += q.execute(&mut *tx).await?.rows_affected();
             }
-            tx.commit().await?;
+            commit!(self, tx);
             inserted
         });
         Ok(inserted)

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use patron_domain::{Interaction, InteractionInput, InteractionKind};
 
+use crate::commit;
 use crate::customers::{bind_all, Bind, Where};
 use crate::error::unique_to_conflict;
 use crate::page::{decode_cursor, encode_cursor};
@@ -62,7 +63,8 @@ impl Store {
                 .bind(customer_id).bind(i.kind.as_str()).bind(i.occurred_at.unwrap_or_else(now)).bind(&i.by).bind(i.contact_id).bind(&i.text).bind(&i.external_id)
                 .fetch_one(&mut *tx).await
                 .map_err(|e| unique_to_conflict(e, || format!("an interaction with external_id '{}' already exists for customer {customer_id}", i.external_id.clone().unwrap_or_default())))?;
-            tx.commit().await?;
+            let row: Row = row;
+            commit!(self, tx, Some(row.1));
             row
         });
         Ok(to_interaction(row))

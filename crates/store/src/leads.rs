@@ -13,6 +13,7 @@ use patron_domain::normalize::{email_key, name_key, phone_key};
 use patron_domain::{ContactInput, CustomerInput, CustomerStatus};
 use serde::{Deserialize, Serialize};
 
+use crate::commit;
 use crate::customers::{bind_all, Bind, Where};
 use crate::import::values_sql;
 use crate::page::{decode_cursor, encode_cursor};
@@ -712,7 +713,7 @@ impl Store {
                 .map_err(|e| crate::error::unique_to_conflict(e, || format!("customer {customer_id} holds the record of lead {id} already")))?;
             sqlx::query("UPDATE leads SET status = 'converted', converted_customer_id = $1, converted_at = $2, updated_at = $2 WHERE id = $3")
                 .bind(customer_id).bind(at).bind(id).execute(&mut *tx).await?;
-            tx.commit().await?;
+            commit!(self, tx);
             (customer_id, contact_id, interaction_id)
         });
         let customer = self.customer(customer_id).await?;
@@ -792,7 +793,7 @@ impl Store {
                 }
                 inserted += q.execute(&mut *tx).await?.rows_affected();
             }
-            tx.commit().await?;
+            commit!(self, tx);
             inserted
         });
         Ok(inserted)

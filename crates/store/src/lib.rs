@@ -109,6 +109,40 @@ macro_rules! live_customer {
 }
 pub(crate) use live_customer;
 
+/// Commits write transaction `$tx` of `$store`, first writing into it the audit row the handle
+/// carries (see [`Store::audited`]), once: the change and its audit row are one transaction.
+/// With `$id`, a `{id}` in the row's detail becomes the id of the record the change created.
+macro_rules! commit {
+    ($store:expr, $tx:expr) => {
+        $crate::commit!($store, $tx, None::<i64>)
+    };
+    // The change created customer `$id`: the audit row is about it.
+    ($store:expr, $tx:expr, created_customer = $id:expr) => {
+        $crate::commit!(@write $store, $tx, Some($id), Some($id))
+    };
+    ($store:expr, $tx:expr, $id:expr) => {
+        $crate::commit!(@write $store, $tx, $id, None::<i64>)
+    };
+    (@write $store:expr, $tx:expr, $id:expr, $customer:expr) => {{
+        if let Some(p) = $store.take_pending_audit() {
+            let detail = p.detail_for($id);
+            sqlx::query($crate::audit::INSERT_AUDIT)
+                .bind($crate::now())
+                .bind(p.actor.id)
+                .bind(&p.actor.name)
+                .bind(&p.action)
+                .bind($customer.or(p.customer_id))
+                .bind(detail)
+                .bind(p.row_count)
+                .bind(&p.actor.ip)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        $tx.commit().await?;
+    }};
+}
+pub(crate) use commit;
+
 #[derive(Clone, Debug)]
 pub(crate) enum Backend {
     Sqlite(SqlitePool),
@@ -126,6 +160,9 @@ pub enum BackendKind {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) backend: Backend,
+    /// The audit row the next write transaction records with its change (see
+    /// [`Store::audited`]); `None` on a plain handle.
+    pub(crate) pending_audit: Option<std::sync::Arc<audit::Pending>>,
 }
 
 impl Store {
@@ -154,6 +191,7 @@ impl Store {
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             Store {
                 backend: Backend::Postgres(pool),
+                pending_audit: None,
             }
         } else {
             let path = url
@@ -185,6 +223,7 @@ impl Store {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
             Store {
                 backend: Backend::Sqlite(pool),
+                pending_audit: None,
             }
         };
         Ok(store)

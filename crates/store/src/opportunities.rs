@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use patron_domain::Money;
 use serde::{Deserialize, Serialize};
 
+use crate::commit;
 use crate::{live_customer, now, with_pool, BeginWrite, Store, StoreError};
 
 /// Stages in order; `won` and `lost` close an opportunity.
@@ -170,7 +171,7 @@ impl Store {
             let row: Row = sqlx::query_as(&sql)
                 .bind(customer_id).bind(&name).bind(&stage).bind(input.amount.cents()).bind(p)
                 .bind(input.expected_close).bind(at).bind(closed).fetch_one(&mut *tx).await?;
-            tx.commit().await?;
+            commit!(self, tx, Some(row.1));
             row
         });
         Ok(to_opportunity(row))

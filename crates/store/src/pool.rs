@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::audit::Actor;
+use crate::commit;
 use crate::customers::{bind_all, Where};
 use crate::BeginWrite;
 use crate::Visibility;
@@ -97,7 +98,7 @@ impl Store {
                     .bind(at).bind(actor.id).bind(&actor.name).bind(action).bind(id).bind(d).bind(&actor.ip)
                     .execute(&mut *tx).await?;
             }
-            tx.commit().await?;
+            commit!(self, tx);
         });
         Ok(moved)
     }

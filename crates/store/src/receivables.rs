@@ -18,6 +18,7 @@ use patron_domain::receivable::{
 use patron_domain::{Money, Order, OrderInput};
 use serde::Serialize;
 
+use crate::commit;
 use crate::customers::{bind_all, Bind, Where};
 use crate::error::unique_to_conflict;
 use crate::BeginWrite;
@@ -298,7 +299,7 @@ impl Store {
                 // the order away, and the caller must not be told that it failed.
                 let rows: Vec<crate::orders::LineRow> = sqlx::query_as(&crate::orders::order_sql())
                     .bind(customer_id).bind(&order_ref).fetch_all(&mut *tx).await?;
-                tx.commit().await?;
+                commit!(self, tx);
                 return Ok(OrderPlacement::Plain { order: crate::orders::order_of(rows, customer_id, &order_ref)? });
             }
             let open: i64 = sqlx::query_scalar(OPEN_SUM).bind(customer_id).fetch_one(&mut *tx).await?;
@@ -307,7 +308,7 @@ impl Store {
                     insert_order_with_invoice!(tx, customer_id, &order_ref, o, due_on, at);
                     let rows = sqlx::query_as(&crate::orders::order_sql())
                         .bind(customer_id).bind(&order_ref).fetch_all(&mut *tx).await?;
-                    tx.commit().await?;
+                    commit!(self, tx);
                     Done::Accepted(rows)
                 }
                 Err(excess) => match terms.on_excess {
@@ -319,7 +320,7 @@ impl Store {
                         let id: i64 = sqlx::query_scalar("INSERT INTO credit_holds (customer_id, order_json, amount_cents, open_cents, limit_cents, due_days, requested_at, requested_by, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending') RETURNING id")
                             .bind(customer_id).bind(json).bind(amount.cents()).bind(open).bind(excess.limit.cents()).bind(terms.due_days as i64).bind(at).bind(&terms.by)
                             .fetch_one(&mut *tx).await?;
-                        tx.commit().await?;
+                        commit!(self, tx);
                         Done::Held(id)
                     }
                 },
@@ -390,7 +391,7 @@ impl Store {
                 return Err(StoreError::Conflict { message: format!("credit hold {id} was decided meanwhile"), current_version: None });
             }
             insert_order_with_invoice!(tx, customer_id, &order_ref, o, due_on, at);
-            tx.commit().await?;
+            commit!(self, tx);
         });
         Ok(OrderPlacement::Accepted {
             order: self.order(customer_id, &order_ref).await?,
@@ -474,7 +475,7 @@ impl Store {
                 }
                 None => {}
             }
-            tx.commit().await?;
+            commit!(self, tx);
         });
         Ok(())
     }
@@ -517,7 +518,7 @@ impl Store {
             sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, 'credit_limit', $4, $5)")
                 .bind(customer_id).bind(at).bind(by).bind(old.map(|m| m.to_string())).bind(limit.map(|m| m.to_string()))
                 .execute(&mut *tx).await?;
-            tx.commit().await?;
+            commit!(self, tx);
         });
         Ok(())
     }
@@ -582,7 +583,7 @@ impl Store {
                     .bind(customer_id).bind(id).bind(k as i32 + 1).bind(p.due_on).bind(p.amount.cents())
                     .execute(&mut *tx).await?;
             }
-            tx.commit().await?;
+            commit!(self, tx);
             id
         });
         self.invoice(customer_id, id).await
@@ -703,7 +704,7 @@ impl Store {
                     .fetch_one(&mut *tx).await?;
                 ids.push(id);
             }
-            tx.commit().await?;
+            commit!(self, tx);
             ids
         });
         let mut out = Vec::new();

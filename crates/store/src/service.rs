@@ -16,6 +16,7 @@ use patron_domain::service::{
 use patron_domain::{CustomValue, Customer};
 use serde::Serialize;
 
+use crate::commit;
 use crate::customers::{bind_all, Where};
 use crate::customers::{CustomerRow, CUSTOMER_COLUMNS, INSERT_HISTORY};
 use crate::{live_customer, with_pool, BeginWrite, Store, StoreError, Visibility};
@@ -203,7 +204,7 @@ impl Store {
                 .bind(now).bind(&t.by).bind(t.assignee_id).bind(due).fetch_one(&mut *tx).await?;
             ticket_event!(tx, customer_id, id, now, "opened", t.by.as_deref(), Some(&t.subject));
             let ticket = load_ticket!(tx, customer_id, id, now);
-            tx.commit().await?;
+            commit!(self, tx, Some(id));
             ticket
         });
         Ok(ticket)
@@ -281,7 +282,7 @@ impl Store {
             ticket_status!(self, tx, customer_id, id);
             ticket_event!(tx, customer_id, id, now, "comment", Some(by), Some(text));
             let ticket = load_ticket!(tx, customer_id, id, now);
-            tx.commit().await?;
+            commit!(self, tx);
             ticket
         });
         Ok(ticket)
@@ -309,7 +310,7 @@ impl Store {
                 .bind(now).bind(customer_id).bind(id).execute(&mut *tx).await?;
             ticket_event!(tx, customer_id, id, now, "resolved", Some(by), text);
             let ticket = load_ticket!(tx, customer_id, id, now);
-            tx.commit().await?;
+            commit!(self, tx);
             ticket
         });
         Ok(ticket)
@@ -339,7 +340,7 @@ impl Store {
             }
             ticket_event!(tx, customer_id, id, now, "reopened", Some(by), text);
             let ticket = load_ticket!(tx, customer_id, id, now);
-            tx.commit().await?;
+            commit!(self, tx);
             ticket
         });
         Ok(ticket)
@@ -384,7 +385,7 @@ impl Store {
             }
             ticket_event!(tx, customer_id, id, now, "escalated", Some(by), Some(&note));
             let ticket = load_ticket!(tx, customer_id, id, now);
-            tx.commit().await?;
+            commit!(self, tx);
             ticket
         });
         Ok(ticket)
@@ -423,7 +424,7 @@ impl Store {
                     .bind(level).bind(now).bind(t.customer_id).bind(t.id).execute(&mut *tx).await?.rows_affected();
                 if n > 0 {
                     ticket_event!(tx, t.customer_id, t.id, now, "escalated", Some(by), Some(&text));
-                    tx.commit().await?;
+                    commit!(self, tx);
                 }
                 n > 0
             });
@@ -498,7 +499,7 @@ impl Store {
                         .bind(customer_id).bind(at).bind(by).bind(field).bind(old).bind(newv).execute(&mut *tx).await?;
                 }
             }
-            tx.commit().await?;
+            commit!(self, tx, Some(id));
             id
         });
         Ok(Survey {

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
+use crate::commit;
 use crate::import::values_sql;
 use crate::BeginWrite;
 use crate::{with_pool, BackendKind, Store, StoreError};
@@ -232,7 +233,7 @@ impl Store {
             let id: i64 = sqlx::query_scalar("INSERT INTO value_snapshots (computed_at, options, report) VALUES ($1, $2, $3) RETURNING id")
                 .bind(snapshot.computed_at).bind(Json(&snapshot.options)).bind(Json(&snapshot.report))
                 .fetch_one(&mut *tx).await?;
-            tx.commit().await?;
+            commit!(self, tx);
             id
         });
         // Every row was replaced: PostgreSQL's statistics still describe the table before (empty

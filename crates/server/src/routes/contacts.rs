@@ -37,10 +37,9 @@ pub async fn create(
     ApiJson(input): ApiJson<ContactInput>,
 ) -> Result<Response, ApiError> {
     me.guard(&state.store, id, true).await?;
-    let c = state.store.create_contact(id, input).await?;
-    let detail = format!("contact {} created", c.id);
-    me.audit(&state.store, "update", Some(id), Some(&detail), None)
-        .await?;
+    let audited = me.audited(&state.store, "update", Some(id), "contact {id} created");
+    let c = audited.create_contact(id, input).await?;
+    audited.finish_audit().await?;
     let location = HeaderValue::from_str(&format!("/api/customers/{id}/contacts/{}", c.id))
         .expect("ascii path");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(c)).into_response())
@@ -52,10 +51,14 @@ pub async fn read(
     ApiPath(p): ApiPath<ContactPath>,
 ) -> Result<Response, ApiError> {
     me.guard(&state.store, p.id, false).await?;
-    let c = state.store.contact(p.id, p.contact_id).await?;
-    let detail = format!("contact {}", p.contact_id);
-    me.audit(&state.store, "view", Some(p.id), Some(&detail), None)
-        .await?;
+    let audited = me.audited(
+        &state.store,
+        "view",
+        Some(p.id),
+        format!("contact {}", p.contact_id),
+    );
+    let c = audited.contact(p.id, p.contact_id).await?;
+    audited.finish_audit().await?;
     Ok(Json(c).into_response())
 }
 
@@ -66,13 +69,14 @@ pub async fn replace(
     ApiJson(input): ApiJson<ContactInput>,
 ) -> Result<Response, ApiError> {
     me.guard(&state.store, p.id, true).await?;
-    let c = state
-        .store
-        .update_contact(p.id, p.contact_id, input)
-        .await?;
-    let detail = format!("contact {} replaced", p.contact_id);
-    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
-        .await?;
+    let audited = me.audited(
+        &state.store,
+        "update",
+        Some(p.id),
+        format!("contact {} replaced", p.contact_id),
+    );
+    let c = audited.update_contact(p.id, p.contact_id, input).await?;
+    audited.finish_audit().await?;
     Ok(Json(c).into_response())
 }
 
@@ -82,9 +86,13 @@ pub async fn remove(
     ApiPath(p): ApiPath<ContactPath>,
 ) -> Result<StatusCode, ApiError> {
     me.guard(&state.store, p.id, true).await?;
-    state.store.delete_contact(p.id, p.contact_id).await?;
-    let detail = format!("contact {} deleted", p.contact_id);
-    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
-        .await?;
+    let audited = me.audited(
+        &state.store,
+        "update",
+        Some(p.id),
+        format!("contact {} deleted", p.contact_id),
+    );
+    audited.delete_contact(p.id, p.contact_id).await?;
+    audited.finish_audit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -55,10 +55,14 @@ pub async fn revoke_token(
     ApiPath(token_id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     let owner = (!me.user.is_admin()).then_some(me.user.id);
-    state.store.revoke_token(token_id, owner).await?;
-    let detail = format!("token {token_id}");
-    me.audit(&state.store, "token_revoke", None, Some(&detail), None)
-        .await?;
+    let audited = me.audited(
+        &state.store,
+        "token_revoke",
+        None,
+        format!("token {token_id}"),
+    );
+    audited.revoke_token(token_id, owner).await?;
+    audited.finish_audit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

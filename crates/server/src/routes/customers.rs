@@ -131,12 +131,10 @@ pub async fn create(
             )));
         }
     }
-    let c = state
-        .store
-        .create_customer(input, &me.user.username)
-        .await?;
-    me.audit(&state.store, "create", Some(c.id), None, None)
-        .await?;
+    // The customer and its audit row are one transaction.
+    let audited = state.store.audited(&me.actor, "create", None, None, None);
+    let c = audited.create_customer(input, &me.user.username).await?;
+    audited.finish_audit().await?;
     Ok(with_etag(StatusCode::CREATED, c))
 }
 
@@ -190,20 +188,13 @@ pub async fn update(
         }
     }
     let old_owner = state.store.customer_owner(id).await?;
-    let c = state
-        .store
-        .update_customer(id, &patch, expected, &me.user.username)
-        .await?;
     let mut fields: Vec<&str> = patch.keys().map(String::as_str).collect();
     fields.sort_unstable();
-    me.audit(
-        &state.store,
-        "update",
-        Some(id),
-        Some(&fields.join(",")),
-        None,
-    )
-    .await?;
+    let audited = me.audited(&state.store, "update", Some(id), fields.join(","));
+    let c = audited
+        .update_customer(id, &patch, expected, &me.user.username)
+        .await?;
+    audited.finish_audit().await?;
     if new_owner.is_some() && c.data.owner_id != old_owner {
         let detail = format!(
             "owner {} -> {}",
@@ -242,9 +233,11 @@ pub async fn remove(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     me.guard(&state.store, id, true).await?;
-    state.store.delete_customer(id).await?;
-    me.audit(&state.store, "delete", Some(id), None, None)
-        .await?;
+    let audited = state
+        .store
+        .audited(&me.actor, "delete", Some(id), None, None);
+    audited.delete_customer(id).await?;
+    audited.finish_audit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -297,15 +290,12 @@ async fn visible_pairs(
     if me.visible.is_all() {
         return Ok(pairs);
     }
-    let mut out = Vec::new();
-    for p in pairs {
-        let a = state.store.customer_owner(p.a).await?;
-        let b = state.store.customer_owner(p.b).await?;
-        if me.visible.allows(a, false) && me.visible.allows(b, false) {
-            out.push(p);
-        }
-    }
-    Ok(out)
+    let ids: Vec<i64> = pairs.iter().flat_map(|p| [p.a, p.b]).collect();
+    let readable = me.readable(&state.store, &ids).await?;
+    Ok(pairs
+        .into_iter()
+        .filter(|p| readable.contains(&p.a) && readable.contains(&p.b))
+        .collect())
 }
 
 pub async fn merge(
@@ -336,13 +326,16 @@ pub async fn merge(
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
-    let outcome = state
-        .store
+    let audited = me.audited(
+        &state.store,
+        "merge",
+        Some(id),
+        format!("merged customer {} into {id}", req.drop),
+    );
+    let outcome = audited
         .merge_customers(id, req.drop, &me.user.username)
         .await?;
-    let detail = format!("merged customer {} into {id}", req.drop);
-    me.audit(&state.store, "merge", Some(id), Some(&detail), None)
-        .await?;
+    audited.finish_audit().await?;
     Ok(Json(outcome).into_response())
 }
 

@@ -134,10 +134,14 @@ pub async fn read(
     ApiPath(p): ApiPath<InteractionPath>,
 ) -> Result<Response, ApiError> {
     me.guard(&state.store, p.id, false).await?;
-    let i = state.store.interaction(p.id, p.interaction_id).await?;
-    let detail = format!("interaction {}", p.interaction_id);
-    me.audit(&state.store, "view", Some(p.id), Some(&detail), None)
-        .await?;
+    let audited = me.audited(
+        &state.store,
+        "view",
+        Some(p.id),
+        format!("interaction {}", p.interaction_id),
+    );
+    let i = audited.interaction(p.id, p.interaction_id).await?;
+    audited.finish_audit().await?;
     Ok(Json(i).into_response())
 }
 
@@ -150,13 +154,16 @@ pub async fn replace(
     me.guard(&state.store, p.id, true).await?;
     state.store.interaction(p.id, p.interaction_id).await?;
     check(&state, p.id, &input, true).await?;
-    let i = state
-        .store
+    let audited = me.audited(
+        &state.store,
+        "update",
+        Some(p.id),
+        format!("interaction {} replaced", p.interaction_id),
+    );
+    let i = audited
         .update_interaction(p.id, p.interaction_id, input)
         .await?;
-    let detail = format!("interaction {} replaced", p.interaction_id);
-    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
-        .await?;
+    audited.finish_audit().await?;
     Ok(Json(i).into_response())
 }
 
@@ -166,12 +173,13 @@ pub async fn remove(
     ApiPath(p): ApiPath<InteractionPath>,
 ) -> Result<StatusCode, ApiError> {
     me.guard(&state.store, p.id, true).await?;
-    state
-        .store
-        .delete_interaction(p.id, p.interaction_id)
-        .await?;
-    let detail = format!("interaction {} deleted", p.interaction_id);
-    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
-        .await?;
+    let audited = me.audited(
+        &state.store,
+        "update",
+        Some(p.id),
+        format!("interaction {} deleted", p.interaction_id),
+    );
+    audited.delete_interaction(p.id, p.interaction_id).await?;
+    audited.finish_audit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -151,6 +151,7 @@ pub async fn create(
             )));
         }
     }
+    // One statement, no transaction to share: the audit row follows it.
     let lead = state.store.create_lead(input).await?;
     let detail = format!("lead {} created", lead.id);
     me.audit(&state.store, "create", None, Some(&detail), None)

@@ -122,10 +122,14 @@ pub async fn read(
     ApiPath(p): ApiPath<OrderPath>,
 ) -> Result<Response, ApiError> {
     me.guard(&state.store, p.id, false).await?;
-    let o = state.store.order(p.id, &p.order_ref).await?;
-    let detail = format!("order {}", p.order_ref);
-    me.audit(&state.store, "view", Some(p.id), Some(&detail), None)
-        .await?;
+    let audited = me.audited(
+        &state.store,
+        "view",
+        Some(p.id),
+        format!("order {}", p.order_ref),
+    );
+    let o = audited.order(p.id, &p.order_ref).await?;
+    audited.finish_audit().await?;
     Ok(Json(o).into_response())
 }
 
@@ -136,10 +140,14 @@ pub async fn replace(
     ApiJson(input): ApiJson<OrderInput>,
 ) -> Result<Response, ApiError> {
     me.guard(&state.store, p.id, true).await?;
-    let o = state.store.update_order(p.id, &p.order_ref, input).await?;
-    let detail = format!("order {} replaced", p.order_ref);
-    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
-        .await?;
+    let audited = me.audited(
+        &state.store,
+        "update",
+        Some(p.id),
+        format!("order {} replaced", p.order_ref),
+    );
+    let o = audited.update_order(p.id, &p.order_ref, input).await?;
+    audited.finish_audit().await?;
     Ok(Json(o).into_response())
 }
 
@@ -149,10 +157,14 @@ pub async fn remove(
     ApiPath(p): ApiPath<OrderPath>,
 ) -> Result<StatusCode, ApiError> {
     me.guard(&state.store, p.id, true).await?;
-    state.store.delete_order(p.id, &p.order_ref).await?;
-    let detail = format!("order {} deleted", p.order_ref);
-    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
-        .await?;
+    let audited = me.audited(
+        &state.store,
+        "update",
+        Some(p.id),
+        format!("order {} deleted", p.order_ref),
+    );
+    audited.delete_order(p.id, &p.order_ref).await?;
+    audited.finish_audit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -197,10 +197,9 @@ pub async fn open_ticket(
     me.guard(&state.store, id, true).await?;
     // The author is the caller, whatever the body says.
     input.by = Some(me.user.username.clone());
-    let t = state.store.open_ticket(id, input, Utc::now()).await?;
-    let detail = format!("ticket {} opened", t.id);
-    me.audit(&state.store, "update", Some(id), Some(&detail), None)
-        .await?;
+    let audited = me.audited(&state.store, "update", Some(id), "ticket {id} opened");
+    let t = audited.open_ticket(id, input, Utc::now()).await?;
+    audited.finish_audit().await?;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 
@@ -210,13 +209,16 @@ pub async fn resolve_ticket(
     ApiPath(p): ApiPath<TicketPath>,
 ) -> Result<Response, ApiError> {
     me.guard(&state.store, p.id, true).await?;
-    let t = state
-        .store
+    let audited = me.audited(
+        &state.store,
+        "update",
+        Some(p.id),
+        format!("ticket {} resolved", p.ticket_id),
+    );
+    let t = audited
         .resolve_ticket(p.id, p.ticket_id, &me.user.username, None, Utc::now())
         .await?;
-    let detail = format!("ticket {} resolved", t.id);
-    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
-        .await?;
+    audited.finish_audit().await?;
     Ok(Json(t).into_response())
 }
 
@@ -246,13 +248,11 @@ pub async fn record_survey(
     ApiJson(input): ApiJson<SurveyInput>,
 ) -> Result<Response, ApiError> {
     me.guard(&state.store, id, true).await?;
-    let s = state
-        .store
+    let audited = me.audited(&state.store, "update", Some(id), "survey {id} recorded");
+    let s = audited
         .record_survey(id, input, &me.user.username, Utc::now())
         .await?;
-    let detail = format!("survey {} recorded", s.id);
-    me.audit(&state.store, "update", Some(id), Some(&detail), None)
-        .await?;
+    audited.finish_audit().await?;
     Ok((StatusCode::CREATED, Json(s)).into_response())
 }
 
@@ -269,13 +269,16 @@ pub async fn comment_ticket(
     ApiJson(c): ApiJson<TicketComment>,
 ) -> Result<Response, ApiError> {
     me.guard(&state.store, p.id, true).await?;
-    let t = state
-        .store
+    let audited = me.audited(
+        &state.store,
+        "update",
+        Some(p.id),
+        format!("ticket {} commented", p.ticket_id),
+    );
+    let t = audited
         .comment_ticket(p.id, p.ticket_id, &me.user.username, &c.text, Utc::now())
         .await?;
-    let detail = format!("ticket {} commented", t.id);
-    me.audit(&state.store, "update", Some(p.id), Some(&detail), None)
-        .await?;
+    audited.finish_audit().await?;
     Ok(Json(t).into_response())
 }
 
@@ -538,10 +541,9 @@ pub async fn create_opportunity(
     ApiJson(input): ApiJson<patron_store::OpportunityInput>,
 ) -> Result<Response, ApiError> {
     me.guard(&state.store, id, true).await?;
-    let o = state.store.create_opportunity(id, input).await?;
-    let detail = format!("opportunity {} created", o.id);
-    me.audit(&state.store, "update", Some(id), Some(&detail), None)
-        .await?;
+    let audited = me.audited(&state.store, "update", Some(id), "opportunity {id} created");
+    let o = audited.create_opportunity(id, input).await?;
+    audited.finish_audit().await?;
     Ok((StatusCode::CREATED, Json(o)).into_response())
 }
 
