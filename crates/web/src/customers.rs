@@ -546,20 +546,21 @@ pub async fn save(
         }
         return invalid(&st, lang, id, submitted, errors).await;
     }
-    match st
-        .store
+    // The change and its audit row are one transaction.
+    let mut fields: Vec<&str> = patch.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    let audited = me.audited(
+        &st.store,
+        "update",
+        Some(id),
+        format!("{} (web)", fields.join(",")),
+    );
+    match audited
         .update_customer(id, &patch, Some(version), &me.user.username)
         .await
     {
         Ok(_) => {
-            let mut fields: Vec<&str> = patch.keys().map(String::as_str).collect();
-            fields.sort_unstable();
-            let detail = format!("{} (web)", fields.join(","));
-            if let Err(e) = st
-                .store
-                .audit(&me.actor, "update", Some(id), Some(&detail), None)
-                .await
-            {
+            if let Err(e) = audited.finish_audit().await {
                 return store_error_page(lang, &e);
             }
             Redirect::to(&format!("/customers/{id}?saved=1")).into_response()

@@ -13,8 +13,12 @@ use super::transfer::{import_with_progress, print_report};
 /// Writes `orders` rows over `customers` customers, sorted by date over two years, in the
 /// shape of `bench-peers/gen_orders.py` (`customer_id,date,amount,cost,category`).
 pub fn generate(path: &Path, customers: u64, orders: u64, seed: u64) -> anyhow::Result<()> {
+    if customers == 0 {
+        anyhow::bail!("--customers must be at least 1");
+    }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the folder {}", dir.display()))?;
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut w = std::io::BufWriter::with_capacity(

@@ -212,6 +212,10 @@ pub async fn credit(store: &Store, args: CreditArgs) -> anyhow::Result<()> {
             print_placement(&store.place_order(id, input, &terms).await?);
         }
         CreditAction::Holds { status } => {
+            const STATUSES: [&str; 3] = ["pending", "approved", "rejected"];
+            if !STATUSES.contains(&status.as_str()) {
+                anyhow::bail!("--status: '{status}' is not one of {}", STATUSES.join(", "));
+            }
             let holds = patron_app::receivables::credit_holds(
                 store,
                 &super::custody::cli_session(),

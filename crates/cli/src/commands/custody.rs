@@ -413,6 +413,13 @@ pub async fn audit(store: &Store, a: AuditArgs) -> anyhow::Result<()> {
             ..AuditFilter::default()
         })
         .await?;
+    // The output first: an export that cannot be written is no export to record.
+    let mut out: Box<dyn Write> = match &a.output {
+        Some(p) => {
+            Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
+        }
+        None => Box::new(std::io::stdout().lock()),
+    };
     store
         .audit(
             &cli_actor(),
@@ -422,12 +429,6 @@ pub async fn audit(store: &Store, a: AuditArgs) -> anyhow::Result<()> {
             Some(rows.len() as i64),
         )
         .await?;
-    let mut out: Box<dyn Write> = match &a.output {
-        Some(p) => {
-            Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
-        }
-        None => Box::new(std::io::stdout().lock()),
-    };
     if a.csv {
         let mut w = csv::Writer::from_writer(out);
         w.write_record([

@@ -457,17 +457,12 @@ pub async fn pay(
         amount,
         reference: Some(form.get("reference").to_string()),
     };
-    match st.store.record_payment(c, input).await {
-        Ok(v) => {
-            let detail = format!(
-                "payment of {} recorded (web)",
-                patron_domain::Money(v.iter().map(|p| p.amount.cents()).sum())
-            );
-            if let Err(e) = st
-                .store
-                .audit(&me.actor, "update", Some(c), Some(&detail), None)
-                .await
-            {
+    // The payment and its audit row are one transaction.
+    let detail = format!("payment of {} recorded (web)", amount);
+    let audited = me.audited(&st.store, "update", Some(c), detail);
+    match audited.record_payment(c, input).await {
+        Ok(_) => {
+            if let Err(e) = audited.finish_audit().await {
                 return store_error_page(lang, &e);
             }
             Redirect::to(&format!("/work/receivables?customer=%23{c}&ok=recorded")).into_response()

@@ -345,12 +345,6 @@ fn for_customer(c: Option<i64>) -> Form {
     )
 }
 
-async fn audit(st: &WebState, me: &Session, c: i64, detail: &str) -> Result<(), StoreError> {
-    st.store
-        .audit(&me.actor, "update", Some(c), Some(detail), None)
-        .await
-}
-
 /// `POST /work/service/tickets`: opens a ticket.
 pub async fn open(
     State(st): State<WebState>,
@@ -384,9 +378,11 @@ pub async fn open(
         by: Some(me.user.username.clone()),
         assignee_id: None,
     };
-    match st.store.open_ticket(c, input, Utc::now()).await {
+    // The ticket and its audit row are one transaction.
+    let audited = me.audited(&st.store, "update", Some(c), "ticket {id} opened (web)");
+    match audited.open_ticket(c, input, Utc::now()).await {
         Ok(tk) => {
-            if let Err(e) = audit(&st, &me, c, &format!("ticket {} opened (web)", tk.id)).await {
+            if let Err(e) = audited.finish_audit().await {
                 return store_error_page(lang, &e);
             }
             Redirect::to(&format!(
@@ -422,10 +418,17 @@ pub async fn act(
     let note = (!text.is_empty()).then_some(text);
     let by = me.user.username.clone();
     let now = Utc::now();
+    // The change and its audit row are one transaction.
+    let audited = me.audited(
+        &st.store,
+        "update",
+        Some(c),
+        format!("ticket {id} {action} (web)"),
+    );
     let done = match action.as_str() {
-        "resolve" => st.store.resolve_ticket(c, id, &by, note, now).await,
-        "reopen" => st.store.reopen_ticket(c, id, &by, note, now).await,
-        "escalate" => st.store.escalate_ticket(c, id, &by, note, now).await,
+        "resolve" => audited.resolve_ticket(c, id, &by, note, now).await,
+        "reopen" => audited.reopen_ticket(c, id, &by, note, now).await,
+        "escalate" => audited.escalate_ticket(c, id, &by, note, now).await,
         "comment" => {
             if text.is_empty() {
                 let mut errors = Errors::default();
@@ -444,13 +447,13 @@ pub async fn act(
                 )
                 .await;
             }
-            st.store.comment_ticket(c, id, &by, text, now).await
+            audited.comment_ticket(c, id, &by, text, now).await
         }
         _ => return not_found(),
     };
     match done {
         Ok(_) => {
-            if let Err(e) = audit(&st, &me, c, &format!("ticket {id} {action} (web)")).await {
+            if let Err(e) = audited.finish_audit().await {
                 return store_error_page(lang, &e);
             }
             Redirect::to(&format!("/work/service?customer=%23{c}&ok=updated#t{id}")).into_response()
@@ -502,13 +505,13 @@ pub async fn survey(
         comment: Some(form.get("comment").to_string()),
         ticket_id: None,
     };
-    match st
-        .store
+    let audited = me.audited(&st.store, "update", Some(c), "survey {id} recorded (web)");
+    match audited
         .record_survey(c, input, &me.user.username, Utc::now())
         .await
     {
-        Ok(s) => {
-            if let Err(e) = audit(&st, &me, c, &format!("survey {} recorded (web)", s.id)).await {
+        Ok(_) => {
+            if let Err(e) = audited.finish_audit().await {
                 return store_error_page(lang, &e);
             }
             Redirect::to(&format!("/work/service?customer=%23{c}&ok=surveyed")).into_response()
