@@ -9,7 +9,8 @@
 //! - [`pool`]: the public pool's reclaim, on the server's date and the caller's scope;
 //! - [`customers`]: resolving what a user typed as a customer reference, interactions;
 //! - [`imports`]: file imports within the importer's scope, audited;
-//! - [`receivables`]: ageing, overdue, collections, held orders, tickets and the SLA sweep.
+//! - [`work`]: working the customers over the caller's scope: receivables (ageing, overdue,
+//!   collections, held orders), tickets and the SLA sweep, the pipeline, the follow-up plan.
 
 pub mod customers;
 pub mod dashboard;
@@ -17,9 +18,9 @@ pub mod imports;
 pub mod period;
 pub mod permissions;
 pub mod pool;
-pub mod receivables;
 mod session;
 pub mod value;
+pub mod work;
 
 pub use permissions::Action;
 pub use session::Session;

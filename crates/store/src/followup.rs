@@ -65,15 +65,23 @@ impl Store {
         &self,
         as_of: NaiveDate,
         owner_id: Option<i64>,
+        visible: &crate::Visibility,
     ) -> Result<Vec<PlannedContact>, StoreError> {
         let cadence = self.followup_cadence().await?;
         type Row = (i64, String, Option<i64>, String, Option<DateTime<Utc>>);
-        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
+        let mut w = crate::customers::Where::default();
+        w.push("c.merged_into IS NULL", []);
+        if let Some(o) = owner_id {
+            w.push("c.owner_id = ?", [crate::customers::Bind::I64(o)]);
+        }
+        visible.push(&mut w, "c.owner_id");
+        let sql = format!(
             "SELECT c.id, c.name, c.owner_id, v.abc_class, \
                     (SELECT MAX(i.occurred_at) FROM interactions i WHERE i.customer_id = c.id AND i.kind IN ('visit', 'call', 'meeting')) \
-             FROM customers c JOIN customer_values v ON v.customer_id = c.id \
-             WHERE c.merged_into IS NULL AND ($1 < 0 OR c.owner_id = $1) ORDER BY c.id")
-            .bind(owner_id.unwrap_or(-1)).fetch_all(pool).await?);
+             FROM customers c JOIN customer_values v ON v.customer_id = c.id{} ORDER BY c.id",
+            w.sql()
+        );
+        let rows: Vec<Row> = with_pool!(self, pool => crate::customers::bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
         let mut out: Vec<PlannedContact> = rows
             .into_iter()
             .map(|(id, name, owner, class, last)| {

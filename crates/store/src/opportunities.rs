@@ -8,7 +8,8 @@ use patron_domain::Money;
 use serde::{Deserialize, Serialize};
 
 use crate::commit;
-use crate::{live_customer, now, with_pool, BeginWrite, Store, StoreError};
+use crate::customers::{bind_all, Where};
+use crate::{live_customer, now, with_pool, BeginWrite, Store, StoreError, Visibility};
 
 /// Stages in order; `won` and `lost` close an opportunity.
 pub const STAGES: &[&str] = &[
@@ -220,12 +221,17 @@ impl Store {
     }
 
     /// Every opportunity with its customer's owner (for pipelines over a user's scope).
-    pub async fn all_opportunities(&self) -> Result<Vec<(Option<i64>, Opportunity)>, StoreError> {
-        let sql =
-            format!(
-            "SELECT c.owner_id, {} FROM opportunities o JOIN customers c ON c.id = o.customer_id \
-             WHERE c.merged_into IS NULL ORDER BY o.expected_close, o.id",
-            COLUMNS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", ")
+    pub async fn all_opportunities(
+        &self,
+        visible: &Visibility,
+    ) -> Result<Vec<(Option<i64>, Opportunity)>, StoreError> {
+        let mut w = Where::default();
+        w.push("c.merged_into IS NULL", []);
+        visible.push(&mut w, "c.owner_id");
+        let sql = format!(
+            "SELECT c.owner_id, {} FROM opportunities o JOIN customers c ON c.id = o.customer_id{} ORDER BY o.expected_close, o.id",
+            COLUMNS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", "),
+            w.sql()
         );
         type OwnerRow = (
             Option<i64>,
@@ -240,8 +246,7 @@ impl Store {
             DateTime<Utc>,
             Option<DateTime<Utc>>,
         );
-        let rows: Vec<OwnerRow> =
-            with_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+        let rows: Vec<OwnerRow> = with_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
         Ok(rows
             .into_iter()
             .map(|r| {

@@ -63,7 +63,11 @@ async fn plan_by_value_tier(store: Store) {
         .unwrap();
     store.set_setting("followup.days.B", "14").await.unwrap();
     let plan = store
-        .followup_plan("2024-05-20".parse().unwrap(), None)
+        .followup_plan(
+            "2024-05-20".parse().unwrap(),
+            None,
+            &patron_store::Visibility::All,
+        )
         .await
         .unwrap();
     let got: Vec<_> = plan

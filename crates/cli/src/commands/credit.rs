@@ -216,12 +216,9 @@ pub async fn credit(store: &Store, args: CreditArgs) -> anyhow::Result<()> {
             if !STATUSES.contains(&status.as_str()) {
                 anyhow::bail!("--status: '{status}' is not one of {}", STATUSES.join(", "));
             }
-            let holds = patron_app::receivables::credit_holds(
-                store,
-                &super::custody::cli_session(),
-                &status,
-            )
-            .await?;
+            let holds =
+                patron_app::work::credit_holds(store, &super::custody::cli_session(), &status)
+                    .await?;
             println!(
                 "{:>6}  {:>9}  {:>12}  {:>12}  {:>12}  {:<10}  requested",
                 "hold", "customer", "order", "open", "limit", "by"
@@ -382,7 +379,7 @@ pub async fn invoice(store: &Store, args: InvoiceArgs) -> anyhow::Result<()> {
             }
         }
         InvoiceAction::Ageing { as_of } => {
-            let r = patron_app::receivables::ageing(
+            let r = patron_app::work::ageing(
                 store,
                 &super::custody::cli_session(),
                 as_of.unwrap_or_else(today),
@@ -401,8 +398,7 @@ pub async fn invoice(store: &Store, args: InvoiceArgs) -> anyhow::Result<()> {
         InvoiceAction::Overdue { as_of } => {
             let as_of = as_of.unwrap_or_else(today);
             print_items(
-                &patron_app::receivables::overdue(store, &super::custody::cli_session(), as_of)
-                    .await?,
+                &patron_app::work::overdue(store, &super::custody::cli_session(), as_of).await?,
             );
         }
         InvoiceAction::Reminders { as_of, within } => {
@@ -422,13 +418,8 @@ pub async fn invoice(store: &Store, args: InvoiceArgs) -> anyhow::Result<()> {
                 "{:<16} {:>14} {:>14} {:>14} {:>14}",
                 "rep", "sales", "invoiced", "collected", "overdue"
             );
-            for r in patron_app::receivables::collections(
-                store,
-                &super::custody::cli_session(),
-                from,
-                to,
-            )
-            .await?
+            for r in patron_app::work::collections(store, &super::custody::cli_session(), from, to)
+                .await?
             {
                 let rep = r
                     .username

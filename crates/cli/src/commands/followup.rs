@@ -39,7 +39,9 @@ pub async fn run(store: &Store, args: FollowupArgs) -> anyhow::Result<()> {
     match args.action {
         FollowupAction::Plan { as_of, owner, due } => {
             let as_of = as_of.unwrap_or_else(today);
-            let plan = store.followup_plan(as_of, owner).await?;
+            let plan = store
+                .followup_plan(as_of, owner, &patron_store::Visibility::All)
+                .await?;
             println!(
                 "{:>9}  {:<24} {:>6} {:<3} {:<10} {:<10} {:>5}",
                 "customer", "name", "owner", "abc", "last", "due", "late"

@@ -111,12 +111,8 @@ pub async fn run(store: &Store, args: OpportunityArgs) -> anyhow::Result<()> {
             );
         }
         OpportunityAction::Pipeline => {
-            let all: Vec<_> = store
-                .all_opportunities()
-                .await?
-                .into_iter()
-                .map(|(_, o)| o)
-                .collect();
+            let all =
+                patron_app::work::opportunities(store, &super::custody::cli_session()).await?;
             let p = patron_store::pipeline(&all);
             println!(
                 "{:<14} {:>6} {:>14} {:>14}",

@@ -161,12 +161,9 @@ pub async fn ticket(store: &Store, args: TicketArgs) -> anyhow::Result<()> {
                 }
             }
             None => {
-                let open = patron_app::receivables::open_tickets(
-                    store,
-                    &super::custody::cli_session(),
-                    now,
-                )
-                .await?;
+                let open =
+                    patron_app::work::open_tickets(store, &super::custody::cli_session(), now)
+                        .await?;
                 for t in &open {
                     println!("{}", line(t));
                 }
@@ -210,12 +207,9 @@ pub async fn ticket(store: &Store, args: TicketArgs) -> anyhow::Result<()> {
                 .await?,
         ),
         TicketAction::Escalate => {
-            let raised = patron_app::receivables::escalate_breached(
-                store,
-                &super::custody::cli_session(),
-                now,
-            )
-            .await?;
+            let raised =
+                patron_app::work::escalate_breached(store, &super::custody::cli_session(), now)
+                    .await?;
             for t in &raised {
                 println!("{}", line(t));
             }

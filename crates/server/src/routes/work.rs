@@ -111,13 +111,13 @@ pub async fn ageing(
     ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let as_of = today(q.as_of)?;
-    let report = patron_app::receivables::ageing(&state.store, &me, as_of).await?;
+    let report = patron_app::work::ageing(&state.store, &me, as_of).await?;
     Ok(Json(report).into_response())
 }
 
 /// The approval queue: pending held orders of the customers the caller sees, oldest first.
 pub async fn holds(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
-    let out = patron_app::receivables::credit_holds(&state.store, &me, "pending").await?;
+    let out = patron_app::work::credit_holds(&state.store, &me, "pending").await?;
     Ok(Json(out).into_response())
 }
 
@@ -285,7 +285,7 @@ pub async fn comment_ticket(
 /// The SLA sweep (admins, managers): escalates every breached open ticket of the customers the
 /// caller sees; answers those raised.
 pub async fn escalate(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
-    let raised = patron_app::receivables::escalate_breached(&state.store, &me, Utc::now()).await?;
+    let raised = patron_app::work::escalate_breached(&state.store, &me, Utc::now()).await?;
     Ok(Json(raised).into_response())
 }
 
@@ -296,7 +296,7 @@ pub async fn overdue(
     ApiQuery(q): ApiQuery<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let as_of = today(q.as_of)?;
-    let v = patron_app::receivables::overdue(&state.store, &me, as_of).await?;
+    let v = patron_app::work::overdue(&state.store, &me, as_of).await?;
     Ok(Json(v).into_response())
 }
 
@@ -315,7 +315,7 @@ pub async fn collections(
 ) -> Result<Response, ApiError> {
     check_date_range("from", Some(q.from))?;
     check_date_range("to", Some(q.to))?;
-    let v = patron_app::receivables::collections(&state.store, &me, q.from, q.to).await?;
+    let v = patron_app::work::collections(&state.store, &me, q.from, q.to).await?;
     Ok(Json(v).into_response())
 }
 
@@ -334,21 +334,7 @@ pub async fn followup_plan(
     ApiQuery(q): ApiQuery<PlanQuery>,
 ) -> Result<Response, ApiError> {
     let as_of = today(q.as_of)?;
-    let v: Vec<_> = state
-        .store
-        .followup_plan(as_of, q.owner_id)
-        .await?
-        .into_iter()
-        .filter(|p| me.visible.allows(p.owner_id, false))
-        .collect();
-    me.audit(
-        &state.store,
-        "list",
-        None,
-        Some("follow-up plan"),
-        Some(v.len() as i64),
-    )
-    .await?;
+    let v = patron_app::work::followup_plan(&state.store, &me, as_of, q.owner_id).await?;
     Ok(Json(v).into_response())
 }
 
@@ -566,22 +552,7 @@ pub async fn change_stage(
 
 /// The pipeline and forecast over the opportunities of the customers the caller sees.
 pub async fn pipeline(State(state): State<AppState>, me: Me) -> Result<Response, ApiError> {
-    let mine: Vec<_> = state
-        .store
-        .all_opportunities()
-        .await?
-        .into_iter()
-        .filter(|(owner, _)| me.visible.allows(*owner, false))
-        .map(|(_, o)| o)
-        .collect();
-    me.audit(
-        &state.store,
-        "list",
-        None,
-        Some("pipeline"),
-        Some(mine.len() as i64),
-    )
-    .await?;
+    let mine = patron_app::work::opportunities(&state.store, &me).await?;
     Ok(Json(patron_store::pipeline(&mine)).into_response())
 }
 

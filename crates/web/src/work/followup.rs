@@ -43,7 +43,7 @@ pub async fn page_handler(
     };
     match body(st, lang, me, as_of, q.get("ok"), &errors, submitted).await {
         Ok(b) => work_page(lang, me, status, "followup", "/work/followup", b),
-        Err(e) => store_error_page(lang, &e),
+        Err(e) => crate::app_error_page(lang, &e),
     }
 }
 
@@ -57,16 +57,6 @@ pub async fn page(
     page_handler(&st, lang, &me, &q, StatusCode::OK, Errors::default(), None).await
 }
 
-/// The plan rows the viewer works: a rep their own customers, managers and admins everyone
-/// they see.
-fn mine(me: &Session, p: &PlannedContact) -> bool {
-    if manages(me) {
-        me.visible.allows(p.owner_id, false)
-    } else {
-        p.owner_id == Some(me.user.id)
-    }
-}
-
 async fn body(
     st: &WebState,
     lang: Lang,
@@ -75,29 +65,17 @@ async fn body(
     ok: &str,
     errors: &Errors,
     submitted: Option<&Form>,
-) -> Result<Markup, StoreError> {
-    let plan: Vec<PlannedContact> = st
-        .store
-        .followup_plan(as_of, (!manages(me)).then_some(me.user.id))
-        .await?
-        .into_iter()
-        .filter(|p| mine(me, p))
-        .collect();
+) -> Result<Markup, patron_app::AppError> {
+    // A rep's plan is their own customers (not the pool's); a manager's, their scope's.
+    let plan: Vec<PlannedContact> =
+        patron_app::work::followup_plan(&st.store, me, as_of, (!manages(me)).then_some(me.user.id))
+            .await?;
     let due: Vec<&PlannedContact> = plan.iter().filter(|p| p.days_overdue >= 0).collect();
     let soon: Vec<&PlannedContact> = plan
         .iter()
         .filter(|p| (-14..0).contains(&p.days_overdue))
         .collect();
     let cadence = st.store.followup_cadence().await?;
-    st.store
-        .audit(
-            &me.actor,
-            "list",
-            None,
-            Some("follow-up plan (web)"),
-            Some(due.len() as i64),
-        )
-        .await?;
     let ok = match ok {
         "done" => Some("fu.done_ok"),
         "cadence" => Some("work.saved"),

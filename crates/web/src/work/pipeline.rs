@@ -52,7 +52,7 @@ async fn render(
     }
     match body(st, lang, me, ok, errors, submitted).await {
         Ok(b) => work_page(lang, me, status, "pipeline", "/work/pipeline", b),
-        Err(e) => store_error_page(lang, &e),
+        Err(e) => crate::app_error_page(lang, &e),
     }
 }
 
@@ -63,15 +63,8 @@ async fn body(
     ok: &str,
     errors: &Errors,
     submitted: Option<&Form>,
-) -> Result<Markup, StoreError> {
-    let mine: Vec<Opportunity> = st
-        .store
-        .all_opportunities()
-        .await?
-        .into_iter()
-        .filter(|(owner, _)| me.visible.allows(*owner, false))
-        .map(|(_, o)| o)
-        .collect();
+) -> Result<Markup, patron_app::AppError> {
+    let mine: Vec<Opportunity> = patron_app::work::opportunities(&st.store, me).await?;
     let p = pipeline(&mine);
     let open: Vec<&Opportunity> = mine
         .iter()
@@ -79,15 +72,6 @@ async fn body(
         .collect();
     let ids: Vec<i64> = open.iter().take(ROWS).map(|o| o.customer_id).collect();
     let customer_names = names(&st.store, ids).await?;
-    st.store
-        .audit(
-            &me.actor,
-            "list",
-            None,
-            Some("pipeline (web)"),
-            Some(mine.len() as i64),
-        )
-        .await?;
     let money = |m: patron_domain::Money| i18n::money_cents(lang, m.cents());
     let v = |k: &str, default: &str| -> String {
         submitted

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use chrono::{Days, NaiveDate};
 use maud::{html, Markup};
-use patron_app::receivables;
+use patron_app::work as app_work;
 use patron_app::AppError;
 use patron_app::Session;
 use patron_domain::receivable::{ageing, AgeingBuckets, PaymentInput};
@@ -119,14 +119,14 @@ async fn render(
     let manager = manages(me);
     // Everything over the viewer's customers (the scope is applied by the store, in SQL).
     let holds = if manager {
-        receivables::credit_holds(store, me, "pending").await?
+        app_work::credit_holds(store, me, "pending").await?
     } else {
         Vec::new()
     };
-    let items = receivables::open_items(store, me).await?;
+    let items = app_work::open_items(store, me).await?;
     let report = ageing(&items, q.as_of);
-    let overdue = receivables::overdue(store, me, q.as_of).await?;
-    let collections = receivables::collections(store, me, q.from, q.to).await?;
+    let overdue = app_work::overdue(store, me, q.as_of).await?;
+    let collections = app_work::collections(store, me, q.from, q.to).await?;
     let ids: Vec<i64> = items
         .iter()
         .take(ROWS)

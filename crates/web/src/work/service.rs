@@ -116,7 +116,7 @@ async fn body(
 ) -> Result<Markup, patron_app::AppError> {
     let store = &st.store;
     let now = Utc::now();
-    let mut open = patron_app::receivables::open_tickets(store, me, now).await?;
+    let mut open = patron_app::work::open_tickets(store, me, now).await?;
     open.sort_by(|a, b| {
         b.breached
             .cmp(&a.breached)
@@ -468,7 +468,7 @@ pub async fn escalate(
     Ctx { lang }: Ctx,
     Extension(me): Extension<Session>,
 ) -> Response {
-    let n = match patron_app::receivables::escalate_breached(&st.store, &me, Utc::now()).await {
+    let n = match patron_app::work::escalate_breached(&st.store, &me, Utc::now()).await {
         Ok(r) => r.len(),
         Err(e) => return crate::app_error_page(lang, &e),
     };

@@ -1,5 +1,6 @@
-//! Receivables and service over the caller's scope: ageing, overdue items, sales against
-//! collections, the approval queue of held orders, open tickets and the SLA sweep. The scope is
+//! Working the customers, over the caller's scope: ageing, overdue items, sales against
+//! collections, the approval queue of held orders, open tickets and the SLA sweep, the
+//! opportunities of the pipeline and the follow-up plan. The scope is
 //! applied in SQL by the store; the role gates are the permission table's; every list is
 //! audited with its row count.
 
@@ -110,4 +111,36 @@ pub async fn escalate_breached(
         )
         .await?;
     Ok(raised)
+}
+
+/// The opportunities of the customers the caller sees, soonest expected close first.
+pub async fn opportunities(
+    store: &Store,
+    session: &Session,
+) -> Result<Vec<patron_store::Opportunity>, AppError> {
+    session.require(Action::ReadRecords)?;
+    let mine: Vec<_> = store
+        .all_opportunities(&session.visible)
+        .await?
+        .into_iter()
+        .map(|(_, o)| o)
+        .collect();
+    listed(store, session, "pipeline", mine.len()).await?;
+    Ok(mine)
+}
+
+/// The follow-up plan on `as_of` over the customers the caller sees (of one owner with
+/// `owner_id`), most overdue first.
+pub async fn followup_plan(
+    store: &Store,
+    session: &Session,
+    as_of: NaiveDate,
+    owner_id: Option<i64>,
+) -> Result<Vec<patron_store::PlannedContact>, AppError> {
+    session.require(Action::ReadRecords)?;
+    let plan = store
+        .followup_plan(as_of, owner_id, &session.visible)
+        .await?;
+    listed(store, session, "follow-up plan", plan.len()).await?;
+    Ok(plan)
 }
