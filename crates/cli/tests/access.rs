@@ -82,6 +82,7 @@ async fn world(store: Store) -> World {
 
 struct Answer {
     status: StatusCode,
+    location: Option<String>,
     body: String,
 }
 
@@ -94,9 +95,14 @@ impl Answer {
 async fn send(app: &Router, req: Request<Body>) -> Answer {
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
+    let location = resp
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string());
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     Answer {
         status,
+        location,
         body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
@@ -534,6 +540,28 @@ async fn api_and_web_gates_agree(store: Store) {
         assert_eq!(item["customer_id"], Value::Null, "{item}");
         assert_eq!(item["name"], "", "{item}");
     }
+    // Each role starts on a page it opens, and the navigation offers only those.
+    let ana = web(&w.store, "ana").await;
+    let eric = web(&w.store, "eric-east").await;
+    assert_eq!(get(&ana, "/").await.location.as_deref(), Some("/dashboard"));
+    assert_eq!(
+        get(&eric, "/").await.location.as_deref(),
+        Some("/customers")
+    );
+    let dash = get(&ana, "/dashboard").await;
+    assert!(
+        !dash.body.contains("href=\"/customers\"") && !dash.body.contains("href=\"/admin/users\""),
+        "{}",
+        dash.body
+    );
+    let list = get(&eric, "/customers").await;
+    assert!(
+        list.body.contains("href=\"/customers\"") && !list.body.contains("href=\"/admin/users\"")
+    );
+    let root = get(&web(&w.store, "root").await, "/customers").await;
+    assert!(
+        root.body.contains("href=\"/admin/users\"") && root.body.contains("href=\"/admin/audit\"")
+    );
     // Creating a campaign: managers on both front-ends, never analysts.
     let campaign =
         json!({"name": "Spring", "channel": "email", "cost": 100, "started_on": "2024-04-01"});

@@ -36,6 +36,48 @@ async fn lines(db: &str) -> i64 {
     n
 }
 
+/// The sum of the amounts of rows `0..ROWS` of [`write_orders`], in cents.
+fn expected_cents() -> i64 {
+    (0..ROWS as i64)
+        .map(|i| (i % 500 + 1) * 100 + i % 100)
+        .sum()
+}
+
+/// Makes every committed batch of order lines take a while (about 0.1-0.2 s for 5000 lines)
+/// without changing what is stored: a trigger that only reads (SQLite: a scan of a small
+/// table per row; PostgreSQL: a short sleep per statement). The import keeps every order line
+/// in memory until the end of the file, then writes them in batches of `--batch-size`, so the
+/// window between the first committed batch and the end is otherwise only as long as the
+/// writes: slowed, the kill below lands mid-import however busy the machine is.
+async fn slow_down_order_line_writes(store: &Store, kind: BackendKind) {
+    let statements: &[&str] = match kind {
+        BackendKind::Sqlite => &[
+            "CREATE TABLE patron_test_slow (x INTEGER NOT NULL)",
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300) \
+             INSERT INTO patron_test_slow SELECT x FROM n",
+            "CREATE TRIGGER patron_test_slow AFTER INSERT ON order_lines \
+             BEGIN SELECT sum(x * x) FROM patron_test_slow; END",
+        ],
+        BackendKind::Postgres => &[
+            "CREATE FUNCTION patron_test_slow() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_sleep(0.02); RETURN NULL; END $$",
+            "CREATE TRIGGER patron_test_slow AFTER INSERT ON order_lines \
+             FOR EACH STATEMENT EXECUTE FUNCTION patron_test_slow()",
+        ],
+    };
+    for sql in statements {
+        store.raw_execute(sql).await.unwrap();
+    }
+}
+
+async fn drop_slow_down(store: &Store, kind: BackendKind) {
+    let sql = match kind {
+        BackendKind::Sqlite => "DROP TRIGGER patron_test_slow",
+        BackendKind::Postgres => "DROP TRIGGER patron_test_slow ON order_lines",
+    };
+    store.raw_execute(sql).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_nine_mid_import_then_rerun_sqlite() {
     kill_nine_mid_import_then_rerun(BackendKind::Sqlite).await;
@@ -54,7 +96,8 @@ async fn kill_nine_mid_import_then_rerun(kind: BackendKind) {
     let file = dir.path().join("orders.csv");
     write_orders(&file);
     // Migrate first so the watcher below can count while the import runs.
-    Store::connect(&db).await.unwrap().close().await;
+    let watcher = Store::connect(&db).await.unwrap();
+    slow_down_order_line_writes(&watcher, kind).await;
     let import = |db: &str| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_patron"));
         c.args(["--database", db, "import", "orders"])
@@ -66,29 +109,38 @@ async fn kill_nine_mid_import_then_rerun(kind: BackendKind) {
     };
     let mut child = import(&db).spawn().unwrap();
     let started = Instant::now();
+    // Kill as soon as the first batch is committed: with the writes slowed, about 80 batches
+    // of margin remain.
     let mut seen = 0;
-    while seen < 50_000 {
+    while seen == 0 {
         // Hang guard, not a speed claim: generous on purpose.
         assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the import stored nothing within 2 minutes"
+            started.elapsed() < Duration::from_secs(180),
+            "the import stored nothing within 3 minutes"
         );
         assert!(
             child.try_wait().unwrap().is_none(),
-            "the import finished before it could be killed; raise ROWS"
+            "the import finished (or failed) before it could be killed"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        seen = lines(&db).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        seen = watcher.counts().await.unwrap().1;
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let after_kill = lines(&db).await;
+    let after_kill = watcher.counts().await.unwrap().1;
     assert!(
         after_kill >= seen,
         "a committed batch was lost: {after_kill} < {seen}"
     );
-    assert!((after_kill as u64) < ROWS, "the import was not interrupted");
+    // Some but not all rows were stored before the rerun, in whole batches.
+    assert!(after_kill > 0, "nothing was stored before the kill");
+    assert!(
+        (after_kill as u64) < ROWS,
+        "the import was not interrupted: all {after_kill} rows were stored"
+    );
     assert_eq!(after_kill % 5000, 0, "only whole batches are stored");
+    drop_slow_down(&watcher, kind).await;
+    watcher.close().await;
     let status = import(&db).status().unwrap();
     assert!(status.success());
     assert_eq!(
@@ -98,6 +150,13 @@ async fn kill_nine_mid_import_then_rerun(kind: BackendKind) {
     );
     let store = Store::connect(&db).await.unwrap();
     assert_eq!(store.counts().await.unwrap().0 as u64, CUSTOMERS);
+    // Every line's amount as in the file, to the cent.
+    let facts = store.order_facts().await.unwrap();
+    assert_eq!(
+        facts.iter().map(|f| f.amount_cents).sum::<i64>(),
+        expected_cents()
+    );
+    assert!(facts.iter().all(|f| f.cost_cents == 100));
     store.close().await;
     patron_store::testing::discard_database(kind, &db).await;
 }

@@ -9,6 +9,7 @@ pub mod interaction;
 pub mod money;
 pub mod normalize;
 pub mod order;
+pub mod pipeline;
 pub mod pool;
 pub mod receivable;
 pub mod service;

@@ -271,7 +271,10 @@ async fn cdnow_sample_loads(store: Store) {
 async fn exports_round_trip(store: Store) {
     let c = file(
         "x.csv",
-        b"number,name,email,opt out\nA1,Ann,ann@x.com,no\nA2,Bob,bob@x.com,yes\n",
+        "number,name,company,industry,region,phone,email,employees,tags,status,credit rating,credit limit,opt out\n\
+A1,Ann,\"Acme, Ltd\",finance,North,+86 138 0013 8000,ann@x.com,120,vip;north,won,AA,5000.25,no\n\
+A2,Bob,,,,,bob@x.com,,,tracking,,,yes\n"
+            .as_bytes(),
     );
     run(&store, &c, Entity::Customers, |o| {
         o.maps = vec!["opt out=marketing_opt_out".into()]
@@ -280,7 +283,11 @@ async fn exports_round_trip(store: Store) {
     .unwrap();
     let o = file(
         "xo.csv",
-        b"customer,date,amount,cost\nA1,2024-01-01,10.00,4.00\nA2,2024-01-02,5.50,1.00\n",
+        b"customer,order_id,date,amount,cost,category,qty\n\
+A1,INV-1,2024-01-01,10.05,4.01,books,1\n\
+A1,INV-1,2024-01-01,1234.99,1000.10,music,3\n\
+A2,,2024-01-02,5.50,1.00,,1\n\
+A2,R-2,2024-03-31,0.01,0,music,2\n",
     );
     run(&store, &o, Entity::Orders, |_| {}).await.unwrap();
     let mut out = Vec::new();
@@ -293,7 +300,8 @@ async fn exports_round_trip(store: Store) {
     .await
     .unwrap();
     assert_eq!(n, 2);
-    let text = String::from_utf8(out).unwrap();
+    let customers_csv = out;
+    let text = String::from_utf8(customers_csv.clone()).unwrap();
     assert!(text.starts_with("id,number,name,"), "{text}");
     assert!(text.contains(",A2,Bob,"), "{text}");
     // A campaign list leaves out who opted out.
@@ -316,7 +324,6 @@ async fn exports_round_trip(store: Store) {
     let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 1);
     assert_eq!(json[0]["name"], "Ann");
-    // Orders export re-imports into a fresh set unchanged.
     let mut out = Vec::new();
     assert_eq!(
         patron_exchange::export_orders(
@@ -327,9 +334,125 @@ async fn exports_round_trip(store: Store) {
         )
         .await
         .unwrap(),
-        2
+        4,
+        "one CSV row per order line"
     );
-    let back = file("back.csv", &out);
+    let orders_csv = out;
+    // Re-imported into the same store, every line is already there.
+    let back = file("back.csv", &orders_csv);
     let r = run(&store, &back, Entity::Orders, |_| {}).await.unwrap();
-    assert_eq!((r.rows, r.inserted, r.already_present), (2, 0, 2));
+    assert_eq!((r.rows, r.inserted, r.already_present), (4, 0, 4));
+
+    // Both exports re-import into a FRESH database unchanged: the same customers, field by
+    // field, and the same orders and lines, amounts to the cent. (Store ids, owners, referrers
+    // and timestamps are the database's own: the ids are left out of the import.)
+    let Some(fresh) = patron_store::testing::fresh_store(store.kind()).await else {
+        return;
+    };
+    let back = file("back_customers.csv", &customers_csv);
+    let r = run(&fresh, &back, Entity::Customers, |o| {
+        o.maps = [
+            "id",
+            "owner_id",
+            "referred_by",
+            "custom_fields",
+            "created_at",
+        ]
+        .iter()
+        .map(|c| format!("{c}=ignore"))
+        .collect();
+    })
+    .await
+    .unwrap();
+    assert_eq!((r.rows, r.inserted), (2, 2));
+    let back = file("back_orders.csv", &orders_csv);
+    let r = run(&fresh, &back, Entity::Orders, |_| {}).await.unwrap();
+    assert_eq!((r.rows, r.inserted, r.already_present), (4, 4, 0));
+    let (before, after) = (customers_of(&store).await, customers_of(&fresh).await);
+    assert_eq!(before.len(), 2);
+    assert_eq!(after, before);
+    let (before, after) = (orders_of(&store).await, orders_of(&fresh).await);
+    assert_eq!(before.len(), 3);
+    assert_eq!(after, before);
+    // The figures themselves, to the cent.
+    let inv = before.iter().find(|o| o.1 == "INV-1").unwrap();
+    assert_eq!((inv.3, inv.4), (124_504, 100_411));
+    assert_eq!(
+        inv.5,
+        vec![
+            (1, Some("books".to_string()), 1, 1005, 401),
+            (2, Some("music".to_string()), 3, 123_499, 100_010)
+        ]
+    );
+    assert_eq!(fresh.counts().await.unwrap(), store.counts().await.unwrap());
+    fresh.discard().await;
+}
+
+/// Every customer's data, by number (ids differ between databases).
+async fn customers_of(store: &Store) -> Vec<patron_domain::CustomerInput> {
+    let page = store
+        .list_customers(
+            &Default::default(),
+            patron_store::CustomerSort::Id,
+            &patron_store::PageRequest {
+                limit: Some(100),
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(page.next.is_none());
+    let mut v: Vec<_> = page.items.into_iter().map(|c| c.data).collect();
+    v.sort_by(|a, b| a.number.cmp(&b.number));
+    v
+}
+
+type LineFigures = (i32, Option<String>, i64, i64, i64);
+type OrderFigures = (
+    String,
+    String,
+    chrono::NaiveDate,
+    i64,
+    i64,
+    Vec<LineFigures>,
+);
+
+/// Every order as (customer number, reference, date, amount and cost in cents, lines).
+async fn orders_of(store: &Store) -> Vec<OrderFigures> {
+    let page = store
+        .list_orders(
+            &Default::default(),
+            &patron_store::PageRequest {
+                limit: Some(100),
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(page.next.is_none());
+    let mut v = Vec::new();
+    for o in page.items {
+        let number = store.customer(o.customer_id).await.unwrap().data.number;
+        v.push((
+            number.unwrap(),
+            o.order_ref,
+            o.ordered_on,
+            o.amount.cents(),
+            o.cost.cents(),
+            o.lines
+                .into_iter()
+                .map(|l| {
+                    (
+                        l.line_no,
+                        l.category,
+                        l.quantity,
+                        l.amount.cents(),
+                        l.cost.cents(),
+                    )
+                })
+                .collect(),
+        ));
+    }
+    v.sort();
+    v
 }

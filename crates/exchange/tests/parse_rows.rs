@@ -32,21 +32,41 @@ fn row_errors_carry_line_and_column() {
 
 #[test]
 fn file_level_problems_are_errors() {
-    for (entity, text) in [
-        (Entity::Customers, "name,shoe size\nA,1\n"),
-        (Entity::Orders, "customer,date\n1,2024-01-01\n"),
-        (Entity::Interactions, ""),
+    // Each refused file says which file, which line and what is wrong with it.
+    for (entity, text, message) in [
+        (
+            Entity::Customers,
+            "name,shoe size\nA,1\n",
+            "line 1: unknown column 'shoe size': map it with --map COLUMN=FIELD",
+        ),
+        (
+            Entity::Orders,
+            "customer,date\n1,2024-01-01\n",
+            "line 1: no column holds 'amount' (required)",
+        ),
+        (Entity::Interactions, "", "is empty"),
     ] {
-        assert!(parse_rows(entity, InputFormat::Csv, &[], "t.csv", text.as_bytes()).is_err());
+        match parse_rows(entity, InputFormat::Csv, &[], "t.csv", text.as_bytes()) {
+            Err(e @ patron_exchange::ImportError::File { .. }) => {
+                let shown = e.to_string();
+                assert!(shown.starts_with("t.csv: "), "{shown}");
+                assert!(shown.contains(message), "{entity:?}: {shown}");
+            }
+            other => panic!("{entity:?}: expected a file error, got {other:?}"),
+        }
     }
-    assert!(parse_rows(
+    match parse_rows(
         Entity::Customers,
         InputFormat::Cdnow,
         &[],
         "t.txt",
-        b"1 19970101 1 1.00\n"
-    )
-    .is_err());
+        b"1 19970101 1 1.00\n",
+    ) {
+        Err(e @ patron_exchange::ImportError::File { .. }) => {
+            assert_eq!(e.to_string(), "t.txt: the CDNOW format holds orders only")
+        }
+        other => panic!("expected a file error, got {other:?}"),
+    }
 }
 
 #[test]
@@ -76,7 +96,12 @@ fn cdnow_lines() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(rows[2].record.as_ref().unwrap_err().line, 4);
+    let e = rows[2].record.as_ref().unwrap_err();
+    assert_eq!((e.line, e.column.as_deref()), (4, None), "{e}");
+    assert!(
+        e.reason.contains("expected 4 whitespace-separated values") && e.reason.contains("found 3"),
+        "{e}"
+    );
 }
 
 /// Found by `cdnow_lines`: a validation error of the record (a negative amount) named the field

@@ -2037,6 +2037,81 @@ async fn value_fixture(api: &Api) -> (i64, i64, i64, i64, Vec<i64>) {
     (a, b, c, d, regulars)
 }
 
+/// The value engine's analysis of the store's order lines with `opts`, built as the refresh and
+/// `patron value export` build it (dense customer indices in the order met), and the customer
+/// id of each index.
+async fn expected_analysis(
+    store: &Store,
+    opts: &patron_value::AnalysisOptions,
+) -> (patron_value::Analysis, Vec<i64>) {
+    let facts = store.order_facts().await.unwrap();
+    let (lines, ids) = patron_app::value::dense_orders(&facts).unwrap();
+    let an = patron_value::analyze(&lines, ids.len(), opts).unwrap();
+    (an, ids)
+}
+
+/// `got` equals `want` within 1e-9 relative (null for a non-finite `want`).
+fn assert_close(got: &Value, want: f64, what: &str) {
+    if !want.is_finite() {
+        assert!(got.is_null(), "{what}: {got}, want none ({want})");
+        return;
+    }
+    let g = got
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what}: {got}, want {want}"));
+    assert!(
+        (g - want).abs() <= 1e-9 * want.abs().max(f64::MIN_POSITIVE),
+        "{what}: {g}, want {want}"
+    );
+}
+
+/// A customer's served figures (`GET /api/customers/{id}/value`) against customer `i` of the
+/// analysis, field by field.
+fn assert_matches_analysis(v: &Value, an: &patron_value::Analysis, i: usize) {
+    let who = format!("customer {}", v["customer_id"]);
+    let s = &an.summaries[i].rft;
+    assert_close(&v["frequency"], s.frequency, &format!("{who} frequency"));
+    assert_close(&v["recency"], s.recency, &format!("{who} recency"));
+    assert_close(&v["T"], s.t, &format!("{who} T"));
+    assert_close(
+        &v["monetary_value"],
+        s.monetary_value,
+        &format!("{who} monetary_value"),
+    );
+    let rfm = an.rfm_score(i).expect("scored");
+    assert_eq!(
+        (&v["rfm_r"], &v["rfm_f"], &v["rfm_m"]),
+        (&json!(rfm.r), &json!(rfm.f), &json!(rfm.m)),
+        "{who} rfm"
+    );
+    assert_eq!(v["rfm_segment"], rfm.segment.code(), "{who} segment");
+    let x = &an.values[i];
+    assert_close(&v["p_alive"], x.p_alive, &format!("{who} p_alive"));
+    assert_close(
+        &v["expected_purchases"],
+        x.expected_purchases,
+        &format!("{who} expected_purchases"),
+    );
+    assert_close(
+        &v["expected_spend"],
+        x.expected_spend,
+        &format!("{who} expected_spend"),
+    );
+    assert_close(&v["clv"], x.clv, &format!("{who} clv"));
+    assert_eq!(
+        v["abc_class"],
+        format!("{:?}", an.abc_class(i)),
+        "{who} abc_class"
+    );
+    let warning = an.churn_warning(i);
+    assert_eq!(v["churn_risk"], warning.is_some(), "{who} churn_risk");
+    assert_close(
+        &v["value_at_risk"],
+        warning.map_or(0.0, |w| w.value_at_risk),
+        &format!("{who} value_at_risk"),
+    );
+}
+
 async fn value_refresh_figures_and_report(store: Store) {
     let api = Api::new(store).await;
     let (a, b, c, d, regulars) = value_fixture(&api).await;
@@ -2086,7 +2161,21 @@ async fn value_refresh_figures_and_report(store: Store) {
     assert_eq!(abc, 15);
     assert_eq!(report["abc"][0]["class"], "A");
     assert!(report["whale"]["curve"].as_array().unwrap().len() > 2);
-    assert!(report["whale"]["top_share"].as_f64().unwrap() > 20.0);
+    // The figures the value engine computes from the same order lines with the options this
+    // refresh used (an empty body: the defaults), as `patron value export` does.
+    let (an, ids) = expected_analysis(&api.store, &patron_value::AnalysisOptions::default()).await;
+    assert_eq!(ids.len(), 15, "every customer with orders is analysed");
+    assert_close(
+        &report["whale"]["top_share"],
+        an.whale.figures.top_share,
+        "whale top_share",
+    );
+    assert_close(&report["totals"]["clv"], an.totals.clv, "total clv");
+    for (i, &id) in ids.iter().enumerate() {
+        let r = api.get(&format!("/api/customers/{id}/value")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_matches_analysis(&r.body, &an, i);
+    }
     let loyalty = &report["loyalty"];
     assert_eq!(
         loyalty["first_time_buyer"].as_i64().unwrap() + loyalty["repeat_buyer"].as_i64().unwrap(),
@@ -2141,12 +2230,18 @@ async fn value_refresh_figures_and_report(store: Store) {
     assert_eq!(v["cost"], 150.0);
     assert_eq!(v["margin"], 230.0);
     assert_eq!(v["loyalty_stage"], "repeat_buyer");
-    assert!((1..=5).contains(&v["rfm_r"].as_i64().unwrap()));
-    assert!(v["rfm_segment"].is_string());
-    let p_alive = v["p_alive"].as_f64().expect("the model fitted");
-    assert!((0.0..=1.0).contains(&p_alive));
-    assert!(v["clv"].as_f64().unwrap().is_finite());
-    assert!(v["expected_purchases"].as_f64().unwrap() > 0.0);
+    // The model fitted: a's figures are numbers, equal to the engine's (checked above for all).
+    for key in [
+        "rfm_r",
+        "rfm_segment",
+        "p_alive",
+        "expected_purchases",
+        "clv",
+    ] {
+        assert!(!v[key].is_null(), "{key}: {v}");
+    }
+    let ia = ids.iter().position(|&id| id == a).unwrap();
+    assert_matches_analysis(&v, &an, ia);
     // Score: the default model over a's profile and figures.
     let score = v["score"].as_f64().unwrap();
     let explained: f64 = v["score_explanation"]

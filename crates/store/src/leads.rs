@@ -21,7 +21,7 @@ use crate::BeginWrite;
 use crate::{now, with_pool, Page, PageRequest, Store, StoreError, User, Visibility};
 
 /// The statuses of a lead, in pipeline order.
-pub const LEAD_STATUSES: &[&str] = &["new", "contacted", "qualified", "converted", "disqualified"];
+pub use patron_domain::pipeline::LEAD_STATUSES;
 
 /// The interaction kind a converted lead's record is written as: the lead was met (a trade show
 /// stand, a call back on a web form) before it became a customer.
@@ -248,14 +248,7 @@ pub struct ImportLead {
 }
 
 fn check_status_name(status: &str) -> Result<(), StoreError> {
-    if LEAD_STATUSES.contains(&status) {
-        Ok(())
-    } else {
-        Err(StoreError::invalid(
-            "status",
-            format!("'{status}' is not one of {}", LEAD_STATUSES.join(", ")),
-        ))
-    }
+    patron_domain::pipeline::check_lead_status(status).map_err(|e| StoreError::Invalid(vec![e]))
 }
 
 fn illegal(message: String) -> StoreError {
@@ -265,39 +258,13 @@ fn illegal(message: String) -> StoreError {
     }
 }
 
-/// Checks a status change of lead `lead` (conversion excluded: it has its own call).
+/// Checks a status change of lead `lead` (the rules: `patron_domain::pipeline`).
 fn check_transition(lead: &Lead, to: &str) -> Result<(), StoreError> {
-    check_status_name(to)?;
-    let from = lead.status.as_str();
-    let id = lead.id;
-    if to == "converted" {
-        return Err(StoreError::invalid(
-            "status",
-            "a lead is converted with the convert call (it creates or picks the customer), not by setting its status",
-        ));
-    }
-    let ok = matches!(
-        (from, to),
-        ("new", "contacted")
-            | ("new", "qualified")
-            | ("contacted", "qualified")
-            | ("new" | "contacted" | "qualified", "disqualified")
-            | ("disqualified", "new")
-    );
-    if ok {
-        return Ok(());
-    }
-    Err(illegal(match from {
-        "converted" => format!(
-            "lead {id} was converted into customer {} already; it cannot change any more",
-            lead.converted_customer_id.unwrap_or_default()
-        ),
-        f if f == to => format!("lead {id} is '{f}' already"),
-        "disqualified" => format!("lead {id} is disqualified: reopen it (status new) first"),
-        f => format!(
-            "lead {id} cannot go from '{f}' to '{to}' (a lead moves new -> contacted -> qualified, and may be disqualified before it is converted)"
-        ),
-    }))
+    use patron_domain::pipeline::{check_lead_move, LeadMoveRefused};
+    check_lead_move(lead.id, &lead.status, to, lead.converted_customer_id).map_err(|e| match e {
+        LeadMoveRefused::Invalid(f) => StoreError::Invalid(vec![f]),
+        LeadMoveRefused::Conflict(message) => illegal(message),
+    })
 }
 
 impl Store {

@@ -11,27 +11,7 @@ use crate::commit;
 use crate::customers::{bind_all, Where};
 use crate::{live_customer, now, with_pool, BeginWrite, Store, StoreError, Visibility};
 
-/// Stages in order; `won` and `lost` close an opportunity.
-pub const STAGES: &[&str] = &[
-    "prospecting",
-    "qualification",
-    "proposal",
-    "negotiation",
-    "won",
-    "lost",
-];
-
-/// The probability a stage implies when none is given.
-fn default_probability(stage: &str) -> i32 {
-    match stage {
-        "prospecting" => 10,
-        "qualification" => 25,
-        "proposal" => 50,
-        "negotiation" => 75,
-        "won" => 100,
-        _ => 0,
-    }
-}
+pub use patron_domain::pipeline::STAGES;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,20 +110,8 @@ fn to_opportunity(r: Row) -> Opportunity {
 }
 
 fn check(stage: &str, probability: Option<i32>, amount: Option<Money>) -> Result<i32, StoreError> {
-    if !STAGES.contains(&stage) {
-        return Err(StoreError::invalid(
-            "stage",
-            format!("'{stage}' is not one of {}", STAGES.join(", ")),
-        ));
-    }
-    if amount.is_some_and(|a| a.cents() < 0) {
-        return Err(StoreError::invalid("amount", "must not be negative"));
-    }
-    let p = probability.unwrap_or_else(|| default_probability(stage));
-    if !(0..=100).contains(&p) {
-        return Err(StoreError::invalid("probability", "must be 0-100"));
-    }
-    Ok(p)
+    patron_domain::pipeline::check_opportunity(stage, probability, amount)
+        .map_err(|e| StoreError::Invalid(vec![e]))
 }
 
 impl Store {

@@ -15,8 +15,13 @@ fi
 command -v node >/dev/null || { echo "node is required for the browser test" >&2; exit 1; }
 (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 
-(cd "$ROOT" && cargo build -q -p patron)
-BIN="$ROOT/target/debug/patron"
+# PATRON_BIN: test an already built binary instead of building one.
+if [ -n "${PATRON_BIN:-}" ]; then
+  BIN="$PATRON_BIN"
+else
+  (cd "$ROOT" && cargo build -q -p patron)
+  BIN="$ROOT/target/debug/patron"
+fi
 WORK="$(mktemp -d)"
 SERVER_PID=""
 cleanup() {
@@ -26,11 +31,32 @@ cleanup() {
 trap cleanup EXIT
 
 "$BIN" demo --no-serve --demo-database "$WORK/demo.db" --orders "$ROOT/data/CDNOW_master.txt" >/dev/null
-# A known user to sign in with (the demo's own admin password is random and printed once).
+DB="$WORK/demo.db"
+# Known users to sign in with, one per role (the demo's own admin password is random and printed
+# once): an admin, a manager of the Sales department, a rep in it reporting to that manager, and
+# an analyst (aggregates only).
 E2E_PASSWORD="e2e-$(date +%s)-secret"
-printf '%s\n' "$E2E_PASSWORD" | "$BIN" --database "$WORK/demo.db" user add e2e --role admin --password-stdin >/dev/null
+# The rep gets five customers of the first demo rep by hand-over; a sixth customer of the same rep
+# is the one the admin returns to the public pool for the rep to claim.
+read -r FROM_ID FROM_USER < <("$BIN" --database "$DB" user list | awk '$3 == "rep" { print $1, $2; exit }') || true
+[ -n "${FROM_USER:-}" ] || { echo "the demo database has no rep to take customers from" >&2; exit 1; }
+mapfile -t PICKED < <("$BIN" --database "$DB" export customers --format json | node -e '
+  let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+    const ids = JSON.parse(s).filter((c) => String(c.owner_id) === process.argv[1] && !c.merged_into).slice(0, 6).map((c) => c.id);
+    console.log(ids.join("\n"));
+  });' "$FROM_ID")
+[ "${#PICKED[@]}" -eq 6 ] || { echo "expected six customers of $FROM_USER, got ${#PICKED[@]}" >&2; exit 1; }
+add_user() { printf '%s\n' "$E2E_PASSWORD" | "$BIN" --database "$DB" user add "$@" --password-stdin >/dev/null; }
+add_user e2e --role admin
+add_user e2e-manager --role manager --department Sales
+add_user e2e-rep --role rep --department Sales --manager e2e-manager
+add_user e2e-analyst --role analyst
+HANDOVER=()
+for id in "${PICKED[@]:0:5}"; do HANDOVER+=(--customer "$id"); done
+"$BIN" --database "$DB" user handover "$FROM_USER" e2e-rep "${HANDOVER[@]}" >/dev/null
+POOL_CUSTOMER="${PICKED[5]}"
 PORT="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
-"$BIN" --database "$WORK/demo.db" serve --addr "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+"$BIN" --database "$DB" serve --addr "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   if node -e "fetch('http://127.0.0.1:$PORT/api/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"; then break; fi
@@ -38,7 +64,12 @@ for _ in $(seq 1 100); do
 done
 
 mkdir -p "$ROOT/test-artifacts"
-if ! PATRON_USER=e2e PATRON_PASSWORD="$E2E_PASSWORD" PATRON_URL="http://127.0.0.1:$PORT" ARTIFACTS="$ROOT/test-artifacts" node "$HERE/e2e.mjs"; then
+rm -f "$ROOT/test-artifacts/"*.png # no stale screenshots (a failure.png of an earlier run)
+STARTED=$SECONDS
+if ! PATRON_USER=e2e PATRON_MANAGER=e2e-manager PATRON_REP=e2e-rep PATRON_ANALYST=e2e-analyst \
+  PATRON_PASSWORD="$E2E_PASSWORD" PATRON_REP_CUSTOMERS="${PICKED[*]:0:5}" PATRON_POOL_CUSTOMER="$POOL_CUSTOMER" \
+  PATRON_URL="http://127.0.0.1:$PORT" ARTIFACTS="$ROOT/test-artifacts" node "$HERE/e2e.mjs"; then
   echo "--- server log" >&2; tail -50 "$WORK/server.log" >&2
   exit 1
 fi
+echo "browser test took $((SECONDS - STARTED)) s"

@@ -153,7 +153,7 @@ fn page(status: StatusCode, lang: Lang, title: &str, body: Markup) -> Response {
 
 fn safe_next(next: Option<&str>) -> String {
     next.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
-        .unwrap_or("/customers")
+        .unwrap_or("/")
         .to_string()
 }
 
@@ -343,7 +343,7 @@ pub fn page_action(method: &Method, path: &str) -> Action {
     let under = |p: &str| {
         path == p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}."))
     };
-    if path == "/logout" || path == "/lang" || path == "/work" {
+    if path == "/" || path == "/logout" || path == "/lang" || path == "/work" {
         return Action::SignedIn;
     }
     if under("/admin/audit") {
@@ -479,6 +479,7 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
     }
     let ip = client_ip(req.extensions());
     let username = user.username.clone();
+    let role = user.role;
     let session = match Session::open(&auth.store, user, Some(ip)).await {
         Ok(s) => s,
         Err(e) => return error(lang, &e),
@@ -490,6 +491,7 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
             SignedIn {
                 username,
                 csrf: csrf.clone(),
+                role,
             },
             next.run(req),
         )
@@ -501,6 +503,8 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
 pub(crate) struct SignedIn {
     pub username: String,
     pub csrf: String,
+    /// For the navigation: only the pages the role may open are offered.
+    pub role: Role,
 }
 
 tokio::task_local! {
@@ -589,6 +593,7 @@ mod tests {
         let me = SignedIn {
             username: "ann<".into(),
             csrf: "TOK".into(),
+            role: Role::Admin,
         };
         let page = SIGNED_IN.scope(me, async { render() }).await;
         // The language switch, the sign-out button and the page's own form.

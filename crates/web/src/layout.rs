@@ -2,7 +2,50 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use patron_app::Action;
+
 use crate::i18n::Lang;
+
+/// The main navigation: (path, `active` key, label key, what opening it takes).
+const NAV: &[(&str, &str, &str, Action)] = &[
+    (
+        "/customers",
+        "customers",
+        "nav.customers",
+        Action::ReadRecords,
+    ),
+    (
+        "/dashboard",
+        "dashboard",
+        "nav.dashboard",
+        Action::ViewValueReport,
+    ),
+    (
+        "/score-model",
+        "score",
+        "nav.score_model",
+        Action::EditScoreModel,
+    ),
+    ("/import", "import", "nav.import", Action::Import),
+    ("/work", "work", "work.nav", Action::SignedIn),
+    ("/leads", "leads", "leads.nav", Action::ReadRecords),
+    ("/pool", "pool", "nav.pool", Action::ReadRecords),
+    ("/admin/users", "users", "nav.users", Action::ManageUsers),
+    ("/admin/audit", "audit", "nav.audit", Action::ReadAudit),
+];
+
+/// May the signed-in user open pages that take `action` (everything outside a session)?
+fn may(action: Action) -> bool {
+    crate::auth::signed_in_user().is_none_or(|me| patron_app::permissions::allowed(me.role, action))
+}
+
+fn label(lang: Lang, key: &str) -> &'static str {
+    match key {
+        "work.nav" => crate::work::t(lang, key),
+        "leads.nav" => crate::leads::t(lang, key),
+        k => lang.t(k),
+    }
+}
 
 /// A full page. `active` is the navigation entry to highlight (`customers`, `dashboard`);
 /// `back` is where the language switch returns to.
@@ -24,7 +67,7 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
             }
             body {
                 header.topbar {
-                    a.brand href="/customers" {
+                    a.brand href="/" {
                         span.logo { "P" }
                         span {
                             strong { (lang.t("app.name")) }
@@ -32,15 +75,11 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
                         }
                     }
                     nav.mainnav {
-                        a href="/customers" class=[(active == "customers").then_some("active")] { (lang.t("nav.customers")) }
-                        a href="/dashboard" class=[(active == "dashboard").then_some("active")] { (lang.t("nav.dashboard")) }
-                        a href="/score-model" class=[(active == "score").then_some("active")] { (lang.t("nav.score_model")) }
-                        a href="/import" class=[(active == "import").then_some("active")] { (lang.t("nav.import")) }
-                        a href="/work" class=[(active == "work").then_some("active")] { (crate::work::t(lang, "work.nav")) }
-                        a href="/leads" class=[(active == "leads").then_some("active")] { (crate::leads::t(lang, "leads.nav")) }
-                        a href="/pool" class=[(active == "pool").then_some("active")] { (lang.t("nav.pool")) }
-                        a href="/admin/users" class=[(active == "users").then_some("active")] { (lang.t("nav.users")) }
-                        a href="/admin/audit" class=[(active == "audit").then_some("active")] { (lang.t("nav.audit")) }
+                        @for (href, key, name, action) in NAV {
+                            @if may(*action) {
+                                a href=(href) class=[(active == *key).then_some("active")] { (label(lang, name)) }
+                            }
+                        }
                     }
                     form.langswitch method="post" action="/lang" { (crate::auth::csrf_field())
                         input type="hidden" name="back" value=(back);

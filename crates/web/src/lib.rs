@@ -72,7 +72,7 @@ pub fn app(store: Store) -> Router {
 /// extension (what [`app`]'s session layer adds; tests add their own).
 pub fn router(store: Store) -> Router {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/customers") }))
+        .route("/", get(home))
         .route("/customers", get(customers::list))
         .route(
             "/customers/{id}",
@@ -112,6 +112,17 @@ pub fn router(store: Store) -> Router {
             periods: patron_app::period::Cache::default(),
             figures: overview::FiguresCache::default(),
         })
+}
+
+/// `/`: the first page the viewer's role opens (the value dashboard for those who see no
+/// customer records).
+async fn home(me: Option<axum::Extension<patron_app::Session>>) -> Redirect {
+    match me {
+        Some(axum::Extension(me)) if !me.may(patron_app::Action::ReadRecords) => {
+            Redirect::to("/dashboard")
+        }
+        _ => Redirect::to("/customers"),
+    }
 }
 
 /// The request's language (from the `lang` cookie); never fails.

@@ -293,6 +293,32 @@ async fn leads_page_works_a_lead_through(store: Store) {
     )
     .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
+    // What was stored: one new lead, as entered, owned by Ann.
+    let stored: Vec<_> = store
+        .list_leads(
+            &Default::default(),
+            &patron_store::Visibility::All,
+            &patron_store::PageRequest {
+                limit: Some(100),
+                after: None,
+            },
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|l| l.name == "Qian Duoduo")
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let q = &stored[0];
+    assert_eq!(
+        (q.email.as_deref(), q.owner_id, q.status.as_str()),
+        (Some("qian@example.com"), Some(ann.id), "new")
+    );
+    assert_eq!(
+        (q.company.as_deref(), q.converted_customer_id),
+        (None, None)
+    );
     let p = get(&app, "/leads?status=new", "en").await;
     assert!(p.body.contains("Qian Duoduo"));
     let p = post(&app, "/leads", &[("name", ""), ("email", "nope")]).await;

@@ -19,6 +19,14 @@ use patron_store::{
 };
 use tower::ServiceExt;
 
+/// A read that must find nothing: exactly "not found", not some other failure.
+fn assert_not_stored<T: std::fmt::Debug>(r: Result<T, patron_store::StoreError>, what: &str) {
+    match r {
+        Err(patron_store::StoreError::NotFound { .. }) => {}
+        other => panic!("{what}: expected not found, got {other:?}"),
+    }
+}
+
 struct Page {
     status: StatusCode,
     location: Option<String>,
@@ -551,9 +559,20 @@ async fn service_tickets_and_surveys(store: Store) {
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
     let mine = get(&f.ann, &format!("/work/service?customer=%23{}", f.acme)).await;
     assert!(mine.body.contains("Fix the hinge") && mine.body.contains("Urgent"));
+    // What was stored: the ticket as entered, open.
+    let tickets = f.store.customer_tickets(f.acme, Utc::now()).await.unwrap();
+    let created = tickets
+        .iter()
+        .find(|t| t.subject == "Fix the hinge")
+        .expect("the ticket is stored");
+    assert_eq!(
+        (created.kind, created.priority, created.status.as_str()),
+        (TicketKind::Repair, Priority::Urgent, "open")
+    );
+    assert_eq!(created.escalation_level, 0);
     // Resolve, reopen and comment on Ann's ticket; Bob's is not found for her.
-    let t = f.store.customer_tickets(f.acme, Utc::now()).await.unwrap()[0].id;
-    for action in ["resolve", "reopen"] {
+    let t = created.id;
+    for (action, status) in [("resolve", "resolved"), ("reopen", "open")] {
         let r = post(
             &f.ann,
             &format!("/work/service/tickets/{}/{t}/{action}", f.acme),
@@ -561,6 +580,9 @@ async fn service_tickets_and_surveys(store: Store) {
         )
         .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{action}: {}", r.body);
+        let tk = f.store.ticket(f.acme, t, Utc::now()).await.unwrap();
+        assert_eq!(tk.status, status, "after {action}");
+        assert_eq!(tk.resolved_at.is_some(), status == "resolved", "{action}");
     }
     let empty = post(
         &f.ann,
@@ -652,6 +674,30 @@ async fn followup_plan_cadence_and_brief(store: Store) {
     )
     .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    // What was stored: the visit, with its text, as Acme's newest interaction.
+    let visits = f
+        .store
+        .list_interactions(
+            Some(f.acme),
+            Some(InteractionKind::Visit),
+            &patron_store::PageRequest {
+                limit: Some(100),
+                after: None,
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    let met: Vec<_> = visits
+        .iter()
+        .filter(|i| i.text == "Met the buyer")
+        .collect();
+    assert_eq!(met.len(), 1, "{visits:?}");
+    assert_eq!(met[0].customer_id, f.acme);
+    assert!(
+        (Utc::now() - met[0].occurred_at).num_minutes() < 5,
+        "{met:?}"
+    );
     let after = get(&f.ann, "/work/followup").await;
     let due = &after.body
         [after.body.find("id=\"due\"").unwrap()..after.body.find("id=\"upcoming\"").unwrap()];
@@ -938,7 +984,7 @@ async fn order_entry_under_the_credit_rule(store: Store) {
     .await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert!(refused.body.contains("credit limit"), "{}", refused.body);
-    assert!(f.store.order(f.acme, "W-OVER").await.is_err());
+    assert_not_stored(f.store.order(f.acme, "W-OVER").await, "W-OVER");
     // The same, held for approval on request.
     let held = post(
         &f.ann,
@@ -956,10 +1002,8 @@ async fn order_entry_under_the_credit_rule(store: Store) {
         Some(format!("{url}?ok=held").as_str())
     );
     assert_eq!(pending(f.store.clone()).await, holds_before + 1);
-    assert!(
-        f.store.order(f.acme, "W-HELD").await.is_err(),
-        "a held order waits"
-    );
+    // A held order waits: not stored as an order.
+    assert_not_stored(f.store.order(f.acme, "W-HELD").await, "W-HELD");
     // Exactly the headroom: accepted, with its invoice.
     let exact = amount(headroom);
     let placed = post(

@@ -141,7 +141,7 @@ fn plan_table(lang: Lang, rows: &[&PlannedContact], done: bool) -> Markup {
                         td.nowrap {
                             @if done {
                                 form.rowform method="post" action="/work/followup/done" { (crate::auth::csrf_field())
-                                    input type="hidden" name="customer" value=(p.customer_id);
+                                    input type="hidden" name="customer" value=(format!("#{}", p.customer_id));
                                     select name="kind" aria-label=(t(lang, "fu.kind")) {
                                         @for k in HOW { option value=(k) { (lang.t(&format!("kind.{k}"))) } }
                                     }
