@@ -7,6 +7,9 @@ rightly refuses. Only those "schema-valid request rejected" (ST202) failures are
 only when the API's own error names such a rule; every other failure of every check stands
 (5xx, response not as documented, invalid request accepted, ...). Schemathesis counts what this
 drops in its summary.
+
+One check is added: with ST_ROLE set (scripts/schemathesis.sh runs as a rep and as an analyst
+too), an operation whose `x-roles` does not list that role must never answer 2xx.
 """
 
 import json
@@ -105,3 +108,17 @@ def filter_failure(ctx, failure, case, response):
     if not keep and os.environ.get("ST_HOOKS_DEBUG"):
         print(f"dropped ST202: {case.operation.label}: {errors}", file=sys.stderr)
     return keep
+
+
+@schemathesis.check
+def role_not_allowed_is_refused(ctx, response, case):
+    """A role the operation's `x-roles` leaves out gets no 2xx (403, or a 4xx for a bad request)."""
+    role = os.environ.get("ST_ROLE")
+    roles = (getattr(case.operation.definition, "raw", None) or {}).get("x-roles")
+    if not role or roles is None or role in roles:
+        return None
+    if 200 <= response.status_code < 300:
+        raise AssertionError(
+            f"{case.operation.label} allows {roles} only, but the {role} got {response.status_code}"
+        )
+    return None
