@@ -18,6 +18,7 @@ pub mod imports;
 pub mod period;
 pub mod permissions;
 pub mod pool;
+pub mod report;
 mod session;
 pub mod value;
 pub mod work;

@@ -296,57 +296,68 @@ pub fn options_json(o: &AnalysisOptions) -> Value {
     })
 }
 
-fn num(v: f64) -> Value {
-    finite(v).map_or(Value::Null, |x| json!(x))
-}
-
-/// The population figures of an analysis (what `GET /api/value/report` shows).
-fn report_json(
+/// The population figures of an analysis (what the dashboard and `GET /api/value/report` show).
+fn report_of(
     an: &Analysis,
     ids: &[i64],
     rows: &[CustomerValueRow],
     names: &HashMap<i64, (String, String)>,
-) -> Value {
-    let model = an.model.as_ref().map(|m| {
-        let params: serde_json::Map<String, Value> = m
+) -> crate::report::SnapshotReport {
+    use crate::report::*;
+    let model = an.model.as_ref().map(|m| Model {
+        kind: name(&m.kind),
+        params: m
             .params()
             .into_iter()
-            .map(|(k, v)| (k.to_string(), num(v)))
-            .collect();
-        json!({
-            "kind": name(&m.kind),
-            "params": params,
-            "log_likelihood": num(m.purchase.log_likelihood),
-            "iterations": m.purchase.iterations,
-            "converged": m.purchase.converged,
-            "customers": m.purchase.n_customers,
-            "fit_seconds": num(m.purchase_seconds),
-            "gamma_gamma": m.spend.as_ref().map(|g| json!({
-                "p": num(g.model.p), "q": num(g.model.q), "gamma": num(g.model.gamma),
-                "log_likelihood": num(g.log_likelihood), "customers": g.n_customers,
-                "converged": g.converged,
-                "population_mean_spend": m.population_mean_spend.and_then(finite),
-            })),
-            "gamma_gamma_error": m.spend_error,
-            "holdout": m.holdout.as_ref().map(|bins| bins.iter().map(|b| json!({
-                "frequency": b.frequency, "open_ended": b.open_ended, "customers": b.n_customers,
-                "actual_mean": num(b.actual_mean), "expected_mean": num(b.expected_mean),
-            })).collect::<Vec<_>>()),
-        })
+            .map(|(k, v)| (k.to_string(), finite(v)))
+            .collect(),
+        log_likelihood: finite(m.purchase.log_likelihood),
+        iterations: m.purchase.iterations as u64,
+        converged: m.purchase.converged,
+        customers: m.purchase.n_customers as u64,
+        fit_seconds: finite(m.purchase_seconds),
+        gamma_gamma: m.spend.as_ref().map(|g| GammaGamma {
+            p: finite(g.model.p),
+            q: finite(g.model.q),
+            gamma: finite(g.model.gamma),
+            log_likelihood: finite(g.log_likelihood),
+            customers: g.n_customers as u64,
+            converged: g.converged,
+            population_mean_spend: m.population_mean_spend.and_then(finite),
+        }),
+        gamma_gamma_error: m.spend_error.clone(),
+        holdout: m.holdout.as_ref().map(|bins| {
+            bins.iter()
+                .map(|b| HoldoutBin {
+                    frequency: b.frequency,
+                    open_ended: b.open_ended,
+                    customers: b.n_customers as u64,
+                    actual_mean: finite(b.actual_mean),
+                    expected_mean: finite(b.expected_mean),
+                })
+                .collect()
+        }),
     });
     let t = &an.totals;
-    let mut grades: BTreeMap<&str, u64> = ["A", "B", "C", "D", "E"]
-        .into_iter()
-        .map(|g| (g, 0))
-        .collect();
-    let mut ungraded = 0u64;
+    let mut grades = Grades {
+        a: 0,
+        b: 0,
+        c: 0,
+        d: 0,
+        e: 0,
+        ungraded: 0,
+    };
     for r in rows {
-        match r.grade.as_deref().and_then(|g| grades.get_mut(g)) {
-            Some(n) => *n += 1,
-            None => ungraded += 1,
+        match r.grade.as_deref() {
+            Some("A") => grades.a += 1,
+            Some("B") => grades.b += 1,
+            Some("C") => grades.c += 1,
+            Some("D") => grades.d += 1,
+            Some("E") => grades.e += 1,
+            _ => grades.ungraded += 1,
         }
     }
-    let top: Vec<Value> = an
+    let top = an
         .churn
         .iter()
         .take(REPORT_CHURN_TOP)
@@ -354,93 +365,132 @@ fn report_json(
             let id = ids[w.customer as usize];
             let (number, name) = names.get(&id).cloned().unwrap_or_default();
             let row = &rows[w.customer as usize];
-            json!({
-                "customer_id": id,
-                "number": number,
-                "name": name,
-                "value_at_risk": num(w.value_at_risk),
-                "abc_class": row.abc_class,
-                "reasons": row.churn_reasons,
-            })
+            ChurnRisk {
+                customer_id: id,
+                number,
+                name,
+                value_at_risk: finite(w.value_at_risk),
+                abc_class: row.abc_class.clone(),
+                reasons: row.churn_reasons.clone(),
+            }
         })
         .collect();
     let w = &an.whale;
-    json!({
-        "unit": name(&an.options.unit),
-        "first_order": date_of(an.first_day),
-        "last_order": date_of(an.last_day),
-        "calibration_end": date_of(an.calibration_end),
-        "holdout_end": an.options.holdout_end.map(date_of),
-        "totals": {
-            "customers": t.customers,
-            "customers_in_calibration": t.customers_in_calibration,
-            "order_lines": t.order_lines,
-            "zero_amount_lines": t.zero_amount_lines,
-            "revenue": num(t.revenue),
-            "cost": num(t.cost),
-            "marketing_cost": num(t.marketing_cost),
-            "margin": num(t.margin),
-            "clv": num(t.clv),
+    SnapshotReport {
+        unit: name(&an.options.unit),
+        first_order: date_of(an.first_day),
+        last_order: date_of(an.last_day),
+        calibration_end: date_of(an.calibration_end),
+        holdout_end: an.options.holdout_end.map(date_of),
+        totals: Totals {
+            customers: t.customers as u64,
+            customers_in_calibration: t.customers_in_calibration as u64,
+            order_lines: t.order_lines as u64,
+            zero_amount_lines: t.zero_amount_lines,
+            revenue: finite(t.revenue),
+            cost: finite(t.cost),
+            marketing_cost: finite(t.marketing_cost),
+            margin: finite(t.margin),
+            clv: finite(t.clv),
         },
-        "clv": {
-            "horizon": num(an.horizon),
-            "steps": an.clv_options.steps,
-            "discount_rate_per_step": num(an.clv_options.discount_rate),
-            "margin_ratio": num(an.clv_options.margin_ratio),
-            "marketing_cost_per_year": num(an.options.marketing_cost),
-            "deciles": deciles(rows.iter().filter_map(|r| r.clv).collect()),
+        clv: Clv {
+            horizon: finite(an.horizon),
+            steps: an.clv_options.steps,
+            discount_rate_per_step: finite(an.clv_options.discount_rate),
+            margin_ratio: finite(an.clv_options.margin_ratio),
+            marketing_cost_per_year: finite(an.options.marketing_cost),
+            deciles: deciles(rows.iter().filter_map(|r| r.clv).collect()),
         },
-        "model": model,
-        "model_error": an.model_error,
-        "rfm": {
-            "segments": an.rfm.segments.iter().map(|g| json!({
-                "segment": segment_name(g.segment), "customers": g.customers, "revenue": num(g.revenue),
-            })).collect::<Vec<_>>(),
-            "grid_customers": an.rfm.grid.iter().map(|row| row.iter().map(|c| c.customers).collect::<Vec<_>>()).collect::<Vec<_>>(),
-            "grid_revenue": an.rfm.grid.iter().map(|row| row.iter().map(|c| num(c.revenue)).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        model,
+        model_error: an.model_error.clone(),
+        rfm: Rfm {
+            segments: an
+                .rfm
+                .segments
+                .iter()
+                .map(|g| Segment {
+                    segment: segment_name(g.segment),
+                    customers: g.customers,
+                    revenue: finite(g.revenue),
+                })
+                .collect(),
+            grid_customers: an
+                .rfm
+                .grid
+                .iter()
+                .map(|row| row.iter().map(|c| c.customers).collect())
+                .collect(),
+            grid_revenue: an
+                .rfm
+                .grid
+                .iter()
+                .map(|row| row.iter().map(|c| finite(c.revenue)).collect())
+                .collect(),
         },
-        "abc": an.abc.stats.iter().map(|c| json!({
-            "class": format!("{:?}", c.class),
-            "customers": c.customers,
-            "customer_share": num(c.customer_share),
-            "value": num(c.value),
-            "value_share": num(c.value_share),
-            "cumulative_share": num(c.cumulative_share),
-        })).collect::<Vec<_>>(),
-        "whale": {
-            "top_share": num(w.figures.top_share),
-            "peak": num(w.figures.peak),
-            "peak_at_customers_pct": num(w.figures.peak_at_customers_pct),
-            "bottom_destroyed": num(w.figures.bottom_destroyed),
-            "unprofitable_customers": w.figures.unprofitable_customers,
-            "total": num(w.total),
-            "peak_value": num(w.peak_value),
-            "curve": w.curve.iter().map(|p| json!({
-                "customers_pct": num(p.customers_pct), "profit_pct": num(p.profit_pct),
-            })).collect::<Vec<_>>(),
+        abc: an
+            .abc
+            .stats
+            .iter()
+            .map(|c| AbcClass {
+                class: format!("{:?}", c.class),
+                customers: c.customers,
+                customer_share: finite(c.customer_share),
+                value: finite(c.value),
+                value_share: finite(c.value_share),
+                cumulative_share: finite(c.cumulative_share),
+            })
+            .collect(),
+        whale: Whale {
+            top_share: finite(w.figures.top_share),
+            peak: finite(w.figures.peak),
+            peak_at_customers_pct: finite(w.figures.peak_at_customers_pct),
+            bottom_destroyed: finite(w.figures.bottom_destroyed),
+            unprofitable_customers: w.figures.unprofitable_customers,
+            total: finite(w.total),
+            peak_value: finite(w.peak_value),
+            curve: w
+                .curve
+                .iter()
+                .map(|p| WhalePoint {
+                    customers_pct: finite(p.customers_pct),
+                    profit_pct: finite(p.profit_pct),
+                })
+                .collect(),
         },
-        "loyalty": {
-            "first_time_buyer": an.loyalty.first_time_buyer,
-            "repeat_buyer": an.loyalty.repeat_buyer,
+        loyalty: Loyalty {
+            first_time_buyer: an.loyalty.first_time_buyer,
+            repeat_buyer: an.loyalty.repeat_buyer,
         },
-        "lifecycle": {
-            "introduction": an.lifecycle.introduction,
-            "growth": an.lifecycle.growth,
-            "maturity": an.lifecycle.maturity,
-            "decline": an.lifecycle.decline,
+        lifecycle: Lifecycle {
+            introduction: an.lifecycle.introduction,
+            growth: an.lifecycle.growth,
+            maturity: an.lifecycle.maturity,
+            decline: an.lifecycle.decline,
         },
-        "grades": {
-            "A": grades["A"], "B": grades["B"], "C": grades["C"], "D": grades["D"], "E": grades["E"],
-            "ungraded": ungraded,
+        grades,
+        churn: Churn {
+            warned_customers: an.churn.len() as u64,
+            value_at_risk: finite(
+                an.churn
+                    .iter()
+                    .map(|w| w.value_at_risk)
+                    .filter(|v| v.is_finite())
+                    .sum(),
+            ),
+            top,
         },
-        "churn": {
-            "warned_customers": an.churn.len(),
-            "value_at_risk": num(an.churn.iter().map(|w| w.value_at_risk).filter(|v| v.is_finite()).sum()),
-            "top": top,
-        },
-        "notes": an.notes,
-        "timings": an.timings.iter().map(|t| json!({"step": t.step, "seconds": num(t.seconds)})).collect::<Vec<_>>(),
-    })
+        notes: an.notes.iter().map(|n| n.to_string()).collect(),
+        timings: an
+            .timings
+            .iter()
+            .map(|t| Timing {
+                step: t.step.to_string(),
+                seconds: finite(t.seconds),
+            })
+            .collect(),
+        dashboard: None,
+        refresh_seconds: None,
+    }
 }
 
 /// Serializes refreshes within this process (a second one waits for the first).
@@ -498,15 +548,17 @@ pub async fn refresh(store: &Store, opts: &AnalysisOptions) -> Result<ValueSnaps
             names.insert(id, (c.data.number.unwrap_or_default(), c.data.name));
         }
     }
-    let mut report = report_json(&an, &ids, &rows, &names);
+    let mut report = report_of(&an, &ids, &rows, &names);
     let scored = started.elapsed().as_secs_f64();
     // Timings of the whole refresh (the write's own time is known only after it).
-    report["dashboard"] = serde_json::to_value(&dashboard).unwrap_or(Value::Null);
-    report["refresh_seconds"] = json!({
-        "read": read_seconds,
-        "analyse": analysed - read_seconds,
-        "score": scored - analysed,
+    report.dashboard = Some(dashboard);
+    report.refresh_seconds = Some(crate::report::RefreshSeconds {
+        read: read_seconds,
+        analyse: analysed - read_seconds,
+        score: scored - analysed,
     });
+    let report = serde_json::to_value(&report)
+        .map_err(|e| RefreshError::Internal(format!("the report does not serialize: {e}")))?;
     let snapshot = NewSnapshot {
         computed_at,
         options: options_json(&an.options),

@@ -15,149 +15,18 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
-use chrono::NaiveDate;
 use maud::{html, Markup};
 use patron_app::Session;
 use patron_store::Role;
-use serde::Deserialize;
 
 use crate::i18n::{self, Lang};
 use crate::svg::{self, Frame, H, LEFT, RIGHT, TOP, W};
 use crate::{error_page, get_param, html, layout, parse_pairs, store_error_page, Ctx, WebState};
-use patron_app::dashboard::{clv_range, SnapshotFigures};
+use patron_app::dashboard::clv_range;
 use patron_app::period::{self, Comparison, Pair, Period};
-
-/// The parts of a snapshot's report the dashboard shows (see the server's `report_json`).
-/// Every field is optional so that older or newer reports still render.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Report {
-    pub unit: String,
-    pub first_order: Option<NaiveDate>,
-    pub last_order: Option<NaiveDate>,
-    pub calibration_end: Option<NaiveDate>,
-    pub totals: Totals,
-    pub clv: Clv,
-    pub model: Option<Model>,
-    pub rfm: Rfm,
-    pub abc: Vec<AbcClass>,
-    pub whale: Whale,
-    pub loyalty: Loyalty,
-    pub grades: Grades,
-    pub churn: Churn,
-    /// Written by refreshes since the figures moved into the snapshot; absent in older ones.
-    pub dashboard: Option<SnapshotFigures>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Totals {
-    pub customers: u64,
-    pub order_lines: u64,
-    pub revenue: Option<f64>,
-    pub margin: Option<f64>,
-    pub clv: Option<f64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Clv {
-    pub horizon: Option<f64>,
-    pub deciles: Vec<f64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Model {
-    pub kind: String,
-    pub converged: bool,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Rfm {
-    pub segments: Vec<Segment>,
-    pub grid_customers: Vec<Vec<u64>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Segment {
-    pub segment: String,
-    pub customers: u64,
-    pub revenue: Option<f64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct AbcClass {
-    pub class: String,
-    pub customers: u64,
-    pub customer_share: Option<f64>,
-    pub value: Option<f64>,
-    pub value_share: Option<f64>,
-    pub cumulative_share: Option<f64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Whale {
-    pub top_share: Option<f64>,
-    pub peak: Option<f64>,
-    pub peak_at_customers_pct: Option<f64>,
-    pub bottom_destroyed: Option<f64>,
-    pub unprofitable_customers: u64,
-    pub curve: Vec<WhalePoint>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct WhalePoint {
-    pub customers_pct: Option<f64>,
-    pub profit_pct: Option<f64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Loyalty {
-    pub first_time_buyer: u64,
-    pub repeat_buyer: u64,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Grades {
-    #[serde(rename = "A")]
-    pub a: u64,
-    #[serde(rename = "B")]
-    pub b: u64,
-    #[serde(rename = "C")]
-    pub c: u64,
-    #[serde(rename = "D")]
-    pub d: u64,
-    #[serde(rename = "E")]
-    pub e: u64,
-    pub ungraded: u64,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Churn {
-    pub warned_customers: u64,
-    pub value_at_risk: Option<f64>,
-    pub top: Vec<ChurnRisk>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ChurnRisk {
-    pub customer_id: i64,
-    pub number: String,
-    pub name: String,
-    pub value_at_risk: Option<f64>,
-    pub abc_class: String,
-    pub reasons: Vec<patron_store::StoredChurnReason>,
-}
+use patron_app::report::{
+    AbcClass, Churn, Grades, Rfm, SnapshotReport, SnapshotReport as Report, Whale,
+};
 
 /// Everything the page shows besides the report.
 struct Extra {
@@ -186,12 +55,9 @@ pub async fn page(
     let Some(snapshot) = snapshot else {
         return crate::dashboard::page(&st, lang, &me).await;
     };
-    let report: Report = match serde_json::from_value(snapshot.report.clone()) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "value snapshot report unreadable");
-            Report::default()
-        }
+    // A report written by an older version: the live figures until the next recompute.
+    let Some(report) = SnapshotReport::of(&snapshot) else {
+        return crate::dashboard::page(&st, lang, &me).await;
     };
     let extra = match extra(&st, &report, snapshot.id, period).await {
         Ok(x) => x,
@@ -381,9 +247,7 @@ fn dashboard(
             div {
                 h1 { (lang.t("dash.title")) }
                 p.sub {
-                    @if let (Some(a), Some(b)) = (r.first_order, r.last_order) {
-                        (lang.t("dash.period")) " " (i18n::date(lang, a)) " " (lang.t("dash.to")) " " (i18n::date(lang, b)) " · "
-                    }
+                    (lang.t("dash.period")) " " (i18n::date(lang, r.first_order)) " " (lang.t("dash.to")) " " (i18n::date(lang, r.last_order)) " · "
                     (lang.t("dash.as_of")) " " (i18n::datetime(lang, computed_at)) " UTC"
                     @if let Some(m) = &r.model {
                         " · " (lang.t("dash.model")) " " span.mono { (model_name(&m.kind)) } " (" (if r.unit == "week" { lang.t("dash.unit_week") } else { lang.t("dash.unit_day") }) ")"
@@ -864,16 +728,5 @@ mod tests {
         assert!(step > 0.0 && lo + step * n as f64 >= 100.0);
         assert!(clv_range(&[0.0; 11]).is_none());
         assert!(clv_range(&[]).is_none());
-    }
-
-    #[test]
-    fn an_empty_report_parses() {
-        let r: Report = serde_json::from_value(serde_json::json!({})).unwrap();
-        assert!(r.abc.is_empty());
-        let r: Report = serde_json::from_value(
-            serde_json::json!({"totals": {"revenue": null}, "grades": {"A": 3}}),
-        )
-        .unwrap();
-        assert_eq!(r.grades.a, 3);
     }
 }

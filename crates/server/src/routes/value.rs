@@ -76,21 +76,24 @@ fn not_computed(message: impl Into<String>) -> ApiError {
 }
 
 /// A snapshot as the API shows it: id, time, options, and the report's figures.
-fn report_body(s: ValueSnapshot, top: usize) -> Value {
-    let mut body = match s.report {
-        Value::Object(m) => m,
-        _ => serde_json::Map::new(),
+fn report_body(s: ValueSnapshot, top: usize) -> Result<Value, ApiError> {
+    let Some(mut report) = patron_app::report::SnapshotReport::of(&s) else {
+        return Err(not_computed(
+            "the stored value figures were computed by an older version: POST /api/value/refresh",
+        ));
     };
     // The web dashboard's own figures (period comparisons, CLV histogram bins) are not part of
     // the API's report.
-    body.remove("dashboard");
-    if let Some(Value::Array(list)) = body.get_mut("churn").and_then(|c| c.get_mut("top")) {
-        list.truncate(top);
-    }
+    report.dashboard = None;
+    report.churn.top.truncate(top);
+    let mut body = match serde_json::to_value(&report) {
+        Ok(Value::Object(m)) => m,
+        _ => return Err(ApiError::internal()),
+    };
     body.insert("snapshot_id".into(), json!(s.id));
     body.insert("computed_at".into(), json!(s.computed_at));
     body.insert("options".into(), s.options);
-    Value::Object(body)
+    Ok(Value::Object(body))
 }
 
 /// A customer's stored figures as the API shows them (money in currency units).
@@ -148,7 +151,7 @@ pub async fn refresh(
         )])
     })?;
     let snapshot = value::refresh(&state.store, &opts).await?;
-    let body = report_body(snapshot, REPORT_CHURN_TOP);
+    let body = report_body(snapshot, REPORT_CHURN_TOP)?;
     Ok(Json(for_caller(&state, &me, body).await?).into_response())
 }
 
@@ -177,7 +180,7 @@ pub async fn report(
     let s = state.store.latest_snapshot().await?.ok_or_else(|| {
         not_computed("no customer values computed yet: POST /api/value/refresh first")
     })?;
-    let body = report_body(s, top);
+    let body = report_body(s, top)?;
     Ok(Json(for_caller(&state, &me, body).await?).into_response())
 }
 
