@@ -18,6 +18,7 @@ backend_tests!(
     customer_numbers_resolve_before_ids,
     api_and_web_gates_agree,
     an_interaction_is_by_its_caller,
+    security_headers_on_every_answer,
 );
 
 /// Two departments, each with a manager and a rep who owns one customer, plus an admin and an
@@ -658,4 +659,63 @@ fn front_ends_do_not_depend_on_each_other() {
             "crates/{krate} is built on the application layer"
         );
     }
+}
+
+/// Every answer, page or JSON, signed in or not, carries the security headers; HSTS only
+/// behind https.
+async fn security_headers_on_every_answer(store: Store) {
+    user(&store, "root", Role::Admin, None).await;
+    let app = patron::router(store.clone());
+    let signed_in = web(&store, "root").await;
+    let page = signed_in
+        .clone()
+        .oneshot(Request::get("/customers").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let api = app
+        .clone()
+        .oneshot(Request::get("/api/health").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let login = app
+        .clone()
+        .oneshot(Request::get("/login").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    for (what, resp) in [("page", &page), ("api", &api), ("login", &login)] {
+        let h = resp.headers();
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{what}: {csp}"
+        );
+        assert!(
+            !csp.contains("script-src 'self' 'unsafe-inline'"),
+            "{what}: {csp}"
+        );
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{what}");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{what}");
+        assert!(h.contains_key(header::REFERRER_POLICY), "{what}");
+        assert!(
+            !h.contains_key(header::STRICT_TRANSPORT_SECURITY),
+            "{what}: plain http"
+        );
+    }
+    let body = page.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        !String::from_utf8_lossy(&body).contains("<script>"),
+        "no inline script"
+    );
+    let https = app
+        .oneshot(
+            Request::get("/api/health")
+                .header("x-forwarded-proto", "https")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(https
+        .headers()
+        .contains_key(header::STRICT_TRANSPORT_SECURITY));
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use patron_store::{CustomerFilter, CustomerSort, OrderFilter, PageRequest, Store};
 
+use crate::cells::safe;
 use crate::ImportError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,26 +77,27 @@ pub async fn export_customers(
             match csv_w.as_mut() {
                 Some(w) => {
                     let d = &c.data;
+                    // Text cells a spreadsheet would run as formulas get a `'` (see `cells`).
                     w.write_record([
                         c.id.to_string(),
-                        opt(&d.number),
-                        d.name.clone(),
-                        opt(&d.company),
-                        opt(&d.industry),
-                        opt(&d.region),
-                        opt(&d.address),
-                        opt(&d.phone),
-                        opt(&d.fax),
-                        opt(&d.email),
+                        safe(opt(&d.number)),
+                        safe(d.name.clone()),
+                        safe(opt(&d.company)),
+                        safe(opt(&d.industry)),
+                        safe(opt(&d.region)),
+                        safe(opt(&d.address)),
+                        safe(opt(&d.phone)),
+                        safe(opt(&d.fax)),
+                        safe(opt(&d.email)),
                         opt(&d.employees),
                         opt(&d.registered_capital),
-                        opt(&d.awards),
-                        opt(&d.source),
-                        d.tags.join(";"),
+                        safe(opt(&d.awards)),
+                        safe(opt(&d.source)),
+                        safe(d.tags.join(";")),
                         d.status.to_string(),
                         d.loyalty.to_string(),
                         opt(&d.owner_id),
-                        opt(&d.credit_rating),
+                        safe(opt(&d.credit_rating)),
                         opt(&d.credit_limit),
                         d.marketing_opt_out.to_string(),
                         opt(&d.referred_by),
@@ -185,11 +187,11 @@ pub async fn export_orders(
             }
             for l in &o.lines {
                 w.write_record([
-                    numbers[&o.customer_id].clone(),
-                    o.order_ref.clone(),
+                    safe(numbers[&o.customer_id].clone()),
+                    safe(o.order_ref.clone()),
                     l.line_no.to_string(),
                     o.ordered_on.to_string(),
-                    opt(&l.category),
+                    safe(opt(&l.category)),
                     l.quantity.to_string(),
                     l.amount.to_string(),
                     l.cost.to_string(),

@@ -314,8 +314,12 @@ pub async fn import_file(
                             Some(c) => format!("column {c}: {}", e.reason),
                             None => e.reason.clone(),
                         };
-                        w.write_record([e.line.to_string(), reason, raw.join(",")])
-                            .map_err(|e| ImportError::Io(e.into()))?;
+                        w.write_record([
+                            e.line.to_string(),
+                            crate::cells::safe(reason),
+                            crate::cells::safe(raw.join(",")),
+                        ])
+                        .map_err(|e| ImportError::Io(e.into()))?;
                     }
                     report.rejected += bad.len() as u64;
                 }

@@ -353,7 +353,7 @@ fn parse_row(
         owner: None,
     };
     for (field, cell) in fields.iter().zip(rec.iter()) {
-        let v = Some(cell.trim().to_string()).filter(|s| !s.is_empty());
+        let v = Some(crate::cells::unsafe_cell(cell.trim()).to_string()).filter(|s| !s.is_empty());
         let l = &mut p.lead;
         match field {
             Field::Named("name") => l.name = v.unwrap_or_default(),

@@ -5,6 +5,7 @@
 //! are skipped (so a second run of the same file changes nothing, and a run killed half-way
 //! resumes where it stopped), and a malformed row is reported as `FILE:LINE: column X: reason`.
 
+pub mod cells;
 mod columns;
 mod error;
 mod export;
@@ -12,6 +13,7 @@ mod import;
 mod leads;
 mod rows;
 
+pub use cells::{safe_cell, write_audit_csv};
 pub use columns::{Entity, Field};
 pub use error::{ImportError, RowError};
 pub use export::{export_customers, export_orders, ExportFormat};

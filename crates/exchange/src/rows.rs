@@ -121,7 +121,7 @@ pub(crate) fn order_row<'a>(
         if *field != Field::Ignore {
             no_nul(cell).map_err(err)?;
         }
-        let v = cell.trim();
+        let v = crate::cells::unsafe_cell(cell.trim());
         match field {
             Field::Named("customer") => customer = Some(v.to_string()).filter(|s| !s.is_empty()),
             Field::Named("order_ref") => order_ref = Some(v.to_string()).filter(|s| !s.is_empty()),
@@ -188,7 +188,7 @@ pub(crate) fn interaction_row<'a>(
         if *field != Field::Ignore {
             no_nul(cell).map_err(err)?;
         }
-        let v = cell.trim();
+        let v = crate::cells::unsafe_cell(cell.trim());
         match field {
             Field::Named("customer") => customer = Some(v.to_string()).filter(|s| !s.is_empty()),
             Field::Named("external_id") => {
@@ -235,7 +235,7 @@ pub(crate) fn customer_row<'a>(
         if *field != Field::Ignore {
             no_nul(cell).map_err(err)?;
         }
-        let v = cell.trim();
+        let v = crate::cells::unsafe_cell(cell.trim());
         let text = || Some(v.to_string()).filter(|s| !s.is_empty());
         match field {
             Field::Named("number") => number = text(),

@@ -66,6 +66,48 @@ impl RateLimiter {
         })
     }
 
+    /// Counts an attempt for every key before the password is checked, atomically: when any
+    /// key has used up its attempts, nothing is counted and the answer is the seconds to wait.
+    /// (Checking first and counting after the slow password check let a burst of concurrent
+    /// sign-ins through.) A successful sign-in takes its attempt back ([`RateLimiter::forgive`]).
+    pub fn begin(&self, keys: &[String]) -> Result<(), u64> {
+        let mut map = self.failures.lock().expect("rate limiter lock");
+        let now = Instant::now();
+        let mut wait = None;
+        for k in keys {
+            let q = map.entry(k.clone()).or_default();
+            while q.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+                q.pop_front();
+            }
+            if q.len() >= MAX_FAILURES {
+                let oldest = *q.front().expect("non-empty");
+                let w = (WINDOW - now.duration_since(oldest)).as_secs().max(1);
+                wait = Some(wait.map_or(w, |x: u64| x.max(w)));
+            }
+        }
+        if let Some(w) = wait {
+            return Err(w);
+        }
+        for k in keys {
+            map.entry(k.clone()).or_default().push_back(now);
+        }
+        if map.len() > 100_000 {
+            // Keep memory bounded under a flood of names.
+            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
+        }
+        Ok(())
+    }
+
+    /// Takes back the attempt [`RateLimiter::begin`] counted, after a successful sign-in.
+    pub fn forgive(&self, keys: &[String]) {
+        let mut map = self.failures.lock().expect("rate limiter lock");
+        for k in keys {
+            if let Some(q) = map.get_mut(k) {
+                q.pop_back();
+            }
+        }
+    }
+
     pub fn fail(&self, key: &str) {
         let mut map = self.failures.lock().expect("rate limiter lock");
         map.entry(key.to_string())
@@ -152,7 +194,7 @@ fn page(status: StatusCode, lang: Lang, title: &str, body: Markup) -> Response {
 }
 
 fn safe_next(next: Option<&str>) -> String {
-    next.filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+    next.filter(|b| crate::is_local_path(b))
         .unwrap_or("/")
         .to_string()
 }
@@ -237,7 +279,7 @@ async fn login(State(auth): State<WebAuth>, req: Request) -> Response {
         format!("user:{}", username.to_lowercase()),
         format!("ip:{ip}"),
     ];
-    if let Some(wait) = keys.iter().filter_map(|k| auth.limiter.blocked(k)).max() {
+    if let Err(wait) = auth.limiter.begin(&keys) {
         let mut resp = login_form(
             StatusCode::TOO_MANY_REQUESTS,
             &headers,
@@ -256,6 +298,7 @@ async fn login(State(auth): State<WebAuth>, req: Request) -> Response {
     };
     match auth.store.authenticate(&username, get("password")).await {
         Ok(Some(user)) => {
+            auth.limiter.forgive(&keys);
             let (secret, _) = match auth.store.create_session(user.id).await {
                 Ok(s) => s,
                 Err(e) => return error(lang, &e),
@@ -283,9 +326,7 @@ async fn login(State(auth): State<WebAuth>, req: Request) -> Response {
             resp
         }
         Ok(None) => {
-            for k in &keys {
-                auth.limiter.fail(k);
-            }
+            // The attempt was counted before the check.
             if let Err(e) = auth
                 .store
                 .audit(&actor(None), "login_failed", None, Some("web"), None)
@@ -707,6 +748,41 @@ mod tests {
         );
         let en = text(login_form(StatusCode::OK, &HeaderMap::new(), "/", None, "")).await;
         assert!(en.contains("Sign in to Patron") && en.contains("User name"));
+    }
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\\evil.example",
+            "/ /evil.example",
+            "/a\u{7f}b",
+            "/a\r\nSet-Cookie: x=y",
+            "https://evil.example",
+            "evil",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(Some("/customers?q=a%20b")), "/customers?q=a%20b");
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn attempts_count_before_the_check() {
+        let l = RateLimiter::default();
+        let keys = ["user:ann".to_string(), "ip:1".to_string()];
+        // A burst: five attempts go through to the password check, the rest wait.
+        let through = (0..100).filter(|_| l.begin(&keys).is_ok()).count();
+        assert_eq!(through, MAX_FAILURES);
+        let other = ["user:bob".to_string(), "ip:1".to_string()];
+        assert!(l.begin(&other).is_err(), "the address is used up too");
+        // A successful sign-in takes its attempt back.
+        let l = RateLimiter::default();
+        for _ in 0..10 {
+            assert!(l.begin(&keys).is_ok());
+            l.forgive(&keys);
+        }
     }
 
     #[test]

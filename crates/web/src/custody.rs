@@ -875,34 +875,8 @@ pub async fn audit_csv(
         Ok(r) => r,
         Err(e) => return store_error_page(lang, &e),
     };
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let written = (|| -> Result<Vec<u8>, csv::Error> {
-        w.write_record([
-            "id",
-            "at",
-            "actor_id",
-            "actor",
-            "action",
-            "customer_id",
-            "detail",
-            "row_count",
-            "ip",
-        ])?;
-        for r in &rows {
-            w.write_record([
-                r.id.to_string(),
-                r.at.to_rfc3339(),
-                r.actor_id.map(|i| i.to_string()).unwrap_or_default(),
-                r.actor.clone(),
-                r.action.clone(),
-                r.customer_id.map(|i| i.to_string()).unwrap_or_default(),
-                r.detail.clone().unwrap_or_default(),
-                r.row_count.map(|i| i.to_string()).unwrap_or_default(),
-                r.ip.clone().unwrap_or_default(),
-            ])?;
-        }
-        w.into_inner().map_err(|e| e.into_error().into())
-    })();
+    let mut bytes = Vec::new();
+    let written = patron_exchange::write_audit_csv(&mut bytes, &rows).map(|()| bytes);
     let Ok(bytes) = written else {
         return error_page(
             lang,

@@ -106,6 +106,8 @@ pub fn router(store: Store) -> Router {
         .route("/admin/audit.csv", get(custody::audit_csv))
         .route("/lang", post(switch_language))
         .route("/static/patron.css", get(stylesheet))
+        .route("/static/sum.js", get(|| script(score_editor::SUM_JS)))
+        .route("/static/poll.js", get(|| script(import::POLL_JS)))
         .with_state(WebState {
             store,
             imports: import::Jobs::default(),
@@ -238,6 +240,18 @@ pub(crate) fn get_param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<
         .map(|(_, v)| v.as_str())
 }
 
+/// A path on this site that is safe to redirect to: absolute, not `//host` (another site), and
+/// without backslashes or control characters, which browsers drop or turn into `/` (so that
+/// `/\t/evil.example` would lead to another host).
+pub fn is_local_path(p: &str) -> bool {
+    p.starts_with('/')
+        && !p.starts_with("//")
+        && !p.chars().any(|c| c == '\\' || c.is_control())
+        && !p[1..]
+            .trim_start_matches(|c: char| c.is_whitespace())
+            .starts_with('/')
+}
+
 /// `POST /lang` with `lang=en|zh` and `back=/path`: sets the cookie and goes back.
 async fn switch_language(RawForm(body): RawForm) -> Response {
     let pairs = parse_pairs(&body);
@@ -246,7 +260,7 @@ async fn switch_language(RawForm(body): RawForm) -> Response {
         .unwrap_or_default();
     // Only local paths: never redirect to another site.
     let back = get_param(&pairs, "back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .filter(|b| is_local_path(b))
         .unwrap_or("/customers");
     let cookie = format!(
         "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
@@ -263,6 +277,23 @@ const CSS: &str = concat!(
     include_str!("../static/patron.css"),
     include_str!("../static/value.css")
 );
+
+async fn script(js: &'static str) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+        ],
+        js,
+    )
+        .into_response()
+}
 
 async fn stylesheet(State(_): State<WebState>) -> Response {
     (

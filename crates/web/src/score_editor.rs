@@ -20,7 +20,7 @@ use axum::extract::{RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Months, NaiveDate};
-use maud::{html, Markup, PreEscaped};
+use maud::{html, Markup};
 use patron_store::{CustomerValueRow, OrderFact, ScoreProfile};
 use patron_value::score::{
     calibrate, AttrValue, AttributeKind, Calibration, ScoreModel, DEFAULT_MODEL_TOML,
@@ -807,12 +807,13 @@ fn editor(
                 }
             }
         }
-        script { (PreEscaped(SUM_JS)) }
+        script src="/static/sum.js" {}
     }
 }
 
 /// Updates the weight sum as the user types.
-const SUM_JS: &str = r#"(function(){var o=document.getElementById('weight-sum');if(!o)return;function u(){var s=0;document.querySelectorAll('input.weight').forEach(function(i){var v=parseFloat(i.value);if(!isNaN(v))s+=v;});o.textContent=Math.round(s*1e6)/1e6;o.className=Math.abs(s-100)>1e-6?'sum bad':'sum';}document.querySelectorAll('input.weight').forEach(function(i){i.addEventListener('input',u);});})();"#;
+/// Sums the weights as they are typed (`/static/sum.js`).
+pub(crate) const SUM_JS: &str = r#"(function(){var o=document.getElementById('weight-sum');if(!o)return;function u(){var s=0;document.querySelectorAll('input.weight').forEach(function(i){var v=parseFloat(i.value);if(!isNaN(v))s+=v;});o.textContent=Math.round(s*1e6)/1e6;o.className=Math.abs(s-100)>1e-6?'sum bad':'sum';}document.querySelectorAll('input.weight').forEach(function(i){i.addEventListener('input',u);});})();"#;
 
 fn attr_label(lang: Lang, name: &str) -> String {
     let key = format!("attr.{name}");

@@ -430,32 +430,7 @@ pub async fn audit(store: &Store, a: AuditArgs) -> anyhow::Result<()> {
         )
         .await?;
     if a.csv {
-        let mut w = csv::Writer::from_writer(out);
-        w.write_record([
-            "id",
-            "at",
-            "actor_id",
-            "actor",
-            "action",
-            "customer_id",
-            "detail",
-            "row_count",
-            "ip",
-        ])?;
-        for r in rows {
-            w.write_record([
-                r.id.to_string(),
-                r.at.to_rfc3339(),
-                r.actor_id.map(|v| v.to_string()).unwrap_or_default(),
-                r.actor,
-                r.action,
-                r.customer_id.map(|v| v.to_string()).unwrap_or_default(),
-                r.detail.unwrap_or_default(),
-                r.row_count.map(|v| v.to_string()).unwrap_or_default(),
-                r.ip.unwrap_or_default(),
-            ])?;
-        }
-        w.flush()?;
+        patron_exchange::write_audit_csv(out, &rows)?;
     } else {
         for r in rows {
             writeln!(
