@@ -1,7 +1,20 @@
 //! `patron`: one binary for import, export, analysis and the web interface.
 
+/// Every line the CLI prints goes through [`terminal::safe`]: stored text (a ticket subject, a
+/// lead's name) holding ESC or other control characters is shown escaped, never sent to the
+/// terminal raw. These shadow the standard macros in the whole binary.
+macro_rules! println {
+    () => { std::println!() };
+    ($($arg:tt)*) => { std::println!("{}", $crate::terminal::safe(&format!($($arg)*))) };
+}
+macro_rules! eprintln {
+    () => { std::eprintln!() };
+    ($($arg:tt)*) => { std::eprintln!("{}", $crate::terminal::safe(&format!($($arg)*))) };
+}
+
 mod cli;
 mod commands;
+mod terminal;
 
 use clap::Parser;
 

@@ -1675,3 +1675,24 @@ fn bench_import_names_the_file_it_cannot_create() {
     let line = err.lines().find(|l| l.starts_with("error:")).unwrap();
     has(line, &blocker);
 }
+
+/// Stored text holding terminal escapes (a lead's name, a failed sign-in's user name) is printed
+/// escaped, never raw.
+#[test]
+fn terminal_escapes_are_printed_as_text() {
+    let db = Db::new();
+    db.ok(&[
+        "lead",
+        "add",
+        "--name",
+        "Evil\u{1b}[2J\u{1b}]0;pwned\u{7}Lead",
+    ]);
+    let list = db.ok(&["lead", "list"]);
+    assert!(
+        !list.contains('\u{1b}') && !list.contains('\u{7}'),
+        "{list:?}"
+    );
+    assert!(list.contains("Evil\\u{1b}[2J"), "{list}");
+    let shown = db.ok(&["lead", "show", "1"]);
+    assert!(!shown.contains('\u{1b}'), "{shown:?}");
+}

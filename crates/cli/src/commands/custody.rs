@@ -438,10 +438,10 @@ pub async fn audit(store: &Store, a: AuditArgs) -> anyhow::Result<()> {
                 "{:>6}  {}  {:<16} {:<13} {:>8}  {}{}",
                 r.id,
                 r.at.format("%Y-%m-%d %H:%M:%S"),
-                r.actor,
+                crate::terminal::safe(&r.actor),
                 r.action,
                 r.customer_id.map(|v| v.to_string()).unwrap_or_default(),
-                r.detail.unwrap_or_default(),
+                crate::terminal::safe(&r.detail.unwrap_or_default()),
                 r.row_count
                     .map(|n| format!(" ({n} rows)"))
                     .unwrap_or_default()
