@@ -327,6 +327,11 @@ impl Store {
             }
         });
         match done {
+            // A zero-amount order makes no invoice: it is stored, and answered as such (a
+            // 404 for the missing invoice made clients retry and store it twice).
+            Done::Accepted(rows) if amount.cents() == 0 => Ok(OrderPlacement::Plain {
+                order: crate::orders::order_of(rows, customer_id, &order_ref)?,
+            }),
             Done::Accepted(rows) => {
                 let order = crate::orders::order_of(rows, customer_id, &order_ref)?;
                 let invoice = self
