@@ -279,12 +279,23 @@ impl Store {
             }
         }
         if let Some(o) = l.owner_id {
-            let n: i64 = with_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1").bind(o).fetch_one(pool).await?);
-            if n == 0 {
-                return Err(StoreError::invalid(
-                    "owner_id",
-                    format!("user {o} does not exist"),
-                ));
+            match self.user(o).await {
+                Err(StoreError::NotFound { .. }) => {
+                    return Err(StoreError::invalid(
+                        "owner_id",
+                        format!("user {o} does not exist"),
+                    ))
+                }
+                // A leaver receives nothing new.
+                Ok(u) if u.disabled => {
+                    return Err(StoreError::invalid(
+                        "owner_id",
+                        format!("user '{}' is disabled", u.username),
+                    ))
+                }
+                other => {
+                    other?;
+                }
             }
         }
         Ok(())

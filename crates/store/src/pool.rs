@@ -275,6 +275,25 @@ impl Store {
             self.move_owner(chunk, Some(to), actor, "handover", Some(&detail))
                 .await?;
         }
+        if only.is_none() {
+            // All of a leaver's work: the open leads they own and the open tickets assigned to
+            // them go along, in one transaction with its audit row.
+            with_pool!(self, pool => {
+                let mut tx = pool.begin_write().await?;
+                let leads = sqlx::query("UPDATE leads SET owner_id = $1, updated_at = $2 WHERE owner_id = $3 AND status NOT IN ('converted', 'disqualified')")
+                    .bind(to).bind(now()).bind(from).execute(&mut *tx).await?.rows_affected();
+                let tickets = sqlx::query("UPDATE tickets SET assignee_id = $1 WHERE assignee_id = $2 AND status = 'open'")
+                    .bind(to).bind(from).execute(&mut *tx).await?.rows_affected();
+                if leads + tickets > 0 {
+                    let note = format!("{leads} open leads and {tickets} open tickets handed over from user {from} to user {to}");
+                    sqlx::query(crate::audit::INSERT_AUDIT)
+                        .bind(now()).bind(actor.id).bind(&actor.name).bind("handover").bind(None::<i64>)
+                        .bind(note).bind((leads + tickets) as i64).bind(&actor.ip)
+                        .execute(&mut *tx).await?;
+                }
+                commit!(self, tx);
+            });
+        }
         Ok(ids)
     }
 

@@ -187,6 +187,13 @@ impl Store {
                         format!("user {a} does not exist"),
                     ))
                 }
+                // A leaver receives nothing new.
+                Ok(u) if u.disabled => {
+                    return Err(StoreError::invalid(
+                        "assignee_id",
+                        format!("user '{}' is disabled", u.username),
+                    ))
+                }
                 other => {
                     other?;
                 }
