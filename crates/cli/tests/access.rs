@@ -8,6 +8,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use patron_domain::{CustomerInput, OrderInput};
 use patron_store::{backend_tests, AuditFilter, NewUser, Role, Store, User};
+use patron_testkit::{call, get, post_form, send, Answer};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -81,33 +82,6 @@ async fn world(store: Store) -> World {
     }
 }
 
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Answer {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let location = resp
-        .headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_string());
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        location,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
 /// The JSON API as `username` (a bearer token of theirs).
 async fn api(
     store: &Store,
@@ -118,18 +92,8 @@ async fn api(
 ) -> Answer {
     let u = store.user_by_name(username).await.unwrap();
     let (_, token) = store.create_token(u.id, "test").await.unwrap();
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"));
-    let body = match body {
-        Some(v) => {
-            req = req.header(header::CONTENT_TYPE, "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    send(&patron::router(store.clone()), req.body(body).unwrap()).await
+    let app = patron::router(store.clone());
+    call(&app, method, uri, Some(&token), body).await
 }
 
 /// The web pages as `username`, signed in (session cookie and CSRF token on every request).
@@ -137,24 +101,6 @@ async fn web(store: &Store, username: &str) -> Router {
     patron_web::auth::signed_in(patron::router(store.clone()), store, username)
         .await
         .unwrap()
-}
-
-async fn get(app: &Router, uri: &str) -> Answer {
-    send(app, Request::get(uri).body(Body::empty()).unwrap()).await
-}
-
-async fn post_form(app: &Router, uri: &str, form: &[(&str, &str)]) -> Answer {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    send(
-        app,
-        Request::post(uri)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
 }
 
 async fn owner(store: &Store, id: i64) -> Option<i64> {

@@ -7,32 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
 use patron_app::permissions::allowed;
 use patron_app::Action;
 use patron_domain::CustomerInput;
 use patron_store::{backend_tests, NewUser, Role, Store, User};
-use tower::ServiceExt;
+use patron_testkit::send;
 
 backend_tests!(every_route_answers_as_the_permission_table_says);
 
 const WEB_GATE: &str = "Your role does not open this page.";
-
-struct Answer {
-    status: StatusCode,
-    body: String,
-}
-
-async fn send(app: Router, req: Request<Body>) -> Answer {
-    let resp = app.oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
 
 async fn user(store: &Store, name: &str, role: Role, department: Option<i64>) -> User {
     store
@@ -168,7 +151,7 @@ async fn every_route_answers_as_the_permission_table_says(store: Store) {
                 }
             };
             let anonymous = send(
-                patron::router(store.clone()),
+                &patron::router(store.clone()),
                 Request::builder()
                     .method(method.clone())
                     .uri(&uri)
@@ -185,7 +168,7 @@ async fn every_route_answers_as_the_permission_table_says(store: Store) {
             for caller in &callers {
                 let (_, token) = store.create_token(caller.id, "matrix").await.unwrap();
                 let a = send(
-                    patron::router(store.clone()),
+                    &patron::router(store.clone()),
                     Request::builder()
                         .method(method.clone())
                         .uri(&uri)
@@ -239,7 +222,7 @@ async fn every_route_answers_as_the_permission_table_says(store: Store) {
                     .body(Body::empty())
                     .unwrap()
             };
-            let anonymous = send(patron::router(store.clone()), req()).await;
+            let anonymous = send(&patron::router(store.clone()), req()).await;
             if method == Method::GET {
                 assert_eq!(
                     anonymous.status,
@@ -262,7 +245,7 @@ async fn every_route_answers_as_the_permission_table_says(store: Store) {
                 )
                 .await
                 .unwrap();
-                let page = send(app, req()).await;
+                let page = send(&app, req()).await;
                 let who = format!("{} {method} {uri}", caller.username);
                 assert!(page.status.as_u16() < 500, "{who}: {}", page.status);
                 let gate_refused =

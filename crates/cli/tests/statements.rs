@@ -5,14 +5,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
-use http_body_util::BodyExt;
 use patron_domain::service::{Priority, TicketInput, TicketKind};
 use patron_domain::{CustomerInput, Money, OrderInput, OrderLineInput};
 use patron_store::{testing::with_fresh_store, BackendKind, NewUser, OrderTerms, Role, Store};
-use tower::ServiceExt;
+use patron_testkit::get;
 use tracing_subscriber::layer::SubscriberExt;
 
 static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
@@ -30,19 +28,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
 /// Statements sent while `uri` is served (the page must answer 200).
 async fn statements(app: &Router, uri: &str) -> usize {
     let before = STATEMENTS.load(Ordering::SeqCst);
-    let resp = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "{uri}: {}",
-        String::from_utf8_lossy(&body)
-    );
+    let page = get(app, uri).await;
+    assert_eq!(page.status, StatusCode::OK, "{uri}: {}", page.body);
     STATEMENTS.load(Ordering::SeqCst) - before
 }
 

@@ -5,53 +5,13 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use patron_domain::{CustomerInput, Money};
 
 use patron_store::testing::{fresh_store, TestStore};
 use patron_store::{BackendKind, ImportCustomer, ImportOrderLine, Store};
-use tower::ServiceExt;
+use patron_testkit::{get, get_lang, post_form as post, send, Answer};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/CDNOW_sample.txt");
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Page {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let location = resp
-        .headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_string());
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    Page {
-        status,
-        location,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-async fn get(app: &Router, uri: &str) -> Page {
-    send(app, Request::get(uri).body(Body::empty()).unwrap()).await
-}
-
-async fn post(app: &Router, uri: &str, form: &[(&str, &str)]) -> Page {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    send(
-        app,
-        Request::post(uri)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
-}
 
 /// A store with the CDNOW sample's customers and orders (cost = 60% of the amount); its database
 /// is deleted when the test passes.
@@ -177,14 +137,7 @@ async fn dashboard_shows_the_snapshot_and_recomputes() {
         month.body.contains(r#"id="compare-abc""#) && month.body.contains("1 Jun 1998"),
         "month comparison from the snapshot"
     );
-    let zh = send(
-        &app,
-        Request::get("/dashboard")
-            .header(header::COOKIE, "lang=zh")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let zh = get_lang(&app, "/dashboard", "zh").await;
     assert!(zh.body.contains("本期与上期对比") && zh.body.contains("重新计算价值"));
 
     // An analyst reads the same figures without any customer's name, number or link, and
@@ -292,6 +245,11 @@ fn form_of(page: &str) -> Vec<(String, String)> {
     out
 }
 
+async fn post_pairs(app: &Router, uri: &str, form: &[(String, String)]) -> Answer {
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    post(app, uri, &pairs).await
+}
+
 fn with(form: &[(String, String)], changes: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut f: Vec<(String, String)> = form
         .iter()
@@ -300,11 +258,6 @@ fn with(form: &[(String, String)], changes: &[(&str, &str)]) -> Vec<(String, Str
         .collect();
     f.extend(changes.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     f
-}
-
-async fn post_pairs(app: &Router, uri: &str, form: &[(String, String)]) -> Page {
-    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    post(app, uri, &pairs).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -393,7 +346,7 @@ fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload(app: &Router, parts: &[(&str, Option<&str>, &str)]) -> Page {
+async fn upload(app: &Router, parts: &[(&str, Option<&str>, &str)]) -> Answer {
     let (ct, body) = multipart(parts);
     send(
         app,
@@ -406,7 +359,7 @@ async fn upload(app: &Router, parts: &[(&str, Option<&str>, &str)]) -> Page {
 }
 
 /// Follows an import job until it ends; its final page.
-async fn finished(app: &Router, job: &str) -> Page {
+async fn finished(app: &Router, job: &str) -> Answer {
     for _ in 0..200 {
         let p = get(app, &format!("{job}/progress")).await;
         assert_eq!(p.status, StatusCode::OK);

@@ -6,12 +6,11 @@
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use patron_server::routes::ROUTES;
 use patron_server::{app, openapi, AppState};
 use patron_store::{backend_tests, Store};
+use patron_testkit::{json_request, send};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -63,15 +62,8 @@ impl Api {
     }
 
     async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> Resp {
-        let mut req = Request::builder().method(method.clone()).uri(uri);
-        let http_body = match &body {
-            Some(v) => {
-                req = req.header(header::CONTENT_TYPE, "application/json");
-                Body::from(serde_json::to_vec(v).unwrap())
-            }
-            None => Body::empty(),
-        };
-        let resp = self.send(req.body(http_body).unwrap()).await;
+        let req = json_request(method.clone(), uri, None, body.clone());
+        let resp = self.send(req).await;
         // Request bodies are checked against the document when the server accepted them.
         let accepted = body.filter(|_| resp.status.is_success());
         check_against_document(&method, uri, accepted.as_ref(), &resp);
@@ -102,20 +94,11 @@ impl Api {
                 format!("Bearer {}", self.token).parse().unwrap(),
             );
         }
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                panic!(
-                    "response ({status}) is not JSON: {e}: {}",
-                    String::from_utf8_lossy(&bytes)
-                )
-            })
-        };
+        let answer = send(&self.app, req).await;
+        let (status, headers) = (answer.status, answer.headers.clone());
+        let body = answer
+            .try_json()
+            .unwrap_or_else(|e| panic!("response ({status}) is not JSON: {e}: {}", answer.body));
         if !status.is_success() {
             assert!(
                 headers[header::CONTENT_TYPE]

@@ -7,14 +7,12 @@
 
 use std::collections::BTreeSet;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use patron_server::{app, AppState};
 use patron_store::{backend_tests, Role, Store};
+use patron_testkit::{json_request, send};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 backend_tests!(
     editors_racing_on_one_customer,
@@ -47,34 +45,13 @@ impl Api {
         headers: &[(&str, String)],
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.token));
+        let mut req = json_request(method, uri, Some(&self.token), body);
         for (k, v) in headers {
-            req = req.header(*k, v);
+            req.headers_mut()
+                .append(HeaderName::try_from(*k).unwrap(), v.parse().unwrap());
         }
-        let body = match body {
-            Some(v) => {
-                req = req.header(header::CONTENT_TYPE, "application/json");
-                Body::from(serde_json::to_vec(&v).unwrap())
-            }
-            None => Body::empty(),
-        };
-        let resp = self
-            .app
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        (status, value)
+        let a = send(&self.app, req).await;
+        (a.status, a.try_json().unwrap())
     }
 
     async fn create_customer(&self, name: &str) -> (i64, i64) {

@@ -2,14 +2,12 @@
 //! its OpenAPI document disagreed, on both backends: each request here is one the document calls
 //! valid (accepted) or invalid (refused with a 4xx naming the field), and the server now agrees.
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use patron_server::{app, openapi, AppState};
 use patron_store::{backend_tests, Role, Store};
+use patron_testkit::call;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 backend_tests!(
     token_names_count_characters_not_bytes,
@@ -39,31 +37,8 @@ impl Api {
     }
 
     async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.token));
-        let body = match body {
-            Some(v) => {
-                req = req.header(header::CONTENT_TYPE, "application/json");
-                Body::from(serde_json::to_vec(&v).unwrap())
-            }
-            None => Body::empty(),
-        };
-        let resp = self
-            .app
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        (status, value)
+        let a = call(&self.app, method, uri, Some(&self.token), body).await;
+        (a.status, a.try_json().unwrap())
     }
 
     async fn post(&self, uri: &str, body: Value) -> (StatusCode, Value) {

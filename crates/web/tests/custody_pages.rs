@@ -1,71 +1,18 @@
 //! The custody pages (public pool, users and hand-over, audit log) through `oneshot`, signed in
 //! as real users of a fresh database on both backends.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
-use http_body_util::BodyExt;
 use patron_app::Session;
 use patron_domain::CustomerInput;
 use patron_store::{backend_tests, Actor, AuditFilter, NewUser, Role, Store, User};
-use tower::ServiceExt;
+use patron_testkit::{get_lang as get, post_form as post};
 
 backend_tests!(
     pool_claim_return_and_cap,
     users_and_handover,
     audit_page_and_csv
 );
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    content_type: String,
-    body: String,
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Page {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let h = |n| {
-        resp.headers()
-            .get(n)
-            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap().to_string())
-    };
-    let location = h(header::LOCATION);
-    let content_type = h(header::CONTENT_TYPE).unwrap_or_default();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    Page {
-        status,
-        location,
-        content_type,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-async fn get(app: &Router, uri: &str, lang: &str) -> Page {
-    send(
-        app,
-        Request::get(uri)
-            .header(header::COOKIE, format!("lang={lang}"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
-}
-
-async fn post(app: &Router, uri: &str, form: &[(&str, &str)]) -> Page {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    send(
-        app,
-        Request::post(uri)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
-}
 
 async fn user(store: &Store, name: &str, role: Role) -> User {
     store

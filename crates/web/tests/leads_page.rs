@@ -1,60 +1,12 @@
 //! The leads page on both backends: the funnel counts, a rep's own leads only, moving and
 //! converting through the forms, refusals shown with their reason (409 / 422), Chinese labels.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
-use http_body_util::BodyExt;
 use patron_app::Session;
 use patron_domain::CustomerInput;
 use patron_store::{backend_tests, Actor, LeadInput, LeadStatusChange, NewUser, Role, Store, User};
-use tower::ServiceExt;
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Page {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let location = resp
-        .headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_string());
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    Page {
-        status,
-        location,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-async fn get(app: &Router, uri: &str, lang: &str) -> Page {
-    send(
-        app,
-        Request::get(uri)
-            .header(header::COOKIE, format!("lang={lang}"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
-}
-
-async fn post(app: &Router, uri: &str, form: &[(&str, &str)]) -> Page {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    send(
-        app,
-        Request::post(uri)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
-}
+use patron_testkit::{get_lang as get, post_form as post};
 
 async fn user(store: &Store, name: &str) -> User {
     store

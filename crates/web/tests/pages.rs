@@ -3,64 +3,22 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use patron_domain::{
     ContactInput, CustomerInput, CustomerStatus, InteractionInput, InteractionKind, OrderInput,
 };
 use patron_store::testing::{fresh_store, TestStore};
 use patron_store::BackendKind;
-use tower::ServiceExt;
+use patron_testkit::{get, post_form as post, send, Answer};
 
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    set_cookie: Option<String>,
-    body: String,
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Page {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let h = |n| {
-        resp.headers()
-            .get(n)
-            .map(|v: &axum::http::HeaderValue| v.to_str().unwrap().to_string())
-    };
-    let location = h(header::LOCATION);
-    let set_cookie = h(header::SET_COOKIE);
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    Page {
-        status,
-        location,
-        set_cookie,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+/// A page in a language, the `lang` cookie after another one (`None`: no cookie at all).
+async fn get_lang(app: &Router, uri: &str, lang: Option<&str>) -> Answer {
+    match lang {
+        None => get(app, uri).await,
+        Some(l) => {
+            let req = Request::get(uri).header(header::COOKIE, format!("theme=x; lang={l}"));
+            send(app, req.body(Body::empty()).unwrap()).await
+        }
     }
-}
-
-async fn get(app: &Router, uri: &str) -> Page {
-    get_lang(app, uri, None).await
-}
-
-async fn get_lang(app: &Router, uri: &str, lang: Option<&str>) -> Page {
-    let mut b = Request::get(uri);
-    if let Some(l) = lang {
-        b = b.header(header::COOKIE, format!("theme=x; lang={l}"));
-    }
-    send(app, b.body(Body::empty()).unwrap()).await
-}
-
-async fn post(app: &Router, uri: &str, form: &[(&str, &str)]) -> Page {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    send(
-        app,
-        Request::post(uri)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
 }
 
 fn customer(name: &str, region: &str, industry: &str, status: CustomerStatus) -> CustomerInput {

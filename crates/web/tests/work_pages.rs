@@ -6,7 +6,6 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use chrono::{Duration, NaiveDate, Utc};
-use http_body_util::BodyExt;
 use patron_app::Session;
 use patron_domain::receivable::{InstalmentInput, InvoiceInput};
 use patron_domain::service::{Priority, TicketInput, TicketKind};
@@ -17,7 +16,7 @@ use patron_store::{
     backend_tests, Actor, CampaignInput, DataScope, NewUser, OnExcess, OpportunityInput,
     OrderTerms, Role, Store, Visibility,
 };
-use tower::ServiceExt;
+use patron_testkit::{get, get_lang, post_form as post, send};
 
 /// A read that must find nothing: exactly "not found", not some other failure.
 fn assert_not_stored<T: std::fmt::Debug>(r: Result<T, patron_store::StoreError>, what: &str) {
@@ -25,56 +24,6 @@ fn assert_not_stored<T: std::fmt::Debug>(r: Result<T, patron_store::StoreError>,
         Err(patron_store::StoreError::NotFound { .. }) => {}
         other => panic!("{what}: expected not found, got {other:?}"),
     }
-}
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Page {
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let location = resp
-        .headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_string());
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    Page {
-        status,
-        location,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
-
-async fn get(app: &Router, uri: &str) -> Page {
-    send(app, Request::get(uri).body(Body::empty()).unwrap()).await
-}
-
-async fn get_zh(app: &Router, uri: &str) -> Page {
-    send(
-        app,
-        Request::get(uri)
-            .header(header::COOKIE, "lang=zh")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
-}
-
-async fn post(app: &Router, uri: &str, form: &[(&str, &str)]) -> Page {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    send(
-        app,
-        Request::post(uri)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
 }
 
 fn d(s: &str) -> NaiveDate {
@@ -492,7 +441,7 @@ async fn receivables_queue_ageing_and_payments(store: Store) {
         StatusCode::FORBIDDEN
     );
     // Chinese labels.
-    let zh = get_zh(&f.manager, "/work/receivables?as_of=2024-06-30").await;
+    let zh = get_lang(&f.manager, "/work/receivables?as_of=2024-06-30", "zh").await;
     assert!(zh.body.contains("应收账龄") && zh.body.contains("US$"));
 }
 
@@ -643,7 +592,12 @@ async fn service_tickets_and_surveys(store: Store) {
         f.store.satisfaction(f.acme).await.unwrap().latest_nps,
         Some(9)
     );
-    let zh = get_zh(&f.ann, &format!("/work/service?customer=%23{}", f.acme)).await;
+    let zh = get_lang(
+        &f.ann,
+        &format!("/work/service?customer=%23{}", f.acme),
+        "zh",
+    )
+    .await;
     assert!(zh.body.contains("未结工单") && zh.body.contains("维修"));
     assert!(
         zh.body.contains("<strong>创建</strong>"),
@@ -758,7 +712,7 @@ async fn followup_plan_cadence_and_brief(store: Store) {
     assert!(b.contains("$1,000.00"), "credit limit");
     let theirs = get(&f.ann, &format!("/customers/{}/brief", f.borealis)).await;
     assert_eq!(theirs.status, StatusCode::NOT_FOUND);
-    let zh = get_zh(&f.ann, &format!("/customers/{}/brief", f.acme)).await;
+    let zh = get_lang(&f.ann, &format!("/customers/{}/brief", f.acme), "zh").await;
     assert!(zh.body.contains("拜访前简报") && zh.body.contains("最近订单"));
     assert_eq!(
         get(&f.analyst, "/work/followup").await.status,
@@ -904,7 +858,7 @@ async fn pipeline_campaigns_and_review(store: Store) {
         get(&f.ann, "/work/review").await.status,
         StatusCode::FORBIDDEN
     );
-    let zh = get_zh(&f.manager, "/work/review").await;
+    let zh = get_lang(&f.manager, "/work/review", "zh").await;
     assert!(zh.body.contains("经理评审"));
     // The work hub sends each role to its first page.
     assert_eq!(
@@ -925,7 +879,7 @@ async fn order_entry_under_the_credit_rule(store: Store) {
     let page = get(&f.ann, &url).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(r#"id="credit-position""#) && page.body.contains("Headroom"));
-    assert!(get_zh(&f.ann, &url).await.body.contains("信用状况"));
+    assert!(get_lang(&f.ann, &url, "zh").await.body.contains("信用状况"));
     // Another rep's customer is not there; analysts enter no orders.
     assert_eq!(get(&f.bob, &url).await.status, StatusCode::NOT_FOUND);
     assert_eq!(get(&f.analyst, &url).await.status, StatusCode::FORBIDDEN);
