@@ -152,7 +152,7 @@ async function looksRight(page, who, p, width, shotName) {
     };
   });
   if (over.bar > 2) (overflowing.bar[width] ??= []).push(`${who} ${p}`);
-  if (over.main > 2) note(`${who} ${p} at ${width}px: the main area is ${over.main}px wider than the screen`);
+  if (over.main > 2) defect(`${who} ${p} at ${width}px: the main area is ${over.main}px wider than the screen`);
   if (over.page > 2 && over.bar <= 2 && over.main <= 2) note(`${who} ${p} at ${width}px: the page scrolls sideways by ${over.page}px`);
   if (shotName) await shot(page, shotName);
 }

@@ -333,7 +333,7 @@ fn funnel_panel(lang: Lang, f: &LeadFunnel, current: Option<&str>) -> Markup {
     html! {
         section.panel id="funnel" {
             h2 { (t(lang, "leads.funnel")) }
-            div.kpis style="grid-template-columns: repeat(6, 1fr)" {
+            div.kpis.six {
                 a.kpi href="/leads" aria-current=[current.is_none().then_some("page")] {
                     span { (t(lang, "leads.all")) } strong { (total) }
                 }
