@@ -107,11 +107,14 @@ new_token() {
 
 serve() {
   local db=$1 log=$2
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  RUST_LOG="${RUST_LOG:-warn}" "$PATRON" -d "$db" serve --addr "127.0.0.1:$PORT" >"$log" 2>&1 &
+  # Port 0: the server binds a free port itself and logs it (no port picked, released and
+  # raced for).
+  PATRON_LOG=info "$PATRON" -d "$db" serve --addr "127.0.0.1:0" >"$log" 2>&1 &
   SERVER_PID=$!
+  PORT=""
   for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && return 0
+    PORT=$(grep -ao 'listening on http://127.0.0.1:[0-9]*' "$log" | head -1 | sed 's/.*://' || true)
+    [ -n "$PORT" ] && curl -fsS "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1
   done
@@ -130,12 +133,17 @@ claim() {
   done
 }
 
+# `ensure_resource_availability` is left out: it follows the link from `POST /api/customers` to
+# every `/api/customers/{id}/...` operation and reads the 404 `not_computed` of a new customer's
+# value figures (they exist after the next refresh) as a lost resource. Reading a created
+# customer back is checked by crates/server/tests/contract_examples.rs.
 st_run() {
   local label=$1 token=$2 examples=$3
   shift 3
   (cd "$WORK" && "$VENV/bin/st" run "http://127.0.0.1:$PORT/openapi.json" \
     -H "Authorization: Bearer $token" \
     --checks all \
+    --exclude-checks ensure_resource_availability \
     --max-examples "$examples" \
     --seed "$SEED" \
     --workers 2 \

@@ -55,13 +55,16 @@ HANDOVER=()
 for id in "${PICKED[@]:0:5}"; do HANDOVER+=(--customer "$id"); done
 "$BIN" --database "$DB" user handover "$FROM_USER" e2e-rep "${HANDOVER[@]}" >/dev/null
 POOL_CUSTOMER="${PICKED[5]}"
-PORT="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
-"$BIN" --database "$DB" serve --addr "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+# Port 0: the server binds a free port itself and logs it (no port picked, released and raced for).
+"$BIN" --database "$DB" serve --addr "127.0.0.1:0" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
+PORT=""
 for _ in $(seq 1 100); do
-  if node -e "fetch('http://127.0.0.1:$PORT/api/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"; then break; fi
+  PORT="$(grep -ao 'listening on http://127.0.0.1:[0-9]*' "$WORK/server.log" | head -1 | sed 's/.*://' || true)"
+  if [ -n "$PORT" ] && node -e "fetch('http://127.0.0.1:$PORT/api/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"; then break; fi
   sleep 0.3
 done
+[ -n "$PORT" ] || { echo "the server did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
 
 mkdir -p "$ROOT/test-artifacts"
 rm -f "$ROOT/test-artifacts/"*.png # no stale screenshots (a failure.png of an earlier run)
