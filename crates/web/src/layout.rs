@@ -35,7 +35,7 @@ const NAV: &[(&str, &str, &str, Action)] = &[
 ];
 
 /// May the signed-in user open pages that take `action` (everything outside a session)?
-fn may(action: Action) -> bool {
+pub(crate) fn may(action: Action) -> bool {
     crate::auth::signed_in_user().is_none_or(|me| patron_app::permissions::allowed(me.role, action))
 }
 

@@ -290,7 +290,7 @@ fn dashboard(
             }
             (churn_table(lang, &r.churn, who))
             @if who.personal {
-                p.pad.small { a href="/customers?churn=yes&sort=-value_at_risk" { (lang.t("dash.all_at_risk")) " →" } }
+                p.pad.small { a href=[list_link("churn=yes&sort=-value_at_risk".into())] { (lang.t("dash.all_at_risk")) " →" } }
             }
         }
     }
@@ -440,6 +440,12 @@ fn whale(lang: Lang, w: &Whale) -> Markup {
     }
 }
 
+/// A link to the customer list filtered by `query`, for viewers who may open it (analysts see
+/// the figures without links to pages their role does not open).
+fn list_link(query: String) -> Option<String> {
+    crate::layout::may(patron_app::Action::ReadRecords).then(|| format!("/customers?{query}"))
+}
+
 fn pareto(lang: Lang, stats: &[AbcClass]) -> Markup {
     if stats.is_empty() {
         return html! { p.empty { (lang.t("dash.no_orders")) } };
@@ -469,7 +475,7 @@ fn pareto(lang: Lang, stats: &[AbcClass]) -> Markup {
             (svg::axes(&fr, &[], &svg::ticks(0.0, 100.0, 5), |_| String::new(), |y| format!("{}%", svg::num(y)), lang.t("dash.class"), lang.t("dash.abc_y")))
             @for (i, s) in stats.iter().enumerate() {
                 @let v = (f(s.value_share) * 100.0).clamp(0.0, 100.0);
-                a href=(format!("/customers?abc={}", s.class)) {
+                a href=[list_link(format!("abc={}", s.class))] {
                     rect class=(format!("bar abc-{}", s.class)) x=(fr.px(i as f64 + 0.5) - bw / 2.0) y=(fr.py(v)) width=(bw) height=(fr.py(0.0) - fr.py(v)) {
                         title { (s.class) ": " (i18n::count(s.customers)) " · " (i18n::money_short(lang, f(s.value))) }
                     }
@@ -524,7 +530,7 @@ fn rfm_heat(lang: Lang, rfm: &Rfm) -> Markup {
         @if !rfm.segments.is_empty() {
             div.segchips {
                 @for s in &rfm.segments {
-                    a.chip href=(format!("/customers?segment={}", s.segment)) {
+                    a.chip href=[list_link(format!("segment={}", s.segment))] {
                         (lang.t(&format!("segment.{}", s.segment))) " " strong { (i18n::count(s.customers)) }
                     }
                 }
@@ -563,7 +569,7 @@ pub fn grade_bars(lang: Lang, id: &str, rows: &[(&str, u64)], ungraded: u64) -> 
                 @let y = TOP + i as f64 * row_h;
                 @let w = *n as f64 / max * avail;
                 text.stage x=(label_w) y=(y + row_h / 2.0 + 4.0) text-anchor="end" { (lang.t("value.grade")) " " (g) }
-                a href=(format!("/customers?grade={g}")) {
+                a href=[list_link(format!("grade={g}"))] {
                     rect class=(format!("bar grade-{g}")) x=(label_w + 8.0) y=(y + 5.0) width=(w.max(1.0)) height=(row_h - 10.0) rx="2" {}
                 }
                 text.annot x=(label_w + 14.0 + w) y=(y + row_h / 2.0 + 4.0) { (i18n::count(*n)) " (" (i18n::pct(*n as f64 * 100.0 / total as f64)) ")" }
@@ -646,13 +652,13 @@ fn comparison(lang: Lang, c: Option<&Comparison>, period: Period) -> Markup {
                         @for (class, p) in &c.by_abc {
                             (row(html! {
                                 @if class == "-" { span.muted { (lang.t("dash.unclassified")) } }
-                                @else { a href=(format!("/customers?abc={class}")) { span class=(format!("badge abc-{class}")) { (lang.t("value.abc")) " " (class) } } }
+                                @else { a href=[list_link(format!("abc={class}"))] { span class=(format!("badge abc-{class}")) { (lang.t("value.abc")) " " (class) } } }
                             }, p))
                         }
                         @for (seg, p) in c.by_segment.iter().filter(|(_, p)| p.this.active + p.prev.active > 0) {
                             (row(html! {
                                 @if seg == "-" { span.muted { (lang.t("dash.unclassified")) } }
-                                @else { a href=(format!("/customers?segment={seg}")) { (lang.t(&format!("segment.{seg}"))) } }
+                                @else { a href=[list_link(format!("segment={seg}"))] { (lang.t(&format!("segment.{seg}"))) } }
                             }, p))
                         }
                     }
