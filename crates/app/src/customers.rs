@@ -31,9 +31,12 @@ pub async fn record_interaction(
     store: &Store,
     session: &Session,
     id: i64,
-    mut input: patron_domain::InteractionInput,
+    input: patron_domain::InteractionInput,
 ) -> Result<patron_domain::Interaction, crate::AppError> {
     session.guard(store, id, true).await?;
+    // The input's own rules first (a `by` given is still checked), then the author is the
+    // caller, whatever the input says.
+    let mut input = input.validate().map_err(StoreError::Invalid)?;
     input.by = Some(session.user.username.clone());
     // The interaction and its audit row are one transaction.
     let audited = session.audited(store, "update", Some(id), "interaction {id} created");

@@ -567,6 +567,18 @@ async fn an_interaction_is_by_its_caller(store: Store) {
         rows[0].detail.as_deref(),
         Some(&*format!("interaction {} created", r.json()["id"]))
     );
+    // A `by` is still checked against its rule (the document's maxLength) before it is replaced.
+    let long = "x".repeat(201);
+    let r = api(
+        &w.store,
+        "eric-east",
+        Method::POST,
+        &uri,
+        Some(json!({"kind": "call", "text": "Too long an author", "by": long})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["field"], "by", "{}", r.body);
     // And never on another department's customer.
     let other = format!("/api/customers/{}/interactions", w.west_customer);
     let r = api(

@@ -142,6 +142,9 @@ pub type CustomerPatch = serde_json::Map<String, serde_json::Value>;
 
 const MAX_TEXT: usize = 500;
 
+/// The largest magnitude of a numeric custom field.
+pub const MAX_CUSTOM_NUMBER: f64 = 1e15;
+
 impl CustomerInput {
     /// Trims text fields (empty becomes absent) and checks every rule, returning all problems.
     pub fn validate(mut self) -> Result<Self, Vec<FieldError>> {
@@ -242,6 +245,16 @@ impl CustomerInput {
                     "custom_fields",
                     format!("field name '{k}' must be 1 to 64 characters"),
                 ));
+            }
+            // Stored as JSON and read back as f64: PostgreSQL writes a number near f64::MAX as
+            // 309 digits that no longer parse, so figures are kept to a sane range.
+            if let CustomValue::Number(x) = v {
+                if x.is_nan() || x.abs() > MAX_CUSTOM_NUMBER {
+                    errors.push(FieldError::new(
+                        format!("custom_fields.{k}"),
+                        "must be a number between -1e15 and 1e15",
+                    ));
+                }
             }
             if let CustomValue::Text(t) = v {
                 if t.chars().count() > MAX_TEXT {
@@ -428,6 +441,28 @@ pub struct HistoryEntry {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn custom_numbers_stay_in_a_range_that_reads_back() {
+        for (x, ok) in [
+            (1e15, true),
+            (-1e15, true),
+            (1.5, true),
+            (1e16, false),
+            (f64::MAX, false),
+        ] {
+            let mut c = valid();
+            c.custom_fields
+                .insert("size".into(), CustomValue::Number(x));
+            match c.validate() {
+                Ok(_) => assert!(ok, "{x} accepted"),
+                Err(e) => {
+                    assert!(!ok, "{x} refused: {e:?}");
+                    assert_eq!(e[0].field, "custom_fields.size");
+                }
+            }
+        }
+    }
 
     fn valid() -> CustomerInput {
         CustomerInput {

@@ -445,7 +445,7 @@ fn schemas() -> Value {
     let doc = json!({
         "Money": {"type": "number", "description": "An amount in currency units with at most two decimals (stored as exact cents)."},
         "MoneyInput": money_input(None, 1e15),
-        "CustomValue": {"type": ["boolean", "number", "string"], "maxLength": 500, "description": "A custom-field value: boolean, number, date (YYYY-MM-DD) or text."},
+        "CustomValue": {"type": ["boolean", "number", "string"], "maxLength": 500, "minimum": -1e15, "maximum": 1e15, "description": "A custom-field value: boolean, number (at most 1e15 in magnitude), date (YYYY-MM-DD) or text."},
         "CustomerInput": object(Value::Object(input_props), &["name"]),
         "CustomerPatch": {
             "type": "object",
@@ -940,7 +940,7 @@ fn work_schemas() -> Map<String, Value> {
             object(json!({"outcome": {"const": "held"}, "hold": schema_ref("CreditHold")}), &["outcome", "hold"]),
             object(json!({"outcome": {"const": "plain"}, "order": schema_ref("Order")}), &["outcome", "order"]),
         ]},
-        "TicketComment": object(json!({"text": {"type": "string", "minLength": 1}}), &["text"]),
+        "TicketComment": object(json!({"text": {"type": "string", "minLength": 1, "pattern": non_blank_pattern()}}), &["text"]),
         "OverdueItem": record(json!({
             "customer_id": id(),
             "customer_name": {"type": "string"},
