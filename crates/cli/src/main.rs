@@ -14,6 +14,7 @@ macro_rules! eprintln {
 
 mod cli;
 mod commands;
+mod serve;
 mod terminal;
 
 use clap::Parser;

@@ -2,6 +2,8 @@
 //! every role in two departments: each test is one finding of the application-layer review
 //! that the shared use cases (`patron-app`) fixed.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
@@ -92,13 +94,13 @@ async fn api(
 ) -> Answer {
     let u = store.user_by_name(username).await.unwrap();
     let (_, token) = store.create_token(u.id, "test").await.unwrap();
-    let app = patron::router(store.clone());
+    let app = common::router(store.clone());
     call(&app, method, uri, Some(&token), body).await
 }
 
 /// The web pages as `username`, signed in (session cookie and CSRF token on every request).
 async fn web(store: &Store, username: &str) -> Router {
-    patron_web::auth::signed_in(patron::router(store.clone()), store, username)
+    patron_web::auth::signed_in(common::router(store.clone()), store, username)
         .await
         .unwrap()
 }
@@ -611,6 +613,9 @@ fn front_ends_do_not_depend_on_each_other() {
             assert!(!toml.contains(f), "crates/{krate} depends on {f}");
         }
     }
+    // The pages are composed by the binary alone: the `patron` package has no library.
+    assert!(!root.join("crates/cli/src/lib.rs").exists());
+    assert!(!deps("cli").contains("[lib]"));
     for krate in ["server", "web"] {
         assert!(
             deps(krate).contains("patron-app"),
@@ -623,7 +628,7 @@ fn front_ends_do_not_depend_on_each_other() {
 /// behind https.
 async fn security_headers_on_every_answer(store: Store) {
     user(&store, "root", Role::Admin, None).await;
-    let app = patron::router(store.clone());
+    let app = common::router(store.clone());
     let signed_in = web(&store, "root").await;
     let page = signed_in
         .clone()

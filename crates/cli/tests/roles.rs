@@ -3,6 +3,8 @@
 //! departments. Each answer must be the one the permission table (`patron_app::permissions`)
 //! gives for the action, and the API and the web must agree on every action they share.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::body::Body;
@@ -151,7 +153,7 @@ async fn every_route_answers_as_the_permission_table_says(store: Store) {
                 }
             };
             let anonymous = send(
-                &patron::router(store.clone()),
+                &common::router(store.clone()),
                 Request::builder()
                     .method(method.clone())
                     .uri(&uri)
@@ -168,7 +170,7 @@ async fn every_route_answers_as_the_permission_table_says(store: Store) {
             for caller in &callers {
                 let (_, token) = store.create_token(caller.id, "matrix").await.unwrap();
                 let a = send(
-                    &patron::router(store.clone()),
+                    &common::router(store.clone()),
                     Request::builder()
                         .method(method.clone())
                         .uri(&uri)
@@ -222,7 +224,7 @@ async fn every_route_answers_as_the_permission_table_says(store: Store) {
                     .body(Body::empty())
                     .unwrap()
             };
-            let anonymous = send(&patron::router(store.clone()), req()).await;
+            let anonymous = send(&common::router(store.clone()), req()).await;
             if method == Method::GET {
                 assert_eq!(
                     anonymous.status,
@@ -239,7 +241,7 @@ async fn every_route_answers_as_the_permission_table_says(store: Store) {
             let action = patron_web::auth::page_action(&method, uri.split('?').next().unwrap());
             for caller in &callers {
                 let app = patron_web::auth::signed_in(
-                    patron::router(store.clone()),
+                    common::router(store.clone()),
                     &store,
                     &caller.username,
                 )

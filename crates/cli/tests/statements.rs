@@ -3,6 +3,8 @@
 //! Every statement sqlx runs is a `sqlx::query` tracing event; a global subscriber counts them, so this file
 //! holds one test, which runs the backends one after the other.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::http::StatusCode;
@@ -105,7 +107,7 @@ async fn bounded_on(store: Store) {
         .await
         .unwrap();
     assert_ne!(manager.id, rep.id);
-    let app = patron_web::auth::signed_in(patron::router(store.clone()), &store, "mona")
+    let app = patron_web::auth::signed_in(common::router(store.clone()), &store, "mona")
         .await
         .unwrap();
     fill(&store, rep.id, 0, 2).await;

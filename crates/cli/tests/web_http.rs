@@ -1,6 +1,8 @@
 //! Sign-in, session cookie flags, CSRF and login rate limiting over real HTTP: the server bound
 //! to 127.0.0.1:0 and driven by hyper's client, on both backends.
 
+mod common;
+
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, StatusCode};
@@ -155,7 +157,7 @@ async fn signin_cookies_csrf_and_rate_limit(store: Store) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(patron::serve_on(listener, store.clone(), async {
+    let server = tokio::spawn(common::serve_on(listener, store.clone(), async {
         stopped.await.ok();
     }));
     let http = Http {

@@ -2,6 +2,8 @@
 //! the Recompute button, score model editor, import page), on the CDNOW sample (2,357 customers)
 //! in a fresh SQLite database.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
@@ -69,7 +71,7 @@ async fn sample_store() -> TestStore {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_shows_the_snapshot_and_recomputes() {
     let store = sample_store().await;
-    let app = patron_web::auth::signed_in(patron::router(store.clone()), &store, "web-test")
+    let app = patron_web::auth::signed_in(common::router(store.clone()), &store, "web-test")
         .await
         .unwrap();
     // No snapshot yet: figures computed live from the orders, with the Recompute button.
@@ -209,7 +211,7 @@ async fn dashboard_shows_the_snapshot_and_recomputes() {
 }
 
 fn app_of(store: &Store) -> Router {
-    patron::router(store.clone())
+    common::router(store.clone())
 }
 
 /// The editor's form as the page renders it (hidden names and kinds included).
@@ -263,7 +265,7 @@ fn with(form: &[(String, String)], changes: &[(&str, &str)]) -> Vec<(String, Str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn score_model_editor_previews_validates_and_saves() {
     let store = sample_store().await;
-    let app = patron_web::auth::signed_in(patron::router(store.clone()), &store, "web-test")
+    let app = patron_web::auth::signed_in(common::router(store.clone()), &store, "web-test")
         .await
         .unwrap();
     let page = get(&app, "/score-model").await;
@@ -374,7 +376,7 @@ async fn finished(app: &Router, job: &str) -> Answer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_page_runs_csv_imports_in_the_background() {
     let store = fresh_store(BackendKind::Sqlite).await.unwrap();
-    let app = patron_web::auth::signed_in(patron::router(store.clone()), &store, "web-test")
+    let app = patron_web::auth::signed_in(common::router(store.clone()), &store, "web-test")
         .await
         .unwrap();
     let page = get(&app, "/import").await;

@@ -3,6 +3,8 @@
 //! header), the role gates answer 403 before any handler runs, and a rep's view holds only
 //! their own customers.
 
+mod common;
+
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, StatusCode};
@@ -198,7 +200,7 @@ async fn work_forms_over_http(store: Store) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(patron::serve_on(listener, store.clone(), async {
+    let server = tokio::spawn(common::serve_on(listener, store.clone(), async {
         stopped.await.ok();
     }));
     let http = Http {

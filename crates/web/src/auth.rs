@@ -146,7 +146,8 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn secure(headers: &HeaderMap) -> bool {
+/// Did the request come over https (a proxy's `X-Forwarded-Proto`, or `PATRON_SECURE_COOKIES=1`)?
+pub(crate) fn secure(headers: &HeaderMap) -> bool {
     std::env::var("PATRON_SECURE_COOKIES").is_ok_and(|v| v == "1")
         || headers
             .get("x-forwarded-proto")

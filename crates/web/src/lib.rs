@@ -16,6 +16,7 @@ mod catalog;
 mod custody;
 mod customers;
 mod dashboard;
+mod headers;
 pub mod i18n;
 mod import;
 mod layout;
@@ -34,6 +35,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use patron_store::{Store, StoreError};
 
+pub use headers::{security_headers, CONTENT_SECURITY_POLICY};
 pub use i18n::Lang;
 
 /// Who the store records as the author of changes made in the web interface (until logins exist).

@@ -73,5 +73,5 @@ pub async fn run(db: &Path, orders: &Path, addr: SocketAddr, no_serve: bool) -> 
         return Ok(());
     }
     println!("Patron is running at http://{addr}/ (API under /api, OpenAPI at /openapi.json); Ctrl-C stops it");
-    patron::serve(store, addr).await.context("serving")
+    crate::serve::serve(store, addr).await.context("serving")
 }

@@ -29,7 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => demo::run(&demo_database, &orders, addr, no_serve).await,
         Command::Serve { addr } => {
             let store = open(&cli.database).await?;
-            patron::serve(store, addr).await.context("serving")
+            crate::serve::serve(store, addr).await.context("serving")
         }
         Command::Import(args) => transfer::import(&open(&cli.database).await?, &args).await,
         Command::Export(args) => transfer::export(&open(&cli.database).await?, &args).await,

@@ -1,6 +1,7 @@
 //! What the `patron` binary composes: the JSON API (`patron-server`) and the web pages
 //! (`patron-web`), two thin adapters over the application layer that know nothing of each
-//! other, served together on one address.
+//! other, served together on one address. Only the binary composes them; the integration tests
+//! include this same file (`tests/common`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,45 +14,7 @@ use patron_store::Store;
 pub fn router(store: Store) -> Router {
     patron_server::app(patron_server::AppState::new(store.clone()))
         .merge(patron_web::app(store))
-        .layer(axum::middleware::from_fn(security_headers))
-}
-
-/// The pages' Content-Security-Policy: scripts and styles from this site only (the pages have
-/// no inline script; inline `style` attributes draw the bars), no framing, forms post here.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-    style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
-    frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
-/// Security headers on every answer, HTML and JSON alike; HSTS when the request came over
-/// https (a reverse proxy's `X-Forwarded-Proto: https`) or `PATRON_SECURE_COOKIES=1`.
-async fn security_headers(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::http::{header, HeaderValue};
-    let https = std::env::var("PATRON_SECURE_COOKIES").is_ok_and(|v| v == "1")
-        || req
-            .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "same-origin"),
-    ] {
-        h.insert(name, HeaderValue::from_static(value));
-    }
-    if https {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
-    }
-    resp
+        .layer(axum::middleware::from_fn(patron_web::security_headers))
 }
 
 /// Binds `addr`, logs the address, and serves until Ctrl-C (then finishes the requests in
