@@ -52,20 +52,6 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// `Some(seconds to wait)` when `key` has used up its attempts.
-    pub fn blocked(&self, key: &str) -> Option<u64> {
-        let mut map = self.failures.lock().expect("rate limiter lock");
-        let now = Instant::now();
-        let q = map.entry(key.to_string()).or_default();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
-            q.pop_front();
-        }
-        (q.len() >= MAX_FAILURES).then(|| {
-            let oldest = *q.front().expect("non-empty");
-            (WINDOW - now.duration_since(oldest)).as_secs().max(1)
-        })
-    }
-
     /// Counts an attempt for every key before the password is checked, atomically: when any
     /// key has used up its attempts, nothing is counted and the answer is the seconds to wait.
     /// (Checking first and counting after the slow password check let a burst of concurrent
@@ -105,18 +91,6 @@ impl RateLimiter {
             if let Some(q) = map.get_mut(k) {
                 q.pop_back();
             }
-        }
-    }
-
-    pub fn fail(&self, key: &str) {
-        let mut map = self.failures.lock().expect("rate limiter lock");
-        map.entry(key.to_string())
-            .or_default()
-            .push_back(Instant::now());
-        if map.len() > 100_000 {
-            // Keep memory bounded under a flood of names.
-            let now = Instant::now();
-            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
         }
     }
 }
@@ -789,12 +763,12 @@ mod tests {
     #[test]
     fn limiter_blocks_after_five_failures() {
         let l = RateLimiter::default();
+        let k = ["k".to_string()];
         for _ in 0..MAX_FAILURES {
-            assert!(l.blocked("k").is_none());
-            l.fail("k");
+            assert!(l.begin(&k).is_ok());
         }
-        let wait = l.blocked("k").unwrap();
+        let wait = l.begin(&k).unwrap_err();
         assert!((1..=60).contains(&wait));
-        assert!(l.blocked("other").is_none());
+        assert!(l.begin(&["other".to_string()]).is_ok());
     }
 }

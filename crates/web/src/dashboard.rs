@@ -14,6 +14,8 @@ use crate::values::{self, Analysis};
 use crate::{html, layout, store_error_page, WebState};
 use patron_app::Session;
 
+use crate::overview::CHURN_ROWS;
+
 /// The dashboard before the first value refresh, computed live from the orders. The churn
 /// list names only the customers the viewer may read (analysts: none).
 pub async fn page(st: &WebState, lang: Lang, me: &Session) -> Response {
@@ -345,9 +347,6 @@ fn segments(lang: Lang, a: &Analysis) -> Markup {
         }))
     }
 }
-
-/// Rows of the churn-risk list.
-const CHURN_ROWS: usize = 25;
 
 fn churn_table(lang: Lang, a: &Analysis, readable: &HashSet<i64>) -> Markup {
     if a.churn.is_empty() {

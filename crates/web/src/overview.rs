@@ -679,7 +679,7 @@ struct Audience<'a> {
 }
 
 /// Rows of the churn-risk list.
-const CHURN_ROWS: usize = 25;
+pub(crate) const CHURN_ROWS: usize = 25;
 
 fn churn_table(lang: Lang, c: &Churn, who: Audience) -> Markup {
     if c.top.is_empty() {
