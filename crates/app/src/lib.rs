@@ -10,8 +10,11 @@
 //! - [`customers`]: resolving what a user typed as a customer reference, interactions;
 //! - [`imports`]: file imports within the importer's scope, audited;
 //! - [`work`]: working the customers over the caller's scope: receivables (ageing, overdue,
-//!   collections, held orders), tickets and the SLA sweep, the pipeline, the follow-up plan.
+//!   collections, held orders), tickets and the SLA sweep, the pipeline, the follow-up plan;
+//! - [`tasks`]: tasks, their rules, "My day" and the in-app notifications; [`custody`]: leads
+//!   assigned, customers handed over, held orders decided (each telling the user concerned).
 
+pub mod custody;
 pub mod customers;
 pub mod dashboard;
 pub mod imports;
@@ -20,6 +23,7 @@ pub mod permissions;
 pub mod pool;
 pub mod report;
 mod session;
+pub mod tasks;
 pub mod value;
 pub mod work;
 

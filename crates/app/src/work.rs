@@ -100,6 +100,36 @@ pub async fn escalate_breached(
     let raised = store
         .escalate_breached(now, &session.user.username, &session.visible)
         .await?;
+    // Whoever works each ticket (its assignee, else the customer's owner) is told.
+    let owners = store
+        .customer_owners(&raised.iter().map(|t| t.customer_id).collect::<Vec<_>>())
+        .await?;
+    for t in &raised {
+        let Some(who) = t
+            .assignee_id
+            .or_else(|| owners.get(&t.customer_id).copied().flatten())
+        else {
+            continue;
+        };
+        let message = format!(
+            "Ticket #{} \"{}\" breached its SLA and was escalated to level {}",
+            t.id,
+            crate::tasks::excerpt(&t.subject, 80),
+            t.escalation_level
+        );
+        crate::tasks::notify(
+            store,
+            who,
+            patron_domain::task::NotificationKind::TicketEscalated,
+            Some(t.customer_id),
+            &message,
+            Some(&format!(
+                "/work/service?customer=%23{}#t{}",
+                t.customer_id, t.id
+            )),
+        )
+        .await;
+    }
     let detail = format!("SLA sweep: {} tickets escalated", raised.len());
     session
         .audit(

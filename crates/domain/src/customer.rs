@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{FieldError, Money};
@@ -373,7 +373,34 @@ pub struct ContactInput {
     pub is_primary: bool,
     #[serde(default)]
     pub notes: Option<String>,
+    /// The person's part in buying: decision maker, influencer, buyer, user or gatekeeper.
+    #[serde(default)]
+    pub purchase_role: Option<PurchaseRole>,
+    /// What the person likes or asks for (channel, times, topics, gifts).
+    #[serde(default)]
+    pub preferences: Option<String>,
+    #[serde(default)]
+    pub birthday: Option<chrono::NaiveDate>,
 }
+
+/// A contact person's part in the customer's purchase decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PurchaseRole {
+    DecisionMaker,
+    Influencer,
+    Buyer,
+    User,
+    Gatekeeper,
+}
+
+text_enum!(PurchaseRole {
+    DecisionMaker = "decision_maker" | "decision maker" | "决策者",
+    Influencer = "influencer" | "影响者",
+    Buyer = "buyer" | "采购者" | "采购",
+    User = "user" | "使用者",
+    Gatekeeper = "gatekeeper" | "把关者",
+});
 
 impl ContactInput {
     pub fn validate(mut self) -> Result<Self, Vec<FieldError>> {
@@ -400,12 +427,33 @@ impl ContactInput {
             ("title", self.title.as_ref()),
             ("notes", self.notes.as_ref()),
             ("phone", self.phone.as_ref()),
+            ("preferences", self.preferences.as_ref()),
         ] {
             if v.is_some_and(|v| v.chars().count() > MAX_TEXT) {
                 errors.push(FieldError::new(
                     field,
                     format!("is longer than {MAX_TEXT} characters"),
                 ));
+            }
+        }
+        if self
+            .birthday
+            .is_some_and(|b| b.year() < 1900 || b.year() > 2100)
+        {
+            errors.push(FieldError::new(
+                "birthday",
+                "is not a plausible birthday (year 1900 to 2100)",
+            ));
+        }
+        for v in [
+            &mut self.title,
+            &mut self.phone,
+            &mut self.email,
+            &mut self.notes,
+            &mut self.preferences,
+        ] {
+            if v.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                *v = None;
             }
         }
         if errors.is_empty() {

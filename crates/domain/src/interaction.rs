@@ -18,6 +18,9 @@ pub enum InteractionKind {
     Complaint,
     Suggestion,
     Request,
+    /// The customer brought us another customer (who is named in the referred customer's
+    /// `referred_by`).
+    Referral,
 }
 
 text_enum!(InteractionKind {
@@ -30,6 +33,7 @@ text_enum!(InteractionKind {
     Complaint = "complaint" | "投诉",
     Suggestion = "suggestion" | "建议",
     Request = "request" | "需求",
+    Referral = "referral" | "推荐" | "转介绍",
 });
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

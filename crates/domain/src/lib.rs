@@ -13,10 +13,11 @@ pub mod pipeline;
 pub mod pool;
 pub mod receivable;
 pub mod service;
+pub mod task;
 
 pub use customer::{
     Contact, ContactInput, CustomFields, CustomValue, Customer, CustomerInput, CustomerPatch,
-    CustomerStatus, HistoryEntry, Loyalty,
+    CustomerStatus, HistoryEntry, Loyalty, PurchaseRole,
 };
 pub use error::FieldError;
 pub use interaction::{Interaction, InteractionInput, InteractionKind};

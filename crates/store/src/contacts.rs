@@ -14,10 +14,13 @@ type ContactRow = (
     Option<String>,
     bool,
     Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<chrono::NaiveDate>,
 );
 
 fn to_contact(
-    (customer_id, id, name, title, phone, email, is_primary, notes): ContactRow,
+    (customer_id, id, name, title, phone, email, is_primary, notes, role, preferences, birthday): ContactRow,
 ) -> Contact {
     Contact {
         customer_id,
@@ -29,11 +32,15 @@ fn to_contact(
             email,
             is_primary,
             notes,
+            purchase_role: role.and_then(|r| r.parse().ok()),
+            preferences,
+            birthday,
         },
     }
 }
 
-const COLUMNS: &str = "customer_id, id, name, title, phone, email, is_primary, notes";
+const COLUMNS: &str =
+    "customer_id, id, name, title, phone, email, is_primary, notes, purchase_role, preferences, birthday";
 
 impl Store {
     pub async fn create_contact(
@@ -42,12 +49,13 @@ impl Store {
         input: ContactInput,
     ) -> Result<Contact, StoreError> {
         let c = input.validate().map_err(StoreError::Invalid)?;
-        let sql = format!("INSERT INTO contacts (customer_id, name, title, phone, email, is_primary, notes) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}");
+        let sql = format!("INSERT INTO contacts (customer_id, name, title, phone, email, is_primary, notes, purchase_role, preferences, birthday) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}");
         let row: ContactRow = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             live_customer!(self, tx, customer_id);
             let row = sqlx::query_as(&sql)
                 .bind(customer_id).bind(&c.name).bind(&c.title).bind(&c.phone).bind(&c.email).bind(c.is_primary).bind(&c.notes)
+                .bind(c.purchase_role.map(|r| r.as_str())).bind(&c.preferences).bind(c.birthday)
                 .fetch_one(&mut *tx).await?;
             let row: ContactRow = row;
             commit!(self, tx, Some(row.1));
@@ -79,23 +87,34 @@ impl Store {
         input: ContactInput,
     ) -> Result<Contact, StoreError> {
         let c = input.validate().map_err(StoreError::Invalid)?;
-        let sql = format!("UPDATE contacts SET name = $1, title = $2, phone = $3, email = $4, is_primary = $5, notes = $6 WHERE customer_id = $7 AND id = $8 RETURNING {COLUMNS}");
-        let row: Option<ContactRow> = with_pool!(self, pool => sqlx::query_as(&sql)
-            .bind(&c.name).bind(&c.title).bind(&c.phone).bind(&c.email).bind(c.is_primary).bind(&c.notes).bind(customer_id).bind(id)
-            .fetch_optional(pool).await?);
-        row.map(to_contact).ok_or_else(|| {
-            StoreError::not_found("contact", format!("{id} of customer {customer_id}"))
-        })
+        let sql = format!("UPDATE contacts SET name = $1, title = $2, phone = $3, email = $4, is_primary = $5, notes = $6, purchase_role = $7, preferences = $8, birthday = $9 WHERE customer_id = $10 AND id = $11 RETURNING {COLUMNS}");
+        let row: ContactRow = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            live_customer!(self, tx, customer_id);
+            let row: Option<ContactRow> = sqlx::query_as(&sql)
+                .bind(&c.name).bind(&c.title).bind(&c.phone).bind(&c.email).bind(c.is_primary).bind(&c.notes)
+                .bind(c.purchase_role.map(|r| r.as_str())).bind(&c.preferences).bind(c.birthday)
+                .bind(customer_id).bind(id)
+                .fetch_optional(&mut *tx).await?;
+            let Some(row) = row else {
+                return Err(StoreError::not_found("contact", format!("{id} of customer {customer_id}")));
+            };
+            commit!(self, tx, Some(id));
+            row
+        });
+        Ok(to_contact(row))
     }
 
     pub async fn delete_contact(&self, customer_id: i64, id: i64) -> Result<(), StoreError> {
-        let n = with_pool!(self, pool => sqlx::query("DELETE FROM contacts WHERE customer_id = $1 AND id = $2").bind(customer_id).bind(id).execute(pool).await?.rows_affected());
-        if n == 0 {
-            return Err(StoreError::not_found(
-                "contact",
-                format!("{id} of customer {customer_id}"),
-            ));
-        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let n = sqlx::query("DELETE FROM contacts WHERE customer_id = $1 AND id = $2")
+                .bind(customer_id).bind(id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StoreError::not_found("contact", format!("{id} of customer {customer_id}")));
+            }
+            commit!(self, tx, Some(id));
+        });
         Ok(())
     }
 

@@ -120,7 +120,7 @@ impl LeadInput {
             phone: self.phone.clone(),
             email: self.email.clone(),
             is_primary: true,
-            notes: None,
+            ..ContactInput::default()
         }
     }
 

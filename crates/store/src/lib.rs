@@ -22,6 +22,7 @@ mod receivables;
 mod review;
 mod score_models;
 mod service;
+mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod values;
@@ -62,6 +63,7 @@ pub use receivables::{
 pub use review::{RepReview, KEY_FIELDS};
 pub use score_models::{StoredScoreModel, ValueClasses};
 pub use service::Satisfaction;
+pub use tasks::{RuleTask, TaskChange, TaskFilter};
 pub use values::{CustomerValueRow, NewSnapshot, ScoreProfile, StoredChurnReason, ValueSnapshot};
 
 /// Runs `$body` with `$pool` bound to the backend's pool. Both arms share the same code: the SQL

@@ -572,16 +572,14 @@ pub async fn handover(
             Err(_) => return bad(lang.t("users.bad_ids").to_string()).await,
         }
     };
-    match st
-        .store
-        .handover(from, to, only.as_deref(), &me.actor)
-        .await
-    {
+    match patron_app::custody::handover(&st.store, &me, from, to, only.as_deref()).await {
         Ok(moved) => {
             Redirect::to(&format!("/admin/users?done=handover&n={}", moved.len())).into_response()
         }
-        Err(e @ (StoreError::Invalid(_) | StoreError::NotFound { .. })) => bad(e.to_string()).await,
-        Err(e) => store_error_page(lang, &e),
+        Err(patron_app::AppError::Store(
+            e @ (StoreError::Invalid(_) | StoreError::NotFound { .. }),
+        )) => bad(e.to_string()).await,
+        Err(e) => crate::app_error_page(lang, &e),
     }
 }
 

@@ -639,35 +639,15 @@ pub async fn assign(
             }
         },
     };
-    let allowed = if manages(&me) {
-        lead.owner_id.is_none() || me.visible.allows(lead.owner_id, true)
-    } else {
-        lead.owner_id.is_none() && owner == Some(me.user.id)
-    };
-    if !allowed || owner.is_some_and(|o| !me.visible.allows(Some(o), true)) {
-        return error_page(
+    match patron_app::custody::assign_lead(&st.store, &me, &lead, owner, " (web)").await {
+        Ok(_) => Redirect::to(&with_ok(&back, "assigned")).into_response(),
+        Err(patron_app::AppError::Forbidden(_)) => error_page(
             lang,
             StatusCode::FORBIDDEN,
             lang.t("error.title"),
             t(lang, "leads.not_yours"),
-        );
-    }
-    match st.store.assign_lead(id, owner).await {
-        Ok(_) => {
-            let detail = match owner {
-                Some(o) => format!("lead {id} given to user {o} (web)"),
-                None => format!("lead {id} left without owner (web)"),
-            };
-            if let Err(e) = st
-                .store
-                .audit(&me.actor, "update", None, Some(&detail), None)
-                .await
-            {
-                return store_error_page(lang, &e);
-            }
-            Redirect::to(&with_ok(&back, "assigned")).into_response()
-        }
-        Err(e) => refused(&st, lang, &me, &back, e).await,
+        ),
+        Err(patron_app::AppError::Store(e)) => refused(&st, lang, &me, &back, e).await,
     }
 }
 

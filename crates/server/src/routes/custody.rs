@@ -5,12 +5,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use patron_domain::FieldError;
 use patron_store::AuditFilter;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{forbidden, Me};
+use crate::auth::Me;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
@@ -161,21 +160,8 @@ pub async fn handover(
     ApiPath(user_id): ApiPath<i64>,
     ApiJson(req): ApiJson<HandoverRequest>,
 ) -> Result<Response, ApiError> {
-    // A manager hands over only between users within their scope.
-    for u in [user_id, req.to] {
-        if !me.visible.allows(Some(u), true) {
-            return Err(forbidden(format!("user {u} is outside your data scope")));
-        }
-    }
-    if state.store.user(req.to).await.is_err() {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "to",
-            format!("user {} does not exist", req.to),
-        )]));
-    }
-    let moved = state
-        .store
-        .handover(user_id, req.to, req.customers.as_deref(), &me.actor)
-        .await?;
+    let moved =
+        patron_app::custody::handover(&state.store, &me, user_id, req.to, req.customers.as_deref())
+            .await?;
     Ok(Json(json!({"from": user_id, "to": req.to, "moved": moved})).into_response())
 }

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use patron_store::{
-    ConvertLead, Lead, LeadFilter, LeadInput, LeadStatusChange, Role, StoreError, Visibility,
+    ConvertLead, Lead, LeadFilter, LeadInput, LeadStatusChange, StoreError, Visibility,
     LEAD_STATUSES,
 };
 use serde::Deserialize;
@@ -227,32 +227,7 @@ pub async fn assign(
 ) -> Result<Response, ApiError> {
     let lead = visible(&state, &me, id, false).await?;
     let owner = body.owner_id;
-    let allowed = match me.user.role {
-        Role::Admin | Role::Manager => {
-            me.visible.allows(lead.owner_id, true)
-                || (lead.owner_id.is_none() && me.visible.allows(None, false))
-        }
-        _ => lead.owner_id.is_none() && owner == Some(me.user.id),
-    };
-    if !allowed {
-        return Err(forbidden(format!(
-            "you may not hand lead {id} over: administrators and managers assign leads, a rep takes an unowned one for themselves"
-        )));
-    }
-    if let Some(o) = owner {
-        if !me.visible.allows(Some(o), true) {
-            return Err(forbidden(format!(
-                "user {o} is outside your scope: you may not give them a lead"
-            )));
-        }
-    }
-    let lead = state.store.assign_lead(id, owner).await?;
-    let detail = match owner {
-        Some(o) => format!("lead {id} given to user {o}"),
-        None => format!("lead {id} left without owner"),
-    };
-    me.audit(&state.store, "update", None, Some(&detail), None)
-        .await?;
+    let lead = patron_app::custody::assign_lead(&state.store, &me, &lead, owner, "").await?;
     Ok(Json(lead).into_response())
 }
 

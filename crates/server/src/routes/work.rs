@@ -121,34 +121,42 @@ pub async fn holds(State(state): State<AppState>, me: Me) -> Result<Response, Ap
     Ok(Json(out).into_response())
 }
 
+/// The optional body of an approval or a rejection.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldDecision {
+    /// Why (shown to the rep who placed the order).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 async fn decide(
     state: &AppState,
     me: &Me,
     hold_id: i64,
     approve: bool,
+    body: &[u8],
 ) -> Result<Response, ApiError> {
-    let h = state.store.credit_hold(hold_id).await?;
-    // A hold of a customer the caller may not change is "not found", like the customer.
-    me.guard(&state.store, h.customer_id, true)
-        .await
-        .map_err(|_| ApiError::from(patron_store::StoreError::not_found("credit hold", hold_id)))?;
-    let by = &me.user.username;
-    if approve {
-        state.store.approve_credit_hold(hold_id, by, None).await?;
+    let decision: HoldDecision = if body.iter().all(u8::is_ascii_whitespace) {
+        HoldDecision { reason: None }
     } else {
-        state.store.reject_credit_hold(hold_id, by, None).await?;
-    }
-    let h = state.store.credit_hold(hold_id).await?;
-    let detail = format!(
-        "credit hold {hold_id} {}",
-        if approve { "approved" } else { "rejected" }
-    );
-    me.audit(
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_json",
+                format!(
+                    "the body is not a decision ({{\"reason\": \"...\"}}): {}",
+                    patron_app::tasks::excerpt(&e.to_string(), 200)
+                ),
+            )
+        })?
+    };
+    let h = patron_app::custody::decide_hold(
         &state.store,
-        "update",
-        Some(h.customer_id),
-        Some(&detail),
-        None,
+        me,
+        hold_id,
+        approve,
+        decision.reason.as_deref(),
+        "",
     )
     .await?;
     Ok(Json(h).into_response())
@@ -158,16 +166,18 @@ pub async fn approve(
     State(state): State<AppState>,
     me: Me,
     ApiPath(hold_id): ApiPath<i64>,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    decide(&state, &me, hold_id, true).await
+    decide(&state, &me, hold_id, true, &body).await
 }
 
 pub async fn reject(
     State(state): State<AppState>,
     me: Me,
     ApiPath(hold_id): ApiPath<i64>,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    decide(&state, &me, hold_id, false).await
+    decide(&state, &me, hold_id, false, &body).await
 }
 
 pub async fn tickets(

@@ -168,6 +168,11 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("rcv.approve", "Approve", "批准"),
     ("rcv.reject", "Reject", "拒绝"),
     (
+        "rcv.reason",
+        "Reason (told to the rep)",
+        "理由（通知销售代表）",
+    ),
+    (
         "rcv.approved",
         "Held order approved: the order and its invoice were created.",
         "挂起订单已批准：订单及发票已创建。",

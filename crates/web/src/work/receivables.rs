@@ -195,12 +195,12 @@ async fn render(
                                     td.nowrap { (i18n::datetime(lang, h.requested_at)) }
                                     td { (h.requested_by) }
                                     td.nowrap {
-                                        form.rowform method="post" action=(format!("/work/receivables/holds/{}/approve", h.id)) { (crate::auth::csrf_field())
+                                        form.rowform.decide method="post" action=(format!("/work/receivables/holds/{}/approve", h.id)) { (crate::auth::csrf_field())
+                                            input type="text" name="reason" maxlength="1000" placeholder=(t(lang, "rcv.reason")) aria-label=(t(lang, "rcv.reason"));
+                                            " "
                                             button.primary type="submit" { (t(lang, "rcv.approve")) }
-                                        }
-                                        " "
-                                        form.rowform method="post" action=(format!("/work/receivables/holds/{}/reject", h.id)) { (crate::auth::csrf_field())
-                                            button type="submit" { (t(lang, "rcv.reject")) }
+                                            " "
+                                            button type="submit" formaction=(format!("/work/receivables/holds/{}/reject", h.id)) { (t(lang, "rcv.reject")) }
                                         }
                                     }
                                 }
@@ -505,7 +505,9 @@ pub async fn decide(
     Ctx { lang }: Ctx,
     Extension(me): Extension<Session>,
     Path((raw, decision)): Path<(String, String)>,
+    RawForm(body): RawForm,
 ) -> Response {
+    let pairs = crate::parse_pairs(&body);
     if !manages(&me) {
         return forbidden(lang);
     }
@@ -518,41 +520,11 @@ pub async fn decide(
         "reject" => false,
         _ => return not_found(),
     };
-    let Ok(h) = st.store.credit_hold(id).await else {
-        return not_found();
-    };
-    // A hold of a customer the manager may not change is "not found", like the customer.
-    if me.check(&st.store, h.customer_id, true).await.is_err() {
-        return not_found();
-    }
-    let by = me.user.username.clone();
-    let done = if approve {
-        st.store
-            .approve_credit_hold(id, &by, None)
-            .await
-            .map(|_| ())
-    } else {
-        st.store.reject_credit_hold(id, &by, None).await.map(|_| ())
-    };
-    if let Err(e) = done {
-        return store_error_page(lang, &e);
-    }
-    let detail = format!(
-        "credit hold {id} {} (web)",
-        if approve { "approved" } else { "rejected" }
-    );
-    if let Err(e) = st
-        .store
-        .audit(
-            &me.actor,
-            "update",
-            Some(h.customer_id),
-            Some(&detail),
-            None,
-        )
-        .await
+    let reason = crate::get_param(&pairs, "reason");
+    if let Err(e) =
+        patron_app::custody::decide_hold(&st.store, &me, id, approve, reason, " (web)").await
     {
-        return store_error_page(lang, &e);
+        return crate::app_error_page(lang, &e);
     }
     Redirect::to(&format!(
         "/work/receivables?ok={}",
