@@ -12,6 +12,7 @@
 //! Only `POST` changes anything; bad input (query, path, form) gives a 4xx page, never a 5xx.
 
 pub mod auth;
+mod card;
 mod catalog;
 mod custody;
 mod customers;
@@ -21,6 +22,8 @@ pub mod i18n;
 mod import;
 mod layout;
 mod leads;
+mod myday;
+mod newcustomer;
 mod overview;
 mod score_editor;
 mod svg;
@@ -96,6 +99,9 @@ pub fn router(store: Store) -> Router {
         .route("/import/{id}/progress", get(import::progress))
         .route("/import/{id}/rejects.csv", get(import::rejects))
         .merge(work::routes())
+        .merge(card::routes())
+        .merge(myday::routes())
+        .merge(newcustomer::routes())
         .merge(leads::routes())
         .route("/pool", get(custody::pool))
         .route("/pool/claim", post(custody::claim))
