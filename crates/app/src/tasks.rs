@@ -17,6 +17,8 @@ use crate::{Action, AppError, Session};
 pub const RECLAIM_WARNING_DAYS: u64 = 3;
 /// Days a new lead may wait untouched before its owner gets a task.
 pub const LEAD_UNTOUCHED_DAYS: i64 = 7;
+/// Follow-ups that fell due within this many days get a task.
+pub const FOLLOWUP_WINDOW_DAYS: i64 = 7;
 /// Hours before a ticket's SLA due time when its owner gets a task.
 pub const TICKET_WARNING_HOURS: i64 = 4;
 
@@ -254,14 +256,14 @@ fn start_of(d: NaiveDate) -> DateTime<Utc> {
 /// (one per rule key: a second run adds nothing). Answers how many were added.
 ///
 /// - `reclaim`: an owned customer that returns to the pool within
-///   [`RECLAIM_WARNING_DAYS`] days: a call for its owner, due the day before;
+///   [`RECLAIM_WARNING_DAYS`] days (today included): a call for its owner, due the day before;
 /// - `invoice_overdue`: an overdue invoice (or instalment): a call for the owner;
 /// - `ticket_breach`: an open ticket due within [`TICKET_WARNING_HOURS`] hours (or past due):
 ///   a to-do for its assignee, else the owner;
 /// - `lead_untouched`: a new lead untouched for [`LEAD_UNTOUCHED_DAYS`] days: a call for
 ///   its owner;
-/// - `followup`: an owned customer whose follow-up (by the ABC cadence) fell due: a visit
-///   for the owner.
+/// - `followup`: an owned customer whose follow-up (by the ABC cadence) fell due within the
+///   last [`FOLLOWUP_WINDOW_DAYS`] days: a visit for the owner.
 pub async fn run_rules(store: &Store, now: DateTime<Utc>) -> Result<u64, AppError> {
     let today = now.date_naive();
     let all = Visibility::All;
@@ -274,6 +276,11 @@ pub async fn run_rules(store: &Store, now: DateTime<Utc>) -> Result<u64, AppErro
         let limit = rules.days_for(r.grade.as_deref());
         // The first day the customer is idle for more than its limit.
         let reclaim_on = horizon - Days::new((r.idle_days - limit - 1).max(0) as u64);
+        // Customers already past their limit go back at the next reclaim run: the follow-up
+        // plan and the pool page show them; a task is for the ones that can still be kept.
+        if reclaim_on < today {
+            continue;
+        }
         let due = (reclaim_on - Days::new(1)).max(today);
         out.push(RuleTask {
             rule_key: format!("reclaim:{}:{}:{}", r.customer_id, r.owner_id, reclaim_on),
@@ -380,7 +387,9 @@ pub async fn run_rules(store: &Store, now: DateTime<Utc>) -> Result<u64, AppErro
         let (Some(owner), Some(_)) = (p.owner_id, p.last_contact) else {
             continue;
         };
-        if p.days_overdue < 0 {
+        // Newly due ones only (within a week): older ones are on the follow-up plan's page,
+        // and a task per long-forgotten customer would bury the day's work.
+        if !(0..=FOLLOWUP_WINDOW_DAYS).contains(&p.days_overdue) {
             continue;
         }
         out.push(RuleTask {

@@ -76,6 +76,8 @@ pub enum Command {
     Campaign(crate::commands::campaign::CampaignArgs),
     /// Leads: list, show, qualify, disqualify, convert into a customer.
     Lead(crate::commands::lead::LeadArgs),
+    /// Tasks: a user's to-do list (list, add, done) and the task rules (rules).
+    Task(crate::commands::task::TaskArgs),
     /// Manager review per rep over a period: interactions and promises, card completeness,
     /// tickets breached, sales vs collections.
     Review {

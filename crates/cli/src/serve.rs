@@ -21,7 +21,38 @@ pub fn router(store: Store) -> Router {
 /// flight and closes the store).
 pub async fn serve(store: Store, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    serve_on(listener, store, shutdown_signal()).await
+    // The task rules run beside the server; the shutdown signal stops them first, so they
+    // neither delay the shutdown nor touch the store once it is being closed.
+    let rules = tokio::spawn(run_rules_periodically(store.clone()));
+    let abort = rules.abort_handle();
+    let shutdown = async move {
+        shutdown_signal().await;
+        abort.abort();
+    };
+    let result = serve_on(listener, store, shutdown).await;
+    rules.abort();
+    result
+}
+
+/// How often the task rules run while serving.
+pub const RULES_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// The first run, this long after the start (the server is up first).
+pub const RULES_FIRST_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs the task rules (`patron_app::tasks::run_rules`) now and then for ever: the first time
+/// shortly after the start, then every [`RULES_EVERY`]. A failed run is logged and retried at
+/// the next tick; runs missed while one was slow are skipped, not queued.
+pub async fn run_rules_periodically(store: Store) {
+    let mut ticks =
+        tokio::time::interval_at(tokio::time::Instant::now() + RULES_FIRST_AFTER, RULES_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticks.tick().await;
+        match patron_app::tasks::run_rules(&store, chrono::Utc::now()).await {
+            Ok(added) => tracing::info!(added, "task rules ran"),
+            Err(e) => tracing::warn!(error = %e, "task rules failed"),
+        }
+    }
 }
 
 /// Serves on an already bound listener until `shutdown` completes (for callers that bind

@@ -56,6 +56,7 @@ fn build() -> Value {
             {"name": "sales", "description": "Opportunities (stage, amount, probability, expected close), the pipeline and the forecast."},
             {"name": "leads", "description": "Leads (business cards, web forms) from capture through qualification to conversion into a customer, and the funnel."},
             {"name": "followup", "description": "Follow-up planning by value tier (ABC cadence) and the before-the-visit brief."},
+            {"name": "tasks", "description": "Tasks (made by hand, from a promise, or by the rules: customers about to return to the pool, overdue invoices, tickets near their SLA, untouched leads, follow-ups due), activities that make them, and the caller's in-app notifications."},
             {"name": "system", "description": "Health and this document."}
         ],
         "paths": paths,
@@ -427,6 +428,9 @@ fn schemas() -> Value {
         "email": nullable(email()),
         "is_primary": {"type": "boolean"},
         "notes": nullable(text()),
+        "purchase_role": nullable(json!({"type": "string", "enum": ["decision_maker", "influencer", "buyer", "user", "gatekeeper"], "description": "The person's part in the purchase decision."})),
+        "preferences": nullable(text()),
+        "birthday": nullable(json!({"type": "string", "format": "date", "pattern": "^(?:19[0-9]{2}|20[0-9]{2}|2100)-", "description": "YYYY-MM-DD, year 1900 to 2100."})),
     });
     let mut contact = json!({"customer_id": id(), "id": id()});
     for (k, v) in contact_fields.as_object().expect("object") {
@@ -562,6 +566,7 @@ fn schemas() -> Value {
     doc.append(&mut custody_schemas());
     doc.append(&mut work_schemas());
     doc.append(&mut crate::routes::leads::schemas());
+    doc.append(&mut crate::routes::tasks::schemas());
     Value::Object(doc)
 }
 

@@ -2612,6 +2612,11 @@ fn sample_body(operation_id: &str, other_customer: i64, other_user: i64) -> Opti
         "changeLeadStatus" => json!({"status": "contacted"}),
         "convertLead" => json!({"allow_duplicate": true}),
         "assignLead" => json!({"owner_id": other_user}),
+        "createTask" => json!({"kind": "call", "due_at": "2030-01-02T09:00:00Z", "note": "matrix"}),
+        "snoozeTask" => json!({"until": "2030-01-03T09:00:00Z"}),
+        "reassignTask" => json!({"assignee_id": other_user}),
+        "logActivity" => json!({"kind": "call", "text": "matrix"}),
+        "markNotificationsRead" | "approveCreditHold" | "rejectCreditHold" => json!({}),
         "placeOrder" => {
             json!({"order": {"ordered_on": "2024-01-02", "lines": [{"amount": 10}]}, "on_excess": "hold"})
         }
@@ -2753,6 +2758,15 @@ async fn access_matrix_over_every_route(store: Store) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // B's task about the secret customer.
+    let task = rep_b
+        .post(
+            "/api/tasks",
+            json!({"customer_id": x, "kind": "call", "due_at": "2030-01-02T09:00:00Z", "note": "call Zebulon Secretname"}),
+        )
+        .await;
+    assert_eq!(task.status, StatusCode::CREATED, "{}", task.body);
+    let task = task.body["id"].as_i64().unwrap();
     let b_token = rep_b.get("/api/tokens").await.body[0]["id"]
         .as_i64()
         .unwrap();
@@ -2787,7 +2801,8 @@ async fn access_matrix_over_every_route(store: Store) {
             .replace("{ticket_id}", &ticket.to_string())
             .replace("{hold_id}", &hold.id.to_string())
             .replace("{opportunity_id}", &opportunity.to_string())
-            .replace("{lead_id}", &lead.to_string());
+            .replace("{lead_id}", &lead.to_string())
+            .replace("{task_id}", &task.to_string());
         let about_b = route.path.contains('{');
         let body = sample_body(route.operation_id, y, a_id);
         let mut uris = vec![uri.clone()];

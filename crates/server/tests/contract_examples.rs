@@ -16,7 +16,12 @@ use patron_store::{backend_tests, Role, Store};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-backend_tests!(customer_contract, records_contract, value_report_contract);
+backend_tests!(
+    customer_contract,
+    records_contract,
+    value_report_contract,
+    task_contract
+);
 
 /// A JSON type as the contract states it.
 #[derive(Clone, Copy, Debug)]
@@ -208,6 +213,9 @@ const CREATE_CONTACT: Shape = Shape {
         "email",
         "is_primary",
         "notes",
+        "purchase_role",
+        "preferences",
+        "birthday",
     ],
     doc_only: &[],
     types: &[
@@ -219,6 +227,9 @@ const CREATE_CONTACT: Shape = Shape {
         ("email", J::Str),
         ("is_primary", J::Bool),
         ("notes", J::Null),
+        ("purchase_role", J::Null),
+        ("preferences", J::Null),
+        ("birthday", J::Null),
     ],
     items: None,
 };
@@ -246,6 +257,41 @@ const CREATE_INTERACTION: Shape = Shape {
         ("contact_id", J::Int),
         ("text", J::Str),
         ("external_id", J::Null),
+    ],
+    items: None,
+};
+
+const CREATE_TASK: Shape = Shape {
+    operation_id: "createTask",
+    status: StatusCode::CREATED,
+    keys: &[
+        "id",
+        "customer_id",
+        "customer_name",
+        "assignee_id",
+        "kind",
+        "due_at",
+        "note",
+        "status",
+        "created_at",
+        "created_by",
+        "done_at",
+        "source",
+    ],
+    doc_only: &[],
+    types: &[
+        ("id", J::Int),
+        ("customer_id", J::Int),
+        ("customer_name", J::Str),
+        ("assignee_id", J::Int),
+        ("kind", J::Str),
+        ("due_at", J::Str),
+        ("note", J::Str),
+        ("status", J::Str),
+        ("created_at", J::Str),
+        ("created_by", J::Str),
+        ("done_at", J::Null),
+        ("source", J::Str),
     ],
     items: None,
 };
@@ -748,4 +794,41 @@ async fn value_report_contract(store: Store) {
     assert_eq!(report["first_order"], "2023-01-05");
     assert_eq!(report["last_order"], "2023-12-24");
     assert!(report["churn"]["top"].as_array().unwrap().len() <= 3);
+}
+
+async fn task_contract(store: Store) {
+    let api = Api::new(&store).await;
+    let (_, _, c) = api
+        .call(
+            Method::POST,
+            "/api/customers",
+            None,
+            Some(json!({"name": "Acme Trading"})),
+        )
+        .await;
+    let id = c["id"].as_i64().unwrap();
+    let (headers, task) = api
+        .check(
+            &CREATE_TASK,
+            Method::POST,
+            "/api/tasks",
+            None,
+            Some(json!({
+                "customer_id": id,
+                "kind": "call",
+                "due_at": "2030-03-01T09:00:00Z",
+                "note": "Call back about the quote.",
+            })),
+        )
+        .await;
+    let task_id = task["id"].as_i64().unwrap();
+    assert_eq!(
+        headers[header::LOCATION],
+        format!("/api/tasks/{task_id}").as_str()
+    );
+    assert_eq!(task["customer_name"], "Acme Trading");
+    assert_eq!(task["kind"], "call");
+    assert_eq!(task["status"], "open");
+    assert_eq!(task["source"], "manual");
+    assert_eq!(task["created_by"], "contract-examples");
 }

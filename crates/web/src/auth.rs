@@ -359,7 +359,7 @@ pub fn page_action(method: &Method, path: &str) -> Action {
     let under = |p: &str| {
         path == p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}."))
     };
-    if path == "/" || path == "/logout" || path == "/lang" || path == "/work" {
+    if path == "/" || path == "/logout" || path == "/lang" || path == "/work" || under("/inbox") {
         return Action::SignedIn;
     }
     if under("/admin/audit") {
@@ -496,6 +496,8 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
     let ip = client_ip(req.extensions());
     let username = user.username.clone();
     let role = user.role;
+    // The header's unread badge: one indexed count per page request.
+    let unread = auth.store.unread_notifications(user.id).await.unwrap_or(0);
     let session = match Session::open(&auth.store, user, Some(ip)).await {
         Ok(s) => s,
         Err(e) => return error(lang, &e),
@@ -508,6 +510,7 @@ pub async fn session_layer(State(auth): State<WebAuth>, mut req: Request, next: 
                 username,
                 csrf: csrf.clone(),
                 role,
+                unread,
             },
             next.run(req),
         )
@@ -521,6 +524,8 @@ pub(crate) struct SignedIn {
     pub csrf: String,
     /// For the navigation: only the pages the role may open are offered.
     pub role: Role,
+    /// The user's unread notifications when the request came in (the header's badge).
+    pub unread: i64,
 }
 
 tokio::task_local! {
@@ -610,6 +615,7 @@ mod tests {
             username: "ann<".into(),
             csrf: "TOK".into(),
             role: Role::Admin,
+            unread: 0,
         };
         let page = SIGNED_IN.scope(me, async { render() }).await;
         // The language switch, the sign-out button and the page's own form.
@@ -648,6 +654,11 @@ mod tests {
             ("/work/followup/cadence", true, true, false, false),
             ("/work/service/escalate", true, true, false, false),
             ("/work/review", true, true, false, false),
+            ("/my-day", true, true, true, false),
+            ("/inbox", true, true, true, true),
+            ("/inbox/3/read", true, true, true, true),
+            ("/customers/new", true, true, true, false),
+            ("/customers/pick", true, true, true, false),
             ("/work/campaigns", true, true, false, true),
             ("/leads", true, true, true, false),
             ("/leads/3/convert", true, true, true, false),

@@ -12,6 +12,7 @@ use patron_store::{
 };
 use serde_json::Value;
 
+use crate::card;
 use crate::i18n::{self, Lang};
 use crate::layout;
 use crate::{error_page, get_param, html, parse_pairs, store_error_page, Ctx, WebState};
@@ -364,6 +365,11 @@ fn loyalty_label(lang: Lang, l: Loyalty) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // The card
 
+/// Orders per page of the card.
+const ORDERS_PER_PAGE: u32 = 20;
+/// Interactions per page of the card's timeline.
+const TIMELINE_PER_PAGE: u32 = 50;
+
 /// Profile fields shown in the form, in order, with their input type.
 const TEXT_FIELDS: &[(&str, &str)] = &[
     ("name", "text"),
@@ -427,12 +433,19 @@ fn form_values(c: &Customer) -> FormValues {
 
 /// What the card shows besides the record.
 #[derive(Default)]
-struct CardView {
-    values: Option<FormValues>,
-    errors: Vec<FieldError>,
-    saved: bool,
-    conflict: Option<FormValues>,
-    notice: Option<String>,
+pub(crate) struct CardView {
+    pub(crate) values: Option<FormValues>,
+    pub(crate) errors: Vec<FieldError>,
+    pub(crate) saved: bool,
+    pub(crate) conflict: Option<FormValues>,
+    pub(crate) notice: Option<String>,
+    /// The notice of a form of the workplace that went through (`?ok=`).
+    pub(crate) ok: Option<&'static str>,
+    /// A form of the workplace that was refused.
+    pub(crate) posted: Option<card::Posted>,
+    /// The cursors of the orders' and the timeline's pages.
+    pub(crate) orders_after: Option<String>,
+    pub(crate) timeline_after: Option<String>,
 }
 
 fn parse_id(raw: &str) -> Option<i64> {
@@ -469,18 +482,20 @@ pub async fn card(
     {
         return store_error_page(lang, &e);
     }
-    let saved = query.as_deref().is_some_and(|q| {
-        parse_pairs(q.as_bytes())
-            .iter()
-            .any(|(k, v)| k == "saved" && v == "1")
-    });
+    let pairs = parse_pairs(query.as_deref().unwrap_or("").as_bytes());
+    let saved = get_param(&pairs, "saved") == Some("1");
+    let cursor = |k: &str| get_param(&pairs, k).map(str::trim).and_then(opt);
     render_card(
         &st,
         lang,
+        &me,
         id,
         StatusCode::OK,
         CardView {
             saved,
+            ok: get_param(&pairs, "ok").and_then(card::ok_key),
+            orders_after: cursor("orders_after"),
+            timeline_after: cursor("timeline_after"),
             ..CardView::default()
         },
     )
@@ -507,6 +522,7 @@ pub async fn save(
         return render_card(
             &st,
             lang,
+            &me,
             id,
             StatusCode::BAD_REQUEST,
             CardView {
@@ -544,7 +560,7 @@ pub async fn save(
                 errors.extend(more);
             }
         }
-        return invalid(&st, lang, id, submitted, errors).await;
+        return invalid(&st, lang, &me, id, submitted, errors).await;
     }
     // The change and its audit row are one transaction.
     let mut fields: Vec<&str> = patch.keys().map(String::as_str).collect();
@@ -565,11 +581,12 @@ pub async fn save(
             }
             Redirect::to(&format!("/customers/{id}?saved=1")).into_response()
         }
-        Err(StoreError::Invalid(errors)) => invalid(&st, lang, id, submitted, errors).await,
+        Err(StoreError::Invalid(errors)) => invalid(&st, lang, &me, id, submitted, errors).await,
         Err(StoreError::Conflict { .. }) => {
             render_card(
                 &st,
                 lang,
+                &me,
                 id,
                 StatusCode::CONFLICT,
                 CardView {
@@ -586,6 +603,7 @@ pub async fn save(
 async fn invalid(
     st: &WebState,
     lang: Lang,
+    me: &Session,
     id: i64,
     submitted: FormValues,
     errors: Vec<FieldError>,
@@ -593,6 +611,7 @@ async fn invalid(
     render_card(
         st,
         lang,
+        me,
         id,
         StatusCode::UNPROCESSABLE_ENTITY,
         CardView {
@@ -700,9 +719,12 @@ fn error_message(lang: Lang, e: &FieldError) -> String {
     lang.t(key).to_string()
 }
 
-async fn render_card(
+/// The card: the profile form, the rep's workplace (contacts, activity, tasks, actions) and
+/// every panel about the customer; each query is keyed by the customer's id.
+pub(crate) async fn render_card(
     st: &WebState,
     lang: Lang,
+    me: &Session,
     id: i64,
     status: StatusCode,
     view: CardView,
@@ -712,41 +734,72 @@ async fn render_card(
         Err(StoreError::NotFound { .. }) => return not_found(lang),
         Err(e) => return store_error_page(lang, &e),
     };
+    let order_filter = OrderFilter {
+        customer_id: Some(id),
+        ..OrderFilter::default()
+    };
+    let mut orders_after = view.orders_after.clone();
+    let mut timeline_after = view.timeline_after.clone();
+    let mut bad_cursor = false;
     let loaded = async {
         let contacts = st.store.contacts(id).await?;
-        let orders = st
+        let page = |limit: u32, after: &Option<String>| PageRequest {
+            limit: Some(limit),
+            after: after.clone(),
+        };
+        // A stale or edited cursor shows the first page (with a notice), never an error.
+        let orders = match st
             .store
-            .list_orders(
-                &OrderFilter {
-                    customer_id: Some(id),
-                    ..OrderFilter::default()
-                },
-                &PageRequest {
-                    limit: Some(500),
-                    after: None,
-                },
-            )
-            .await?;
-        let interactions = st
+            .list_orders(&order_filter, &page(ORDERS_PER_PAGE, &orders_after))
+            .await
+        {
+            Err(StoreError::Invalid(_)) if orders_after.is_some() => {
+                bad_cursor = true;
+                orders_after = None;
+                st.store
+                    .list_orders(&order_filter, &page(ORDERS_PER_PAGE, &None))
+                    .await?
+            }
+            r => r?,
+        };
+        let interactions = match st
             .store
-            .list_interactions(
-                Some(id),
-                None,
-                &PageRequest {
-                    limit: Some(50),
-                    after: None,
-                },
-            )
-            .await?;
+            .list_interactions(Some(id), None, &page(TIMELINE_PER_PAGE, &timeline_after))
+            .await
+        {
+            Err(StoreError::Invalid(_)) if timeline_after.is_some() => {
+                bad_cursor = true;
+                timeline_after = None;
+                st.store
+                    .list_interactions(Some(id), None, &page(TIMELINE_PER_PAGE, &None))
+                    .await?
+            }
+            r => r?,
+        };
         let history = st.store.customer_history(id, 50).await?;
         let stored = st.store.customer_value(id).await?;
-        Ok::<_, StoreError>((contacts, orders, interactions, history, stored))
+        // Without stored figures the value panel adds up the orders themselves (at most 500
+        // orders, counted as orders: the store pages orders, not lines).
+        let totals = match &stored {
+            Some(_) => None,
+            None => Some(
+                st.store
+                    .list_orders(&order_filter, &page(500, &None))
+                    .await?,
+            ),
+        };
+        Ok::<_, StoreError>((contacts, orders, interactions, history, stored, totals))
     }
     .await;
-    let (contacts, orders, interactions, history, stored) = match loaded {
+    let (contacts, orders, interactions, history, stored, totals) = match loaded {
         Ok(x) => x,
         Err(e) => return store_error_page(lang, &e),
     };
+    let extras = match card::load(st, me, &customer).await {
+        Ok(x) => x,
+        Err(e) => return crate::app_error_page(lang, &e),
+    };
+    let posted = view.posted.as_ref();
     let values = view
         .values
         .clone()
@@ -759,9 +812,10 @@ async fn render_card(
     };
     let d = &customer.data;
     let title = d.name.clone();
-    let revenue: i64 = orders.items.iter().map(|o| o.amount.cents()).sum();
-    let cost: i64 = orders.items.iter().map(|o| o.cost.cents()).sum();
-    let partial = orders.next.is_some();
+    let all_orders = totals.as_ref().map(|p| p.items.as_slice()).unwrap_or(&[]);
+    let revenue: i64 = all_orders.iter().map(|o| o.amount.cents()).sum();
+    let cost: i64 = all_orders.iter().map(|o| o.cost.cents()).sum();
+    let partial = totals.as_ref().is_some_and(|p| p.next.is_some());
     let back = format!("/customers/{id}");
     let body = html! {
         div.pagehead {
@@ -775,13 +829,16 @@ async fn render_card(
                     @if let Some(r) = &d.region { " · " (r) }
                 }
                 p { a #brief-link href=(format!("/customers/{id}/brief")) { (crate::work::t(lang, "fu.brief")) " →" } }
-                p { a #order-link href=(format!("/customers/{id}/orders/new")) { (crate::work::t(lang, "ord.new")) " →" } }
             }
         }
+        (card::actions(lang, id))
         @if let Some(m) = customer.merged_into {
             div.notice.warn { (lang.t("card.merged")) " " a href=(format!("/customers/{m}")) { "#" (m) } }
         }
         @if view.saved { div.notice.ok role="status" id="saved" { (lang.t("card.saved")) } }
+        @if let Some(k) = view.ok { div.notice.ok role="status" id="done" { (card::t(lang, k)) } }
+        @if bad_cursor { div.notice.warn role="status" { (card::t(lang, "cw.bad_cursor")) } }
+        @if let Some(p) = posted { (card::posted_notice(lang, p)) }
         @if let Some(n) = &view.notice { div.notice.warn role="alert" { (n) } }
         @if !view.errors.is_empty() { div.notice.error role="alert" id="invalid" { (lang.t("card.invalid")) } }
         @if let Some(mine) = &view.conflict {
@@ -857,80 +914,26 @@ async fn render_card(
                 }
             }
             div.side {
-                (value_panel(lang, stored.as_ref(), revenue, cost, orders.items.len(), partial))
-                section.panel id="contacts" {
-                    h2 { (lang.t("card.contacts")) }
-                    @if contacts.is_empty() {
-                        p.empty { (lang.t("card.no_contacts")) }
-                    } @else {
-                        ul.contacts {
-                            @for c in &contacts {
-                                li {
-                                    strong { (c.data.name) }
-                                    @if c.data.is_primary { " " span.badge { (lang.t("card.primary")) } }
-                                    @if let Some(t) = &c.data.title { br; span.muted { (t) } }
-                                    @if let Some(p) = &c.data.phone { br; (p) }
-                                    @if let Some(e) = &c.data.email { br; a href=(format!("mailto:{e}")) { (e) } }
-                                    @if let Some(n) = &c.data.notes { br; small.muted { (n) } }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        section.panel.flush id="orders" {
-            h2 { (lang.t("card.orders")) }
-            @if orders.items.is_empty() {
-                p.empty { (lang.t("card.no_orders")) }
-            } @else {
-                table.data {
-                    thead { tr {
-                        th { (lang.t("card.date")) }
-                        th { (lang.t("card.order_ref")) }
-                        th { (lang.t("card.category")) }
-                        th.num { (lang.t("card.lines")) }
-                        th.num { (lang.t("card.amount")) }
-                        th.num { (lang.t("card.cost")) }
-                        th.num { (lang.t("card.margin")) }
-                    } }
-                    tbody {
-                        @for o in orders.items.iter().take(20) {
-                            tr {
-                                td.nowrap { (i18n::date(lang, o.ordered_on)) }
-                                td.mono { (o.order_ref) }
-                                td { (o.lines.iter().filter_map(|l| l.category.as_deref()).collect::<Vec<_>>().join(", ")) }
-                                td.num { (o.lines.len()) }
-                                td.num { (i18n::money_cents(lang, o.amount.cents())) }
-                                td.num { (i18n::money_cents(lang, o.cost.cents())) }
-                                td.num { (i18n::money_cents(lang, o.amount.cents() - o.cost.cents())) }
-                            }
-                        }
-                    }
-                }
-                @if orders.items.len() > 20 { p.muted.pad { (lang.t("card.more_orders")) } }
+                (value_panel(lang, stored.as_ref(), revenue, cost, all_orders.len(), partial))
+                (card::relations(lang, &customer, &extras))
+                (card::contacts(lang, id, &contacts, posted))
             }
         }
         div.twocol {
-            section.panel id="timeline" {
-                h2 { (lang.t("card.timeline")) }
-                @if interactions.items.is_empty() {
-                    p.empty { (lang.t("card.no_interactions")) }
-                } @else {
-                    ol.timeline {
-                        @for i in &interactions.items {
-                            li class=(format!("kind-{}", i.kind.as_str())) {
-                                div.when { (i18n::datetime(lang, i.occurred_at)) }
-                                div {
-                                    span class=(format!("badge kind-{}", i.kind.as_str())) { (lang.t(&format!("kind.{}", i.kind.as_str()))) }
-                                    @if let Some(by) = &i.by { " " span.muted { (lang.t("card.by")) " " (by) } }
-                                }
-                                p { (i.text) }
-                            }
-                        }
-                    }
-                }
-            }
+            (card::activity(lang, id, posted))
+            (card::tasks(lang, id, &extras.tasks, posted))
+        }
+        div.twocol {
+            (card::invoices(lang, &extras.invoices))
+            (card::tickets(lang, &extras.tickets))
+        }
+        div.twocol {
+            (card::opportunities(lang, &extras.opportunities))
+            (card::surveys(lang, &extras.surveys))
+        }
+        (card::orders(lang, id, &orders, orders_after.as_deref()))
+        div.twocol {
+            (card::timeline(lang, id, &interactions, timeline_after.as_deref()))
             section.panel id="history" {
                 h2 { (lang.t("card.history")) }
                 @if history.is_empty() {

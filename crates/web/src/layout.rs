@@ -8,6 +8,7 @@ use crate::i18n::Lang;
 
 /// The main navigation: (path, `active` key, label key, what opening it takes).
 const NAV: &[(&str, &str, &str, Action)] = &[
+    ("/my-day", "myday", "myday.nav", Action::ReadRecords),
     (
         "/customers",
         "customers",
@@ -43,6 +44,7 @@ fn label(lang: Lang, key: &str) -> &'static str {
     match key {
         "work.nav" => crate::work::t(lang, key),
         "leads.nav" => crate::leads::t(lang, key),
+        k if k.starts_with("myday.") => crate::myday::t(lang, k),
         k => lang.t(k),
     }
 }
@@ -62,6 +64,7 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (lang.t("app.name")) }
                 link rel="stylesheet" href="/static/patron.css";
+                script src="/static/picker.js" defer {}
                 // A neutral favicon so browsers do not ask the API for one.
                 link rel="icon" href=(PreEscaped("data:,"));
             }
@@ -80,6 +83,9 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
                                 a href=(href) class=[(active == *key).then_some("active")] { (label(lang, name)) }
                             }
                         }
+                        @if may(Action::ReadRecords) {
+                            a href="/customers/new" id="new-customer" class=(if active == "newcustomer" { "newcust active" } else { "newcust" }) { "+ " (label(lang, "myday.new_customer")) }
+                        }
                     }
                     form.langswitch method="post" action="/lang" { (crate::auth::csrf_field())
                         input type="hidden" name="back" value=(back);
@@ -93,6 +99,13 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
                         form.logout method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(me.csrf);
                             span.who { (me.username) }
+                            @if me.unread > 0 {
+                                " "
+                                a.unread href="/inbox" id="unread" title=(label(lang, "myday.unread_title")) {
+                                    (me.unread)
+                                    span.sr { " " (label(lang, "myday.unread_title")) }
+                                }
+                            }
                             " "
                             button type="submit" id="logout" { (lang.t("auth.sign_out")) }
                         }

@@ -11,6 +11,7 @@ pub mod lead;
 pub mod opportunity;
 mod records;
 pub mod service;
+pub mod task;
 mod transfer;
 pub mod value;
 
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Opportunity(args) => opportunity::run(&open(&cli.database).await?, args).await,
         Command::Campaign(args) => campaign::run(&open(&cli.database).await?, args).await,
         Command::Lead(args) => lead::run(&open(&cli.database).await?, args).await,
+        Command::Task(args) => task::run(&open(&cli.database).await?, args).await,
         Command::Review { from, to } => {
             followup::review(&open(&cli.database).await?, from, to).await
         }

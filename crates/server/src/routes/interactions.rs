@@ -85,7 +85,7 @@ pub async fn list_for_customer(
 
 /// Checks what the store leaves to the caller: a storable date, and on replace, that the
 /// contact belongs to the customer.
-async fn check(
+pub(crate) async fn check(
     state: &AppState,
     customer_id: i64,
     input: &InteractionInput,

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::auth::Me;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiPath, ApiQuery};
 use crate::routes::check_date_range;
 use crate::AppState;
 
@@ -122,7 +122,7 @@ pub async fn holds(State(state): State<AppState>, me: Me) -> Result<Response, Ap
 }
 
 /// The optional body of an approval or a rejection.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HoldDecision {
     /// Why (shown to the rep who placed the order).
@@ -130,26 +130,15 @@ pub struct HoldDecision {
     pub reason: Option<String>,
 }
 
+impl crate::extract::JsonBody for HoldDecision {}
+
 async fn decide(
     state: &AppState,
     me: &Me,
     hold_id: i64,
     approve: bool,
-    body: &[u8],
+    decision: HoldDecision,
 ) -> Result<Response, ApiError> {
-    let decision: HoldDecision = if body.iter().all(u8::is_ascii_whitespace) {
-        HoldDecision { reason: None }
-    } else {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(
-                "invalid_json",
-                format!(
-                    "the body is not a decision ({{\"reason\": \"...\"}}): {}",
-                    patron_app::tasks::excerpt(&e.to_string(), 200)
-                ),
-            )
-        })?
-    };
     let h = patron_app::custody::decide_hold(
         &state.store,
         me,
@@ -166,18 +155,18 @@ pub async fn approve(
     State(state): State<AppState>,
     me: Me,
     ApiPath(hold_id): ApiPath<i64>,
-    body: axum::body::Bytes,
+    ApiJsonOrEmpty(decision): ApiJsonOrEmpty<HoldDecision>,
 ) -> Result<Response, ApiError> {
-    decide(&state, &me, hold_id, true, &body).await
+    decide(&state, &me, hold_id, true, decision).await
 }
 
 pub async fn reject(
     State(state): State<AppState>,
     me: Me,
     ApiPath(hold_id): ApiPath<i64>,
-    body: axum::body::Bytes,
+    ApiJsonOrEmpty(decision): ApiJsonOrEmpty<HoldDecision>,
 ) -> Result<Response, ApiError> {
-    decide(&state, &me, hold_id, false, &body).await
+    decide(&state, &me, hold_id, false, decision).await
 }
 
 pub async fn tickets(

@@ -145,7 +145,7 @@ async fn body(
             form method="post" action="/work/pipeline" id="opportunity-form" novalidate { (crate::auth::csrf_field())
                 div.formgrid {
                     (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "o-customer", err("customer"),
-                        input("o-customer", "customer", "text", &v("customer", ""), err("customer").is_some())))
+                        crate::newcustomer::picker_input("o-customer", "customer", &v("customer", ""), err("customer").is_some())))
                     (field(t(lang, "pl.name"), "o-name", err("name"), input("o-name", "name", "text", &v("name", ""), err("name").is_some())))
                     (field(t(lang, "pl.stage"), "o-stage", err("stage"), html! {
                         select id="o-stage" name="stage" { @for s in STAGES { option value=(s) selected[v("stage", "prospecting") == *s] { (t(lang, &format!("pl.stage.{s}"))) } } }

@@ -171,7 +171,7 @@ async fn render(
             (field(t(lang, "work.from"), "q-from", errors.get("from"), input("q-from", "from", "date", &q.from.to_string(), errors.get("from").is_some())))
             (field(t(lang, "work.to"), "q-to", errors.get("to"), input("q-to", "to", "date", &q.to.to_string(), errors.get("to").is_some())))
             (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "q-customer", if submitted.is_none() { errors.get("customer") } else { None },
-                input("q-customer", "customer", "text", &q.raw_customer, false)))
+                crate::newcustomer::picker_input("q-customer", "customer", &q.raw_customer, false)))
             div.actions { button.primary type="submit" { (t(lang, "work.show")) } }
         }
         @if manager {
@@ -262,7 +262,7 @@ async fn render(
                 form method="post" action="/work/receivables/payment" id="payment-form" novalidate { (crate::auth::csrf_field())
                     div.formgrid {
                         (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "p-customer", submitted.and(errors.get("customer")),
-                            input("p-customer", "customer", "text", &v("customer"), submitted.and(errors.get("customer")).is_some())))
+                            crate::newcustomer::picker_input("p-customer", "customer", &v("customer"), submitted.and(errors.get("customer")).is_some())))
                         (field(t(lang, "rcv.payment_invoice"), "p-invoice_id", errors.get("invoice_id"),
                             input("p-invoice_id", "invoice_id", "text", &v("invoice_id"), errors.get("invoice_id").is_some())))
                         (field(t(lang, "work.amount"), "p-amount", errors.get("amount"),

@@ -176,7 +176,7 @@ async fn body(
         form.filters.panel method="get" action="/work/service" {
             (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "q-customer",
                 if submitted.is_none() { errors.get("customer") } else { None },
-                input("q-customer", "customer", "text", q.get("customer"), false)))
+                crate::newcustomer::picker_input("q-customer", "customer", q.get("customer"), false)))
             div.actions { button.primary type="submit" { (t(lang, "work.show")) } }
         }
         @if manages(me) {
@@ -256,7 +256,7 @@ async fn body(
                 form method="post" action="/work/service/tickets" id="ticket-form" novalidate { (crate::auth::csrf_field())
                     div.formgrid {
                         (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "tk-customer", err("ticket", "customer").as_deref(),
-                            input("tk-customer", "customer", "text", &v("ticket", "customer", &cust), err("ticket", "customer").is_some())))
+                            crate::newcustomer::picker_input("tk-customer", "customer", &v("ticket", "customer", &cust), err("ticket", "customer").is_some())))
                         (field(t(lang, "svc.kind"), "tk-kind", err("ticket", "kind").as_deref(), html! {
                             select id="tk-kind" name="kind" { @for k in KINDS { option value=(k) selected[v("ticket", "kind", "complaint") == *k] { (t(lang, &format!("svc.kind.{k}"))) } } }
                         }))
@@ -276,7 +276,7 @@ async fn body(
                 form method="post" action="/work/service/surveys" id="survey-form" novalidate { (crate::auth::csrf_field())
                     div.formgrid {
                         (field(&format!("{} ({})", t(lang, "work.customer"), t(lang, "work.customer_hint")), "sv-customer", err("survey", "customer").as_deref(),
-                            input("sv-customer", "customer", "text", &v("survey", "customer", &cust), err("survey", "customer").is_some())))
+                            crate::newcustomer::picker_input("sv-customer", "customer", &v("survey", "customer", &cust), err("survey", "customer").is_some())))
                         (field(t(lang, "svc.survey_kind"), "sv-kind", err("survey", "kind").as_deref(), html! {
                             select id="sv-kind" name="kind" { @for k in SURVEYS { option value=(k) selected[v("survey", "kind", "csat") == *k] { (k.to_uppercase()) } } }
                         }))
