@@ -554,10 +554,15 @@ async fn rep_works_from_the_card(store: Store) {
         relations.contains(&format!("href=\"/customers/{acme}\"")),
         "{relations}"
     );
+    // The referrer's card lists the customer it brought, by link.
     let page = http.send("GET", &card, &ann_s, None).await;
-    assert!(page
-        .section("relations")
-        .contains("Introduced us to Cathay"));
+    assert!(
+        page.section("relations")
+            .contains(&format!("href=\"/customers/{cathay}\"")),
+        "{}",
+        page.section("relations")
+    );
+    assert!(page.section("timeline").contains("Introduced us to Cathay"));
     // A referral of a customer she does not see is refused next to the field.
     let r = http
         .post_form(

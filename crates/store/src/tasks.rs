@@ -302,4 +302,18 @@ impl Store {
                 .bind(at).bind(user_id).execute(pool).await?.rows_affected(),
         }))
     }
+
+    /// The live customers that customer `id` brought (whose `referred_by` is `id`), newest
+    /// first, at most `limit`: id and name.
+    pub async fn referred_customers(
+        &self,
+        id: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let sql = format!(
+            "SELECT id, name FROM customers WHERE referred_by = $1 AND merged_into IS NULL ORDER BY id DESC LIMIT {}",
+            limit.clamp(1, 500)
+        );
+        Ok(with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_all(pool).await?))
+    }
 }

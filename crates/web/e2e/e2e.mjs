@@ -718,16 +718,154 @@ try {
   assert.equal((await claimRow.first().locator("td:nth-child(2)").innerText()).trim(), USERS.rep, "claimed by the rep");
   await shot(page, "18-audit-claims");
 
+  // ---- the rep's day from the card: new customer, contact, activities, tasks, notifications
+  current = rp;
+  await rp.setViewportSize(DESKTOP);
+  step("rep: new customer with a Chinese name; a second one with the same phone gets the duplicate warning");
+  await visit(rp, "/customers");
+  await Promise.all([rp.waitForURL(/\/customers\/new$/), rp.click("#new-customer")]);
+  const cnName = `华为贸易 ${stamp}`;
+  const digits = String(stamp).slice(-8);
+  const phone = `+86 138 ${digits.slice(0, 4)} ${digits.slice(4)}`;
+  await rp.fill("#n-name", cnName);
+  await rp.fill("#n-company", "深圳测试有限公司");
+  await rp.fill("#n-phone", phone);
+  await Promise.all([rp.waitForURL(/\/customers\/\d+\?saved=1$/), rp.click("#create")]);
+  const newId = Number(new URL(rp.url()).pathname.split("/").pop());
+  assert.ok((await rp.locator("main h1").innerText()).startsWith(cnName), "the card of the new customer");
+  await visit(rp, "/customers/new");
+  await rp.fill("#n-name", "另一家公司");
+  await rp.fill("#n-phone", phone.replace(/ /g, ""));
+  await Promise.all([
+    rp.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/customers/new"),
+    rp.click("#create"),
+  ]);
+  await rp.locator("#duplicates").waitFor();
+  assert.match(await rp.locator("#duplicates").innerText(), new RegExp(cnName), "the likely duplicate is named");
+  assert.equal(await rp.locator(`#duplicates a[href="/customers/${newId}"]`).count(), 1, "with a link to open it");
+  assert.match(new URL(rp.url()).pathname, /^\/customers\/new$/, "nothing created yet");
+  await shot(rp, "40-new-customer-duplicate-warning");
+
+  step("rep: on the card — add a contact, log a complaint and a promise (the promise makes a task)");
+  await visit(rp, `/customers/${newId}`);
+  const newContact = rp.locator("#contacts details.cardform").last();
+  await newContact.locator("summary").click();
+  await rp.fill("#contact-new-name", "李娜");
+  await rp.fill("#contact-new-title", "采购经理");
+  await rp.fill("#contact-new-phone", "+86 139 0000 1111");
+  await rp.selectOption("#contact-new-purchase_role", "decision_maker");
+  await rp.fill("#contact-new-birthday", "1985-04-12");
+  await Promise.all([rp.waitForURL(/ok=contact_added/), newContact.locator('button[type="submit"]').click()]);
+  assert.match(await rp.locator("#contacts").innerText(), /李娜/, "the contact is on the card");
+  await rp.selectOption("#a-kind", "complaint");
+  await rp.fill("#a-text", "E2E: the last delivery arrived two days late.");
+  await Promise.all([rp.waitForURL(/ok=logged/), rp.click('#activity-form button[type="submit"]')]);
+  assert.match(await rp.locator("#timeline").innerText(), /two days late/, "the complaint is on the timeline");
+  const promise = `E2E promise ${stamp}: send the revised quote`;
+  await rp.selectOption("#a-kind", "promise");
+  await rp.fill("#a-text", promise);
+  const dueToday = new Date(Date.now() + 3600 * 1000).toISOString().slice(0, 16);
+  await rp.fill("#a-due", dueToday);
+  await Promise.all([rp.waitForURL(/ok=logged/), rp.click('#activity-form button[type="submit"]')]);
+  assert.match(await rp.locator("#tasks").innerText(), new RegExp(`E2E promise ${stamp}`), "the promise made a task on the card");
+  await shot(rp, "41-card-after-contact-and-promise");
+
+  step("rep: start an opportunity and a ticket from the card");
+  const cardDeal = `E2E card deal ${stamp}`;
+  await rp.fill('#opportunity-start input[name="name"]', cardDeal);
+  await Promise.all([
+    rp.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/work/pipeline"),
+    rp.click('#opportunity-start button[type="submit"]'),
+  ]);
+  await rp.waitForLoadState();
+  assert.equal(await rp.inputValue("#o-customer"), `#${newId}`, "the customer is chosen already");
+  assert.equal(await rp.inputValue("#o-name"), cardDeal);
+  await rp.fill("#o-amount", "8800.00");
+  await rp.fill("#o-expected_close", day(45));
+  await Promise.all([rp.waitForURL(/ok=created/), rp.click('#opportunity-form button[type="submit"]')]);
+  await visit(rp, `/customers/${newId}`);
+  assert.match(await rp.locator("#opportunities").innerText(), new RegExp(cardDeal), "the opportunity is on the card");
+  await Promise.all([rp.waitForURL(/\/work\/service\?customer=/), rp.click("#ticket-link")]);
+  assert.equal(await rp.inputValue("#tk-customer"), `#${newId}`, "the ticket form has the customer");
+  const cardTicket = `E2E card ticket ${stamp}`;
+  await rp.fill("#tk-subject", cardTicket);
+  await Promise.all([rp.waitForURL(/ok=opened/), rp.click('#ticket-form button[type="submit"]')]);
+  await visit(rp, `/customers/${newId}`);
+  assert.match(await rp.locator("#tickets").innerText(), new RegExp(cardTicket), "the ticket is on the card");
+
+  step("rep: My day lists the promise's task; Done takes it off");
+  await Promise.all([rp.waitForURL(/\/my-day$/), rp.click('nav.mainnav a[href="/my-day"]')]);
+  const promiseTask = rp.locator("#today li.task", { hasText: `E2E promise ${stamp}` });
+  await promiseTask.waitFor();
+  await shot(rp, "42-my-day");
+  await Promise.all([rp.waitForURL(/ok=done/), promiseTask.locator('form[action$="/done"] button').click()]);
+  assert.equal(await promiseTask.count(), 0, "done: no longer open");
+
+  step("manager: sets a credit limit on the rep's new customer; rep: an order over it is held");
+  current = mp;
+  await visit(mp, `/customers/${newId}`);
+  await mp.fill("#f-credit_limit", "100");
+  await Promise.all([mp.waitForURL(/saved=1/), mp.click('#profile button[type="submit"]')]);
+  current = rp;
+  await visit(rp, `/customers/${newId}/orders/new`);
+  const heldRef = `E2E-HOLD-${stamp}`;
+  await rp.fill("#ord-ref", heldRef);
+  await rp.fill("#ord-category", "Jazz");
+  await rp.fill("#ord-quantity", "1");
+  await rp.fill("#ord-amount", "500.00");
+  await rp.fill("#ord-cost", "200.00");
+  await rp.fill("#ord-due", "30");
+  await rp.check('#order-form input[name="hold"]');
+  await Promise.all([rp.waitForURL(/ok=held/), rp.click('#order-form button[type="submit"]')]);
+
+  step("manager: approves the held order with a reason; the rep sees the notification");
+  current = mp;
+  await visit(mp, "/work/receivables");
+  const holdRow = mp.locator("tr[id^=hold-]", { has: mp.locator(`a[href="/customers/${newId}"]`) });
+  await holdRow.waitFor();
+  const reason = `E2E: long-standing buyer, approved ${stamp}`;
+  await holdRow.locator('input[name="reason"]').fill(reason);
+  await Promise.all([mp.waitForURL(/ok=approved/), holdRow.locator("button.primary").click()]);
+  current = rp;
+  await visit(rp, "/my-day");
+  const unread = Number((await rp.locator("#unread").innerText()).replace(/\D+/g, ""));
+  assert.ok(unread >= 1, `the rep's header shows unread notifications (${unread})`);
+  assert.match(await rp.locator("#notifications").innerText(), new RegExp(reason), "My day shows the reason");
+  await Promise.all([rp.waitForURL(/\/inbox$/), rp.click("#unread")]);
+  const note1 = rp.locator("#inbox li.note.unread", { hasText: reason });
+  await note1.waitFor();
+  await shot(rp, "43-inbox");
+  await Promise.all([rp.waitForURL(new RegExp(`/customers/${newId}$`)), note1.locator("button").click()]);
+
+  step("screenshots of the card, My day and the new-customer form in English and Chinese");
+  await rp.setViewportSize(DESKTOP);
+  await visit(rp, `/customers/${newId}`);
+  await shot(rp, "44-card-en");
+  await visit(rp, "/customers/new");
+  await shot(rp, "45-new-customer-en");
+  await visit(rp, "/my-day");
+  await shot(rp, "46-my-day-en");
+  await Promise.all([rp.waitForURL(/\/my-day$/), rp.click('form.langswitch button[value="zh"]')]);
+  assert.equal(await rp.locator("html").getAttribute("lang"), "zh-CN");
+  await shot(rp, "46-my-day-zh");
+  await visit(rp, `/customers/${newId}`);
+  await shot(rp, "44-card-zh");
+  await visit(rp, "/customers/new");
+  await shot(rp, "45-new-customer-zh");
+  await Promise.all([rp.waitForURL(/\/customers\/new$/), rp.click('form.langswitch button[value="en"]')]);
+
   step("every role's key pages at desktop (1280x800) and phone (390x844) widths");
   const tours = [
     [admin, "admin", ["/customers", "/dashboard", "/leads", "/admin/users", "/admin/audit", "/work/receivables"]],
     [manager, "manager", ["/customers", "/work/review", "/work/pipeline", "/admin/users"]],
-    [rep, "rep", ["/customers", `/customers/${mine}`, "/work/followup", "/work/service", "/pool", `/customers/${mine}/orders/new`]],
+    [rep, "rep", ["/customers", `/customers/${mine}`, "/work/followup", "/work/service", "/pool", `/customers/${mine}/orders/new`, "/my-day", "/inbox", "/customers/new"]],
     [analyst, "analyst", ["/dashboard", "/work/campaigns"]],
   ];
   const shots = new Map([
     ["phone:rep:/customers", "30-phone-rep-customer-list"],
     [`phone:rep:/customers/${mine}`, "31-phone-rep-customer-card"],
+    ["phone:rep:/my-day", "37-phone-rep-my-day"],
+    ["phone:rep:/customers/new", "38-phone-rep-new-customer"],
     ["phone:admin:/dashboard", "32-phone-admin-dashboard"],
     ["phone:manager:/work/review", "33-phone-manager-review"],
     ["phone:analyst:/dashboard", "34-phone-analyst-dashboard"],

@@ -25,7 +25,7 @@ use patron_domain::{
     Contact, ContactInput, CustomValue, Customer, Interaction, InteractionInput, InteractionKind,
     Order, PurchaseRole,
 };
-use patron_store::{Opportunity, Page, PageRequest, StoreError, TaskChange};
+use patron_store::{Opportunity, Page, StoreError, TaskChange};
 
 use crate::customers::CardView;
 use crate::i18n::{self, Lang};
@@ -73,7 +73,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "您无权查看的客户",
     ),
     ("cw.referred", "Referrals it made", "它推荐的客户"),
-    ("cw.no_referrals", "No referrals logged.", "尚无推荐记录。"),
+    (
+        "cw.no_referrals",
+        "It has not brought any customer yet.",
+        "尚未推荐任何客户。",
+    ),
     ("cw.custom", "Custom fields", "自定义字段"),
     ("cw.no_custom", "No custom fields.", "无自定义字段。"),
     ("cw.yes", "yes", "是"),
@@ -632,12 +636,7 @@ async fn log_activity(
     let Some(kind) = kind.filter(|_| errors.is_empty()) else {
         return at.refused("activity".into(), form, errors).await;
     };
-    // The referral's text names the customer it brought: the store keeps no other link from
-    // the referrer to the referred (only the referred customer's `referred_by`).
-    let mut text = form.get("text").to_string();
-    if let Some(r) = referred {
-        text.push_str(&format!(" (→ #{r})"));
-    }
+    let text = form.get("text").to_string();
     let input = InteractionInput {
         kind,
         occurred_at,
@@ -748,7 +747,8 @@ pub(crate) struct Extras {
     pub tickets: Vec<Ticket>,
     pub opportunities: Vec<Opportunity>,
     pub surveys: Vec<Survey>,
-    pub referrals: Vec<Interaction>,
+    /// The customers it brought: id, and name when the caller sees them.
+    pub referrals: Vec<(i64, Option<String>)>,
 }
 
 /// Rows shown at most in the card's small lists.
@@ -800,17 +800,14 @@ pub(crate) async fn load(st: &WebState, me: &Session, c: &Customer) -> Result<Ex
         .collect();
     let opportunities = store.customer_opportunities(id).await?;
     let surveys = store.surveys(id).await?;
-    let referrals = store
-        .list_interactions(
-            Some(id),
-            Some(InteractionKind::Referral),
-            &PageRequest {
-                limit: Some(LIST as u32),
-                after: None,
-            },
-        )
-        .await?
-        .items;
+    let brought = store.referred_customers(id, LIST as u32).await?;
+    let seen = me
+        .readable(store, &brought.iter().map(|(r, _)| *r).collect::<Vec<_>>())
+        .await?;
+    let referrals = brought
+        .into_iter()
+        .map(|(r, name)| (r, seen.contains(&r).then_some(name)))
+        .collect();
     Ok(Extras {
         owner,
         referrer,
@@ -867,8 +864,13 @@ pub(crate) fn relations(lang: Lang, c: &Customer, x: &Extras) -> Markup {
                 p.empty { (t(lang, "cw.no_referrals")) }
             } @else {
                 ul.plain id="referrals" {
-                    @for i in &x.referrals {
-                        li { span.muted { (i18n::date(lang, i.occurred_at.date_naive())) } " " (i.text) }
+                    @for (r, name) in &x.referrals {
+                        li {
+                            @match name {
+                                Some(n) => a href=(format!("/customers/{r}")) { (n) },
+                                None => span.muted { (t(lang, "cw.other_customer")) },
+                            }
+                        }
                     }
                 }
             }

@@ -40,3 +40,6 @@ CREATE TABLE notifications (
     read_at     TIMESTAMPTZ
 );
 CREATE INDEX notifications_by_user ON notifications (user_id, read_at, id);
+
+-- The customers one customer brought (the card's "referrals it made").
+CREATE INDEX customers_referred_by ON customers (referred_by) WHERE referred_by IS NOT NULL;
