@@ -160,7 +160,8 @@ async fn body(
             _ => None,
         }
     };
-    let cust = customer.map(|c| c.to_string()).unwrap_or_default();
+    // As a reference the forms read back: `#id` (a bare number is a customer number).
+    let cust = customer.map(|c| format!("#{c}")).unwrap_or_default();
     let ok = match q.get("ok") {
         "opened" => Some("svc.opened"),
         "updated" => Some("svc.updated"),
