@@ -47,22 +47,21 @@ pub async fn assign_lead(
     let assigned = audited.assign_lead(id, owner).await?;
     audited.finish_audit().await?;
     if let Some(o) = owner.filter(|o| *o != session.user.id) {
-        let message = format!(
-            "{} gave you the lead \"{}\"{}",
-            session.user.username,
-            crate::tasks::excerpt(&assigned.name, 80),
-            assigned
-                .company
-                .as_deref()
-                .map(|c| format!(" ({})", crate::tasks::excerpt(c, 80)))
-                .unwrap_or_default()
-        );
+        let lead = match assigned.company.as_deref() {
+            Some(c) => format!(
+                "{} ({})",
+                crate::tasks::excerpt(&assigned.name, 80),
+                crate::tasks::excerpt(c, 80)
+            ),
+            None => crate::tasks::excerpt(&assigned.name, 80),
+        };
+        let facts = crate::tasks::params(&[("by", session.user.username.clone()), ("lead", lead)]);
         notify(
             store,
             o,
             NotificationKind::LeadAssigned,
             None,
-            &message,
+            &facts,
             Some("/leads"),
         )
         .await;
@@ -101,19 +100,18 @@ pub async fn handover(
             .await
             .map(|u| u.username)
             .unwrap_or_else(|_| format!("user {from}"));
-        let message = format!(
-            "{} handed {} customer(s) of {} over to you",
-            session.user.username,
-            moved.len(),
-            from_name
-        );
+        let facts = crate::tasks::params(&[
+            ("by", session.user.username.clone()),
+            ("n", moved.len().to_string()),
+            ("from", from_name),
+        ]);
         let link = (moved.len() == 1).then(|| format!("/customers/{}", moved[0]));
         notify(
             store,
             to,
             NotificationKind::HandedOver,
             (moved.len() == 1).then(|| moved[0]),
-            &message,
+            &facts,
             Some(link.as_deref().unwrap_or("/customers")),
         )
         .await;
@@ -161,18 +159,20 @@ pub async fn decide_hold(
         .await?;
     let h = store.credit_hold(hold_id).await?;
     if h.requested_by != session.user.username {
-        let message = format!(
-            "{} {verb} your held order {} ({}){}",
-            session.user.username,
-            h.order_ref
-                .as_deref()
-                .or(h.order.order_ref.as_deref())
-                .unwrap_or("-"),
-            h.amount,
-            reason
-                .map(|r| format!(": {}", crate::tasks::excerpt(r, 300)))
-                .unwrap_or_default()
-        );
+        let mut facts = crate::tasks::params(&[
+            ("by", session.user.username.clone()),
+            (
+                "order",
+                h.order_ref
+                    .clone()
+                    .or(h.order.order_ref.clone())
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            ("amount", h.amount.to_string()),
+        ]);
+        if let Some(r) = reason {
+            facts.insert("reason".into(), crate::tasks::excerpt(r, 300));
+        }
         crate::tasks::notify_user_named(
             store,
             &h.requested_by,
@@ -182,7 +182,7 @@ pub async fn decide_hold(
                 NotificationKind::HoldRejected
             },
             Some(h.customer_id),
-            &message,
+            &facts,
             Some(&format!("/customers/{}", h.customer_id)),
         )
         .await;

@@ -5,7 +5,9 @@
 //! the caller's scope. Notifications are one user's own.
 
 use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, Utc};
-use patron_domain::task::{Notification, NotificationKind, Task, TaskInput, TaskKind};
+use patron_domain::task::{
+    Notification, NotificationKind, NotificationParams, Task, TaskInput, TaskKind,
+};
 use patron_domain::{FieldError, InteractionInput, InteractionKind};
 use patron_store::{
     LeadFilter, PageRequest, RuleTask, Store, StoreError, TaskChange, TaskFilter, Visibility,
@@ -68,18 +70,17 @@ pub async fn add_task(
 }
 
 async fn tell_assignee(store: &Store, session: &Session, task: &Task) {
-    let message = format!(
-        "{} gave you a task due {}: {}",
-        session.user.username,
-        task.due_at.format("%Y-%m-%d %H:%M"),
-        excerpt(&task.note, 200)
-    );
+    let facts = params(&[
+        ("by", session.user.username.clone()),
+        ("due", task.due_at.format("%Y-%m-%d %H:%M UTC").to_string()),
+        ("note", excerpt(&task.note, 200)),
+    ]);
     notify(
         store,
         task.assignee_id,
         NotificationKind::TaskAssigned,
         task.customer_id,
-        &message,
+        &facts,
         Some("/my-day"),
     )
     .await;
@@ -467,16 +468,13 @@ pub async fn notify(
     user_id: i64,
     kind: NotificationKind,
     customer_id: Option<i64>,
-    message: &str,
+    facts: &NotificationParams,
     link: Option<&str>,
 ) {
     if user_id <= 0 {
         return;
     }
-    if let Err(e) = store
-        .notify(user_id, kind, customer_id, message, link)
-        .await
-    {
+    if let Err(e) = store.notify(user_id, kind, customer_id, facts, link).await {
         tracing::warn!(error = %e, user_id, kind = kind.as_str(), "notification not stored");
     }
 }
@@ -487,12 +485,20 @@ pub async fn notify_user_named(
     username: &str,
     kind: NotificationKind,
     customer_id: Option<i64>,
-    message: &str,
+    facts: &NotificationParams,
     link: Option<&str>,
 ) {
     if let Ok(u) = store.user_by_name(username).await {
-        notify(store, u.id, kind, customer_id, message, link).await;
+        notify(store, u.id, kind, customer_id, facts, link).await;
     }
+}
+
+/// A notification's facts from (name, value) pairs.
+pub fn params(pairs: &[(&str, String)]) -> NotificationParams {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 /// The caller's notifications, newest first (unread only with `unread`).

@@ -111,18 +111,17 @@ pub async fn escalate_breached(
         else {
             continue;
         };
-        let message = format!(
-            "Ticket #{} \"{}\" breached its SLA and was escalated to level {}",
-            t.id,
-            crate::tasks::excerpt(&t.subject, 80),
-            t.escalation_level
-        );
+        let facts = crate::tasks::params(&[
+            ("ticket", t.id.to_string()),
+            ("subject", crate::tasks::excerpt(&t.subject, 80)),
+            ("level", t.escalation_level.to_string()),
+        ]);
         crate::tasks::notify(
             store,
             who,
             patron_domain::task::NotificationKind::TicketEscalated,
             Some(t.customer_id),
-            &message,
+            &facts,
             Some(&format!(
                 "/work/service?customer=%23{}#t{}",
                 t.customer_id, t.id

@@ -1,6 +1,8 @@
 //! Tasks (a rep's to-do items, made by hand, from a promise or by the rules) and in-app
 //! notifications.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -108,14 +110,61 @@ text_enum!(NotificationKind {
     TaskAssigned = "task_assigned",
 });
 
+/// The facts of a notification (`by`, `order`, `amount`, `reason`, ...), from which each
+/// interface words it in its own language.
+pub type NotificationParams = BTreeMap<String, String>;
+
+impl NotificationKind {
+    /// The English wording, with `{param}` placeholders (see [`fill`]).
+    pub fn english(self) -> &'static str {
+        match self {
+            NotificationKind::HoldApproved => "{by} approved your held order {order} ({amount})",
+            NotificationKind::HoldRejected => "{by} rejected your held order {order} ({amount})",
+            NotificationKind::TicketEscalated => {
+                "Ticket #{ticket} \"{subject}\" breached its SLA and was escalated to level {level}"
+            }
+            NotificationKind::LeadAssigned => "{by} gave you the lead \"{lead}\"",
+            NotificationKind::HandedOver => "{by} handed {n} customers of {from} over to you",
+            NotificationKind::TaskAssigned => "{by} gave you a task due {due}: {note}",
+        }
+    }
+
+    /// The message in English from its facts; a `reason` follows after a colon.
+    pub fn message(self, params: &NotificationParams) -> String {
+        let mut m = fill(self.english(), params).unwrap_or_else(|| self.as_str().to_string());
+        if let Some(r) = params.get("reason") {
+            m.push_str(": ");
+            m.push_str(r);
+        }
+        m
+    }
+}
+
+/// `template` with every `{key}` replaced by its parameter; `None` when one is missing.
+pub fn fill(template: &str, params: &NotificationParams) -> Option<String> {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}')? + open;
+        out.push_str(params.get(&rest[open + 1..close])?);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// An in-app notification for one user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     pub id: i64,
     pub kind: NotificationKind,
     pub customer_id: Option<i64>,
-    /// What happened, in words (names, reasons); the interface adds the kind's label.
+    /// What happened, in English (names, reasons); the interface adds the kind's label.
     pub message: String,
+    /// The facts the message was made of, for wording it in another language.
+    #[serde(default)]
+    pub params: NotificationParams,
     /// Where to look (a page of the web interface).
     pub link: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -125,6 +174,26 @@ pub struct Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_are_filled_from_their_facts() {
+        let p: NotificationParams = [("by", "mia"), ("order", "A-1"), ("amount", "$500.00")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(
+            NotificationKind::HoldApproved.message(&p),
+            "mia approved your held order A-1 ($500.00)"
+        );
+        let mut with_reason = p.clone();
+        with_reason.insert("reason".into(), "good payer".into());
+        assert_eq!(
+            NotificationKind::HoldRejected.message(&with_reason),
+            "mia rejected your held order A-1 ($500.00): good payer"
+        );
+        assert_eq!(fill("{by} and {missing}", &p), None);
+        assert_eq!(fill("no braces", &p).as_deref(), Some("no braces"));
+    }
 
     #[test]
     fn a_task_needs_a_note_within_bounds() {

@@ -3,7 +3,9 @@
 //! table, so running the rules again adds nothing.
 
 use chrono::{DateTime, Utc};
-use patron_domain::task::{Notification, NotificationKind, Task, TaskInput, TaskKind};
+use patron_domain::task::{
+    Notification, NotificationKind, NotificationParams, Task, TaskInput, TaskKind,
+};
 
 use crate::commit;
 use crate::{now, with_pool, BeginWrite, Store, StoreError};
@@ -223,18 +225,20 @@ impl Store {
         self.task(id).await
     }
 
-    /// Tells a user something (an inbox entry).
+    /// Tells a user something (an inbox entry): the message is worded from its facts.
     pub async fn notify(
         &self,
         user_id: i64,
         kind: NotificationKind,
         customer_id: Option<i64>,
-        message: &str,
+        params: &NotificationParams,
         link: Option<&str>,
     ) -> Result<(), StoreError> {
+        let message = kind.message(params);
+        let params = serde_json::to_string(params).unwrap_or_else(|_| "{}".into());
         with_pool!(self, pool => sqlx::query(
-            "INSERT INTO notifications (user_id, kind, customer_id, message, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(user_id).bind(kind.as_str()).bind(customer_id).bind(message).bind(link).bind(now())
+            "INSERT INTO notifications (user_id, kind, customer_id, message, params, link, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(user_id).bind(kind.as_str()).bind(customer_id).bind(&message).bind(&params).bind(link).bind(now())
             .execute(pool).await.map(|_| ())?);
         Ok(())
     }
@@ -251,12 +255,13 @@ impl Store {
             String,
             Option<i64>,
             String,
+            String,
             Option<String>,
             DateTime<Utc>,
             Option<DateTime<Utc>>,
         );
         let sql = format!(
-            "SELECT id, kind, customer_id, message, link, created_at, read_at FROM notifications \
+            "SELECT id, kind, customer_id, message, params, link, created_at, read_at FROM notifications \
              WHERE user_id = $1{} ORDER BY id DESC LIMIT {}",
             if unread { " AND read_at IS NULL" } else { "" },
             limit.clamp(1, 500)
@@ -266,12 +271,13 @@ impl Store {
         Ok(rows
             .into_iter()
             .filter_map(
-                |(id, kind, customer_id, message, link, created_at, read_at)| {
+                |(id, kind, customer_id, message, params, link, created_at, read_at)| {
                     Some(Notification {
                         id,
                         kind: kind.parse().ok()?,
                         customer_id,
                         message,
+                        params: serde_json::from_str(&params).unwrap_or_default(),
                         link,
                         created_at,
                         read_at,

@@ -106,6 +106,13 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("myday.mark_read", "Mark read", "标为已读"),
     ("myday.empty_inbox", "No notifications.", "没有通知。"),
     ("myday.nk.hold_approved", "Held order approved", "挂起订单已批准"),
+    // A notification's words in Chinese, from its facts (English: the stored message).
+    ("myday.msg.hold_approved", "", "{by} 批准了您挂起的订单 {order}（{amount}）"),
+    ("myday.msg.hold_rejected", "", "{by} 拒绝了您挂起的订单 {order}（{amount}）"),
+    ("myday.msg.ticket_escalated", "", "工单 #{ticket}「{subject}」已超出 SLA，升级到第 {level} 级"),
+    ("myday.msg.lead_assigned", "", "{by} 把线索「{lead}」分配给了您"),
+    ("myday.msg.handed_over", "", "{by} 把 {from} 的 {n} 位客户移交给了您"),
+    ("myday.msg.task_assigned", "", "{by} 给您分配了任务，截止 {due}：{note}"),
     ("myday.nk.hold_rejected", "Held order rejected", "挂起订单被拒绝"),
     ("myday.nk.ticket_escalated", "Ticket escalated", "工单已升级"),
     ("myday.nk.lead_assigned", "Lead assigned", "线索已分配"),
@@ -407,6 +414,25 @@ fn task_item(lang: Lang, task: &Task, now: DateTime<Utc>, users: &[User]) -> Mar
     }
 }
 
+/// A notification in the interface language: the stored English message, or the Chinese
+/// wording filled from its facts (the English message when a fact is missing).
+fn message(lang: Lang, n: &Notification) -> String {
+    if lang == Lang::En {
+        return n.message.clone();
+    }
+    let template = t(lang, &format!("myday.msg.{}", n.kind.as_str()));
+    match patron_domain::task::fill(template, &n.params) {
+        Some(mut m) => {
+            if let Some(r) = n.params.get("reason") {
+                m.push('：');
+                m.push_str(r);
+            }
+            m
+        }
+        None => n.message.clone(),
+    }
+}
+
 fn note_item(lang: Lang, n: &Notification) -> Markup {
     let unread = n.read_at.is_none();
     html! {
@@ -417,7 +443,7 @@ fn note_item(lang: Lang, n: &Notification) -> Markup {
                 " " span.muted { (i18n::datetime(lang, n.created_at)) }
             }
             form.noteform method="post" action=(format!("/inbox/{}/read", n.id)) { (crate::auth::csrf_field())
-                button.linkish type="submit" { (n.message) }
+                button.linkish type="submit" { (message(lang, n)) }
                 @if n.link.is_some() {
                     " " span.muted { "→ " (t(lang, "myday.open")) }
                 } @else if unread {
@@ -638,7 +664,12 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for (k, en, zh) in MESSAGES {
             assert!(seen.insert(*k), "duplicate key {k}");
-            assert!(!en.is_empty() && !zh.is_empty(), "empty label for {k}");
+            // The notifications' English words are the stored messages (see `message`).
+            let english_elsewhere = k.starts_with("myday.msg.");
+            assert!(
+                (english_elsewhere || !en.is_empty()) && !zh.is_empty(),
+                "empty label for {k}"
+            );
             assert!(
                 !crate::i18n::keys().any(|m| m == *k),
                 "{k} is in the main catalogue too"
@@ -672,6 +703,57 @@ mod tests {
         for k in ["phone", "email", "name"] {
             assert!(known(&format!("nc.same.{k}")));
         }
+    }
+
+    #[test]
+    fn every_notification_reads_in_chinese_from_the_facts_of_its_english_words() {
+        use patron_domain::task::{fill, NotificationKind, NotificationParams};
+        for k in NotificationKind::ALL {
+            // The facts the English words need are what the Chinese words may use.
+            let english = k.english();
+            let facts: NotificationParams = english
+                .split('{')
+                .skip(1)
+                .filter_map(|p| p.split_once('}'))
+                .map(|(key, _)| (key.to_string(), format!("<{key}>")))
+                .collect();
+            let zh = t(Lang::Zh, &format!("myday.msg.{}", k.as_str()));
+            let worded = fill(zh, &facts)
+                .unwrap_or_else(|| panic!("{k}: {zh} needs a fact the English words do not have"));
+            assert!(!worded.is_empty());
+        }
+        let n = Notification {
+            id: 1,
+            kind: NotificationKind::HoldRejected,
+            customer_id: Some(7),
+            message: "mia rejected your held order A-1 ($5.00): too much open".into(),
+            params: [
+                ("by", "mia"),
+                ("order", "A-1"),
+                ("amount", "$5.00"),
+                ("reason", "too much open"),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+            link: None,
+            created_at: Utc::now(),
+            read_at: None,
+        };
+        assert_eq!(message(Lang::En, &n), n.message);
+        assert_eq!(
+            message(Lang::Zh, &n),
+            "mia 拒绝了您挂起的订单 A-1（$5.00）：too much open"
+        );
+        let bare = Notification {
+            params: Default::default(),
+            ..n
+        };
+        assert_eq!(
+            message(Lang::Zh, &bare),
+            bare.message,
+            "missing facts: the English words"
+        );
     }
 
     #[test]

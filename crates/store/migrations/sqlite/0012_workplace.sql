@@ -51,6 +51,8 @@ CREATE TABLE notifications (
     kind        TEXT NOT NULL,
     customer_id INTEGER,
     message     TEXT NOT NULL,
+    -- The facts of the message (a JSON object of strings), for wording it in other languages.
+    params      TEXT NOT NULL DEFAULT '{}',
     link        TEXT,
     created_at  TEXT NOT NULL,
     read_at     TEXT
