@@ -129,7 +129,7 @@ pub async fn decide_hold(
     approve: bool,
     reason: Option<&str>,
     via: &str,
-) -> Result<patron_store::CreditHold, AppError> {
+) -> Result<HoldDecided, AppError> {
     session.require(Action::ApproveCredit)?;
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if reason.is_some_and(|r| r.chars().count() > 1000) {
@@ -147,11 +147,12 @@ pub async fn decide_hold(
         .await
         .map_err(|_| not_found())?;
     let by = &session.user.username;
-    if approve {
-        store.approve_credit_hold(hold_id, by, reason).await?;
+    let placement = if approve {
+        Some(store.approve_credit_hold(hold_id, by, reason).await?)
     } else {
         store.reject_credit_hold(hold_id, by, reason).await?;
-    }
+        None
+    };
     let verb = if approve { "approved" } else { "rejected" };
     let detail = format!("credit hold {hold_id} {verb}{via}");
     session
@@ -187,5 +188,12 @@ pub async fn decide_hold(
         )
         .await;
     }
-    Ok(h)
+    Ok(HoldDecided { hold: h, placement })
+}
+
+/// A decided held order: the hold as it now stands, and on approval the order placed.
+#[derive(Debug, Clone)]
+pub struct HoldDecided {
+    pub hold: patron_store::CreditHold,
+    pub placement: Option<patron_store::OrderPlacement>,
 }

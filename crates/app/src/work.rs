@@ -100,35 +100,7 @@ pub async fn escalate_breached(
     let raised = store
         .escalate_breached(now, &session.user.username, &session.visible)
         .await?;
-    // Whoever works each ticket (its assignee, else the customer's owner) is told.
-    let owners = store
-        .customer_owners(&raised.iter().map(|t| t.customer_id).collect::<Vec<_>>())
-        .await?;
-    for t in &raised {
-        let Some(who) = t
-            .assignee_id
-            .or_else(|| owners.get(&t.customer_id).copied().flatten())
-        else {
-            continue;
-        };
-        let facts = crate::tasks::params(&[
-            ("ticket", t.id.to_string()),
-            ("subject", crate::tasks::excerpt(&t.subject, 80)),
-            ("level", t.escalation_level.to_string()),
-        ]);
-        crate::tasks::notify(
-            store,
-            who,
-            patron_domain::task::NotificationKind::TicketEscalated,
-            Some(t.customer_id),
-            &facts,
-            Some(&format!(
-                "/work/service?customer=%23{}#t{}",
-                t.customer_id, t.id
-            )),
-        )
-        .await;
-    }
+    tell_escalated(store, session, &raised).await?;
     let detail = format!("SLA sweep: {} tickets escalated", raised.len());
     session
         .audit(
@@ -172,4 +144,46 @@ pub async fn followup_plan(
         .await?;
     listed(store, session, "follow-up plan", plan.len()).await?;
     Ok(plan)
+}
+
+/// Tells whoever works each escalated ticket (its assignee, else the customer's owner), unless
+/// that is the caller.
+pub async fn tell_escalated(
+    store: &Store,
+    session: &Session,
+    raised: &[Ticket],
+) -> Result<(), AppError> {
+    // Whoever works each ticket (its assignee, else the customer's owner) is told.
+    let owners = store
+        .customer_owners(&raised.iter().map(|t| t.customer_id).collect::<Vec<_>>())
+        .await?;
+    for t in raised {
+        let Some(who) = t
+            .assignee_id
+            .or_else(|| owners.get(&t.customer_id).copied().flatten())
+        else {
+            continue;
+        };
+        if who == session.user.id {
+            continue;
+        }
+        let facts = crate::tasks::params(&[
+            ("ticket", t.id.to_string()),
+            ("subject", crate::tasks::excerpt(&t.subject, 80)),
+            ("level", t.escalation_level.to_string()),
+        ]);
+        crate::tasks::notify(
+            store,
+            who,
+            patron_domain::task::NotificationKind::TicketEscalated,
+            Some(t.customer_id),
+            &facts,
+            Some(&format!(
+                "/work/service?customer=%23{}#t{}",
+                t.customer_id, t.id
+            )),
+        )
+        .await;
+    }
+    Ok(())
 }

@@ -238,14 +238,13 @@ pub async fn credit(store: &Store, args: CreditArgs) -> anyhow::Result<()> {
             println!("{} {status}", holds.len());
         }
         CreditAction::Approve { id, note } => {
-            print_placement(
-                &store
-                    .approve_credit_hold(id, "cli", note.as_deref())
-                    .await?,
-            );
+            let d = decide(store, id, true, note.as_deref()).await?;
+            if let Some(p) = &d.placement {
+                print_placement(p);
+            }
         }
         CreditAction::Reject { id, note } => {
-            let h = store.reject_credit_hold(id, "cli", note.as_deref()).await?;
+            let h = decide(store, id, false, note.as_deref()).await?.hold;
             println!(
                 "hold {} rejected (order of {} for customer {})",
                 h.id, h.amount, h.customer_id
@@ -253,6 +252,20 @@ pub async fn credit(store: &Store, args: CreditArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Approves or rejects a held order as the command-line operator (the rep who placed it is
+/// told, with the note as the reason).
+async fn decide(
+    store: &Store,
+    id: i64,
+    approve: bool,
+    note: Option<&str>,
+) -> anyhow::Result<patron_app::custody::HoldDecided> {
+    let session = super::custody::cli_session();
+    patron_app::custody::decide_hold(store, &session, id, approve, note, " (cli)")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn print_placement(p: &OrderPlacement) {

@@ -295,7 +295,14 @@ pub async fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
             let f = store.user_by_name(&from).await?;
             let t = store.user_by_name(&to).await?;
             let only = (!customers.is_empty()).then_some(customers.as_slice());
-            let moved = store.handover(f.id, t.id, only, &actor).await?;
+            // As the operator (the new holder is told); the rows record the operator.
+            let session = patron_app::Session {
+                actor: actor.clone(),
+                ..cli_session()
+            };
+            let moved = patron_app::custody::handover(store, &session, f.id, t.id, only)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{} customers handed over from {from} to {to}", moved.len());
         }
     }

@@ -253,7 +253,16 @@ pub async fn run(store: &Store, args: LeadArgs) -> anyhow::Result<()> {
                 Some(u) => Some(store.user_by_name(&u).await?.id),
                 None => None,
             };
-            let l = store.assign_lead(id, owner).await?;
+            let lead = store.lead(id).await?;
+            let l = patron_app::custody::assign_lead(
+                store,
+                &super::custody::cli_session(),
+                &lead,
+                owner,
+                " (cli)",
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", line(&l));
         }
         LeadAction::Convert { id, into, new } => {

@@ -148,7 +148,7 @@ async fn decide(
         "",
     )
     .await?;
-    Ok(Json(h).into_response())
+    Ok(Json(h.hold).into_response())
 }
 
 pub async fn approve(

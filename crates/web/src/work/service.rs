@@ -453,9 +453,14 @@ pub async fn act(
         _ => return not_found(),
     };
     match done {
-        Ok(_) => {
+        Ok(ticket) => {
             if let Err(e) = audited.finish_audit().await {
                 return store_error_page(lang, &e);
+            }
+            if action == "escalate" {
+                if let Err(e) = patron_app::work::tell_escalated(&st.store, &me, &[ticket]).await {
+                    return crate::app_error_page(lang, &e);
+                }
             }
             Redirect::to(&format!("/work/service?customer=%23{c}&ok=updated#t{id}")).into_response()
         }
