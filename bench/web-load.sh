@@ -17,7 +17,9 @@
 #    $DURATION with $CONNECTIONS connections and prints p50/p90/p99/max and requests/s:
 #    first list page; a filtered page (value filters: ABC class A, RFM segment champions); deep
 #    keyset pages of the id, name and CLV sorts (cursor at 0.9 N); a region filter matching a few
-#    hundred customers at the end of the id order; searches (see below); and a customer card.
+#    hundred customers at the end of the id order; searches (see below); a customer card (with
+#    its tasks, contacts, invoices, tickets and opportunities panels); My day (31 tasks of the
+#    user, overdue, today and later); the notification inbox; the customer picker's answer.
 #    Every page view also writes its audit row, as in production. wrk's Latency line gives the
 #    max, its --latency table p50/p90/p99.
 #    Searches: one customer's whole name and a 5-digit part of it (both answered from the FTS5
@@ -79,6 +81,19 @@ else
   printf '%s\n' "$PASSWORD" | "$BIN" --database "$DB" user add bench --role admin --password-stdin >/dev/null
 fi
 
+# The card's customer and My day need something to show: a contact, activities and tasks for
+# `bench` (some overdue, some today, some later), once per database.
+CARD_ID=$((CUSTOMERS / 2 + 17))
+if [ "$("$BIN" --database "$DB" task list --user bench --all 2>/dev/null | wc -l)" -lt 30 ]; then
+  for i in $(seq 1 30); do
+    due="$(date -u -d "$((i - 10)) days" +%Y-%m-%dT09:00)"
+    "$BIN" --database "$DB" task add --user bench --customer "#$((CARD_ID + i))" --kind call \
+      --due "$due" "Bench task $i: call about the renewal" >/dev/null
+  done
+  "$BIN" --database "$DB" task add --user bench --customer "#$CARD_ID" --kind visit \
+    --due "$(date -u +%Y-%m-%dT15:00)" "Bench visit on the card's customer" >/dev/null
+fi
+
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
 WORK="$(mktemp -d)"
@@ -107,8 +122,7 @@ COOKIE="Cookie: patron_session=$SESSION"
 
 cursor() { printf '%s' "$1" | base64 -w0 | tr '+/' '-_' | tr -d '='; }
 DEEP_ID=$((CUSTOMERS * 9 / 10))
-# A customer in the middle, and a name from deep in the name order (names are unique enough).
-CARD_ID=$((CUSTOMERS / 2 + 17))
+# A name from deep in the name order (names are unique enough); the card's customer is above.
 DEEP_NAME="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT name FROM customers WHERE id = ?", (int(sys.argv[2]),)).fetchone()[0])' "$DB" "$DEEP_ID")"
 NAME_CURSOR="$(cursor "$(python3 -c 'import json,sys; print(json.dumps([sys.argv[1], int(sys.argv[2])], separators=(",", ":")))' "$DEEP_NAME" "$DEEP_ID")")"
 
@@ -141,6 +155,9 @@ PAGES=(
   "search-common|/customers?q=ustomer"
   "search-2-chars|/customers?q=77"
   "card|/customers/$CARD_ID"
+  "my-day|/my-day"
+  "inbox|/inbox"
+  "picker|/customers/pick?q=$(urlq "$PART")"
 )
 
 ACTUAL="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM customers").fetchone()[0])' "$DB")"

@@ -143,7 +143,7 @@ pub enum AnalysisError {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ModelFit {
     pub kind: ModelKind,
-    /// Purchase model (BG/NBD or Pareto/NBD): parameters, log-likelihood, iterations.
+    /// Purchase model (BG/NBD, MBG/NBD or Pareto/NBD): parameters, log-likelihood, iterations.
     pub purchase: Fitted<AnyPurchaseModel>,
     pub purchase_seconds: f64,
     /// Gamma-Gamma spend model, when it could be fitted (and has a finite mean spend).
@@ -162,6 +162,9 @@ impl ModelFit {
     pub fn params(&self) -> Vec<(&'static str, f64)> {
         match &self.purchase.model {
             AnyPurchaseModel::BgNbd(b) => {
+                vec![("r", b.r), ("alpha", b.alpha), ("a", b.a), ("b", b.b)]
+            }
+            AnyPurchaseModel::MbgNbd(b) => {
                 vec![("r", b.r), ("alpha", b.alpha), ("a", b.a), ("b", b.b)]
             }
             AnyPurchaseModel::ParetoNbd(p) => {

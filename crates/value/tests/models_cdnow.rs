@@ -221,7 +221,7 @@ fn clv_matches_lifetimes_documentation() {
 fn frequency_histogram_fits_cdnow() {
     let data = cdnow();
     let pop = Population::new(&data).unwrap();
-    for kind in [ModelKind::BgNbd, ModelKind::ParetoNbd] {
+    for kind in [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::ParetoNbd] {
         let m = fit_purchase_model(kind, &pop, &FitOptions::default())
             .unwrap()
             .model;
@@ -247,7 +247,7 @@ fn frequency_histogram_fits_cdnow() {
 fn probabilities_of_purchases_are_a_distribution_with_the_right_mean() {
     let data = cdnow();
     let pop = Population::new(&data).unwrap();
-    for kind in [ModelKind::BgNbd, ModelKind::ParetoNbd] {
+    for kind in [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::ParetoNbd] {
         let m = fit_purchase_model(kind, &pop, &FitOptions::default())
             .unwrap()
             .model;

@@ -5,8 +5,8 @@
 use patron_value::models::clv::{self, ClvOptions};
 use patron_value::models::simulate;
 use patron_value::models::{
-    bgnbd, fit_purchase_model, gammagamma, paretonbd, AnyPurchaseModel, BgNbd, FitOptions,
-    GammaGamma, ModelError, ModelKind, ParetoNbd, Population, PurchaseModel,
+    bgnbd, fit_purchase_model, gammagamma, mbgnbd, paretonbd, AnyPurchaseModel, BgNbd, FitOptions,
+    GammaGamma, MbgNbd, ModelError, ModelKind, ParetoNbd, Population, PurchaseModel,
 };
 use patron_value::summary::Rft;
 
@@ -22,6 +22,7 @@ fn c(x: f64, tx: f64, t: f64) -> Rft {
 fn models() -> Vec<Box<dyn PurchaseModel>> {
     vec![
         Box::new(BgNbd::new(0.243, 4.414, 0.793, 2.426).unwrap()),
+        Box::new(MbgNbd::new(0.525, 6.183, 0.891, 1.614).unwrap()),
         Box::new(ParetoNbd::new(0.553, 10.578, 0.606, 11.669).unwrap()),
     ]
 }
@@ -83,8 +84,18 @@ fn recency_equal_to_t_and_t_zero() {
             assert_sane(m.as_ref(), &cust);
         }
         // A customer acquired at the end of calibration carries no information.
-        assert_eq!(m.customer_log_likelihood(&c(0.0, 0.0, 0.0)), 0.0);
-        assert_eq!(m.p_alive(&c(0.0, 0.0, 0.0)), 1.0);
+        let (ll0, p0) = (
+            m.customer_log_likelihood(&c(0.0, 0.0, 0.0)),
+            m.p_alive(&c(0.0, 0.0, 0.0)),
+        );
+        if m.kind() == ModelKind::MbgNbd {
+            // ... but may have dropped out at that first purchase (probability a/(a+b)).
+            assert!(ll0.abs() < 1e-12, "{ll0}");
+            assert!((p0 - 1.614 / (0.891 + 1.614)).abs() < 1e-12, "{p0}");
+        } else {
+            assert_eq!(ll0, 0.0);
+            assert_eq!(p0, 1.0);
+        }
         let e0 = m.conditional_expected_purchases(&c(0.0, 0.0, 0.0), 39.0);
         assert!((e0 - m.expected_purchases_unconditional(39.0)).abs() < 1e-12);
     }
@@ -113,7 +124,7 @@ fn fitting_with_extreme_customers_and_t_zero_customers() {
     data.push(c(0.0, 0.0, 0.0));
     data.push(c(3.0, 10.0, 10.0));
     let pop = Population::new(&data).unwrap();
-    for kind in [ModelKind::BgNbd, ModelKind::ParetoNbd] {
+    for kind in [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::ParetoNbd] {
         let fit = fit_purchase_model(kind, &pop, &FitOptions::default()).unwrap();
         assert!(fit.log_likelihood.is_finite(), "{kind}");
         for cust in &data {
@@ -134,6 +145,10 @@ fn all_zero_frequency_population_is_a_typed_error() {
         Err(ModelError::Unidentifiable(_))
     ));
     assert!(matches!(
+        mbgnbd::fit(&data, &FitOptions::default()),
+        Err(ModelError::Unidentifiable(_))
+    ));
+    assert!(matches!(
         gammagamma::fit(&data, &FitOptions::default()),
         Err(ModelError::Unidentifiable(_))
     ));
@@ -142,7 +157,7 @@ fn all_zero_frequency_population_is_a_typed_error() {
 #[test]
 fn one_customer_population_fits_or_fails_cleanly() {
     for cust in [c(2.0, 30.0, 39.0), c(5.0, 39.0, 39.0), c(0.0, 0.0, 39.0)] {
-        for kind in [ModelKind::BgNbd, ModelKind::ParetoNbd] {
+        for kind in [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::ParetoNbd] {
             let pop = Population::new(&[cust]).unwrap();
             match fit_purchase_model(kind, &pop, &FitOptions::default()) {
                 Ok(fit) => {

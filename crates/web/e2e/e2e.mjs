@@ -458,7 +458,7 @@ try {
   await page.waitForURL(/\/pool$/);
   const inPool = (p, id) => p.locator(`#pool a[href="/customers/${id}"]`);
   assert.equal(await inPool(page, POOL_CUSTOMER).count(), 0, "not in the pool yet");
-  await page.fill('form[action="/pool/return"] input[name="id"]', String(POOL_CUSTOMER));
+  await page.fill('form[action="/pool/return"] input[name="customer"]', `#${POOL_CUSTOMER}`);
   await page.fill('form[action="/pool/return"] input[name="reason"]', "e2e: for the rep to claim");
   await Promise.all([page.waitForURL(/done=returned/), page.click('form[action="/pool/return"] button[type="submit"]')]);
   assert.match(await page.locator("#done").innerText(), /returned to the pool/);
@@ -503,7 +503,7 @@ try {
   await shot(rp, "20-rep-pool-claimed");
   await visit(rp, `/customers/${POOL_CUSTOMER}`);
   await visit(rp, "/pool");
-  await rp.fill('form[action="/pool/return"] input[name="id"]', String(POOL_CUSTOMER));
+  await rp.fill('form[action="/pool/return"] input[name="customer"]', `#${POOL_CUSTOMER}`);
   await rp.fill('form[action="/pool/return"] input[name="reason"]', "e2e: not my region");
   await Promise.all([rp.waitForURL(/done=returned/), rp.click('form[action="/pool/return"] button[type="submit"]')]);
   assert.equal(await held(), held0, "back to what the rep held");
@@ -800,6 +800,19 @@ try {
   await shot(rp, "42-my-day");
   await Promise.all([rp.waitForURL(/ok=done/), promiseTask.locator('form[action$="/done"] button').click()]);
   assert.equal(await promiseTask.count(), 0, "done: no longer open");
+
+  step("rep: My day — add a task for the new customer, found by typing its phone into the picker");
+  await rp.fill("#t-note", `E2E picker task ${stamp}`);
+  await rp.locator("#t-customer").pressSequentially(phone.replace(/ /g, ""), { delay: 10 });
+  // (No waitForFunction: the pages' CSP forbids the eval it uses.)
+  await rp.locator(`#t-customer-list option[value^="#${newId} "]`).first().waitFor({ state: "attached" });
+  const suggested = await rp.locator("#t-customer-list option").evaluateAll((os) => os.map((o) => o.value));
+  assert.ok(suggested.every((v) => v.startsWith(`#${newId} `)), `only the rep's customer with that phone: ${suggested}`);
+  await rp.fill("#t-customer", suggested[0]);
+  await Promise.all([rp.waitForURL(/ok=added/), rp.click("#add-task-button")]);
+  const pickedTask = rp.locator("li.task", { hasText: `E2E picker task ${stamp}` });
+  await pickedTask.waitFor();
+  assert.equal(await pickedTask.locator(`a[href="/customers/${newId}"]`).count(), 1, "the task is about the picked customer");
 
   step("manager: sets a credit limit on the rep's new customer; rep: an order over it is held");
   current = mp;

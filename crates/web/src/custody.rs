@@ -218,7 +218,7 @@ async fn render_pool(
             div.panel {
                 h2 { (lang.t("pool.return")) }
                 form.filters method="post" action="/pool/return" { (crate::auth::csrf_field())
-                    label { (lang.t("audit.customer")) input type="number" name="id" min="1" required; }
+                    label { (lang.t("audit.customer")) (crate::newcustomer::picker_input("return-customer", "customer", "", false)) }
                     label.grow { (lang.t("pool.reason")) input type="text" name="reason" maxlength="200"; }
                     div.actions { button type="submit" { (lang.t("pool.return_button")) } }
                 }
@@ -320,8 +320,19 @@ pub async fn give_back(
     RawForm(body): RawForm,
 ) -> Response {
     let pairs = parse_pairs(&body);
-    let Some(id) = form_id(&pairs, "id") else {
-        let msg = format!("{}: id", lang.t("error.bad_form"));
+    // The form's customer field (a number or `#id`, as the picker fills it), or a row's id.
+    let typed = get_param(&pairs, "customer").map(str::trim).filter(|c| !c.is_empty());
+    let id = match typed {
+        Some(c) => patron_app::customers::resolve_reference(&st.store, &me, c, true)
+            .await
+            .ok(),
+        None => form_id(&pairs, "id"),
+    };
+    let Some(id) = id else {
+        let msg = match typed {
+            Some(c) => format!("{} ({})", lang.t("error.no_customer"), patron_app::tasks::excerpt(c, 40)),
+            None => format!("{}: id", lang.t("error.bad_form")),
+        };
         return render_pool(
             &st,
             lang,

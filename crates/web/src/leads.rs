@@ -420,7 +420,8 @@ fn actions(
                 form method="post" action=(format!("/leads/{}/convert", l.id)) style="display:inline-flex;gap:.3rem;align-items:center;flex-wrap:wrap" { (crate::auth::csrf_field())
                     input type="hidden" name="back" value=(back);
                     input type="text" name="into" size="9" style="width:10rem" placeholder=(t(lang, "leads.into_hint"))
-                        aria-label=(t(lang, "leads.into"));
+                        aria-label=(t(lang, "leads.into")) data-picker="" list=(format!("into-{}-list", l.id)) autocomplete="off";
+                    datalist id=(format!("into-{}-list", l.id)) {}
                     label.small { input type="checkbox" name="allow_duplicate" value="1"; " " (t(lang, "leads.allow_duplicate")) }
                     button type="submit" { (t(lang, "leads.convert")) }
                 }

@@ -143,7 +143,8 @@ impl BgNbd {
 
     /// Expected purchases in `(T, T+t]` of a customer alive at `T` (FHL 2005 eq. 10 without
     /// its divisor): `(a+b+x-1)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)]`.
-    fn if_alive(&self, x: f64, big_t: f64, t: f64) -> f64 {
+    /// The MBG/NBD's is this with `b + 1` in place of `b` ([`super::mbgnbd`]).
+    pub(super) fn if_alive(&self, x: f64, big_t: f64, t: f64) -> f64 {
         if t.is_nan() || t <= 0.0 {
             return 0.0;
         }

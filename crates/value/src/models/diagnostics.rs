@@ -1,8 +1,11 @@
-//! Fit diagnostics: calibration-vs-holdout tables, calibration frequency histograms and the
-//! Gamma-Gamma independence check.
+//! Fit diagnostics: calibration-vs-holdout tables, calibration frequency histograms, a
+//! holdout comparison of the purchase models and the Gamma-Gamma independence check.
 
-use super::{validate, ModelError, PurchaseModel};
-use crate::summary::Rft;
+use super::{
+    fit_purchase_model, validate, AnyPurchaseModel, FitOptions, Fitted, ModelError, ModelKind,
+    Population, PurchaseModel,
+};
+use crate::summary::{CustomerSummary, Rft};
 
 /// One row of the calibration/holdout table: customers with `frequency` repeat purchases in
 /// calibration (or `frequency` and more for the top bin).
@@ -155,4 +158,127 @@ pub fn frequency_monetary_correlation(customers: &[Rft]) -> Option<f64> {
         return None;
     }
     Some(sxm / (sxx * smm).sqrt())
+}
+
+/// How well one purchase model, fitted on the calibration period, predicts the repeat purchases
+/// of the holdout period (see [`compare_on_holdout`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HoldoutComparison {
+    pub kind: ModelKind,
+    /// The calibration fit (`None` when it failed, see `error`).
+    pub fit: Option<Fitted<AnyPurchaseModel>>,
+    /// Why the model could not be fitted (the figures below are then NaN).
+    pub error: Option<String>,
+    /// Customers compared.
+    pub n_customers: usize,
+    /// Actual holdout repeat purchases, all customers.
+    pub actual_total: f64,
+    /// Conditional expected holdout purchases, all customers.
+    pub predicted_total: f64,
+    /// `(predicted_total - actual_total) / actual_total` (NaN without holdout purchases).
+    pub total_relative_error: f64,
+    /// Mean over customers of `|predicted - actual|`.
+    pub mean_absolute_error: f64,
+    /// Root mean square of `predicted - actual` over customers.
+    pub root_mean_squared_error: f64,
+}
+
+/// Fit each of `kinds` on the calibration figures and compare its conditional expected
+/// purchases over the holdout (`holdout_length` units after each customer's `T`) with the
+/// actual holdout purchases, per customer and in total: one [`HoldoutComparison`] per kind, in
+/// order. Invalid input is an error; a model that cannot be fitted gets NaN figures and its
+/// `error`.
+pub fn compare_on_holdout(
+    calibration: &[Rft],
+    holdout_purchases: &[f64],
+    holdout_length: f64,
+    kinds: &[ModelKind],
+    options: &FitOptions,
+) -> Result<Vec<HoldoutComparison>, ModelError> {
+    if holdout_purchases.len() != calibration.len() {
+        return Err(ModelError::LengthMismatch {
+            what: "holdout_purchases",
+            got: holdout_purchases.len(),
+            expected: calibration.len(),
+        });
+    }
+    if !(holdout_length.is_finite() && holdout_length >= 0.0) {
+        return Err(ModelError::InvalidOptions(
+            "holdout_length must be finite and >= 0",
+        ));
+    }
+    if holdout_purchases
+        .iter()
+        .any(|h| !(h.is_finite() && *h >= 0.0))
+    {
+        return Err(ModelError::InvalidOptions(
+            "holdout purchases must be finite and >= 0",
+        ));
+    }
+    let population = Population::new(calibration)?;
+    let n = calibration.len();
+    let actual_total: f64 = holdout_purchases.iter().sum();
+    Ok(kinds
+        .iter()
+        .map(
+            |&kind| match fit_purchase_model(kind, &population, options) {
+                Ok(fit) => {
+                    let (mut predicted_total, mut abs, mut sq) = (0.0, 0.0, 0.0);
+                    for (c, &h) in calibration.iter().zip(holdout_purchases) {
+                        let e = fit.model.conditional_expected_purchases(c, holdout_length);
+                        predicted_total += e;
+                        abs += (e - h).abs();
+                        sq += (e - h) * (e - h);
+                    }
+                    HoldoutComparison {
+                        kind,
+                        fit: Some(fit),
+                        error: None,
+                        n_customers: n,
+                        actual_total,
+                        predicted_total,
+                        total_relative_error: if actual_total > 0.0 {
+                            (predicted_total - actual_total) / actual_total
+                        } else {
+                            f64::NAN
+                        },
+                        mean_absolute_error: abs / n as f64,
+                        root_mean_squared_error: (sq / n as f64).sqrt(),
+                    }
+                }
+                Err(e) => HoldoutComparison {
+                    kind,
+                    fit: None,
+                    error: Some(e.to_string()),
+                    n_customers: n,
+                    actual_total,
+                    predicted_total: f64::NAN,
+                    total_relative_error: f64::NAN,
+                    mean_absolute_error: f64::NAN,
+                    root_mean_squared_error: f64::NAN,
+                },
+            },
+        )
+        .collect())
+}
+
+/// [`compare_on_holdout`] of BG/NBD, MBG/NBD and Pareto/NBD on summaries made with a holdout
+/// window ([`crate::summary::summarize`] with `observation_end`; `holdout_length` is
+/// [`crate::summary::SummaryOptions::holdout_length`]). Customers without an order in the
+/// calibration period are left out.
+pub fn compare_summaries_on_holdout(
+    summaries: &[CustomerSummary],
+    holdout_length: f64,
+    options: &FitOptions,
+) -> Result<Vec<HoldoutComparison>, ModelError> {
+    let used: Vec<&CustomerSummary> = summaries.iter().filter(|s| s.first_day.is_some()).collect();
+    let calibration: Vec<Rft> = used.iter().map(|s| s.rft).collect();
+    let holdout: Vec<f64> = used.iter().map(|s| s.holdout_purchases).collect();
+    compare_on_holdout(
+        &calibration,
+        &holdout,
+        holdout_length,
+        &[ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::ParetoNbd],
+        options,
+    )
 }

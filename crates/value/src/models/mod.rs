@@ -8,6 +8,8 @@
 //! weeks), and `monetary_value` = mean spend of the repeat periods.
 //!
 //! * [`bgnbd`]: Fader, Hardie & Lee (2005), "Counting your customers the easy way".
+//! * [`mbgnbd`]: Batislam, Denizel & Filiztekin (2007), the BG/NBD in which a one-time buyer
+//!   may be dead too (lifetimes' `ModifiedBetaGeoFitter`).
 //! * [`paretonbd`]: Schmittlein, Morrison & Colombo (1987), with the likelihood of Fader &
 //!   Hardie's implementation note, evaluated in log space with a cancellation-free
 //!   hypergeometric series.
@@ -32,6 +34,7 @@ pub mod clv;
 pub mod diagnostics;
 mod dual;
 pub mod gammagamma;
+pub mod mbgnbd;
 mod optim;
 pub mod paretonbd;
 pub mod simulate;
@@ -39,6 +42,7 @@ mod special;
 
 pub use bgnbd::BgNbd;
 pub use gammagamma::GammaGamma;
+pub use mbgnbd::MbgNbd;
 pub use paretonbd::ParetoNbd;
 pub use special::{digamma, ln_gamma};
 
@@ -142,13 +146,16 @@ pub struct Fitted<M> {
     pub n_customers: usize,
 }
 
-/// The BG/NBD or the Pareto/NBD, so callers can switch with a flag (`--model bgnbd|paretonbd`).
+/// The BG/NBD, the MBG/NBD or the Pareto/NBD, so callers can switch with a flag
+/// (`--model bgnbd|mbgnbd|paretonbd`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
     #[default]
     BgNbd,
     ParetoNbd,
+    /// Serialized and parsed as `mbgnbd`.
+    MbgNbd,
 }
 
 impl fmt::Display for ModelKind {
@@ -156,6 +163,7 @@ impl fmt::Display for ModelKind {
         f.write_str(match self {
             ModelKind::BgNbd => "bgnbd",
             ModelKind::ParetoNbd => "paretonbd",
+            ModelKind::MbgNbd => "mbgnbd",
         })
     }
 }
@@ -166,7 +174,10 @@ impl FromStr for ModelKind {
         match s.to_ascii_lowercase().replace(['-', '_', '/'], "").as_str() {
             "bgnbd" => Ok(ModelKind::BgNbd),
             "paretonbd" | "pnbd" => Ok(ModelKind::ParetoNbd),
-            _ => Err(format!("unknown model {s:?} (expected bgnbd or paretonbd)")),
+            "mbgnbd" => Ok(ModelKind::MbgNbd),
+            _ => Err(format!(
+                "unknown model {s:?} (expected bgnbd, mbgnbd or paretonbd)"
+            )),
         }
     }
 }
@@ -179,7 +190,7 @@ impl FromStr for ModelKind {
 /// into that range rather than producing NaN. Use [`Population::new`] or [`validate`] to reject
 /// bad data up front.
 pub trait PurchaseModel: Sync {
-    /// Short name: `"bgnbd"` or `"paretonbd"`.
+    /// Short name: `"bgnbd"`, `"mbgnbd"` or `"paretonbd"`.
     fn kind(&self) -> ModelKind;
     /// Probability that the customer is still alive at the end of calibration (`T`).
     fn p_alive(&self, customer: &Rft) -> f64;
@@ -188,7 +199,7 @@ pub trait PurchaseModel: Sync {
     /// Expected number of purchases in `(T, T + t]` of a customer *known to be alive* at `T`,
     /// for each `t` of `horizons`, written to `out` (one value per horizon).
     ///
-    /// Both models factor the conditional expectation as
+    /// All models factor the conditional expectation as
     /// `conditional_expected_purchases = p_alive × this`, and this part depends on the
     /// frequency and `T` only, not on the recency: customers of equal `(frequency, T)` share it
     /// (what [`clv::customer_values`] uses on big populations).
@@ -208,12 +219,13 @@ pub trait PurchaseModel: Sync {
     }
 }
 
-/// A fitted BG/NBD or Pareto/NBD behind one type (see [`fit_purchase_model`]).
+/// A fitted BG/NBD, MBG/NBD or Pareto/NBD behind one type (see [`fit_purchase_model`]).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "model", rename_all = "lowercase")]
 pub enum AnyPurchaseModel {
     BgNbd(BgNbd),
     ParetoNbd(ParetoNbd),
+    MbgNbd(MbgNbd),
 }
 
 impl AnyPurchaseModel {
@@ -221,6 +233,7 @@ impl AnyPurchaseModel {
         match self {
             AnyPurchaseModel::BgNbd(m) => m,
             AnyPurchaseModel::ParetoNbd(m) => m,
+            AnyPurchaseModel::MbgNbd(m) => m,
         }
     }
 }
@@ -273,6 +286,10 @@ pub fn fit_purchase_model(
         ModelKind::ParetoNbd => wrap(
             paretonbd::fit_population(population, options)?,
             AnyPurchaseModel::ParetoNbd,
+        ),
+        ModelKind::MbgNbd => wrap(
+            mbgnbd::fit_population(population, options)?,
+            AnyPurchaseModel::MbgNbd,
         ),
     })
 }
