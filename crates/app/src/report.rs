@@ -16,6 +16,10 @@ use crate::dashboard::SnapshotFigures;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotReport {
+    /// The day the refresh analysed up to (orders after it were left out); `None` in reports
+    /// stored before refreshes recorded it.
+    #[serde(default)]
+    pub as_of: Option<NaiveDate>,
     /// The time unit of frequency, recency and T (`day`, `week`, `month`).
     pub unit: String,
     pub first_order: NaiveDate,
@@ -258,5 +262,33 @@ mod tests {
         let v = serde_json::to_value(&g).unwrap();
         assert_eq!(v["A"], 3);
         assert_eq!(serde_json::from_value::<Grades>(v).unwrap(), g);
+    }
+
+    /// Fields added since (with serde defaults) do not make older stored reports unreadable.
+    #[test]
+    fn a_report_without_the_as_of_date_still_reads() {
+        let old = serde_json::json!({
+            "unit": "week", "first_order": "1997-01-01", "last_order": "1998-06-30",
+            "calibration_end": "1998-06-30", "holdout_end": null,
+            "totals": {"customers": 0, "customers_in_calibration": 0, "order_lines": 0,
+                "zero_amount_lines": 0, "revenue": null, "cost": null, "marketing_cost": null,
+                "margin": null, "clv": null},
+            "clv": {"horizon": null, "steps": 12, "discount_rate_per_step": null,
+                "margin_ratio": null, "marketing_cost_per_year": null, "deciles": []},
+            "model": null, "model_error": null,
+            "rfm": {"segments": [], "grid_customers": [], "grid_revenue": []},
+            "abc": [],
+            "whale": {"top_share": null, "peak": null, "peak_at_customers_pct": null,
+                "bottom_destroyed": null, "unprofitable_customers": 0, "total": null,
+                "peak_value": null, "curve": []},
+            "loyalty": {"first_time_buyer": 0, "repeat_buyer": 0},
+            "lifecycle": {"introduction": 0, "growth": 0, "maturity": 0, "decline": 0},
+            "grades": {"A": 0, "B": 0, "C": 0, "D": 0, "E": 0, "ungraded": 0},
+            "churn": {"warned_customers": 0, "value_at_risk": null, "top": []},
+            "notes": [], "timings": []
+        });
+        let r: SnapshotReport = serde_json::from_value(old).unwrap();
+        assert_eq!(r.as_of, None);
+        assert_eq!(r.calibration_end.to_string(), "1998-06-30");
     }
 }

@@ -30,6 +30,16 @@ pub enum RefreshError {
     Analysis(#[from] AnalysisError),
     #[error("order date {0} is out of the supported range")]
     BadDate(NaiveDate),
+    /// An as-of date after today (plus the tolerance of future order dates).
+    #[error("the as-of date {0} lies in the future")]
+    AsOfInFuture(NaiveDate),
+    /// An explicit calibration or holdout end after the as-of date (`field`, its date, as-of).
+    #[error("{field} {date} lies after the as-of date {as_of}")]
+    AfterAsOf {
+        field: &'static str,
+        date: NaiveDate,
+        as_of: NaiveDate,
+    },
     #[error("the analysis stopped unexpectedly: {0}")]
     Internal(String),
 }
@@ -282,9 +292,10 @@ fn deciles(mut v: Vec<f64>) -> Vec<f64> {
         .collect()
 }
 
-/// The options as the API shows them (dates as YYYY-MM-DD).
-pub fn options_json(o: &AnalysisOptions) -> Value {
+/// The options as the API shows them (dates as YYYY-MM-DD), with the as-of date of the refresh.
+pub fn options_json(o: &AnalysisOptions, as_of: NaiveDate) -> Value {
     json!({
+        "as_of": as_of,
         "unit": name(&o.unit),
         "calibration_end": o.calibration_end.map(date_of),
         "holdout_end": o.holdout_end.map(date_of),
@@ -299,6 +310,7 @@ pub fn options_json(o: &AnalysisOptions) -> Value {
 /// The population figures of an analysis (what the dashboard and `GET /api/value/report` show).
 fn report_of(
     an: &Analysis,
+    as_of: NaiveDate,
     ids: &[i64],
     rows: &[CustomerValueRow],
     names: &HashMap<i64, (String, String)>,
@@ -377,6 +389,7 @@ fn report_of(
         .collect();
     let w = &an.whale;
     SnapshotReport {
+        as_of: Some(as_of),
         unit: name(&an.options.unit),
         first_order: date_of(an.first_day),
         last_order: date_of(an.last_day),
@@ -496,17 +509,58 @@ fn report_of(
 /// Serializes refreshes within this process (a second one waits for the first).
 static REFRESH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Recomputes every customer's value figures from the stored order lines with `opts`, scores
-/// each customer with the default weighted value-score model (profile fields plus figures, see
-/// [`score_attributes`]), and replaces the stored figures and population report in one
-/// transaction. Returns the new snapshot.
-pub async fn refresh(store: &Store, opts: &AnalysisOptions) -> Result<ValueSnapshot, RefreshError> {
+/// Today on the server's clock (UTC): the as-of date of a refresh without an explicit one.
+pub fn today() -> NaiveDate {
+    patron_domain::order::today()
+}
+
+/// The analysis options of a refresh as of `as_of`: the calibration period ends on the as-of
+/// date unless `opts` names an earlier end (a stored or explicit end after it is refused, so
+/// that no refresh analyses a window other than the one it says).
+fn options_as_of(
+    opts: &AnalysisOptions,
+    as_of: NaiveDate,
+) -> Result<AnalysisOptions, RefreshError> {
+    if as_of > patron_domain::order::latest_order_date(today()) {
+        return Err(RefreshError::AsOfInFuture(as_of));
+    }
+    let end = day_of(as_of).ok_or(RefreshError::BadDate(as_of))?;
+    let mut o = opts.clone();
+    for (field, day) in [
+        ("calibration_end", o.calibration_end),
+        ("holdout_end", o.holdout_end),
+    ] {
+        if let Some(d) = day.filter(|d| *d > end) {
+            return Err(RefreshError::AfterAsOf {
+                field,
+                date: date_of(d),
+                as_of,
+            });
+        }
+    }
+    o.calibration_end.get_or_insert(end);
+    Ok(o)
+}
+
+/// Recomputes every customer's value figures from the stored order lines dated up to `as_of`
+/// (orders after it are left out, so that a wrongly dated order cannot move the analysis
+/// window) with `opts` (calibration end: the as-of date unless `opts` names an earlier one),
+/// scores each customer with the default weighted value-score model (profile fields plus
+/// figures, see [`score_attributes`]), and replaces the stored figures and population report
+/// in one transaction. The snapshot records the as-of date (its options' and report's
+/// `as_of`). Returns the new snapshot.
+pub async fn refresh(
+    store: &Store,
+    opts: &AnalysisOptions,
+    as_of: NaiveDate,
+) -> Result<ValueSnapshot, RefreshError> {
+    let opts = options_as_of(opts, as_of)?;
     let _one_at_a_time = REFRESH.lock().await;
     let started = std::time::Instant::now();
-    let facts = store.order_facts().await?;
+    let mut facts = store.order_facts().await?;
+    facts.retain(|f| f.ordered_on <= as_of);
     let read_seconds = started.elapsed().as_secs_f64();
     let profiles = store.score_profiles().await?;
-    let opts = opts.clone();
     let computed_at = Utc::now().trunc_subsecs(6);
     // The analysis is CPU work: keep it off the async workers.
     let (an, ids, mut rows, mut dashboard) = tokio::task::spawn_blocking(move || {
@@ -548,7 +602,7 @@ pub async fn refresh(store: &Store, opts: &AnalysisOptions) -> Result<ValueSnaps
             names.insert(id, (c.data.number.unwrap_or_default(), c.data.name));
         }
     }
-    let mut report = report_of(&an, &ids, &rows, &names);
+    let mut report = report_of(&an, as_of, &ids, &rows, &names);
     let scored = started.elapsed().as_secs_f64();
     // Timings of the whole refresh (the write's own time is known only after it).
     report.dashboard = Some(dashboard);
@@ -561,7 +615,7 @@ pub async fn refresh(store: &Store, opts: &AnalysisOptions) -> Result<ValueSnaps
         .map_err(|e| RefreshError::Internal(format!("the report does not serialize: {e}")))?;
     let snapshot = NewSnapshot {
         computed_at,
-        options: options_json(&an.options),
+        options: options_json(&an.options, as_of),
         report,
     };
     let stored = store.replace_customer_values(&rows, &snapshot).await?;
@@ -577,9 +631,13 @@ pub async fn refresh(store: &Store, opts: &AnalysisOptions) -> Result<ValueSnaps
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshOptions {
+    /// The day the analysis looks from (default: today on the server's clock): orders dated
+    /// after it are left out, and the calibration period ends on it unless `calibration_end`
+    /// names an earlier day.
+    pub as_of: Option<NaiveDate>,
     /// `day` (default) or `week`.
     pub unit: Option<TimeUnit>,
-    /// Last day of the calibration period (default: the last order date).
+    /// Last day of the calibration period (default: the as-of date).
     pub calibration_end: Option<NaiveDate>,
     /// Last day of a holdout period after the calibration end.
     pub holdout_end: Option<NaiveDate>,
@@ -596,11 +654,19 @@ pub struct RefreshOptions {
 }
 
 impl RefreshOptions {
+    /// The as-of date: the explicit one, else today.
+    pub fn as_of(&self) -> NaiveDate {
+        self.as_of.unwrap_or_else(today)
+    }
+
     /// The analysis options; `Err(field)` names a date out of range.
     pub fn analysis_options(&self) -> Result<AnalysisOptions, &'static str> {
         let mut o = AnalysisOptions::default();
         if let Some(u) = self.unit {
             o.unit = u;
+        }
+        if let Some(d) = self.as_of {
+            day_of(d).ok_or("as_of")?;
         }
         if let Some(d) = self.calibration_end {
             o.calibration_end = Some(day_of(d).ok_or("calibration_end")?);
@@ -623,17 +689,33 @@ impl RefreshOptions {
     }
 }
 
-/// Runs the refresh with the options of the latest snapshot (defaults without one): the
-/// dashboard's Recompute button and the score-model editor's save. Answers the new snapshot.
+/// Runs the refresh as of today with the settings of the latest snapshot (unit, model,
+/// horizon, discount rate, margin, marketing cost; defaults without one): the dashboard's
+/// Recompute button and the score-model editor's save. The stored dates (as-of, calibration
+/// and holdout ends) are not reused: they describe the window of that snapshot, and reusing
+/// them would leave every later order out. Answers the new snapshot.
 pub async fn refresh_like_last_time(store: &Store) -> Result<ValueSnapshot, RefreshError> {
+    refresh_like_last_time_as_of(store, today()).await
+}
+
+/// [`refresh_like_last_time`] as of `as_of` (e.g. a demo data set's last order date).
+pub async fn refresh_like_last_time_as_of(
+    store: &Store,
+    as_of: NaiveDate,
+) -> Result<ValueSnapshot, RefreshError> {
     let last = store.latest_snapshot().await?;
-    let opts: RefreshOptions = last
-        .and_then(|s| serde_json::from_value(s.options).ok())
-        .unwrap_or_default();
+    let opts = RefreshOptions {
+        as_of: None,
+        calibration_end: None,
+        holdout_end: None,
+        ..last
+            .and_then(|s| serde_json::from_value::<RefreshOptions>(s.options).ok())
+            .unwrap_or_default()
+    };
     let opts = opts
         .analysis_options()
         .map_err(|field| RefreshError::Internal(format!("bad value option {field}")))?;
-    refresh(store, &opts).await
+    refresh(store, &opts, as_of).await
 }
 
 #[cfg(test)]
@@ -663,5 +745,41 @@ mod tests {
         assert_eq!(d[5], 50.0);
         assert_eq!(d[10], 100.0);
         assert!(deciles(vec![f64::NAN]).is_empty());
+    }
+
+    #[test]
+    fn the_calibration_ends_on_the_as_of_date_unless_earlier() {
+        let as_of: NaiveDate = "2024-06-30".parse().unwrap();
+        let day = |s: &str| day_of(s.parse().unwrap()).unwrap();
+        let o = options_as_of(&AnalysisOptions::default(), as_of).unwrap();
+        assert_eq!(o.calibration_end, Some(day("2024-06-30")));
+        let earlier = AnalysisOptions {
+            calibration_end: Some(day("2024-03-31")),
+            holdout_end: Some(day("2024-06-30")),
+            ..AnalysisOptions::default()
+        };
+        let o = options_as_of(&earlier, as_of).unwrap();
+        assert_eq!(o.calibration_end, Some(day("2024-03-31")));
+        let later = AnalysisOptions {
+            holdout_end: Some(day("2024-07-01")),
+            ..earlier
+        };
+        assert!(matches!(
+            options_as_of(&later, as_of),
+            Err(RefreshError::AfterAsOf {
+                field: "holdout_end",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn stored_options_of_older_snapshots_still_read() {
+        let old = json!({"unit": "week", "calibration_end": "1998-06-30", "holdout_end": null,
+            "model": "bgnbd", "horizon": null, "discount_rate": 0.1, "margin": null,
+            "marketing_cost": 0.0});
+        let o: RefreshOptions = serde_json::from_value(old).unwrap();
+        assert_eq!(o.as_of, None);
+        assert_eq!(o.unit, Some(TimeUnit::Week));
     }
 }

@@ -306,6 +306,8 @@ async fn refresh_stores_figures_in_the_database() {
             "week",
             "--calibration-end",
             "1997-09-30",
+            "--as-of",
+            "1998-06-30",
         ])
         .output()
         .unwrap();
@@ -314,9 +316,15 @@ async fn refresh_stores_figures_in_the_database() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("snapshot 1"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("snapshot 1") && stdout.contains("as of 1998-06-30"),
+        "{stdout}"
+    );
     let store = patron_store::Store::connect(&db).await.unwrap();
     let snap = store.latest_snapshot().await.unwrap().expect("a snapshot");
+    assert_eq!(snap.report["as_of"], "1998-06-30");
+    assert_eq!(snap.options["as_of"], "1998-06-30");
     let r = snap.report["model"]["params"]["r"]
         .as_f64()
         .or_else(|| snap.report.pointer("/model/r").and_then(|v| v.as_f64()));

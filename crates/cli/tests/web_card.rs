@@ -6,160 +6,15 @@
 
 mod common;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::{Request, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use common::web::{user, Server};
+use hyper::StatusCode;
 use patron_domain::{
     CustomerInput, InteractionInput, InteractionKind, Money, OrderInput, OrderLineInput,
     PurchaseRole,
 };
-use patron_store::{backend_tests, NewUser, PageRequest, Role, Store, TaskFilter};
+use patron_store::{backend_tests, PageRequest, Role, Store, TaskFilter};
 
 backend_tests!(rep_works_from_the_card);
-
-struct Http {
-    base: String,
-    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: hyper::HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    fn location(&self) -> &str {
-        self.headers
-            .get("location")
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-    }
-
-    /// The hidden `csrf` field of the form whose opening tag contains `action`.
-    fn csrf_of(&self, action: &str) -> String {
-        let at = self
-            .body
-            .find(&format!("action=\"{action}\""))
-            .unwrap_or_else(|| panic!("a form posting to {action}"));
-        let rest = &self.body[at..];
-        let i = rest.find("name=\"csrf\" value=\"").expect("its csrf field") + 19;
-        rest[i..i + rest[i..].find('"').unwrap()].to_string()
-    }
-
-    /// The HTML of the section with this id (up to its end).
-    fn section(&self, id: &str) -> &str {
-        let at = self
-            .body
-            .find(&format!("id=\"{id}\""))
-            .unwrap_or_else(|| panic!("a section #{id}"));
-        let rest = &self.body[at..];
-        &rest[..rest.find("</section>").unwrap_or(rest.len())]
-    }
-}
-
-impl Http {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        cookie: &str,
-        form: Option<&[(&str, &str)]>,
-    ) -> Answer {
-        let mut b = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
-        if !cookie.is_empty() {
-            b = b.header("cookie", cookie);
-        }
-        let body = match form {
-            Some(f) => {
-                b = b.header("content-type", "application/x-www-form-urlencoded");
-                form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(f)
-                    .finish()
-            }
-            None => String::new(),
-        };
-        let resp = self
-            .client
-            .request(b.body(Full::new(Bytes::from(body))).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes())
-            .into_owned();
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    /// Signs in through the login form; answers the session cookie.
-    async fn login(&self, user: &str, password: &str) -> String {
-        let page = self.send("GET", "/login", "", None).await;
-        let login_cookie = page
-            .headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-            .find(|c| c.starts_with("patron_login="))
-            .expect("login cookie");
-        let r = self
-            .send(
-                "POST",
-                "/login",
-                &login_cookie,
-                Some(&[
-                    ("csrf", &page.csrf_of("/login")),
-                    ("username", user),
-                    ("password", password),
-                    ("next", "/customers"),
-                ]),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        r.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-            .find(|c| c.starts_with("patron_session="))
-            .expect("session cookie")
-    }
-
-    /// Opens `page`, then posts `form` to `action` with the token written into that form.
-    async fn post_form(
-        &self,
-        cookie: &str,
-        page: &str,
-        action: &str,
-        form: &[(&str, &str)],
-    ) -> Answer {
-        let p = self.send("GET", page, cookie, None).await;
-        assert_eq!(p.status, StatusCode::OK, "{page}: {}", p.body);
-        let token = p.csrf_of(action);
-        let mut fields = vec![("csrf", token.as_str())];
-        fields.extend_from_slice(form);
-        self.send("POST", action, cookie, Some(&fields)).await
-    }
-}
-
-async fn user(store: &Store, name: &str, role: Role) -> i64 {
-    store
-        .create_user(&NewUser {
-            username: name.into(),
-            role: Some(role),
-            password: Some(format!("{name}-password-1")),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .id
-}
 
 async fn customer(store: &Store, name: &str, owner: i64) -> i64 {
     store
@@ -232,17 +87,9 @@ async fn rep_works_from_the_card(store: Store) {
             .unwrap();
     }
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(common::serve_on(listener, store.clone(), async {
-        stopped.await.ok();
-    }));
-    let http = Http {
-        base: format!("http://{addr}"),
-        client: Client::builder(TokioExecutor::new()).build_http(),
-    };
-    let ann_s = http.login("ann", "ann-password-1").await;
+    let server = Server::start(&store).await;
+    let http = &server.http;
+    let ann_s = http.login("ann", "ann-password-1", "/customers").await;
     let card = format!("/customers/{acme}");
 
     // The card: owner, the buttons that start the other work, the forms.
@@ -615,6 +462,5 @@ async fn rep_works_from_the_card(store: Store) {
         .await;
     assert!(r.body.contains("记录活动") && r.body.contains("添加联系人"));
 
-    stop.send(()).ok();
-    server.await.unwrap().unwrap();
+    server.stop().await;
 }

@@ -3,116 +3,12 @@
 
 mod common;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::{Request, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use common::web::{cookie_value, Server};
+use hyper::StatusCode;
 use patron_domain::CustomerInput;
 use patron_store::{backend_tests, NewUser, Role, Store};
 
 backend_tests!(signin_cookies_csrf_and_rate_limit);
-
-struct Http {
-    base: String,
-    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: hyper::HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .find(|c| c.starts_with(&format!("{name}=")))
-    }
-    fn location(&self) -> &str {
-        self.headers
-            .get("location")
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-    }
-    /// The value of the first hidden `csrf` field.
-    fn csrf(&self) -> String {
-        let i = self
-            .body
-            .find("name=\"csrf\" value=\"")
-            .expect("a csrf field")
-            + 19;
-        self.body[i..i + self.body[i..].find('"').unwrap()].to_string()
-    }
-}
-
-fn cookie_value(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().to_string()
-}
-
-impl Http {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        form: Option<&[(&str, &str)]>,
-    ) -> Answer {
-        let mut b = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        let body = match form {
-            Some(f) => {
-                b = b.header("content-type", "application/x-www-form-urlencoded");
-                form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(f)
-                    .finish()
-            }
-            None => String::new(),
-        };
-        let resp = self
-            .client
-            .request(b.body(Full::new(Bytes::from(body))).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes())
-            .into_owned();
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    /// Opens the login page and signs in; answers the login POST's answer.
-    async fn login(&self, user: &str, password: &str, extra: &[(&str, &str)]) -> Answer {
-        let page = self.send("GET", "/login", extra, None).await;
-        assert_eq!(page.status, StatusCode::OK);
-        let login_cookie = cookie_value(&page.cookie("patron_login").expect("login cookie"));
-        let mut headers = vec![("cookie", login_cookie.as_str())];
-        headers.extend_from_slice(extra);
-        self.send(
-            "POST",
-            "/login",
-            &headers,
-            Some(&[
-                ("csrf", &page.csrf()),
-                ("username", user),
-                ("password", password),
-                ("next", "/customers"),
-            ]),
-        )
-        .await
-    }
-}
 
 async fn signin_cookies_csrf_and_rate_limit(store: Store) {
     store
@@ -154,19 +50,11 @@ async fn signin_cookies_csrf_and_rate_limit(store: Store) {
         )
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(common::serve_on(listener, store.clone(), async {
-        stopped.await.ok();
-    }));
-    let http = Http {
-        base: format!("http://{addr}"),
-        client: Client::builder(TokioExecutor::new()).build_http(),
-    };
+    let server = Server::start(&store).await;
+    let http = &server.http;
 
     // Without a session: pages redirect to the login, forms are refused, the API is 401.
-    let r = http.send("GET", "/customers", &[], None).await;
+    let r = http.send_with("GET", "/customers", &[], None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(
         r.location().starts_with("/login?next=%2Fcustomers"),
@@ -174,25 +62,27 @@ async fn signin_cookies_csrf_and_rate_limit(store: Store) {
         r.location()
     );
     assert_eq!(
-        http.send("POST", "/lang", &[], Some(&[("lang", "zh")]))
+        http.send_with("POST", "/lang", &[], Some(&[("lang", "zh")]))
             .await
             .status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        http.send("GET", "/api/customers", &[], None).await.status,
+        http.send_with("GET", "/api/customers", &[], None)
+            .await
+            .status,
         StatusCode::UNAUTHORIZED
     );
 
     // The login form's own token must come with its cookie.
-    let page = http.send("GET", "/login", &[], None).await;
+    let page = http.send_with("GET", "/login", &[], None).await;
     let login_cookie = page.cookie("patron_login").unwrap();
     assert!(
         login_cookie.contains("HttpOnly") && login_cookie.contains("SameSite=Strict"),
         "{login_cookie}"
     );
     let r = http
-        .send(
+        .send_with(
             "POST",
             "/login",
             &[],
@@ -206,7 +96,9 @@ async fn signin_cookies_csrf_and_rate_limit(store: Store) {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "no login cookie, no login");
 
     // Sign in: an HttpOnly, SameSite=Lax session cookie, not Secure over plain http...
-    let r = http.login("ann", "ann-password-1", &[]).await;
+    let r = http
+        .login_answer("ann", "ann-password-1", "/customers", &[])
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.location(), "/customers");
     let set = r.cookie("patron_session").expect("a session cookie");
@@ -216,19 +108,24 @@ async fn signin_cookies_csrf_and_rate_limit(store: Store) {
     assert!(!set.contains("Secure"), "{set}");
     // ...and Secure behind an https proxy.
     let r2 = http
-        .login("ann", "ann-password-1", &[("x-forwarded-proto", "https")])
+        .login_answer(
+            "ann",
+            "ann-password-1",
+            "/customers",
+            &[("x-forwarded-proto", "https")],
+        )
         .await;
     assert!(r2.cookie("patron_session").unwrap().contains("; Secure"));
     let session = cookie_value(&set);
     let auth = [("cookie", session.as_str())];
 
     // Pages: own customer yes, another user's is 404; every POST form carries the token.
-    let list = http.send("GET", "/customers", &auth, None).await;
+    let list = http.send_with("GET", "/customers", &auth, None).await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.body.contains("Ann&#39;s customer") || list.body.contains("Ann's customer"));
     assert!(!list.body.contains("Someone else"));
     let card = http
-        .send("GET", &format!("/customers/{}", mine.id), &auth, None)
+        .send_with("GET", &format!("/customers/{}", mine.id), &auth, None)
         .await;
     assert_eq!(card.status, StatusCode::OK);
     let csrf = card.csrf();
@@ -240,7 +137,7 @@ async fn signin_cookies_csrf_and_rate_limit(store: Store) {
         "card form, language switch, sign out"
     );
     assert_eq!(
-        http.send("GET", &format!("/customers/{}", theirs.id), &auth, None)
+        http.send_with("GET", &format!("/customers/{}", theirs.id), &auth, None)
             .await
             .status,
         StatusCode::NOT_FOUND
@@ -258,12 +155,18 @@ async fn signin_cookies_csrf_and_rate_limit(store: Store) {
         ]
     };
     let path = format!("/customers/{}", mine.id);
-    let r = http.send("POST", &path, &auth, Some(&form("")[1..])).await;
+    let r = http
+        .send_with("POST", &path, &auth, Some(&form("")[1..]))
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = http.send("POST", &path, &auth, Some(&form("wrong"))).await;
+    let r = http
+        .send_with("POST", &path, &auth, Some(&form("wrong")))
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let good: &'static str = Box::leak(csrf.clone().into_boxed_str());
-    let r = http.send("POST", &path, &auth, Some(&form(good))).await;
+    let r = http
+        .send_with("POST", &path, &auth, Some(&form(good)))
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(
         store
@@ -276,13 +179,13 @@ async fn signin_cookies_csrf_and_rate_limit(store: Store) {
         Some("North")
     );
     assert_eq!(
-        http.send("POST", "/lang", &auth, Some(&[("lang", "zh")]))
+        http.send_with("POST", "/lang", &auth, Some(&[("lang", "zh")]))
             .await
             .status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        http.send(
+        http.send_with(
             "POST",
             "/lang",
             &auth,
@@ -295,7 +198,7 @@ async fn signin_cookies_csrf_and_rate_limit(store: Store) {
     // A token in a header works too (scripts), another user's card still does not.
     let hdr = [("cookie", session.as_str()), ("x-csrf-token", good)];
     let r = http
-        .send(
+        .send_with(
             "POST",
             &format!("/customers/{}", theirs.id),
             &hdr,
@@ -323,27 +226,35 @@ async fn signin_cookies_csrf_and_rate_limit(store: Store) {
 
     // Sign out: the session is gone.
     let r = http
-        .send("POST", "/logout", &auth, Some(&[("csrf", good)]))
+        .send_with("POST", "/logout", &auth, Some(&[("csrf", good)]))
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(r.cookie("patron_session").unwrap().contains("Max-Age=0"));
     assert_eq!(
-        http.send("GET", "/customers", &auth, None).await.status,
+        http.send_with("GET", "/customers", &auth, None)
+            .await
+            .status,
         StatusCode::SEE_OTHER
     );
 
     // Rate limiting: 5 failed logins a minute, then 429 with Retry-After (even with the right
     // password), and each failure is audited.
     for _ in 0..5 {
-        let r = http.login("ann", "wrong-password", &[]).await;
+        let r = http
+            .login_answer("ann", "wrong-password", "/customers", &[])
+            .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
-    let r = http.login("ann", "ann-password-1", &[]).await;
+    let r = http
+        .login_answer("ann", "ann-password-1", "/customers", &[])
+        .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait));
     // Per address too: another name from the same address is held back.
-    let r = http.login("bob", "whatever-pass", &[]).await;
+    let r = http
+        .login_answer("bob", "whatever-pass", "/customers", &[])
+        .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     let failed = store
         .audit_log(&patron_store::AuditFilter {
@@ -355,6 +266,5 @@ async fn signin_cookies_csrf_and_rate_limit(store: Store) {
         .unwrap();
     assert_eq!(failed.len(), 5);
 
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    server.stop().await;
 }

@@ -5,161 +5,12 @@
 mod common;
 
 use chrono::{Days, NaiveTime, Utc};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::{Request, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use patron_domain::{CustomerInput, Money, OrderInput, OrderLineInput};
-use patron_store::{backend_tests, NewUser, OnExcess, OrderTerms, Role, Store, TaskFilter};
+use common::web::{held_order, user, Answer, Server};
+use hyper::StatusCode;
+use patron_domain::{CustomerInput, Money};
+use patron_store::{backend_tests, Role, Store, TaskFilter};
 
 backend_tests!(the_reps_workplace);
-
-struct Http {
-    base: String,
-    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: hyper::HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    fn location(&self) -> &str {
-        self.headers
-            .get("location")
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-    }
-
-    /// The hidden `csrf` field of the form whose opening tag contains `action`.
-    fn csrf_of(&self, action: &str) -> String {
-        let at = self
-            .body
-            .find(&format!("action=\"{action}\""))
-            .unwrap_or_else(|| panic!("a form posting to {action}: {}", self.body));
-        let rest = &self.body[at..];
-        let i = rest.find("name=\"csrf\" value=\"").expect("its csrf field") + 19;
-        rest[i..i + rest[i..].find('"').unwrap()].to_string()
-    }
-
-    /// The unread count the header shows (none when the badge is hidden).
-    fn unread_badge(&self) -> Option<String> {
-        let at = self.body.find("id=\"unread\"")?;
-        let rest = &self.body[at..];
-        let text = &rest[rest.find('>').unwrap() + 1..];
-        Some(text[..text.find('<').unwrap()].to_string())
-    }
-}
-
-impl Http {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        cookie: &str,
-        form: Option<&[(&str, &str)]>,
-    ) -> Answer {
-        let mut b = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
-        if !cookie.is_empty() {
-            b = b.header("cookie", cookie);
-        }
-        let body = match form {
-            Some(f) => {
-                b = b.header("content-type", "application/x-www-form-urlencoded");
-                form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(f)
-                    .finish()
-            }
-            None => String::new(),
-        };
-        let resp = self
-            .client
-            .request(b.body(Full::new(Bytes::from(body))).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes())
-            .into_owned();
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, path: &str, cookie: &str) -> Answer {
-        let a = self.send("GET", path, cookie, None).await;
-        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.body);
-        a
-    }
-
-    /// Signs in through the login form; answers the session cookie.
-    async fn login(&self, user: &str, password: &str) -> String {
-        let page = self.send("GET", "/login", "", None).await;
-        let login_cookie = page
-            .headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-            .find(|c| c.starts_with("patron_login="))
-            .expect("login cookie");
-        let r = self
-            .send(
-                "POST",
-                "/login",
-                &login_cookie,
-                Some(&[
-                    ("csrf", &page.csrf_of("/login")),
-                    ("username", user),
-                    ("password", password),
-                    ("next", "/my-day"),
-                ]),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        r.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-            .find(|c| c.starts_with("patron_session="))
-            .expect("session cookie")
-    }
-
-    /// Opens `page`, then posts `form` to `action` with the token written into that form.
-    async fn post_form(
-        &self,
-        cookie: &str,
-        page: &str,
-        action: &str,
-        form: &[(&str, &str)],
-    ) -> Answer {
-        let p = self.get(page, cookie).await;
-        let token = p.csrf_of(action);
-        let mut fields = vec![("csrf", token.as_str())];
-        fields.extend_from_slice(form);
-        self.send("POST", action, cookie, Some(&fields)).await
-    }
-}
-
-async fn user(store: &Store, name: &str, role: Role) -> i64 {
-    store
-        .create_user(&NewUser {
-            username: name.into(),
-            role: Some(role),
-            scope: (role == Role::Manager).then_some(patron_store::DataScope::All),
-            password: Some(format!("{name}-password-1")),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .id
-}
 
 fn created_id(r: &Answer) -> i64 {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -188,18 +39,10 @@ async fn the_reps_workplace(store: Store) {
         .unwrap()
         .id;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(common::serve_on(listener, store.clone(), async {
-        stopped.await.ok();
-    }));
-    let http = Http {
-        base: format!("http://{addr}"),
-        client: Client::builder(TokioExecutor::new()).build_http(),
-    };
-    let ann_s = http.login("ann", "ann-password-1").await;
-    let max_s = http.login("max", "max-password-1").await;
+    let server = Server::start(&store).await;
+    let http = &server.http;
+    let ann_s = http.login("ann", "ann-password-1", "/my-day").await;
+    let max_s = http.login("max", "max-password-1", "/my-day").await;
 
     // The header offers My day, a new customer and the picker's script; no unread badge yet.
     let home = http.get("/my-day", &ann_s).await;
@@ -433,31 +276,7 @@ async fn the_reps_workplace(store: Store) {
         .await
         .unwrap()
         .id;
-    let held = store
-        .place_order(
-            acme,
-            OrderInput {
-                order_ref: Some("BIG".into()),
-                ordered_on: "2024-05-01".parse().unwrap(),
-                lines: vec![OrderLineInput {
-                    category: None,
-                    quantity: 1,
-                    amount: Money(20_000),
-                    cost: Money(0),
-                }],
-            },
-            &OrderTerms {
-                on_excess: OnExcess::Hold,
-                by: "ann".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let hold = match held {
-        patron_store::OrderPlacement::Held { hold } => hold.id,
-        other => panic!("expected a hold, got {other:?}"),
-    };
+    let hold = held_order(&store, acme, "ann").await;
     let r = http
         .post_form(
             &max_s,
@@ -531,6 +350,5 @@ async fn the_reps_workplace(store: Store) {
     assert_eq!(inbox.unread_badge(), None);
     assert!(!inbox.body.contains("note unread"));
 
-    stop.send(()).ok();
-    server.await.unwrap().unwrap();
+    server.stop().await;
 }

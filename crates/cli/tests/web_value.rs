@@ -84,6 +84,11 @@ async fn dashboard_shows_the_snapshot_and_recomputes() {
     let to = r.location.unwrap();
     assert!(to.starts_with("/dashboard?recomputed="), "{to}");
     assert!(store.latest_snapshot().await.unwrap().is_some());
+    // The dashboard's recompute analyses up to today (not a stored calibration end).
+    let today = chrono::Utc::now().date_naive().to_string();
+    let snap = store.latest_snapshot().await.unwrap().unwrap();
+    assert_eq!(snap.report["as_of"], today.as_str());
+    assert_eq!(snap.report["calibration_end"], today.as_str());
 
     // The refresh stored the period comparisons and the CLV histogram with the snapshot (the
     // histogram as the stored value rows count it), for the API's report they are left out.
@@ -108,6 +113,10 @@ async fn dashboard_shows_the_snapshot_and_recomputes() {
 
     let d = get(&app, &to).await;
     assert_eq!(d.status, StatusCode::OK);
+    assert!(
+        d.body.contains(r#"id="as-of""#) && d.body.contains("Orders up to"),
+        "the dashboard names its as-of date"
+    );
     let b = &d.body;
     assert!(b.contains("Customer values recomputed"));
     assert!(!b.contains("Computed live"));

@@ -18,6 +18,29 @@ pub enum CustomerStatus {
     Won,
 }
 
+impl CustomerStatus {
+    /// The status an order makes of a customer in this status (the first order turns a lead,
+    /// a tracked or an interested customer into a won one); `None`: the order changes nothing.
+    /// The one rule the store applies on every path that adds orders (single orders, approved
+    /// credit holds, imports).
+    pub fn after_first_order(self) -> Option<CustomerStatus> {
+        match self {
+            CustomerStatus::Lead | CustomerStatus::Tracking | CustomerStatus::Intent => {
+                Some(CustomerStatus::Won)
+            }
+            CustomerStatus::Won => None,
+        }
+    }
+
+    /// The statuses an order changes, with what it makes of them (from
+    /// [`CustomerStatus::after_first_order`]), for set-based updates.
+    pub fn advanced_by_order() -> impl Iterator<Item = (CustomerStatus, CustomerStatus)> {
+        CustomerStatus::ALL
+            .iter()
+            .filter_map(|s| s.after_first_order().map(|to| (*s, to)))
+    }
+}
+
 /// The customer's attitude to us (seed 002): loyal, a brand switcher, or no brand loyalty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -488,6 +511,19 @@ pub struct HistoryEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_order_makes_a_prospect_won() {
+        for s in [
+            CustomerStatus::Lead,
+            CustomerStatus::Tracking,
+            CustomerStatus::Intent,
+        ] {
+            assert_eq!(s.after_first_order(), Some(CustomerStatus::Won), "{s}");
+        }
+        assert_eq!(CustomerStatus::Won.after_first_order(), None);
+        assert_eq!(CustomerStatus::advanced_by_order().count(), 3);
+    }
     use serde_json::json;
 
     #[test]

@@ -23,6 +23,38 @@ fn one() -> i64 {
     1
 }
 
+/// Days after today an order date may lie (an order entered late in the evening in a time zone
+/// east of the server's is already "tomorrow" there); anything later is a future order.
+pub const FUTURE_ORDER_TOLERANCE_DAYS: u64 = 1;
+
+/// Today's date on the server's clock (UTC): the `today` of [`check_order_date`] for the write
+/// paths.
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// The latest order date accepted on `today`: today plus [`FUTURE_ORDER_TOLERANCE_DAYS`].
+pub fn latest_order_date(today: NaiveDate) -> NaiveDate {
+    today + chrono::Days::new(FUTURE_ORDER_TOLERANCE_DAYS)
+}
+
+/// The one rule for an order's date, on every write path (API, web form, credit orders, file
+/// imports): years 1900-2200, and not in the future (after [`latest_order_date`] of `today`).
+/// `Err` is the reason, naming the date, for the field or column that held it.
+pub fn check_order_date(ordered_on: NaiveDate, today: NaiveDate) -> Result<(), String> {
+    let year = chrono::Datelike::year(&ordered_on);
+    if !(1900..=2200).contains(&year) {
+        return Err(format!("{ordered_on} is out of range (years 1900-2200)"));
+    }
+    let latest = latest_order_date(today);
+    if ordered_on > latest {
+        return Err(format!(
+            "{ordered_on} lies in the future (today is {today}; orders can be dated up to {latest})"
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
@@ -35,7 +67,13 @@ pub struct OrderInput {
 }
 
 impl OrderInput {
-    pub fn validate(mut self) -> Result<Self, Vec<FieldError>> {
+    /// [`OrderInput::validate_on`] today (the server's clock).
+    pub fn validate(self) -> Result<Self, Vec<FieldError>> {
+        self.validate_on(today())
+    }
+
+    /// Checks and normalizes the order; its date by [`check_order_date`] against `today`.
+    pub fn validate_on(mut self, today: NaiveDate) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         if let Some(r) = self.order_ref.take() {
             let r = r.trim().to_string();
@@ -55,12 +93,8 @@ impl OrderInput {
         if self.lines.len() > 1000 {
             errors.push(FieldError::new("lines", "at most 1000 lines per order"));
         }
-        let year = chrono::Datelike::year(&self.ordered_on);
-        if !(1900..=2200).contains(&year) {
-            errors.push(FieldError::new(
-                "ordered_on",
-                format!("{} is out of range (years 1900-2200)", self.ordered_on),
-            ));
+        if let Err(m) = check_order_date(self.ordered_on, today) {
+            errors.push(FieldError::new("ordered_on", m));
         }
         for (i, l) in self.lines.iter_mut().enumerate() {
             l.validate(&format!("lines[{i}]."), &mut errors);
@@ -157,6 +191,32 @@ mod tests {
         let errs = o.validate().unwrap_err();
         let f: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(f, ["lines[0].quantity", "lines[0].amount"]);
+    }
+
+    #[test]
+    fn future_dates_are_refused_beyond_the_tolerance() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+        let on = |d: u32| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+        assert!(check_order_date(on(10), today).is_ok());
+        assert!(
+            check_order_date(on(11), today).is_ok(),
+            "one day of tolerance"
+        );
+        let e = check_order_date(on(12), today).unwrap_err();
+        assert!(e.contains("2026-03-12") && e.contains("future"), "{e}");
+        let o = OrderInput {
+            order_ref: None,
+            ordered_on: on(20),
+            lines: vec![OrderLineInput {
+                category: None,
+                quantity: 1,
+                amount: Money(100),
+                cost: Money(0),
+            }],
+        };
+        let errs = o.validate_on(today).unwrap_err();
+        assert_eq!(errs[0].field, "ordered_on");
+        assert!(errs[0].message.contains("2026-03-20"));
     }
 
     #[test]

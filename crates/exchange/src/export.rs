@@ -135,7 +135,18 @@ pub async fn export_customers(
     Ok(n)
 }
 
-/// Writes every order line (one row per line, with the customer's number) matching `filter`.
+/// An order of a JSON export: the customer's number first (what the user's own data knows the
+/// customer by), then the order with the internal `customer_id`.
+#[derive(serde::Serialize)]
+struct JsonOrder<'a> {
+    customer_number: &'a str,
+    #[serde(flatten)]
+    order: &'a patron_domain::Order,
+}
+
+/// Writes every order line (one row per line, with the customer's number) matching `filter`;
+/// as JSON, one object per order with its `customer_number`. Amounts are exact decimals of
+/// their cents (`74.02`), in CSV and JSON alike.
 pub async fn export_orders(
     store: &Store,
     filter: &OrderFilter,
@@ -167,14 +178,6 @@ pub async fn export_orders(
     loop {
         let p = store.list_orders(filter, &page).await?;
         for o in &p.items {
-            if format == ExportFormat::Json {
-                if n > 0 {
-                    out.write_all(b",\n")?;
-                }
-                serde_json::to_writer(&mut *out, o).map_err(|e| ImportError::Io(e.into()))?;
-                n += 1;
-                continue;
-            }
             if let std::collections::hash_map::Entry::Vacant(slot) = numbers.entry(o.customer_id) {
                 slot.insert(
                     store
@@ -184,6 +187,18 @@ pub async fn export_orders(
                         .number
                         .unwrap_or_default(),
                 );
+            }
+            if format == ExportFormat::Json {
+                if n > 0 {
+                    out.write_all(b",\n")?;
+                }
+                let row = JsonOrder {
+                    customer_number: &numbers[&o.customer_id],
+                    order: o,
+                };
+                serde_json::to_writer(&mut *out, &row).map_err(|e| ImportError::Io(e.into()))?;
+                n += 1;
+                continue;
             }
             for l in &o.lines {
                 w.write_record([

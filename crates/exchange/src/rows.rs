@@ -157,13 +157,9 @@ pub(crate) fn order_row<'a>(
     };
     let mut errors = Vec::new();
     line.validate("", &mut errors);
-    let year = chrono::Datelike::year(&date);
-    if !(1900..=2200).contains(&year) {
-        return Err((
-            column_of(&columns, "date"),
-            format!("{date} is out of range (years 1900-2200)"),
-        ));
-    }
+    // The domain's rule for order dates (range, not in the future), as on the API and the web.
+    patron_domain::order::check_order_date(date, patron_domain::order::today())
+        .map_err(|m| (column_of(&columns, "date"), m))?;
     if let Some(e) = errors.into_iter().next() {
         return Err((column_of(&columns, &e.field), e.message));
     }
@@ -366,5 +362,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.line.amount, Money(1250));
+        // A date in the future is refused by the domain's rule, at the date's column.
+        let next_month = (patron_domain::order::today() + chrono::Days::new(31)).to_string();
+        let cells = ["7", next_month.as_str(), "12.50"];
+        let e = order_row(
+            fields
+                .iter()
+                .zip(cols)
+                .zip(cells)
+                .map(|((f, c), v)| (f, c, v)),
+        )
+        .unwrap_err();
+        assert_eq!(e.0, "when");
+        assert!(
+            e.1.contains(&next_month) && e.1.contains("future"),
+            "{}",
+            e.1
+        );
     }
 }

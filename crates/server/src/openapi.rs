@@ -716,8 +716,9 @@ fn value_schemas() -> Map<String, Value> {
         "CustomerValue": record(value_props),
         "CustomerValueDetail": record(detail),
         "ValueRefreshRequest": object(json!({
+            "as_of": nullable(json!({"type": "string", "format": "date", "description": "Analyse up to this day (default: today on the server's clock): orders dated after it are left out, and the calibration period ends on it unless calibration_end names an earlier day. Not after today."})),
             "unit": nullable(json!({"type": "string", "enum": ["day", "week"], "description": "Time unit (default day)."})),
-            "calibration_end": nullable(json!({"type": "string", "format": "date", "description": "Last day of the calibration period (default: the last order date)."})),
+            "calibration_end": nullable(json!({"type": "string", "format": "date", "description": "Last day of the calibration period (default: the as-of date); not after the as-of date."})),
             "holdout_end": nullable(json!({"type": "string", "format": "date", "description": "Last day of a holdout period after the calibration end (model diagnostics)."})),
             "model": nullable(json!({"type": "string", "enum": ["bgnbd", "paretonbd"], "description": "Purchase model (default bgnbd)."})),
             "horizon": nullable(json!({"type": "number", "exclusiveMinimum": 0, "maximum": crate::routes::value::MAX_HORIZON, "description": "CLV horizon in units (default one year)."})),
@@ -726,6 +727,7 @@ fn value_schemas() -> Map<String, Value> {
             "marketing_cost": nullable(json!({"type": "number", "minimum": 0, "description": "Relationship-marketing cost per customer per year (default 0)."})),
         }), &[]),
         "ValueOptions": record(json!({
+            "as_of": {"type": ["string", "null"], "format": "date", "description": "The day the refresh analysed up to (null in snapshots stored before it was recorded)."},
             "unit": {"type": "string", "enum": ["day", "week"]},
             "calibration_end": nullable_date,
             "holdout_end": nullable_date,
@@ -747,6 +749,7 @@ fn value_schemas() -> Map<String, Value> {
             "snapshot_id": id(),
             "computed_at": {"type": "string", "format": "date-time"},
             "options": schema_ref("ValueOptions"),
+            "as_of": {"type": ["string", "null"], "format": "date", "description": "The day the refresh analysed up to: orders dated after it were left out (null in snapshots stored before it was recorded)."},
             "unit": {"type": "string", "enum": ["day", "week"]},
             "first_order": date(),
             "last_order": date(),

@@ -2108,11 +2108,15 @@ async fn value_refresh_figures_and_report(store: Store) {
     assert!(api.get(&format!("/api/customers/{a}")).await.body["value"].is_null());
 
     let started = std::time::Instant::now();
-    let r = api.post("/api/value/refresh", json!({})).await;
+    // As of the last order date (without it the refresh analyses up to today).
+    let r = api
+        .post("/api/value/refresh", json!({"as_of": "2024-06-30"}))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     eprintln!("refresh took {:?}", started.elapsed());
     let report = r.body;
     assert_eq!(report["totals"]["customers"], 3 + 12);
+    assert_eq!(report["as_of"], "2024-06-30");
     assert_eq!(report["calibration_end"], "2024-06-30");
     assert_eq!(report["first_order"], "2023-07-01");
     assert_eq!(report["options"]["unit"], "day");
@@ -2246,7 +2250,9 @@ async fn value_refresh_figures_and_report(store: Store) {
     // The customer read carries the same figures.
     let r = api.get(&format!("/api/customers/{a}")).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.headers[header::ETAG], "\"1\"");
+    // Version 2: its first order made the lead a won customer (the refresh writes no version).
+    assert_eq!(r.headers[header::ETAG], "\"2\"");
+    assert_eq!(r.body["status"], "won");
     assert_eq!(r.body["value"]["frequency"], 2.0);
     assert_eq!(r.body["value"]["margin"], 230.0);
     assert!(r.body["value"].get("score_explanation").is_none());

@@ -767,6 +767,68 @@ fn conflict(current: &Customer) -> StoreError {
     }
 }
 
+/// The status rule of orders ([`patron_domain::CustomerStatus::after_first_order`]) in SQL, for
+/// `ids` customers that just got orders: the history rows (`status`, old, new; binds: changed at,
+/// changed by, the ids) and the update (binds: changed at, the ids), in that order, in the
+/// transaction that adds the orders. Customers whose status an order does not change are left
+/// alone (no history row, no new version). `anon`: `?` placeholders (SQLite imports).
+pub(crate) fn status_advance_sql(ids: usize, anon: bool) -> (String, String) {
+    let p = |i: usize| {
+        if anon {
+            "?".to_string()
+        } else {
+            format!("${i}")
+        }
+    };
+    let (mut from, mut case) = (Vec::new(), String::from("CASE status"));
+    for (old, new) in patron_domain::CustomerStatus::advanced_by_order() {
+        from.push(format!("'{}'", old.as_str()));
+        case.push_str(&format!(" WHEN '{}' THEN '{}'", old.as_str(), new.as_str()));
+    }
+    case.push_str(" END");
+    let from = from.join(", ");
+    let list = |first: usize| (first..first + ids).map(p).collect::<Vec<_>>().join(", ");
+    (
+        format!(
+            "INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) \
+             SELECT id, {}, {}, 'status', status, {case} FROM customers WHERE status IN ({from}) AND id IN ({})",
+            p(1),
+            p(2),
+            list(3)
+        ),
+        format!(
+            "UPDATE customers SET status = {case}, version = version + 1, updated_at = {} \
+             WHERE status IN ({from}) AND id IN ({})",
+            p(1),
+            list(2)
+        ),
+    )
+}
+
+/// Applies the status rule of orders to customer `$customer_id: i64` inside transaction `$tx`,
+/// recording the change as made by `$by: &str` (see [`status_advance_sql`]). Every path that adds
+/// a single order calls it right after inserting the lines; imports do the same set-based.
+macro_rules! advance_status_on_order {
+    ($tx:expr, $customer_id:expr, $by:expr) => {{
+        let (history, update) = $crate::customers::status_advance_sql(1, false);
+        let customer_id: i64 = $customer_id;
+        let by: &str = $by;
+        let at = $crate::now();
+        sqlx::query(&history)
+            .bind(at)
+            .bind(by)
+            .bind(customer_id)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query(&update)
+            .bind(at)
+            .bind(customer_id)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+pub(crate) use advance_status_on_order;
+
 /// The columns a customer write sets, in the order [`bind_customer!`] binds them.
 /// One line of a customer's change history: (customer_id, changed_at, changed_by, field, old, new).
 pub(crate) const INSERT_HISTORY: &str =

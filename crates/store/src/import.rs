@@ -85,6 +85,9 @@ pub(crate) fn values_sql(cols: usize, rows: usize, anonymous: bool) -> String {
     s
 }
 
+/// Who the customer history names for a status an imported order changed.
+const IMPORT_BY: &str = "import";
+
 const ORDER_CHUNK: usize = 500;
 const CUSTOMER_CHUNK: usize = 200;
 
@@ -125,6 +128,17 @@ impl Store {
             );
         }
         Ok(out)
+    }
+
+    /// Every customer's number by id (merged customers too), for exports that name customers
+    /// by their number rather than the internal id.
+    pub async fn customer_numbers(&self) -> Result<HashMap<i64, String>, StoreError> {
+        let rows: Vec<(i64, Option<String>)> = with_pool!(self, pool =>
+            sqlx::query_as("SELECT id, number FROM customers").fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, n)| (id, n.unwrap_or_default()))
+            .collect())
     }
 
     /// Inserts the customers whose number is not stored yet, in one transaction; returns how many
@@ -196,7 +210,9 @@ impl Store {
         Ok(inserted)
     }
 
-    /// Inserts order lines whose natural key is new, in one transaction; returns how many.
+    /// Inserts order lines whose natural key is new, in one transaction; returns how many. The
+    /// customers that got lines are advanced by the status rule of orders in the same
+    /// transaction (a lead becomes won; history by "import").
     pub async fn import_order_lines(&self, rows: &[ImportOrderLine]) -> Result<u64, StoreError> {
         let anon = self.kind() == crate::BackendKind::Sqlite;
         // In key order, consecutive inserts land on the same b-tree pages (files usually come
@@ -219,6 +235,24 @@ impl Store {
                         .bind(r.quantity).bind(r.amount.cents()).bind(r.cost.cents());
                 }
                 inserted += q.execute(&mut *tx).await?.rows_affected();
+            }
+            // The status rule of orders, set-based for the batch's customers (a statement pair
+            // per 500 customers, not per row); the lines are sorted by customer.
+            if inserted > 0 {
+                let mut customers: Vec<i64> = sorted.iter().map(|r| r.customer_id).collect();
+                customers.dedup();
+                let at = now();
+                for ids in customers.chunks(ORDER_CHUNK) {
+                    let (history, update) = crate::customers::status_advance_sql(ids.len(), anon);
+                    let mut h = sqlx::query(&history).bind(at).bind(IMPORT_BY);
+                    let mut u = sqlx::query(&update).bind(at);
+                    for id in ids {
+                        h = h.bind(*id);
+                        u = u.bind(*id);
+                    }
+                    h.execute(&mut *tx).await?;
+                    u.execute(&mut *tx).await?;
+                }
             }
             commit!(self, tx);
             inserted

@@ -295,6 +295,7 @@ impl Store {
             let limit = lock_customer!(self, tx, customer_id);
             if plain && limit.is_none() {
                 insert_order_lines!(tx, customer_id, &order_ref, o);
+                crate::customers::advance_status_on_order!(tx, customer_id, &terms.by);
                 // Read back before the commit: right after it a merge of the customer may move
                 // the order away, and the caller must not be told that it failed.
                 let rows: Vec<crate::orders::LineRow> = sqlx::query_as(&crate::orders::order_sql())
@@ -306,6 +307,7 @@ impl Store {
             match check_credit(customer_id, limit, Money(open), amount) {
                 Ok(()) => {
                     insert_order_with_invoice!(tx, customer_id, &order_ref, o, due_on, at);
+                    crate::customers::advance_status_on_order!(tx, customer_id, &terms.by);
                     let rows = sqlx::query_as(&crate::orders::order_sql())
                         .bind(customer_id).bind(&order_ref).fetch_all(&mut *tx).await?;
                     commit!(self, tx);
@@ -396,6 +398,7 @@ impl Store {
                 return Err(StoreError::Conflict { message: format!("credit hold {id} was decided meanwhile"), current_version: None });
             }
             insert_order_with_invoice!(tx, customer_id, &order_ref, o, due_on, at);
+            crate::customers::advance_status_on_order!(tx, customer_id, &hold.requested_by);
             commit!(self, tx);
         });
         Ok(OrderPlacement::Accepted {

@@ -213,13 +213,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
 
 /// A label of the card's workplace in `lang` (else of the work pages, else the main one).
 pub(crate) fn t(lang: Lang, key: &str) -> &'static str {
-    match MESSAGES.iter().find(|(k, _, _)| *k == key) {
-        Some((_, en, zh)) => match lang {
-            Lang::En => en,
-            Lang::Zh => zh,
-        },
-        None => crate::work::t(lang, key),
-    }
+    crate::i18n::lookup(MESSAGES, lang, key).unwrap_or_else(|| crate::work::t(lang, key))
 }
 
 /// The notice key of an `?ok=` value (unknown values show nothing).
@@ -268,11 +262,7 @@ fn field_label(lang: Lang, form: &str, k: &str) -> &'static str {
             _ => String::new(),
         }
     };
-    if MESSAGES.iter().any(|(m, _, _)| *m == key) {
-        t(lang, &key)
-    } else {
-        ""
-    }
+    crate::i18n::lookup(MESSAGES, lang, &key).unwrap_or("")
 }
 
 /// The notice over the card when a form was refused: each field with its message.
@@ -346,7 +336,18 @@ struct At<'a> {
     id: i64,
 }
 
-impl At<'_> {
+impl<'a> At<'a> {
+    /// The card of the path's customer, when the caller may change it.
+    async fn writable(
+        st: &'a WebState,
+        lang: Lang,
+        me: &'a Session,
+        raw: &str,
+    ) -> Result<At<'a>, Response> {
+        let id = writable(st, lang, me, raw).await?;
+        Ok(At { st, lang, me, id })
+    }
+
     /// Re-renders the card with the refused form (422).
     async fn refused(&self, form: String, values: Form, errors: Errors) -> Response {
         crate::customers::render_card(
@@ -375,6 +376,23 @@ impl At<'_> {
             }
         }
         crate::app_error_page(self.lang, &e)
+    }
+}
+
+/// The form's required `kind`: one of `T`'s values, else a message on the field.
+fn required_kind<T: std::str::FromStr>(lang: Lang, form: &Form, errors: &mut Errors) -> Option<T> {
+    match form.get("kind") {
+        "" => {
+            errors.add("kind", t(lang, "cw.required"));
+            None
+        }
+        v => match v.parse::<T>() {
+            Ok(k) => Some(k),
+            Err(_) => {
+                errors.add("kind", t(lang, "work.bad_choice"));
+                None
+            }
+        },
     }
 }
 
@@ -467,16 +485,11 @@ async fn add_contact(
     Path(raw): Path<String>,
     RawForm(body): RawForm,
 ) -> Response {
-    let id = match writable(&st, lang, &me, &raw).await {
-        Ok(id) => id,
+    let at = match At::writable(&st, lang, &me, &raw).await {
+        Ok(at) => at,
         Err(r) => return r,
     };
-    let at = At {
-        st: &st,
-        lang,
-        me: &me,
-        id,
-    };
+    let id = at.id;
     let form = Form::parse(&body);
     let mut errors = Errors::default();
     let input = contact_input(lang, &form, &mut errors);
@@ -506,18 +519,13 @@ async fn edit_contact(
     Path((raw, raw_cid)): Path<(String, String)>,
     RawForm(body): RawForm,
 ) -> Response {
-    let id = match writable(&st, lang, &me, &raw).await {
-        Ok(id) => id,
+    let at = match At::writable(&st, lang, &me, &raw).await {
+        Ok(at) => at,
         Err(r) => return r,
     };
+    let id = at.id;
     let Some(cid) = parse_id(&raw_cid) else {
         return not_found(lang);
-    };
-    let at = At {
-        st: &st,
-        lang,
-        me: &me,
-        id,
     };
     let form = Form::parse(&body);
     let key = format!("contact-{cid}");
@@ -584,31 +592,14 @@ async fn log_activity(
     Path(raw): Path<String>,
     RawForm(body): RawForm,
 ) -> Response {
-    let id = match writable(&st, lang, &me, &raw).await {
-        Ok(id) => id,
+    let at = match At::writable(&st, lang, &me, &raw).await {
+        Ok(at) => at,
         Err(r) => return r,
     };
-    let at = At {
-        st: &st,
-        lang,
-        me: &me,
-        id,
-    };
+    let id = at.id;
     let form = Form::parse(&body);
     let mut errors = Errors::default();
-    let kind = match form.get("kind") {
-        "" => {
-            errors.add("kind", t(lang, "cw.required"));
-            None
-        }
-        v => match v.parse::<InteractionKind>() {
-            Ok(k) => Some(k),
-            Err(_) => {
-                errors.add("kind", t(lang, "work.bad_choice"));
-                None
-            }
-        },
-    };
+    let kind = required_kind::<InteractionKind>(lang, &form, &mut errors);
     if form.get("text").is_empty() {
         errors.add("text", t(lang, "cw.required"));
     }
@@ -664,31 +655,14 @@ async fn add_task(
     Path(raw): Path<String>,
     RawForm(body): RawForm,
 ) -> Response {
-    let id = match writable(&st, lang, &me, &raw).await {
-        Ok(id) => id,
+    let at = match At::writable(&st, lang, &me, &raw).await {
+        Ok(at) => at,
         Err(r) => return r,
     };
-    let at = At {
-        st: &st,
-        lang,
-        me: &me,
-        id,
-    };
+    let id = at.id;
     let form = Form::parse(&body);
     let mut errors = Errors::default();
-    let kind = match form.get("kind") {
-        "" => {
-            errors.add("kind", t(lang, "cw.required"));
-            None
-        }
-        v => match v.parse::<TaskKind>() {
-            Ok(k) => Some(k),
-            Err(_) => {
-                errors.add("kind", t(lang, "work.bad_choice"));
-                None
-            }
-        },
-    };
+    let kind = required_kind::<TaskKind>(lang, &form, &mut errors);
     let due = when(lang, &form, "due", true, &mut errors);
     if form.get("note").is_empty() {
         errors.add("note", t(lang, "cw.required"));

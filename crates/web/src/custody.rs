@@ -321,7 +321,9 @@ pub async fn give_back(
 ) -> Response {
     let pairs = parse_pairs(&body);
     // The form's customer field (a number or `#id`, as the picker fills it), or a row's id.
-    let typed = get_param(&pairs, "customer").map(str::trim).filter(|c| !c.is_empty());
+    let typed = get_param(&pairs, "customer")
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
     let id = match typed {
         Some(c) => patron_app::customers::resolve_reference(&st.store, &me, c, true)
             .await
@@ -330,7 +332,11 @@ pub async fn give_back(
     };
     let Some(id) = id else {
         let msg = match typed {
-            Some(c) => format!("{} ({})", lang.t("error.no_customer"), patron_app::tasks::excerpt(c, 40)),
+            Some(c) => format!(
+                "{} ({})",
+                lang.t("error.no_customer"),
+                patron_app::tasks::excerpt(c, 40)
+            ),
             None => format!("{}: id", lang.t("error.bad_form")),
         };
         return render_pool(

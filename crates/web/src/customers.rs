@@ -914,7 +914,7 @@ pub(crate) async fn render_card(
                 }
             }
             div.side {
-                (value_panel(lang, stored.as_ref(), revenue, cost, all_orders.len(), partial))
+                (value_panel(lang, stored.as_ref(), revenue, cost, all_orders.len(), partial, crate::overview::may_recompute(me.user.role)))
                 (card::relations(lang, &customer, &extras))
                 (card::contacts(lang, id, &contacts, posted))
             }
@@ -979,8 +979,8 @@ fn field_label(lang: Lang, field: &str) -> String {
     }
 }
 
-/// The value panel: the stored figures of the last `patron value refresh`, or what the orders
-/// alone tell.
+/// The value panel: the stored figures of the last value refresh, or what the orders alone
+/// tell (with a link to the dashboard's recompute for those who may press it).
 fn value_panel(
     lang: Lang,
     v: Option<&CustomerValueRow>,
@@ -988,6 +988,7 @@ fn value_panel(
     cost: i64,
     n_orders: usize,
     partial: bool,
+    may_recompute: bool,
 ) -> Markup {
     let opt_num = |x: Option<f64>, digits: usize| match x {
         Some(x) if x.is_finite() => format!("{x:.digits$}"),
@@ -1054,6 +1055,10 @@ fn value_panel(
                     (lang.t("value.loyalty_stage")) ", " (lang.t("value.phase")) ", " (lang.t("value.churn")) ": "
                     br;
                     em { (lang.t("value.not_computed")) }
+                    @if may_recompute {
+                        br;
+                        a id="recompute-link" href="/dashboard#recompute" { (lang.t("value.recompute_link")) }
+                    }
                 }
             }
         }

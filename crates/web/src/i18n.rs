@@ -174,7 +174,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("card.back", "Back to the list", "返回列表"),
     // Value panel
     ("value.title", "Customer value", "客户价值"),
-    ("value.not_computed", "Not computed yet — run patron value refresh", "尚未计算——请运行 patron value refresh"),
+    ("value.not_computed", "Not computed yet — computed at the next value refresh", "尚未计算——将在下次价值刷新时计算"),
+    ("value.recompute_link", "Recompute values now (dashboard)", "立即重新计算客户价值（价值看板）"),
     ("value.margin_to_date", "Margin to date", "累计毛利"),
     ("value.revenue_to_date", "Revenue to date", "累计销售额"),
     ("value.orders_to_date", "Orders to date", "累计订单数"),
@@ -216,8 +217,10 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("segment.lost", "Lost", "已流失"),
     // Dashboard
     ("dash.title", "Value dashboard", "客户价值看板"),
-    ("dash.computed_from_orders", "Computed live from the stored orders (the stored value snapshot is not available yet — run patron value refresh for CLV and P(alive)).", "根据已存订单实时计算（尚无已存的价值快照——运行 patron value refresh 以获得 CLV 与存活概率）。"),
-    ("dash.no_orders", "No orders yet: import orders (patron import) to see the value analysis.", "尚无订单：请先导入订单（patron import）以查看价值分析。"),
+    ("dash.computed_from_orders", "Computed live from the stored orders (no stored value snapshot yet: CLV and P(alive) appear after the next value refresh).", "根据已存订单实时计算（尚无已存的价值快照：CLV 与存活概率将在下次价值刷新后显示）。"),
+    ("dash.no_orders", "No orders yet: record orders on a customer's card or import them (Import page) to see the value analysis.", "尚无订单：请在客户卡片上录入订单或在导入页面导入订单，以查看价值分析。"),
+    ("dash.analysed_to", "Orders up to", "订单截至"),
+    ("dash.computed_at", "computed", "计算于"),
     ("dash.customers", "Customers", "客户数"),
     ("dash.buyers", "Customers with orders", "有订单的客户"),
     ("dash.revenue", "Revenue", "销售额"),
@@ -414,6 +417,41 @@ pub fn datetime(lang: Lang, t: DateTime<Utc>) -> String {
         t.hour(),
         t.minute()
     )
+}
+
+/// The label of `key` in `lang` from a page's own catalogue `table` (`(key, English, Chinese)`),
+/// if it has one: the pages keep their labels beside them and fall back to another catalogue.
+pub(crate) fn lookup(
+    table: &'static [(&'static str, &'static str, &'static str)],
+    lang: Lang,
+    key: &str,
+) -> Option<&'static str> {
+    table
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, en, zh)| match lang {
+            Lang::En => *en,
+            Lang::Zh => *zh,
+        })
+}
+
+/// The label keys a page's source `src` names literally (`t(lang, "…")`, `lang.t("…")`), for
+/// the tests that check every one exists.
+#[cfg(test)]
+pub(crate) fn used_label_keys(src: &str) -> Vec<&str> {
+    let mut keys = Vec::new();
+    for pat in ["t(lang, \"", "lang.t(\""] {
+        for (i, _) in src.match_indices(pat) {
+            // `t(` itself, not the end of another name (`form.int(lang, "...")`).
+            let before = src[..i].chars().next_back().unwrap_or(' ');
+            if before.is_alphanumeric() || before == '_' {
+                continue;
+            }
+            let rest = &src[i + pat.len()..];
+            keys.push(&rest[..rest.find('"').unwrap()]);
+        }
+    }
+    keys
 }
 
 #[cfg(test)]

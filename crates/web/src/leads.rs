@@ -97,13 +97,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
 
 /// This page's label for `key` (the main catalogue's for other keys).
 pub(crate) fn t(lang: Lang, key: &str) -> &'static str {
-    match MESSAGES.iter().find(|(k, _, _)| *k == key) {
-        Some((_, en, zh)) => match lang {
-            Lang::En => en,
-            Lang::Zh => zh,
-        },
-        None => lang.t(key),
-    }
+    crate::i18n::lookup(MESSAGES, lang, key).unwrap_or_else(|| lang.t(key))
 }
 
 pub(crate) fn routes() -> Router<WebState> {

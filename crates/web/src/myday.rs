@@ -150,13 +150,7 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
 
 /// The label of `key`: this catalogue first, then the main one.
 pub(crate) fn t(lang: Lang, key: &str) -> &'static str {
-    match MESSAGES.iter().find(|(k, _, _)| *k == key) {
-        Some((_, en, zh)) => match lang {
-            Lang::En => en,
-            Lang::Zh => zh,
-        },
-        None => lang.t(key),
-    }
+    crate::i18n::lookup(MESSAGES, lang, key).unwrap_or_else(|| lang.t(key))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -679,16 +673,8 @@ mod tests {
             MESSAGES.iter().any(|(m, _, _)| *m == k) || crate::i18n::keys().any(|m| m == k)
         };
         for src in [include_str!("myday.rs"), include_str!("newcustomer.rs")] {
-            for pat in ["t(lang, \"", "lang.t(\""] {
-                for (i, _) in src.match_indices(pat) {
-                    let before = src[..i].chars().next_back().unwrap_or(' ');
-                    if before.is_alphanumeric() || before == '_' {
-                        continue;
-                    }
-                    let rest = &src[i + pat.len()..];
-                    let key = &rest[..rest.find('"').unwrap()];
-                    assert!(known(key), "missing label {key}");
-                }
+            for key in crate::i18n::used_label_keys(src) {
+                assert!(known(key), "missing label {key}");
             }
         }
         for k in KINDS {

@@ -82,7 +82,7 @@ pub async fn page(
         .collect();
     let who = Audience {
         personal,
-        recompute: matches!(me.user.role, Role::Admin | Role::Manager),
+        recompute: may_recompute(me.user.role),
         hidden: &hidden,
     };
     let body = dashboard(
@@ -188,7 +188,14 @@ async fn extra(
     })
 }
 
-/// `POST /dashboard/recompute`: runs the value refresh, then shows the dashboard.
+/// Whether `role` may press the dashboard's "Recompute values" (the card links to it then).
+pub(crate) fn may_recompute(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::Manager)
+}
+
+/// `POST /dashboard/recompute`: runs the value refresh as of today (orders dated up to today,
+/// with the settings of the last snapshot; see `refresh_like_last_time`), then shows the
+/// dashboard.
 pub async fn recompute(State(st): State<WebState>, Ctx { lang }: Ctx) -> Response {
     let started = std::time::Instant::now();
     match patron_app::value::refresh_like_last_time(&st.store).await {
@@ -248,7 +255,12 @@ fn dashboard(
                 h1 { (lang.t("dash.title")) }
                 p.sub {
                     (lang.t("dash.period")) " " (i18n::date(lang, r.first_order)) " " (lang.t("dash.to")) " " (i18n::date(lang, r.last_order)) " · "
-                    (lang.t("dash.as_of")) " " (i18n::datetime(lang, computed_at)) " UTC"
+                    @if let Some(d) = r.as_of {
+                        span id="as-of" { (lang.t("dash.analysed_to")) " " (i18n::date(lang, d)) } ", "
+                        (lang.t("dash.computed_at")) " " (i18n::datetime(lang, computed_at)) " UTC"
+                    } @else {
+                        (lang.t("dash.as_of")) " " (i18n::datetime(lang, computed_at)) " UTC"
+                    }
                     @if let Some(m) = &r.model {
                         " · " (lang.t("dash.model")) " " span.mono { (model_name(&m.kind)) } " (" (if r.unit == "week" { lang.t("dash.unit_week") } else { lang.t("dash.unit_day") }) ")"
                     }

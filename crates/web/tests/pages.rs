@@ -66,6 +66,14 @@ async fn setup() -> (TestStore, Router, i64) {
             .unwrap();
             store.create_order(c.id, order).await.unwrap();
         }
+        // The orders made everyone won; the fixture's status is a later change by hand.
+        if status != CustomerStatus::Won {
+            let patch = serde_json::json!({ "status": status.as_str() });
+            store
+                .update_customer(c.id, patch.as_object().unwrap(), None, "test")
+                .await
+                .unwrap();
+        }
     }
     store
         .create_contact(
@@ -378,7 +386,15 @@ async fn stored_value_figures_fill_the_card_and_the_value_filters() {
     let (store, app, id) = setup().await;
     // Before a refresh: the card says so.
     let before = get(&app, &format!("/customers/{id}")).await;
-    assert!(before.body.contains("run patron value refresh"));
+    assert!(before.body.contains("computed at the next value refresh"));
+    assert!(
+        !before.body.contains("run patron"),
+        "no command-line hint in the web"
+    );
+    assert!(
+        before.body.contains(r#"href="/dashboard#recompute""#),
+        "who may recompute gets the link to the dashboard's button"
+    );
     let reason: patron_store::StoredChurnReason = serde_json::from_value(serde_json::json!({
         "kind": "long_absence",
         "detail": "no purchase for 300 days; usual gap 40 days",
@@ -428,7 +444,7 @@ async fn stored_value_figures_fill_the_card_and_the_value_filters() {
         .unwrap();
     let card = get(&app, &format!("/customers/{id}")).await;
     let b = &card.body;
-    assert!(!b.contains("run patron value refresh"));
+    assert!(!b.contains("computed at the next value refresh"));
     assert!(b.contains("$123.45") && b.contains("42.0%") && b.contains("0.37"));
     assert!(b.contains("R2 F1 M3") && b.contains("At risk") && b.contains("First-time buyer"));
     assert!(b.contains("Decline") && b.contains("Long absence"));

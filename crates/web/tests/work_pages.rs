@@ -924,6 +924,35 @@ async fn order_entry_under_the_credit_rule(store: Store) {
             bad.body
         );
     }
+    // An order dated next month: refused at the date field, naming the date (the domain's
+    // rule, as on the API and in imports); the date picker stops at the latest date accepted.
+    let next_month = (Utc::now().date_naive() + Duration::days(31)).to_string();
+    let future = post(
+        &f.ann,
+        &url,
+        &[("ordered_on", next_month.as_str()), ("amount", "5")],
+    )
+    .await;
+    assert_eq!(future.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        future.body.contains(r#"id="err-ord-date""#)
+            && future
+                .body
+                .contains(&format!("{next_month} lies in the future")),
+        "{}",
+        future.body
+    );
+    let latest = patron_domain::order::latest_order_date(Utc::now().date_naive());
+    assert!(page.body.contains(&format!(r#"max="{latest}""#)));
+    assert!(
+        f.store
+            .order_facts()
+            .await
+            .unwrap()
+            .iter()
+            .all(|o| o.ordered_on <= latest),
+        "nothing stored"
+    );
     // One cent over the headroom: refused with the figures, nothing stored.
     let over = amount(headroom + 1);
     let refused = post(

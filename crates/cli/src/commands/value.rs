@@ -39,16 +39,22 @@ pub enum ValueAction {
     Report(ReportArgs),
     /// One CSV row per customer with every figure (lifetimes column names for the model inputs).
     ///
-    /// Columns: customer_id, frequency, recency, T, monetary_value (lifetimes conventions: repeat
-    /// purchase days, recency and T in the unit), orders, revenue, cost, marketing_cost, margin
-    /// (revenue - cost - marketing cost, calibration period), rfm_r, rfm_f, rfm_m, rfm_segment,
-    /// abc_class (by revenue, 80/95%), p_alive, expected_purchases (over the horizon),
-    /// expected_spend (Gamma-Gamma), clv (discounted expected margin over the horizon, less
-    /// marketing cost), loyalty_stage (first_time_buyer / repeat_buyer from purchase days;
-    /// prospects, suspects and advocates need interaction and referral data that order files
-    /// lack), lifecycle_phase (trend of the margin per 91-day quarter ending at the calibration
-    /// end), churn_warnings (revenue_drop;long_absence;low_p_alive), and holdout_purchases /
-    /// holdout_revenue when --holdout-end is given.
+    /// Columns: customer_id (the file's customer key; on the database customer_number, with the
+    /// internal customer_id as the last column), frequency, recency, T, monetary_value
+    /// (lifetimes conventions: repeat purchase days, recency and T in the unit), orders, revenue,
+    /// cost, marketing_cost, margin (revenue - cost - marketing cost, calibration period), rfm_r,
+    /// rfm_f, rfm_m, rfm_segment, abc_class (by revenue, 80/95%), p_alive, expected_purchases
+    /// (over the horizon), expected_spend (Gamma-Gamma), clv (discounted expected margin over the
+    /// horizon, less marketing cost), loyalty_stage (first_time_buyer / repeat_buyer from
+    /// purchase days; prospects, suspects and advocates need interaction and referral data that
+    /// order files lack), lifecycle_phase (trend of the margin per 91-day quarter ending at the
+    /// calibration end), churn_warnings (revenue_drop;long_absence;low_p_alive), and
+    /// holdout_purchases / holdout_revenue when --holdout-end is given.
+    ///
+    /// Numbers are exact and the same on every run: money (revenue, cost, marketing_cost, margin,
+    /// expected_spend, clv, holdout_revenue) to the cent, the other figures (frequency, recency,
+    /// T, monetary_value, p_alive, expected_purchases, holdout_purchases) to 4 decimals;
+    /// trailing zeros dropped, never an exponent.
     Export(ExportArgs),
 }
 
@@ -121,6 +127,10 @@ pub struct ExportArgs {
 pub struct RefreshArgs {
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Analyse up to this day, YYYY-MM-DD (default: today): orders dated after it are left out,
+    /// and the calibration period ends on it unless --calibration-end names an earlier day.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -145,13 +155,17 @@ pub async fn run(database: &str, args: ValueArgs) -> anyhow::Result<()> {
                 anyhow::bail!("refresh stores figures for the database's own orders; use `value export --orders FILE` for a file");
             }
             let opts = options(&a.analysis)?;
+            let as_of = match a.as_of.as_deref() {
+                Some(s) => patron_app::value::date_of(parse_date_arg("--as-of", s)?),
+                None => patron_app::value::today(),
+            };
             let store = super::open(database).await?;
             let started = std::time::Instant::now();
-            let snap = patron_app::value::refresh(&store, &opts)
+            let snap = patron_app::value::refresh(&store, &opts, as_of)
                 .await
                 .context("computing customer values")?;
             println!(
-                "customer values refreshed in {:.2} s: snapshot {} at {}",
+                "customer values refreshed as of {as_of} in {:.2} s: snapshot {} at {}",
                 started.elapsed().as_secs_f64(),
                 snap.id,
                 snap.computed_at.to_rfc3339()
@@ -164,7 +178,8 @@ pub async fn run(database: &str, args: ValueArgs) -> anyhow::Result<()> {
             let read_seconds = clock.elapsed().as_secs_f64();
             let run = analyse(orders, &a.analysis)?;
             let analysis_seconds = clock.elapsed().as_secs_f64() - read_seconds;
-            export(&run, a.output.as_deref())?;
+            let numbers = export_numbers(database, &a.analysis, &run).await?;
+            export(&run, numbers.as_deref(), a.output.as_deref())?;
             // `PATRON_LOG=debug` shows where the time of an export goes.
             tracing::debug!(
                 read_seconds,
@@ -322,14 +337,40 @@ pub(crate) fn csv_field(s: &str, out: &mut Vec<u8>) {
     }
 }
 
-fn put_f(out: &mut Vec<u8>, v: f64, text: &mut NumberText) {
-    text.put(out, v);
+fn put_f(out: &mut Vec<u8>, v: f64, decimals: u32, text: &mut NumberText) {
+    text.put(out, v, decimals);
     out.push(b',');
 }
 
+/// The customer numbers of a database export's rows (by customer index), so that the export can
+/// be joined back to the user's data; `None` for an orders file (its own keys are written).
+async fn export_numbers(
+    database: &str,
+    a: &AnalysisArgs,
+    run: &Run,
+) -> anyhow::Result<Option<Vec<String>>> {
+    let (None, load::Ids::Numeric(ids)) = (&a.orders, &run.ids) else {
+        return Ok(None);
+    };
+    let store = super::open(database).await?;
+    let numbers = store
+        .customer_numbers()
+        .await
+        .context("reading customer numbers")?;
+    Ok(Some(
+        ids.iter()
+            .map(|id| {
+                let n = numbers.get(&(*id as i64)).map_or("", String::as_str);
+                patron_exchange::safe_cell(n).into_owned()
+            })
+            .collect(),
+    ))
+}
+
 /// One row per customer with an order in the calibration period... and the others too (their
-/// model figures empty).
-pub fn export(run: &Run, output: Option<&Path>) -> anyhow::Result<()> {
+/// model figures empty). With `numbers` (a database export), rows lead with the customer number
+/// and end with the internal id.
+pub fn export(run: &Run, numbers: Option<&[String]>, output: Option<&Path>) -> anyhow::Result<()> {
     let an = &run.an;
     let sink: Box<dyn Write> = match output {
         Some(p) => {
@@ -340,9 +381,17 @@ pub fn export(run: &Run, output: Option<&Path>) -> anyhow::Result<()> {
     let mut w = std::io::BufWriter::with_capacity(1 << 20, sink);
     let holdout = an.summary_options.observation_end.is_some();
     let mut header = Vec::new();
-    header.extend_from_slice(b"customer_id,frequency,recency,T,monetary_value,orders,revenue,cost,marketing_cost,margin,rfm_r,rfm_f,rfm_m,rfm_segment,abc_class,p_alive,expected_purchases,expected_spend,clv,loyalty_stage,lifecycle_phase,churn_warnings");
+    if numbers.is_some() {
+        header.extend_from_slice(b"customer_number,");
+    } else {
+        header.extend_from_slice(b"customer_id,");
+    }
+    header.extend_from_slice(b"frequency,recency,T,monetary_value,orders,revenue,cost,marketing_cost,margin,rfm_r,rfm_f,rfm_m,rfm_segment,abc_class,p_alive,expected_purchases,expected_spend,clv,loyalty_stage,lifecycle_phase,churn_warnings");
     if holdout {
         header.extend_from_slice(b",holdout_purchases,holdout_revenue");
+    }
+    if numbers.is_some() {
+        header.extend_from_slice(b",customer_id");
     }
     header.push(b'\n');
     w.write_all(&header)?;
@@ -365,7 +414,7 @@ pub fn export(run: &Run, output: Option<&Path>) -> anyhow::Result<()> {
                     // cache line, and updating their lengths from two cores cost up to 0.4 s.
                     scope.spawn(move || {
                         let mut own = std::mem::take(buf);
-                        export_rows(run, start..end, holdout, &mut own);
+                        export_rows(run, numbers, start..end, holdout, &mut own);
                         *buf = own;
                     });
                 }
@@ -381,27 +430,38 @@ pub fn export(run: &Run, output: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// The export rows of `customers`, appended to `out`.
-fn export_rows(run: &Run, customers: std::ops::Range<usize>, holdout: bool, out: &mut Vec<u8>) {
+fn export_rows(
+    run: &Run,
+    numbers: Option<&[String]>,
+    customers: std::ops::Range<usize>,
+    holdout: bool,
+    out: &mut Vec<u8>,
+) {
+    use number_text::{CENTS, FIGURE};
     let an = &run.an;
     let mut fb = NumberText::default();
     let mut ib = itoa::Buffer::new();
     for i in customers {
         let s = &an.summaries[i];
-        run.ids.write(i, out);
+        match numbers {
+            Some(n) => csv_field(&n[i], out),
+            None => run.ids.write(i, out),
+        }
         out.push(b',');
         let active = s.first_day.is_some();
-        for v in [
-            s.rft.frequency,
-            s.rft.recency,
-            s.rft.t,
-            s.rft.monetary_value,
+        for (v, decimals) in [
+            (s.rft.frequency, FIGURE),
+            (s.rft.recency, FIGURE),
+            (s.rft.t, FIGURE),
+            // A mean of amounts (lifetimes' input), not an amount: 4 decimals.
+            (s.rft.monetary_value, FIGURE),
         ] {
-            put_f(out, if active { v } else { f64::NAN }, &mut fb);
+            put_f(out, if active { v } else { f64::NAN }, decimals, &mut fb);
         }
         out.extend_from_slice(ib.format(s.orders).as_bytes());
         out.push(b',');
         for v in [s.revenue, s.cost, s.marketing_cost, s.margin] {
-            put_f(out, v, &mut fb);
+            put_f(out, v, CENTS, &mut fb);
         }
         match an.rfm_score(i) {
             None => out.extend_from_slice(b",,,,"),
@@ -417,8 +477,13 @@ fn export_rows(run: &Run, customers: std::ops::Range<usize>, holdout: bool, out:
             abc::AbcClass::C => b"C,",
         });
         let v = &an.values[i];
-        for x in [v.p_alive, v.expected_purchases, v.expected_spend, v.clv] {
-            put_f(out, x, &mut fb);
+        for (x, decimals) in [
+            (v.p_alive, FIGURE),
+            (v.expected_purchases, FIGURE),
+            (v.expected_spend, CENTS),
+            (v.clv, CENTS),
+        ] {
+            put_f(out, x, decimals, &mut fb);
         }
         out.extend_from_slice(match (active, s.rft.frequency > 0.0) {
             (false, _) => b",",
@@ -444,11 +509,15 @@ fn export_rows(run: &Run, customers: std::ops::Range<usize>, holdout: bool, out:
         }
         if holdout {
             out.push(b',');
-            put_f(out, s.holdout_purchases, &mut fb);
+            put_f(out, s.holdout_purchases, FIGURE, &mut fb);
             out.pop();
             out.push(b',');
-            put_f(out, s.holdout_revenue, &mut fb);
+            put_f(out, s.holdout_revenue, CENTS, &mut fb);
             out.pop();
+        }
+        if numbers.is_some() {
+            out.push(b',');
+            run.ids.write(i, out);
         }
         out.push(b'\n');
     }

@@ -63,6 +63,18 @@ impl From<RefreshError> for ApiError {
                     ApiError::internal()
                 }
             },
+            RefreshError::AsOfInFuture(d) => field(
+                "as_of",
+                format!("{d} lies in the future (today is {})", value::today()),
+            ),
+            RefreshError::AfterAsOf {
+                field: f, as_of, ..
+            } => field(
+                f,
+                format!(
+                    "must not lie after the as-of date ({as_of}): orders after it are not analysed"
+                ),
+            ),
             other @ (RefreshError::BadDate(_) | RefreshError::Internal(_)) => {
                 tracing::error!(error = %other, "value refresh failed");
                 ApiError::internal()
@@ -92,7 +104,12 @@ fn report_body(s: ValueSnapshot, top: usize) -> Result<Value, ApiError> {
     };
     body.insert("snapshot_id".into(), json!(s.id));
     body.insert("computed_at".into(), json!(s.computed_at));
-    body.insert("options".into(), s.options);
+    let mut options = s.options;
+    if let Value::Object(o) = &mut options {
+        // Snapshots stored before refreshes recorded their as-of date.
+        o.entry("as_of").or_insert(Value::Null);
+    }
+    body.insert("options".into(), options);
     Ok(Value::Object(body))
 }
 
@@ -150,7 +167,8 @@ pub async fn refresh(
             "is out of the supported date range",
         )])
     })?;
-    let snapshot = value::refresh(&state.store, &opts).await?;
+    // As of today on the server's clock unless the caller names the day.
+    let snapshot = value::refresh(&state.store, &opts, body.as_of()).await?;
     let body = report_body(snapshot, REPORT_CHURN_TOP)?;
     Ok(Json(for_caller(&state, &me, body).await?).into_response())
 }

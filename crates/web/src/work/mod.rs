@@ -432,13 +432,7 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
 
 /// The label of `key`: these pages' catalogue first, then the main one.
 pub(crate) fn t(lang: Lang, key: &str) -> &'static str {
-    match MESSAGES.iter().find(|(k, _, _)| *k == key) {
-        Some((_, en, zh)) => match lang {
-            Lang::En => en,
-            Lang::Zh => zh,
-        },
-        None => lang.t(key),
-    }
+    crate::i18n::lookup(MESSAGES, lang, key).unwrap_or_else(|| lang.t(key))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -178,6 +178,7 @@ async fn render(
         |k: &str, default: &str| form.map_or_else(|| default.to_string(), |f| f.get(k).to_string());
     let money = |m: patron_domain::Money| i18n::money_cents(lang, m.cents());
     let err = |k: &str| errors.get(k);
+    let latest = patron_domain::order::latest_order_date(today()).to_string();
     let today = today().to_string();
     let body = html! {
         p.crumbs { a href=(format!("/customers/{id}")) { "← " (c.data.name) } }
@@ -188,7 +189,13 @@ async fn render(
                 form method="post" action=(format!("/customers/{id}/orders/new")) { (crate::auth::csrf_field())
                     div.formgrid {
                         (field(t(lang, "ord.ref"), "ord-ref", err("order_ref"), input("ord-ref", "order_ref", "text", &typed("order_ref", ""), err("order_ref").is_some())))
-                        (field(t(lang, "ord.date"), "ord-date", err("ordered_on"), input("ord-date", "ordered_on", "date", &typed("ordered_on", &today), err("ordered_on").is_some())))
+                        // The browser's date picker stops at the latest date the domain accepts
+                        // (the server checks it again: `check_order_date`).
+                        (field(t(lang, "ord.date"), "ord-date", err("ordered_on"), html! {
+                            input id="ord-date" type="date" name="ordered_on" value=(typed("ordered_on", &today)) max=(latest)
+                                aria-invalid=[err("ordered_on").is_some().then_some("true")]
+                                aria-describedby=[err("ordered_on").is_some().then_some("err-ord-date")];
+                        }))
                         (field(t(lang, "ord.category"), "ord-category", err("category"), input("ord-category", "category", "text", &typed("category", ""), err("category").is_some())))
                         (field(t(lang, "ord.quantity"), "ord-quantity", err("quantity"), input("ord-quantity", "quantity", "number", &typed("quantity", "1"), err("quantity").is_some())))
                         (field(t(lang, "ord.amount"), "ord-amount", err("amount"), input("ord-amount", "amount", "text", &typed("amount", ""), err("amount").is_some())))
