@@ -266,6 +266,12 @@ pub async fn mark_read(
     me: Me,
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<MarkReadRequest>,
 ) -> Result<Response, ApiError> {
+    if body.id.is_some_and(|id| id < 1) {
+        return Err(ApiError::validation(vec![patron_domain::FieldError::new(
+            "id",
+            "is not a notification id (1 or more)",
+        )]));
+    }
     let n = patron_app::tasks::mark_read(&state.store, &me, body.id).await?;
     Ok(Json(json!({"marked": n})).into_response())
 }
@@ -435,7 +441,7 @@ pub fn schemas() -> Map<String, Value> {
             "read_at": ts_null(),
         })),
         "UnreadCount": record(json!({"unread": {"type": "integer", "minimum": 0}})),
-        "MarkRead": closed(json!({"id": {"type": ["integer", "null"], "format": "int64", "description": "One notification of the caller's; all of them when absent."}}), &[]),
+        "MarkRead": closed(json!({"id": {"type": ["integer", "null"], "format": "int64", "minimum": 1, "description": "One notification of the caller's; all of them when absent."}}), &[]),
         "MarkedRead": record(json!({"marked": {"type": "integer", "minimum": 0, "description": "How many notifications were marked read."}})),
         "CustomerMatch": record(json!({
             "id": id(),
