@@ -29,8 +29,16 @@ pub struct SnapshotReport {
     pub totals: Totals,
     pub clv: Clv,
     pub model: Option<Model>,
-    /// Why no purchase model was fitted, when none was.
+    /// Why no purchase model was fitted or used, when none was.
     pub model_error: Option<String>,
+    /// How `auto` chose the purchase model: the holdout comparison of BG/NBD, MBG/NBD and
+    /// Pareto/NBD (`None` for a pinned model and in reports stored before the choice).
+    #[serde(default)]
+    pub model_choice: Option<ModelChoice>,
+    /// Why no purchase model is used (too little purchase history, a fit the data do not
+    /// identify) and the fallback of the figures; `None` when a model is used.
+    #[serde(default)]
+    pub not_enough_history: Option<NotEnoughHistory>,
     pub rfm: Rfm,
     pub abc: Vec<AbcClass>,
     pub whale: Whale,
@@ -78,7 +86,7 @@ pub struct Clv {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
-    /// `bgnbd` or `paretonbd`.
+    /// `bgnbd`, `mbgnbd` or `paretonbd`.
     pub kind: String,
     pub params: BTreeMap<String, Option<f64>>,
     pub log_likelihood: Option<f64>,
@@ -89,6 +97,55 @@ pub struct Model {
     pub gamma_gamma: Option<GammaGamma>,
     pub gamma_gamma_error: Option<String>,
     pub holdout: Option<Vec<HoldoutBin>>,
+}
+
+/// How `auto` chose the purchase model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelChoice {
+    /// The model used for the figures: `bgnbd`, `mbgnbd` or `paretonbd`.
+    pub chosen: String,
+    /// Why, in words (the errors compared).
+    pub reason: String,
+    /// The rule of the choice (`patron_value::analysis::MODEL_CHOICE_RULE`).
+    pub rule: String,
+    /// The comparison's calibration window ends here; its holdout runs to `holdout_end`.
+    pub calibration_end: NaiveDate,
+    pub holdout_end: NaiveDate,
+    /// Holdout length in units.
+    pub holdout_length: Option<f64>,
+    /// One row per model; empty when no comparison could run.
+    pub comparison: Vec<ModelComparison>,
+}
+
+/// One model of the holdout comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelComparison {
+    pub kind: String,
+    pub customers: u64,
+    /// Actual and expected repeat purchases in the holdout, all customers.
+    pub actual_total: Option<f64>,
+    pub predicted_total: Option<f64>,
+    /// Mean absolute error per customer of the holdout repeat purchases (the choice's measure).
+    pub mean_absolute_error: Option<f64>,
+    pub root_mean_squared_error: Option<f64>,
+    /// Whether the calibration fit converged (`None` without a fit).
+    pub converged: Option<bool>,
+    /// Why the model was left out of the choice.
+    pub excluded: Option<String>,
+}
+
+/// Why no purchase model is used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotEnoughHistory {
+    /// `no_customers`, `few_repeat_customers`, `same_frequency`, `fit_failed`,
+    /// `parameter_at_bound` or `flat_likelihood`.
+    pub code: String,
+    pub reason: String,
+    /// What the figures fall back to.
+    pub fallback: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -289,6 +346,8 @@ mod tests {
         });
         let r: SnapshotReport = serde_json::from_value(old).unwrap();
         assert_eq!(r.as_of, None);
+        assert_eq!(r.model_choice, None);
+        assert_eq!(r.not_enough_history, None);
         assert_eq!(r.calibration_end.to_string(), "1998-06-30");
     }
 }

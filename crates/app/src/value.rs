@@ -191,6 +191,53 @@ pub fn dense_orders(
     Ok((lines, ids))
 }
 
+/// [`dense_orders`] of the order lines dated up to `as_of`, streamed from the store in customer
+/// order and decoded straight into the analysis lines (customers numbered densely from 0 in
+/// ascending id order): nothing but the lines and the ids is held, never a row per line.
+pub async fn dense_orders_of(
+    store: &Store,
+    as_of: NaiveDate,
+) -> Result<(Vec<OrderLine>, Vec<i64>), RefreshError> {
+    let mut ids: Vec<i64> = Vec::new();
+    let mut lines = Vec::new();
+    let mut unordered = false;
+    store
+        .for_each_order_day(Some(as_of), |customer_id, day, amount_cents, cost_cents| {
+            match ids.last() {
+                Some(&last) if last == customer_id => {}
+                Some(&last) if last > customer_id => unordered = true,
+                _ => ids.push(customer_id),
+            }
+            lines.push(OrderLine {
+                customer: (ids.len() - 1) as u32,
+                day,
+                revenue: amount_cents as f64 / 100.0,
+                cost: cost_cents as f64 / 100.0,
+            });
+        })
+        .await?;
+    if unordered {
+        return Err(RefreshError::Internal(
+            "order lines did not come in customer order".into(),
+        ));
+    }
+    Ok((lines, ids))
+}
+
+/// The order facts of analysis lines (consumed): what the dashboard's period figures read.
+/// Amounts come back to the cent exactly (`cents / 100` rounds back to `cents`).
+fn facts_of(lines: Vec<OrderLine>, ids: &[i64]) -> Vec<patron_store::OrderFact> {
+    lines
+        .into_iter()
+        .map(|l| patron_store::OrderFact {
+            customer_id: ids[l.customer as usize],
+            ordered_on: date_of(l.day),
+            amount_cents: (l.revenue * 100.0).round() as i64,
+            cost_cents: (l.cost * 100.0).round() as i64,
+        })
+        .collect()
+}
+
 /// One stored row per analysed customer.
 fn rows_of(
     an: &Analysis,
@@ -271,6 +318,88 @@ fn rows_of(
                 score: None,
                 grade: None,
             }
+        })
+        .collect()
+}
+
+/// The stored name of the advocate stage.
+const ADVOCATE: &str = "advocate";
+
+/// Makes the buyers among the referrers advocates ([`patron_value::loyalty::with_referrals`]
+/// with the default rule: one referral; `referrals`: live customers naming each id as their
+/// referrer). Rows without a buyer stage are left alone.
+fn promote_advocates(rows: &mut [CustomerValueRow], referrals: &HashMap<i64, i64>) {
+    use patron_value::loyalty::{with_referrals, LoyaltyConfig};
+    let cfg = LoyaltyConfig::default();
+    for r in rows {
+        let n = referrals.get(&r.customer_id).copied().unwrap_or(0).max(0) as usize;
+        let stage = match r.loyalty_stage.as_deref() {
+            Some("first_time_buyer") => Stage::FirstTimeBuyer,
+            Some("repeat_buyer") => Stage::RepeatBuyer,
+            _ => continue,
+        };
+        r.loyalty_stage = Some(stage_name(with_referrals(stage, n, &cfg)));
+    }
+}
+
+/// One row per live customer without orders up to the as-of date (a prospect: no analysed
+/// customer), so that every customer is judged: no purchase figures (orders, revenue, cost and
+/// margin 0; no frequency/recency/T, RFM, P(alive), CLV, loyalty stage or lifecycle phase;
+/// no churn warning), ABC class C (no value yet, the class the follow-up plan's slowest
+/// cadence goes by), and the score and grade of the model's attribute part
+/// ([`ScoreModel::attribute_part`]: the purchase attributes left out, the other weights
+/// rescaled to 100; no grade when the model has nothing else).
+fn prospect_rows(
+    an: &Analysis,
+    ids: &[i64],
+    profiles: &[ScoreProfile],
+    model: &ScoreModel,
+    computed_at: chrono::DateTime<Utc>,
+) -> Vec<CustomerValueRow> {
+    let analysed: std::collections::HashSet<i64> = ids.iter().copied().collect();
+    let part = model.attribute_part();
+    let unit = name(&an.options.unit);
+    let calibration_end = date_of(an.calibration_end);
+    profiles
+        .iter()
+        .filter(|p| !analysed.contains(&p.id))
+        .map(|p| {
+            let mut row = CustomerValueRow {
+                customer_id: p.id,
+                computed_at,
+                unit: unit.clone(),
+                calibration_end,
+                frequency: None,
+                recency: None,
+                t: None,
+                monetary_value: None,
+                orders: 0,
+                revenue_cents: 0,
+                cost_cents: 0,
+                margin_cents: 0,
+                rfm_r: None,
+                rfm_f: None,
+                rfm_m: None,
+                rfm_segment: None,
+                abc_class: "C".into(),
+                p_alive: None,
+                expected_purchases: None,
+                expected_spend: None,
+                clv: None,
+                loyalty_stage: None,
+                lifecycle_phase: None,
+                churn_risk: false,
+                value_at_risk: 0.0,
+                churn_reasons: Vec::new(),
+                score: None,
+                grade: None,
+            };
+            if let Some(part) = &part {
+                let s = score(part, p, &row);
+                row.score = finite(s.score);
+                row.grade = Some(grade_name(s.grade));
+            }
+            row
         })
         .collect()
 }
@@ -416,6 +545,33 @@ fn report_of(
         },
         model,
         model_error: an.model_error.clone(),
+        model_choice: an.model_selection.as_ref().map(|m| ModelChoice {
+            chosen: name(&m.chosen),
+            reason: m.reason.clone(),
+            rule: m.rule.to_string(),
+            calibration_end: date_of(m.calibration_end),
+            holdout_end: date_of(m.holdout_end),
+            holdout_length: finite(m.holdout_length),
+            comparison: m
+                .comparison
+                .iter()
+                .map(|c| ModelComparison {
+                    kind: name(&c.kind),
+                    customers: c.customers as u64,
+                    actual_total: finite(c.actual_total),
+                    predicted_total: finite(c.predicted_total),
+                    mean_absolute_error: finite(c.mean_absolute_error),
+                    root_mean_squared_error: finite(c.root_mean_squared_error),
+                    converged: c.converged,
+                    excluded: c.excluded.clone(),
+                })
+                .collect(),
+        }),
+        not_enough_history: an.not_enough_history.as_ref().map(|n| NotEnoughHistory {
+            code: n.code.clone(),
+            reason: n.reason.clone(),
+            fallback: n.fallback.clone(),
+        }),
         rfm: Rfm {
             segments: an
                 .rfm
@@ -557,16 +713,15 @@ pub async fn refresh(
     let opts = options_as_of(opts, as_of)?;
     let _one_at_a_time = REFRESH.lock().await;
     let started = std::time::Instant::now();
-    let mut facts = store.order_facts().await?;
-    facts.retain(|f| f.ordered_on <= as_of);
+    let (lines, ids) = dense_orders_of(store, as_of).await?;
     let read_seconds = started.elapsed().as_secs_f64();
     let profiles = store.score_profiles().await?;
     let computed_at = Utc::now().trunc_subsecs(6);
     // The analysis is CPU work: keep it off the async workers.
     let (an, ids, mut rows, mut dashboard) = tokio::task::spawn_blocking(move || {
-        let (lines, ids) = dense_orders(&facts)?;
         let an = analyze(&lines, ids.len(), &opts)?;
         let rows = rows_of(&an, &ids, computed_at);
+        let facts = facts_of(lines, &ids);
         // The dashboard's figures over all order lines and value rows, computed here once
         // rather than by the first view of each snapshot (about 11 s at 1 million customers).
         let dashboard = crate::dashboard::SnapshotFigures::compute(
@@ -581,7 +736,11 @@ pub async fn refresh(
     let analysed = started.elapsed().as_secs_f64();
     // The counts the dashboard's first view of this snapshot shows (profiles: the live customers).
     dashboard.customers = Some(profiles.len() as u64);
-    dashboard.advocates = Some(store.referrer_count().await?.max(0) as u64);
+    // Advocates: buyers named as referrer by a live customer, stored as their stage before
+    // scoring (the score's loyalty attribute); the funnel shows the stored count, so the
+    // funnel, the card and the list filter `stage=advocate` agree.
+    let referrals: HashMap<i64, i64> = store.referral_counts().await?.into_iter().collect();
+    promote_advocates(&mut rows, &referrals);
     // The model saved in the web editor (score_models), else the built-in one.
     let model = match store.current_score_model().await? {
         Some(m) => ScoreModel::from_toml(&m.toml).unwrap_or_else(|_| ScoreModel::default_model()),
@@ -595,6 +754,14 @@ pub async fn refresh(
             r.grade = Some(grade_name(s.grade));
         }
     }
+    // Customers without orders up to the as-of date: graded by the attribute part (rows after
+    // the analysed customers', so `rows[k]` stays customer `k` of the analysis).
+    rows.extend(prospect_rows(&an, &ids, &profiles, &model, computed_at));
+    dashboard.advocates = Some(
+        rows.iter()
+            .filter(|r| r.loyalty_stage.as_deref() == Some(ADVOCATE))
+            .count() as u64,
+    );
     let mut names = HashMap::new();
     for w in an.churn.iter().take(REPORT_CHURN_TOP) {
         let id = ids[w.customer as usize];
@@ -641,8 +808,10 @@ pub struct RefreshOptions {
     pub calibration_end: Option<NaiveDate>,
     /// Last day of a holdout period after the calibration end.
     pub holdout_end: Option<NaiveDate>,
-    /// `bgnbd` (default) or `paretonbd`.
-    pub model: Option<patron_value::models::ModelKind>,
+    /// `auto` (default: chosen by holdout among BG/NBD, MBG/NBD and Pareto/NBD, see
+    /// [`patron_value::analysis::MODEL_CHOICE_RULE`]), or a pinned `bgnbd`, `mbgnbd` or
+    /// `paretonbd` (no comparison).
+    pub model: Option<patron_value::analysis::ModelChoice>,
     /// CLV horizon in units (default one year).
     pub horizon: Option<f64>,
     /// Annual discount rate (default 0.10).

@@ -119,6 +119,8 @@ fn report_fits_the_published_parameters_and_writes_plots() {
         "value",
         "report",
         "--json",
+        "--model",
+        "bgnbd",
         "--orders",
         sample.to_str().unwrap(),
     ];
@@ -172,6 +174,71 @@ fn report_fits_the_published_parameters_and_writes_plots() {
         text.contains("Zero-dollar orders count as purchases"),
         "{text}"
     );
+}
+
+/// `--model auto` (the default) on the sample's 39 + 39 weeks: the README's comparison table,
+/// and Pareto/NBD chosen by its lowest mean absolute error.
+#[test]
+fn auto_compares_the_models_on_the_sample_holdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = data("CDNOW_sample.txt");
+    let plots = dir.path().join("p");
+    let mut args = vec![
+        "value",
+        "report",
+        "--json",
+        "--orders",
+        sample.to_str().unwrap(),
+    ];
+    args.extend(CDNOW);
+    args.extend([
+        "--holdout-end",
+        "1998-06-30",
+        "--plots",
+        plots.to_str().unwrap(),
+    ]);
+    let o = patron(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v["model_choice"];
+    assert_eq!(c["chosen"], "paretonbd", "{c}");
+    assert_eq!(v["model"]["kind"], "paretonbd");
+    assert_eq!(v["model"]["requested"], "auto");
+    let rows = c["comparison"].as_array().unwrap();
+    for (row, (kind, predicted, mae)) in rows.iter().zip([
+        ("bgnbd", 1653.41, 0.78545),
+        ("mbgnbd", 1576.73, 0.76478),
+        ("paretonbd", 1665.51, 0.75452),
+    ]) {
+        assert_eq!(row["kind"], kind);
+        assert_eq!(row["actual_total"], 1882.0);
+        assert!(
+            (row["predicted_total"].as_f64().unwrap() - predicted).abs() < 0.01,
+            "{row}"
+        );
+        assert!(
+            (row["mean_absolute_error"].as_f64().unwrap() - mae).abs() < 1e-5,
+            "{row}"
+        );
+        assert!(row["excluded"].is_null(), "{row}");
+    }
+    // The terminal report shows the table.
+    let mut args = vec!["value", "report", "--orders", sample.to_str().unwrap()];
+    args.extend(CDNOW);
+    args.extend([
+        "--holdout-end",
+        "1998-06-30",
+        "--plots",
+        plots.to_str().unwrap(),
+    ]);
+    let o = patron(&args);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("Purchase model: chosen Pareto/NBD by holdout"),
+        "{text}"
+    );
+    assert!(text.contains("0.75452"), "{text}");
 }
 
 #[test]
@@ -304,6 +371,8 @@ async fn refresh_stores_figures_in_the_database() {
             "refresh",
             "--unit",
             "week",
+            "--model",
+            "bgnbd",
             "--calibration-end",
             "1997-09-30",
             "--as-of",

@@ -216,6 +216,17 @@ fn error_responses() -> Value {
     Value::Object(out)
 }
 
+/// A pattern admitting the dates (`YYYY-MM-DD`) from 1900 to `limit`, for date fields that may
+/// not lie in the future: every year before the limit's, the months before its month, the days
+/// up to its day (an alternation; JSON Schema has no date comparison).
+pub(crate) fn date_up_to(limit: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    let mut alts: Vec<String> = (1900..limit.year()).map(|y| format!("{y}-")).collect();
+    alts.extend((1..limit.month()).map(|m| format!("{}-{m:02}-", limit.year())));
+    alts.extend((1..=limit.day()).map(|d| format!("{}-{:02}-{d:02}$", limit.year(), limit.month())));
+    format!("^(?:{})", alts.join("|"))
+}
+
 pub(crate) fn nullable(schema: Value) -> Value {
     match schema.get("type").cloned() {
         Some(Value::String(t)) if schema.get("enum").is_none() => {
@@ -500,7 +511,7 @@ fn schemas() -> Value {
         }), &["amount"]),
         "OrderInput": object(json!({
             "order_ref": nullable(json!({"type": "string", "maxLength": 100, "description": "The order's own reference; generated when absent; unique per customer."})),
-            "ordered_on": {"type": "string", "format": "date", "pattern": "^(?:19[0-9]{2}|2[01][0-9]{2}|2200)-", "description": "Years 1900-2200."},
+            "ordered_on": {"type": "string", "format": "date", "pattern": date_up_to(patron_domain::order::latest_order_date(patron_domain::order::today())), "description": "From 1900 to tomorrow (orders dated later are refused: the pattern holds the limit on the day the document was made)."},
             "lines": {"type": "array", "items": schema_ref("OrderLineInput"), "minItems": 1, "maxItems": 1000},
         }), &["ordered_on", "lines"]),
         "OrderLine": object(json!({
@@ -641,7 +652,12 @@ fn custody_schemas() -> Map<String, Value> {
 /// The schemas of the customer-value routes.
 fn value_schemas() -> Map<String, Value> {
     let phases = ["introduction", "growth", "maturity", "decline"];
-    let reason_kinds = ["revenue_drop", "long_absence", "low_p_alive"];
+    let reason_kinds = [
+        "revenue_drop",
+        "long_absence",
+        "low_p_alive",
+        "no_second_purchase",
+    ];
     let value_props = json!({
         "customer_id": id(),
         "computed_at": {"type": "string", "format": "date-time", "description": "When the refresh ran."},
@@ -679,14 +695,14 @@ fn value_schemas() -> Map<String, Value> {
         "description": "Points per attribute of the default score model, from the profile as it is now and the stored figures.",
     });
     let nullable_date = json!({"type": ["string", "null"], "format": "date"});
-    let model_kind = json!({"type": "string", "enum": ["bgnbd", "paretonbd"]});
+    let model_kind = json!({"type": "string", "enum": ["auto", "bgnbd", "mbgnbd", "paretonbd"], "description": "The purchase model asked for: auto (chosen by holdout) or pinned."});
     let gamma_gamma = json!({"anyOf": [record(json!({
                     "p": number(), "q": number(), "gamma": number(), "log_likelihood": number(),
                     "customers": count(), "converged": {"type": "boolean"}, "population_mean_spend": number(),
                 })), {"type": "null"}]});
     let model = json!({"anyOf": [record(json!({
-                "kind": {"type": "string", "enum": ["bgnbd", "paretonbd"]},
-                "params": {"type": "object", "additionalProperties": number(), "description": "r, alpha, a, b (BG/NBD) or r, alpha, s, beta (Pareto/NBD)."},
+                "kind": {"type": "string", "enum": ["bgnbd", "mbgnbd", "paretonbd"]},
+                "params": {"type": "object", "additionalProperties": number(), "description": "r, alpha, a, b (BG/NBD, MBG/NBD) or r, alpha, s, beta (Pareto/NBD)."},
                 "log_likelihood": number(),
                 "iterations": count(),
                 "converged": {"type": "boolean"},
@@ -716,11 +732,11 @@ fn value_schemas() -> Map<String, Value> {
         "CustomerValue": record(value_props),
         "CustomerValueDetail": record(detail),
         "ValueRefreshRequest": object(json!({
-            "as_of": nullable(json!({"type": "string", "format": "date", "description": "Analyse up to this day (default: today on the server's clock): orders dated after it are left out, and the calibration period ends on it unless calibration_end names an earlier day. Not after today."})),
+            "as_of": nullable(json!({"type": "string", "format": "date", "pattern": date_up_to(patron_domain::order::today()), "description": "Analyse up to this day (default: today on the server's clock): orders dated after it are left out, and the calibration period ends on it unless calibration_end names an earlier day. Not after today."})),
             "unit": nullable(json!({"type": "string", "enum": ["day", "week"], "description": "Time unit (default day)."})),
             "calibration_end": nullable(json!({"type": "string", "format": "date", "description": "Last day of the calibration period (default: the as-of date); not after the as-of date."})),
             "holdout_end": nullable(json!({"type": "string", "format": "date", "description": "Last day of a holdout period after the calibration end (model diagnostics)."})),
-            "model": nullable(json!({"type": "string", "enum": ["bgnbd", "paretonbd"], "description": "Purchase model (default bgnbd)."})),
+            "model": nullable(json!({"type": "string", "enum": ["auto", "bgnbd", "mbgnbd", "paretonbd"], "description": "Purchase model (default auto: BG/NBD, MBG/NBD and Pareto/NBD fitted on a calibration window, the given holdout or else the last third of the history, and the one with the lowest mean absolute error per customer of the holdout repeat purchases used; a named model is used as given, without the comparison)."})),
             "horizon": nullable(json!({"type": "number", "exclusiveMinimum": 0, "maximum": crate::routes::value::MAX_HORIZON, "description": "CLV horizon in units (default one year)."})),
             "discount_rate": nullable(json!({"type": "number", "exclusiveMinimum": -1, "description": "Annual discount rate of the CLV (default 0.10)."})),
             "margin": nullable(json!({"type": "number", "description": "Margin ratio of the CLV (default: the data's own 1 - cost/revenue)."})),
@@ -767,6 +783,29 @@ fn value_schemas() -> Map<String, Value> {
             })),
             "model": model,
             "model_error": {"type": ["string", "null"]},
+            "model_choice": {"anyOf": [record(json!({
+                "chosen": {"type": "string", "enum": ["bgnbd", "mbgnbd", "paretonbd"]},
+                "reason": {"type": "string"},
+                "rule": {"type": "string"},
+                "calibration_end": date(),
+                "holdout_end": date(),
+                "holdout_length": number(),
+                "comparison": {"type": "array", "items": record(json!({
+                    "kind": {"type": "string", "enum": ["bgnbd", "mbgnbd", "paretonbd"]},
+                    "customers": count(),
+                    "actual_total": number(),
+                    "predicted_total": number(),
+                    "mean_absolute_error": {"type": ["number", "null"], "description": "Mean absolute error per customer of the holdout repeat purchases (the measure of the choice)."},
+                    "root_mean_squared_error": number(),
+                    "converged": {"type": ["boolean", "null"]},
+                    "excluded": {"type": ["string", "null"], "description": "Why the model was left out of the choice."},
+                }))},
+            })), {"type": "null"}], "description": "How the purchase model was chosen by holdout (null for a pinned model)."},
+            "not_enough_history": {"anyOf": [record(json!({
+                "code": {"type": "string", "enum": ["no_customers", "few_repeat_customers", "same_frequency", "fit_failed", "parameter_at_bound", "flat_likelihood"]},
+                "reason": {"type": "string"},
+                "fallback": {"type": "string"},
+            })), {"type": "null"}], "description": "Why no purchase model is used (the figures then carry no CLV or P(alive)), and the fallback."},
             "rfm": record(json!({
                 "segments": {"type": "array", "items": record(json!({
                     "segment": {"type": "string", "enum": RFM_SEGMENTS}, "customers": count(), "revenue": number(),

@@ -2110,7 +2110,10 @@ async fn value_refresh_figures_and_report(store: Store) {
     let started = std::time::Instant::now();
     // As of the last order date (without it the refresh analyses up to today).
     let r = api
-        .post("/api/value/refresh", json!({"as_of": "2024-06-30"}))
+        .post(
+            "/api/value/refresh",
+            json!({"as_of": "2024-06-30", "model": "bgnbd"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     eprintln!("refresh took {:?}", started.elapsed());
@@ -2121,6 +2124,11 @@ async fn value_refresh_figures_and_report(store: Store) {
     assert_eq!(report["first_order"], "2023-07-01");
     assert_eq!(report["options"]["unit"], "day");
     assert_eq!(report["options"]["model"], "bgnbd");
+    assert!(
+        report["not_enough_history"].is_null(),
+        "{}",
+        report["not_enough_history"]
+    );
     let totals = &report["totals"];
     let revenue: f64 = 100.0
         + 50.0
@@ -2149,8 +2157,12 @@ async fn value_refresh_figures_and_report(store: Store) {
     assert_eq!(report["abc"][0]["class"], "A");
     assert!(report["whale"]["curve"].as_array().unwrap().len() > 2);
     // The figures the value engine computes from the same order lines with the options this
-    // refresh used (an empty body: the defaults), as `patron value export` does.
-    let (an, ids) = expected_analysis(&api.store, &patron_value::AnalysisOptions::default()).await;
+    // refresh used (the defaults but a pinned BG/NBD), as `patron value export` does.
+    let pinned = patron_value::AnalysisOptions {
+        model: patron_value::analysis::ModelChoice::BgNbd,
+        ..patron_value::AnalysisOptions::default()
+    };
+    let (an, ids) = expected_analysis(&api.store, &pinned).await;
     assert_eq!(ids.len(), 15, "every customer with orders is analysed");
     assert_close(
         &report["whale"]["top_share"],
@@ -2172,7 +2184,8 @@ async fn value_refresh_figures_and_report(store: Store) {
         .iter()
         .map(|g| report["grades"][g].as_i64().unwrap())
         .sum();
-    assert_eq!(grades, 15, "every customer with orders is graded");
+    // 15 customers with orders and one without (graded by its attributes alone).
+    assert_eq!(grades, 16, "every customer is graded");
     // The churn list is sorted by value at risk, biggest first, and names the customers.
     let top = report["churn"]["top"].as_array().unwrap();
     assert_eq!(
@@ -2270,11 +2283,14 @@ async fn value_refresh_figures_and_report(store: Store) {
     assert_eq!(v["churn_risk"], true);
     assert!(v["value_at_risk"].as_f64().unwrap() > 0.0);
     assert!(!v["churn_reasons"].as_array().unwrap().is_empty());
-    // d has no orders: no figures; an unknown customer is not_found.
+    // d has no orders: judged from its profile only (no purchase figures, a score from the
+    // attribute part); an unknown customer is not_found.
     let r = api.get(&format!("/api/customers/{d}/value")).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert_eq!(r.code(), "not_computed");
-    assert!(api.get(&format!("/api/customers/{d}")).await.body["value"].is_null());
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["orders"], 0);
+    assert_eq!(r.body["margin"], 0.0);
+    assert!(r.body["clv"].is_null() && r.body["p_alive"].is_null(), "{}", r.body);
+    assert!(r.body["score"].as_f64().is_some(), "{}", r.body);
     let r = api.get("/api/customers/999999/value").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.code(), "not_found");
@@ -2295,8 +2311,8 @@ async fn value_refresh_figures_and_report(store: Store) {
     // An order after the refresh changes nothing until the next refresh, which replaces it all.
     order(&api, d, "2024-06-15", &[(70.0, 0.0)]).await;
     assert_eq!(
-        api.get(&format!("/api/customers/{d}/value")).await.status,
-        StatusCode::NOT_FOUND
+        api.get(&format!("/api/customers/{d}/value")).await.body["orders"],
+        0
     );
     // A refresh without any body uses the defaults.
     let r = api
@@ -2328,7 +2344,14 @@ async fn value_filters_and_sorts_on_the_list(store: Store) {
             figures.push(r.body);
         }
     }
-    assert_eq!(figures.len(), all.len() - 1, "all but d");
+    // Everyone, d (no order) too: graded by its attributes, ABC class C.
+    assert_eq!(figures.len(), all.len(), "everyone");
+    let delta = figures.iter().find(|v| v["customer_id"] == d).unwrap();
+    assert_eq!(
+        (delta["orders"].clone(), delta["abc_class"].clone()),
+        (json!(0), json!("C"))
+    );
+    assert!(delta["grade"].is_string(), "{delta}");
     let expect = |key: &str, want: &Value| -> Vec<i64> {
         figures
             .iter()
@@ -2414,7 +2437,8 @@ async fn value_filters_and_sorts_on_the_list(store: Store) {
     for w in risky.windows(2) {
         assert!(risk_of(w[0]) >= risk_of(w[1]));
     }
-    assert!(!ids(&api
+    // d has a value row now (no order: value at risk 0), so the sort lists it.
+    assert!(ids(&api
         .get("/api/customers?sort=-value_at_risk&limit=500")
         .await
         .body)

@@ -339,6 +339,8 @@ const VALUE_REPORT: Shape = Shape {
         "totals",
         "model",
         "model_error",
+        "model_choice",
+        "not_enough_history",
         "clv",
         "rfm",
         "abc",

@@ -11,6 +11,10 @@ use crate::commit;
 use crate::BeginWrite;
 use crate::{now, with_pool, Store, StoreError};
 
+// PostgreSQL's COPY path for order lines (src/pg_copy.rs).
+#[path = "pg_copy.rs"]
+mod pg_copy;
+
 /// A validated customer row of an import (its number is the natural key).
 #[derive(Debug, Clone)]
 pub struct ImportCustomer {
@@ -111,6 +115,24 @@ impl Store {
     ) -> Result<HashMap<String, i64>, StoreError> {
         let anon = self.kind() == crate::BackendKind::Sqlite;
         let mut out = HashMap::with_capacity(numbers.len());
+        if let crate::Backend::Postgres(pool) = &self.backend {
+            // One array parameter per 50,000 numbers instead of a statement per 500 (an order
+            // import of 1 M lines over 630 k new customers asked 2,500 times).
+            for chunk in numbers.chunks(50_000) {
+                let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT number, id, owner_id FROM customers WHERE number = ANY($1)",
+                )
+                .bind(chunk)
+                .fetch_all(pool)
+                .await?;
+                out.extend(
+                    rows.into_iter()
+                        .filter(|(_, _, owner)| visible.allows(*owner, true))
+                        .map(|(n, id, _)| (n, id)),
+                );
+            }
+            return Ok(out);
+        }
         for chunk in numbers.chunks(500) {
             let list = values_sql(chunk.len(), 1, anon);
             let sql = format!("SELECT number, id, owner_id FROM customers WHERE number IN {list}");
@@ -219,6 +241,13 @@ impl Store {
         // sorted by date, which scatters the customer-first key).
         let mut sorted: Vec<&ImportOrderLine> = rows.iter().collect();
         sorted.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+        if let crate::Backend::Postgres(pool) = &self.backend {
+            // COPY into a staging table, then one set-based insert (src/pg_copy.rs).
+            let mut tx = pool.begin_write().await?;
+            let inserted = pg_copy::import_order_lines(&mut tx, &sorted, now(), IMPORT_BY).await?;
+            commit!(self, tx);
+            return Ok(inserted);
+        }
         let full_sql = format!("INSERT INTO order_lines (customer_id, order_ref, line_no, ordered_on, category, quantity, amount_cents, cost_cents) VALUES {} ON CONFLICT DO NOTHING", values_sql(8, ORDER_CHUNK, anon));
         let inserted = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;

@@ -203,19 +203,55 @@ impl Store {
     }
 
     /// Every order line of live customers, for analytics: (customer id, date, amount, cost).
+    /// Decoded row by row from a stream (no second copy of the rows while collecting).
     pub async fn order_facts(&self) -> Result<Vec<crate::OrderFact>, StoreError> {
-        let rows: Vec<(i64, NaiveDate, i64, i64)> = with_pool!(self, pool =>
-            sqlx::query_as("SELECT customer_id, ordered_on, amount_cents, cost_cents FROM order_lines").fetch_all(pool).await?);
-        Ok(rows
-            .into_iter()
-            .map(
-                |(customer_id, ordered_on, amount_cents, cost_cents)| crate::OrderFact {
-                    customer_id,
-                    ordered_on,
-                    amount_cents,
-                    cost_cents,
-                },
-            )
-            .collect())
+        use futures_util::TryStreamExt;
+        let sql = "SELECT customer_id, ordered_on, amount_cents, cost_cents FROM order_lines";
+        let mut out = Vec::new();
+        with_pool!(self, pool => {
+            let mut rows = sqlx::query_as::<_, (i64, NaiveDate, i64, i64)>(sql).fetch(pool);
+            while let Some((customer_id, ordered_on, amount_cents, cost_cents)) = rows.try_next().await? {
+                out.push(crate::OrderFact { customer_id, ordered_on, amount_cents, cost_cents });
+            }
+        });
+        Ok(out)
+    }
+
+    /// Streams every order line dated up to `up_to` (all without), in customer order (the
+    /// primary key's: customer, order reference, line), as the analytics need it: `each` gets
+    /// (customer id, day number since 1970-01-01, amount in cents, cost in cents) of one line,
+    /// decoded straight from the row (the day computed by the database, no text per row), so
+    /// that a caller keeps only its own compact form of the lines. Answers the lines passed.
+    pub async fn for_each_order_day(
+        &self,
+        up_to: Option<NaiveDate>,
+        mut each: impl FnMut(i64, i32, i64, i64),
+    ) -> Result<u64, StoreError> {
+        use futures_util::TryStreamExt;
+        let day = match self.kind() {
+            // julianday() of a date is its midnight, x.5; 2440587.5 is 1970-01-01's.
+            crate::BackendKind::Sqlite => "CAST(julianday(ordered_on) - 2440587.5 AS INTEGER)",
+            crate::BackendKind::Postgres => "(ordered_on - DATE '1970-01-01')",
+        };
+        let sql = format!(
+            "SELECT customer_id, {day}, amount_cents, cost_cents FROM order_lines \
+             ORDER BY customer_id, order_ref, line_no"
+        );
+        let last = up_to.map(|d| {
+            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+            (d - epoch).num_days()
+        });
+        let mut n = 0u64;
+        with_pool!(self, pool => {
+            let mut rows = sqlx::query_as::<_, (i64, i32, i64, i64)>(&sql).fetch(pool);
+            while let Some((customer_id, day, amount_cents, cost_cents)) = rows.try_next().await? {
+                if last.is_some_and(|l| i64::from(day) > l) {
+                    continue;
+                }
+                each(customer_id, day, amount_cents, cost_cents);
+                n += 1;
+            }
+        });
+        Ok(n)
     }
 }

@@ -105,8 +105,10 @@ pub(crate) const VALUE_COLUMNS: &str = "customer_id, computed_at, unit, calibrat
      expected_purchases, expected_spend, clv, loyalty_stage, lifecycle_phase, churn_kinds, churn_reasons, churn_risk, \
      value_at_risk, score, grade";
 const VALUE_COUNT: usize = 29;
-/// Rows per INSERT: 29 parameters each, under SQLite's 32,766 and PostgreSQL's 65,535.
-const VALUE_CHUNK: usize = 500;
+/// Rows per SQLite INSERT: as many as SQLite's 32,766 bound parameters allow (29 each).
+const VALUE_CHUNK: usize = 32_766 / VALUE_COUNT;
+/// Bytes of COPY data sent to PostgreSQL at a time.
+const COPY_CHUNK: usize = 1 << 20;
 
 #[derive(sqlx::FromRow)]
 struct ValueRow {
@@ -190,52 +192,222 @@ fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
 }
 
+/// `s` as a field of PostgreSQL's COPY text format (backslash, tab, newline and carriage
+/// return escaped).
+fn copy_text(out: &mut Vec<u8>, s: &str) {
+    for &b in s.as_bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// One `customer_values` row as a line of COPY text (columns in [`VALUE_COLUMNS`] order), with
+/// the same values the INSERT binds: non-finite figures NULL, floats in their shortest
+/// round-trip form (PostgreSQL reads back the same double).
+fn copy_row(out: &mut Vec<u8>, r: &CustomerValueRow) -> Result<(), StoreError> {
+    use std::io::Write;
+    fn tab(out: &mut Vec<u8>) {
+        out.push(b'\t');
+    }
+    fn null(out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\\N");
+    }
+    fn float(out: &mut Vec<u8>, v: Option<f64>) {
+        match finite(v) {
+            Some(x) => write!(out, "{x}").expect("writing to memory"),
+            None => null(out),
+        }
+    }
+    fn int<T: std::fmt::Display>(out: &mut Vec<u8>, v: Option<T>) {
+        match v {
+            Some(x) => write!(out, "{x}").expect("writing to memory"),
+            None => null(out),
+        }
+    }
+    fn text(out: &mut Vec<u8>, v: Option<&str>) {
+        match v {
+            Some(s) => copy_text(out, s),
+            None => null(out),
+        }
+    }
+    let io = |e: std::io::Error| StoreError::Database(sqlx::Error::Encode(Box::new(e)));
+    write!(out, "{}\t", r.customer_id).map_err(io)?;
+    write!(
+        out,
+        "{}\t",
+        r.computed_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    )
+    .map_err(io)?;
+    text(out, Some(&r.unit));
+    write!(out, "\t{}\t", r.calibration_end.format("%Y-%m-%d")).map_err(io)?;
+    for v in [r.frequency, r.recency, r.t, r.monetary_value] {
+        float(out, v);
+        tab(out);
+    }
+    write!(
+        out,
+        "{}\t{}\t{}\t{}\t",
+        r.orders, r.revenue_cents, r.cost_cents, r.margin_cents
+    )
+    .map_err(io)?;
+    for v in [r.rfm_r, r.rfm_f, r.rfm_m] {
+        int(out, v);
+        tab(out);
+    }
+    text(out, r.rfm_segment.as_deref());
+    tab(out);
+    text(out, Some(&r.abc_class));
+    tab(out);
+    for v in [r.p_alive, r.expected_purchases, r.expected_spend, r.clv] {
+        float(out, v);
+        tab(out);
+    }
+    text(out, r.loyalty_stage.as_deref());
+    tab(out);
+    text(out, r.lifecycle_phase.as_deref());
+    tab(out);
+    text(out, r.churn_kinds().as_deref());
+    tab(out);
+    let reasons = serde_json::to_string(&r.churn_reasons)
+        .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
+    copy_text(out, &reasons);
+    tab(out);
+    out.push(if r.churn_risk { b't' } else { b'f' });
+    tab(out);
+    float(out, Some(finite(Some(r.value_at_risk)).unwrap_or(0.0)));
+    tab(out);
+    float(out, r.score);
+    tab(out);
+    text(out, r.grade.as_deref());
+    out.push(b'\n');
+    Ok(())
+}
+
 impl Store {
     /// Replaces every stored customer-value row by `rows` and records `snapshot`, in one
-    /// transaction; returns the snapshot as stored. Rows are written with multi-row inserts
-    /// (anonymous `?` parameters on SQLite, whose named-parameter lookup is quadratic in the
-    /// statement's parameter count).
+    /// transaction (readers see either the old figures or the new ones); returns the snapshot
+    /// as stored. SQLite gets multi-row inserts of as many rows as its parameter limit allows
+    /// (anonymous `?` parameters, whose named-parameter lookup is quadratic in the statement's
+    /// parameter count); PostgreSQL gets the rows through COPY.
     pub async fn replace_customer_values(
         &self,
         rows: &[CustomerValueRow],
         snapshot: &NewSnapshot,
     ) -> Result<ValueSnapshot, StoreError> {
-        let anon = self.kind() == BackendKind::Sqlite;
-        let insert = |n: usize| {
-            format!(
-                "INSERT INTO customer_values ({VALUE_COLUMNS}) VALUES {}",
-                values_sql(VALUE_COUNT, n, anon)
-            )
-        };
-        let full_sql = insert(VALUE_CHUNK);
-        let id: i64 = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM customer_values").execute(&mut *tx).await?;
-            for chunk in rows.chunks(VALUE_CHUNK) {
-                let sql = if chunk.len() == VALUE_CHUNK {
-                    std::borrow::Cow::Borrowed(full_sql.as_str())
-                } else {
-                    std::borrow::Cow::Owned(insert(chunk.len()))
+        const SNAPSHOT: &str = "INSERT INTO value_snapshots (computed_at, options, report) VALUES ($1, $2, $3) RETURNING id";
+        let id: i64 = match &self.backend {
+            crate::Backend::Sqlite(pool) => {
+                let insert = |n: usize| {
+                    format!(
+                        "INSERT INTO customer_values ({VALUE_COLUMNS}) VALUES {}",
+                        values_sql(VALUE_COUNT, n, true)
+                    )
                 };
-                let mut q = sqlx::query(&sql);
-                for r in chunk {
-                    q = q.bind(r.customer_id).bind(r.computed_at).bind(&r.unit).bind(r.calibration_end)
-                        .bind(finite(r.frequency)).bind(finite(r.recency)).bind(finite(r.t)).bind(finite(r.monetary_value))
-                        .bind(r.orders).bind(r.revenue_cents).bind(r.cost_cents).bind(r.margin_cents)
-                        .bind(r.rfm_r).bind(r.rfm_f).bind(r.rfm_m).bind(&r.rfm_segment).bind(&r.abc_class)
-                        .bind(finite(r.p_alive)).bind(finite(r.expected_purchases)).bind(finite(r.expected_spend)).bind(finite(r.clv))
-                        .bind(&r.loyalty_stage).bind(&r.lifecycle_phase).bind(r.churn_kinds()).bind(Json(&r.churn_reasons))
-                        .bind(r.churn_risk).bind(finite(Some(r.value_at_risk)).unwrap_or(0.0))
-                        .bind(finite(r.score)).bind(&r.grade);
+                let full_sql = insert(VALUE_CHUNK);
+                let mut tx = pool.begin_write().await?;
+                sqlx::query("DELETE FROM customer_values")
+                    .execute(&mut *tx)
+                    .await?;
+                for chunk in rows.chunks(VALUE_CHUNK) {
+                    let sql = if chunk.len() == VALUE_CHUNK {
+                        std::borrow::Cow::Borrowed(full_sql.as_str())
+                    } else {
+                        std::borrow::Cow::Owned(insert(chunk.len()))
+                    };
+                    let mut q = sqlx::query(&sql);
+                    for r in chunk {
+                        q = q
+                            .bind(r.customer_id)
+                            .bind(r.computed_at)
+                            .bind(&r.unit)
+                            .bind(r.calibration_end)
+                            .bind(finite(r.frequency))
+                            .bind(finite(r.recency))
+                            .bind(finite(r.t))
+                            .bind(finite(r.monetary_value))
+                            .bind(r.orders)
+                            .bind(r.revenue_cents)
+                            .bind(r.cost_cents)
+                            .bind(r.margin_cents)
+                            .bind(r.rfm_r)
+                            .bind(r.rfm_f)
+                            .bind(r.rfm_m)
+                            .bind(&r.rfm_segment)
+                            .bind(&r.abc_class)
+                            .bind(finite(r.p_alive))
+                            .bind(finite(r.expected_purchases))
+                            .bind(finite(r.expected_spend))
+                            .bind(finite(r.clv))
+                            .bind(&r.loyalty_stage)
+                            .bind(&r.lifecycle_phase)
+                            .bind(r.churn_kinds())
+                            .bind(Json(&r.churn_reasons))
+                            .bind(r.churn_risk)
+                            .bind(finite(Some(r.value_at_risk)).unwrap_or(0.0))
+                            .bind(finite(r.score))
+                            .bind(&r.grade);
+                    }
+                    q.execute(&mut *tx).await?;
                 }
-                q.execute(&mut *tx).await?;
+                let id: i64 = sqlx::query_scalar(SNAPSHOT)
+                    .bind(snapshot.computed_at)
+                    .bind(Json(&snapshot.options))
+                    .bind(Json(&snapshot.report))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                commit!(self, tx);
+                id
             }
-            let id: i64 = sqlx::query_scalar("INSERT INTO value_snapshots (computed_at, options, report) VALUES ($1, $2, $3) RETURNING id")
-                .bind(snapshot.computed_at).bind(Json(&snapshot.options)).bind(Json(&snapshot.report))
-                .fetch_one(&mut *tx).await?;
-            commit!(self, tx);
-            id
-        });
+            crate::Backend::Postgres(pool) => {
+                let mut tx = pool.begin_write().await?;
+                sqlx::query("DELETE FROM customer_values")
+                    .execute(&mut *tx)
+                    .await?;
+                let mut copy = tx
+                    .copy_in_raw(&format!(
+                        "COPY customer_values ({VALUE_COLUMNS}) FROM STDIN"
+                    ))
+                    .await?;
+                let mut buf = Vec::with_capacity(COPY_CHUNK + 4096);
+                let mut sent = Ok(());
+                for r in rows {
+                    if let Err(e) = copy_row(&mut buf, r) {
+                        sent = Err(e);
+                        break;
+                    }
+                    if buf.len() >= COPY_CHUNK {
+                        if let Err(e) = copy.send(std::mem::take(&mut buf)).await {
+                            sent = Err(e.into());
+                            break;
+                        }
+                        buf.reserve(COPY_CHUNK + 4096);
+                    }
+                }
+                if let Err(e) = sent {
+                    // Leaves the connection usable; the transaction rolls back when dropped.
+                    let _ = copy.abort("customer values not written").await;
+                    return Err(e);
+                }
+                if !buf.is_empty() {
+                    copy.send(buf).await?;
+                }
+                copy.finish().await?;
+                let id: i64 = sqlx::query_scalar(SNAPSHOT)
+                    .bind(snapshot.computed_at)
+                    .bind(Json(&snapshot.options))
+                    .bind(Json(&snapshot.report))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                commit!(self, tx);
+                id
+            }
+        };
         // Every row was replaced: PostgreSQL's statistics still describe the table before (empty
         // after the first refresh), and the planner then answers a list filtered on two value
         // figures (ABC A and champions) with a bitmap AND and a sort of every match, 0.4-0.6 s
@@ -306,6 +478,18 @@ impl Store {
         let rows: Vec<(i64, DateTime<Utc>)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT id, computed_at FROM value_snapshots ORDER BY id DESC LIMIT $1")
             .bind(limit.clamp(1, 10_000)).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    /// Referrals per referrer: (customer id, live customers whose `referred_by` names it),
+    /// for every customer named as referrer by a live customer (what
+    /// [`Store::referrer_count`] counts), by id.
+    pub async fn referral_counts(&self) -> Result<Vec<(i64, i64)>, StoreError> {
+        let rows: Vec<(i64, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT referred_by, COUNT(*) FROM customers \
+             WHERE referred_by IS NOT NULL AND merged_into IS NULL \
+             GROUP BY referred_by ORDER BY referred_by")
+            .fetch_all(pool).await?);
         Ok(rows)
     }
 

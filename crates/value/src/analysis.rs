@@ -18,10 +18,11 @@ use crate::churn::{self, ChurnConfig, ChurnError, ChurnWarning, ReasonKind};
 use crate::history::{Histories, HistoryError};
 use crate::loyalty::{self, LifecycleConfig, Phase, Stage};
 use crate::models::clv::{self, ClvOptions, CustomerValue};
-use crate::models::diagnostics::{self, HoldoutBin};
+pub use crate::models::diagnostics::model_label;
+use crate::models::diagnostics::{self, HistoryRules, HoldoutBin, NotEnoughHistory};
 use crate::models::{
-    self, gammagamma, AnyPurchaseModel, FitOptions, Fitted, GammaGamma, ModelKind, Population,
-    PurchaseModel,
+    self, gammagamma, AnyPurchaseModel, FitOptions, Fitted, GammaGamma, ModelError, ModelKind,
+    Population, PurchaseModel,
 };
 use crate::rfm::{self, RfmConfig, RfmResult, RfmScore};
 use crate::summary::{
@@ -47,8 +48,11 @@ pub struct AnalysisOptions {
     /// Last day of the holdout period: orders after the calibration end up to it are compared
     /// with the model's expectation (default: no holdout).
     pub holdout_end: Option<Day>,
-    /// Purchase model.
-    pub model: ModelKind,
+    /// Purchase model: `auto` (default: chosen by holdout, see [`MODEL_CHOICE_RULE`]) or a
+    /// pinned `bgnbd`, `mbgnbd` or `paretonbd`.
+    pub model: ModelChoice,
+    /// The least purchase history a purchase model is used on (see [`HistoryRules`]).
+    pub history: HistoryRules,
     /// CLV horizon in units (default one year: 365 days or 52 weeks).
     pub horizon: Option<f64>,
     /// Discounting steps of the CLV horizon (default 12).
@@ -86,7 +90,8 @@ impl Default for AnalysisOptions {
             unit: TimeUnit::Day,
             calibration_end: None,
             holdout_end: None,
-            model: ModelKind::BgNbd,
+            model: ModelChoice::Auto,
+            history: HistoryRules::default(),
             horizon: None,
             clv_steps: 12,
             discount_rate: 0.10,
@@ -102,6 +107,106 @@ impl Default for AnalysisOptions {
             holdout_max_frequency: 7,
         }
     }
+}
+
+/// How `auto` chooses the purchase model.
+pub const MODEL_CHOICE_RULE: &str = "BG/NBD, MBG/NBD and Pareto/NBD are fitted on a calibration window and compared on the holdout that follows it: the given holdout (calibration end to holdout end) when there is one, else the last third of the observation period (first order to calibration end, in whole units, at least 28 days). The model with the lowest mean absolute error per customer of the holdout repeat purchases is chosen (ties: BG/NBD, MBG/NBD, Pareto/NBD in that order) and fitted on the whole calibration period; fits without enough purchase history or not identified are left out. Without a usable comparison BG/NBD is used.";
+
+/// Least length of the holdout `auto` cuts from the observation period, in days.
+pub const MIN_HOLDOUT_DAYS: Day = 28;
+
+/// The purchase model asked for: chosen by holdout (`auto`) or pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelChoice {
+    #[default]
+    Auto,
+    BgNbd,
+    /// Serialized and parsed as `mbgnbd`.
+    MbgNbd,
+    ParetoNbd,
+}
+
+impl ModelChoice {
+    /// The pinned model (`None` for `auto`).
+    pub fn pinned(self) -> Option<ModelKind> {
+        match self {
+            ModelChoice::Auto => None,
+            ModelChoice::BgNbd => Some(ModelKind::BgNbd),
+            ModelChoice::MbgNbd => Some(ModelKind::MbgNbd),
+            ModelChoice::ParetoNbd => Some(ModelKind::ParetoNbd),
+        }
+    }
+}
+
+impl From<ModelKind> for ModelChoice {
+    fn from(k: ModelKind) -> Self {
+        match k {
+            ModelKind::BgNbd => ModelChoice::BgNbd,
+            ModelKind::MbgNbd => ModelChoice::MbgNbd,
+            ModelKind::ParetoNbd => ModelChoice::ParetoNbd,
+        }
+    }
+}
+
+impl std::fmt::Display for ModelChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.pinned() {
+            None => f.write_str("auto"),
+            Some(k) => k.fmt(f),
+        }
+    }
+}
+
+impl std::str::FromStr for ModelChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim().eq_ignore_ascii_case("auto") {
+            return Ok(ModelChoice::Auto);
+        }
+        s.parse::<ModelKind>()
+            .map(ModelChoice::from)
+            .map_err(|_| format!("unknown model {s:?} (expected auto, bgnbd, mbgnbd or paretonbd)"))
+    }
+}
+
+/// One model of the `auto` comparison: fitted on the calibration window, its expected repeat
+/// purchases over the holdout against the actual ones.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelComparison {
+    pub kind: ModelKind,
+    /// Customers compared (those with an order in the calibration window).
+    pub customers: usize,
+    /// Actual holdout repeat purchases, all customers.
+    pub actual_total: f64,
+    /// Expected holdout repeat purchases, all customers (NaN without a fit).
+    pub predicted_total: f64,
+    /// Mean over customers of `|expected - actual|` (the choice's measure).
+    pub mean_absolute_error: f64,
+    pub root_mean_squared_error: f64,
+    /// Whether the calibration fit converged (`None` without a fit).
+    pub converged: Option<bool>,
+    /// Why the model was left out of the choice (fit failed, not enough history, not
+    /// identified); `None` when it took part.
+    pub excluded: Option<String>,
+}
+
+/// How `auto` chose the purchase model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelSelection {
+    /// The model used for the figures.
+    pub chosen: ModelKind,
+    /// Why it was chosen, in words.
+    pub reason: String,
+    /// The rule ([`MODEL_CHOICE_RULE`]).
+    pub rule: &'static str,
+    /// Last day of the comparison's calibration window and of its holdout.
+    pub calibration_end: Day,
+    pub holdout_end: Day,
+    /// Holdout length in units.
+    pub holdout_length: f64,
+    /// One row per model (BG/NBD, MBG/NBD, Pareto/NBD); empty when no comparison could run.
+    pub comparison: Vec<ModelComparison>,
 }
 
 /// Why [`analyze`] refused.
@@ -220,6 +325,7 @@ pub struct Timing {
 pub const CHURN_REVENUE_DROP: u8 = 1;
 pub const CHURN_LONG_ABSENCE: u8 = 2;
 pub const CHURN_LOW_P_ALIVE: u8 = 4;
+pub const CHURN_NO_SECOND_PURCHASE: u8 = 8;
 
 /// Everything [`analyze`] computes. Per-customer vectors have `n_customers` entries.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -255,7 +361,7 @@ pub struct Analysis {
     /// Lifecycle phase from the trend of the periodic margin.
     pub phases: Vec<Option<Phase>>,
     /// Churn reasons per customer as bits ([`CHURN_REVENUE_DROP`], [`CHURN_LONG_ABSENCE`],
-    /// [`CHURN_LOW_P_ALIVE`]).
+    /// [`CHURN_LOW_P_ALIVE`], [`CHURN_NO_SECOND_PURCHASE`]).
     pub churn_flags: Vec<u8>,
     /// RFM scores of customers with calibration orders (see [`Analysis::rfm_score`]) and the
     /// grid and segment figures.
@@ -265,9 +371,14 @@ pub struct Analysis {
     pub churn: Vec<ChurnWarning>,
 
     // Population.
-    /// The models, or why they could not be fitted.
+    /// The models, or why they could not be fitted or are not used.
     pub model: Option<ModelFit>,
     pub model_error: Option<String>,
+    /// How `auto` chose the purchase model (`None` for a pinned model).
+    pub model_selection: Option<ModelSelection>,
+    /// Why no purchase model is used (too little purchase history, a fit the data do not
+    /// identify) and the fallback; the figures then carry no CLV or P(alive).
+    pub not_enough_history: Option<NotEnoughHistory>,
     pub whale: WhaleCurve,
     pub loyalty: LoyaltyCounts,
     pub lifecycle: LifecycleCounts,
@@ -443,6 +554,8 @@ pub fn analyze(
                 opts,
                 &active,
                 &summaries,
+                &histories,
+                (first_day, calibration_end),
                 &summary_options,
                 &clv_options,
                 horizon_marketing_cost,
@@ -453,10 +566,14 @@ pub fn analyze(
         (model, pop)
     });
     drop(histories);
-    let (model, model_error, values, model_timings) = match model {
-        Ok((m, v, t)) => (Some(m), None, v, t),
-        Err(e) => (None, Some(e), Vec::new(), Vec::new()),
-    };
+    let ModelOutcome {
+        fit: model,
+        error: model_error,
+        values,
+        timings: model_timings,
+        selection: model_selection,
+        not_enough_history,
+    } = model;
     let PopulationFigures {
         rfm,
         rfm_index,
@@ -496,6 +613,7 @@ pub fn analyze(
                 ReasonKind::RevenueDrop { .. } => CHURN_REVENUE_DROP,
                 ReasonKind::LongAbsence { .. } => CHURN_LONG_ABSENCE,
                 ReasonKind::LowPAlive { .. } => CHURN_LOW_P_ALIVE,
+                ReasonKind::NoSecondPurchase { .. } => CHURN_NO_SECOND_PURCHASE,
             };
         }
     }
@@ -566,6 +684,8 @@ pub fn analyze(
         churn,
         model,
         model_error,
+        model_selection,
+        not_enough_history,
         whale,
         loyalty,
         lifecycle,
@@ -635,25 +755,127 @@ fn population_figures(
     })
 }
 
-type ModelOutcome = Result<(ModelFit, Vec<CustomerValue>, Vec<Timing>), String>;
+/// What the model thread answers.
+struct ModelOutcome {
+    fit: Option<ModelFit>,
+    error: Option<String>,
+    values: Vec<CustomerValue>,
+    timings: Vec<Timing>,
+    selection: Option<ModelSelection>,
+    not_enough_history: Option<NotEnoughHistory>,
+}
 
+#[allow(clippy::too_many_arguments)]
 fn fit_models(
     opts: &AnalysisOptions,
     active: &[u32],
     summaries: &[CustomerSummary],
+    histories: &Histories,
+    (first_day, calibration_end): (Day, Day),
     summary_options: &SummaryOptions,
     clv_options: &ClvOptions,
     horizon_marketing_cost: f64,
 ) -> ModelOutcome {
-    let kind = opts.model;
-    let mut timings = Vec::new();
+    let mut out = ModelOutcome {
+        fit: None,
+        error: None,
+        values: Vec::new(),
+        timings: Vec::new(),
+        selection: None,
+        not_enough_history: None,
+    };
     let rfts: Vec<Rft> = active.iter().map(|&i| summaries[i as usize].rft).collect();
+    // Too little history: no model at all (nor a comparison of models).
+    if let Err(e) = diagnostics::check_history(&rfts, &opts.history) {
+        out.error = Some(e.to_string());
+        out.not_enough_history = Some(e);
+        return out;
+    }
+    // The model: pinned, or chosen by holdout (candidates best first).
     let clock = Instant::now();
-    let population = Population::new(&rfts).map_err(|e| format!("model inputs: {e}"))?;
-    let purchase = models::fit_purchase_model(kind, &population, &FitOptions::default())
-        .map_err(|e| format!("{kind} fit: {e}"))?;
+    let (candidates, mut reuse) = match opts.model.pinned() {
+        Some(k) => (vec![k], None),
+        None => {
+            let (selection, ranked, reuse) = select_model(
+                opts,
+                summaries,
+                histories,
+                (first_day, calibration_end),
+                summary_options,
+            );
+            out.timings.push(Timing {
+                step: "model_selection",
+                seconds: clock.elapsed().as_secs_f64(),
+            });
+            out.selection = Some(selection);
+            (ranked, reuse)
+        }
+    };
+    let clock = Instant::now();
+    let population = match Population::new(&rfts) {
+        Ok(p) => p,
+        Err(e) => {
+            out.error = Some(format!("model inputs: {e}"));
+            return out;
+        }
+    };
+    // The best candidate the whole period identifies; the first one's failure otherwise.
+    let mut first_failure: Option<(Option<NotEnoughHistory>, String)> = None;
+    let mut chosen = None;
+    for &kind in &candidates {
+        let fitted = match reuse.take() {
+            Some(f) => Ok(f),
+            None => models::fit_purchase_model(kind, &population, &FitOptions::default()),
+        };
+        let failure = match fitted {
+            Ok(f) => match diagnostics::check_fit(&f, &rfts, &opts.history) {
+                Ok(()) => {
+                    chosen = Some((kind, f));
+                    break;
+                }
+                Err(e) => (Some(e.clone()), e.to_string()),
+            },
+            Err(e) => {
+                if matches!(
+                    e,
+                    ModelError::Unidentifiable(_)
+                        | ModelError::Degenerate { .. }
+                        | ModelError::Empty
+                ) {
+                    let n = NotEnoughHistory::new(
+                        "fit_failed",
+                        format!("the {} fit failed: {e}", model_label(kind)),
+                    );
+                    (Some(n.clone()), n.to_string())
+                } else {
+                    (None, format!("{kind} fit: {e}"))
+                }
+            }
+        };
+        if let (Some(sel), Some(n)) = (out.selection.as_mut(), &failure.0) {
+            sel.reason.push_str(&format!(
+                "; {} not used on the whole period ({})",
+                model_label(kind),
+                n.reason
+            ));
+        }
+        first_failure.get_or_insert(failure);
+    }
+    let Some((kind, purchase)) = chosen else {
+        let (n, message) = first_failure.unwrap_or((None, "no purchase model".to_string()));
+        out.error = Some(message);
+        out.not_enough_history = n;
+        return out;
+    };
+    if let Some(sel) = out.selection.as_mut() {
+        if sel.chosen != kind {
+            sel.reason
+                .push_str(&format!("; the next best, {}, is used", model_label(kind)));
+            sel.chosen = kind;
+        }
+    }
     let purchase_seconds = clock.elapsed().as_secs_f64();
-    timings.push(Timing {
+    out.timings.push(Timing {
         step: "purchase_model_fit",
         seconds: purchase_seconds,
     });
@@ -666,14 +888,19 @@ fn fit_models(
         Err(e) => (None, Some(format!("Gamma-Gamma fit: {e}"))),
     };
     let spend_seconds = clock.elapsed().as_secs_f64();
-    timings.push(Timing {
+    out.timings.push(Timing {
         step: "gamma_gamma_fit",
         seconds: spend_seconds,
     });
     let clock = Instant::now();
     let mut values = match &spend {
-        Some(gg) => clv::customer_values(&purchase.model, &gg.model, &rfts, clv_options)
-            .map_err(|e| format!("CLV: {e}"))?,
+        Some(gg) => match clv::customer_values(&purchase.model, &gg.model, &rfts, clv_options) {
+            Ok(v) => v,
+            Err(e) => {
+                out.error = Some(format!("CLV: {e}"));
+                return out;
+            }
+        },
         None => {
             let h = clv_options.horizon();
             rfts.iter()
@@ -691,7 +918,7 @@ fn fit_models(
             v.clv -= horizon_marketing_cost;
         }
     }
-    timings.push(Timing {
+    out.timings.push(Timing {
         step: "customer_values",
         seconds: clock.elapsed().as_secs_f64(),
     });
@@ -700,36 +927,267 @@ fn fit_models(
             .iter()
             .map(|&i| summaries[i as usize].holdout_purchases)
             .collect();
-        Some(
-            diagnostics::holdout_by_frequency(
-                &purchase.model,
-                &rfts,
-                &hp,
-                summary_options.holdout_length(),
-                opts.holdout_max_frequency,
-            )
-            .map_err(|e| format!("holdout: {e}"))?,
-        )
+        match diagnostics::holdout_by_frequency(
+            &purchase.model,
+            &rfts,
+            &hp,
+            summary_options.holdout_length(),
+            opts.holdout_max_frequency,
+        ) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                out.error = Some(format!("holdout: {e}"));
+                return out;
+            }
+        }
     } else {
         None
     };
     let population_mean_spend = spend
         .as_ref()
         .and_then(|g| g.model.population_mean_spend().ok());
-    Ok((
-        ModelFit {
-            kind,
-            purchase,
-            purchase_seconds,
-            spend,
-            spend_seconds,
-            spend_error,
-            population_mean_spend,
-            holdout,
+    out.fit = Some(ModelFit {
+        kind,
+        purchase,
+        purchase_seconds,
+        spend,
+        spend_seconds,
+        spend_error,
+        population_mean_spend,
+        holdout,
+    });
+    out.values = values;
+    out
+}
+
+/// `auto`: BG/NBD, MBG/NBD and Pareto/NBD compared on a holdout ([`MODEL_CHOICE_RULE`]). Answers
+/// the choice and, when the comparison's calibration window is the analysis's own (a given
+/// holdout), the chosen model's fit to reuse.
+fn select_model(
+    opts: &AnalysisOptions,
+    summaries: &[CustomerSummary],
+    histories: &Histories,
+    (first_day, calibration_end): (Day, Day),
+    summary_options: &SummaryOptions,
+) -> (
+    ModelSelection,
+    Vec<ModelKind>,
+    Option<Fitted<AnyPurchaseModel>>,
+) {
+    let fallback = |cal_end: Day, hold_end: Day, length: f64, reason: String| ModelSelection {
+        chosen: ModelKind::BgNbd,
+        reason: format!("{reason}: BG/NBD is used"),
+        rule: MODEL_CHOICE_RULE,
+        calibration_end: cal_end,
+        holdout_end: hold_end,
+        holdout_length: length,
+        comparison: Vec::new(),
+    };
+    // The comparison's window: the given holdout, else the last third of the history.
+    let own;
+    let (window, cal_end, hold_end, length, same_calibration) = match summary_options
+        .observation_end
+    {
+        Some(h) => (
+            summaries,
+            summary_options.calibration_end,
+            h,
+            summary_options.holdout_length(),
+            true,
+        ),
+        None => {
+            let unit = opts.unit.days() as Day;
+            let span = calibration_end - first_day;
+            let holdout_days = span / 3 / unit * unit;
+            if holdout_days < MIN_HOLDOUT_DAYS.max(unit) {
+                return (
+                        fallback(
+                            calibration_end,
+                            calibration_end,
+                            0.0,
+                            format!(
+                                "the history ({span} days) is too short to hold out a third of it (at least {MIN_HOLDOUT_DAYS} days)"
+                            ),
+                        ),
+                        vec![ModelKind::BgNbd],
+                        None,
+                    );
+            }
+            let split = SummaryOptions {
+                calibration_end: calibration_end - holdout_days,
+                observation_end: Some(calibration_end),
+                marketing_cost: MarketingCost::None,
+                ..summary_options.clone()
+            };
+            let length = split.holdout_length();
+            own = match summary::summarize_histories(histories, &split) {
+                Ok(s) => s,
+                Err(e) => {
+                    return (
+                        fallback(
+                            split.calibration_end,
+                            calibration_end,
+                            length,
+                            format!("the comparison window could not be summarised ({e})"),
+                        ),
+                        vec![ModelKind::BgNbd],
+                        None,
+                    )
+                }
+            };
+            (
+                own.as_slice(),
+                split.calibration_end,
+                calibration_end,
+                length,
+                false,
+            )
+        }
+    };
+    let used: Vec<&CustomerSummary> = window.iter().filter(|s| s.first_day.is_some()).collect();
+    let cal: Vec<Rft> = used.iter().map(|s| s.rft).collect();
+    let hold: Vec<f64> = used.iter().map(|s| s.holdout_purchases).collect();
+    if let Err(e) = diagnostics::check_history(&cal, &opts.history) {
+        return (
+            fallback(
+                cal_end,
+                hold_end,
+                length,
+                format!(
+                    "the comparison's calibration window has too little purchase history ({})",
+                    e.reason
+                ),
+            ),
+            vec![ModelKind::BgNbd],
+            None,
+        );
+    }
+    let kinds = [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::ParetoNbd];
+    // The three fits run side by side.
+    let (cal_ref, hold_ref) = (&cal, &hold);
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = kinds
+            .iter()
+            .map(|&k| {
+                scope.spawn(move || {
+                    diagnostics::compare_on_holdout(
+                        cal_ref,
+                        hold_ref,
+                        length,
+                        &[k],
+                        &FitOptions::default(),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("model comparison thread panicked"))
+            .collect()
+    });
+    let mut comparison = Vec::new();
+    let mut fits = Vec::new();
+    for (kind, result) in kinds.into_iter().zip(results) {
+        let result = result
+            .map_err(|e| e.to_string())
+            .and_then(|mut v| v.pop().ok_or_else(|| "no comparison".to_string()));
+        let row = match result {
+            Ok(c) => {
+                let excluded = match (&c.error, &c.fit) {
+                    (Some(e), _) => Some(format!("fit failed: {e}")),
+                    (None, Some(f)) => diagnostics::check_fit(f, &cal, &opts.history)
+                        .err()
+                        .map(|e| e.reason),
+                    (None, None) => Some("no fit".to_string()),
+                }
+                .or_else(|| {
+                    (!c.mean_absolute_error.is_finite())
+                        .then(|| "no finite holdout error".to_string())
+                });
+                let row = ModelComparison {
+                    kind,
+                    customers: c.n_customers,
+                    actual_total: c.actual_total,
+                    predicted_total: c.predicted_total,
+                    mean_absolute_error: c.mean_absolute_error,
+                    root_mean_squared_error: c.root_mean_squared_error,
+                    converged: c.fit.as_ref().map(|f| f.converged),
+                    excluded,
+                };
+                fits.push(c.fit);
+                row
+            }
+            Err(e) => {
+                fits.push(None);
+                ModelComparison {
+                    kind,
+                    customers: cal.len(),
+                    actual_total: hold.iter().sum(),
+                    predicted_total: f64::NAN,
+                    mean_absolute_error: f64::NAN,
+                    root_mean_squared_error: f64::NAN,
+                    converged: None,
+                    excluded: Some(e),
+                }
+            }
+        };
+        comparison.push(row);
+    }
+    let best = comparison
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.excluded.is_none())
+        .fold(None::<(usize, f64)>, |best, (i, c)| match best {
+            Some((_, m)) if m <= c.mean_absolute_error => best,
+            _ => Some((i, c.mean_absolute_error)),
+        });
+    let Some((i, mae)) = best else {
+        let mut s = fallback(
+            cal_end,
+            hold_end,
+            length,
+            "no model could be used on the comparison window".to_string(),
+        );
+        s.comparison = comparison;
+        return (s, vec![ModelKind::BgNbd], None);
+    };
+    let chosen = comparison[i].kind;
+    let others: Vec<String> = comparison
+        .iter()
+        .filter(|c| c.kind != chosen && c.excluded.is_none())
+        .map(|c| format!("{} {:.4}", model_label(c.kind), c.mean_absolute_error))
+        .collect();
+    let reason = format!(
+        "lowest mean absolute error per customer of the holdout repeat purchases: {mae:.4}{}",
+        if others.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", others.join(", "))
+        }
+    );
+    let reuse = if same_calibration {
+        fits.swap_remove(i)
+    } else {
+        None
+    };
+    // Candidates by error, best first (ties keep the order of `kinds`).
+    let mut ranked: Vec<&ModelComparison> =
+        comparison.iter().filter(|c| c.excluded.is_none()).collect();
+    ranked.sort_by(|a, b| a.mean_absolute_error.total_cmp(&b.mean_absolute_error));
+    let ranked: Vec<ModelKind> = ranked.into_iter().map(|c| c.kind).collect();
+    (
+        ModelSelection {
+            chosen,
+            reason,
+            rule: MODEL_CHOICE_RULE,
+            calibration_end: cal_end,
+            holdout_end: hold_end,
+            holdout_length: length,
+            comparison,
         },
-        values,
-        timings,
-    ))
+        ranked,
+        reuse,
+    )
 }
 
 /// Lifecycle phase of each customer from its margin (revenue - cost) per period ending on the
@@ -798,19 +1256,17 @@ mod tests {
             an.loyalty.first_time_buyer + an.loyalty.repeat_buyer,
             an.totals.customers_in_calibration as u64
         );
-        let m = an
-            .model
-            .as_ref()
-            .unwrap_or_else(|| panic!("{:?}", an.model_error));
-        assert!(m.purchase.log_likelihood.is_finite());
-        assert!(an.values[3].p_alive > 0.0 && an.values[3].p_alive <= 1.0);
+        // These clockwork purchases (every 30 days) do not identify the BG/NBD: its dropout
+        // parameters run off to the bounds, so no model is used and the figures say why.
+        assert!(an.model.is_none());
+        let n = an.not_enough_history.as_ref().unwrap();
+        assert_eq!(n.code, "parameter_at_bound", "{n:?}");
+        assert!(an.values[3].p_alive.is_nan());
         // TOML has no null, so only the parts without `None` in arrays go through it here.
         let text = toml::to_string(&an.totals).unwrap();
         assert!(text.contains("customers_in_calibration"), "{text}");
         assert!(toml::to_string(&an.lifecycle).is_ok());
-        assert!(toml::to_string(&an.model)
-            .unwrap()
-            .contains("log_likelihood"));
+        assert!(toml::to_string(n).unwrap().contains("fallback"));
     }
 
     #[test]
@@ -818,7 +1274,7 @@ mod tests {
         let o: AnalysisOptions =
             toml::from_str("unit = \"week\"\nmodel = \"paretonbd\"\nhorizon = 26.0").unwrap();
         assert_eq!(o.unit, TimeUnit::Week);
-        assert_eq!(o.model, ModelKind::ParetoNbd);
+        assert_eq!(o.model, ModelChoice::ParetoNbd);
         assert_eq!(o.horizon, Some(26.0));
         assert_eq!(o.clv_steps, 12);
         let d: AnalysisOptions = toml::from_str("").unwrap();
@@ -839,6 +1295,141 @@ mod tests {
         assert_eq!(
             analyze(&[], 0, &AnalysisOptions::default()).unwrap_err(),
             AnalysisError::NoOrders
+        );
+    }
+
+    /// Three buyers: the purchase model is not used, and the figures say why.
+    #[test]
+    fn three_buyers_are_not_enough_purchase_history() {
+        let orders = vec![
+            line(0, 0, 10.0),
+            line(0, 40, 12.0),
+            line(0, 90, 9.0),
+            line(1, 10, 30.0),
+            line(1, 100, 20.0),
+            line(2, 50, 5.0),
+        ];
+        for model in [ModelChoice::Auto, ModelChoice::BgNbd] {
+            let o = AnalysisOptions {
+                model,
+                ..AnalysisOptions::default()
+            };
+            let an = analyze(&orders, 3, &o).unwrap();
+            assert!(an.model.is_none());
+            let n = an.not_enough_history.as_ref().expect("not enough history");
+            assert_eq!(n.code, "few_repeat_customers");
+            assert!(n.reason.contains("2 of 3 customers"), "{}", n.reason);
+            assert!(an
+                .model_error
+                .as_deref()
+                .unwrap()
+                .starts_with("not enough purchase history"));
+            assert!(an
+                .values
+                .iter()
+                .all(|v| v.clv.is_nan() && v.p_alive.is_nan()));
+            assert!(an.model_selection.is_none());
+        }
+    }
+
+    /// Simulated BG/NBD customers over two years: `auto` compares the three models on the
+    /// last third and uses the one with the lowest error; a pinned model is used as given.
+    #[test]
+    fn auto_compares_the_models_on_a_holdout() {
+        let mut orders = Vec::new();
+        let mut seed = 7u64;
+        let mut rand = || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let n = 400u32;
+        for c in 0..n {
+            // Poisson purchases at a rate of its own, an exponential lifetime of its own.
+            let start = rand() * 200.0;
+            let gap = 20.0 + 300.0 * rand() * rand();
+            let death = start - (1.0 - rand()).ln() * 500.0 * (0.2 + rand());
+            let mut t = start;
+            while t <= 730.0 && t <= death {
+                orders.push(line(c, t as Day, 10.0 + 50.0 * rand()));
+                t -= (1.0 - rand()).ln() * gap;
+            }
+        }
+        let an = analyze(&orders, n as usize, &AnalysisOptions::default()).unwrap();
+        let sel = an.model_selection.as_ref().expect("auto compares");
+        assert_eq!(sel.comparison.len(), 3, "{sel:?}");
+        assert_eq!(sel.holdout_end, an.calibration_end);
+        assert!(sel.calibration_end < sel.holdout_end);
+        let best = sel
+            .comparison
+            .iter()
+            .filter(|c| c.excluded.is_none())
+            .map(|c| c.mean_absolute_error)
+            .fold(f64::INFINITY, f64::min);
+        let chosen = sel
+            .comparison
+            .iter()
+            .find(|c| c.kind == sel.chosen)
+            .unwrap();
+        assert_eq!(chosen.mean_absolute_error, best, "{sel:?}");
+        let m = an
+            .model
+            .as_ref()
+            .unwrap_or_else(|| panic!("{:?}", an.model_error));
+        assert_eq!(m.kind, sel.chosen);
+        assert!(an.not_enough_history.is_none());
+        assert!(an.values.iter().any(|v| v.clv.is_finite()));
+        for pinned in [ModelKind::BgNbd, ModelKind::MbgNbd, ModelKind::ParetoNbd] {
+            let o = AnalysisOptions {
+                model: pinned.into(),
+                ..AnalysisOptions::default()
+            };
+            let an = analyze(&orders, n as usize, &o).unwrap();
+            assert!(an.model_selection.is_none());
+            assert_eq!(an.model.as_ref().unwrap().kind, pinned);
+        }
+        assert_eq!("auto".parse::<ModelChoice>(), Ok(ModelChoice::Auto));
+        assert_eq!("MBG/NBD".parse::<ModelChoice>(), Ok(ModelChoice::MbgNbd));
+        assert_eq!(ModelChoice::ParetoNbd.to_string(), "paretonbd");
+        assert!("lifetimes".parse::<ModelChoice>().is_err());
+    }
+
+    /// A fit pressed against the bounds (a = 110,043, b = 9e-6) is not used.
+    #[test]
+    fn a_fit_at_the_bounds_is_not_identified() {
+        use crate::models::BgNbd;
+        let customers: Vec<Rft> = (0..30)
+            .map(|i| Rft {
+                frequency: f64::from(i % 4),
+                recency: if i % 4 == 0 { 0.0 } else { 50.0 + f64::from(i) },
+                t: 100.0,
+                monetary_value: 10.0,
+            })
+            .collect();
+        let fit = Fitted {
+            model: AnyPurchaseModel::BgNbd(BgNbd::new(0.5, 10.0, 110_043.0, 9e-6).unwrap()),
+            log_likelihood: -100.0,
+            iterations: 20,
+            converged: true,
+            n_customers: 30,
+        };
+        let e = diagnostics::check_fit(&fit, &customers, &HistoryRules::default()).unwrap_err();
+        assert_eq!(e.code, "parameter_at_bound");
+        assert!(e.reason.contains("a = 110043 "), "{}", e.reason);
+        let same: Vec<Rft> = customers
+            .iter()
+            .map(|c| Rft {
+                frequency: 1.0,
+                recency: 50.0,
+                ..*c
+            })
+            .collect();
+        assert_eq!(
+            diagnostics::check_history(&same, &HistoryRules::default())
+                .unwrap_err()
+                .code,
+            "same_frequency"
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Churn warnings: which customers are about to be lost, why, and how much is at stake.
 //!
 //! [`churn_warnings`] looks at the orders up to day `as_of` (later orders are ignored) and
-//! raises, per customer, any of three reasons:
+//! raises, per customer, any of four reasons:
 //!
 //! * **revenue drop**: revenue of the current period (`period_days` days ending on `as_of`)
 //!   versus the period before it fell by more than `drop_threshold` (default 50%). Only
@@ -12,6 +12,19 @@
 //!   `(last day - first day) / (distinct purchase days - 1)`. It needs at least
 //!   `min_purchase_days` distinct purchase days (default 2, the minimum that has a gap); with
 //!   fewer the customer has no rhythm to judge and gets no absence warning.
+//! * **no second purchase** (one-time buyers, who have no rhythm of their own): the customer
+//!   bought on one day only, and the days since that purchase exceed the population's
+//!   *typical time to a second purchase*: the `one_time_gap_quantile` (default 0.9, the 90th
+//!   percentile, nearest rank) of the gaps between the first and the second purchase day of
+//!   the customers with two or more purchase days up to `as_of`. In words: "90% of the
+//!   customers who came back did so within this many days; this one has not". It needs
+//!   `one_time_min_repeat_buyers` (default 20) such gaps; with fewer the gap is not measured
+//!   and `one_time_default_gap_days` (default 365) is used instead (the reason says so, its
+//!   `repeat_buyers` figure is then 0). A quantile outside `(0, 1]` disables the rule. The
+//!   gaps are those observed up to `as_of`, so a young population's typical gap is rather
+//!   short (gaps longer than the observed history cannot be seen yet). This is the churn
+//!   judgement of the customers BG/NBD cannot judge: it takes a customer without a repeat
+//!   purchase to be alive (P(alive) = 1) however long ago the purchase was.
 //! * **low P(alive)**: the probability that the customer is still active, supplied by the
 //!   caller from a fitted model (BG/NBD, Pareto/NBD), is below `p_alive_threshold` (default
 //!   0.3). This module does not compute it; non-finite entries are ignored.
@@ -42,6 +55,13 @@ pub struct ChurnConfig {
     pub p_alive_threshold: f64,
     /// Window of the value at risk, days (default 365).
     pub value_window_days: u32,
+    /// Quantile of the first-to-second purchase gaps of repeat buyers beyond which a one-time
+    /// buyer is warned (default 0.9; outside `(0, 1]`: no such warning).
+    pub one_time_gap_quantile: f64,
+    /// Repeat buyers needed to measure the typical gap (default 20).
+    pub one_time_min_repeat_buyers: u32,
+    /// Typical gap, days, used with fewer repeat buyers (default 365).
+    pub one_time_default_gap_days: f64,
 }
 
 impl Default for ChurnConfig {
@@ -54,6 +74,9 @@ impl Default for ChurnConfig {
             min_purchase_days: 2,
             p_alive_threshold: 0.3,
             value_window_days: 365,
+            one_time_gap_quantile: 0.9,
+            one_time_min_repeat_buyers: 20,
+            one_time_default_gap_days: 365.0,
         }
     }
 }
@@ -78,6 +101,15 @@ pub enum ReasonKind {
     },
     /// Model probability of being alive vs the threshold.
     LowPAlive { p_alive: f64, threshold: f64 },
+    /// A one-time buyer: days since its only purchase day vs the population's typical time to
+    /// a second purchase (`quantile` of the first-to-second gaps of `repeat_buyers` repeat
+    /// buyers; `repeat_buyers` 0: too few of them, the configured default gap).
+    NoSecondPurchase {
+        days_since_purchase: f64,
+        typical_gap_days: f64,
+        quantile: f64,
+        repeat_buyers: u32,
+    },
 }
 
 /// One reason, with a sentence for people ([`ChurnReason::detail`]; serialized as `detail`
@@ -118,6 +150,26 @@ impl ChurnReason {
                 "probability of still being active is {}% (alert below {}%)",
                 Fixed(100.0 * p_alive, 0),
                 Fixed(100.0 * threshold, 0)
+            ),
+            ReasonKind::NoSecondPurchase {
+                days_since_purchase,
+                typical_gap_days,
+                quantile,
+                repeat_buyers,
+            } if repeat_buyers > 0 => format!(
+                "one purchase only, {} days ago; {}% of the customers who bought again did so within {} days",
+                Fixed(days_since_purchase, 0),
+                Fixed(100.0 * quantile, 0),
+                Fixed(typical_gap_days, 0)
+            ),
+            ReasonKind::NoSecondPurchase {
+                days_since_purchase,
+                typical_gap_days,
+                ..
+            } => format!(
+                "one purchase only, {} days ago; no second purchase within the default {} days (too few repeat buyers to measure the usual gap)",
+                Fixed(days_since_purchase, 0),
+                Fixed(typical_gap_days, 0)
             ),
         }
     }
@@ -357,14 +409,39 @@ pub fn churn_pending_histories(
                         });
                     }
                 }
-                (a.value, reasons)
+                // First purchase day and the gap to the second one (0: one purchase day).
+                let second_gap = own
+                    .iter()
+                    .find(|o| o.day != own[0].day)
+                    .map_or(0, |o| i64::from(o.day) - i64::from(own[0].day));
+                let first = own.first().map(|o| o.day);
+                (a.value, reasons, first.map(|d| (d, distinct, second_gap)))
             })
             .collect()
     });
+    let typical = typical_second_gap(
+        judged
+            .iter()
+            .filter_map(|(_, _, p)| p.filter(|p| p.1 >= 2).map(|p| p.2 as f64)),
+        cfg,
+    );
     let mut value = Vec::with_capacity(judged.len());
     let mut warned = Vec::new();
-    for (c, (v, reasons)) in judged.into_iter().enumerate() {
+    for (c, (v, mut reasons, purchases)) in judged.into_iter().enumerate() {
         value.push(v);
+        if let (Some((gap, quantile, repeat_buyers)), Some((day, 1, _))) = (typical, purchases) {
+            let since = f64::from(as_of) - f64::from(day);
+            if since > gap {
+                reasons.push(ChurnReason {
+                    kind: ReasonKind::NoSecondPurchase {
+                        days_since_purchase: since,
+                        typical_gap_days: gap,
+                        quantile,
+                        repeat_buyers,
+                    },
+                });
+            }
+        }
         if !reasons.is_empty() {
             warned.push((c as u32, reasons));
         }
@@ -374,6 +451,27 @@ pub fn churn_pending_histories(
         value,
         warned,
     })
+}
+
+/// The typical time to a second purchase: (gap, quantile, repeat buyers measured; 0 when the
+/// default gap is used), `None` when the rule is off.
+fn typical_second_gap(
+    gaps: impl Iterator<Item = f64>,
+    cfg: &ChurnConfig,
+) -> Option<(f64, f64, u32)> {
+    let q = cfg.one_time_gap_quantile;
+    if !(q > 0.0 && q <= 1.0) {
+        return None;
+    }
+    let mut gaps: Vec<f64> = gaps.filter(|g| g.is_finite()).collect();
+    if gaps.is_empty() || gaps.len() < cfg.one_time_min_repeat_buyers as usize {
+        let d = cfg.one_time_default_gap_days;
+        return (d.is_finite() && d >= 0.0).then_some((d, q, 0));
+    }
+    // Nearest rank: the smallest gap with at least a share q of the gaps at or below it.
+    let rank = ((q * gaps.len() as f64).ceil() as usize).clamp(1, gaps.len());
+    let (_, g, _) = gaps.select_nth_unstable_by(rank - 1, f64::total_cmp);
+    Some((*g, q, u32::try_from(gaps.len()).unwrap_or(u32::MAX)))
 }
 
 #[cfg(test)]
@@ -448,7 +546,8 @@ mod tests {
     fn absence_relative_to_own_rhythm() {
         // Customer 0 buys every 10 days, last 30 days ago: 3 gaps -> warning.
         // Customer 1 buys every 100 days, last 30 days ago: fine.
-        // Customer 2 bought once (twice the same day): no rhythm, no warning.
+        // Customer 2 bought once (twice the same day): no rhythm, no absence warning (the
+        // one-time rule is off here; see `one_time_buyer_past_the_typical_gap`).
         let mut orders = vec![];
         for k in 0..5 {
             orders.push(o(0, AS_OF - 30 - 10 * k, 10.0));
@@ -457,7 +556,11 @@ mod tests {
         orders.push(o(2, 10, 5.0));
         orders.push(o(2, 10, 5.0));
         orders.push(o(0, AS_OF + 5, 99.0)); // after as_of: ignored
-        let w = churn_warnings(&orders, 3, AS_OF, None, &ChurnConfig::default()).unwrap();
+        let cfg = ChurnConfig {
+            one_time_gap_quantile: 0.0,
+            ..ChurnConfig::default()
+        };
+        let w = churn_warnings(&orders, 3, AS_OF, None, &cfg).unwrap();
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].customer, 0);
         match w[0].reasons[0].kind {
@@ -500,7 +603,89 @@ mod tests {
         ));
         let p = [0.9, f64::NAN, 0.5, 0.3];
         let w = churn_warnings(&orders, 4, AS_OF, Some(&p), &ChurnConfig::default()).unwrap();
-        assert!(w.is_empty());
+        // Only the one-time buyer of 400 days ago (beyond the default gap of 365 days).
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].customer, 2);
+        assert!(matches!(
+            w[0].reasons[..],
+            [ChurnReason {
+                kind: ReasonKind::NoSecondPurchase {
+                    repeat_buyers: 0,
+                    ..
+                }
+            }]
+        ));
+    }
+
+    #[test]
+    fn one_time_buyer_past_the_typical_gap() {
+        // 20 repeat buyers: first-to-second gaps of 10, 20, .., 200 days -> 90th percentile
+        // (nearest rank: the 18th of 20) = 180 days.
+        let mut orders = vec![];
+        for k in 0..20u32 {
+            orders.push(o(k, 100, 10.0));
+            orders.push(o(k, 100 + 10 * (k as Day + 1), 10.0));
+            orders.push(o(k, AS_OF - 5, 10.0)); // a third purchase, recent: no other reason
+        }
+        // One-time buyers: 181 days ago (warned), 180 days ago (not: not longer than the gap),
+        // two years ago with two orders on its one day (warned), none before as_of (not).
+        orders.push(o(20, AS_OF - 181, 50.0));
+        orders.push(o(21, AS_OF - 180, 50.0));
+        orders.push(o(22, AS_OF - 730, 50.0));
+        orders.push(o(22, AS_OF - 730, 25.0));
+        orders.push(o(23, AS_OF + 1, 50.0));
+        let cfg = ChurnConfig {
+            absence_factor: 1e9,
+            ..ChurnConfig::default()
+        };
+        let w = churn_warnings(&orders, 24, AS_OF, Some(&[1.0; 24]), &cfg).unwrap();
+        let mut ids: Vec<u32> = w.iter().map(|x| x.customer).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, vec![20, 22]);
+        let two_years = w.iter().find(|x| x.customer == 22).unwrap();
+        assert_eq!(
+            two_years.reasons[0].kind,
+            ReasonKind::NoSecondPurchase {
+                days_since_purchase: 730.0,
+                typical_gap_days: 180.0,
+                quantile: 0.9,
+                repeat_buyers: 20,
+            }
+        );
+        assert_eq!(
+            two_years.reasons[0].detail(),
+            "one purchase only, 730 days ago; 90% of the customers who bought again did so within 180 days"
+        );
+        let json = serde_json::to_value(two_years.reasons[0]).unwrap();
+        assert_eq!(json["kind"], "no_second_purchase");
+        assert_eq!(json["typical_gap_days"], 180.0);
+        let back: ChurnReason = serde_json::from_value(json).unwrap();
+        assert_eq!(back, two_years.reasons[0]);
+
+        // Median instead of the 90th percentile: the 10th gap, 100 days; 180 days ago is warned.
+        let median = ChurnConfig {
+            one_time_gap_quantile: 0.5,
+            ..cfg
+        };
+        let w = churn_warnings(&orders, 24, AS_OF, None, &median).unwrap();
+        assert_eq!(w.len(), 3);
+        // Too few repeat buyers: the default gap (365 days), said in the reason.
+        let few = ChurnConfig {
+            one_time_min_repeat_buyers: 21,
+            ..cfg
+        };
+        let w = churn_warnings(&orders, 24, AS_OF, None, &few).unwrap();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].customer, 22);
+        assert!(w[0].reasons[0].detail().contains("default 365 days"));
+        // Off.
+        let off = ChurnConfig {
+            one_time_gap_quantile: f64::NAN,
+            ..cfg
+        };
+        assert!(churn_warnings(&orders, 24, AS_OF, None, &off)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -9,9 +9,12 @@
 //!   to `first_interaction`) on or before `d`, but no purchase;
 //! * **first-time buyer**: exactly one purchase day up to `d`;
 //! * **repeat buyer**: two or more purchase days (several orders on one day count once);
-//! * **advocate**: a repeat buyer who referred at least [`LoyaltyConfig::min_referrals`] other
-//!   customers up to `d`, or, when [`LoyaltyConfig::feedback_min_purchases`] is set, a repeat
-//!   buyer with at least that many purchase days who gave positive feedback up to `d`.
+//! * **advocate**: a buyer (one or more purchase days) who referred at least
+//!   [`LoyaltyConfig::min_referrals`] other customers up to `d` (the referrers the dashboard
+//!   counts, see [`with_referrals`]), or, when [`LoyaltyConfig::feedback_min_purchases`] is
+//!   set, a repeat buyer with at least that many purchase days who gave positive feedback up
+//!   to `d`. A referrer who never bought stays a suspect or prospect: advocacy of a company
+//!   one has not bought from is not loyalty.
 //!
 //! Every criterion accumulates over time, so stages never go backwards; dropping out is the
 //! churn module's business.
@@ -79,7 +82,7 @@ pub struct LoyaltyInput {
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct LoyaltyConfig {
-    /// Referrals that make a repeat buyer an advocate (default 1; 0 disables the rule).
+    /// Referrals that make a buyer an advocate (default 1; 0 disables the rule).
     pub min_referrals: u32,
     /// If set, a repeat buyer with at least this many purchase days and positive feedback is
     /// an advocate too (default: not set).
@@ -109,23 +112,36 @@ pub fn stage_at(input: &LoyaltyInput, day: Day, cfg: &LoyaltyConfig) -> Option<S
         return None;
     }
     let purchases = distinct_days_until(&input.purchase_days, day);
-    Some(match purchases {
+    let stage = match purchases {
         0 if input.first_interaction.is_some_and(|d| d <= day) => Stage::Prospect,
         0 => Stage::Suspect,
         1 => Stage::FirstTimeBuyer,
         _ => {
-            let referrals = input.referral_days.iter().filter(|&&d| d <= day).count();
-            let by_referral = cfg.min_referrals > 0 && referrals >= cfg.min_referrals as usize;
             let by_feedback = cfg.feedback_min_purchases.is_some_and(|m| {
                 purchases >= m as usize && input.positive_feedback.is_some_and(|d| d <= day)
             });
-            if by_referral || by_feedback {
+            if by_feedback {
                 Stage::Advocate
             } else {
                 Stage::RepeatBuyer
             }
         }
-    })
+    };
+    let referrals = input.referral_days.iter().filter(|&&d| d <= day).count();
+    Some(with_referrals(stage, referrals, cfg))
+}
+
+/// The stage of a customer in `stage` (from its purchases) who referred `referrals` other
+/// customers: a buyer (first-time or repeat) with at least [`LoyaltyConfig::min_referrals`]
+/// referrals is an advocate; other stages are kept. What the value refresh stores, from the
+/// customers whose record names them as referrer.
+pub fn with_referrals(stage: Stage, referrals: usize, cfg: &LoyaltyConfig) -> Stage {
+    let buyer = matches!(stage, Stage::FirstTimeBuyer | Stage::RepeatBuyer);
+    if buyer && cfg.min_referrals > 0 && referrals >= cfg.min_referrals as usize {
+        Stage::Advocate
+    } else {
+        stage
+    }
 }
 
 /// Customers per stage.
@@ -367,9 +383,21 @@ mod tests {
         let mut d = customer(1);
         d.purchase_days = vec![5];
         assert_eq!(stage_at(&d, 5, &cfg), Some(Stage::FirstTimeBuyer));
-        // Referrals alone do not make a first-time buyer an advocate.
+        // A first-time buyer who referred someone is an advocate too (the referrers the
+        // dashboard counts); referrals without a purchase make no advocate.
         d.referral_days = vec![6, 7];
-        assert_eq!(stage_at(&d, 8, &cfg), Some(Stage::FirstTimeBuyer));
+        assert_eq!(stage_at(&d, 5, &cfg), Some(Stage::FirstTimeBuyer));
+        assert_eq!(stage_at(&d, 6, &cfg), Some(Stage::Advocate));
+        let mut e = customer(2);
+        e.referral_days = vec![1];
+        e.first_interaction = Some(1);
+        assert_eq!(stage_at(&e, 8, &cfg), Some(Stage::Prospect));
+        assert_eq!(with_referrals(Stage::Suspect, 3, &cfg), Stage::Suspect);
+        assert_eq!(with_referrals(Stage::RepeatBuyer, 1, &cfg), Stage::Advocate);
+        assert_eq!(
+            with_referrals(Stage::RepeatBuyer, 0, &cfg),
+            Stage::RepeatBuyer
+        );
     }
 
     #[test]

@@ -37,6 +37,18 @@
 //! `"3"`); a [`AttrValue::Text`] given to a numeric attribute is parsed as a number, and if
 //! that fails it scores like a missing value. The explanation tells which rule matched.
 //!
+//! # Customers without purchases
+//!
+//! Some attributes are figures of the customer's purchases ([`PURCHASE_ATTRIBUTES`]: annual
+//! margin, purchase frequency, loyalty stage). A prospect (no order yet) is scored on the
+//! *attribute part* only ([`ScoreModel::attribute_part`]): the purchase attributes are left
+//! out and the remaining weights are rescaled to sum 100, each keeping its share of the rest
+//! (default model: industry 15, registered capital 10, employees 10, credit rating 10 and
+//! satisfaction 10 of the 55 left become 27.3, 18.2, 18.2, 18.2 and 18.2). The grade thresholds
+//! are the same, so a prospect's grade reads like a buyer's: what its profile promises, not
+//! what it has bought (scoring the purchase attributes at 0 points would put every prospect in
+//! the lowest grades and tell nothing apart).
+//!
 //! # Calibration
 //!
 //! [`calibrate`] compares scores with an outcome per customer (e.g. next-period margin): the
@@ -204,6 +216,10 @@ impl Attribute {
         }
     }
 }
+
+/// Attributes computed from a customer's purchases (the value refresh's figures): left out of
+/// the [`ScoreModel::attribute_part`] that scores customers without purchases.
+pub const PURCHASE_ATTRIBUTES: [&str; 3] = ["annual_margin", "purchase_frequency", "loyalty"];
 
 /// A weighted value score model.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -508,6 +524,35 @@ impl ScoreModel {
     /// Scores a customer given as attribute name -> value (unknown names are ignored).
     pub fn score(&self, values: &BTreeMap<String, AttrValue>) -> Scored {
         self.score_row(&self.row(values))
+    }
+
+    /// The model without the attributes named in `left_out`, the other weights rescaled to sum
+    /// 100 (their ratios kept); `None` when nothing with a positive weight is left.
+    pub fn without(&self, left_out: &[&str]) -> Option<ScoreModel> {
+        let attributes: Vec<Attribute> = self
+            .attributes
+            .iter()
+            .filter(|a| !left_out.contains(&a.name.as_str()))
+            .cloned()
+            .collect();
+        let total: f64 = attributes.iter().map(|a| a.weight).sum();
+        if !(total > 0.0 && total.is_finite()) {
+            return None;
+        }
+        let mut m = ScoreModel {
+            attributes,
+            grades: self.grades,
+        };
+        for a in &mut m.attributes {
+            a.weight *= 100.0 / total;
+        }
+        Some(m)
+    }
+
+    /// The attribute part of the model, which scores customers without purchases: the model
+    /// [`without`](Self::without) the [`PURCHASE_ATTRIBUTES`] (see the module documentation).
+    pub fn attribute_part(&self) -> Option<ScoreModel> {
+        self.without(&PURCHASE_ATTRIBUTES)
     }
 
     /// The same model with other weights (in attribute order, must sum to 100).
@@ -1048,6 +1093,51 @@ ranges = [ { min = 20000000, points = 70 }, { max = 20000000, points = 20 } ]
         assert_eq!(best.grade, Grade::A);
         let numbers_as_category = m.attributes[5].points(&AttrValue::Number(3.0));
         assert_eq!(numbers_as_category, (30.0, "default".to_string()));
+    }
+
+    #[test]
+    fn attribute_part_rescales_the_profile_weights() {
+        let m = ScoreModel::default_model();
+        let part = m.attribute_part().unwrap();
+        let names: Vec<&str> = part.attributes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "industry",
+                "registered_capital",
+                "employees",
+                "credit_rating",
+                "satisfaction"
+            ]
+        );
+        let total: f64 = part.attributes.iter().map(|a| a.weight).sum();
+        assert!((total - 100.0).abs() < 1e-9);
+        assert!((part.attributes[0].weight - 1500.0 / 55.0).abs() < 1e-9);
+        assert_eq!(part.grades, m.grades);
+        // A finance prospect with a registered capital of 50 million, nothing else known:
+        // industry 100, capital 70, employees 0, credit rating 30 (default), satisfaction 50
+        // (default) -> (15*100 + 10*70 + 10*30 + 10*50) / 55 = 54.5 -> C.
+        let s = part.score(&values(&[
+            ("industry", AttrValue::Text("finance".into())),
+            ("registered_capital", AttrValue::Number(5e7)),
+        ]));
+        assert!((s.score - 3000.0 / 55.0).abs() < 1e-9, "{}", s.score);
+        assert_eq!(s.grade, Grade::C);
+        // The best profile reaches 100 without any purchase.
+        let best = part.score(&values(&[
+            ("industry", AttrValue::Text("finance".into())),
+            ("registered_capital", AttrValue::Number(5e8)),
+            ("employees", AttrValue::Number(5000.0)),
+            ("credit_rating", AttrValue::Text("AAA".into())),
+            ("satisfaction", AttrValue::Number(4.8)),
+        ]));
+        assert!((best.score - 100.0).abs() < 1e-9);
+        // Nothing left with a weight: no attribute part.
+        let only_purchases = ScoreModel::from_toml(
+            "[[attribute]]\nname = \"annual_margin\"\nweight = 100\nkind = \"numeric\"\nranges = [{ min = 0, points = 50 }]\n",
+        )
+        .unwrap();
+        assert_eq!(only_purchases.attribute_part(), None);
     }
 
     fn err(src: &str) -> ModelError {

@@ -1022,7 +1022,12 @@ fn value_panel(
                     dt { (lang.t("value.grade")) }
                     dd {
                         @match v.grade.as_deref() {
-                            Some(g) => { (g) @if let Some(sc) = v.score { " (" (format!("{sc:.0}")) "/100)" } },
+                            Some(g) => {
+                                (g) @if let Some(sc) = v.score { " (" (format!("{sc:.0}")) "/100)" }
+                                @if v.orders == 0 && v.frequency.is_none() {
+                                    " " span.muted.small { (lang.t("value.grade_attributes")) }
+                                }
+                            },
                             None => "–",
                         }
                     }
@@ -1098,6 +1103,14 @@ pub(crate) fn stored_reason(lang: Lang, r: &patron_store::StoredChurnReason) -> 
             "low_p_alive" => f("p_alive")
                 .zip(f("threshold"))
                 .map(|(p_alive, threshold)| ReasonKind::LowPAlive { p_alive, threshold }),
+            "no_second_purchase" => f("days_since_purchase").zip(f("typical_gap_days")).map(
+                |(days_since_purchase, typical_gap_days)| ReasonKind::NoSecondPurchase {
+                    days_since_purchase,
+                    typical_gap_days,
+                    quantile: f("quantile").unwrap_or(0.9),
+                    repeat_buyers: f("repeat_buyers").map_or(0, |n| n.max(0.0) as u32),
+                },
+            ),
             _ => None,
         };
     match kind {

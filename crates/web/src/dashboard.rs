@@ -418,5 +418,34 @@ pub(crate) fn reason(lang: Lang, k: &ReasonKind) -> String {
             p_alive,
             threshold
         ),
+        ReasonKind::NoSecondPurchase {
+            days_since_purchase,
+            typical_gap_days,
+            quantile,
+            repeat_buyers,
+        } if *repeat_buyers > 0 => format!(
+            "{}: {:.0} {}; {} {} {:.0} {}",
+            lang.t("reason.no_second_purchase"),
+            days_since_purchase,
+            lang.t("reason.one_time_since"),
+            i18n::pct(quantile * 100.0),
+            lang.t("reason.one_time_typical"),
+            typical_gap_days,
+            lang.t("reason.days")
+        ),
+        ReasonKind::NoSecondPurchase {
+            days_since_purchase,
+            typical_gap_days,
+            ..
+        } => format!(
+            "{}: {:.0} {}; {} {:.0} {} ({})",
+            lang.t("reason.no_second_purchase"),
+            days_since_purchase,
+            lang.t("reason.one_time_since"),
+            lang.t("reason.one_time_default"),
+            typical_gap_days,
+            lang.t("reason.days"),
+            lang.t("reason.one_time_default_why")
+        ),
     }
 }

@@ -230,6 +230,7 @@ pub async fn recompute(State(st): State<WebState>, Ctx { lang }: Ctx) -> Respons
 fn model_name(kind: &str) -> &str {
     match kind {
         "bgnbd" => "BG/NBD",
+        "mbgnbd" => "MBG/NBD",
         "paretonbd" => "Pareto/NBD",
         other => other,
     }
@@ -294,6 +295,7 @@ fn dashboard(
             section.panel.plotpanel { h2 { (lang.t("dash.rfm")) } (rfm_heat(lang, &r.rfm)) }
             section.panel.plotpanel { h2 { (lang.t("dash.grades")) } (grades(lang, &r.grades)) }
         }
+        (purchase_model(lang, r))
         (comparison(lang, x.comparison.as_deref(), period))
         section.panel.flush id="churn" {
             h2 {
@@ -606,6 +608,66 @@ fn delta(this: f64, prev: f64) -> Markup {
             html! { span class=(cls) { (if c > 0.0 { "▲ +" } else if c < 0.0 { "▼ " } else { "" }) (format!("{c:.1}%")) } }
         }
         None => html! { span.delta { "–" } },
+    }
+}
+
+/// Why no purchase model is used (with the fallback), and how `auto` chose the model: the
+/// holdout comparison of BG/NBD, MBG/NBD and Pareto/NBD.
+fn purchase_model(lang: Lang, r: &Report) -> Markup {
+    let num = |v: Option<f64>, d: usize| v.map_or("–".to_string(), |v| format!("{v:.d$}"));
+    html! {
+        @if let Some(n) = &r.not_enough_history {
+            div.notice.warn id="not-enough-history" role="note" {
+                strong { (lang.t("dash.not_enough_history")) } ": "
+                (match n.code.as_str() {
+                    "no_customers" | "few_repeat_customers" | "same_frequency" => lang.t("dash.nh_few"),
+                    _ => lang.t("dash.nh_unidentified"),
+                })
+                " (" span.reason { (n.reason) } "). "
+                (lang.t("dash.nh_fallback"))
+            }
+        }
+        @if let Some(c) = &r.model_choice {
+            section.panel.flush id="model-choice" {
+                h2 { (lang.t("dash.model_choice")) " " span.mono { (model_name(&c.chosen)) } " " (lang.t("dash.by_holdout")) }
+                p.sub {
+                    (lang.t("dash.holdout_window")) " " (i18n::date(lang, c.calibration_end)) " – " (i18n::date(lang, c.holdout_end))
+                    ". " (lang.t("dash.model_choice_rule"))
+                }
+                @if c.comparison.is_empty() {
+                    p.empty { (c.reason) }
+                } @else {
+                    table {
+                        thead { tr {
+                            th { (lang.t("dash.model")) }
+                            th.num { (lang.t("dash.mc_predicted")) }
+                            th.num { (lang.t("dash.mc_actual")) }
+                            th.num { (lang.t("dash.mc_mae")) }
+                            th { (lang.t("dash.mc_fit")) }
+                        } }
+                        tbody {
+                            @for m in &c.comparison {
+                                tr class=(if m.kind == c.chosen { "chosen" } else { "" }) {
+                                    td { (model_name(&m.kind)) @if m.kind == c.chosen { " ✓" } }
+                                    td.num { (num(m.predicted_total, 1)) }
+                                    td.num { (num(m.actual_total, 0)) }
+                                    td.num { (num(m.mean_absolute_error, 4)) }
+                                    td {
+                                        @if let Some(e) = &m.excluded {
+                                            (lang.t("dash.mc_left_out")) ": " (e)
+                                        } @else if m.converged == Some(true) {
+                                            (lang.t("dash.mc_converged"))
+                                        } @else {
+                                            (lang.t("dash.mc_not_converged"))
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -14,10 +14,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use patron_value::abc;
 use patron_value::analysis::{
-    CHURN_LONG_ABSENCE, CHURN_LOW_P_ALIVE, CHURN_REVENUE_DROP, ZERO_DOLLAR_NOTE,
+    model_label, ModelChoice, CHURN_LONG_ABSENCE, CHURN_LOW_P_ALIVE, CHURN_REVENUE_DROP,
+    ZERO_DOLLAR_NOTE,
 };
 use patron_value::loyalty::Phase;
-use patron_value::models::ModelKind;
 use patron_value::rfm::Segment;
 use patron_value::summary::{CustomerSummary, TimeUnit};
 use patron_value::{analyze, Analysis, AnalysisError, AnalysisOptions, Day};
@@ -73,8 +73,13 @@ pub enum Unit {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ModelChoice {
+pub enum ModelArg {
+    /// Chosen by holdout: BG/NBD, MBG/NBD and Pareto/NBD fitted on a calibration window (the
+    /// given holdout, else the last third of the history) and the lowest mean absolute error
+    /// per customer of the holdout repeat purchases used.
+    Auto,
     Bgnbd,
+    Mbgnbd,
     Paretonbd,
 }
 
@@ -97,9 +102,9 @@ pub struct AnalysisArgs {
     /// compared with the model's expectation.
     #[arg(long, value_name = "DATE")]
     pub holdout_end: Option<String>,
-    /// Purchase model.
-    #[arg(long, value_enum, default_value = "bgnbd")]
-    pub model: ModelChoice,
+    /// Purchase model: auto (chosen by holdout) or pinned.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub model: ModelArg,
     /// CLV horizon in units (default one year: 365 days or 52 weeks), cut into 12 discounting steps.
     #[arg(long)]
     pub horizon: Option<f64>,
@@ -254,8 +259,10 @@ pub fn options(a: &AnalysisArgs) -> anyhow::Result<AnalysisOptions> {
             .map(|s| parse_date_arg("--holdout-end", s))
             .transpose()?,
         model: match a.model {
-            ModelChoice::Bgnbd => ModelKind::BgNbd,
-            ModelChoice::Paretonbd => ModelKind::ParetoNbd,
+            ModelArg::Auto => ModelChoice::Auto,
+            ModelArg::Bgnbd => ModelChoice::BgNbd,
+            ModelArg::Mbgnbd => ModelChoice::MbgNbd,
+            ModelArg::Paretonbd => ModelChoice::ParetoNbd,
         },
         horizon: a.horizon,
         discount_rate: a.discount_rate,
@@ -537,7 +544,8 @@ fn report_json(run: &Run, a: &ReportArgs, plots: &[PathBuf]) -> serde_json::Valu
                 .map(|(k, v)| (k.to_string(), json!(v)))
                 .collect();
             json!({
-                "kind": an.options.model.to_string(),
+                "kind": m.kind.to_string(),
+                "requested": an.options.model.to_string(),
                 "params": params,
                 "log_likelihood": m.purchase.log_likelihood,
                 "iterations": m.purchase.iterations,
@@ -554,7 +562,9 @@ fn report_json(run: &Run, a: &ReportArgs, plots: &[PathBuf]) -> serde_json::Valu
                 "holdout": m.holdout,
             })
         }
-        None => json!({ "kind": an.options.model.to_string(), "error": an.model_error }),
+        None => {
+            json!({ "kind": null, "requested": an.options.model.to_string(), "error": an.model_error })
+        }
     };
     let top: Vec<_> = an
         .churn
@@ -593,6 +603,25 @@ fn report_json(run: &Run, a: &ReportArgs, plots: &[PathBuf]) -> serde_json::Valu
             "marketing_cost_per_year": an.options.marketing_cost,
         },
         "model": model,
+        "model_choice": an.model_selection.as_ref().map(|m| json!({
+            "chosen": m.chosen.to_string(),
+            "reason": m.reason,
+            "rule": m.rule,
+            "calibration_end": ymd(m.calibration_end),
+            "holdout_end": ymd(m.holdout_end),
+            "holdout_length": m.holdout_length,
+            "comparison": m.comparison.iter().map(|c| json!({
+                "kind": c.kind.to_string(),
+                "customers": c.customers,
+                "actual_total": c.actual_total,
+                "predicted_total": finite(c.predicted_total),
+                "mean_absolute_error": finite(c.mean_absolute_error),
+                "root_mean_squared_error": finite(c.root_mean_squared_error),
+                "converged": c.converged,
+                "excluded": c.excluded,
+            })).collect::<Vec<_>>(),
+        })),
+        "not_enough_history": an.not_enough_history,
         "zero_dollar_orders": ZERO_DOLLAR_NOTE,
         "rfm_segments": an.rfm.segments.iter().map(|g| json!({"segment": Segment::code(g.segment), "customers": g.customers, "revenue": g.revenue})).collect::<Vec<_>>(),
         "rfm_grid_customers": an.rfm.grid.iter().map(|row| row.iter().map(|c| c.customers).collect::<Vec<_>>()).collect::<Vec<_>>(),
@@ -604,6 +633,10 @@ fn report_json(run: &Run, a: &ReportArgs, plots: &[PathBuf]) -> serde_json::Valu
         "timings_seconds": an.timings.iter().map(|t| (t.step.to_string(), json!(t.seconds))).collect::<serde_json::Map<_, _>>(),
         "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     })
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
 }
 
 fn table(title: &str, headers: &[&str], rows: &[Vec<String>]) {
@@ -803,10 +836,50 @@ pub fn report(run: &Run, a: &ReportArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        None => println!(
-            "\nPurchase model: not fitted: {}",
-            an.model_error.as_deref().unwrap_or("")
-        ),
+        None => match &an.not_enough_history {
+            Some(n) => println!(
+                "\nPurchase model: not used: not enough purchase history: {}.\n  Fallback: {}.",
+                n.reason, n.fallback
+            ),
+            None => println!(
+                "\nPurchase model: not fitted: {}",
+                an.model_error.as_deref().unwrap_or("")
+            ),
+        },
+    }
+    if let Some(sel) = &an.model_selection {
+        let rows: Vec<Vec<String>> = sel
+            .comparison
+            .iter()
+            .map(|c| {
+                vec![
+                    model_label(c.kind).to_string(),
+                    format!("{:.2}", c.predicted_total),
+                    format!("{:.0}", c.actual_total),
+                    format!("{:.5}", c.mean_absolute_error),
+                    format!("{:.5}", c.root_mean_squared_error),
+                    match (c.converged, &c.excluded) {
+                        (_, Some(e)) => format!("left out: {e}"),
+                        (Some(true), None) => "converged".into(),
+                        (Some(false), None) => "not converged".into(),
+                        (None, None) => String::new(),
+                    },
+                ]
+            })
+            .collect();
+        table(
+            &format!(
+                "Purchase model: chosen {} by holdout ({} to {} calibration, holdout to {}, {:.1} {unit}s): {}",
+                model_label(sel.chosen),
+                ymd(an.first_day),
+                ymd(sel.calibration_end),
+                ymd(sel.holdout_end),
+                sel.holdout_length,
+                sel.reason
+            ),
+            &["model", "predicted", "actual", "MAE", "RMSE", "fit"],
+            &rows,
+        );
     }
     println!("\nZero-dollar orders: {ZERO_DOLLAR_NOTE}");
     let rows: Vec<Vec<String>> = an

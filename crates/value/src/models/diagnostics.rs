@@ -282,3 +282,249 @@ pub fn compare_summaries_on_holdout(
         options,
     )
 }
+
+/// The least purchase history a purchase model is used on, and what an identified fit looks
+/// like (see [`check_history`] and [`check_fit`]). Every field has a default.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct HistoryRules {
+    /// Customers with at least one repeat purchase needed (default 10).
+    pub min_repeat_customers: usize,
+    /// Shape parameters (r, a, b, s) must lie in `[min_shape, max_shape]` (default
+    /// 1e-4..1e4): beyond, the optimiser ran towards a boundary of the parameter space.
+    pub min_shape: f64,
+    pub max_shape: f64,
+    /// Scale parameters (alpha, beta) divided by the customers' mean age `T` must lie in
+    /// `[min_scale, max_scale]` (default 1e-4..1e4).
+    pub min_scale: f64,
+    pub max_scale: f64,
+    /// The likelihood counts as flat along a parameter when halving and doubling it (the others
+    /// held) both change the total log-likelihood by less than this (default 0.5).
+    pub flat_log_likelihood: f64,
+}
+
+impl Default for HistoryRules {
+    fn default() -> Self {
+        HistoryRules {
+            min_repeat_customers: 10,
+            min_shape: 1e-4,
+            max_shape: 1e4,
+            min_scale: 1e-4,
+            max_scale: 1e4,
+            flat_log_likelihood: 0.5,
+        }
+    }
+}
+
+/// What the figures fall back to when no purchase model is used.
+pub const HISTORY_FALLBACK: &str = "historical figures only (margin, RFM, ABC, churn by revenue drop and absence); no CLV, P(alive) or expected purchases";
+
+/// Why a purchase model is not used: too little purchase history, or a fit the data do not
+/// identify.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NotEnoughHistory {
+    /// `no_customers`, `few_repeat_customers`, `same_frequency`, `fit_failed`,
+    /// `parameter_at_bound` or `flat_likelihood`.
+    pub code: String,
+    /// The reason in words, with the figures.
+    pub reason: String,
+    /// Which fallback the figures use ([`HISTORY_FALLBACK`]).
+    pub fallback: String,
+}
+
+impl NotEnoughHistory {
+    pub fn new(code: &str, reason: String) -> Self {
+        NotEnoughHistory {
+            code: code.to_string(),
+            reason,
+            fallback: HISTORY_FALLBACK.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for NotEnoughHistory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not enough purchase history: {}", self.reason)
+    }
+}
+
+/// Whether the customers' calibration figures carry enough purchase history for a purchase
+/// model: at least `rules.min_repeat_customers` customers with a repeat purchase, and not
+/// everyone with the same number of repeat purchases.
+pub fn check_history(calibration: &[Rft], rules: &HistoryRules) -> Result<(), NotEnoughHistory> {
+    if calibration.is_empty() {
+        return Err(NotEnoughHistory::new(
+            "no_customers",
+            "no customer has an order in the calibration period".into(),
+        ));
+    }
+    let repeat = calibration.iter().filter(|c| c.frequency > 0.0).count();
+    if repeat < rules.min_repeat_customers {
+        return Err(NotEnoughHistory::new(
+            "few_repeat_customers",
+            format!(
+                "{repeat} of {} customers made a repeat purchase; the purchase models need at least {}",
+                calibration.len(),
+                rules.min_repeat_customers
+            ),
+        ));
+    }
+    let first = calibration[0].frequency;
+    if calibration.iter().all(|c| c.frequency == first) {
+        return Err(NotEnoughHistory::new(
+            "same_frequency",
+            format!("every customer made the same number of repeat purchases ({first})"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a purchase model fitted on `calibration` may be used: the data pass
+/// [`check_history`], no parameter lies at the optimiser's bounds (see
+/// [`HistoryRules`]) and the likelihood is not flat along any parameter.
+pub fn check_fit(
+    fit: &Fitted<AnyPurchaseModel>,
+    calibration: &[Rft],
+    rules: &HistoryRules,
+) -> Result<(), NotEnoughHistory> {
+    check_history(calibration, rules)?;
+    let kind = model_label(fit.model.kind());
+    let params = named_params(&fit.model);
+    let mean_t = calibration.iter().map(|c| c.t).sum::<f64>() / calibration.len() as f64;
+    let mean_t = if mean_t > 0.0 { mean_t } else { 1.0 };
+    // A shape running off to infinity with its scale (r with alpha; s with beta) is the
+    // homogeneous limit (every customer the same rate): the ratio, all predictions use, is
+    // identified, so that pair is not at a bound.
+    let homogeneous = |shape: usize| {
+        let (_, v, _) = params[shape];
+        let (_, w, _) = params[shape + 1];
+        v > rules.max_shape && w / mean_t > 1.0 && (v / w).is_finite()
+    };
+    // BG/NBD and MBG/NBD with a running off to 0 and a dropout probability a / (a + b) below
+    // 0.1% is the no-dropout limit, the NBD, which the data identify: nobody is seen to drop
+    // out.
+    let pareto = matches!(fit.model, AnyPurchaseModel::ParetoNbd(_));
+    let no_dropout = !pareto
+        && params[2].1 < rules.min_shape
+        && params[2].1 / (params[2].1 + params[3].1) < 1e-3;
+    let skip = [
+        homogeneous(0),
+        homogeneous(0),
+        (pareto && homogeneous(2)) || no_dropout,
+        (pareto && homogeneous(2)) || no_dropout,
+    ];
+    for (k, (name, value, scale)) in params.into_iter().enumerate() {
+        if skip[k] {
+            continue;
+        }
+        let (v, lo, hi) = if scale {
+            (value / mean_t, rules.min_scale, rules.max_scale)
+        } else {
+            (value, rules.min_shape, rules.max_shape)
+        };
+        if !(v.is_finite() && v >= lo && v <= hi) {
+            return Err(NotEnoughHistory::new(
+                "parameter_at_bound",
+                format!(
+                    "the {kind} fit is not identified: {name} = {} lies at the optimiser's bounds ({})",
+                    short(value),
+                    if scale {
+                        format!("{lo:e}..{hi:e} times the mean customer age")
+                    } else {
+                        format!("{lo:e}..{hi:e}")
+                    }
+                ),
+            ));
+        }
+    }
+    // Flatness: the log-likelihood on at most 20,000 customers (every k-th), scaled to all.
+    let step = calibration.len().div_ceil(20_000).max(1);
+    let sample: Vec<Rft> = calibration.iter().step_by(step).copied().collect();
+    let scale = calibration.len() as f64 / sample.len() as f64;
+    let ll = |m: &AnyPurchaseModel| m.log_likelihood(&sample) * scale;
+    let at = ll(&fit.model);
+    if !at.is_finite() {
+        return Err(NotEnoughHistory::new(
+            "flat_likelihood",
+            format!("the {kind} log-likelihood is not finite at the fitted parameters"),
+        ));
+    }
+    for (i, (name, value, _)) in named_params(&fit.model).into_iter().enumerate() {
+        if skip[i] {
+            // A limit the data identify (see above): flat along it by nature.
+            continue;
+        }
+        let change = |factor: f64| (at - ll(&with_param(&fit.model, i, value * factor))).abs();
+        let (down, up) = (change(0.5), change(2.0));
+        if down < rules.flat_log_likelihood && up < rules.flat_log_likelihood {
+            return Err(NotEnoughHistory::new(
+                "flat_likelihood",
+                format!(
+                    "the {kind} likelihood is flat in {name} (= {}): halving or doubling it changes the log-likelihood by less than {}",
+                    short(value),
+                    rules.flat_log_likelihood
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// People's name of a purchase model.
+pub fn model_label(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::BgNbd => "BG/NBD",
+        ModelKind::MbgNbd => "MBG/NBD",
+        ModelKind::ParetoNbd => "Pareto/NBD",
+    }
+}
+
+/// A number for people: 4 significant digits, no exponent between 1e-3 and 1e6.
+fn short(v: f64) -> String {
+    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e6) {
+        format!("{v:.3e}")
+    } else {
+        let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{v:.digits$}")
+    }
+}
+
+/// `(name, value, is a scale parameter)` of a purchase model's parameters.
+fn named_params(m: &AnyPurchaseModel) -> [(&'static str, f64, bool); 4] {
+    match m {
+        AnyPurchaseModel::BgNbd(b) => [
+            ("r", b.r, false),
+            ("alpha", b.alpha, true),
+            ("a", b.a, false),
+            ("b", b.b, false),
+        ],
+        AnyPurchaseModel::MbgNbd(b) => [
+            ("r", b.r, false),
+            ("alpha", b.alpha, true),
+            ("a", b.a, false),
+            ("b", b.b, false),
+        ],
+        AnyPurchaseModel::ParetoNbd(p) => [
+            ("r", p.r, false),
+            ("alpha", p.alpha, true),
+            ("s", p.s, false),
+            ("beta", p.beta, true),
+        ],
+    }
+}
+
+/// The model with its `i`-th parameter (order of [`named_params`]) set to `v`.
+fn with_param(m: &AnyPurchaseModel, i: usize, v: f64) -> AnyPurchaseModel {
+    let mut m = *m;
+    let slots: [&mut f64; 4] = match &mut m {
+        AnyPurchaseModel::BgNbd(b) => [&mut b.r, &mut b.alpha, &mut b.a, &mut b.b],
+        AnyPurchaseModel::MbgNbd(b) => [&mut b.r, &mut b.alpha, &mut b.a, &mut b.b],
+        AnyPurchaseModel::ParetoNbd(p) => [&mut p.r, &mut p.alpha, &mut p.s, &mut p.beta],
+    };
+    for (k, s) in slots.into_iter().enumerate() {
+        if k == i {
+            *s = v;
+        }
+    }
+    m
+}
