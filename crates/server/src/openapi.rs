@@ -223,7 +223,9 @@ pub(crate) fn date_up_to(limit: chrono::NaiveDate) -> String {
     use chrono::Datelike;
     let mut alts: Vec<String> = (1900..limit.year()).map(|y| format!("{y}-")).collect();
     alts.extend((1..limit.month()).map(|m| format!("{}-{m:02}-", limit.year())));
-    alts.extend((1..=limit.day()).map(|d| format!("{}-{:02}-{d:02}$", limit.year(), limit.month())));
+    alts.extend(
+        (1..=limit.day()).map(|d| format!("{}-{:02}-{d:02}$", limit.year(), limit.month())),
+    );
     format!("^(?:{})", alts.join("|"))
 }
 

@@ -2289,7 +2289,11 @@ async fn value_refresh_figures_and_report(store: Store) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["orders"], 0);
     assert_eq!(r.body["margin"], 0.0);
-    assert!(r.body["clv"].is_null() && r.body["p_alive"].is_null(), "{}", r.body);
+    assert!(
+        r.body["clv"].is_null() && r.body["p_alive"].is_null(),
+        "{}",
+        r.body
+    );
     assert!(r.body["score"].as_f64().is_some(), "{}", r.body);
     let r = api.get("/api/customers/999999/value").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
