@@ -110,7 +110,7 @@ impl Default for AnalysisOptions {
 }
 
 /// How `auto` chooses the purchase model.
-pub const MODEL_CHOICE_RULE: &str = "BG/NBD, MBG/NBD and Pareto/NBD are fitted on a calibration window and compared on the holdout that follows it: the given holdout (calibration end to holdout end) when there is one, else the last third of the observation period (first order to calibration end, in whole units, at least 28 days). The model with the lowest mean absolute error per customer of the holdout repeat purchases is chosen (ties: BG/NBD, MBG/NBD, Pareto/NBD in that order) and fitted on the whole calibration period; fits without enough purchase history or not identified are left out. Without a usable comparison BG/NBD is used.";
+pub const MODEL_CHOICE_RULE: &str = "BG/NBD, MBG/NBD and Pareto/NBD are fitted on a calibration window and compared on the holdout that follows it: the given holdout (calibration end to holdout end) when there is one, else the last third of the observation period (first order to calibration end, in whole units, at least 28 days). The model with the lowest mean absolute error per customer of the holdout repeat purchases is chosen (ties: BG/NBD, MBG/NBD, Pareto/NBD in that order) and fitted on the whole calibration period; fits without enough purchase history or not identified are left out. Without a usable comparison (too short a history, too little purchase history, or a holdout without any purchase) BG/NBD is used.";
 
 /// Least length of the holdout `auto` cuts from the observation period, in days.
 pub const MIN_HOLDOUT_DAYS: Day = 28;
@@ -1047,6 +1047,20 @@ fn select_model(
     let used: Vec<&CustomerSummary> = window.iter().filter(|s| s.first_day.is_some()).collect();
     let cal: Vec<Rft> = used.iter().map(|s| s.rft).collect();
     let hold: Vec<f64> = used.iter().map(|s| s.holdout_purchases).collect();
+    // A holdout without a single purchase (the history ends before it, as when the as-of date
+    // lies long after the last order) tells the models apart by nothing: no comparison.
+    if hold.iter().all(|h| *h <= 0.0) {
+        return (
+            fallback(
+                cal_end,
+                hold_end,
+                length,
+                "the holdout window holds no purchase (the history ends before it)".to_string(),
+            ),
+            vec![ModelKind::BgNbd],
+            None,
+        );
+    }
     if let Err(e) = diagnostics::check_history(&cal, &opts.history) {
         return (
             fallback(
