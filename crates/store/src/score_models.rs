@@ -105,8 +105,15 @@ impl Store {
         Ok(out)
     }
 
-    /// Live customers who referred at least one other live customer (the "advocates" of the
-    /// loyalty ladder).
+    /// Customers whose stored loyalty stage (of the latest value refresh) is `stage`.
+    pub async fn stage_count(&self, stage: &str) -> Result<i64, StoreError> {
+        let n: (i64,) = with_pool!(self, pool => sqlx::query_as(
+            "SELECT COUNT(*) FROM customer_values WHERE loyalty_stage = $1")
+            .bind(stage).fetch_one(pool).await?);
+        Ok(n.0)
+    }
+
+    /// Live customers who referred at least one other live customer (buyers or not).
     pub async fn referrer_count(&self) -> Result<i64, StoreError> {
         let n: (i64,) = with_pool!(self, pool => sqlx::query_as(
             "SELECT COUNT(DISTINCT referred_by) FROM customers \

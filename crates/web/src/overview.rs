@@ -142,7 +142,8 @@ impl FiguresCache {
             Some(counts) => counts,
             None => (
                 st.store.counts().await?.0.max(0) as u64,
-                st.store.referrer_count().await?.max(0) as u64,
+                // The stored stage, as the refresh counted it and the list filters it.
+                st.store.stage_count("advocate").await?.max(0) as u64,
             ),
         };
         let clv_bins = match (&r.dashboard, clv_range(&r.clv.deciles)) {
@@ -369,7 +370,7 @@ fn funnel(lang: Lang, r: &Report, x: &Extra) -> Markup {
             r.loyalty.repeat_buyer,
             "/customers?stage=repeat_buyer",
         ),
-        ("stage.advocate", x.advocates, "/customers"),
+        ("stage.advocate", x.advocates, "/customers?stage=advocate"),
     ];
     let max = stages[0].1.max(1) as f64;
     let row_h = (H - TOP - 24.0) / stages.len() as f64;
