@@ -364,36 +364,8 @@ fn prospect_rows(
         .iter()
         .filter(|p| !analysed.contains(&p.id))
         .map(|p| {
-            let mut row = CustomerValueRow {
-                customer_id: p.id,
-                computed_at,
-                unit: unit.clone(),
-                calibration_end,
-                frequency: None,
-                recency: None,
-                t: None,
-                monetary_value: None,
-                orders: 0,
-                revenue_cents: 0,
-                cost_cents: 0,
-                margin_cents: 0,
-                rfm_r: None,
-                rfm_f: None,
-                rfm_m: None,
-                rfm_segment: None,
-                abc_class: "C".into(),
-                p_alive: None,
-                expected_purchases: None,
-                expected_spend: None,
-                clv: None,
-                loyalty_stage: None,
-                lifecycle_phase: None,
-                churn_risk: false,
-                value_at_risk: 0.0,
-                churn_reasons: Vec::new(),
-                score: None,
-                grade: None,
-            };
+            let mut row =
+                CustomerValueRow::without_orders(p.id, computed_at, unit.clone(), calibration_end);
             if let Some(part) = &part {
                 let s = score(part, p, &row);
                 row.score = finite(s.score);

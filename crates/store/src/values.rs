@@ -68,6 +68,48 @@ pub struct CustomerValueRow {
 }
 
 impl CustomerValueRow {
+    /// The row of a customer known only by its profile (no order up to the analysis end):
+    /// no purchase figures, ABC class C, no score yet.
+    pub fn without_orders(
+        customer_id: i64,
+        computed_at: DateTime<Utc>,
+        unit: String,
+        calibration_end: NaiveDate,
+    ) -> Self {
+        CustomerValueRow {
+            customer_id,
+            computed_at,
+            unit,
+            calibration_end,
+            frequency: None,
+            recency: None,
+            t: None,
+            monetary_value: None,
+            orders: 0,
+            revenue_cents: 0,
+            cost_cents: 0,
+            margin_cents: 0,
+            rfm_r: None,
+            rfm_f: None,
+            rfm_m: None,
+            rfm_segment: None,
+            abc_class: "C".into(),
+            p_alive: None,
+            expected_purchases: None,
+            expected_spend: None,
+            clv: None,
+            loyalty_stage: None,
+            lifecycle_phase: None,
+            churn_risk: false,
+            value_at_risk: 0.0,
+            churn_reasons: Vec::new(),
+            score: None,
+            grade: None,
+        }
+    }
+}
+
+impl CustomerValueRow {
     /// The churn reason kinds joined by `;` (e.g. `revenue_drop;long_absence`), as stored in
     /// `churn_kinds`; `None` without a warning.
     pub fn churn_kinds(&self) -> Option<String> {

@@ -519,36 +519,7 @@ fn rows_until(facts: &[OrderFact], until: NaiveDate) -> HashMap<i64, CustomerVal
 
 /// A value row without orders (a customer known only by its profile).
 fn blank_row(id: i64, at: NaiveDate) -> CustomerValueRow {
-    CustomerValueRow {
-        customer_id: id,
-        computed_at: chrono::Utc::now(),
-        unit: "day".into(),
-        calibration_end: at,
-        frequency: None,
-        recency: None,
-        t: None,
-        monetary_value: None,
-        orders: 0,
-        revenue_cents: 0,
-        cost_cents: 0,
-        margin_cents: 0,
-        rfm_r: None,
-        rfm_f: None,
-        rfm_m: None,
-        rfm_segment: None,
-        abc_class: "C".into(),
-        p_alive: None,
-        expected_purchases: None,
-        expected_spend: None,
-        clv: None,
-        loyalty_stage: None,
-        lifecycle_phase: None,
-        churn_risk: false,
-        value_at_risk: 0.0,
-        churn_reasons: Vec::new(),
-        score: None,
-        grade: None,
-    }
+    CustomerValueRow::without_orders(id, chrono::Utc::now(), "day".into(), at)
 }
 
 async fn preview(
