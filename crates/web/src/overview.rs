@@ -630,7 +630,11 @@ fn purchase_model(lang: Lang, r: &Report) -> Markup {
         }
         @if let Some(c) = &r.model_choice {
             section.panel.flush id="model-choice" {
-                h2 { (lang.t("dash.model_choice")) " " span.mono { (model_name(&c.chosen)) } " " (lang.t("dash.by_holdout")) }
+                h2 {
+                    (lang.t("dash.model_choice")) " " span.mono { (model_name(&c.chosen)) }
+                    // Without a comparison the model is the fallback, not the holdout's choice.
+                    @if !c.comparison.is_empty() { " " (lang.t("dash.by_holdout")) }
+                }
                 p.sub {
                     (lang.t("dash.holdout_window")) " " (i18n::date(lang, c.calibration_end)) " – " (i18n::date(lang, c.holdout_end))
                     ". " (lang.t("dash.model_choice_rule"))
