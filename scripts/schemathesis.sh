@@ -150,6 +150,9 @@ claim() {
 # every `/api/customers/{id}/...` operation and reads the 404 `not_computed` of a new customer's
 # value figures (they exist after the next refresh) as a lost resource. Reading a created
 # customer back is checked by crates/server/tests/contract_examples.rs.
+# One worker: with two threads, Hypothesis' parsing of its own filter lambdas for a report
+# (`ast.parse` in hypothesis/internal/lambda_sources.py) fails now and then under CPython 3.11
+# with "AST constructor recursion depth mismatch", a tool error that is not about the API.
 st_run() {
   local label=$1 token=$2 examples=$3
   shift 3
@@ -159,7 +162,7 @@ st_run() {
     --exclude-checks ensure_resource_availability \
     --max-examples "$examples" \
     --seed "$SEED" \
-    --workers 2 \
+    --workers 1 \
     --request-timeout 30 \
     --generation-allow-x00 false \
     --suppress-health-check filter_too_much \

@@ -271,7 +271,7 @@ pub fn schemas() -> Map<String, Value> {
             "type": "object",
             "description": "A lead: a person met or who asked (a business card, a web form). Reps and managers own what they record unless they give it to a user in their scope.",
             "properties": {
-                "name": {"type": "string", "minLength": 1, "maxLength": 500, "description": "The person."},
+                "name": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": crate::openapi::non_blank_pattern(), "description": "The person (not blank: it is trimmed, then required)."},
                 "company": text(), "title": text(), "phone": crate::openapi::nullable(crate::openapi::phone()),
                 "email": crate::openapi::nullable(crate::openapi::email()),
                 "region": text(), "industry": text(), "source": text(),
