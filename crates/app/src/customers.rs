@@ -44,3 +44,65 @@ pub async fn record_interaction(
     audited.finish_audit().await?;
     Ok(i)
 }
+
+/// Adds a contact person to customer `id` (which the caller may change); audited in the same
+/// transaction. `via` ends the audit detail (`" (web)"`, or empty).
+pub async fn add_contact(
+    store: &Store,
+    session: &Session,
+    id: i64,
+    input: patron_domain::ContactInput,
+    via: &str,
+) -> Result<patron_domain::Contact, crate::AppError> {
+    session.guard(store, id, true).await?;
+    let audited = session.audited(
+        store,
+        "update",
+        Some(id),
+        format!("contact {{id}} created{via}"),
+    );
+    let c = audited.create_contact(id, input).await?;
+    audited.finish_audit().await?;
+    Ok(c)
+}
+
+/// Replaces contact person `contact_id` of customer `id`; audited in the same transaction.
+pub async fn change_contact(
+    store: &Store,
+    session: &Session,
+    id: i64,
+    contact_id: i64,
+    input: patron_domain::ContactInput,
+    via: &str,
+) -> Result<patron_domain::Contact, crate::AppError> {
+    session.guard(store, id, true).await?;
+    let audited = session.audited(
+        store,
+        "update",
+        Some(id),
+        format!("contact {contact_id} replaced{via}"),
+    );
+    let c = audited.update_contact(id, contact_id, input).await?;
+    audited.finish_audit().await?;
+    Ok(c)
+}
+
+/// Removes contact person `contact_id` of customer `id`; audited in the same transaction.
+pub async fn remove_contact(
+    store: &Store,
+    session: &Session,
+    id: i64,
+    contact_id: i64,
+    via: &str,
+) -> Result<(), crate::AppError> {
+    session.guard(store, id, true).await?;
+    let audited = session.audited(
+        store,
+        "update",
+        Some(id),
+        format!("contact {contact_id} deleted{via}"),
+    );
+    audited.delete_contact(id, contact_id).await?;
+    audited.finish_audit().await?;
+    Ok(())
+}

@@ -496,16 +496,10 @@ async fn add_contact(
     if !errors.is_empty() {
         return at.refused("contact-new".into(), form, errors).await;
     }
-    let audited = me.audited(&st.store, "update", Some(id), "contact {id} added (web)");
-    let done = async {
-        audited.create_contact(id, input).await?;
-        audited.finish_audit().await
-    }
-    .await;
-    match done {
-        Ok(()) => back(id, "contact_added", "contacts"),
+    match patron_app::customers::add_contact(&st.store, &me, id, input, " (web)").await {
+        Ok(_) => back(id, "contact_added", "contacts"),
         Err(e) => {
-            at.failed("contact-new".into(), form, e.into(), CONTACT_FIELDS)
+            at.failed("contact-new".into(), form, e, CONTACT_FIELDS)
                 .await
         }
     }
@@ -534,21 +528,10 @@ async fn edit_contact(
     if !errors.is_empty() {
         return at.refused(key, form, errors).await;
     }
-    let audited = me.audited(
-        &st.store,
-        "update",
-        Some(id),
-        format!("contact {cid} changed (web)"),
-    );
-    let done = async {
-        audited.update_contact(id, cid, input).await?;
-        audited.finish_audit().await
-    }
-    .await;
-    match done {
-        Ok(()) => back(id, "contact_saved", "contacts"),
-        Err(e @ StoreError::NotFound { .. }) => crate::store_error_page(lang, &e),
-        Err(e) => at.failed(key, form, e.into(), CONTACT_FIELDS).await,
+    match patron_app::customers::change_contact(&st.store, &me, id, cid, input, " (web)").await {
+        Ok(_) => back(id, "contact_saved", "contacts"),
+        Err(AppError::Store(e @ StoreError::NotFound { .. })) => crate::store_error_page(lang, &e),
+        Err(e) => at.failed(key, form, e, CONTACT_FIELDS).await,
     }
 }
 
@@ -566,20 +549,10 @@ async fn delete_contact(
     let Some(cid) = parse_id(&raw_cid) else {
         return not_found(lang);
     };
-    let audited = me.audited(
-        &st.store,
-        "update",
-        Some(id),
-        format!("contact {cid} removed (web)"),
-    );
-    let done = async {
-        audited.delete_contact(id, cid).await?;
-        audited.finish_audit().await
-    }
-    .await;
+    let done = patron_app::customers::remove_contact(&st.store, &me, id, cid, " (web)").await;
     match done {
         Ok(()) => back(id, "contact_deleted", "contacts"),
-        Err(e) => crate::store_error_page(lang, &e),
+        Err(e) => crate::app_error_page(lang, &e),
     }
 }
 

@@ -36,10 +36,7 @@ pub async fn create(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<ContactInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state.store, id, true).await?;
-    let audited = me.audited(&state.store, "update", Some(id), "contact {id} created");
-    let c = audited.create_contact(id, input).await?;
-    audited.finish_audit().await?;
+    let c = patron_app::customers::add_contact(&state.store, &me, id, input, "").await?;
     let location = HeaderValue::from_str(&format!("/api/customers/{id}/contacts/{}", c.id))
         .expect("ascii path");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(c)).into_response())
@@ -68,15 +65,8 @@ pub async fn replace(
     ApiPath(p): ApiPath<ContactPath>,
     ApiJson(input): ApiJson<ContactInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state.store, p.id, true).await?;
-    let audited = me.audited(
-        &state.store,
-        "update",
-        Some(p.id),
-        format!("contact {} replaced", p.contact_id),
-    );
-    let c = audited.update_contact(p.id, p.contact_id, input).await?;
-    audited.finish_audit().await?;
+    let c = patron_app::customers::change_contact(&state.store, &me, p.id, p.contact_id, input, "")
+        .await?;
     Ok(Json(c).into_response())
 }
 
@@ -85,14 +75,6 @@ pub async fn remove(
     me: Me,
     ApiPath(p): ApiPath<ContactPath>,
 ) -> Result<StatusCode, ApiError> {
-    me.guard(&state.store, p.id, true).await?;
-    let audited = me.audited(
-        &state.store,
-        "update",
-        Some(p.id),
-        format!("contact {} deleted", p.contact_id),
-    );
-    audited.delete_contact(p.id, p.contact_id).await?;
-    audited.finish_audit().await?;
+    patron_app::customers::remove_contact(&state.store, &me, p.id, p.contact_id, "").await?;
     Ok(StatusCode::NO_CONTENT)
 }
