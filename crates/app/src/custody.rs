@@ -69,8 +69,10 @@ pub async fn assign_lead(
     Ok(assigned)
 }
 
-/// Hands the customers of user `from` (all, or only `only`) over to user `to`; both must be
-/// within the caller's scope. `to` is told how many. Answers the ids moved.
+/// Hands the customers of user `from` (all, or only `only`) over to user `to` (not disabled);
+/// both must be within the caller's scope. With all of them, every other open item of `from`
+/// (leads, tickets, tasks) goes along, in the same transaction ([`Store::handover`]). `to` is
+/// told how many customers. Answers the ids moved.
 pub async fn handover(
     store: &Store,
     session: &Session,
@@ -158,6 +160,9 @@ pub async fn decide_hold(
     session
         .audit(store, "update", Some(h.customer_id), Some(&detail), None)
         .await?;
+    if approve {
+        crate::value::recompute_after_change(store, &[h.customer_id]).await;
+    }
     let h = store.credit_hold(hold_id).await?;
     if h.requested_by != session.user.username {
         let mut facts = crate::tasks::params(&[

@@ -8,16 +8,21 @@
 //!   [`period`]: the dashboard's stored figures and period-over-period comparisons);
 //! - [`pool`]: the public pool's reclaim, on the server's date and the caller's scope;
 //! - [`customers`]: resolving what a user typed as a customer reference, interactions;
-//! - [`imports`]: file imports within the importer's scope, audited;
+//! - [`imports`]: file imports within the importer's scope, audited; [`orders`]: orders
+//!   recorded, replaced and deleted (the customer's value figures follow at once);
 //! - [`work`]: working the customers over the caller's scope: receivables (ageing, overdue,
 //!   collections, held orders), tickets and the SLA sweep, the pipeline, the follow-up plan;
 //! - [`tasks`]: tasks, their rules, "My day" and the in-app notifications; [`custody`]: leads
-//!   assigned, customers handed over, held orders decided (each telling the user concerned).
+//!   assigned, customers handed over, held orders decided (each telling the user concerned);
+//! - [`mail`]: campaign mail queued to the outbox, and its signed one-click unsubscribe.
 
 pub mod custody;
 pub mod customers;
 pub mod dashboard;
 pub mod imports;
+pub mod lists;
+pub mod mail;
+pub mod orders;
 pub mod period;
 pub mod permissions;
 pub mod pool;

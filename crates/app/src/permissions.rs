@@ -42,6 +42,15 @@ pub enum Action {
     ViewCampaigns,
     /// Creating campaigns.
     ManageCampaigns,
+    /// Archiving customers the caller may change (what "delete" does: hidden from lists,
+    /// everything kept), restoring them, and listing the archived ones.
+    Archive,
+    /// Purging a customer for good (a data subject's erasure request), with a reason, audited.
+    Purge,
+    /// Recording an interaction in someone else's name (`by`); others record as themselves.
+    RecordForOthers,
+    /// Sharing a saved view of the customer list with every user.
+    ShareViews,
 }
 
 use Action::*;
@@ -66,6 +75,10 @@ pub const PERMISSIONS: &[(Action, &str, &[Role])] = &[
     (ReviewReps, "per-rep review", &[Admin, Manager]),
     (ViewCampaigns, "campaigns and their returns", &[Admin, Manager, Analyst]),
     (ManageCampaigns, "create campaigns", &[Admin, Manager]),
+    (Archive, "archive (\"delete\") and restore customers they may change, list archived ones (reps: their own)", &[Admin, Manager, Rep]),
+    (Purge, "purge a customer for good, with a reason (erasure requests; audited)", &[Admin]),
+    (RecordForOthers, "record an interaction in another user's name (others record as themselves)", &[Admin, Manager]),
+    (ShareViews, "share a saved view of the customer list with everyone", &[Admin, Manager]),
 ];
 
 /// May a user of `role` do `action`?
@@ -120,6 +133,10 @@ mod tests {
             ReviewReps,
             ViewCampaigns,
             ManageCampaigns,
+            Archive,
+            Purge,
+            RecordForOthers,
+            ShareViews,
         ];
         for a in all {
             assert_eq!(
@@ -147,5 +164,15 @@ mod tests {
         assert!(!allowed(Analyst, RefreshValues));
         assert!(!allowed(Rep, ViewValueReport));
         assert!(allowed(Rep, ReadRecords));
+    }
+
+    #[test]
+    fn only_admins_purge_and_analysts_never_archive() {
+        for r in [Manager, Rep, Analyst] {
+            assert!(!allowed(r, Purge), "{r:?}");
+        }
+        assert!(allowed(Admin, Purge));
+        assert!(allowed(Rep, Archive));
+        assert!(!allowed(Analyst, Archive));
     }
 }

@@ -55,6 +55,11 @@ pub struct SnapshotReport {
     /// How long the refresh took, per stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_seconds: Option<RefreshSeconds>,
+    /// The fitted models and population boundaries one customer's figures are recomputed with
+    /// between two refreshes (`crate::value::recompute_customer`; ABC keys are customer ids);
+    /// `None` in reports stored before they were kept. The API leaves them out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<patron_value::live::LiveParams>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

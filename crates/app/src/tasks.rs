@@ -226,6 +226,8 @@ pub async fn log_interaction(
             .update_customer(r, &patch, None, &session.user.username)
             .await?;
         audited.finish_audit().await?;
+        // A referrer who buys is an advocate.
+        crate::value::recompute_after_change(store, &[customer_id]).await;
     }
     let task = match (input.kind, due) {
         (InteractionKind::Promise, Some(due)) => Some(

@@ -11,6 +11,7 @@ use patron_store::{
     ValueSnapshot,
 };
 use patron_value::abc::AbcClass;
+use patron_value::live::LiveParams;
 use patron_value::loyalty::{Phase, Stage};
 use patron_value::rfm::Segment;
 use patron_value::score::{AttrValue, Grade, ScoreModel, Scored};
@@ -249,77 +250,96 @@ fn rows_of(
     ids.iter()
         .enumerate()
         .map(|(i, &customer_id)| {
-            let s = &an.summaries[i];
-            let active = s.first_day.is_some();
-            let v = &an.values[i];
-            let rfm = an.rfm_score(i);
-            let warning = an.churn_warning(i);
-            let churn_reasons: Vec<StoredChurnReason> = warning
-                .map(|w| {
-                    w.reasons
-                        .iter()
-                        .map(|r| {
-                            let mut figures = BTreeMap::new();
-                            let mut kind = String::new();
-                            if let Ok(Value::Object(o)) = serde_json::to_value(r.kind) {
-                                for (k, x) in o {
-                                    match (k.as_str(), x) {
-                                        ("kind", Value::String(s)) => kind = s,
-                                        (_, Value::Number(n)) => {
-                                            if let Some(f) = n.as_f64() {
-                                                figures.insert(k, f);
-                                            }
-                                        }
-                                        _ => {}
-                                    }
-                                }
-                            }
-                            StoredChurnReason {
-                                kind,
-                                detail: r.detail(),
-                                figures,
-                            }
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            CustomerValueRow {
+            row_of(
+                &an.customer(i),
                 customer_id,
-                computed_at,
-                unit: unit.clone(),
+                &unit,
                 calibration_end,
-                frequency: active.then_some(s.rft.frequency),
-                recency: active.then_some(s.rft.recency),
-                t: active.then_some(s.rft.t),
-                monetary_value: active.then_some(s.rft.monetary_value),
-                orders: s.orders as i64,
-                revenue_cents: cents(s.revenue),
-                cost_cents: cents(s.cost),
-                margin_cents: cents(s.margin),
-                rfm_r: rfm.map(|r| i32::from(r.r)),
-                rfm_f: rfm.map(|r| i32::from(r.f)),
-                rfm_m: rfm.map(|r| i32::from(r.m)),
-                rfm_segment: rfm.map(|r| segment_name(r.segment)),
-                abc_class: match an.abc_class(i) {
-                    AbcClass::A => "A",
-                    AbcClass::B => "B",
-                    AbcClass::C => "C",
-                }
-                .into(),
-                p_alive: finite(v.p_alive),
-                expected_purchases: finite(v.expected_purchases),
-                expected_spend: finite(v.expected_spend),
-                clv: finite(v.clv),
-                loyalty_stage: an.stages[i].map(stage_name),
-                lifecycle_phase: an.phases[i].map(phase_name),
-                churn_risk: warning.is_some(),
-                value_at_risk: warning.map_or(0.0, |w| w.value_at_risk),
-                churn_reasons,
-                score: None,
-                grade: None,
-            }
+                computed_at,
+            )
         })
         .collect()
+}
+
+/// The stored row of one customer's figures (of a refresh, or recomputed alone): the one
+/// translation of the value engine's figures into stored ones. Without an ABC class (no
+/// population boundaries) the class is C; callers keeping an older class set it afterwards.
+fn row_of(
+    f: &patron_value::live::CustomerFigures,
+    customer_id: i64,
+    unit: &str,
+    calibration_end: NaiveDate,
+    computed_at: chrono::DateTime<Utc>,
+) -> CustomerValueRow {
+    let s = &f.summary;
+    let active = s.first_day.is_some();
+    let v = &f.value;
+    let rfm = f.rfm.as_ref();
+    let warning = f.warning.as_ref();
+    let churn_reasons: Vec<StoredChurnReason> = warning
+        .map(|w| {
+            w.reasons
+                .iter()
+                .map(|r| {
+                    let mut figures = BTreeMap::new();
+                    let mut kind = String::new();
+                    if let Ok(Value::Object(o)) = serde_json::to_value(r.kind) {
+                        for (k, x) in o {
+                            match (k.as_str(), x) {
+                                ("kind", Value::String(s)) => kind = s,
+                                (_, Value::Number(n)) => {
+                                    if let Some(f) = n.as_f64() {
+                                        figures.insert(k, f);
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    StoredChurnReason {
+                        kind,
+                        detail: r.detail(),
+                        figures,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    CustomerValueRow {
+        customer_id,
+        computed_at,
+        unit: unit.to_string(),
+        calibration_end,
+        frequency: active.then_some(s.rft.frequency),
+        recency: active.then_some(s.rft.recency),
+        t: active.then_some(s.rft.t),
+        monetary_value: active.then_some(s.rft.monetary_value),
+        orders: s.orders as i64,
+        revenue_cents: cents(s.revenue),
+        cost_cents: cents(s.cost),
+        margin_cents: cents(s.margin),
+        rfm_r: rfm.map(|r| i32::from(r.r)),
+        rfm_f: rfm.map(|r| i32::from(r.f)),
+        rfm_m: rfm.map(|r| i32::from(r.m)),
+        rfm_segment: rfm.map(|r| segment_name(r.segment)),
+        abc_class: match f.abc {
+            Some(AbcClass::A) => "A",
+            Some(AbcClass::B) => "B",
+            Some(AbcClass::C) | None => "C",
+        }
+        .into(),
+        p_alive: finite(v.p_alive),
+        expected_purchases: finite(v.expected_purchases),
+        expected_spend: finite(v.expected_spend),
+        clv: finite(v.clv),
+        loyalty_stage: f.stage.map(stage_name),
+        lifecycle_phase: f.phase.map(phase_name),
+        churn_risk: warning.is_some(),
+        value_at_risk: warning.map_or(0.0, |w| w.value_at_risk),
+        churn_reasons,
+        score: None,
+        grade: None,
+    }
 }
 
 /// The stored name of the advocate stage.
@@ -329,17 +349,29 @@ const ADVOCATE: &str = "advocate";
 /// with the default rule: one referral; `referrals`: live customers naming each id as their
 /// referrer). Rows without a buyer stage are left alone.
 fn promote_advocates(rows: &mut [CustomerValueRow], referrals: &HashMap<i64, i64>) {
-    use patron_value::loyalty::{with_referrals, LoyaltyConfig};
+    use patron_value::loyalty::LoyaltyConfig;
     let cfg = LoyaltyConfig::default();
     for r in rows {
-        let n = referrals.get(&r.customer_id).copied().unwrap_or(0).max(0) as usize;
-        let stage = match r.loyalty_stage.as_deref() {
-            Some("first_time_buyer") => Stage::FirstTimeBuyer,
-            Some("repeat_buyer") => Stage::RepeatBuyer,
-            _ => continue,
-        };
-        r.loyalty_stage = Some(stage_name(with_referrals(stage, n, &cfg)));
+        let n = referrals.get(&r.customer_id).copied().unwrap_or(0);
+        promote_advocate(r, n, &cfg);
     }
+}
+
+/// [`promote_advocates`] of one row with `referrals` referrals.
+fn promote_advocate(
+    r: &mut CustomerValueRow,
+    referrals: i64,
+    cfg: &patron_value::loyalty::LoyaltyConfig,
+) {
+    let stage = match r.loyalty_stage.as_deref() {
+        Some("first_time_buyer") => Stage::FirstTimeBuyer,
+        Some("repeat_buyer") => Stage::RepeatBuyer,
+        _ => return,
+    };
+    let n = referrals.max(0) as usize;
+    r.loyalty_stage = Some(stage_name(patron_value::loyalty::with_referrals(
+        stage, n, cfg,
+    )));
 }
 
 /// One row per live customer without orders up to the as-of date (a prospect: no analysed
@@ -363,17 +395,121 @@ fn prospect_rows(
     profiles
         .iter()
         .filter(|p| !analysed.contains(&p.id))
-        .map(|p| {
-            let mut row =
-                CustomerValueRow::without_orders(p.id, computed_at, unit.clone(), calibration_end);
-            if let Some(part) = &part {
-                let s = score(part, p, &row);
-                row.score = finite(s.score);
-                row.grade = Some(grade_name(s.grade));
-            }
-            row
+        .map(|p| prospect_row(p, part.as_ref(), &unit, calibration_end, computed_at))
+        .collect()
+}
+
+/// The row of one customer without orders (see [`prospect_rows`]; `part`: the score model's
+/// attribute part).
+fn prospect_row(
+    p: &ScoreProfile,
+    part: Option<&ScoreModel>,
+    unit: &str,
+    calibration_end: NaiveDate,
+    computed_at: chrono::DateTime<Utc>,
+) -> CustomerValueRow {
+    let mut row =
+        CustomerValueRow::without_orders(p.id, computed_at, unit.to_string(), calibration_end);
+    if let Some(part) = part {
+        (row.score, row.grade) = score_row(part, part, p, &row);
+    }
+    row
+}
+
+/// The score and grade of one customer's value row: a buyer's under the whole model, a
+/// customer without orders under the model's attribute part (`part`, see
+/// [`ScoreModel::attribute_part`]): the one rule of the refresh, the live recompute's
+/// neighbours and [`regrade`].
+fn score_row(
+    model: &ScoreModel,
+    part: &ScoreModel,
+    p: &ScoreProfile,
+    row: &CustomerValueRow,
+) -> (Option<f64>, Option<String>) {
+    let s = score(if row.orders == 0 { part } else { model }, p, row);
+    (finite(s.score), Some(grade_name(s.grade)))
+}
+
+/// Every stored customer's score and grade under `model`, from the stored figures (no new
+/// analysis): `(customer id, score, grade)`, in id order. What saving a score model applies
+/// ([`regrade`]) and so exactly what the score editor's preview counts ([`preview_grades`]).
+pub async fn grades_under(
+    store: &Store,
+    model: &ScoreModel,
+) -> Result<Vec<(i64, Option<f64>, Option<String>)>, StoreError> {
+    let rows = store.all_customer_values().await?;
+    let profiles = store.score_profiles().await?;
+    Ok(grades_of(&rows, &profiles, model))
+}
+
+/// Customers per grade (A..E, then ungraded) as stored now and as `model` would grade them
+/// when saved: the score editor's preview ("in force" and "edited"), from the same rows.
+pub async fn preview_grades(
+    store: &Store,
+    model: &ScoreModel,
+) -> Result<([u64; 6], [u64; 6]), StoreError> {
+    let rows = store.all_customer_values().await?;
+    let profiles = store.score_profiles().await?;
+    // The same customers on both sides: those with a profile (live customers).
+    let live: std::collections::HashSet<i64> = profiles.iter().map(|p| p.id).collect();
+    let now: Vec<(i64, Option<f64>, Option<String>)> = rows
+        .iter()
+        .filter(|r| live.contains(&r.customer_id))
+        .map(|r| (r.customer_id, r.score, r.grade.clone()))
+        .collect();
+    Ok((
+        grade_counts(&now),
+        grade_counts(&grades_of(&rows, &profiles, model)),
+    ))
+}
+
+fn grades_of(
+    rows: &[CustomerValueRow],
+    profiles: &[ScoreProfile],
+    model: &ScoreModel,
+) -> Vec<(i64, Option<f64>, Option<String>)> {
+    let by_id: HashMap<i64, &ScoreProfile> = profiles.iter().map(|p| (p.id, p)).collect();
+    let part = model.attribute_part();
+    rows.iter()
+        .filter_map(|r| {
+            let p = by_id.get(&r.customer_id)?;
+            let (score, grade) = match (&part, r.orders) {
+                (None, 0) => (None, None),
+                (Some(part), _) => score_row(model, part, p, r),
+                (None, _) => score_row(model, model, p, r),
+            };
+            Some((r.customer_id, score, grade))
         })
         .collect()
+}
+
+/// Customers per grade (A..E, then ungraded) of [`grades_under`]'s answer.
+pub fn grade_counts(grades: &[(i64, Option<f64>, Option<String>)]) -> [u64; 6] {
+    let mut n = [0u64; 6];
+    for (_, _, g) in grades {
+        let k = match g.as_deref() {
+            Some("A") => 0,
+            Some("B") => 1,
+            Some("C") => 2,
+            Some("D") => 3,
+            Some("E") => 4,
+            _ => 5,
+        };
+        n[k] += 1;
+    }
+    n
+}
+
+/// Applies `model` to the stored figures: every customer's score and grade (as
+/// [`grades_under`] computes them) and the latest snapshot's grade counts, in one
+/// transaction; the figures themselves are not recomputed. Saving a score model does this, so
+/// that what the editor previewed is what is stored. Answers the counts per grade.
+pub async fn regrade(store: &Store, model: &ScoreModel) -> Result<[u64; 6], StoreError> {
+    let grades = grades_under(store, model).await?;
+    let n = grade_counts(&grades);
+    let report = json!({"A": n[0], "B": n[1], "C": n[2], "D": n[3], "E": n[4], "ungraded": n[5]});
+    store.set_grades(&grades, &report).await?;
+    Ok(n)
 }
 
 /// Quantiles (0%, 10%, .., 100%) of the finite values, for distribution plots.
@@ -415,6 +551,7 @@ fn report_of(
     ids: &[i64],
     rows: &[CustomerValueRow],
     names: &HashMap<i64, (String, String)>,
+    archived: &std::collections::HashSet<i64>,
 ) -> crate::report::SnapshotReport {
     use crate::report::*;
     let model = an.model.as_ref().map(|m| Model {
@@ -470,9 +607,12 @@ fn report_of(
             _ => grades.ungraded += 1,
         }
     }
+    // Archived customers count in the totals (their orders are the company's) but are not
+    // listed: no one works them until they are restored.
     let top = an
         .churn
         .iter()
+        .filter(|w| !archived.contains(&ids[w.customer as usize]))
         .take(REPORT_CHURN_TOP)
         .map(|w| {
             let id = ids[w.customer as usize];
@@ -631,6 +771,7 @@ fn report_of(
             .collect(),
         dashboard: None,
         refresh_seconds: None,
+        live: None,
     }
 }
 
@@ -713,17 +854,11 @@ pub async fn refresh(
     // funnel, the card and the list filter `stage=advocate` agree.
     let referrals: HashMap<i64, i64> = store.referral_counts().await?.into_iter().collect();
     promote_advocates(&mut rows, &referrals);
-    // The model saved in the web editor (score_models), else the built-in one.
-    let model = match store.current_score_model().await? {
-        Some(m) => ScoreModel::from_toml(&m.toml).unwrap_or_else(|_| ScoreModel::default_model()),
-        None => ScoreModel::default_model(),
-    };
+    let model = current_score_model(store).await?;
     let by_id: HashMap<i64, &ScoreProfile> = profiles.iter().map(|p| (p.id, p)).collect();
     for r in &mut rows {
         if let Some(p) = by_id.get(&r.customer_id) {
-            let s = score(&model, p, r);
-            r.score = finite(s.score);
-            r.grade = Some(grade_name(s.grade));
+            (r.score, r.grade) = score_row(&model, &model, p, r);
         }
     }
     // Customers without orders up to the as-of date: graded by the attribute part (rows after
@@ -734,17 +869,28 @@ pub async fn refresh(
             .filter(|r| r.loyalty_stage.as_deref() == Some(ADVOCATE))
             .count() as u64,
     );
+    let archived = store.archived_ids().await?;
     let mut names = HashMap::new();
-    for w in an.churn.iter().take(REPORT_CHURN_TOP) {
+    for w in an
+        .churn
+        .iter()
+        .filter(|w| !archived.contains(&ids[w.customer as usize]))
+        .take(REPORT_CHURN_TOP)
+    {
         let id = ids[w.customer as usize];
         if let Ok(c) = store.customer(id).await {
             names.insert(id, (c.data.number.unwrap_or_default(), c.data.name));
         }
     }
-    let mut report = report_of(&an, as_of, &ids, &rows, &names);
+    // What one customer's figures are recomputed with until the next refresh (ABC ties broken
+    // by customer id: the analysis numbers customers in ascending id order).
+    let mut live = patron_value::live::LiveParams::of(&an);
+    live.map_keys(|k| ids.get(k as usize).copied().unwrap_or(k));
+    let mut report = report_of(&an, as_of, &ids, &rows, &names, &archived);
     let scored = started.elapsed().as_secs_f64();
     // Timings of the whole refresh (the write's own time is known only after it).
     report.dashboard = Some(dashboard);
+    report.live = Some(live);
     report.refresh_seconds = Some(crate::report::RefreshSeconds {
         read: read_seconds,
         analyse: analysed - read_seconds,
@@ -758,12 +904,291 @@ pub async fn refresh(
         report,
     };
     let stored = store.replace_customer_values(&rows, &snapshot).await?;
-    tracing::info!(
-        customers = rows.len(),
-        seconds = started.elapsed().as_secs_f64(),
-        "customer values refreshed"
-    );
+    // Customers changed while this refresh ran: their rows were read before the change (their
+    // live figures are as of today: a refresh as of another day leaves them to the next one).
+    let changed: Vec<i64> = match CHANGED_DURING_REFRESH.lock() {
+        Ok(mut pending) => {
+            let db = store.database_identity();
+            let (mine, others) = std::mem::take(&mut *pending)
+                .into_iter()
+                .partition(|(d, _)| *d == db);
+            *pending = others;
+            mine.into_iter().map(|(_, id)| id).collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    if as_of == today() {
+        recompute_each(store, &changed).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(customers = rows.len(), seconds, "customer values refreshed");
+    // For `/metrics` (no-ops unless the binary installed a recorder).
+    metrics::histogram!("patron_value_refresh_duration_seconds").record(seconds);
+    metrics::gauge!("patron_value_refresh_customers").set(rows.len() as f64);
     Ok(stored)
+}
+
+/// The score model saved in the web editor (score_models), else the built-in one.
+async fn current_score_model(store: &Store) -> Result<ScoreModel, StoreError> {
+    Ok(match store.current_score_model().await? {
+        Some(m) => ScoreModel::from_toml(&m.toml).unwrap_or_else(|_| ScoreModel::default_model()),
+        None => ScoreModel::default_model(),
+    })
+}
+
+/// What [`recompute_customer`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recomputed {
+    /// The customer's new figures, as stored.
+    Row(Box<CustomerValueRow>),
+    /// No refresh ran yet (or its report is of another version): there is nothing to judge
+    /// the customer by, nothing was stored.
+    NoSnapshot,
+    /// The customer is no longer live (merged into another, or deleted): its figures were
+    /// removed.
+    Removed,
+}
+
+/// Recomputes one customer's value figures as of today from its order lines up to today, by
+/// the fitted models and population boundaries of the latest snapshot (no refit, no ranking of
+/// anyone else; see [`patron_value::live`]): frequency, recency, T, monetary value, revenue,
+/// cost and margin; P(alive), expected purchases, expected spend and CLV; RFM scores and
+/// segment against the snapshot's quintile boundaries; ABC class against its class ends; churn
+/// warning and reasons (the one-time buyers' typical gap of the snapshot); loyalty stage
+/// (advocates included), lifecycle phase; score and grade (a customer without orders: the
+/// attribute part's, as a prospect). A customer whose orders did not change gets exactly the
+/// row the refresh stored (as long as the refresh ran as of today). A snapshot stored before
+/// the boundaries were kept leaves the customer's stored RFM scores, ABC class and one-time
+/// churn reason as they were and recomputes the rest. Stores the row (the snapshot itself is
+/// left as it is) and answers it.
+pub async fn recompute_customer(
+    store: &Store,
+    customer_id: i64,
+) -> Result<Recomputed, RefreshError> {
+    let Some((snapshot_id, options, live)) = store.latest_snapshot_field("live").await? else {
+        return Ok(Recomputed::NoSnapshot);
+    };
+    let params = match live.and_then(|v| serde_json::from_value::<LiveParams>(v).ok()) {
+        Some(p) => p,
+        None => {
+            let report = store
+                .snapshot(snapshot_id)
+                .await?
+                .as_ref()
+                .and_then(crate::report::SnapshotReport::of);
+            match report.and_then(|r| live_params_of_old(&r, &options)) {
+                Some(p) => p,
+                None => return Ok(Recomputed::NoSnapshot),
+            }
+        }
+    };
+    let Some(profile) = store.score_profile(customer_id).await? else {
+        store.delete_customer_value(customer_id).await?;
+        return Ok(Recomputed::Removed);
+    };
+    let as_of = today();
+    let lines: Vec<OrderLine> = store
+        .customer_order_days(customer_id, as_of)
+        .await?
+        .into_iter()
+        .map(|(day, amount_cents, cost_cents)| OrderLine {
+            customer: 0,
+            day,
+            revenue: amount_cents as f64 / 100.0,
+            cost: cost_cents as f64 / 100.0,
+        })
+        .collect();
+    let computed_at = Utc::now().trunc_subsecs(6);
+    let unit = name(&params.options.unit);
+    let model = current_score_model(store).await?;
+    let row = if lines.is_empty() {
+        prospect_row(
+            &profile,
+            model.attribute_part().as_ref(),
+            &unit,
+            as_of,
+            computed_at,
+        )
+    } else {
+        let day = day_of(as_of).ok_or(RefreshError::BadDate(as_of))?;
+        let figures = patron_value::live::customer_figures(&params, &lines, day, customer_id)?;
+        let mut row = row_of(&figures, customer_id, &unit, as_of, computed_at);
+        if params.breakpoints.is_none() {
+            if let Some(old) = store.customer_value(customer_id).await? {
+                keep_relative_figures(&mut row, &old);
+            }
+        }
+        let referrals = store.referrals_of(customer_id).await?;
+        promote_advocate(
+            &mut row,
+            referrals,
+            &patron_value::loyalty::LoyaltyConfig::default(),
+        );
+        (row.score, row.grade) = score_row(&model, &model, &profile, &row);
+        row
+    };
+    store.upsert_customer_value(&row).await?;
+    Ok(Recomputed::Row(Box::new(row)))
+}
+
+/// [`recompute_customer`] of each customer after a change to them committed, for the use cases
+/// (orders, payments, interactions, surveys, merges, new customers): a failure is logged, never
+/// answered (the change stands; the next population refresh recomputes everyone). While a
+/// population refresh runs, the customers are also noted, and the refresh recomputes them once
+/// its rows (read before the change) are written.
+pub async fn recompute_after_change(store: &Store, ids: &[i64]) {
+    if REFRESH.try_lock().is_err() {
+        if let Ok(mut pending) = CHANGED_DURING_REFRESH.lock() {
+            let db = store.database_identity();
+            pending.extend(ids.iter().map(|&id| (db.clone(), id)));
+        }
+    }
+    recompute_each(store, ids).await;
+}
+
+/// Customers changed while a refresh ran (see [`recompute_after_change`]), with their database.
+static CHANGED_DURING_REFRESH: std::sync::Mutex<Vec<(String, i64)>> =
+    std::sync::Mutex::new(Vec::new());
+
+async fn recompute_each(store: &Store, ids: &[i64]) {
+    for &id in ids {
+        if let Err(e) = recompute_customer(store, id).await {
+            tracing::warn!(customer = id, error = %e, "recomputing the customer's value figures failed");
+        }
+    }
+}
+
+/// Why a customer's stored figures carry no CLV (see [`clv_missing`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClvMissing {
+    /// `no_orders` (no purchase yet), `not_enough_history` (too little purchase history in
+    /// the population for a purchase model), `no_model` (no purchase model fitted) or
+    /// `gamma_gamma_failed` (the spend model failed).
+    pub code: &'static str,
+    /// The snapshot's reason in words (English), when it gives one.
+    pub reason: Option<String>,
+}
+
+/// Why `row` has no CLV, from its own figures and the latest snapshot's facts
+/// (`not_enough_history`, `model_error`, the model's `gamma_gamma_error`); `None` when it has
+/// one.
+pub async fn clv_missing(
+    store: &Store,
+    row: &CustomerValueRow,
+) -> Result<Option<ClvMissing>, StoreError> {
+    if row.clv.is_some() {
+        return Ok(None);
+    }
+    let missing = |code, reason: Option<String>| Ok(Some(ClvMissing { code, reason }));
+    if row.orders == 0 || row.frequency.is_none() {
+        return missing("no_orders", None);
+    }
+    let field = |name: &'static str| async move {
+        Ok::<_, StoreError>(store.latest_snapshot_field(name).await?.and_then(|s| s.2))
+    };
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    if let Some(n) = field("not_enough_history").await?.filter(|v| !v.is_null()) {
+        return missing("not_enough_history", text(n.get("reason")));
+    }
+    match field("model").await?.filter(|v| !v.is_null()) {
+        None => {
+            let error = field("model_error").await?;
+            missing("no_model", text(error.as_ref()))
+        }
+        Some(m) => match text(m.get("gamma_gamma_error")) {
+            Some(e) => missing("gamma_gamma_failed", Some(e)),
+            None => missing("no_model", None),
+        },
+    }
+}
+
+/// Refreshes the population in the background, as of today with the settings of the last
+/// snapshot ([`refresh_like_last_time`]): after an import through the web or the API (imports
+/// touch any number of customers; one refresh judges them all). A failure is logged; a
+/// database without orders has nothing to refresh.
+pub fn refresh_in_background(store: &Store) {
+    let store = store.clone();
+    tokio::spawn(async move {
+        match refresh_like_last_time(&store).await {
+            Ok(s) => tracing::info!(snapshot = s.id, "value figures refreshed after an import"),
+            Err(RefreshError::Analysis(AnalysisError::NoOrders)) => {}
+            Err(e) => tracing::warn!(error = %e, "the value refresh after an import failed"),
+        }
+    });
+}
+
+/// A snapshot stored before the live parameters were kept: its models and CLV settings from
+/// the report, no population boundaries (`None` when the report lacks them).
+fn live_params_of_old(r: &crate::report::SnapshotReport, options: &Value) -> Option<LiveParams> {
+    let mut opts = serde_json::from_value::<RefreshOptions>(options.clone())
+        .ok()?
+        .analysis_options()
+        .ok()?;
+    let horizon = r.clv.horizon?;
+    let margin_ratio = r.clv.margin_ratio?;
+    opts.horizon = Some(horizon);
+    opts.margin = Some(margin_ratio);
+    let clv = patron_value::models::clv::ClvOptions {
+        steps: r.clv.steps.max(1),
+        step_length: horizon / f64::from(r.clv.steps.max(1)),
+        discount_rate: r.clv.discount_rate_per_step?,
+        margin_ratio,
+    };
+    let (purchase, spend) = match &r.model {
+        None => (None, None),
+        Some(m) => {
+            let mut params: serde_json::Map<String, Value> = m
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            params.insert("model".into(), json!(m.kind));
+            let purchase = serde_json::from_value(Value::Object(params)).ok()?;
+            let spend = m.gamma_gamma.as_ref().and_then(|g| {
+                serde_json::from_value(json!({"p": g.p?, "q": g.q?, "gamma": g.gamma?})).ok()
+            });
+            (Some(purchase), spend)
+        }
+    };
+    Some(LiveParams {
+        horizon_marketing_cost: patron_value::analysis::horizon_marketing_cost(
+            opts.marketing_cost,
+            opts.unit,
+            &clv,
+        ),
+        options: opts,
+        clv,
+        purchase,
+        spend,
+        breakpoints: None,
+    })
+}
+
+/// Without population boundaries: the stored RFM scores, ABC class and one-time buyer reason
+/// (while the customer still is one) stay as the last refresh judged them.
+fn keep_relative_figures(row: &mut CustomerValueRow, old: &CustomerValueRow) {
+    row.rfm_r = old.rfm_r;
+    row.rfm_f = old.rfm_f;
+    row.rfm_m = old.rfm_m;
+    row.rfm_segment = old.rfm_segment.clone();
+    row.abc_class = old.abc_class.clone();
+    let one_time = row.frequency == Some(0.0);
+    if let Some(r) = old
+        .churn_reasons
+        .iter()
+        .find(|r| one_time && r.kind == "no_second_purchase")
+    {
+        let at = row
+            .churn_reasons
+            .iter()
+            .position(|x| x.kind == "low_p_alive")
+            .unwrap_or(row.churn_reasons.len());
+        row.churn_reasons.insert(at, r.clone());
+        if !row.churn_risk {
+            row.churn_risk = true;
+            row.value_at_risk = old.value_at_risk;
+        }
+    }
 }
 
 /// Analysis options from the API's or CLI's plain values.

@@ -18,6 +18,16 @@ pub struct Cli {
     )]
     pub database: String,
 
+    /// Configuration file (TOML; default: $XDG_CONFIG_HOME/patron/patron.toml, else
+    /// /etc/patron/patron.toml, when present). Flags and environment variables override it.
+    #[arg(long, global = true, env = "PATRON_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Who runs the command, as the audit log and the change history name them (default: the
+    /// operating-system user, `cli:<login name>`).
+    #[arg(long = "as", global = true, env = "PATRON_AS", value_name = "USER")]
+    pub operator: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -32,17 +42,37 @@ pub enum Command {
         /// The demo's own SQLite file (rebuilt from scratch each time).
         #[arg(long, default_value = "patron-demo.db")]
         demo_database: PathBuf,
-        /// The CDNOW master file to load.
-        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/CDNOW_master.txt"))]
-        orders: PathBuf,
+        /// A CDNOW master file to load instead of the copy built into patron.
+        #[arg(long)]
+        orders: Option<PathBuf>,
         /// Load the data, print a summary, and exit instead of serving.
         #[arg(long)]
         no_serve: bool,
     },
     /// Serve the web interface and the JSON API.
     Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        /// Where to listen.
+        #[arg(long, env = "PATRON_ADDR", default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Serve Prometheus metrics at http://ADDR/metrics (a separate listener; off when absent).
+        #[arg(long, env = "PATRON_METRICS_ADDR", value_name = "ADDR")]
+        metrics_addr: Option<SocketAddr>,
+        /// Minutes between runs of the task rules.
+        #[arg(long, env = "PATRON_RULES_EVERY", value_name = "MINUTES", default_value = "15",
+              value_parser = clap::value_parser!(u64).range(1..=10080))]
+        rules_every: u64,
+        /// When to refresh the customer values each day (HH:MM, server time UTC), or `off`.
+        #[arg(long, env = "PATRON_REFRESH_AT", value_name = "HH:MM|off",
+              default_value = crate::serve::REFRESH_AT)]
+        refresh_at: crate::serve::RefreshAt,
+        /// The currency every page shows amounts in (ISO code: USD, CNY, EUR, GBP, HKD, SGD,
+        /// CAD, AUD, CHF); without it, the server locale's (`zh_CN` -> CNY, else USD).
+        #[arg(long, env = "PATRON_CURRENCY", value_name = "CODE",
+              value_parser = |s: &str| patron_domain::Currency::parse(s))]
+        currency: Option<patron_domain::Currency>,
+        /// Sending the outbox (campaign mail): without --smtp-url nothing is sent.
+        #[command(flatten)]
+        mail: crate::commands::mail::MailConfig,
     },
     /// Import customers, orders, interactions or leads from a file.
     Import(ImportArgs),
@@ -56,6 +86,10 @@ pub enum Command {
     },
     /// Merge customer DROP into KEEP, keeping every order, interaction and history row of both.
     Merge { keep: i64, drop: i64 },
+    /// Customers: archive (what deleting means: hidden, everything kept), restore, purge (for
+    /// good, with --reason; erasure requests).
+    #[command(subcommand)]
+    Customer(crate::commands::customer::CustomerCmd),
     /// Measure import speed on generated data.
     Bench(BenchArgs),
     /// Customer value analysis: summary, RFM, ABC, whale curve, scores, loyalty, churn, lifetime value
@@ -74,6 +108,8 @@ pub enum Command {
     Opportunity(crate::commands::opportunity::OpportunityArgs),
     /// Campaigns with their cost, the customers they brought and their return.
     Campaign(crate::commands::campaign::CampaignArgs),
+    /// E-mail: send a test message (`mail test ADDRESS`), list the outbox (`mail outbox`).
+    Mail(crate::commands::mail::MailArgs),
     /// Leads: list, show, qualify, disqualify, convert into a customer.
     Lead(crate::commands::lead::LeadArgs),
     /// Tasks: a user's to-do list (list, add, done) and the task rules (rules).
@@ -97,6 +133,20 @@ pub enum Command {
     Pool(crate::commands::custody::PoolCmd),
     /// The audit log (newest first), as text or CSV.
     Audit(crate::commands::custody::AuditArgs),
+    /// Back up the database while it runs (SQLite: VACUUM INTO; PostgreSQL: pg_dump), with a
+    /// checksum and the schema version in FILE.manifest.json.
+    Backup(crate::commands::backup::BackupArgs),
+    /// Restore a backup into an empty database, after checking its checksum.
+    Restore(crate::commands::backup::RestoreArgs),
+    /// Check the database's integrity (pages, foreign keys, the audit log) and report in words.
+    Check,
+    /// The configuration: `config show` prints the effective settings and where each came from.
+    #[command(subcommand)]
+    Config(crate::commands::config::ConfigCmd),
+    /// Print a shell completion script (e.g. `patron completions bash > /etc/bash_completion.d/patron`).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff) to standard output (`patron man | man -l -`).
+    Man,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,7 +167,7 @@ pub enum ImportFormat {
 pub struct ImportArgs {
     /// What the file holds.
     pub entity: ImportEntity,
-    /// The file to import.
+    /// The file to import: a path, a pipe, or `-` for standard input (read once).
     pub file: PathBuf,
     /// File format: CSV with a header, or the CDNOW whitespace format (orders).
     #[arg(long, value_enum, default_value = "csv")]

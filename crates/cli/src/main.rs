@@ -14,22 +14,36 @@ macro_rules! eprintln {
 
 mod cli;
 mod commands;
+mod config;
+mod monitoring;
 mod serve;
 mod terminal;
 
-use clap::Parser;
-
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PATRON_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = cli::Cli::parse();
-    match commands::run(cli).await {
+fn main() -> std::process::ExitCode {
+    // The settings first (configuration file, command line, environment), then the logging
+    // they choose, then the runtime: `config::parse` may set variables, before any thread.
+    let started = config::parse().and_then(|cli| {
+        let (filter, format) = config::logging()?;
+        let logs = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        match format {
+            config::LogFormat::Text => logs.init(),
+            config::LogFormat::Json => logs.json().init(),
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        Ok((cli, runtime))
+    });
+    let (cli, runtime) = match started {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

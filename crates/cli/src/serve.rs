@@ -15,36 +15,128 @@ pub fn router(store: Store) -> Router {
     patron_server::app(patron_server::AppState::new(store.clone()))
         .merge(patron_web::app(store))
         .layer(axum::middleware::from_fn(patron_web::security_headers))
+        .layer(axum::middleware::from_fn(record_request))
+}
+
+/// Counts every request and times it, by method, matched route template (`/api/customers/{id}`,
+/// never the raw path; `unmatched` for the 404s of unknown paths) and status, into the `metrics`
+/// facade: `patron_http_requests_total` and `patron_http_request_duration_seconds`, shown by
+/// `serve --metrics-addr` (without it no recorder is installed and this records nothing).
+async fn record_request(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        .into_iter()
+        .find(|m| *m == request.method().as_str())
+        .unwrap_or("other");
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!("patron_http_request_duration_seconds", "method" => method, "route" => route.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("patron_http_requests_total", "method" => method, "route" => route, "status" => status)
+        .increment(1);
+    response
 }
 
 /// Binds `addr`, logs the address, and serves until Ctrl-C (then finishes the requests in
-/// flight and closes the store).
-pub async fn serve(store: Store, addr: SocketAddr) -> std::io::Result<()> {
+/// flight and closes the store); the task rules run every `rules_every`, the customer values
+/// are refreshed daily at `refresh_at` (UTC; never with `RefreshAt(None)`).
+pub async fn serve(
+    store: Store,
+    addr: SocketAddr,
+    rules_every: std::time::Duration,
+    refresh_at: RefreshAt,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    // The task rules run beside the server; the shutdown signal stops them first, so they
-    // neither delay the shutdown nor touch the store once it is being closed.
-    let rules = tokio::spawn(run_rules_periodically(store.clone()));
-    let abort = rules.abort_handle();
+    // The task rules and the daily refresh run beside the server; the shutdown signal stops
+    // them first, so they neither delay the shutdown nor touch the store once it is closing.
+    let rules = tokio::spawn(run_rules_periodically(store.clone(), rules_every));
+    let daily = refresh_at
+        .0
+        .map(|at| tokio::spawn(refresh_daily(store.clone(), at)));
+    let aborts = [
+        Some(rules.abort_handle()),
+        daily.as_ref().map(|d| d.abort_handle()),
+    ];
     let shutdown = async move {
         shutdown_signal().await;
-        abort.abort();
+        aborts.iter().flatten().for_each(|a| a.abort());
     };
     let result = serve_on(listener, store, shutdown).await;
     rules.abort();
+    if let Some(d) = daily {
+        d.abort();
+    }
     result
 }
 
-/// How often the task rules run while serving.
+/// When `serve` refreshes the customer values each day (`serve --refresh-at`, server time in
+/// UTC), or `off`: the population is refitted as of the new day (between two refreshes each
+/// changed customer is recomputed alone, by the last refresh's models).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshAt(pub Option<chrono::NaiveTime>);
+
+/// The default of `serve --refresh-at`.
+pub const REFRESH_AT: &str = "02:00";
+
+impl std::str::FromStr for RefreshAt {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(RefreshAt(None));
+        }
+        chrono::NaiveTime::parse_from_str(s, "%H:%M")
+            .map(|t| RefreshAt(Some(t)))
+            .map_err(|_| format!("{s:?} is not a time of day HH:MM (UTC, e.g. 02:00) or off"))
+    }
+}
+
+/// How long from `now` until the next `at` (UTC; tomorrow's when today's has passed).
+pub fn until_next(
+    now: chrono::DateTime<chrono::Utc>,
+    at: chrono::NaiveTime,
+) -> std::time::Duration {
+    let today = now.date_naive().and_time(at).and_utc();
+    let next = if today > now {
+        today
+    } else {
+        today + chrono::Duration::days(1)
+    };
+    (next - now).to_std().unwrap_or_default()
+}
+
+/// Refreshes the customer values every day at `at` (UTC) for ever, as of that day with the
+/// last refresh's settings (`patron_app::value::refresh_like_last_time`). A failed refresh is
+/// logged and tried again the next day.
+pub async fn refresh_daily(store: Store, at: chrono::NaiveTime) {
+    loop {
+        tokio::time::sleep(until_next(chrono::Utc::now(), at)).await;
+        match patron_app::value::refresh_like_last_time(&store).await {
+            Ok(s) => tracing::info!(snapshot = s.id, "daily value refresh done"),
+            Err(e) => tracing::warn!(error = %e, "daily value refresh failed"),
+        }
+    }
+}
+
+/// How often the task rules run while serving (by default: `serve --rules-every`).
 pub const RULES_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// The first run, this long after the start (the server is up first).
 pub const RULES_FIRST_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Runs the task rules (`patron_app::tasks::run_rules`) now and then for ever: the first time
-/// shortly after the start, then every [`RULES_EVERY`]. A failed run is logged and retried at
+/// shortly after the start, then every `every`. A failed run is logged and retried at
 /// the next tick; runs missed while one was slow are skipped, not queued.
-pub async fn run_rules_periodically(store: Store) {
+pub async fn run_rules_periodically(store: Store, every: std::time::Duration) {
     let mut ticks =
-        tokio::time::interval_at(tokio::time::Instant::now() + RULES_FIRST_AFTER, RULES_EVERY);
+        tokio::time::interval_at(tokio::time::Instant::now() + RULES_FIRST_AFTER, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         ticks.tick().await;
@@ -97,4 +189,25 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod refresh_at_tests {
+    use super::*;
+
+    #[test]
+    fn the_daily_refresh_waits_for_the_next_time_of_day() {
+        let at = |s: &str| s.parse::<RefreshAt>().unwrap().0.unwrap();
+        let now = "2026-12-04T10:00:00Z".parse().unwrap();
+        assert_eq!(until_next(now, at("02:00")).as_secs(), 16 * 3600);
+        assert_eq!(until_next(now, at("10:30")).as_secs(), 30 * 60);
+        assert_eq!(until_next(now, at("10:00")).as_secs(), 24 * 3600);
+        assert_eq!("off".parse::<RefreshAt>(), Ok(RefreshAt(None)));
+        assert_eq!(
+            REFRESH_AT.parse::<RefreshAt>().unwrap().0,
+            Some(at("02:00"))
+        );
+        let e = "25:00".parse::<RefreshAt>().unwrap_err();
+        assert!(e.contains("HH:MM"), "{e}");
+    }
 }

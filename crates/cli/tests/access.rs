@@ -542,12 +542,22 @@ async fn api_and_web_gates_agree(store: Store) {
 async fn an_interaction_is_by_its_caller(store: Store) {
     let w = world(store).await;
     let uri = format!("/api/customers/{}/interactions", w.east_customer);
+    // A rep records in their own name only: a `by` naming someone else is refused.
     let r = api(
         &w.store,
         "eric-east",
         Method::POST,
         &uri,
         Some(json!({"kind": "call", "text": "Asked for a quote", "by": "mary-east"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = api(
+        &w.store,
+        "eric-east",
+        Method::POST,
+        &uri,
+        Some(json!({"kind": "call", "text": "Asked for a quote"})),
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -569,7 +579,7 @@ async fn an_interaction_is_by_its_caller(store: Store) {
         rows[0].detail.as_deref(),
         Some(&*format!("interaction {} created", r.json()["id"]))
     );
-    // A `by` is still checked against its rule (the document's maxLength) before it is replaced.
+    // A `by` is still checked against its rule (the document's maxLength) first.
     let long = "x".repeat(201);
     let r = api(
         &w.store,
@@ -592,6 +602,17 @@ async fn an_interaction_is_by_its_caller(store: Store) {
     )
     .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    // A manager may record a visit of their rep in the rep's name.
+    let r = api(
+        &w.store,
+        "mary-east",
+        Method::POST,
+        &uri,
+        Some(json!({"kind": "visit", "text": "Eric's visit", "by": "eric-east"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["by"], "eric-east", "{}", r.body);
 }
 
 /// The JSON API and the web pages are adapters over the application layer that know nothing of

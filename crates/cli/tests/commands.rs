@@ -380,7 +380,7 @@ fn credit() {
     );
     has(
         &fail(&order("K-2", "300", false), &["K-2"]),
-        "error: order of 300.00 refused: customer 3 has 300.00 open receivables and a credit limit of 500.00, so only 200.00 of headroom; the order would exceed the limit by 100.00",
+        "error: order of 300.00 refused: customer Bob Builder (no. C3) has 300.00 open receivables and a credit limit of 500.00, so only 200.00 of headroom; the order would exceed the limit by 100.00",
     );
     has(
         &ok(&order("K-2", "300", true), &["K-2 --hold"]),
@@ -398,7 +398,7 @@ fn credit() {
     let holds = db.ok(&["credit", "holds"]);
     assert_eq!(
         row(&holds, &["1"])[..6],
-        ["1", "3", "300.00", "300.00", "500.00", "cli"]
+        ["1", "3", "300.00", "300.00", "500.00", "cli:tester"]
     );
     assert!(holds.ends_with("\n1 pending\n"), "{holds}");
 
@@ -582,12 +582,13 @@ fn invoices() {
         ageing.starts_with("ageing on 2024-04-15 (days overdue)\n"),
         "{ageing}"
     );
+    // Customers by number and name, not by internal id.
     assert_eq!(
-        row(&ageing, &["1"])[1..],
+        row(&ageing, &["C1", "Ada", "Lovelace"])[3..],
         ["0.00", "300.00", "300.00", "70.00", "0.00", "670.00"]
     );
     assert_eq!(
-        row(&ageing, &["3"])[1..],
+        row(&ageing, &["C3", "Bob", "Builder"])[3..],
         ["0.00", "75.25", "0.00", "0.00", "0.00", "75.25"]
     );
     assert_eq!(
@@ -748,7 +749,7 @@ fn tickets() {
             "2024-06-02T10:00:00Z",
             &["comment", "C1", "1", "Called back"],
         )),
-        "2024-06-02 10:00  comment   cli        Called back",
+        "2024-06-02 10:00  comment   cli:tester Called back",
     );
     has(
         &db.fail(&t("2024-06-02T10:00:00Z", &["comment", "C3", "1", "wrong"])),
@@ -759,7 +760,7 @@ fn tickets() {
         &["resolve", "C1", "1", "--text", "Replaced"],
     ));
     assert_eq!(row(&resolved, &["1", "1"])[4], "resolved");
-    has(&resolved, "2024-06-02 11:00  resolved  cli        Replaced");
+    has(&resolved, "2024-06-02 11:00  resolved  cli:tester Replaced");
     has(
         &db.fail(&t("2024-06-02T11:00:00Z", &["resolve", "C1", "1"])),
         "error: ticket 1 is already resolved",
@@ -774,7 +775,7 @@ fn tickets() {
     ));
     // Reopened: open again with a new SLA clock of 12 hours.
     has(&reopened, "open     due 2024-06-03 00:00  in time ");
-    has(&reopened, "reopened  cli        Still cracked");
+    has(&reopened, "reopened  cli:tester Still cracked");
 
     let shown = db.ok(&t("2024-06-02T12:00:00Z", &["show", "C1", "1"]));
     let events: Vec<&str> = shown
@@ -1695,4 +1696,40 @@ fn terminal_escapes_are_printed_as_text() {
     assert!(list.contains("Evil\\u{1b}[2J"), "{list}");
     let shown = db.ok(&["lead", "show", "1"]);
     assert!(!shown.contains('\u{1b}'), "{shown:?}");
+}
+
+/// The audit log names the operator: `--as USER` (or `PATRON_AS`) as given, else the
+/// operating-system user (`cli:<login name>`, found even without $USER), never a generic name.
+#[test]
+fn the_operator_is_named() {
+    let db = Db::new();
+    db.add_user("ann", "rep", "ann-password-1");
+    db.ok(&["--as", "carol", "user", "disable", "ann"]);
+    let out = db.ok(&["audit", "--action", "user_disable"]);
+    let cols: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(cols[3..], ["carol", "user_disable", "ann"], "{out}");
+    let o = db
+        .command(&["user", "enable", "ann"])
+        .env("PATRON_AS", "dave")
+        .output()
+        .unwrap();
+    ok(&o, &["user", "enable", "ann"]);
+    let out = db.ok(&["audit", "--action", "user_enable"]);
+    let cols: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(cols[3..], ["dave", "user_enable", "ann"], "{out}");
+    // Without $USER or $LOGNAME (cron, containers), the login name still comes from the system.
+    let o = db
+        .command(&["user", "disable", "ann"])
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .output()
+        .unwrap();
+    ok(&o, &["user", "disable", "ann"]);
+    let out = db.ok(&["audit", "--action", "user_disable", "--limit", "1"]);
+    let actor = out.split_whitespace().nth(3).unwrap().to_string();
+    assert!(
+        actor.starts_with("cli:") && actor != "cli:operator" && actor != "cli:",
+        "{out}"
+    );
+    has(&db.fail(&["--as", " ", "user", "enable", "ann"]), "--as");
 }

@@ -35,8 +35,15 @@ async fn user(store: &Store, name: &str, role: Role, department: Option<i64>) ->
 /// user id).
 const PAGES: &[(&str, &str)] = &[
     ("GET", "/customers"),
+    ("GET", "/customers.csv"),
+    ("POST", "/customers/views"),
+    ("POST", "/customers/views/1/delete"),
+    ("POST", "/customers/bulk"),
     ("GET", "/customers/{id}"),
     ("POST", "/customers/{id}"),
+    ("POST", "/customers/{id}/archive"),
+    ("POST", "/customers/{id}/restore"),
+    ("POST", "/customers/{id}/purge"),
     ("GET", "/customers/{id}/brief"),
     ("GET", "/customers/{id}/orders/new"),
     ("POST", "/customers/{id}/orders/new"),
@@ -48,6 +55,7 @@ const PAGES: &[(&str, &str)] = &[
     ("GET", "/import/1"),
     ("GET", "/import/1/progress"),
     ("GET", "/import/1/rejects.csv"),
+    ("POST", "/import/1/map"),
     ("GET", "/work"),
     ("GET", "/work/receivables"),
     ("POST", "/work/receivables/payment"),

@@ -79,16 +79,19 @@ async fn dashboard_shows_the_snapshot_and_recomputes() {
     assert_eq!(live.status, StatusCode::OK);
     assert!(live.body.contains("Computed live") && live.body.contains(r#"id="recompute""#));
 
+    let day_before = chrono::Utc::now().date_naive().to_string();
     let r = post(&app, "/dashboard/recompute", &[]).await;
+    let day_after = chrono::Utc::now().date_naive().to_string();
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let to = r.location.unwrap();
     assert!(to.starts_with("/dashboard?recomputed="), "{to}");
     assert!(store.latest_snapshot().await.unwrap().is_some());
-    // The dashboard's recompute analyses up to today (not a stored calibration end).
-    let today = chrono::Utc::now().date_naive().to_string();
+    // The dashboard's recompute analyses up to today (not a stored calibration end): the
+    // server's date during the call, either side of a midnight.
     let snap = store.latest_snapshot().await.unwrap().unwrap();
-    assert_eq!(snap.report["as_of"], today.as_str());
-    assert_eq!(snap.report["calibration_end"], today.as_str());
+    let as_of = snap.report["as_of"].as_str().unwrap().to_string();
+    assert!(as_of == day_before || as_of == day_after, "{as_of}");
+    assert_eq!(snap.report["calibration_end"], as_of.as_str());
 
     // The refresh stored the period comparisons and the CLV histogram with the snapshot (the
     // histogram as the stored value rows count it), for the API's report they are left out.
@@ -309,7 +312,46 @@ async fn score_model_editor_previews_validates_and_saves() {
     assert_eq!(pre.status, StatusCode::OK, "{}", pre.body);
     assert!(pre.body.contains(r#"id="score-preview""#) && pre.body.contains(r#"id="calibration""#));
     assert!(pre.body.contains("Spearman rank correlation") && pre.body.contains("Lift of grade A"));
+    assert!(
+        !pre.body.contains("too-little-outcome"),
+        "2,357 customers are enough to calibrate"
+    );
     assert!(store.current_score_model().await.unwrap().is_none());
+    // Once figures are stored, "in force" is what is stored and "edited" what a save stores.
+    patron_app::value::refresh_like_last_time_as_of(&store, "1998-06-30".parse().unwrap())
+        .await
+        .unwrap();
+    let stored_counts = |rows: &[patron_store::CustomerValueRow]| -> Vec<u64> {
+        ["A", "B", "C", "D", "E"]
+            .iter()
+            .map(|g| {
+                rows.iter()
+                    .filter(|r| r.grade.as_deref() == Some(g))
+                    .count() as u64
+            })
+            .collect()
+    };
+    let before = stored_counts(&store.all_customer_values().await.unwrap());
+    let pre = post_pairs(
+        &app,
+        "/score-model",
+        &with(&changed, &[("action", "preview")]),
+    )
+    .await;
+    let table = &pre.body[pre.body.find(r#"id="preview-table""#).unwrap()..];
+    let cells: Vec<u64> = table
+        .split("<td class=\"num\">")
+        .skip(1)
+        .take(10)
+        .map(|c| {
+            let c = c.trim_start_matches("<strong>");
+            c[..c.find('<').unwrap()].replace(',', "").parse().unwrap()
+        })
+        .collect();
+    let in_force: Vec<u64> = cells.iter().step_by(2).copied().collect();
+    let edited: Vec<u64> = cells.iter().skip(1).step_by(2).copied().collect();
+    assert_eq!(in_force, before, "in force = the stored grades");
+    assert_ne!(edited, before, "the edited weights move some customers");
 
     // Save: stored, and the refresh scores with it.
     let saved = post_pairs(
@@ -328,6 +370,19 @@ async fn score_model_editor_previews_validates_and_saves() {
     let model = patron_value::score::ScoreModel::from_toml(&m.toml).unwrap();
     assert_eq!(model.attributes[3].weight, 30.0);
     assert!(store.latest_snapshot().await.unwrap().is_some());
+    let after = stored_counts(&store.all_customer_values().await.unwrap());
+    assert_eq!(
+        after, edited,
+        "a save stores exactly what the preview showed"
+    );
+    let report = store.latest_snapshot().await.unwrap().unwrap().report;
+    assert_eq!(
+        ["A", "B", "C", "D", "E"]
+            .map(|g| report["grades"][g].as_u64().unwrap())
+            .to_vec(),
+        edited,
+        "and the dashboard's counts agree"
+    );
     let again = get(&app, "/score-model?saved=recomputed").await;
     assert!(
         again.body.contains("every customer has been scored") && again.body.contains("more margin")
@@ -335,6 +390,53 @@ async fn score_model_editor_previews_validates_and_saves() {
     assert!(form_of(&again.body)
         .iter()
         .any(|(k, v)| k == "w3" && v == "30"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calibration_says_plainly_when_outcome_data_is_too_little() {
+    // Three buyers: a correlation over them is noise, and no weights may be proposed.
+    let store = fresh_store(BackendKind::Sqlite).await.unwrap();
+    for (i, name) in ["Ada", "Bo", "Cy"].iter().enumerate() {
+        let c = store
+            .create_customer(
+                CustomerInput {
+                    name: (*name).into(),
+                    industry: Some("finance".into()),
+                    ..CustomerInput::default()
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        for (k, day) in ["2024-01-10", "2024-05-10", "2024-11-10"]
+            .iter()
+            .enumerate()
+        {
+            let order: patron_domain::OrderInput = serde_json::from_value(serde_json::json!({
+                "order_ref": format!("O{i}-{k}"),
+                "ordered_on": day,
+                "lines": [{"category": "CDs", "quantity": 1, "amount": 10.0 * (i + 1) as f64, "cost": 5.0}]
+            }))
+            .unwrap();
+            store.create_order(c.id, order).await.unwrap();
+        }
+    }
+    let app = patron_web::auth::signed_in(common::router(store.clone()), &store, "web-test")
+        .await
+        .unwrap();
+    let form = form_of(&get(&app, "/score-model").await.body);
+    let pre = post_pairs(&app, "/score-model", &with(&form, &[("action", "preview")])).await;
+    assert_eq!(pre.status, StatusCode::OK, "{}", pre.body);
+    assert!(
+        pre.body.contains(r#"id="too-little-outcome""#),
+        "{}",
+        pre.body
+    );
+    assert!(pre.body.contains("only 3 customers bought after"));
+    assert!(!pre.body.contains(r#"id="propose""#), "no proposal to use");
+    // "Use the proposed weights" sent anyway changes no weight.
+    let kept = post_pairs(&app, "/score-model", &with(&form, &[("action", "propose")])).await;
+    assert_eq!(form_of(&kept.body), form_of(&pre.body));
 }
 
 fn multipart(parts: &[(&str, Option<&str>, &str)]) -> (String, Vec<u8>) {

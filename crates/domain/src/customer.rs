@@ -69,7 +69,8 @@ macro_rules! text_enum {
                 let t = s.trim().to_lowercase();
                 $(if t == $text $(|| t == $alias)* { return Ok($ty::$variant); })+
                 Err(format!(
-                    "'{s}' is not one of: {}",
+                    "'{}' is not one of: {}",
+                    $crate::text::excerpt(s),
                     [$($text),+].join(", ")
                 ))
             }
@@ -174,7 +175,7 @@ impl CustomerInput {
         let mut errors = Vec::new();
         self.name = self.name.trim().to_string();
         if self.name.is_empty() {
-            errors.push(FieldError::new("name", "is required"));
+            errors.push(FieldError::coded("name", "required", vec![], "is required"));
         }
         for (field, value) in [
             ("number", &mut self.number),
@@ -192,8 +193,10 @@ impl CustomerInput {
             if let Some(v) = value.take() {
                 let v = v.trim().to_string();
                 if v.chars().count() > MAX_TEXT {
-                    errors.push(FieldError::new(
+                    errors.push(FieldError::coded(
                         field,
+                        "too_long",
+                        vec![("max", MAX_TEXT.to_string())],
                         format!("is longer than {MAX_TEXT} characters"),
                     ));
                 }
@@ -203,16 +206,23 @@ impl CustomerInput {
             }
         }
         if self.name.chars().count() > MAX_TEXT {
-            errors.push(FieldError::new(
+            errors.push(FieldError::coded(
                 "name",
+                "too_long",
+                vec![("max", MAX_TEXT.to_string())],
                 format!("is longer than {MAX_TEXT} characters"),
             ));
         }
         if let Some(e) = &self.email {
             if !is_plausible_email(e) {
-                errors.push(FieldError::new(
+                errors.push(FieldError::coded(
                     "email",
-                    format!("'{e}' is not an e-mail address (expected name@domain.tld)"),
+                    "email",
+                    vec![("value", crate::text::excerpt(e).to_string())],
+                    format!(
+                        "'{}' is not an e-mail address (expected name@domain.tld)",
+                        crate::text::excerpt(e)
+                    ),
                 ));
             }
         }
@@ -223,19 +233,29 @@ impl CustomerInput {
                     .chars()
                     .all(|c| c.is_ascii_digit() || " +-()./x".contains(c));
                 if digits < 5 || !allowed {
-                    errors.push(FieldError::new(field, format!("'{p}' is not a phone number (digits, spaces, + - ( ) only; at least 5 digits)")));
+                    errors.push(FieldError::coded(field, "phone", vec![("value", crate::text::excerpt(p).to_string())], format!("'{}' is not a phone number (digits, spaces, + - ( ) only; at least 5 digits)", crate::text::excerpt(p))));
                 }
             }
         }
         if matches!(self.employees, Some(n) if n < 0) {
-            errors.push(FieldError::new("employees", "must be 0 or more"));
+            errors.push(FieldError::coded(
+                "employees",
+                "negative",
+                vec![],
+                "must be 0 or more",
+            ));
         }
         for (field, v) in [
             ("registered_capital", self.registered_capital),
             ("credit_limit", self.credit_limit),
         ] {
             if matches!(v, Some(m) if m.cents() < 0) {
-                errors.push(FieldError::new(field, "must be 0 or more"));
+                errors.push(FieldError::coded(
+                    field,
+                    "negative",
+                    vec![],
+                    "must be 0 or more",
+                ));
             }
         }
         let mut tags: Vec<String> = Vec::new();
@@ -247,7 +267,10 @@ impl CustomerInput {
             if t.chars().count() > 50 {
                 errors.push(FieldError::new(
                     "tags",
-                    format!("tag '{t}' is longer than 50 characters"),
+                    format!(
+                        "tag '{}' is longer than 50 characters",
+                        crate::text::excerpt(&t)
+                    ),
                 ));
             }
             tags.push(t);
@@ -266,7 +289,10 @@ impl CustomerInput {
             if k.trim().is_empty() || k.chars().count() > 64 {
                 errors.push(FieldError::new(
                     "custom_fields",
-                    format!("field name '{k}' must be 1 to 64 characters"),
+                    format!(
+                        "field name '{}' must be 1 to 64 characters",
+                        crate::text::excerpt(k)
+                    ),
                 ));
             }
             // Stored as JSON and read back as f64: PostgreSQL writes a number near f64::MAX as
@@ -305,9 +331,50 @@ impl CustomerInput {
         for (k, v) in patch {
             map.insert(k.clone(), v.clone());
         }
-        let merged: Self = serde_path_to_error::deserialize(serde_json::Value::Object(map))
-            .map_err(|e| vec![field_error_from_serde(&e)])?;
-        merged.validate()
+        // A value of the wrong type stops serde at the first one: report it, put back the stored
+        // value and try again, so that every bad field is reported at once.
+        let before = map.clone();
+        let mut errors: Vec<FieldError> = Vec::new();
+        let merged: Self = loop {
+            match serde_path_to_error::deserialize(serde_json::Value::Object(map.clone())) {
+                Ok(m) => break m,
+                Err(e) => {
+                    let fe = field_error_from_serde(&e);
+                    let top = e.path().iter().next().and_then(|s| match s {
+                        serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                        _ => None,
+                    });
+                    errors.push(fe);
+                    let Some(top) = top.filter(|k| patch.contains_key(k)) else {
+                        return Err(errors);
+                    };
+                    if errors.len() > patch.len() {
+                        return Err(errors);
+                    }
+                    match serde_json::to_value(self)
+                        .ok()
+                        .and_then(|v| v.get(&top).cloned())
+                    {
+                        Some(old) if before.get(&top) != Some(&old) => {
+                            map.insert(top, old);
+                        }
+                        _ => return Err(errors),
+                    }
+                }
+            }
+        };
+        match merged.validate() {
+            Ok(v) if errors.is_empty() => Ok(v),
+            Ok(_) => Err(errors),
+            Err(more) => {
+                let more: Vec<FieldError> = more
+                    .into_iter()
+                    .filter(|m| !errors.iter().any(|x| x.field == m.field))
+                    .collect();
+                errors.extend(more);
+                Err(errors)
+            }
+        }
     }
 
     /// Field-by-field differences `(field, old, new)` as JSON text, for the change history.
@@ -350,9 +417,25 @@ pub fn field_error_from_serde(e: &serde_path_to_error::Error<serde_json::Error>)
             .unwrap_or(rest)
             .trim_matches('`')
             .to_string();
+        let name = crate::text::excerpt(&name).to_string();
         return FieldError::new(name.clone(), format!("unknown field '{name}'"));
     }
-    FieldError::new(field, msg)
+    let code = if msg.contains("is not an amount") {
+        Some("amount")
+    } else if msg.contains("is not a date") || msg.contains("premature end of input") {
+        Some("date")
+    } else if msg.contains("expected i64")
+        || msg.contains("expected u")
+        || msg.contains("expected f64")
+        || msg.contains("a number")
+    {
+        Some("number")
+    } else {
+        None
+    };
+    let mut fe = FieldError::new(field, crate::text::excerpt_in(&msg));
+    fe.code = code;
+    fe
 }
 
 fn is_plausible_email(e: &str) -> bool {
@@ -377,6 +460,12 @@ pub struct Customer {
     pub data: CustomerInput,
     /// Set when this record was merged into another (it is then hidden from lists).
     pub merged_into: Option<i64>,
+    /// When the customer was archived (hidden from lists, everything kept; restorable).
+    #[serde(default)]
+    pub archived_at: Option<DateTime<Utc>>,
+    /// Who archived it (the user name the audit log records).
+    #[serde(default)]
+    pub archived_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -430,7 +519,7 @@ impl ContactInput {
         let mut errors = Vec::new();
         self.name = self.name.trim().to_string();
         if self.name.is_empty() {
-            errors.push(FieldError::new("name", "is required"));
+            errors.push(FieldError::coded("name", "required", vec![], "is required"));
         }
         if let Some(e) = self
             .email
@@ -439,9 +528,14 @@ impl ContactInput {
             .filter(|e| !e.is_empty())
         {
             if !is_plausible_email(e) {
-                errors.push(FieldError::new(
+                errors.push(FieldError::coded(
                     "email",
-                    format!("'{e}' is not an e-mail address (expected name@domain.tld)"),
+                    "email",
+                    vec![("value", crate::text::excerpt(e).to_string())],
+                    format!(
+                        "'{}' is not an e-mail address (expected name@domain.tld)",
+                        crate::text::excerpt(e)
+                    ),
                 ));
             }
         }

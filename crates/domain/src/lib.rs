@@ -14,6 +14,7 @@ pub mod pool;
 pub mod receivable;
 pub mod service;
 pub mod task;
+pub mod text;
 
 pub use customer::{
     Contact, ContactInput, CustomFields, CustomValue, Customer, CustomerInput, CustomerPatch,
@@ -21,5 +22,6 @@ pub use customer::{
 };
 pub use error::FieldError;
 pub use interaction::{Interaction, InteractionInput, InteractionKind};
-pub use money::Money;
+pub use money::{Currency, Money};
 pub use order::{Order, OrderInput, OrderLine, OrderLineInput};
+pub use text::{excerpt, excerpt_n};

@@ -41,8 +41,9 @@ impl FromStr for Money {
 
     /// Parses `12`, `12.3`, `-12.34`, `$1,234.50`: at most two decimals, an optional currency
     /// sign (`$`, `¥`, `€`, `£`) and thousands separators.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let s = crate::text::excerpt(raw);
+        let t = raw.trim();
         let (neg, t) = match t.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, t),
@@ -144,7 +145,8 @@ impl<'de> serde::Deserialize<'de> for Money {
         match Raw::deserialize(d)? {
             Raw::Num(v) => Money::from_f64(v).map_err(serde::de::Error::custom),
             Raw::Text(t) if !is_json_text(&t) => Err(serde::de::Error::custom(format!(
-                "'{t}' is not an amount (expected e.g. 12.34, -5, \"$1,234.50\")"
+                "'{}' is not an amount (expected e.g. 12.34, -5, \"$1,234.50\")",
+                crate::text::excerpt(&t)
             ))),
             Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
         }
@@ -221,5 +223,145 @@ mod tests {
     fn displays_two_decimals() {
         assert_eq!(Money(-5).to_string(), "-0.05");
         assert_eq!(Money(123405).to_string(), "1234.05");
+    }
+}
+
+/// The company's currency (ISO 4217 code), in which every amount is shown: pages, reports and
+/// the API's `currency` fields. Amounts are stored in hundredths, so only currencies with two
+/// decimal places are offered. Set once for the installation (`--currency`,
+/// `PATRON_CURRENCY`); without a setting it follows the server's locale (`zh_CN` -> CNY).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Currency {
+    /// US dollar.
+    #[default]
+    Usd,
+    /// Chinese yuan (renminbi).
+    Cny,
+    /// Euro.
+    Eur,
+    /// Pound sterling.
+    Gbp,
+    /// Hong Kong dollar.
+    Hkd,
+    /// Singapore dollar.
+    Sgd,
+    /// Canadian dollar.
+    Cad,
+    /// Australian dollar.
+    Aud,
+    /// Swiss franc.
+    Chf,
+}
+
+impl Currency {
+    /// Every currency offered, in the order the settings list them.
+    pub const ALL: [Currency; 9] = [
+        Currency::Usd,
+        Currency::Cny,
+        Currency::Eur,
+        Currency::Gbp,
+        Currency::Hkd,
+        Currency::Sgd,
+        Currency::Cad,
+        Currency::Aud,
+        Currency::Chf,
+    ];
+
+    /// The ISO 4217 code (`USD`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Currency::Usd => "USD",
+            Currency::Cny => "CNY",
+            Currency::Eur => "EUR",
+            Currency::Gbp => "GBP",
+            Currency::Hkd => "HKD",
+            Currency::Sgd => "SGD",
+            Currency::Cad => "CAD",
+            Currency::Aud => "AUD",
+            Currency::Chf => "CHF",
+        }
+    }
+
+    /// The currency of an ISO code, in any letter case; the error names the codes offered.
+    pub fn parse(code: &str) -> Result<Currency, String> {
+        let c = code.trim();
+        Currency::ALL
+            .into_iter()
+            .find(|k| k.code().eq_ignore_ascii_case(c))
+            .ok_or_else(|| {
+                let all: Vec<&str> = Currency::ALL.iter().map(|k| k.code()).collect();
+                format!(
+                    "unknown currency '{}': use one of {}",
+                    crate::excerpt(c),
+                    all.join(", ")
+                )
+            })
+    }
+
+    /// The usual currency of a POSIX locale name (`zh_CN.UTF-8`, `en_GB`, `de_DE`): the
+    /// default when no currency is set. US dollars when the territory says nothing.
+    pub fn from_locale(locale: &str) -> Currency {
+        let territory = locale
+            .split(['.', '@'])
+            .next()
+            .and_then(|l| l.split(['_', '-']).nth(1))
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        match territory.as_str() {
+            "CN" => Currency::Cny,
+            "HK" => Currency::Hkd,
+            "SG" => Currency::Sgd,
+            "GB" => Currency::Gbp,
+            "CA" => Currency::Cad,
+            "AU" => Currency::Aud,
+            "CH" | "LI" => Currency::Chf,
+            "DE" | "FR" | "IT" | "ES" | "NL" | "BE" | "AT" | "IE" | "PT" | "FI" | "GR" | "LU"
+            | "SK" | "SI" | "EE" | "LV" | "LT" | "MT" | "CY" | "HR" => Currency::Eur,
+            _ => Currency::Usd,
+        }
+    }
+
+    /// The symbol written before an amount: in Chinese the yuan is `¥` and other dollars carry
+    /// their country (`US$`); in English the dollar of the currency's home is `$`.
+    pub fn symbol(self, chinese: bool) -> &'static str {
+        match (self, chinese) {
+            (Currency::Usd, false) => "$",
+            (Currency::Usd, true) => "US$",
+            (Currency::Cny, false) => "CN¥",
+            (Currency::Cny, true) => "¥",
+            (Currency::Eur, _) => "€",
+            (Currency::Gbp, _) => "£",
+            (Currency::Hkd, _) => "HK$",
+            (Currency::Sgd, _) => "S$",
+            (Currency::Cad, _) => "CA$",
+            (Currency::Aud, _) => "A$",
+            (Currency::Chf, _) => "CHF ",
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod currency_tests {
+    use super::Currency;
+
+    #[test]
+    fn codes_locales_and_symbols() {
+        assert_eq!(Currency::parse(" cny ").unwrap(), Currency::Cny);
+        let e = Currency::parse("XYZ").unwrap_err();
+        assert!(e.contains("'XYZ'") && e.contains("USD, CNY"), "{e}");
+        assert_eq!(Currency::from_locale("zh_CN.UTF-8"), Currency::Cny);
+        assert_eq!(Currency::from_locale("de_DE@euro"), Currency::Eur);
+        assert_eq!(Currency::from_locale("en-GB"), Currency::Gbp);
+        assert_eq!(Currency::from_locale("C.UTF-8"), Currency::Usd);
+        assert_eq!(Currency::from_locale(""), Currency::Usd);
+        assert_eq!(Currency::Cny.symbol(true), "¥");
+        assert_eq!(Currency::Usd.symbol(true), "US$");
+        assert_eq!(Currency::Usd.symbol(false), "$");
     }
 }

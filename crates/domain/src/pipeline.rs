@@ -23,7 +23,11 @@ pub fn check_lead_status(status: &str) -> Result<(), FieldError> {
     } else {
         Err(FieldError::new(
             "status",
-            format!("'{status}' is not one of {}", LEAD_STATUSES.join(", ")),
+            format!(
+                "'{}' is not one of {}",
+                crate::text::excerpt(status),
+                LEAD_STATUSES.join(", ")
+            ),
         ))
     }
 }
@@ -99,7 +103,11 @@ pub fn check_opportunity(
     if !STAGES.contains(&stage) {
         return Err(FieldError::new(
             "stage",
-            format!("'{stage}' is not one of {}", STAGES.join(", ")),
+            format!(
+                "'{}' is not one of {}",
+                crate::text::excerpt(stage),
+                STAGES.join(", ")
+            ),
         ));
     }
     if amount.is_some_and(|a| a.cents() < 0) {

@@ -18,7 +18,8 @@ impl std::str::FromStr for Entity {
             "orders" => Ok(Entity::Orders),
             "interactions" => Ok(Entity::Interactions),
             _ => Err(format!(
-                "'{s}' is not one of: customers, orders, interactions"
+                "'{}' is not one of: customers, orders, interactions",
+                patron_domain::excerpt(s)
             )),
         }
     }
@@ -197,6 +198,26 @@ fn known(entity: Entity) -> &'static [(&'static str, &'static [&'static str])] {
     }
 }
 
+/// The header columns of an `entity` file that name no field it knows (what a mapping must
+/// settle: each to a field, `custom.NAME` for customers, or `ignore`).
+pub fn unknown_columns(entity: Entity, headers: &[String]) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|h| {
+            let k = fold(h);
+            !known(entity)
+                .iter()
+                .any(|(_, names)| names.contains(&k.as_str()))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The fields a column of an `entity` file may be mapped to (by their API names).
+pub fn field_names(entity: Entity) -> Vec<&'static str> {
+    known(entity).iter().map(|(f, _)| *f).collect()
+}
+
 /// The fields an entity requires.
 pub(crate) fn required(entity: Entity) -> &'static [&'static str] {
     match entity {
@@ -248,7 +269,9 @@ pub(crate) fn parse_mapping_in(
             Some((f, _)) => Field::Named(f),
             None => {
                 return Err(format!(
-                    "--map {spec}: '{field}' is not a field; use one of {}, custom.NAME or ignore",
+                    "--map {}: '{}' is not a field; use one of {}, custom.NAME or ignore",
+                    patron_domain::excerpt(spec),
+                    patron_domain::excerpt(field),
                     names.join(", ")
                 ))
             }
@@ -293,7 +316,9 @@ pub(crate) fn resolve_in(
             if unknown.len() > 1 { "s" } else { "" },
             unknown
                 .iter()
-                .map(|u| format!("'{u}'"))
+                .take(10)
+                .map(|u| format!("'{}'", patron_domain::excerpt(u)))
+                .chain((unknown.len() > 10).then(|| format!("and {} more", unknown.len() - 10)))
                 .collect::<Vec<_>>()
                 .join(", "),
             if unknown.len() > 1 { "them" } else { "it" }

@@ -16,9 +16,18 @@ impl fmt::Display for RowError {
             Some(c) => write!(
                 f,
                 "{}:{}: column {}: {}",
-                self.file, self.line, c, self.reason
+                self.file,
+                self.line,
+                patron_domain::excerpt(c),
+                patron_domain::text::bounded(&self.reason)
             ),
-            None => write!(f, "{}:{}: {}", self.file, self.line, self.reason),
+            None => write!(
+                f,
+                "{}:{}: {}",
+                self.file,
+                self.line,
+                patron_domain::text::bounded(&self.reason)
+            ),
         }
     }
 }

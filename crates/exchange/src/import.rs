@@ -2,7 +2,6 @@
 //! written; each batch is one transaction of idempotent inserts.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -45,6 +44,11 @@ pub struct ImportOptions {
     /// Whose customers orders and interactions may be written onto (the importing user's
     /// scope); rows for other customers are rejected as unknown. All customers by default.
     pub scope: patron_store::Visibility,
+    /// Cut each cell of a rejected row written to `skip_bad` to this many characters (with
+    /// `…`): the web import keeps rejects files on the server, where one line of megabytes
+    /// (an unbalanced quote swallows the rest of a file into one cell) must not stay whole. A
+    /// cell that long fits no field, so nothing importable is lost. Whole cells by default.
+    pub reject_cell_chars: Option<usize>,
 }
 
 impl ImportOptions {
@@ -59,6 +63,7 @@ impl ImportOptions {
             create_customers: format == InputFormat::Cdnow,
             by: "import".into(),
             scope: patron_store::Visibility::All,
+            reject_cell_chars: None,
         }
     }
 }
@@ -111,7 +116,11 @@ pub async fn import_file(
     opts: &ImportOptions,
     progress: impl Fn(Progress),
 ) -> Result<ImportReport, ImportError> {
-    let file_name = path.display().to_string();
+    let file_name = if crate::input::is_stdin(path) {
+        crate::input::STDIN_NAME.to_string()
+    } else {
+        path.display().to_string()
+    };
     let file_err = |message: String| ImportError::File {
         file: file_name.clone(),
         message,
@@ -128,9 +137,12 @@ pub async fn import_file(
         .map(|m| parse_mapping(opts.entity, m))
         .collect::<Result<Vec<_>, _>>()
         .map_err(file_err)?;
-    let file = File::open(path).map_err(|e| file_err(format!("cannot open: {e}")))?;
-    let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if total_bytes == 0 {
+    // Read once, front to back: a pipe or standard input (`-`) has no size, and an empty one
+    // is found empty by the reader below.
+    let input = crate::input::open(path)?;
+    let file = input.reader;
+    let total_bytes = input.size.unwrap_or(0);
+    if input.size == Some(0) {
         return Err(file_err(match opts.format {
             InputFormat::Csv => "is empty (expected a header line and rows)".into(),
             InputFormat::Cdnow => "is empty (expected lines of: customer date cds dollars)".into(),
@@ -173,11 +185,12 @@ pub async fn import_file(
     // consecutive key ranges touch each page about once per run (10 million lines: measured in
     // bench/README.md). A bad row, or the end of the file, writes what waits first.
     let mut pending: Vec<ImportOrderLine> = Vec::new();
+    let mut pause = PauseHook::from_env();
     while let Some(batch) = rx.recv().await {
         let batch = match batch {
             Ok(b) => b,
             Err(e) => {
-                write_orders(store, &mut pending, opts, &mut report).await?;
+                write_orders(store, &mut pending, opts, &mut report, &mut pause).await?;
                 return Err(e);
             }
         };
@@ -242,7 +255,7 @@ pub async fn import_file(
                 file: file_name.clone(),
                 line,
                 column: Some(column.to_string()),
-                reason: format!("customer '{number}' does not exist; import the customers first, or rerun with --create-customers"),
+                reason: format!("customer '{}' does not exist; import the customers first, or rerun with --create-customers", patron_domain::excerpt(number)),
             }
             };
             match p {
@@ -253,7 +266,18 @@ pub async fn import_file(
                         match ids.get(r) {
                             Some(id) => data.referred_by = Some(*id),
                             None => {
-                                bad.push((raw.clone(), RowError { file: file_name.clone(), line, column: Some("referred_by".into()), reason: format!("customer '{r}' does not exist (import referrers first)") }));
+                                bad.push((
+                                    raw.clone(),
+                                    RowError {
+                                        file: file_name.clone(),
+                                        line,
+                                        column: Some("referred_by".into()),
+                                        reason: format!(
+                                            "customer '{}' does not exist (import referrers first)",
+                                            patron_domain::excerpt(r)
+                                        ),
+                                    },
+                                ));
                                 continue;
                             }
                         }
@@ -300,7 +324,7 @@ pub async fn import_file(
             match rejects.as_mut() {
                 None => {
                     reader.abort();
-                    write_orders(store, &mut pending, opts, &mut report).await?;
+                    write_orders(store, &mut pending, opts, &mut report, &mut pause).await?;
                     return Err(ImportError::BadRow(bad.swap_remove(0).1, report.inserted));
                 }
                 Some(w) => {
@@ -311,13 +335,20 @@ pub async fn import_file(
                     }
                     for (raw, e) in &bad {
                         let reason = match &e.column {
-                            Some(c) => format!("column {c}: {}", e.reason),
+                            Some(c) => {
+                                format!("column {}: {}", patron_domain::excerpt(c), e.reason)
+                            }
                             None => e.reason.clone(),
                         };
                         w.write_record([
                             e.line.to_string(),
                             crate::cells::safe(reason),
-                            crate::cells::safe(raw.join(",")),
+                            crate::cells::safe(match opts.reject_cell_chars {
+                                None => raw.join(","),
+                                Some(n) => {
+                                    raw.iter().map(|c| cut(c, n)).collect::<Vec<_>>().join(",")
+                                }
+                            }),
                         ])
                         .map_err(|e| ImportError::Io(e.into()))?;
                     }
@@ -328,7 +359,7 @@ pub async fn import_file(
         if !orders.is_empty() {
             pending.append(&mut orders);
             if pending.len() >= opts.sort_run_rows {
-                write_orders(store, &mut pending, opts, &mut report).await?;
+                write_orders(store, &mut pending, opts, &mut report, &mut pause).await?;
             }
         }
         let n = (customers.len() + interactions.len()) as u64;
@@ -341,13 +372,16 @@ pub async fn import_file(
         };
         report.inserted += inserted;
         report.already_present += n - inserted;
+        if n > 0 {
+            pause.committed().await;
+        }
         progress(Progress {
             bytes: batch.bytes,
             total_bytes,
             rows: report.rows,
         });
     }
-    write_orders(store, &mut pending, opts, &mut report).await?;
+    write_orders(store, &mut pending, opts, &mut report, &mut pause).await?;
     reader
         .await
         .map_err(|e| ImportError::Io(std::io::Error::other(e)))?;
@@ -360,21 +394,64 @@ pub async fn import_file(
     Ok(report)
 }
 
+/// `cell` cut to `n` characters (with `…` when cut), its text otherwise unchanged.
+fn cut(cell: &str, n: usize) -> std::borrow::Cow<'_, str> {
+    match cell.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &cell[..i]).into(),
+        None => cell.into(),
+    }
+}
+
 /// Writes the waiting order lines sorted by key, `batch_rows` per transaction, and counts them.
 async fn write_orders(
     store: &Store,
     pending: &mut Vec<ImportOrderLine>,
     opts: &ImportOptions,
     report: &mut ImportReport,
+    pause: &mut PauseHook,
 ) -> Result<(), ImportError> {
     pending.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
     for chunk in pending.chunks(opts.batch_rows.max(1)) {
         let inserted = store.import_order_lines(chunk).await?;
         report.inserted += inserted;
         report.already_present += chunk.len() as u64 - inserted;
+        pause.committed().await;
     }
     pending.clear();
     Ok(())
+}
+
+/// TEST-ONLY hook, for `crates/cli/tests/import_kill.rs`: with the environment variable
+/// `PATRON_TEST_PAUSE_AFTER_BATCHES=N`, the import stops for good right after its N-th
+/// committed batch (a transaction of rows: order lines, customers or interactions), once it
+/// has printed `patron-test: paused after N committed batches` on standard error, so a test
+/// can kill it at a known point. Not for use outside tests: the import never finishes.
+struct PauseHook {
+    after: Option<u64>,
+    committed: u64,
+}
+
+impl PauseHook {
+    fn from_env() -> Self {
+        PauseHook {
+            after: std::env::var("PATRON_TEST_PAUSE_AFTER_BATCHES")
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
+            committed: 0,
+        }
+    }
+
+    /// Counts a committed batch; pauses forever at the N-th.
+    async fn committed(&mut self) {
+        self.committed += 1;
+        if self.after == Some(self.committed) {
+            eprintln!(
+                "patron-test: paused after {} committed batches",
+                self.committed
+            );
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// One data row of a file, parsed and checked but not stored (see [`parse_rows`]).

@@ -8,7 +8,6 @@
 //! `campaign`, `owner` and `source` apply to rows that leave them empty.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
@@ -143,7 +142,8 @@ pub async fn import_leads(
     opts: &LeadImportOptions,
     progress: impl Fn(Progress),
 ) -> Result<ImportReport, ImportError> {
-    let file_name = path.display().to_string();
+    let input = crate::input::open(path)?;
+    let file_name = input.name;
     let file_err = |message: String| ImportError::File {
         file: file_name.clone(),
         message,
@@ -154,8 +154,8 @@ pub async fn import_leads(
         .map(|m| parse_mapping_in(KNOWN, false, m))
         .collect::<Result<Vec<_>, _>>()
         .map_err(file_err)?;
-    let file = File::open(path).map_err(|e| file_err(format!("cannot open: {e}")))?;
-    let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let file = input.reader;
+    let total_bytes = input.size.unwrap_or(0);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -193,7 +193,8 @@ pub async fn import_leads(
     let keep_raw = rejects.is_some();
     let mut report = ImportReport::default();
     let mut campaigns: HashMap<String, Option<i64>> = HashMap::new();
-    let mut owners: HashMap<String, Option<i64>> = HashMap::new();
+    // By user name: the id, or why the user cannot own a lead.
+    let mut owners: HashMap<String, Result<i64, &'static str>> = HashMap::new();
     let cap = opts.batch_rows.max(1);
     let mut header_written = false;
     loop {
@@ -250,8 +251,10 @@ pub async fn import_leads(
             if let Some(o) = &p.owner {
                 if !owners.contains_key(o) {
                     let id = match store.user_by_name(o).await {
-                        Ok(u) => Some(u.id),
-                        Err(StoreError::NotFound { .. }) => None,
+                        // A leaver receives nothing new.
+                        Ok(u) if u.disabled => Err("is disabled"),
+                        Ok(u) => Ok(u.id),
+                        Err(StoreError::NotFound { .. }) => Err("does not exist"),
                         Err(e) => return Err(e.into()),
                     };
                     owners.insert(o.clone(), id);
@@ -271,12 +274,12 @@ pub async fn import_leads(
                 let mut lead = p.lead;
                 if let Some(c) = &p.campaign {
                     lead.campaign_id = Some(campaigns.get(c).copied().flatten().ok_or_else(|| {
-                        (Some(header_of("campaign")), format!("campaign '{c}' does not exist; record it first (patron campaign add)"))
+                        (Some(header_of("campaign")), format!("campaign '{}' does not exist; record it first (patron campaign add)", patron_domain::excerpt(c)))
                     })?);
                 }
                 if let Some(o) = &p.owner {
-                    lead.owner_id = Some(owners.get(o).copied().flatten().ok_or_else(|| {
-                        (Some(header_of("owner")), format!("user '{o}' does not exist"))
+                    lead.owner_id = Some(owners.get(o).copied().unwrap_or(Err("does not exist")).map_err(|why| {
+                        (Some(header_of("owner")), format!("user '{}' {why}", patron_domain::excerpt(o)))
                     })?);
                 }
                 lead.validate().map_err(|e| match e {
@@ -306,7 +309,9 @@ pub async fn import_leads(
                     }
                     for (raw, e) in &bad {
                         let reason = match &e.column {
-                            Some(c) => format!("column {c}: {}", e.reason),
+                            Some(c) => {
+                                format!("column {}: {}", patron_domain::excerpt(c), e.reason)
+                            }
                             None => e.reason.clone(),
                         };
                         w.write_record([e.line.to_string(), reason, raw.join(",")])

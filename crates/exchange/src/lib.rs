@@ -10,14 +10,16 @@ mod columns;
 mod error;
 mod export;
 mod import;
+mod input;
 mod leads;
 mod rows;
 
 pub use cells::{safe_cell, write_audit_csv};
-pub use columns::{Entity, Field};
+pub use columns::{field_names, unknown_columns, Entity, Field};
 pub use error::{ImportError, RowError};
 pub use export::{export_customers, export_orders, ExportFormat};
 pub use import::{
     import_file, parse_rows, ImportOptions, ImportReport, InputFormat, ParsedRow, Progress, Record,
 };
+pub use input::{is_stdin, STDIN_NAME};
 pub use leads::{import_leads, LeadImportOptions};

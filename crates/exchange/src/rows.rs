@@ -53,6 +53,17 @@ fn no_nul(cell: &str) -> Result<(), String> {
 /// The file's column that held `field` (as the row read it), for an error found after the
 /// cells were read (a record's own validation names its fields); the field's name when no
 /// column held it.
+/// The bad cells of one row as one error: the first cell's column, then `; column X: why` for
+/// each further one (`line 4: column email: ...; column employees: ...`).
+fn joined(bad: Vec<CellError>) -> CellError {
+    let mut it = bad.into_iter();
+    let (col, mut msg) = it.next().unwrap_or_default();
+    for (c, m) in it {
+        msg.push_str(&format!("; column {}: {m}", patron_domain::excerpt(&c)));
+    }
+    (col, msg)
+}
+
 fn column_of(columns: &[(&Field, &str)], field: &str) -> String {
     columns
         .iter()
@@ -71,7 +82,10 @@ pub(crate) fn parse_date(s: &str) -> Result<NaiveDate, String> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.date_naive());
     }
-    Err(format!("'{t}' is not a date (expected YYYY-MM-DD)"))
+    Err(format!(
+        "'{}' is not a date (expected YYYY-MM-DD)",
+        patron_domain::excerpt(t)
+    ))
 }
 
 fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
@@ -87,7 +101,10 @@ fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
     parse_date(t)
         .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
         .map_err(|_| {
-            format!("'{t}' is not a date or time (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)")
+            format!(
+                "'{}' is not a date or time (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)",
+                patron_domain::excerpt(t)
+            )
         })
 }
 
@@ -96,15 +113,20 @@ fn parse_bool(s: &str) -> Result<bool, String> {
         "1" | "true" | "yes" | "y" | "是" => Ok(true),
         "0" | "false" | "no" | "n" | "否" | "" => Ok(false),
         other => Err(format!(
-            "'{other}' is not yes/no (use true/false, yes/no or 1/0)"
+            "'{}' is not yes/no (use true/false, yes/no or 1/0)",
+            patron_domain::excerpt(other)
         )),
     }
 }
 
 fn parse_int(s: &str) -> Result<i64, String> {
     let t = s.trim().replace(',', "");
-    t.parse::<i64>()
-        .map_err(|_| format!("'{}' is not a whole number", s.trim()))
+    t.parse::<i64>().map_err(|_| {
+        format!(
+            "'{}' is not a whole number",
+            patron_domain::excerpt(s.trim())
+        )
+    })
 }
 
 /// Builds an order row from `(field, cell)` pairs.
@@ -115,54 +137,92 @@ pub(crate) fn order_row<'a>(
         (None, None, None, None, Money::ZERO, None, 1i64);
     let mut line_no = None;
     let mut columns = Vec::new();
+    // Every bad cell of the row is reported, not only the first.
+    let mut bad: Vec<CellError> = Vec::new();
     for (field, col, cell) in cells {
         columns.push((field, col));
-        let err = |m: String| (col.to_string(), m);
+        let mut err = |m: String| bad.push((col.to_string(), m));
         if *field != Field::Ignore {
-            no_nul(cell).map_err(err)?;
+            if let Err(m) = no_nul(cell) {
+                err(m);
+                continue;
+            }
         }
         let v = crate::cells::unsafe_cell(cell.trim());
         match field {
             Field::Named("customer") => customer = Some(v.to_string()).filter(|s| !s.is_empty()),
             Field::Named("order_ref") => order_ref = Some(v.to_string()).filter(|s| !s.is_empty()),
-            Field::Named("date") => date = Some(parse_date(v).map_err(err)?),
+            Field::Named("date") => match parse_date(v) {
+                Ok(d) => date = Some(d),
+                Err(m) => err(m),
+            },
             Field::Named("line_no") if !v.is_empty() => {
-                line_no = Some(
-                    v.parse::<i32>()
-                        .ok()
-                        .filter(|n| *n >= 1)
-                        .ok_or_else(|| err(format!("'{v}' is not a line number (1, 2, ...)")))?,
-                )
+                match v.parse::<i32>().ok().filter(|n| *n >= 1) {
+                    Some(n) => line_no = Some(n),
+                    None => err(format!(
+                        "'{}' is not a line number (1, 2, ...)",
+                        patron_domain::excerpt(v)
+                    )),
+                }
             }
-            Field::Named("amount") => amount = Some(v.parse::<Money>().map_err(err)?),
-            Field::Named("cost") if !v.is_empty() => cost = v.parse::<Money>().map_err(err)?,
+            Field::Named("amount") => match v.parse::<Money>() {
+                Ok(m) => amount = Some(m),
+                Err(m) => err(m),
+            },
+            Field::Named("cost") if !v.is_empty() => match v.parse::<Money>() {
+                Ok(m) => cost = m,
+                Err(m) => err(m),
+            },
             Field::Named("category") => category = Some(v.to_string()).filter(|s| !s.is_empty()),
-            Field::Named("quantity") if !v.is_empty() => quantity = parse_int(v).map_err(err)?,
+            Field::Named("quantity") if !v.is_empty() => match parse_int(v) {
+                Ok(n) => quantity = n,
+                Err(m) => err(m),
+            },
             _ => {}
         }
     }
-    let customer = customer.ok_or_else(|| {
-        (
+    let has = |bad: &[CellError], field: &str| {
+        let c = column_of(&columns, field);
+        bad.iter().any(|(b, _)| *b == c)
+    };
+    if customer.is_none() {
+        bad.push((
             column_of(&columns, "customer"),
             "is empty (every order needs its customer's number)".to_string(),
-        )
-    })?;
-    let date = date.ok_or_else(|| (column_of(&columns, "date"), "is missing".to_string()))?;
-    let amount = amount.ok_or_else(|| (column_of(&columns, "amount"), "is missing".to_string()))?;
+        ));
+    }
+    if date.is_none() && !has(&bad, "date") {
+        bad.push((column_of(&columns, "date"), "is missing".to_string()));
+    }
+    if amount.is_none() && !has(&bad, "amount") {
+        bad.push((column_of(&columns, "amount"), "is missing".to_string()));
+    }
+    let mut errors = Vec::new();
     let mut line = OrderLineInput {
         category,
         quantity,
-        amount,
+        amount: amount.unwrap_or(Money::ZERO),
         cost,
     };
-    let mut errors = Vec::new();
-    line.validate("", &mut errors);
-    // The domain's rule for order dates (range, not in the future), as on the API and the web.
-    patron_domain::order::check_order_date(date, patron_domain::order::today())
-        .map_err(|m| (column_of(&columns, "date"), m))?;
-    if let Some(e) = errors.into_iter().next() {
-        return Err((column_of(&columns, &e.field), e.message));
+    if amount.is_some() {
+        line.validate("", &mut errors);
     }
+    // The domain's rule for order dates (range, not in the future), as on the API and the web.
+    if let Some(d) = date {
+        if let Err(m) = patron_domain::order::check_order_date(d, patron_domain::order::today()) {
+            bad.push((column_of(&columns, "date"), m));
+        }
+    }
+    for e in errors {
+        let col = column_of(&columns, &e.field);
+        if !bad.iter().any(|(c, _)| *c == col) {
+            bad.push((col, e.message));
+        }
+    }
+    let (Some(customer), Some(date), Some(_), true) = (customer, date, amount, bad.is_empty())
+    else {
+        return Err(joined(bad));
+    };
     Ok(OrderRow {
         customer,
         order_ref,
@@ -178,11 +238,16 @@ pub(crate) fn interaction_row<'a>(
     let (mut customer, mut external_id, mut kind, mut occurred_at, mut by, mut text) =
         (None, None, None, None, None, String::new());
     let mut columns = Vec::new();
+    // Every bad cell of the row is reported, not only the first.
+    let mut bad: Vec<CellError> = Vec::new();
     for (field, col, cell) in cells {
         columns.push((field, col));
-        let err = |m: String| (col.to_string(), m);
+        let mut err = |m: String| bad.push((col.to_string(), m));
         if *field != Field::Ignore {
-            no_nul(cell).map_err(err)?;
+            if let Err(m) = no_nul(cell) {
+                err(m);
+                continue;
+            }
         }
         let v = crate::cells::unsafe_cell(cell.trim());
         match field {
@@ -190,24 +255,35 @@ pub(crate) fn interaction_row<'a>(
             Field::Named("external_id") => {
                 external_id = Some(v.to_string()).filter(|s| !s.is_empty())
             }
-            Field::Named("kind") => kind = Some(v.parse::<InteractionKind>().map_err(err)?),
-            Field::Named("occurred_at") if !v.is_empty() => {
-                occurred_at = Some(parse_datetime(v).map_err(err)?)
-            }
+            Field::Named("kind") => match v.parse::<InteractionKind>() {
+                Ok(k) => kind = Some(k),
+                Err(m) => err(m),
+            },
+            Field::Named("occurred_at") if !v.is_empty() => match parse_datetime(v) {
+                Ok(t) => occurred_at = Some(t),
+                Err(m) => err(m),
+            },
             Field::Named("by") => by = Some(v.to_string()).filter(|s| !s.is_empty()),
             Field::Named("text") => text = v.to_string(),
             _ => {}
         }
     }
-    let customer =
-        customer.ok_or_else(|| (column_of(&columns, "customer"), "is empty".to_string()))?;
-    let kind = kind.ok_or_else(|| (column_of(&columns, "kind"), "is missing".to_string()))?;
+    if customer.is_none() {
+        bad.push((column_of(&columns, "customer"), "is empty".to_string()));
+    }
+    let kind_col = column_of(&columns, "kind");
+    if kind.is_none() && !bad.iter().any(|(c, _)| *c == kind_col) {
+        bad.push((kind_col, "is missing".to_string()));
+    }
     if text.is_empty() {
-        return Err((
+        bad.push((
             column_of(&columns, "text"),
             "is empty (what was said or done)".into(),
         ));
     }
+    let (Some(customer), Some(kind), true) = (customer, kind, bad.is_empty()) else {
+        return Err(joined(bad));
+    };
     Ok(InteractionRow {
         customer,
         external_id,
@@ -225,11 +301,16 @@ pub(crate) fn customer_row<'a>(
     let mut number = None;
     let mut referred_by = None;
     let mut columns = Vec::new();
+    // Every bad cell of the row is reported, not only the first.
+    let mut bad: Vec<CellError> = Vec::new();
     for (field, col, cell) in cells {
         columns.push((field, col));
-        let err = |m: String| (col.to_string(), m);
+        let mut err = |m: String| bad.push((col.to_string(), m));
         if *field != Field::Ignore {
-            no_nul(cell).map_err(err)?;
+            if let Err(m) = no_nul(cell) {
+                err(m);
+                continue;
+            }
         }
         let v = crate::cells::unsafe_cell(cell.trim());
         let text = || Some(v.to_string()).filter(|s| !s.is_empty());
@@ -247,15 +328,18 @@ pub(crate) fn customer_row<'a>(
             Field::Named("source") => c.source = text(),
             Field::Named("credit_rating") => c.credit_rating = text(),
             Field::Named("referred_by") => referred_by = text(),
-            Field::Named("employees") if !v.is_empty() => {
-                c.employees = Some(parse_int(v).map_err(err)?)
-            }
-            Field::Named("registered_capital") if !v.is_empty() => {
-                c.registered_capital = Some(v.parse().map_err(err)?)
-            }
-            Field::Named("credit_limit") if !v.is_empty() => {
-                c.credit_limit = Some(v.parse().map_err(err)?)
-            }
+            Field::Named("employees") if !v.is_empty() => match parse_int(v) {
+                Ok(n) => c.employees = Some(n),
+                Err(m) => err(m),
+            },
+            Field::Named("registered_capital") if !v.is_empty() => match v.parse() {
+                Ok(m) => c.registered_capital = Some(m),
+                Err(m) => err(m),
+            },
+            Field::Named("credit_limit") if !v.is_empty() => match v.parse() {
+                Ok(m) => c.credit_limit = Some(m),
+                Err(m) => err(m),
+            },
             Field::Named("tags") => {
                 c.tags = v
                     .split([';', '|'])
@@ -263,11 +347,18 @@ pub(crate) fn customer_row<'a>(
                     .filter(|t| !t.is_empty())
                     .collect()
             }
-            Field::Named("status") if !v.is_empty() => c.status = v.parse().map_err(err)?,
-            Field::Named("loyalty") if !v.is_empty() => c.loyalty = v.parse().map_err(err)?,
-            Field::Named("marketing_opt_out") => {
-                c.marketing_opt_out = parse_bool(v).map_err(err)?
-            }
+            Field::Named("status") if !v.is_empty() => match v.parse() {
+                Ok(x) => c.status = x,
+                Err(m) => err(m),
+            },
+            Field::Named("loyalty") if !v.is_empty() => match v.parse() {
+                Ok(x) => c.loyalty = x,
+                Err(m) => err(m),
+            },
+            Field::Named("marketing_opt_out") => match parse_bool(v) {
+                Ok(x) => c.marketing_opt_out = x,
+                Err(m) => err(m),
+            },
             Field::Custom(name) if !v.is_empty() => {
                 let value = if let Ok(n) = v.parse::<f64>() {
                     CustomValue::Number(n)
@@ -281,10 +372,19 @@ pub(crate) fn customer_row<'a>(
             _ => {}
         }
     }
-    let c = c.validate().map_err(|errs| {
-        let e = &errs[0];
-        (column_of(&columns, &e.field), e.message.clone())
-    })?;
+    let c = match c.validate() {
+        Ok(c) if bad.is_empty() => c,
+        Ok(_) => return Err(joined(bad)),
+        Err(errs) => {
+            for e in errs {
+                let col = column_of(&columns, &e.field);
+                if !bad.iter().any(|(c, _)| *c == col) {
+                    bad.push((col, e.message));
+                }
+            }
+            return Err(joined(bad));
+        }
+    };
     // Without a number, a stable one from the identity fields keeps re-imports idempotent.
     let number = number.unwrap_or_else(|| {
         let key = format!(

@@ -20,7 +20,11 @@ Zhang San,Dongfang Steel,,139 0000 0001,,met on day 2,\n\
 Wang Fang,,,,wang@@broken,,\n\
 Chen Jie,Nanhai Foods,CEO,,chen@nanhai.example,,\n";
 
-backend_tests!(imports_cards, malformed_row_stops_or_is_rejected);
+backend_tests!(
+    imports_cards,
+    malformed_row_stops_or_is_rejected,
+    a_disabled_owner_gets_no_lead
+);
 
 async fn setup(store: &Store) -> i64 {
     store
@@ -168,4 +172,27 @@ async fn malformed_row_stops_or_is_rejected(store: Store) {
     assert_eq!(count().await, 3);
     let text = std::fs::read_to_string(&rejects).unwrap();
     assert!(text.starts_with("line,error,row\n4,column 邮箱:"), "{text}");
+}
+
+/// A lead naming a disabled user (a leaver) as its owner is refused with the row and column.
+async fn a_disabled_owner_gets_no_lead(store: Store) {
+    setup(&store).await;
+    let rita = store.user_by_name("rita").await.unwrap();
+    store.set_disabled(rita.id, true).await.unwrap();
+    let path = file(
+        "leaver.csv",
+        &CARDS
+            .lines()
+            .take(2)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    match import_leads(&store, &path, &LeadImportOptions::default(), |_| {}).await {
+        Err(ImportError::BadRow(e, stored)) => {
+            assert_eq!(stored, 0);
+            assert_eq!((e.line, e.column.as_deref()), (2, Some("负责人")));
+            assert!(e.to_string().contains("user 'rita' is disabled"), "{e}");
+        }
+        other => panic!("expected a bad row, got {other:?}"),
+    }
 }

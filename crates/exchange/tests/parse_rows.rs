@@ -184,3 +184,77 @@ fn nul_characters_are_row_errors() {
     .unwrap();
     assert!(rows[0].record.is_ok(), "{rows:?}");
 }
+
+#[test]
+fn every_bad_cell_of_a_customer_row_is_reported() {
+    let rows = csv(
+        Entity::Customers,
+        "name,email,employees,credit_limit\nAcme,not-an-email,-5,abc\n",
+    );
+    let e = rows[0].record.as_ref().unwrap_err();
+    let text = e.to_string();
+    assert_eq!(e.column.as_deref(), Some("credit_limit"), "{text}");
+    assert!(
+        text.contains("column credit_limit: 'abc' is not an amount"),
+        "{text}"
+    );
+    assert!(
+        text.contains("column email: 'not-an-email' is not an e-mail"),
+        "{text}"
+    );
+    assert!(
+        text.contains("column employees: must be 0 or more"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_columns_are_listed_with_the_fields_to_map_them_to() {
+    let headers = vec!["Name".to_string(), "shoe size".into(), "E-mail".into()];
+    assert_eq!(
+        patron_exchange::unknown_columns(Entity::Customers, &headers),
+        vec!["shoe size".to_string()]
+    );
+    let fields = patron_exchange::field_names(Entity::Customers);
+    assert!(fields.contains(&"email") && fields.contains(&"credit_limit"));
+    // Mapped, the file imports; the mapping is the CLI's `--map COLUMN=FIELD`.
+    let rows = parse_rows(
+        Entity::Customers,
+        InputFormat::Csv,
+        &["shoe size=custom.shoe".into()],
+        "t.csv",
+        b"Name,shoe size,E-mail\nAcme,42,a@b.example\n",
+    )
+    .unwrap();
+    assert!(rows[0].record.is_ok());
+}
+
+#[test]
+fn every_bad_cell_of_an_order_row_is_reported() {
+    let rows = csv(
+        Entity::Orders,
+        "customer,order_ref,date,amount,quantity\nC1,O-1,31/12/2024,abc,x\n",
+    );
+    let text = rows[0].record.as_ref().unwrap_err().to_string();
+    assert!(
+        text.contains("column date: '31/12/2024' is not a date"),
+        "{text}"
+    );
+    assert!(
+        text.contains("column amount: 'abc' is not an amount"),
+        "{text}"
+    );
+    assert!(text.contains("column quantity:"), "{text}");
+}
+
+#[test]
+fn every_bad_cell_of_an_interaction_row_is_reported() {
+    let rows = csv(
+        Entity::Interactions,
+        "customer,kind,occurred_at,text\nC1,gossip,yesterday,\n",
+    );
+    let text = rows[0].record.as_ref().unwrap_err().to_string();
+    assert!(text.contains("column kind:"), "{text}");
+    assert!(text.contains("column occurred_at:"), "{text}");
+    assert!(text.contains("column text: is empty"), "{text}");
+}

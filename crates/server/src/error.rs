@@ -1,5 +1,5 @@
 //! The API's error type: every failure becomes JSON `{code, message, field?, errors?,
-//! current_version?}` with the matching status. Store errors map here; so do axum's own
+//! current_version?, reason?}` with the matching status. Store errors map here; so do axum's own
 //! rejections (see `extract`) and bare error responses produced by layers (see
 //! [`ensure_json_errors`]).
 
@@ -28,6 +28,11 @@ pub struct ErrorBody {
     /// For `conflict` on a versioned record: the version it is at now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i64>,
+    /// For a `conflict` of a known kind, a stable name of it (`credit_refused`, `pool_cap`,
+    /// `not_in_pool`), so a client can word it in its own language.
+    /// (Boxed: every handler returns this error type, which is kept small.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Box<&'static str>>,
 }
 
 /// An error answered to the client.
@@ -48,6 +53,7 @@ impl ApiError {
                 field: None,
                 errors: Vec::new(),
                 current_version: None,
+                reason: None,
             },
         }
     }
@@ -155,18 +161,32 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict {
                 message,
                 current_version,
-            } => ApiError::conflict(message, current_version),
+                code,
+            } => {
+                let mut e = ApiError::conflict(message, current_version);
+                e.body.reason = code.map(|c| Box::new(c.code));
+                e
+            }
             StoreError::Invalid(errors) => ApiError::validation(errors),
             StoreError::Database(sqlx::Error::Database(db)) if refused_value(db.as_ref()) => {
                 // The database refused a value the store let through: still the client's input.
                 tracing::warn!(error = %db, "database refused a value");
                 let constraint = !matches!(db.kind(), sqlx::error::ErrorKind::Other);
                 if constraint {
-                    ApiError::conflict(format!("the change conflicts with stored data: {db}"), None)
+                    ApiError::conflict(
+                        format!(
+                            "the change conflicts with stored data: {}",
+                            patron_domain::text::bounded(db.message())
+                        ),
+                        None,
+                    )
                 } else {
                     ApiError::bad_request(
                         "bad_request",
-                        format!("the database refused a value: {db}"),
+                        format!(
+                            "the database refused a value: {}",
+                            patron_domain::text::bounded(db.message())
+                        ),
                     )
                 }
             }
@@ -188,7 +208,25 @@ fn refused_value(db: &dyn sqlx::error::DatabaseError) -> bool {
 }
 
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        // Messages quote excerpts of input values (patron_domain::text); this is the last guard
+        // that no body carries a value whole.
+        let b = &mut self.body;
+        // A field is named as the client spelled it (JSON escapes it), cut only when too long.
+        let field = |f: &str| {
+            if f.chars().count() > 200 {
+                patron_domain::excerpt_n(f, 200).to_string()
+            } else {
+                f.to_string()
+            }
+        };
+        b.message = patron_domain::text::bounded(&b.message);
+        b.field = b.field.as_deref().map(field);
+        b.errors.truncate(100);
+        for e in &mut b.errors {
+            e.field = field(&e.field);
+            e.message = patron_domain::text::bounded(&e.message);
+        }
         if self.status.is_server_error() {
             tracing::debug!(status = %self.status, code = self.body.code, "error response");
         }

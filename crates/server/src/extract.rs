@@ -36,6 +36,7 @@ impl JsonBody for patron_domain::OrderInput {
     const OBJECT_ARRAYS: &'static [&'static str] = &["lines"];
 }
 impl JsonBody for crate::routes::customers::MergeRequest {}
+impl JsonBody for crate::routes::customers::PurgeRequest {}
 impl JsonBody for crate::value::RefreshOptions {}
 impl JsonBody for crate::routes::custody::TokenInput {}
 impl JsonBody for crate::routes::custody::HandoverRequest {}
@@ -232,18 +233,18 @@ fn field_error(path: String, err: &dyn std::fmt::Display) -> FieldError {
     };
     let path = if path == "." { String::new() } else { path };
     if let Some(rest) = msg.strip_prefix("unknown field ") {
-        let name = rest
-            .split(',')
-            .next()
-            .unwrap_or(rest)
-            .trim_matches('`')
-            .to_string();
+        let name = rest.split(',').next().unwrap_or(rest).trim_matches('`');
+        let name = patron_domain::excerpt(name).to_string();
         // serde_path_to_error's path already ends with the unknown field.
-        let full = if path.is_empty() { name.clone() } else { path };
+        let full = if path.is_empty() {
+            name.clone()
+        } else {
+            short_path(&path)
+        };
         return FieldError::new(full, format!("unknown field '{name}'{}", expected(rest)));
     }
     if let Some(rest) = msg.strip_prefix("duplicate field ") {
-        let name = rest.trim_matches('`').to_string();
+        let name = patron_domain::excerpt(rest.trim_matches('`')).to_string();
         let full = if path.is_empty() {
             name
         } else {
@@ -252,7 +253,7 @@ fn field_error(path: String, err: &dyn std::fmt::Display) -> FieldError {
         return FieldError::new(full, "is given more than once");
     }
     if let Some(rest) = msg.strip_prefix("missing field ") {
-        let name = rest.trim_matches('`').to_string();
+        let name = patron_domain::excerpt(rest.trim_matches('`')).to_string();
         let full = if path.is_empty() {
             name
         } else {
@@ -260,7 +261,17 @@ fn field_error(path: String, err: &dyn std::fmt::Display) -> FieldError {
         };
         return FieldError::new(full, "is required");
     }
-    FieldError::new(path, msg)
+    // serde quotes the value it refused (`invalid type: string "…"`): an excerpt of it only.
+    FieldError::new(short_path(&path), patron_domain::text::excerpt_in(&msg))
+}
+
+/// A field path as the client spelled it, cut (to an excerpt) only when it is too long.
+fn short_path(path: &str) -> String {
+    if path.chars().count() > 200 {
+        patron_domain::excerpt_n(path, 200).to_string()
+    } else {
+        path.to_string()
+    }
 }
 
 fn expected(rest: &str) -> String {

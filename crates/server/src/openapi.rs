@@ -416,6 +416,14 @@ fn schemas() -> Value {
         nullable(json!({"type": "integer", "format": "int64", "description": "Set when merged into another customer."})),
     );
     customer.insert(
+        "archived_at".into(),
+        nullable(json!({"type": "string", "format": "date-time", "description": "Set while the customer is archived (left out of the lists, everything kept; POST .../restore)."})),
+    );
+    customer.insert(
+        "archived_by".into(),
+        nullable(json!({"type": "string", "description": "Who archived it."})),
+    );
+    customer.insert(
         "created_at".into(),
         json!({"type": "string", "format": "date-time"}),
     );
@@ -477,7 +485,7 @@ fn schemas() -> Value {
             "id": id(),
             "changed_at": {"type": "string", "format": "date-time"},
             "changed_by": {"type": "string", "description": "Who made the change (user name, or import, api, merge)."},
-            "field": {"type": "string", "description": "The field changed, or `created`, `merged_from`, `merged_into`."},
+            "field": {"type": "string", "description": "The field changed, or `created`, `merged_from`, `merged_into`, `archived` (`no` -> `yes` when archived, `yes` -> `no` when restored)."},
             "old_value": nullable(json!({"type": "string"})),
             "new_value": nullable(json!({"type": "string"})),
         }), &["customer_id", "id", "changed_at", "changed_by", "field", "old_value", "new_value"]),
@@ -486,6 +494,9 @@ fn schemas() -> Value {
             "b": id(),
             "reason": {"type": "string", "enum": ["phone", "email", "name"]},
         }), &["a", "b", "reason"]),
+        "PurgeRequest": object(json!({
+            "reason": {"description": "Why the customer is purged (e.g. the erasure request it answers); kept in the audit log.", "type": "string", "minLength": 1, "maxLength": patron_app::customers::PURGE_REASON_MAX, "pattern": non_blank_pattern()}
+        }), &["reason"]),
         "MergeRequest": object(json!({
             "drop": {"type": "integer", "format": "int64", "description": "The customer merged into the one in the path."}
         }), &["drop"]),
@@ -535,7 +546,7 @@ fn schemas() -> Value {
         "InteractionInput": object(json!({
             "kind": interaction_kind.clone(),
             "occurred_at": nullable(json!({"type": "string", "format": "date-time", "pattern": "^[1-9][0-9]{3}-", "description": "When it happened (years 1000-9999); now when absent."})),
-            "by": nullable(json!({"type": "string", "maxLength": 200, "description": "Who on our side."})),
+            "by": nullable(json!({"type": "string", "maxLength": 200, "description": "Who on our side: leave it out (the caller). Naming another user needs a role that may record for others (admins, managers); others get 403."})),
             "contact_id": nullable(json!({"type": "integer", "format": "int64", "description": "The contact at the customer."})),
             "text": non_blank(20000),
             "external_id": nullable(json!({"type": "string", "description": "Makes repeated imports idempotent; unique per customer."})),
@@ -569,6 +580,7 @@ fn schemas() -> Value {
             "field": {"type": "string", "description": "The offending body field (path such as lines[0].amount), query or path parameter, or header."},
             "errors": {"type": "array", "items": schema_ref("FieldError"), "description": "Every field error (validation)."},
             "current_version": {"type": "integer", "format": "int64", "description": "On a version conflict: the record's version now."},
+            "reason": {"type": "string", "enum": ["credit_refused", "pool_cap", "not_in_pool"], "description": "On a conflict of a known kind: its stable name, to word the message in another language (`message` is English)."},
         }), &["code", "message"]),
         "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
     });
@@ -691,6 +703,10 @@ fn value_schemas() -> Map<String, Value> {
         "grade": {"anyOf": [{"type": "string", "enum": GRADES}, {"type": "null"}]},
     });
     let mut detail = value_props.clone();
+    detail["clv_missing"] = json!({"anyOf": [record(json!({
+        "code": {"type": "string", "enum": ["no_orders", "not_enough_history", "no_model", "gamma_gamma_failed"]},
+        "reason": {"type": ["string", "null"], "description": "The snapshot's reason in words (English)."},
+    })), {"type": "null"}], "description": "Why `clv` is null: no purchase yet, not enough purchase history for a purchase model, no model fitted, or the Gamma-Gamma spend model failed; null when there is a CLV."});
     detail["score_explanation"] = json!({
         "type": "array",
         "items": schema_ref("ScoreContribution"),
@@ -1085,6 +1101,8 @@ fn work_schemas() -> Map<String, Value> {
             "customer_name": {"type": "string"},
             "owner_id": {"type": ["integer", "null"]},
             "abc_class": {"type": "string"},
+            "grade": {"type": ["string", "null"]},
+            "prospect": {"type": "boolean", "description": "No orders yet: the cadence goes by the grade (settings followup.prospect_days.A..E), not by the ABC class."},
             "cadence_days": {"type": "integer"},
             "last_contact": nullable_datetime,
             "due_on": date(),

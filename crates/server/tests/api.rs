@@ -360,6 +360,7 @@ backend_tests!(
     audit_log_records_a_session_exactly,
     pool_claim_return_reclaim_and_handover,
     delete_and_merge_with_receivables,
+    delete_archives_and_purge_is_admins_with_a_reason,
     plain_orders_get_the_credit_check,
     receivables_and_service_over_the_api,
     leads_over_the_api,
@@ -456,12 +457,13 @@ async fn customers_crud_with_history(store: Store) {
         .await;
     assert_eq!(r.body.as_array().unwrap().len(), 1);
 
+    // Deleting archives: gone from the list, still read by id (as archived).
     let r = api.delete(&format!("/api/customers/{id}")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(r.body, Value::Null);
     let r = api.get(&format!("/api/customers/{id}")).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert_eq!(r.code(), "not_found");
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["archived_by"], "test-admin");
     assert_eq!(api.customer_count().await, 0);
 }
 
@@ -2312,12 +2314,12 @@ async fn value_refresh_figures_and_report(store: Store) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.field(), "top");
 
-    // An order after the refresh changes nothing until the next refresh, which replaces it all.
+    // An order after the refresh is in the customer's figures at once (recomputed alone by the
+    // refresh's models), and in the next refresh, which replaces it all.
     order(&api, d, "2024-06-15", &[(70.0, 0.0)]).await;
-    assert_eq!(
-        api.get(&format!("/api/customers/{d}/value")).await.body["orders"],
-        0
-    );
+    let live = api.get(&format!("/api/customers/{d}/value")).await.body;
+    assert_eq!(live["orders"], 1, "{live}");
+    assert_eq!(live["revenue"], 70.0, "{live}");
     // A refresh without any body uses the defaults.
     let r = api
         .send(raw(Method::POST, "/api/value/refresh", None, Body::empty()))
@@ -2454,7 +2456,7 @@ async fn value_filters_and_sorts_on_the_list(store: Store) {
         ("/api/customers?rfm_segment=royalty", "rfm_segment"),
         ("/api/customers?loyalty_stage=fan", "loyalty_stage"),
         ("/api/customers?churn_risk=maybe", "churn_risk"),
-        ("/api/customers?sort=clv", "sort"),
+        ("/api/customers?sort=owner", "sort"),
     ] {
         let r = api.get(uri).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.body);
@@ -2621,6 +2623,7 @@ fn sample_body(operation_id: &str, other_customer: i64, other_user: i64) -> Opti
         "createCustomer" => json!({"name": "Matrix Made"}),
         "updateCustomer" => json!({"name": "Hijacked"}),
         "mergeCustomers" => json!({"drop": other_customer}),
+        "purgeCustomer" => json!({"reason": "matrix"}),
         "createContact" | "replaceContact" => json!({"name": "Matrix Contact"}),
         "createOrder" | "replaceOrder" => {
             json!({"ordered_on": "2024-01-02", "lines": [{"amount": 10, "cost": 1}]})
@@ -3048,6 +3051,16 @@ async fn pool_claim_return_reclaim_and_handover(store: Store) {
         .post(&format!("/api/customers/{second}/claim"), Value::Null)
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
+    // A stable reason beside the English message, quoting what the user holds.
+    assert_eq!(r.body["reason"], "pool_cap", "{}", r.body);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("you hold 1 customers"),
+        "{}",
+        r.body
+    );
     // Return, claim again.
     let r = rep
         .post(&format!("/api/customers/{pooled}/release"), Value::Null)
@@ -3188,8 +3201,9 @@ async fn pool_claim_return_reclaim_and_handover(store: Store) {
     assert_eq!(handed.len(), 2);
 }
 
-/// A customer who still owes money cannot be deleted (409 with the amount); once it has paid,
-/// delete removes its invoices, tickets and surveys too (no foreign-key 500). A merge moves them.
+/// A customer who still owes money cannot be purged (409 with the amount); once it has paid,
+/// the purge removes its invoices, tickets and surveys too (no foreign-key 500). A merge moves
+/// them.
 async fn delete_and_merge_with_receivables(store: Store) {
     use patron_domain::receivable::PaymentInput;
     use patron_domain::service::{Priority, TicketInput, TicketKind};
@@ -3233,7 +3247,12 @@ async fn delete_and_merge_with_receivables(store: Store) {
         api.store.open_ticket(c, t, now).await.unwrap();
     }
     let owes = ids[0];
-    let r = api.delete(&format!("/api/customers/{owes}")).await;
+    let r = api
+        .post(
+            &format!("/api/customers/{owes}/purge"),
+            json!({"reason": "erasure request"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert!(
         r.body["message"].as_str().unwrap().contains("123.45"),
@@ -3252,7 +3271,12 @@ async fn delete_and_merge_with_receivables(store: Store) {
         )
         .await
         .unwrap();
-    let r = api.delete(&format!("/api/customers/{owes}")).await;
+    let r = api
+        .post(
+            &format!("/api/customers/{owes}/purge"),
+            json!({"reason": "erasure request"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     assert_eq!(
         api.get(&format!("/api/customers/{owes}")).await.status,
@@ -3941,5 +3965,167 @@ async fn leads_over_the_api(store: Store) {
             && *cid == Some(c)
             && d.as_deref() == Some(converted.as_str())),
         "{audit:?}"
+    );
+}
+
+/// Issue 15, item 8: a rep who claimed a pool customer cannot destroy it. `DELETE` archives it
+/// (gone from the list and the search, its orders and the campaign's revenue kept, read by id
+/// as archived, listed with `archived=true`, back on restore); the purge is for admins only,
+/// needs a reason (422 without), is refused while the customer owes money (409 naming an action
+/// that exists) and leaves an audit row with the reason.
+async fn delete_archives_and_purge_is_admins_with_a_reason(store: Store) {
+    use patron_store::Role;
+    let admin = Api::new(store).await;
+    let (rep, _) = admin.as_user("rep-archiver", Role::Rep).await;
+    let (manager, _) = admin.as_user("manager-archiver", Role::Manager).await;
+    let (analyst, _) = admin.as_user("analyst-archiver", Role::Analyst).await;
+    let r = admin
+        .post(
+            "/api/campaigns",
+            json!({"name": "Expo", "cost": 100, "started_on": "2024-01-01"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let c = admin
+        .create_customer(json!({"name": "Zanzibar Trading", "source": "Expo"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    for day in ["2024-02-01", "2024-03-01", "2024-04-01"] {
+        let r = admin
+            .post(
+                &format!("/api/customers/{c}/orders"),
+                json!({"ordered_on": day, "lines": [{"amount": 10000, "cost": 4000}]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let revenue = || async { admin.get("/api/campaigns").await.body[0]["revenue"].clone() };
+    let before = revenue().await;
+    assert_eq!(before, json!(30000.0));
+    let r = rep
+        .call(Method::POST, &format!("/api/customers/{c}/claim"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let listed = |api: &Api, q: &'static str| {
+        let api = api.clone();
+        async move { ids(&api.get(&format!("/api/customers?{q}")).await.body) }
+    };
+    assert!(listed(&rep, "q=zanzibar").await.contains(&c));
+
+    // Neither the rep nor a manager may purge.
+    for (who, api) in [("rep", &rep), ("manager", &manager)] {
+        let r = api
+            .post(
+                &format!("/api/customers/{c}/purge"),
+                json!({"reason": "erasure request"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{who}: {}", r.body);
+    }
+    // The rep's DELETE archives: nothing is destroyed.
+    let r = rep.delete(&format!("/api/customers/{c}")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    for api in [&rep, &admin] {
+        assert!(!listed(api, "limit=500").await.contains(&c));
+        assert!(!listed(api, "q=zanzibar").await.contains(&c));
+    }
+    let r = rep.get(&format!("/api/customers/{c}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["archived_by"], "rep-archiver");
+    assert!(r.body["archived_at"].is_string(), "{}", r.body);
+    assert_eq!(
+        admin.get(&format!("/api/customers/{c}/orders")).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(revenue().await, before);
+    assert_eq!(listed(&rep, "archived=true").await, vec![c]);
+    assert_eq!(listed(&admin, "archived=true&q=zanzibar").await, vec![c]);
+    let r = analyst.get("/api/customers?archived=true").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    // Restored: back in the lists.
+    let r = rep
+        .call(Method::POST, &format!("/api/customers/{c}/restore"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["archived_at"], Value::Null);
+    assert!(listed(&rep, "q=zanzibar").await.contains(&c));
+    assert!(listed(&rep, "archived=true").await.is_empty());
+
+    // The purge: a reason is required ...
+    for body in [json!({}), json!({"reason": "   "})] {
+        let r = admin
+            .post(&format!("/api/customers/{c}/purge"), body.clone())
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
+        assert_eq!(r.field(), "reason", "{}", r.body);
+    }
+    // ... a customer who owes money is refused with an action that exists ...
+    let owes = admin.create_customer(json!({"name": "Owes"})).await["id"]
+        .as_i64()
+        .unwrap();
+    let r = admin
+        .post(
+            &format!("/api/customers/{owes}/invoices"),
+            json!({"issued_on": "2024-01-02", "due_on": "2024-02-01", "amount": 10}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = admin
+        .post(
+            &format!("/api/customers/{owes}/purge"),
+            json!({"reason": "erasure request 7"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let message = r.body["message"].as_str().unwrap();
+    assert!(message.contains("archive the customer"), "{message}");
+    assert!(!message.contains("inactive"), "{message}");
+    // ... and with one, everything goes, and the audit row keeps the reason.
+    let r = admin
+        .post(
+            &format!("/api/customers/{c}/purge"),
+            json!({"reason": "erasure request 42"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(
+        admin.get(&format!("/api/customers/{c}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(revenue().await, json!(0.0));
+    let rows = audit_rows(&admin, "test-admin").await;
+    let purges: Vec<_> = rows.iter().filter(|r| r.0 == "purge").collect();
+    assert_eq!(purges.len(), 1, "{rows:?}");
+    assert_eq!(purges[0].1, Some(c));
+    assert!(
+        purges[0]
+            .2
+            .as_deref()
+            .unwrap()
+            .contains("erasure request 42"),
+        "{rows:?}"
+    );
+    let archives: Vec<_> = audit_rows(&admin, "rep-archiver")
+        .await
+        .into_iter()
+        .filter(|r| r.0 == "archive" || r.0 == "restore")
+        .map(|r| (r.0, r.1))
+        .collect();
+    assert_eq!(
+        archives,
+        vec![
+            ("archive".to_string(), Some(c)),
+            ("restore".to_string(), Some(c))
+        ]
     );
 }

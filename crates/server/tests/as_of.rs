@@ -121,9 +121,15 @@ backend_tests!(
 async fn an_order_dated_today_is_in_the_next_refresh(store: Store) {
     let api = Api::new(&store).await;
     let a = population(&api).await;
-    let today = today();
-    // A refresh without options analyses up to today, and says so.
+    let before = today();
+    // A refresh without options analyses up to today, and says so (the server's date during
+    // the call: either side of a midnight).
     let r = api.refresh(json!({})).await;
+    let today = if r["as_of"] == today().to_string() {
+        today()
+    } else {
+        before
+    };
     assert_eq!(r["as_of"], today.to_string(), "{r}");
     assert_eq!(r["options"]["as_of"], today.to_string());
     assert_eq!(r["calibration_end"], today.to_string());
@@ -177,6 +183,10 @@ async fn future_orders_are_refused_on_the_api(store: Store) {
     // Later dates are refused with a 422 naming the date.
     for day in [&next_month, &too_late] {
         let r = api.order(a, day, 10.0).await;
+        if patron_domain::order::today() != today && day == &too_late {
+            // Midnight passed: the last refused day became the last accepted one.
+            continue;
+        }
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
         assert_eq!(r.body["code"], "validation");
         assert_eq!(r.body["field"], "ordered_on", "{}", r.body);

@@ -108,6 +108,8 @@ const CUSTOMER_KEYS: &[&str] = &[
     "marketing_opt_out",
     "referred_by",
     "merged_into",
+    "archived_at",
+    "archived_by",
     "created_at",
     "updated_at",
 ];
@@ -139,6 +141,8 @@ const CUSTOMER_READ_KEYS: &[&str] = &[
     "marketing_opt_out",
     "referred_by",
     "merged_into",
+    "archived_at",
+    "archived_by",
     "created_at",
     "updated_at",
     "value",
@@ -161,6 +165,8 @@ const CUSTOMER_TYPES: &[(&str, J)] = &[
     ("credit_limit", J::Null),
     ("marketing_opt_out", J::Bool),
     ("merged_into", J::Null),
+    ("archived_at", J::Null),
+    ("archived_by", J::Null),
     ("created_at", J::Str),
     ("updated_at", J::Str),
 ];

@@ -271,7 +271,7 @@ impl Store {
             .bind(name).bind(&u.display_name).bind(now()).bind(hash).bind(role.as_str())
             .bind(u.scope.map(DataScope::as_str)).bind(u.department_id).bind(u.manager_id)
             .fetch_one(pool).await
-            .map_err(|e| crate::error::unique_to_conflict(e, || format!("user '{name}' already exists")))?);
+            .map_err(|e| crate::error::unique_to_conflict(e, || format!("user '{name}' already exists", name = patron_domain::excerpt(name))))?);
         self.user(id).await
     }
 
@@ -398,7 +398,7 @@ impl Store {
         let id: i64 = with_pool!(self, pool => sqlx::query_scalar(
             "INSERT INTO departments (name, parent_id, created_at) VALUES ($1, $2, $3) RETURNING id")
             .bind(name).bind(parent_id).bind(now()).fetch_one(pool).await
-            .map_err(|e| crate::error::unique_to_conflict(e, || format!("department '{name}' already exists")))?);
+            .map_err(|e| crate::error::unique_to_conflict(e, || format!("department '{name}' already exists", name = patron_domain::excerpt(name))))?);
         Ok(Department {
             id,
             name: name.into(),

@@ -74,7 +74,7 @@ impl Store {
             "INSERT INTO campaigns (name, channel, cost_cents, started_on, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&name).bind(&input.channel).bind(input.cost.cents()).bind(input.started_on).bind(now())
             .execute(pool).await
-            .map_err(|e| unique_to_conflict(e, || format!("a campaign '{name}' exists already")))?.rows_affected());
+            .map_err(|e| unique_to_conflict(e, || format!("a campaign '{name}' exists already", name = patron_domain::excerpt(&name))))?.rows_affected());
         self.campaigns()
             .await?
             .into_iter()

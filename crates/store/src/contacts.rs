@@ -124,6 +124,7 @@ impl Store {
         let c = self.customer(id).await?;
         if let Some(to) = c.merged_into {
             return Err(StoreError::Conflict {
+                code: None,
                 message: format!("customer {id} was merged into customer {to}; use that one"),
                 current_version: None,
             });

@@ -14,7 +14,7 @@ use crate::{now, with_pool, Page, PageRequest, Store, StoreError};
 
 pub(crate) const CUSTOMER_COLUMNS: &str = "id, number, name, company, industry, region, address, phone, fax, email, \
      employees, registered_capital_cents, awards, source, tags, custom_fields, status, loyalty, owner_id, \
-     credit_rating, credit_limit_cents, marketing_opt_out, referred_by, merged_into, version, created_at, updated_at";
+     credit_rating, credit_limit_cents, marketing_opt_out, referred_by, merged_into, archived_at, archived_by, version, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct CustomerRow {
@@ -42,6 +42,8 @@ pub(crate) struct CustomerRow {
     marketing_opt_out: bool,
     referred_by: Option<i64>,
     merged_into: Option<i64>,
+    archived_at: Option<DateTime<Utc>>,
+    archived_by: Option<String>,
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -78,6 +80,8 @@ impl From<CustomerRow> for Customer {
                 referred_by: r.referred_by,
             },
             merged_into: r.merged_into,
+            archived_at: r.archived_at,
+            archived_by: r.archived_by,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -139,6 +143,12 @@ pub struct CustomerFilter {
     pub loyalty_stage: Option<String>,
     /// With (true) or without (false) a churn warning.
     pub churn_risk: Option<bool>,
+    /// List the archived customers instead of the live ones (see [`Store::archive_customer`]).
+    #[serde(default)]
+    pub archived: bool,
+    /// Only customers with an owner: the unclaimed pool customers left out (a rep's own list).
+    #[serde(default)]
+    pub owned: bool,
 }
 
 impl CustomerFilter {
@@ -170,14 +180,50 @@ pub enum CustomerSort {
     /// Highest stored value at risk first (only customers with value figures).
     #[serde(rename = "-value_at_risk")]
     ValueAtRiskDesc,
+    /// Lowest stored CLV first (only customers with a CLV).
+    #[serde(rename = "clv")]
+    Clv,
+    /// Lowest stored value at risk first (only customers with value figures).
+    #[serde(rename = "value_at_risk")]
+    ValueAtRisk,
 }
 
 impl CustomerSort {
-    pub const NAMES: [&'static str; 6] = ["id", "-id", "name", "-name", "-clv", "-value_at_risk"];
+    pub const NAMES: [&'static str; 8] = [
+        "id",
+        "-id",
+        "name",
+        "-name",
+        "-clv",
+        "clv",
+        "-value_at_risk",
+        "value_at_risk",
+    ];
+
+    /// The sort of this name (one of [`CustomerSort::NAMES`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "id" => CustomerSort::Id,
+            "-id" => CustomerSort::IdDesc,
+            "name" => CustomerSort::Name,
+            "-name" => CustomerSort::NameDesc,
+            "-clv" => CustomerSort::ClvDesc,
+            "clv" => CustomerSort::Clv,
+            "-value_at_risk" => CustomerSort::ValueAtRiskDesc,
+            "value_at_risk" => CustomerSort::ValueAtRisk,
+            _ => return None,
+        })
+    }
 
     /// True when the sort key is a stored value figure.
     fn uses_values(self) -> bool {
-        matches!(self, CustomerSort::ClvDesc | CustomerSort::ValueAtRiskDesc)
+        matches!(
+            self,
+            CustomerSort::ClvDesc
+                | CustomerSort::ValueAtRiskDesc
+                | CustomerSort::Clv
+                | CustomerSort::ValueAtRisk
+        )
     }
 
     /// Decodes the `after` cursor of a page in this order; a cursor of another order, or one
@@ -189,7 +235,10 @@ impl CustomerSort {
                 let (name, id): (String, i64) = decode_cursor(after)?;
                 CustomerCursor::Name(name, id)
             }
-            CustomerSort::ClvDesc | CustomerSort::ValueAtRiskDesc => {
+            CustomerSort::ClvDesc
+            | CustomerSort::ValueAtRiskDesc
+            | CustomerSort::Clv
+            | CustomerSort::ValueAtRisk => {
                 let (bits, id): (u64, i64) = decode_cursor(after)?;
                 CustomerCursor::Figure(bits, id)
             }
@@ -282,6 +331,9 @@ impl Store {
     ) -> Result<Customer, StoreError> {
         let input = input.validate().map_err(StoreError::Invalid)?;
         self.check_references(&input, None).await?;
+        if let Some(o) = input.owner_id {
+            self.check_receiver(o, "owner_id").await?;
+        }
         let id = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let id = insert_customer!(tx, &input)?;
@@ -334,6 +386,11 @@ impl Store {
         }
         let new = current.data.patched(patch).map_err(StoreError::Invalid)?;
         self.check_references(&new, Some(id)).await?;
+        // A leaver receives no customer (one they already hold may still be edited).
+        let new_owner = (new.owner_id != current.data.owner_id).then_some(new.owner_id);
+        if let Some(Some(o)) = new_owner {
+            self.check_receiver(o, "owner_id").await?;
+        }
         let changes = current.data.diff(&new);
         if changes.is_empty() {
             return Ok(current);
@@ -359,6 +416,9 @@ impl Store {
                     sqlx::query(INSERT_HISTORY)
                         .bind(id).bind(at).bind(by).bind(field).bind(old).bind(newv).execute(&mut *tx).await?;
                 }
+                if let Some(to) = new_owner {
+                    crate::pool::record_owner_change!(tx, id, current.data.owner_id, to, at, "owner changed on the customer", by);
+                }
                 commit!(self, tx);
                 true
             }
@@ -370,15 +430,19 @@ impl Store {
         self.customer(id).await
     }
 
-    /// Deletes a customer and everything recorded about it, in one transaction: contacts,
+    /// Purges a customer: deletes it and everything recorded about it, in one transaction: contacts,
     /// orders, interactions, history, value figures, invoices with their instalments and
     /// payments, credit holds, tickets with their events, surveys and opportunities. Referrals to it are
     /// cleared. The audit log (append-only) keeps its rows, which name the customer by id only.
     ///
     /// Refused (409) while the customer still owes money: open receivables are a claim of the
     /// firm that deleting the debtor would silently write off, so they must be paid or settled
-    /// first (or the customer marked inactive instead). Settled invoices are deleted with it;
-    /// the books of record are the accounting system's, not the CRM's.
+    /// first (or the customer archived instead, which keeps everything). Settled invoices are
+    /// deleted with it; the books of record are the accounting system's, not the CRM's.
+    ///
+    /// Users archive customers ([`Store::archive_customer`]); a purge is for a data subject's
+    /// erasure request, and the application layer lets administrators only do it, with a reason
+    /// written to the audit log in the same transaction.
     pub async fn delete_customer(&self, id: i64) -> Result<(), StoreError> {
         // The customer row is locked first (as the credit check does), so that no order or
         // invoice slips in between the check for open receivables and the delete.
@@ -400,8 +464,9 @@ impl Store {
                 .bind(id).fetch_one(&mut *tx).await?;
             if open > 0 {
                 return Err(StoreError::Conflict {
+                    code: None,
                     message: format!(
-                        "customer {id} still owes {} on {invoices} open invoice(s); record the payments (or a settlement) first, or mark the customer inactive instead of deleting it",
+                        "customer {id} still owes {} on {invoices} open invoice(s); record the payments (or a settlement) first, or archive the customer instead of purging it (archiving keeps its records and hides it from lists)",
                         patron_domain::Money(open)
                     ),
                     current_version: None,
@@ -420,6 +485,9 @@ impl Store {
                 "DELETE FROM interactions WHERE customer_id = $1",
                 "DELETE FROM order_lines WHERE customer_id = $1",
                 "DELETE FROM customer_history WHERE customer_id = $1",
+                "DELETE FROM ownership_history WHERE customer_id = $1",
+                "DELETE FROM tasks WHERE customer_id = $1",
+                "DELETE FROM outbox WHERE customer_id = $1",
                 "DELETE FROM customer_values WHERE customer_id = $1",
                 "UPDATE customers SET referred_by = NULL WHERE referred_by = $1",
             ] {
@@ -431,30 +499,86 @@ impl Store {
         Ok(())
     }
 
-    /// Lists customers (merged ones left out) in keyset pages.
-    pub async fn list_customers(
-        &self,
-        filter: &CustomerFilter,
-        sort: CustomerSort,
-        page: &PageRequest,
-    ) -> Result<Page<Customer>, StoreError> {
-        self.list_visible_customers(filter, &crate::Visibility::All, sort, page)
-            .await
+    /// Archives customer `id` as `by` (a user name): it keeps everything recorded about it (its
+    /// orders still count in the value figures and the company's totals) but every list,
+    /// search, picker, the pool and the plans leave it out; a read by id still finds it.
+    /// Recorded in the change history (`archived`: `no` -> `yes`) in the same transaction.
+    /// Archiving an archived customer changes nothing (its first archiving stays on record).
+    pub async fn archive_customer(&self, id: i64, by: &str) -> Result<Customer, StoreError> {
+        self.set_archived(id, true, by).await
     }
 
-    /// Lists the customers a user sees (see [`Store::visibility`]), merged ones left out.
-    pub async fn list_visible_customers(
+    /// Restores an archived customer to the lists (history: `archived`: `yes` -> `no`); a
+    /// customer that is not archived is left as it is.
+    pub async fn restore_customer(&self, id: i64, by: &str) -> Result<Customer, StoreError> {
+        self.set_archived(id, false, by).await
+    }
+
+    async fn set_archived(&self, id: i64, archive: bool, by: &str) -> Result<Customer, StoreError> {
+        let at = now();
+        let (old, new) = if archive {
+            ("no", "yes")
+        } else {
+            ("yes", "no")
+        };
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let changed = if archive {
+                sqlx::query("UPDATE customers SET archived_at = $1, archived_by = $2, version = version + 1, updated_at = $1 WHERE id = $3 AND archived_at IS NULL")
+                    .bind(at).bind(by).bind(id).execute(&mut *tx).await?.rows_affected()
+            } else {
+                sqlx::query("UPDATE customers SET archived_at = NULL, archived_by = NULL, version = version + 1, updated_at = $1 WHERE id = $2 AND archived_at IS NOT NULL")
+                    .bind(at).bind(id).execute(&mut *tx).await?.rows_affected()
+            };
+            if changed == 0 {
+                let found: Option<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE id = $1")
+                    .bind(id).fetch_optional(&mut *tx).await?;
+                if found.is_none() {
+                    return Err(StoreError::not_found("customer", id));
+                }
+            } else {
+                sqlx::query(INSERT_HISTORY)
+                    .bind(id).bind(at).bind(by).bind("archived").bind(old).bind(new)
+                    .execute(&mut *tx).await?;
+            }
+            commit!(self, tx);
+        });
+        self.customer(id).await
+    }
+
+    /// The ids of the archived customers (few: read from their partial index). The value
+    /// refresh leaves them out of the lists it stores, not out of its totals.
+    pub async fn archived_ids(&self) -> Result<std::collections::HashSet<i64>, StoreError> {
+        let rows: Vec<i64> = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM customers WHERE archived_at IS NOT NULL").fetch_all(pool).await?);
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The conditions of a customer list (without its page cursor): merged customers left out,
+    /// archived ones as the filter says, the caller's visibility, the filter, and the sort's
+    /// own condition (a CLV sort lists customers with a CLV only).
+    async fn customer_where(
         &self,
         filter: &CustomerFilter,
         visible: &crate::Visibility,
         sort: CustomerSort,
-        page: &PageRequest,
-    ) -> Result<Page<Customer>, StoreError> {
+    ) -> Result<Where, StoreError> {
         let mut w = Where::default();
         w.push("merged_into IS NULL", []);
+        w.push(
+            if filter.archived {
+                "archived_at IS NOT NULL"
+            } else {
+                "archived_at IS NULL"
+            },
+            [],
+        );
         visible.push(&mut w, "owner_id");
         if let Some(s) = filter.status {
             w.push("status = ?", [Bind::Text(s.as_str().into())]);
+        }
+        if filter.owned {
+            w.push("owner_id IS NOT NULL", []);
         }
         if let Some(o) = filter.owner_id {
             w.push("owner_id = ?", [Bind::I64(o)]);
@@ -502,9 +626,133 @@ impl Store {
         if let Some(r) = filter.churn_risk {
             w.push("v.churn_risk = ?", [Bind::Bool(r)]);
         }
-        if sort == CustomerSort::ClvDesc {
+        if matches!(sort, CustomerSort::ClvDesc | CustomerSort::Clv) {
             w.push("v.clv IS NOT NULL", []);
         }
+        Ok(w)
+    }
+
+    /// How many customers [`Store::list_visible_customers`] lists with this filter and sort,
+    /// counting at most `cap + 1` (a `LIMIT` subquery: a million-row table stays fast); a
+    /// result above `cap` means "more than `cap`".
+    pub async fn count_visible_customers(
+        &self,
+        filter: &CustomerFilter,
+        visible: &crate::Visibility,
+        sort: CustomerSort,
+        cap: i64,
+    ) -> Result<i64, StoreError> {
+        let w = self.customer_where(filter, visible, sort).await?;
+        let from = if filter.uses_values() || sort.uses_values() {
+            "customers JOIN customer_values v ON v.customer_id = customers.id"
+        } else {
+            "customers"
+        };
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 AS one FROM {from}{} LIMIT {}) counted",
+            w.sql(),
+            cap.max(0) + 1
+        );
+        let n: i64 = with_pool!(self, pool => bind_all!(sqlx::query_scalar(&sql), &w.binds).fetch_one(pool).await?);
+        Ok(n)
+    }
+
+    /// The date of the last order of each of these customers (those with orders).
+    pub async fn last_order_dates(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::BTreeMap<i64, chrono::NaiveDate>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT customer_id, MAX(ordered_on) FROM order_lines WHERE customer_id IN ({}) GROUP BY customer_id",
+            marks.join(", ")
+        );
+        let rows: Vec<(i64, Option<chrono::NaiveDate>)> = with_pool!(self, pool => {
+            let mut q = sqlx::query_as(&sql);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, d)| d.map(|d| (id, d)))
+            .collect())
+    }
+
+    /// Adds `tag` to each of these customers (those that have it already stay as they are) in
+    /// one transaction, each change with its history row and an `update` audit row. A tag is
+    /// not blank and at most 64 characters. Answers how many customers changed.
+    pub async fn add_tag(
+        &self,
+        ids: &[i64],
+        tag: &str,
+        actor: &crate::Actor,
+    ) -> Result<u64, StoreError> {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            return Err(StoreError::invalid("tag", "is required"));
+        }
+        if tag.chars().count() > 64 {
+            return Err(StoreError::invalid("tag", "is longer than 64 characters"));
+        }
+        let at = now();
+        let detail = format!("tag '{tag}' added");
+        let mut changed = 0u64;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for id in ids {
+                let row: Option<(Json<Vec<String>>,)> = sqlx::query_as(
+                    "SELECT tags FROM customers WHERE id = $1 AND merged_into IS NULL")
+                    .bind(id).fetch_optional(&mut *tx).await?;
+                let Some((Json(mut tags),)) = row else {
+                    return Err(StoreError::not_found("customer", id));
+                };
+                if tags.iter().any(|t| t == tag) {
+                    continue;
+                }
+                let old = serde_json::to_string(&tags).expect("strings serialize");
+                tags.push(tag.to_string());
+                let new = serde_json::to_string(&tags).expect("strings serialize");
+                sqlx::query("UPDATE customers SET tags = $1, version = version + 1, updated_at = $2 WHERE id = $3")
+                    .bind(Json(&tags)).bind(at).bind(id).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO customer_history (customer_id, changed_at, changed_by, field, old_value, new_value) VALUES ($1, $2, $3, 'tags', $4, $5)")
+                    .bind(id).bind(at).bind(&actor.name).bind(old).bind(new).execute(&mut *tx).await?;
+                sqlx::query(crate::audit::INSERT_AUDIT)
+                    .bind(at).bind(actor.id).bind(&actor.name).bind("update").bind(Some(*id))
+                    .bind(&detail).bind(None::<i64>).bind(&actor.ip)
+                    .execute(&mut *tx).await?;
+                changed += 1;
+            }
+            commit!(self, tx);
+        });
+        Ok(changed)
+    }
+
+    /// Lists customers (merged and archived ones left out) in keyset pages.
+    pub async fn list_customers(
+        &self,
+        filter: &CustomerFilter,
+        sort: CustomerSort,
+        page: &PageRequest,
+    ) -> Result<Page<Customer>, StoreError> {
+        self.list_visible_customers(filter, &crate::Visibility::All, sort, page)
+            .await
+    }
+
+    /// Lists the customers a user sees (see [`Store::visibility`]), merged ones left out, and
+    /// archived ones too unless the filter asks for them only.
+    pub async fn list_visible_customers(
+        &self,
+        filter: &CustomerFilter,
+        visible: &crate::Visibility,
+        sort: CustomerSort,
+        page: &PageRequest,
+    ) -> Result<Page<Customer>, StoreError> {
+        let mut w = self.customer_where(filter, visible, sort).await?;
         let limit = page.limit();
         let values = filter.uses_values() || sort.uses_values();
         let (order, key_clause) = match sort {
@@ -526,6 +774,14 @@ impl Store {
                 "v.value_at_risk DESC, v.customer_id DESC",
                 "v.value_at_risk <= ? AND (v.value_at_risk < ? OR v.customer_id < ?)",
             ),
+            CustomerSort::Clv => (
+                "v.clv ASC, v.customer_id ASC",
+                "v.clv >= ? AND (v.clv > ? OR v.customer_id > ?)",
+            ),
+            CustomerSort::ValueAtRisk => (
+                "v.value_at_risk ASC, v.customer_id ASC",
+                "v.value_at_risk >= ? AND (v.value_at_risk > ? OR v.customer_id > ?)",
+            ),
         };
         if let Some(after) = &page.after {
             match sort.decode_cursor(after)? {
@@ -544,8 +800,10 @@ impl Store {
             (
                 "customers JOIN customer_values v ON v.customer_id = customers.id",
                 match sort {
-                    CustomerSort::ClvDesc => ", v.clv",
-                    CustomerSort::ValueAtRiskDesc => ", v.value_at_risk",
+                    CustomerSort::ClvDesc | CustomerSort::Clv => ", v.clv",
+                    CustomerSort::ValueAtRiskDesc | CustomerSort::ValueAtRisk => {
+                        ", v.value_at_risk"
+                    }
                     _ => ", CAST(NULL AS DOUBLE PRECISION)",
                 },
             )
@@ -574,7 +832,10 @@ impl Store {
                 CustomerSort::Name | CustomerSort::NameDesc => {
                     encode_cursor(&(&last.data.name, last.id))
                 }
-                CustomerSort::ClvDesc | CustomerSort::ValueAtRiskDesc => {
+                CustomerSort::ClvDesc
+                | CustomerSort::ValueAtRiskDesc
+                | CustomerSort::Clv
+                | CustomerSort::ValueAtRisk => {
                     encode_cursor(&(last_key.unwrap_or(f64::NAN).to_bits(), last.id))
                 }
             }),
@@ -762,6 +1023,7 @@ pub(crate) fn push_search(w: &mut Where, q: &str, matched: Option<&str>) {
 
 fn conflict(current: &Customer) -> StoreError {
     StoreError::Conflict {
+        code: None,
         message: format!("customer {} was changed by someone else (now at version {}); reload it and apply your change again", current.id, current.version),
         current_version: Some(current.version),
     }

@@ -54,7 +54,7 @@ impl Store {
             };
             let sql = format!(
                 "SELECT a.id, b.id FROM customers a JOIN customers b ON a.{key} = b.{key} AND a.id < b.id \
-                 WHERE a.merged_into IS NULL AND b.merged_into IS NULL{only} ORDER BY a.id, b.id LIMIT $1"
+                 WHERE a.merged_into IS NULL AND b.merged_into IS NULL AND a.archived_at IS NULL AND b.archived_at IS NULL{only} ORDER BY a.id, b.id LIMIT $1"
             );
             let rows: Vec<(i64, i64)> = with_pool!(self, pool => {
                 let q = sqlx::query_as(&sql).bind(limit.clamp(1, 10_000));
@@ -101,6 +101,7 @@ impl Store {
         for c in [&k, &d] {
             if let Some(to) = c.merged_into {
                 return Err(StoreError::Conflict {
+                    code: None,
                     message: format!("customer {} was already merged into {to}", c.id),
                     current_version: Some(c.version),
                 });
@@ -121,7 +122,7 @@ impl Store {
             let n = sqlx::query("UPDATE customers SET merged_into = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4 AND merged_into IS NULL")
                 .bind(keep).bind(at).bind(drop).bind(d.version).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
-                return Err(StoreError::Conflict { message: format!("customer {drop} changed while merging; try again"), current_version: None });
+                return Err(StoreError::Conflict { code: None, message: format!("customer {drop} changed while merging; try again"), current_version: None });
             }
             // Invoices and holds follow their order's reference, renamed below when it collides.
             for table in ["invoices", "credit_holds"] {

@@ -1,7 +1,8 @@
 //! Follow-up planning by value tier: each customer with stored value figures is due for a visit
 //! or call a cadence after the last one (by its ABC class in `customer_values.abc_class`:
-//! settings `followup.days.A|B|C`, defaults 7, 30 and 91 days), and the "before the visit"
-//! brief of a customer.
+//! settings `followup.days.A|B|C`, defaults 7, 30 and 91 days; a prospect, without orders, by
+//! its grade from its attributes instead: `followup.prospect_days.A..E`, defaults 14, 30, 61,
+//! 91 and 182 days, ungraded 91), and the "before the visit" brief of a customer.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use patron_domain::service::Ticket;
@@ -19,6 +20,10 @@ pub struct PlannedContact {
     pub customer_name: String,
     pub owner_id: Option<i64>,
     pub abc_class: String,
+    /// The customer's grade (A..E).
+    pub grade: Option<String>,
+    /// A prospect (no orders yet): the cadence goes by its grade, not by its ABC class.
+    pub prospect: bool,
     pub cadence_days: i64,
     /// The last visit, call or meeting.
     pub last_contact: Option<DateTime<Utc>>,
@@ -59,6 +64,21 @@ impl Store {
         Ok(out)
     }
 
+    /// Days between contacts with a prospect (no orders yet) per grade A..E.
+    pub async fn followup_prospect_cadence(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for (grade, default) in [("A", 14), ("B", 30), ("C", 61), ("D", 91), ("E", 182)] {
+            let d = self
+                .setting(&format!("followup.prospect_days.{grade}"))
+                .await?
+                .and_then(|v| v.parse().ok())
+                .filter(|d: &i64| *d > 0)
+                .unwrap_or(default);
+            out.push((grade.to_string(), d));
+        }
+        Ok(out)
+    }
+
     /// The follow-up plan on `as_of` (of one rep, or everyone's): every live customer with
     /// value figures and the day its next visit or call is due, most overdue first.
     pub async fn followup_plan(
@@ -68,15 +88,24 @@ impl Store {
         visible: &crate::Visibility,
     ) -> Result<Vec<PlannedContact>, StoreError> {
         let cadence = self.followup_cadence().await?;
-        type Row = (i64, String, Option<i64>, String, Option<DateTime<Utc>>);
+        let by_grade = self.followup_prospect_cadence().await?;
+        type Row = (
+            i64,
+            String,
+            Option<i64>,
+            String,
+            Option<String>,
+            i64,
+            Option<DateTime<Utc>>,
+        );
         let mut w = crate::customers::Where::default();
-        w.push("c.merged_into IS NULL", []);
+        w.push("c.merged_into IS NULL AND c.archived_at IS NULL", []);
         if let Some(o) = owner_id {
             w.push("c.owner_id = ?", [crate::customers::Bind::I64(o)]);
         }
         visible.push(&mut w, "c.owner_id");
         let sql = format!(
-            "SELECT c.id, c.name, c.owner_id, v.abc_class, \
+            "SELECT c.id, c.name, c.owner_id, v.abc_class, v.grade, v.orders, \
                     (SELECT MAX(i.occurred_at) FROM interactions i WHERE i.customer_id = c.id AND i.kind IN ('visit', 'call', 'meeting')) \
              FROM customers c JOIN customer_values v ON v.customer_id = c.id{} ORDER BY c.id",
             w.sql()
@@ -84,17 +113,27 @@ impl Store {
         let rows: Vec<Row> = with_pool!(self, pool => crate::customers::bind_all!(sqlx::query_as(&sql), &w.binds).fetch_all(pool).await?);
         let mut out: Vec<PlannedContact> = rows
             .into_iter()
-            .map(|(id, name, owner, class, last)| {
-                let days = cadence
-                    .iter()
-                    .find(|(c, _)| *c == class)
-                    .map_or(91, |(_, d)| *d);
+            .map(|(id, name, owner, class, grade, orders, last)| {
+                let prospect = orders == 0;
+                let days = if prospect {
+                    by_grade
+                        .iter()
+                        .find(|(g, _)| Some(g) == grade.as_ref())
+                        .map_or(91, |(_, d)| *d)
+                } else {
+                    cadence
+                        .iter()
+                        .find(|(c, _)| *c == class)
+                        .map_or(91, |(_, d)| *d)
+                };
                 let due_on = last.map_or(as_of, |l| l.date_naive() + Days::new(days as u64));
                 PlannedContact {
                     customer_id: id,
                     customer_name: name,
                     owner_id: owner,
                     abc_class: class,
+                    grade,
+                    prospect,
                     cadence_days: days,
                     last_contact: last,
                     due_on,

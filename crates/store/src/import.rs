@@ -163,6 +163,31 @@ impl Store {
             .collect())
     }
 
+    /// The numbers of the given customers (those that have one), one statement per 500 ids:
+    /// for reports that name a few customers.
+    pub async fn customer_numbers_of(
+        &self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, String>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, number FROM customers WHERE number IS NOT NULL AND id IN ({})",
+                marks.join(", ")
+            );
+            let rows: Vec<(i64, String)> = with_pool!(self, pool => {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// Inserts the customers whose number is not stored yet, in one transaction; returns how many
     /// were inserted (the others already existed and are left as they are).
     pub async fn import_customers(

@@ -62,7 +62,7 @@ impl Store {
             let row = sqlx::query_as(&sql)
                 .bind(customer_id).bind(i.kind.as_str()).bind(i.occurred_at.unwrap_or_else(now)).bind(&i.by).bind(i.contact_id).bind(&i.text).bind(&i.external_id)
                 .fetch_one(&mut *tx).await
-                .map_err(|e| unique_to_conflict(e, || format!("an interaction with external_id '{}' already exists for customer {customer_id}", i.external_id.clone().unwrap_or_default())))?;
+                .map_err(|e| unique_to_conflict(e, || format!("an interaction with external_id '{}' already exists for customer {customer_id}", patron_domain::excerpt(i.external_id.as_deref().unwrap_or_default()))))?;
             let row: Row = row;
             commit!(self, tx, Some(row.1));
             row

@@ -253,6 +253,7 @@ fn check_status_name(status: &str) -> Result<(), StoreError> {
 
 fn illegal(message: String) -> StoreError {
     StoreError::Conflict {
+        code: None,
         message,
         current_version: None,
     }
@@ -411,7 +412,8 @@ impl Store {
         Ok(f)
     }
 
-    /// Existing customers (merged ones left out) with the lead's normalised phone or e-mail.
+    /// Existing customers (merged and archived ones left out) with the lead's normalised phone
+    /// or e-mail.
     pub async fn lead_likely_customers(
         &self,
         lead: &Lead,
@@ -422,7 +424,7 @@ impl Store {
             ("email_key", lead.email.as_deref().and_then(email_key)),
         ] {
             let Some(key) = key else { continue };
-            let sql = format!("SELECT id, number, name, owner_id FROM customers WHERE {col} = $1 AND merged_into IS NULL ORDER BY id LIMIT 20");
+            let sql = format!("SELECT id, number, name, owner_id FROM customers WHERE {col} = $1 AND merged_into IS NULL AND archived_at IS NULL ORDER BY id LIMIT 20");
             let rows: Vec<(i64, String, String, Option<i64>)> =
                 with_pool!(self, pool => sqlx::query_as(&sql).bind(&key).fetch_all(pool).await?);
             for (id, number, name, owner_id) in rows {
@@ -663,7 +665,7 @@ impl Store {
                         .bind(get("phone").as_deref().and_then(phone_key)).bind(get("email").as_deref().and_then(email_key))
                         .bind(at).bind(t.id).bind(t.version).execute(&mut *tx).await?.rows_affected();
                     if n == 0 {
-                        return Err(StoreError::Conflict { message: format!("customer {} was changed by someone else meanwhile; try again", t.id), current_version: None });
+                        return Err(StoreError::Conflict { code: None, message: format!("customer {} was changed by someone else meanwhile; try again", t.id), current_version: None });
                     }
                     fills.push(("lead", Some(format!("converted from lead {id}"))));
                     for (field, new) in &fills {

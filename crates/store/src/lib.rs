@@ -14,8 +14,10 @@ mod followup;
 mod import;
 mod interactions;
 mod leads;
+mod maintenance;
 mod opportunities;
 mod orders;
+mod outbox;
 mod page;
 mod pool;
 mod receivables;
@@ -26,6 +28,7 @@ mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod values;
+mod views;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -43,18 +46,22 @@ pub use auth::{
 pub use campaigns::{CampaignInput, CampaignReport};
 pub use customers::{CustomerCursor, CustomerFilter, CustomerSort};
 pub use duplicates::{DuplicatePair, MergeOutcome};
-pub use error::StoreError;
+pub use error::{ErrorCode, StoreError};
 pub use followup::{PlannedContact, VisitBrief};
 pub use import::{ImportCustomer, ImportInteraction, ImportOrderLine, OrderFact};
 pub use leads::{
     ConvertLead, ImportLead, Lead, LeadConversion, LeadFilter, LeadFunnel, LeadInput,
     LeadStatusChange, LikelyCustomer, LEAD_STATUSES,
 };
+#[cfg(feature = "testing")]
+pub use maintenance::create_at_schema_version;
+pub use maintenance::{backend_of, inspect, known_schema_version, DatabaseState, Finding};
 pub use opportunities::{
     pipeline, ForecastMonth, Opportunity, OpportunityInput, Pipeline, PipelineStage, StageChange,
     STAGES,
 };
 pub use orders::OrderFilter;
+pub use outbox::{NewMail, OutboxCounts, OutboxMail, MAIL_KINDS, MAIL_STATES, RETRY_AFTER};
 pub use page::{Page, PageRequest};
 pub use pool::{PoolCustomer, PoolRules, Reclaimed};
 pub use receivables::{
@@ -65,6 +72,7 @@ pub use score_models::{StoredScoreModel, ValueClasses};
 pub use service::Satisfaction;
 pub use tasks::{RuleTask, TaskChange, TaskFilter};
 pub use values::{CustomerValueRow, NewSnapshot, ScoreProfile, StoredChurnReason, ValueSnapshot};
+pub use views::{SavedView, VIEW_NAME_CHARS, VIEW_QUERY_BYTES};
 
 /// Runs `$body` with `$pool` bound to the backend's pool. Both arms share the same code: the SQL
 /// is portable and sqlx's row decoding is generic over the database.
@@ -101,6 +109,7 @@ macro_rules! live_customer {
             None => return Err($crate::StoreError::not_found("customer", id)),
             Some(Some(to)) => {
                 return Err($crate::StoreError::Conflict {
+                    code: None,
                     message: format!("customer {id} was merged into customer {to}; use that one"),
                     current_version: None,
                 })
@@ -169,7 +178,9 @@ pub struct Store {
 
 impl Store {
     /// Opens `url`: `postgres://...` / `postgresql://...` for PostgreSQL, otherwise a SQLite file
-    /// path or `sqlite:` URL (the file is created when missing). Runs pending migrations.
+    /// path or `sqlite:` URL (the file is created when missing). Runs pending migrations, all in
+    /// one transaction, after an automatic backup of an existing SQLite file; refuses a database
+    /// whose schema is newer than this binary's (see `maintenance.rs`).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         use sqlx::ConnectOptions;
         // sqlx warns of every statement over a second. A bulk import's batch statements take
@@ -190,7 +201,7 @@ impl Store {
                 .map_err(|e| {
                     StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
                 })?;
-            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            maintenance::migrate_postgres(&pool).await?;
             Store {
                 backend: Backend::Postgres(pool),
                 pending_audit: None,
@@ -222,7 +233,7 @@ impl Store {
                 .map_err(|e| {
                     StoreError::Unavailable(format!("cannot open SQLite database '{path}': {e}"))
                 })?;
-            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            maintenance::migrate_sqlite(&pool, path).await?;
             Store {
                 backend: Backend::Sqlite(pool),
                 pending_audit: None,
@@ -248,6 +259,26 @@ impl Store {
         with_pool!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
         Ok(())
     }
+
+    /// The connection pool's use now (for metrics): connections open, idle, and the most it opens.
+    pub fn pool_status(&self) -> PoolStatus {
+        with_pool!(self, pool => PoolStatus {
+            open: pool.size(),
+            idle: pool.num_idle() as u32,
+            max: pool.options().get_max_connections(),
+        })
+    }
+}
+
+/// The connection pool's use at one moment ([`Store::pool_status`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open (idle or in use).
+    pub open: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
 }
 
 /// Starts a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`): a

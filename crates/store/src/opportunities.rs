@@ -194,7 +194,7 @@ impl Store {
         visible: &Visibility,
     ) -> Result<Vec<(Option<i64>, Opportunity)>, StoreError> {
         let mut w = Where::default();
-        w.push("c.merged_into IS NULL", []);
+        w.push("c.merged_into IS NULL AND c.archived_at IS NULL", []);
         visible.push(&mut w, "c.owner_id");
         let sql = format!(
             "SELECT c.owner_id, {} FROM opportunities o JOIN customers c ON c.id = o.customer_id{} ORDER BY o.expected_close, o.id",

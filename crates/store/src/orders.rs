@@ -25,7 +25,13 @@ pub(crate) fn order_of(
     order_ref: &str,
 ) -> Result<Order, StoreError> {
     group(rows).pop().ok_or_else(|| {
-        StoreError::not_found("order", format!("'{order_ref}' of customer {customer_id}"))
+        StoreError::not_found(
+            "order",
+            format!(
+                "'{order_ref}' of customer {customer_id}",
+                order_ref = patron_domain::excerpt(order_ref)
+            ),
+        )
     })
 }
 
@@ -132,7 +138,10 @@ impl Store {
         if n == 0 {
             return Err(StoreError::not_found(
                 "order",
-                format!("'{order_ref}' of customer {customer_id}"),
+                format!(
+                    "'{order_ref}' of customer {customer_id}",
+                    order_ref = patron_domain::excerpt(order_ref)
+                ),
             ));
         }
         Ok(())

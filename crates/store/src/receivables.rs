@@ -201,11 +201,63 @@ macro_rules! lock_customer {
             None => return Err(StoreError::not_found("customer", $customer_id)),
             Some((_, Some(to))) => {
                 return Err(StoreError::Conflict {
+                    code: None,
                     message: format!("customer {} was merged into customer {to}; use that one", $customer_id),
                     current_version: None,
                 })
             }
             Some((limit, None)) => limit.map(Money),
+        }
+    }};
+}
+
+/// A refused order (or change of an order) over the credit limit: the customer quoted by name
+/// and number, the amounts as figures, and the code `credit_refused` with the amounts in cents
+/// (`order`, `open`, `limit`, `headroom`, `over`) for other languages. `change` is
+/// `Some((order_ref, from, to))` for a change of an existing order.
+macro_rules! credit_refused {
+    ($tx:expr, $customer_id:expr, $excess:expr, $change:expr) => {{
+        let excess: &patron_domain::receivable::CreditExcess = $excess;
+        let who: Option<(String, String)> =
+            sqlx::query_as("SELECT name, number FROM customers WHERE id = $1")
+                .bind($customer_id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        let (name, number) = who.unwrap_or_else(|| (String::new(), $customer_id.to_string()));
+        let name = patron_domain::text::bounded(&name);
+        let label = if name.is_empty() { format!("no. {number}") } else { format!("{name} (no. {number})") };
+        let over = Money(excess.open.cents() + excess.order_amount.cents() - excess.limit.cents());
+        let change: Option<(String, Money, Money)> = $change;
+        let message = match &change {
+            None => format!(
+                "order of {} refused: customer {label} has {} open receivables and a credit limit of {}, \
+                 so only {} of headroom; the order would exceed the limit by {over}",
+                excess.order_amount, excess.open, excess.limit, excess.headroom()
+            ),
+            Some((order_ref, from, to)) => format!(
+                "change of order '{}' from {from} to {to} refused: customer {label} has {} open receivables and a credit limit of {}, \
+                 so only {} of headroom; the change would exceed the limit by {over}",
+                patron_domain::excerpt(order_ref), excess.open, excess.limit, excess.headroom()
+            ),
+        };
+        let mut params = vec![
+            ("name", name.to_string()),
+            ("number", number),
+            ("order", excess.order_amount.cents().to_string()),
+            ("open", excess.open.cents().to_string()),
+            ("limit", excess.limit.cents().to_string()),
+            ("headroom", excess.headroom().cents().to_string()),
+            ("over", over.cents().to_string()),
+        ];
+        if let Some((order_ref, from, to)) = &change {
+            params.push(("order_ref", patron_domain::excerpt(order_ref).to_string()));
+            params.push(("from", from.cents().to_string()));
+            params.push(("to", to.cents().to_string()));
+        }
+        StoreError::Conflict {
+            code: Some(crate::ErrorCode::new("credit_refused", params)),
+            message,
+            current_version: None,
         }
     }};
 }
@@ -224,7 +276,7 @@ macro_rules! insert_order_lines {
                 .bind(customer_id).bind(order_ref).bind(i as i32 + 1).bind($o.ordered_on).bind(&l.category)
                 .bind(l.quantity).bind(l.amount.cents()).bind(l.cost.cents())
                 .execute(&mut *$tx).await
-                .map_err(|e| unique_to_conflict(e, || format!("customer {customer_id} already has an order '{order_ref}'")))?;
+                .map_err(|e| unique_to_conflict(e, || format!("customer {customer_id} already has an order '{order_ref}'", order_ref = patron_domain::excerpt(order_ref))))?;
         }
     }};
 }
@@ -315,7 +367,7 @@ impl Store {
                 }
                 Err(excess) => match terms.on_excess {
                     OnExcess::Refuse => {
-                        return Err(StoreError::Conflict { message: excess.message(), current_version: None });
+                        return Err(credit_refused!(tx, customer_id, &excess, None));
                     }
                     OnExcess::Hold => {
                         let json = serde_json::to_string(&o).map_err(|e| StoreError::Config(e.to_string()))?;
@@ -381,6 +433,7 @@ impl Store {
         let hold = self.credit_hold(id).await?;
         if hold.status != "pending" {
             return Err(StoreError::Conflict {
+                code: None,
                 message: format!("credit hold {id} is already {}", hold.status),
                 current_version: None,
             });
@@ -395,7 +448,7 @@ impl Store {
             let n = sqlx::query("UPDATE credit_holds SET status = 'approved', decided_at = $1, decided_by = $2, note = $3, order_ref = $4 WHERE customer_id = $5 AND id = $6 AND status = 'pending'")
                 .bind(at).bind(by).bind(note).bind(&order_ref).bind(customer_id).bind(id).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
-                return Err(StoreError::Conflict { message: format!("credit hold {id} was decided meanwhile"), current_version: None });
+                return Err(StoreError::Conflict { code: None, message: format!("credit hold {id} was decided meanwhile"), current_version: None });
             }
             insert_order_with_invoice!(tx, customer_id, &order_ref, o, due_on, at);
             crate::customers::advance_status_on_order!(tx, customer_id, &hold.requested_by);
@@ -434,7 +487,7 @@ impl Store {
             let (old_amount, lines): (i64, i64) = sqlx::query_as("SELECT CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT), COUNT(*) FROM order_lines WHERE customer_id = $1 AND order_ref = $2")
                 .bind(customer_id).bind(order_ref).fetch_one(&mut *tx).await?;
             if lines == 0 {
-                return Err(StoreError::not_found("order", format!("'{order_ref}' of customer {customer_id}")));
+                return Err(StoreError::not_found("order", format!("'{order_ref}' of customer {customer_id}", order_ref = patron_domain::excerpt(order_ref))));
             }
             let invoice: Option<(i64, i64, i64)> = sqlx::query_as("SELECT id, amount_cents, paid_cents FROM invoices WHERE customer_id = $1 AND number = $2 AND order_ref = $3")
                 .bind(customer_id).bind(&number).bind(order_ref).fetch_optional(&mut *tx).await?;
@@ -448,7 +501,8 @@ impl Store {
                     .bind(customer_id).bind(inv).fetch_one(&mut *tx).await?;
                 if plan > 0 && new_amount != amount {
                     return Err(StoreError::Conflict {
-                        message: format!("invoice {number} of order '{order_ref}' has an instalment plan: its amount cannot follow the order; record a new order instead"),
+                        code: None,
+                        message: format!("invoice {number} of order '{order_ref}' has an instalment plan: its amount cannot follow the order; record a new order instead", order_ref = patron_domain::excerpt(order_ref)),
                         current_version: None,
                     });
                 }
@@ -457,14 +511,7 @@ impl Store {
             if increase > 0 {
                 let open: i64 = sqlx::query_scalar(OPEN_SUM).bind(customer_id).fetch_one(&mut *tx).await?;
                 if let Err(excess) = check_credit(customer_id, limit, Money(open), Money(increase)) {
-                    return Err(StoreError::Conflict {
-                        message: format!(
-                            "change of order '{order_ref}' from {} to {} refused: customer {customer_id} has {} open receivables and a credit limit of {}, \
-                             so only {} of headroom; the change would exceed the limit by {}",
-                            Money(billed), Money(new_amount), excess.open, excess.limit, excess.headroom(),
-                            Money(open + increase - excess.limit.cents())),
-                        current_version: None,
-                    });
+                    return Err(credit_refused!(tx, customer_id, &excess, Some((order_ref.to_string(), Money(billed), Money(new_amount)))));
                 }
             }
             sqlx::query("DELETE FROM order_lines WHERE customer_id = $1 AND order_ref = $2")
@@ -479,7 +526,7 @@ impl Store {
                     sqlx::query("INSERT INTO invoices (customer_id, number, order_ref, issued_on, due_on, amount_cents, paid_cents, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)")
                         .bind(customer_id).bind(&number).bind(order_ref).bind(o.ordered_on).bind(due_on).bind(increase).bind(at)
                         .execute(&mut *tx).await
-                        .map_err(|e| unique_to_conflict(e, || format!("customer {customer_id} already has an invoice '{number}'")))?;
+                        .map_err(|e| unique_to_conflict(e, || format!("customer {customer_id} already has an invoice '{number}'", number = patron_domain::excerpt(&number))))?;
                 }
                 None => {}
             }
@@ -500,6 +547,7 @@ impl Store {
         let hold = self.credit_hold(id).await?;
         if n == 0 {
             return Err(StoreError::Conflict {
+                code: None,
                 message: format!("credit hold {id} is already {}", hold.status),
                 current_version: None,
             });
@@ -571,7 +619,10 @@ impl Store {
             self.order(customer_id, r).await.map_err(|_| {
                 StoreError::invalid(
                     "order_ref",
-                    format!("customer {customer_id} has no order '{r}'"),
+                    format!(
+                        "customer {customer_id} has no order '{r}'",
+                        r = patron_domain::excerpt(r)
+                    ),
                 )
             })?;
         }
@@ -585,7 +636,7 @@ impl Store {
             let id: i64 = sqlx::query_scalar("INSERT INTO invoices (customer_id, number, order_ref, issued_on, due_on, amount_cents, paid_cents, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7) RETURNING id")
                 .bind(customer_id).bind(&number).bind(&i.order_ref).bind(i.issued_on).bind(i.due_on).bind(i.amount.cents()).bind(now())
                 .fetch_one(&mut *tx).await
-                .map_err(|e| unique_to_conflict(e, || format!("customer {customer_id} already has an invoice '{number}'")))?;
+                .map_err(|e| unique_to_conflict(e, || format!("customer {customer_id} already has an invoice '{number}'", number = patron_domain::excerpt(&number))))?;
             for (k, p) in i.instalments.iter().enumerate() {
                 sqlx::query("INSERT INTO instalments (customer_id, invoice_id, seq, due_on, amount_cents) VALUES ($1, $2, $3, $4, $5)")
                     .bind(customer_id).bind(id).bind(k as i32 + 1).bind(p.due_on).bind(p.amount.cents())
@@ -656,7 +707,13 @@ impl Store {
         let id: Option<i64> = with_pool!(self, pool => sqlx::query_scalar("SELECT id FROM invoices WHERE customer_id = $1 AND number = $2")
             .bind(customer_id).bind(number).fetch_optional(pool).await?);
         let id = id.ok_or_else(|| {
-            StoreError::not_found("invoice", format!("'{number}' of customer {customer_id}"))
+            StoreError::not_found(
+                "invoice",
+                format!(
+                    "'{number}' of customer {customer_id}",
+                    number = patron_domain::excerpt(number)
+                ),
+            )
         })?;
         self.invoice(customer_id, id).await
     }

@@ -309,6 +309,7 @@ impl Store {
             match ticket_status!(self, tx, customer_id, id).as_str() {
                 "open" => {}
                 other => return Err(StoreError::Conflict {
+                    code: None,
                     message: format!("ticket {id} is already {other}"),
                     current_version: None,
                 }),
@@ -341,6 +342,7 @@ impl Store {
                 .bind(due).bind(customer_id).bind(id).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
                 return Err(StoreError::Conflict {
+                    code: None,
                     message: format!("ticket {id} is not resolved"),
                     current_version: None,
                 });
@@ -367,12 +369,14 @@ impl Store {
         let t = self.ticket(customer_id, id, now).await?;
         if t.status != "open" {
             return Err(StoreError::Conflict {
+                code: None,
                 message: format!("ticket {id} is {}: reopen it first", t.status),
                 current_version: None,
             });
         }
         if t.escalation_level >= 3 {
             return Err(StoreError::Conflict {
+                code: None,
                 message: format!("ticket {id} is already at the highest escalation level (3)"),
                 current_version: None,
             });
@@ -388,7 +392,7 @@ impl Store {
             let n = sqlx::query("UPDATE tickets SET escalation_level = $1, escalated_at = $2 WHERE customer_id = $3 AND id = $4 AND status = 'open' AND escalation_level = $5")
                 .bind(level).bind(now).bind(customer_id).bind(id).bind(t.escalation_level).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
-                return Err(StoreError::Conflict { message: format!("ticket {id} changed meanwhile; reload it"), current_version: None });
+                return Err(StoreError::Conflict { code: None, message: format!("ticket {id} changed meanwhile; reload it"), current_version: None });
             }
             ticket_event!(tx, customer_id, id, now, "escalated", Some(by), Some(&note));
             let ticket = load_ticket!(tx, customer_id, id, now);
@@ -470,6 +474,7 @@ impl Store {
             let current = Customer::from(row.ok_or_else(|| StoreError::not_found("customer", customer_id))?);
             if let Some(to) = current.merged_into {
                 return Err(StoreError::Conflict {
+                    code: None,
                     message: format!("customer {customer_id} was merged into customer {to}; use that one"),
                     current_version: None,
                 });

@@ -109,12 +109,7 @@ impl Store {
             if let Some(c) = t.customer_id {
                 crate::live_customer!(self, tx, c);
             }
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
-                .bind(assignee_id).fetch_optional(&mut *tx).await?;
-            if exists.is_none() {
-                return Err(StoreError::Invalid(vec![patron_domain::FieldError::new(
-                    "assignee_id", format!("there is no user {assignee_id}"))]));
-            }
+            crate::pool::check_receiver!(&mut *tx, assignee_id, "assignee_id");
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO tasks (customer_id, assignee_id, kind, due_at, note, status, created_at, created_by, source) \
                  VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8) RETURNING id")
@@ -128,7 +123,7 @@ impl Store {
     }
 
     /// Adds the tasks the rules want, each once per key, in one transaction; answers how many
-    /// were new.
+    /// were new. A task for a disabled user (a leaver) is left out.
     pub async fn add_rule_tasks(&self, tasks: &[RuleTask]) -> Result<u64, StoreError> {
         if tasks.is_empty() {
             return Ok(0);
@@ -140,7 +135,8 @@ impl Store {
             for t in tasks {
                 added += sqlx::query(
                     "INSERT INTO tasks (customer_id, assignee_id, kind, due_at, note, status, created_at, created_by, source, rule_key) \
-                     VALUES ($1, $2, $3, $4, $5, 'open', $6, 'rules', $7, $8) ON CONFLICT (rule_key) DO NOTHING")
+                     SELECT $1, $2, $3, $4, $5, 'open', $6, 'rules', $7, $8 \
+                     WHERE EXISTS (SELECT 1 FROM users WHERE id = $2 AND NOT disabled) ON CONFLICT (rule_key) DO NOTHING")
                     .bind(t.customer_id).bind(t.assignee_id).bind(t.kind.as_str()).bind(t.due_at)
                     .bind(&t.note).bind(at).bind(t.source).bind(&t.rule_key)
                     .execute(&mut *tx).await?.rows_affected();
@@ -208,12 +204,7 @@ impl Store {
                 TaskChange::Reopen => sqlx::query("UPDATE tasks SET status = 'open', done_at = NULL WHERE id = $1").bind(id),
                 TaskChange::Snooze(until) => sqlx::query("UPDATE tasks SET due_at = $2, status = 'open', done_at = NULL WHERE id = $1").bind(id).bind(*until),
                 TaskChange::Reassign(to) => {
-                    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
-                        .bind(*to).fetch_optional(&mut *tx).await?;
-                    if exists.is_none() {
-                        return Err(StoreError::Invalid(vec![patron_domain::FieldError::new(
-                            "assignee_id", format!("there is no user {to}"))]));
-                    }
+                    crate::pool::check_receiver!(&mut *tx, *to, "assignee_id");
                     sqlx::query("UPDATE tasks SET assignee_id = $2 WHERE id = $1").bind(id).bind(*to)
                 }
             };
@@ -317,7 +308,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<(i64, String)>, StoreError> {
         let sql = format!(
-            "SELECT id, name FROM customers WHERE referred_by = $1 AND merged_into IS NULL ORDER BY id DESC LIMIT {}",
+            "SELECT id, name FROM customers WHERE referred_by = $1 AND merged_into IS NULL AND archived_at IS NULL ORDER BY id DESC LIMIT {}",
             limit.clamp(1, 500)
         );
         Ok(with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_all(pool).await?))

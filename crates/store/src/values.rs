@@ -496,6 +496,213 @@ impl Store {
         Ok(out)
     }
 
+    /// Writes one customer's figures (inserted, or replacing its row): a customer's figures
+    /// recomputed between two refreshes. The snapshot is not touched.
+    pub async fn upsert_customer_value(&self, r: &CustomerValueRow) -> Result<(), StoreError> {
+        let anon = self.kind() == BackendKind::Sqlite;
+        let updates: Vec<String> = VALUE_COLUMNS
+            .split(',')
+            .map(str::trim)
+            .filter(|c| *c != "customer_id")
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        let sql = format!(
+            "INSERT INTO customer_values ({VALUE_COLUMNS}) VALUES {} \
+             ON CONFLICT (customer_id) DO UPDATE SET {}",
+            values_sql(VALUE_COUNT, 1, anon),
+            updates.join(", ")
+        );
+        with_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(r.customer_id)
+                .bind(r.computed_at)
+                .bind(&r.unit)
+                .bind(r.calibration_end)
+                .bind(finite(r.frequency))
+                .bind(finite(r.recency))
+                .bind(finite(r.t))
+                .bind(finite(r.monetary_value))
+                .bind(r.orders)
+                .bind(r.revenue_cents)
+                .bind(r.cost_cents)
+                .bind(r.margin_cents)
+                .bind(r.rfm_r)
+                .bind(r.rfm_f)
+                .bind(r.rfm_m)
+                .bind(&r.rfm_segment)
+                .bind(&r.abc_class)
+                .bind(finite(r.p_alive))
+                .bind(finite(r.expected_purchases))
+                .bind(finite(r.expected_spend))
+                .bind(finite(r.clv))
+                .bind(&r.loyalty_stage)
+                .bind(&r.lifecycle_phase)
+                .bind(r.churn_kinds())
+                .bind(Json(&r.churn_reasons))
+                .bind(r.churn_risk)
+                .bind(finite(Some(r.value_at_risk)).unwrap_or(0.0))
+                .bind(finite(r.score))
+                .bind(&r.grade)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Which database this handle talks to (the SQLite file; the PostgreSQL host, port and
+    /// database): tells the stores of one process apart.
+    pub fn database_identity(&self) -> String {
+        match &self.backend {
+            crate::Backend::Sqlite(p) => {
+                format!("sqlite:{}", p.connect_options().get_filename().display())
+            }
+            crate::Backend::Postgres(p) => {
+                let o = p.connect_options();
+                format!(
+                    "postgres://{}:{}/{}",
+                    o.get_host(),
+                    o.get_port(),
+                    o.get_database().unwrap_or_default()
+                )
+            }
+        }
+    }
+
+    /// Removes one customer's figures (a customer merged into another); `true` when it had some.
+    pub async fn delete_customer_value(&self, id: i64) -> Result<bool, StoreError> {
+        let n = with_pool!(self, pool => sqlx::query("DELETE FROM customer_values WHERE customer_id = $1")
+            .bind(id).execute(pool).await?.rows_affected());
+        Ok(n > 0)
+    }
+
+    /// One customer's order lines dated up to `up_to`, in the order of
+    /// [`Store::for_each_order_day`] (order reference, line): (day number since 1970-01-01,
+    /// amount in cents, cost in cents) each.
+    pub async fn customer_order_days(
+        &self,
+        customer_id: i64,
+        up_to: NaiveDate,
+    ) -> Result<Vec<(i32, i64, i64)>, StoreError> {
+        let day = match self.kind() {
+            BackendKind::Sqlite => "CAST(julianday(ordered_on) - 2440587.5 AS INTEGER)",
+            BackendKind::Postgres => "(ordered_on - DATE '1970-01-01')",
+        };
+        let sql = format!(
+            "SELECT {day}, amount_cents, cost_cents FROM order_lines \
+             WHERE customer_id = $1 AND ordered_on <= $2 ORDER BY order_ref, line_no"
+        );
+        let rows: Vec<(i32, i64, i64)> = with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(customer_id).bind(up_to).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    /// The newest snapshot's id, options and one top-level field of its report (`None` when the
+    /// report has no such field), without reading the whole report: what one customer's
+    /// recompute needs of it.
+    pub async fn latest_snapshot_field(
+        &self,
+        field: &str,
+    ) -> Result<Option<(i64, serde_json::Value, Option<serde_json::Value>)>, StoreError> {
+        if !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(StoreError::invalid("field", "is not a report field name"));
+        }
+        let part = match self.kind() {
+            BackendKind::Sqlite => format!("json_extract(report, '$.{field}')"),
+            BackendKind::Postgres => format!("(report->'{field}')::text"),
+        };
+        let sql = format!(
+            "SELECT id, options, CAST({part} AS TEXT) FROM value_snapshots ORDER BY id DESC LIMIT 1"
+        );
+        let row: Option<(i64, Json<serde_json::Value>, Option<String>)> =
+            with_pool!(self, pool => sqlx::query_as(&sql).fetch_optional(pool).await?);
+        let Some((id, options, part)) = row else {
+            return Ok(None);
+        };
+        let part = match part {
+            Some(text) => Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?,
+            ),
+            None => None,
+        };
+        Ok(Some((id, options.0, part)))
+    }
+
+    /// Every stored customer-value row, in customer id order (what regrading with another score
+    /// model reads).
+    pub async fn all_customer_values(&self) -> Result<Vec<CustomerValueRow>, StoreError> {
+        let sql = format!("SELECT {VALUE_COLUMNS} FROM customer_values ORDER BY customer_id");
+        let rows: Vec<ValueRow> =
+            with_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(CustomerValueRow::from).collect())
+    }
+
+    /// Replaces the stored scores and grades (`(customer id, score, grade)`) and the newest
+    /// snapshot's report field `grades` by `report_grades`, in one transaction: a new score
+    /// model applied to the stored figures, without a new analysis. Rows of customers not in
+    /// `grades` keep theirs.
+    pub async fn set_grades(
+        &self,
+        grades: &[(i64, Option<f64>, Option<String>)],
+        report_grades: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        // One statement per chunk for both backends: a VALUES list's columns are `column1..3`
+        // in SQLite and PostgreSQL alike.
+        const CHUNK: usize = 300;
+        let sql = |n: usize| {
+            let rows: Vec<String> = (0..n)
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect();
+            format!(
+                "UPDATE customer_values SET score = v.column2, grade = v.column3 \
+                 FROM (VALUES {}) AS v WHERE customer_values.customer_id = v.column1",
+                rows.join(", ")
+            )
+        };
+        let latest = self.latest_snapshot().await?;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for chunk in grades.chunks(CHUNK) {
+                let text = sql(chunk.len());
+                let mut q = sqlx::query(&text);
+                for (id, score, grade) in chunk {
+                    q = q.bind(*id).bind(finite(*score)).bind(grade.clone());
+                }
+                q.execute(&mut *tx).await?;
+            }
+            if let Some(snap) = &latest {
+                let mut report = snap.report.clone();
+                if let Some(obj) = report.as_object_mut() {
+                    obj.insert("grades".into(), report_grades.clone());
+                    sqlx::query("UPDATE value_snapshots SET report = $1 WHERE id = $2")
+                        .bind(Json(&report))
+                        .bind(snap.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            commit!(self, tx);
+        });
+        Ok(())
+    }
+
+    /// Live customers naming `id` as their referrer.
+    pub async fn referrals_of(&self, id: i64) -> Result<i64, StoreError> {
+        let n: i64 = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM customers WHERE referred_by = $1 AND merged_into IS NULL")
+            .bind(id).fetch_one(pool).await?);
+        Ok(n)
+    }
+
+    /// The score profile of one live customer (`None`: no such live customer).
+    pub async fn score_profile(&self, id: i64) -> Result<Option<ScoreProfile>, StoreError> {
+        let row: Option<ScoreProfileRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, industry, registered_capital_cents, employees, credit_rating, loyalty, custom_fields \
+             FROM customers WHERE id = $1 AND merged_into IS NULL")
+            .bind(id).fetch_optional(pool).await?);
+        Ok(row.map(profile_of))
+    }
+
     /// The most recent refresh's population figures, if any refresh ran.
     pub async fn latest_snapshot(&self) -> Result<Option<ValueSnapshot>, StoreError> {
         let row: Option<SnapshotRow> = with_pool!(self, pool => sqlx::query_as(
@@ -542,20 +749,21 @@ impl Store {
             "SELECT id, industry, registered_capital_cents, employees, credit_rating, loyalty, custom_fields \
              FROM customers WHERE merged_into IS NULL ORDER BY id")
             .fetch_all(pool).await?);
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, industry, capital, employees, credit_rating, loyalty, custom)| ScoreProfile {
-                    id,
-                    industry,
-                    registered_capital_cents: capital,
-                    employees,
-                    credit_rating,
-                    loyalty,
-                    custom_fields: custom.0,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(profile_of).collect())
+    }
+}
+
+fn profile_of(
+    (id, industry, capital, employees, credit_rating, loyalty, custom): ScoreProfileRow,
+) -> ScoreProfile {
+    ScoreProfile {
+        id,
+        industry,
+        registered_capital_cents: capital,
+        employees,
+        credit_rating,
+        loyalty,
+        custom_fields: custom.0,
     }
 }
 

@@ -7,12 +7,15 @@
 //! - [`send`]: any hand-made request;
 //! - [`get`], [`get_lang`]: a page, optionally in a language (the `lang` cookie);
 //! - [`post_form`]: a URL-encoded form;
-//! - [`call`], [`json_request`]: the JSON API, optionally with a bearer token.
+//! - [`call`], [`json_request`]: the JSON API, optionally with a bearer token;
+//! - [`prometheus`]: a strict reader of the Prometheus text format (`/metrics`).
 //!
 //! The crate depends on no Patron crate, so every crate (the web interface, the JSON API, the
 //! binary) can take it as a dev-dependency without a cycle.
 
 #![deny(missing_docs)]
+
+pub mod prometheus;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, Method, Request, StatusCode};

@@ -164,6 +164,73 @@ pub fn classify(values: &[f64], cfg: &AbcConfig) -> Result<AbcResult, AbcError> 
     })
 }
 
+/// The last customer of a class in the ranking (biggest value first, ties: smaller key first).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AbcCut {
+    /// Its measure.
+    pub value: f64,
+    /// Its tie-breaking key (the dense customer index in [`classify`]; callers may map it to
+    /// an id of the same order).
+    pub key: i64,
+}
+
+/// Where a population's A and B classes end, kept so that one customer can be classed between
+/// two population refreshes without ranking everyone again: a customer ranked at or before the
+/// last A customer is A, else at or before the last B customer B, else C. Classes are a
+/// prefix of the ranking, so every classified customer gets its class back exactly.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AbcCuts {
+    /// The last A customer (`None`: no A customer).
+    pub a: Option<AbcCut>,
+    /// The last B customer (`None`: no B customer).
+    pub b: Option<AbcCut>,
+}
+
+impl AbcCuts {
+    /// The cuts of `classes` (from [`classify`] of `values`; keys: the indices).
+    pub fn of(values: &[f64], classes: &[AbcClass]) -> AbcCuts {
+        let mut cuts = AbcCuts { a: None, b: None };
+        for (i, (&v, &class)) in values.iter().zip(classes).enumerate() {
+            let slot = match class {
+                AbcClass::A => &mut cuts.a,
+                AbcClass::B => &mut cuts.b,
+                AbcClass::C => continue,
+            };
+            let here = AbcCut {
+                value: v,
+                key: i as i64,
+            };
+            // The last in the ranking: the smallest value, among equals the biggest key.
+            let later = match slot {
+                Some(c) => v < c.value || (v == c.value && here.key > c.key),
+                None => true,
+            };
+            if later {
+                *slot = Some(here);
+            }
+        }
+        cuts
+    }
+
+    /// The class of a customer of measure `value` and tie-breaking key `key`.
+    pub fn class(&self, value: f64, key: i64) -> AbcClass {
+        if !(value.is_finite() && value > 0.0) {
+            return AbcClass::C;
+        }
+        let at_or_before = |c: &AbcCut| {
+            let tol = 1e-9 * c.value.abs().max(1.0);
+            value > c.value + tol || ((value - c.value).abs() <= tol && key <= c.key)
+        };
+        if self.a.as_ref().is_some_and(at_or_before) {
+            AbcClass::A
+        } else if self.b.as_ref().is_some_and(at_or_before) {
+            AbcClass::B
+        } else {
+            AbcClass::C
+        }
+    }
+}
+
 /// The measure of each customer, indexed like `summaries`.
 pub fn values_from_summaries(summaries: &[CustomerSummary], measure: AbcMeasure) -> Vec<f64> {
     summaries
@@ -192,6 +259,29 @@ mod tests {
         assert!((r.stats[1].value_share - 0.10).abs() < 1e-12);
         assert!((r.stats[2].cumulative_share - 1.0).abs() < 1e-12);
         assert!((r.stats[0].customer_share - 3.0 / 7.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn cuts_give_back_every_class_ties_included() {
+        let v = [5.0, 50.0, 2.0, 10.0, 25.0, 3.0, 5.0, 5.0, -1.0, 0.0, 10.0];
+        for cfg in [
+            AbcConfig::default(),
+            AbcConfig {
+                a_share: 0.5,
+                b_share: 0.6,
+                ..AbcConfig::default()
+            },
+        ] {
+            let r = classify(&v, &cfg).unwrap();
+            let cuts = AbcCuts::of(&v, &r.classes);
+            for (i, &x) in v.iter().enumerate() {
+                assert_eq!(cuts.class(x, i as i64), r.classes[i], "{i}: {x}");
+            }
+        }
+        let r = classify(&v, &AbcConfig::default()).unwrap();
+        let cuts = AbcCuts::of(&v, &r.classes);
+        assert_eq!(cuts.class(1000.0, 99), A);
+        assert_eq!(cuts.class(-5.0, 0), C);
     }
 
     #[test]

@@ -13,9 +13,10 @@
 
 use std::time::Instant;
 
-use crate::abc::{self, AbcClass, AbcConfig, AbcError, AbcResult};
+use crate::abc::{self, AbcClass, AbcConfig, AbcCuts, AbcError, AbcResult};
 use crate::churn::{self, ChurnConfig, ChurnError, ChurnWarning, ReasonKind};
 use crate::history::{Histories, HistoryError};
+use crate::live::Breakpoints;
 use crate::loyalty::{self, LifecycleConfig, Phase, Stage};
 use crate::models::clv::{self, ClvOptions, CustomerValue};
 pub use crate::models::diagnostics::model_label;
@@ -24,7 +25,7 @@ use crate::models::{
     self, gammagamma, AnyPurchaseModel, FitOptions, Fitted, GammaGamma, ModelError, ModelKind,
     Population, PurchaseModel,
 };
-use crate::rfm::{self, RfmConfig, RfmResult, RfmScore};
+use crate::rfm::{self, RfmBreakpoints, RfmConfig, RfmResult, RfmScore};
 use crate::summary::{
     self, CustomerSummary, Grouping, MarketingCost, Rft, SummaryError, SummaryOptions, TimeUnit,
 };
@@ -384,6 +385,9 @@ pub struct Analysis {
     pub lifecycle: LifecycleCounts,
     pub notes: Vec<&'static str>,
     pub timings: Vec<Timing>,
+    /// The population's boundaries of the relative figures (RFM quintiles, ABC classes, the
+    /// one-time buyers' typical gap), for judging one customer later ([`crate::live`]).
+    pub breakpoints: Breakpoints,
 
     #[serde(skip)]
     rfm_index: Vec<u32>,
@@ -423,6 +427,20 @@ impl Analysis {
     /// Value at risk of customer `i` (0 when not warned).
     pub fn value_at_risk(&self, i: usize) -> f64 {
         self.churn_warning(i).map_or(0.0, |w| w.value_at_risk)
+    }
+
+    /// Every figure of customer `i` (what the stored row of the customer is made of; the same
+    /// shape [`crate::live::customer_figures`] answers for one customer).
+    pub fn customer(&self, i: usize) -> crate::live::CustomerFigures {
+        crate::live::CustomerFigures {
+            summary: self.summaries[i].clone(),
+            value: self.values[i],
+            rfm: self.rfm_score(i).copied(),
+            abc: Some(self.abc_class(i)),
+            warning: self.churn_warning(i).cloned(),
+            stage: self.stages[i],
+            phase: self.phases[i],
+        }
     }
 
     /// Seconds of a step (0 when absent).
@@ -488,17 +506,7 @@ pub fn analyze(
             return Err(AnalysisError::BadMargin(m));
         }
     }
-    let summary_options = SummaryOptions {
-        unit,
-        grouping: Grouping::Days,
-        calibration_end,
-        observation_end: opts.holdout_end,
-        marketing_cost: if opts.marketing_cost > 0.0 {
-            MarketingCost::PerPeriod(opts.marketing_cost * unit_days / 365.0)
-        } else {
-            MarketingCost::None
-        },
-    };
+    let summary_options = summary_options(opts, calibration_end, opts.holdout_end);
     // Every per-customer pass below walks the lines grouped by customer once.
     let histories = Histories::group(orders, n_customers)?;
     timings.push(Timing {
@@ -536,10 +544,7 @@ pub fn analyze(
         discount_rate: (1.0 + opts.discount_rate).powf(step_years) - 1.0,
         margin_ratio,
     };
-    let per_step = opts.marketing_cost * clv_options.step_length * unit_days / 365.0;
-    let horizon_marketing_cost: f64 = (1..=steps)
-        .map(|m| per_step / (1.0 + clv_options.discount_rate).powi(m as i32))
-        .sum();
+    let horizon_marketing_cost = horizon_marketing_cost(opts.marketing_cost, unit, &clv_options);
 
     let active: Vec<u32> = summaries
         .iter()
@@ -577,7 +582,9 @@ pub fn analyze(
     let PopulationFigures {
         rfm,
         rfm_index,
+        rfm_breakpoints,
         abc,
+        abc_cuts,
         whale,
         phases,
         churn_pending,
@@ -603,6 +610,11 @@ pub fn analyze(
     let p_alive: Option<Vec<f64>> = model
         .as_ref()
         .map(|_| per_customer.iter().map(|v| v.p_alive).collect());
+    let breakpoints = Breakpoints {
+        rfm: rfm_breakpoints,
+        abc: abc_cuts,
+        one_time_gap: churn_pending.typical_gap(),
+    };
     let churn = churn_pending.finish(p_alive.as_deref())?;
     let mut churn_flags = vec![0u8; n_customers];
     let mut churn_index = vec![NONE; n_customers];
@@ -626,14 +638,13 @@ pub fn analyze(
     let stages: Vec<Option<Stage>> = summaries
         .iter()
         .map(|s| {
-            s.first_day?;
-            Some(if s.rft.frequency > 0.0 {
-                loyalty.repeat_buyer += 1;
-                Stage::RepeatBuyer
-            } else {
-                loyalty.first_time_buyer += 1;
-                Stage::FirstTimeBuyer
-            })
+            let stage = stage_of(s);
+            match stage {
+                Some(Stage::RepeatBuyer) => loyalty.repeat_buyer += 1,
+                Some(_) => loyalty.first_time_buyer += 1,
+                None => {}
+            }
+            stage
         })
         .collect();
     let mut lifecycle = LifecycleCounts::default();
@@ -691,15 +702,90 @@ pub fn analyze(
         lifecycle,
         notes: vec![ZERO_DOLLAR_NOTE, LOYALTY_NOTE],
         timings,
+        breakpoints,
         rfm_index,
         churn_index,
     })
 }
 
+/// The summary options of an analysis with `opts` over the calibration period ending on
+/// `calibration_end` (and a holdout to `observation_end`).
+pub(crate) fn summary_options(
+    opts: &AnalysisOptions,
+    calibration_end: Day,
+    observation_end: Option<Day>,
+) -> SummaryOptions {
+    SummaryOptions {
+        unit: opts.unit,
+        grouping: Grouping::Days,
+        calibration_end,
+        observation_end,
+        marketing_cost: if opts.marketing_cost > 0.0 {
+            MarketingCost::PerPeriod(opts.marketing_cost * f64::from(opts.unit.days()) / 365.0)
+        } else {
+            MarketingCost::None
+        },
+    }
+}
+
+/// The relationship-marketing cost (`per_year` per customer) over the CLV horizon of
+/// `clv_options` in `unit`s, discounted like the CLV's steps: what the CLV subtracts.
+pub fn horizon_marketing_cost(per_year: f64, unit: TimeUnit, clv_options: &ClvOptions) -> f64 {
+    let per_step = per_year * clv_options.step_length * f64::from(unit.days()) / 365.0;
+    (1..=clv_options.steps)
+        .map(|m| per_step / (1.0 + clv_options.discount_rate).powi(m as i32))
+        .sum()
+}
+
+/// The loyalty stage of a customer from its purchases: first-time buyer (one purchase period)
+/// or repeat buyer; `None` without a purchase.
+pub(crate) fn stage_of(s: &CustomerSummary) -> Option<Stage> {
+    s.first_day?;
+    Some(if s.rft.frequency > 0.0 {
+        Stage::RepeatBuyer
+    } else {
+        Stage::FirstTimeBuyer
+    })
+}
+
+/// P(alive), expected purchases, expected spend and CLV (net of the horizon's discounted
+/// marketing cost) of customers from a purchase model and, when there is one, a spend model:
+/// without it the spend and the CLV are NaN.
+pub fn model_values(
+    purchase: &AnyPurchaseModel,
+    spend: Option<&GammaGamma>,
+    rfts: &[Rft],
+    clv_options: &ClvOptions,
+    horizon_marketing_cost: f64,
+) -> Result<Vec<CustomerValue>, ModelError> {
+    let mut values = match spend {
+        Some(gg) => clv::customer_values(purchase, gg, rfts, clv_options)?,
+        None => {
+            let h = clv_options.horizon();
+            rfts.iter()
+                .map(|c| CustomerValue {
+                    p_alive: purchase.p_alive(c),
+                    expected_purchases: purchase.conditional_expected_purchases(c, h),
+                    expected_spend: f64::NAN,
+                    clv: f64::NAN,
+                })
+                .collect()
+        }
+    };
+    if horizon_marketing_cost != 0.0 {
+        for v in &mut values {
+            v.clv -= horizon_marketing_cost;
+        }
+    }
+    Ok(values)
+}
+
 struct PopulationFigures {
     rfm: RfmResult,
     rfm_index: Vec<u32>,
+    rfm_breakpoints: RfmBreakpoints,
     abc: AbcResult,
+    abc_cuts: AbcCuts,
     whale: WhaleCurve,
     phases: Vec<Option<Phase>>,
     churn_pending: churn::ChurnPending,
@@ -714,18 +800,18 @@ fn population_figures(
 ) -> Result<PopulationFigures, AnalysisError> {
     let clock = Instant::now();
     let n = summaries.len();
-    let rfm = rfm::rfm(
-        &rfm::inputs_from_summaries(summaries, calibration_end, opts.rfm.monetary),
-        &opts.rfm,
-    );
+    let rfm_inputs = rfm::inputs_from_summaries(summaries, calibration_end, opts.rfm.monetary);
+    let rfm = rfm::rfm(&rfm_inputs, &opts.rfm);
+    let rfm_breakpoints = RfmBreakpoints::of(&rfm_inputs, &rfm.scores, calibration_end);
+    drop(rfm_inputs);
     let mut rfm_index = vec![NONE; n];
     for (k, s) in rfm.scores.iter().enumerate() {
         rfm_index[s.customer as usize] = k as u32;
     }
-    let abc = abc::classify(
-        &abc::values_from_summaries(summaries, opts.abc.measure),
-        &opts.abc,
-    )?;
+    let abc_values = abc::values_from_summaries(summaries, opts.abc.measure);
+    let abc = abc::classify(&abc_values, &opts.abc)?;
+    let abc_cuts = AbcCuts::of(&abc_values, &abc.classes);
+    drop(abc_values);
     let margins: Vec<f64> = summaries.iter().map(|s| s.margin).collect();
     let whale = whale::whale_curve(&margins, &opts.whale);
     let mut timings = vec![Timing {
@@ -747,7 +833,9 @@ fn population_figures(
     Ok(PopulationFigures {
         rfm,
         rfm_index,
+        rfm_breakpoints,
         abc,
+        abc_cuts,
         whale,
         phases,
         churn_pending,
@@ -893,31 +981,19 @@ fn fit_models(
         seconds: spend_seconds,
     });
     let clock = Instant::now();
-    let mut values = match &spend {
-        Some(gg) => match clv::customer_values(&purchase.model, &gg.model, &rfts, clv_options) {
-            Ok(v) => v,
-            Err(e) => {
-                out.error = Some(format!("CLV: {e}"));
-                return out;
-            }
-        },
-        None => {
-            let h = clv_options.horizon();
-            rfts.iter()
-                .map(|c| CustomerValue {
-                    p_alive: purchase.model.p_alive(c),
-                    expected_purchases: purchase.model.conditional_expected_purchases(c, h),
-                    expected_spend: f64::NAN,
-                    clv: f64::NAN,
-                })
-                .collect()
+    let values = match model_values(
+        &purchase.model,
+        spend.as_ref().map(|g| &g.model),
+        &rfts,
+        clv_options,
+        horizon_marketing_cost,
+    ) {
+        Ok(v) => v,
+        Err(e) => {
+            out.error = Some(format!("CLV: {e}"));
+            return out;
         }
     };
-    if horizon_marketing_cost != 0.0 {
-        for v in &mut values {
-            v.clv -= horizon_marketing_cost;
-        }
-    }
     out.timings.push(Timing {
         step: "customer_values",
         seconds: clock.elapsed().as_secs_f64(),
@@ -1213,25 +1289,36 @@ fn lifecycle(
     opts: &AnalysisOptions,
 ) -> Vec<Option<Phase>> {
     let q = opts.lifecycle_periods;
-    let len = opts.lifecycle_period_days as Day;
     histories.map_ranges(histories.threads(), |range| {
-        let mut series = vec![0.0; q];
+        let mut series = Vec::with_capacity(q);
         range
-            .map(|c| {
-                let first = summaries[c].first_day?;
-                let back = (((cal_end - first) / len) as usize).min(q - 1);
-                series.clear();
-                series.resize(back + 1, 0.0);
-                for l in histories.until(c, cal_end) {
-                    let ago = ((cal_end - l.day) / len) as usize;
-                    if ago <= back {
-                        series[back - ago] += l.revenue - l.cost;
-                    }
-                }
-                loyalty::lifecycle_phase(&series, &opts.lifecycle).map(|a| a.phase)
-            })
+            .map(|c| phase_of(histories, c, summaries, cal_end, opts, &mut series))
             .collect()
     })
+}
+
+/// The lifecycle phase of customer `c` ([`lifecycle`]; `series`: a buffer).
+pub(crate) fn phase_of(
+    histories: &Histories,
+    c: usize,
+    summaries: &[CustomerSummary],
+    cal_end: Day,
+    opts: &AnalysisOptions,
+    series: &mut Vec<f64>,
+) -> Option<Phase> {
+    let q = opts.lifecycle_periods;
+    let len = opts.lifecycle_period_days as Day;
+    let first = summaries[c].first_day?;
+    let back = (((cal_end - first) / len) as usize).min(q - 1);
+    series.clear();
+    series.resize(back + 1, 0.0);
+    for l in histories.until(c, cal_end) {
+        let ago = ((cal_end - l.day) / len) as usize;
+        if ago <= back {
+            series[back - ago] += l.revenue - l.cost;
+        }
+    }
+    loyalty::lifecycle_phase(series, &opts.lifecycle).map(|a| a.phase)
 }
 
 #[cfg(test)]

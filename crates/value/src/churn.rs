@@ -274,9 +274,28 @@ pub struct ChurnPending {
     value: Vec<f64>,
     /// Customers with order-based reasons, ascending.
     warned: Vec<(u32, Vec<ChurnReason>)>,
+    /// The typical time to a second purchase the one-time buyers were judged by.
+    typical_gap: Option<TypicalGap>,
+}
+
+/// The population's typical time to a second purchase (the one-time buyers' rule, see the
+/// module docs): what a single customer is judged by between two population refreshes.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TypicalGap {
+    /// Days within which the `quantile` share of the repeat buyers bought again.
+    pub gap_days: f64,
+    /// The quantile (e.g. 0.9).
+    pub quantile: f64,
+    /// Repeat buyers measured (0: too few, the configured default gap).
+    pub repeat_buyers: u32,
 }
 
 impl ChurnPending {
+    /// The typical time to a second purchase used (`None`: the one-time rule is off).
+    pub fn typical_gap(&self) -> Option<TypicalGap> {
+        self.typical_gap
+    }
+
     /// Adds the low-P(alive) reasons (`p_alive`: one entry per customer, non-finite ignored)
     /// and returns the warnings sorted as [`churn_warnings`] does.
     pub fn finish(self, p_alive: Option<&[f64]>) -> Result<Vec<ChurnWarning>, ChurnError> {
@@ -350,6 +369,28 @@ pub fn churn_pending_histories(
     as_of: Day,
     cfg: &ChurnConfig,
 ) -> Result<ChurnPending, ChurnError> {
+    churn_pending_judged(histories, as_of, cfg, None)
+}
+
+/// [`churn_pending_histories`] with the one-time buyers judged by a given typical time to a
+/// second purchase (`None`: no one-time rule) instead of the one measured on `histories`: the
+/// figures of a few customers against the population's gap of the last refresh.
+pub fn churn_pending_with_gap(
+    histories: &Histories,
+    as_of: Day,
+    cfg: &ChurnConfig,
+    typical_gap: Option<TypicalGap>,
+) -> Result<ChurnPending, ChurnError> {
+    churn_pending_judged(histories, as_of, cfg, Some(typical_gap))
+}
+
+/// The churn walk; `given`: the typical gap to use (`None`: measure it on `histories`).
+fn churn_pending_judged(
+    histories: &Histories,
+    as_of: Day,
+    cfg: &ChurnConfig,
+    given: Option<Option<TypicalGap>>,
+) -> Result<ChurnPending, ChurnError> {
     if cfg.period_days == 0 {
         return Err(ChurnError::BadPeriod);
     }
@@ -419,17 +460,33 @@ pub fn churn_pending_histories(
             })
             .collect()
     });
-    let typical = typical_second_gap(
-        judged
-            .iter()
-            .filter_map(|(_, _, p)| p.filter(|p| p.1 >= 2).map(|p| p.2 as f64)),
-        cfg,
-    );
+    let typical = match given {
+        Some(gap) => gap,
+        None => typical_second_gap(
+            judged
+                .iter()
+                .filter_map(|(_, _, p)| p.filter(|p| p.1 >= 2).map(|p| p.2 as f64)),
+            cfg,
+        )
+        .map(|(gap_days, quantile, repeat_buyers)| TypicalGap {
+            gap_days,
+            quantile,
+            repeat_buyers,
+        }),
+    };
     let mut value = Vec::with_capacity(judged.len());
     let mut warned = Vec::new();
     for (c, (v, mut reasons, purchases)) in judged.into_iter().enumerate() {
         value.push(v);
-        if let (Some((gap, quantile, repeat_buyers)), Some((day, 1, _))) = (typical, purchases) {
+        if let (
+            Some(TypicalGap {
+                gap_days: gap,
+                quantile,
+                repeat_buyers,
+            }),
+            Some((day, 1, _)),
+        ) = (typical, purchases)
+        {
             let since = f64::from(as_of) - f64::from(day);
             if since > gap {
                 reasons.push(ChurnReason {
@@ -450,6 +507,7 @@ pub fn churn_pending_histories(
         cfg: *cfg,
         value,
         warned,
+        typical_gap: typical,
     })
 }
 

@@ -8,6 +8,7 @@ pub mod abc;
 pub mod analysis;
 pub mod churn;
 pub mod history;
+pub mod live;
 pub mod loyalty;
 pub mod models;
 pub mod ranking;

@@ -337,6 +337,91 @@ pub fn rfm(inputs: &[RfmInput], cfg: &RfmConfig) -> RfmResult {
     }
 }
 
+/// The population's quintile boundaries, kept so that one customer can be scored between two
+/// population refreshes without ranking everyone again: for each measure, the least value that
+/// reached each score 2..=5 (`None`: no customer reached it). Scores are monotone in the value,
+/// so a scored customer's score is the highest one whose boundary its value reaches: exactly its
+/// score in [`rfm`]. Recency is kept as the day of the last purchase (the days since it grow
+/// with the calendar; the day does not), so a later as-of date scores the same last day alike.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RfmBreakpoints {
+    /// Least last-purchase day (days since 1970-01-01) of recency scores 2..=5.
+    pub recency_last_day: [Option<f64>; 4],
+    /// Least frequency (purchase periods) of frequency scores 2..=5.
+    pub frequency: [Option<f64>; 4],
+    /// Least monetary measure of monetary scores 2..=5.
+    pub monetary: [Option<f64>; 4],
+}
+
+/// Values closer than this (relative, at least absolute 1e-9) count as equal when compared with
+/// a stored boundary (stored figures may come back from JSON a unit in the last place off).
+pub(crate) fn reaches(value: f64, boundary: f64) -> bool {
+    value >= boundary - 1e-9 * boundary.abs().max(1.0)
+}
+
+impl RfmBreakpoints {
+    /// The boundaries of a population scored by [`rfm`] (`scores[k]` of `inputs[k]`) as of day
+    /// `as_of`.
+    pub fn of(inputs: &[RfmInput], scores: &[RfmScore], as_of: Day) -> RfmBreakpoints {
+        let mut b = RfmBreakpoints {
+            recency_last_day: [None; 4],
+            frequency: [None; 4],
+            monetary: [None; 4],
+        };
+        let least = |slot: &mut [Option<f64>; 4], score: u8, v: f64| {
+            for s in 2..=score {
+                let at = &mut slot[usize::from(s - 2)];
+                *at = Some(at.map_or(v, |x: f64| x.min(v)));
+            }
+        };
+        for (x, sc) in inputs.iter().zip(scores) {
+            let (r, f, m) = values_of(x, as_of);
+            least(&mut b.recency_last_day, sc.r, r);
+            least(&mut b.frequency, sc.f, f);
+            least(&mut b.monetary, sc.m, m);
+        }
+        b
+    }
+
+    /// The scores and segment of one customer as of day `as_of` against these boundaries.
+    pub fn score(&self, x: &RfmInput, as_of: Day, cfg: &RfmConfig) -> RfmScore {
+        let (r, f, m) = values_of(x, as_of);
+        let score = |slot: &[Option<f64>; 4], v: f64| {
+            (2..=5u8)
+                .filter(|s| slot[usize::from(s - 2)].is_some_and(|b| reaches(v, b)))
+                .max()
+                .unwrap_or(1)
+        };
+        let (r, f, m) = (
+            score(&self.recency_last_day, r),
+            score(&self.frequency, f),
+            score(&self.monetary, m),
+        );
+        RfmScore {
+            customer: x.customer,
+            r,
+            f,
+            m,
+            segment: cfg.segment(r, f),
+        }
+    }
+}
+
+/// The three measures of an input as [`rfm`] ranks them, recency as the last purchase day.
+fn values_of(x: &RfmInput, as_of: Day) -> (f64, f64, f64) {
+    let since = finite_or(x.days_since_last, f64::INFINITY);
+    let last = if since.is_nan() {
+        f64::NEG_INFINITY
+    } else {
+        f64::from(as_of) - since
+    };
+    (
+        last,
+        finite_or(x.frequency, 0.0),
+        finite_or(x.monetary, 0.0),
+    )
+}
+
 /// RFM inputs of the customers with at least one purchase, as of day `as_of`.
 ///
 /// Frequency is the number of purchase periods (`rft.frequency + 1`); M is total revenue or
@@ -483,6 +568,42 @@ mod tests {
         assert_eq!(inputs[0].monetary, 20.0);
         assert_eq!(inputs[0].revenue, 40.0);
         assert_eq!(inputs[1].days_since_last, 8.0);
+    }
+
+    #[test]
+    fn breakpoints_give_back_every_population_score() {
+        let inputs: Vec<RfmInput> = (0..37)
+            .map(|i| {
+                input(
+                    i,
+                    f64::from((i * 7) % 23),
+                    f64::from(1 + i % 4),
+                    f64::from((i * 13) % 17) * 2.5,
+                )
+            })
+            .collect();
+        let cfg = RfmConfig::default();
+        let res = rfm(&inputs, &cfg);
+        let b = RfmBreakpoints::of(&inputs, &res.scores, 100);
+        for (x, s) in inputs.iter().zip(&res.scores) {
+            assert_eq!(b.score(x, 100, &cfg), *s, "{x:?}");
+            // The same last purchase day seen 30 days later scores the same.
+            let later = RfmInput {
+                days_since_last: x.days_since_last + 30.0,
+                ..*x
+            };
+            assert_eq!(b.score(&later, 130, &cfg), *s);
+        }
+        // A purchase today is the most recent of all; a new top spender gets M = 5; F stays
+        // at the best score the population reached (its tied top frequency got 4).
+        let today = input(99, 0.0, 9.0, 1000.0);
+        let s = b.score(&today, 100, &cfg);
+        assert_eq!((s.r, s.f, s.m), (5, 4, 5));
+        assert_eq!(b.frequency[3], None);
+        // Back from JSON.
+        let back: RfmBreakpoints =
+            serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        assert_eq!(back, b);
     }
 
     #[test]

@@ -5,6 +5,7 @@ import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import { execFileSync } from "node:child_process";
 
 const BASE = process.env.PATRON_URL ?? "http://127.0.0.1:8080";
 const OUT = process.env.ARTIFACTS ?? "test-artifacts";
@@ -198,7 +199,7 @@ try {
 
   step("filter: search and sort");
   await page.goto(`${BASE}/customers`);
-  await page.fill('input[name="q"]', "Insurance Brokers");
+  await page.fill('main input[name="q"]', "Insurance Brokers");
   await page.selectOption('select[name="sort"]', "-name");
   await page.click('form.filters button[type="submit"]');
   await page.waitForURL(/q=Insurance\+Brokers/);
@@ -270,6 +271,63 @@ try {
   assert.match(await page.locator("#recomputed").innerText(), /values recomputed/i);
   await page.locator("svg#whale-plot").waitFor();
   await shot(page, "06b-dashboard-recomputed");
+
+  step("recomputed figures: a card shows what `patron value export` computes on the same data");
+  if (!process.env.PATRON_BIN || !process.env.PATRON_DB) {
+    defect("PATRON_BIN and PATRON_DB are needed to compare the card with the export");
+  } else {
+    // The recompute's settings (its calibration end is the server's date at the time).
+    const token = execFileSync(process.env.PATRON_BIN, ["--database", process.env.PATRON_DB, "token", "create", USERS.admin, "--name", "e2e-export"], { stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
+    const answer = await fetch(`${BASE}/api/value/report`, { headers: { authorization: `Bearer ${token}` } });
+    const rep = await answer.json();
+    assert.ok(answer.ok && rep.calibration_end, `the value report: ${JSON.stringify(rep).slice(0, 300)}`);
+    const o = rep.options ?? {};
+    const args = ["--database", process.env.PATRON_DB, "value", "export", "--calibration-end", rep.calibration_end];
+    if (o.model) args.push("--model", String(o.model));
+    if (o.unit) args.push("--unit", String(o.unit));
+    if (o.horizon != null) args.push("--horizon", String(o.horizon));
+    if (o.discount_rate != null) args.push("--discount-rate", String(o.discount_rate));
+    if (o.margin != null) args.push("--margin", String(o.margin));
+    if (o.marketing_cost != null) args.push("--marketing-cost", String(o.marketing_cost));
+    const csv = execFileSync(process.env.PATRON_BIN, args, { maxBuffer: 1 << 28 }).toString().trim().split("\n");
+    const head = csv[0].split(",");
+    const rows = csv.slice(1).map((l) => Object.fromEntries(l.split(",").map((v, i) => [head[i], v])));
+    // Three customers with a CLV: the most repeat purchases, the first and the last of the file.
+    const withClv = rows.filter((r) => r.clv !== "" && Number(r.frequency) > 0);
+    assert.ok(withClv.length > 100, `customers with a CLV in the export (${withClv.length})`);
+    const most = withClv.reduce((a, b) => (Number(b.frequency) > Number(a.frequency) ? b : a));
+    const num = (t) => Number(t.replace(/[^0-9.\-]/g, ""));
+    for (const r of [most, withClv[0], withClv[withClv.length - 1]]) {
+      await page.goto(`${BASE}/customers/${r.customer_id}`);
+      const shown = await page.$$eval("#value dl.figures dt", (dts) =>
+        dts.map((dt) => [dt.textContent.trim(), dt.nextElementSibling.textContent.trim()]),
+      );
+      const figure = (label) => {
+        const f = shown.find(([k]) => k.includes(label));
+        assert.ok(f, `the card of ${r.customer_id} shows ${label}: ${JSON.stringify(shown)}`);
+        return f[1];
+      };
+      // To the precision shown (the export has 4 decimals, the card 1 for P(alive) in percent
+      // and 2 for expected purchases; CLV to the cent in both).
+      const clv = num(figure("CLV"));
+      assert.ok(Math.abs(clv - Number(r.clv)) < 0.006, `CLV of ${r.customer_id}: card ${clv}, export ${r.clv}`);
+      const pAlive = num(figure("P(alive)"));
+      assert.ok(
+        Math.abs(pAlive - Number(r.p_alive) * 100) <= 0.05 + 0.005 + 1e-9,
+        `P(alive) of ${r.customer_id}: card ${pAlive}%, export ${r.p_alive}`,
+      );
+      const ep = shown.find(([k]) => /Expected purchases|预计购买次数/.test(k));
+      assert.ok(ep, "the card shows expected purchases");
+      assert.ok(
+        Math.abs(num(ep[1]) - Number(r.expected_purchases)) <= 0.005 + 0.00005 + 1e-9,
+        `expected purchases of ${r.customer_id}: card ${ep[1]}, export ${r.expected_purchases}`,
+      );
+      const orders = shown.find(([k]) => /Orders to date|累计订单数/.test(k));
+      assert.ok(orders && num(orders[1]) === Number(r.orders), `orders of ${r.customer_id}`);
+    }
+  }
 
   step("receivables: the ageing chart");
   await page.click('nav.mainnav a[href="/work"]');
@@ -358,7 +416,7 @@ try {
 
   step("the imported customers are in the list (search), the rejected row is not");
   await visit(page, "/customers");
-  await page.fill('input[name="q"]', "E2E Import");
+  await page.fill('main input[name="q"]', "E2E Import");
   await page.click('form.filters button[type="submit"]');
   await page.waitForURL(/q=E2E\+Import/);
   const imported = await page.locator("table#customers tbody tr td:nth-child(2)").allInnerTexts();

@@ -71,6 +71,7 @@ rm -f "$ROOT/test-artifacts/"*.png # no stale screenshots (a failure.png of an e
 STARTED=$SECONDS
 if ! PATRON_USER=e2e PATRON_MANAGER=e2e-manager PATRON_REP=e2e-rep PATRON_ANALYST=e2e-analyst \
   PATRON_PASSWORD="$E2E_PASSWORD" PATRON_REP_CUSTOMERS="${PICKED[*]:0:5}" PATRON_POOL_CUSTOMER="$POOL_CUSTOMER" \
+  PATRON_BIN="$BIN" PATRON_DB="$DB" \
   PATRON_URL="http://127.0.0.1:$PORT" ARTIFACTS="$ROOT/test-artifacts" node "$HERE/e2e.mjs"; then
   echo "--- server log" >&2; tail -50 "$WORK/server.log" >&2
   exit 1

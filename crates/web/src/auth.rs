@@ -351,7 +351,8 @@ async fn logout(State(auth): State<WebAuth>, req: Request) -> Response {
 }
 
 fn is_open(path: &str) -> bool {
-    path == "/login" || path.starts_with("/static/")
+    // `/u/{token}`: campaign mail's one-click unsubscribe (the signed token is the proof).
+    path == "/login" || path.starts_with("/static/") || path.starts_with("/u/")
 }
 
 /// The action a request to a page does (the permission table says who may).
@@ -385,6 +386,13 @@ pub fn page_action(method: &Method, path: &str) -> Action {
     }
     if path == "/pool/reclaim" {
         return Action::ReclaimPool;
+    }
+    if path.starts_with("/customers/") && (path.ends_with("/archive") || path.ends_with("/restore"))
+    {
+        return Action::Archive;
+    }
+    if path.starts_with("/customers/") && path.ends_with("/purge") {
+        return Action::Purge;
     }
     if under("/work/receivables/holds") {
         return Action::ApproveCredit;

@@ -371,7 +371,7 @@ impl<'a> At<'a> {
     /// A use case's refusal: bad input re-shows the form, the rest is an error page.
     async fn failed(&self, form: String, values: Form, e: AppError, fields: &[&str]) -> Response {
         if let AppError::Store(se) = &e {
-            if let Some(errors) = Errors::from_store(se, fields) {
+            if let Some(errors) = Errors::from_store(self.lang, se, fields) {
                 return self.refused(form, values, errors).await;
             }
         }

@@ -230,14 +230,14 @@ async fn render_pool(
             } @else {
                 table.data id="pool" {
                     thead { tr {
-                        th { "#" } th { (lang.t("field.name")) } th { (lang.t("field.company")) }
+                        th { (lang.t("field.number")) } th { (lang.t("field.name")) } th { (lang.t("field.company")) }
                         th { (lang.t("field.region")) } th { (lang.t("field.industry")) }
                         th { (lang.t("value.grade")) } th {}
                     } }
                     tbody {
                         @for c in &rows {
                             tr {
-                                td.mono { a href=(format!("/customers/{}", c.id)) { (c.id) } }
+                                td.mono { a href=(format!("/customers/{}", c.id)) { (c.number.as_deref().unwrap_or("–")) } }
                                 td { a href=(format!("/customers/{}", c.id)) { (c.name) } }
                                 td { (c.company.as_deref().unwrap_or("")) }
                                 td { (c.region.as_deref().unwrap_or("")) }
@@ -277,7 +277,16 @@ async fn pool_problem(st: &WebState, lang: Lang, me: &Session, e: StoreError) ->
         StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
         _ => return store_error_page(lang, &e),
     };
-    render_pool(st, lang, me, None, None, Some(e.to_string()), status).await
+    render_pool(
+        st,
+        lang,
+        me,
+        None,
+        None,
+        Some(crate::errors::store_error_text(lang, &e)),
+        status,
+    )
+    .await
 }
 
 /// `POST /pool/claim` (`id`): the viewer becomes the owner (within the cap).
@@ -595,7 +604,7 @@ pub async fn handover(
         }
         Err(patron_app::AppError::Store(
             e @ (StoreError::Invalid(_) | StoreError::NotFound { .. }),
-        )) => bad(e.to_string()).await,
+        )) => bad(crate::errors::store_error_text(lang, &e)).await,
         Err(e) => crate::app_error_page(lang, &e),
     }
 }

@@ -89,6 +89,9 @@ fn dashboard(lang: Lang, a: &Analysis, readable: &HashSet<i64>) -> Markup {
 
 fn whale(lang: Lang, a: &Analysis) -> Markup {
     let w = &a.whale;
+    if w.curve.is_empty() {
+        return svg::empty(lang.t("dash.no_orders"));
+    }
     let fig = &w.figures;
     let ymax = w
         .curve
@@ -124,9 +127,9 @@ fn whale(lang: Lang, a: &Analysis) -> Markup {
             line.marker x1=(f.px(20.0)) x2=(f.px(20.0)) y1=(f.py(f.y0)) y2=(f.py(top)) {}
             line.marker x1=(f.px(0.0)) x2=(f.px(20.0)) y1=(f.py(top)) y2=(f.py(top)) {}
             path.curve d=(path) {}
-            circle.dot cx=(f.px(20.0)) cy=(f.py(top)) r="4" {}
+            (svg::point(&format!("{} 20% → {}", lang.t("dash.whale_x"), i18n::pct(top)), None, html! { circle.dot cx=(f.px(20.0)) cy=(f.py(top)) r="4" {} }))
             text.annot x=(f.px(20.0) + 6.0) y=(f.py(top) + 14.0) { "20% → " (i18n::pct(top)) }
-            circle.dot cx=(f.px(fig.peak_at_customers_pct)) cy=(f.py(fig.peak)) r="4" {}
+            (svg::point(&format!("{} {} ({})", lang.t("dash.peak"), i18n::pct(fig.peak), i18n::pct(fig.peak_at_customers_pct)), None, html! { circle.dot cx=(f.px(fig.peak_at_customers_pct)) cy=(f.py(fig.peak)) r="4" {} }))
             @let anchor = if fig.peak_at_customers_pct > 75.0 { "end" } else { "middle" };
             text.annot x=(f.px(fig.peak_at_customers_pct)) y=(f.py(fig.peak) - 8.0) text-anchor=(anchor) { (lang.t("dash.peak")) " " (i18n::pct(fig.peak)) }
         }))
@@ -141,6 +144,9 @@ fn whale(lang: Lang, a: &Analysis) -> Markup {
 
 fn pareto(lang: Lang, a: &Analysis) -> Markup {
     let stats = &a.abc.stats;
+    if stats.is_empty() {
+        return svg::empty(lang.t("dash.no_orders"));
+    }
     let f = Frame {
         x0: 0.0,
         x1: 3.0,
@@ -170,7 +176,9 @@ fn pareto(lang: Lang, a: &Analysis) -> Markup {
             (svg::axes(&f, &[], &svg::ticks(0.0, 100.0, 5), |_| String::new(), |y| format!("{}%", svg::num(y)), lang.t("dash.class"), lang.t("dash.abc_y")))
             @for (i, s) in stats.iter().enumerate() {
                 @let v = (s.value_share * 100.0).clamp(0.0, 100.0);
-                rect class=(format!("bar abc-{}", class_name(s.class))) x=(f.px(i as f64 + 0.5) - bw / 2.0) y=(f.py(v)) width=(bw) height=(f.py(0.0) - f.py(v)) {}
+                (svg::point(&format!("{}: {} · {} ({})", class_name(s.class), i18n::count(s.customers), i18n::money(lang, s.value), i18n::pct(v)), None, html! {
+                    rect class=(format!("bar abc-{}", class_name(s.class))) x=(f.px(i as f64 + 0.5) - bw / 2.0) y=(f.py(v)) width=(bw) height=(f.py(0.0) - f.py(v)) {}
+                }))
                 text.annot x=(f.px(i as f64 + 0.5)) y=(f.py(v) - 6.0) text-anchor="middle" { (i18n::pct(v)) }
                 text x=(f.px(i as f64 + 0.5)) y=(f.py(0.0) + 16.0) text-anchor="middle" class="cls" {
                     (class_name(s.class)) " · " (i18n::pct(s.customer_share * 100.0)) " " (lang.t("dash.share_customers"))
@@ -192,8 +200,10 @@ fn rfm_grid(lang: Lang, a: &Analysis) -> Markup {
         .flatten()
         .map(|c| c.customers)
         .max()
-        .unwrap_or(0)
-        .max(1);
+        .unwrap_or(0);
+    if max == 0 {
+        return svg::empty(lang.t("dash.no_orders"));
+    }
     let f = Frame {
         x0: 0.5,
         x1: 5.5,
@@ -209,10 +219,9 @@ fn rfm_grid(lang: Lang, a: &Analysis) -> Markup {
                 @for fr in 1..=5usize {
                     @let cell = grid[r - 1][fr - 1];
                     @let t = cell.customers as f64 / max as f64;
-                    rect.cell x=(f.px(fr as f64 - 0.5) + 1.0) y=(f.py(r as f64 + 0.5) + 1.0) width=(cw - 2.0) height=(ch - 2.0)
-                        fill=(heat(t)) {
-                        title { "R" (r) " F" (fr) ": " (i18n::count(cell.customers)) " · " (i18n::money_short(lang, cell.revenue)) }
-                    }
+                    (svg::point(&format!("R{r} F{fr}: {} · {}", i18n::count(cell.customers), i18n::money(lang, cell.revenue)), None, html! {
+                        rect.cell x=(f.px(fr as f64 - 0.5) + 1.0) y=(f.py(r as f64 + 0.5) + 1.0) width=(cw - 2.0) height=(ch - 2.0) fill=(heat(t)) {}
+                    }))
                     text x=(f.px(fr as f64)) y=(f.py(r as f64) + 4.0) text-anchor="middle" class=(if t > 0.55 { "celltext light" } else { "celltext" }) {
                         (i18n::count(cell.customers))
                     }
@@ -241,8 +250,11 @@ fn funnel(lang: Lang, a: &Analysis) -> Markup {
         ("stage.repeat_buyer", a.repeat),
         ("stage.advocate", 0u64),
     ];
-    let max = stages.iter().map(|s| s.1).max().unwrap_or(0).max(1) as f64;
     let total: u64 = stages.iter().map(|s| s.1).sum();
+    if total == 0 {
+        return svg::empty(lang.t("dash.no_customers"));
+    }
+    let max = stages.iter().map(|s| s.1).max().unwrap_or(0).max(1) as f64;
     let row_h = (H - TOP - 24.0) / stages.len() as f64;
     let label_w = 150.0;
     let avail = W - LEFT - RIGHT - label_w + 40.0;
@@ -253,7 +265,10 @@ fn funnel(lang: Lang, a: &Analysis) -> Markup {
                 @let w = (*n as f64 / max * avail).max(2.0);
                 @let y = TOP + i as f64 * row_h;
                 text.stage x=(label_w) y=(y + row_h / 2.0 + 4.0) text-anchor="end" { (lang.t(key)) }
-                rect class=(format!("bar funnel-{i}")) x=(cx - w / 2.0) y=(y + 6.0) width=(w) height=(row_h - 12.0) rx="3" {}
+                @let share = if total > 0 { *n as f64 * 100.0 / total as f64 } else { 0.0 };
+                (svg::point(&format!("{}: {} ({})", lang.t(key), i18n::count(*n), i18n::pct(share)), None, html! {
+                    rect class=(format!("bar funnel-{i}")) x=(cx - w / 2.0) y=(y + 6.0) width=(w) height=(row_h - 12.0) rx="3" {}
+                }))
                 @let inside = w > 150.0;
                 text x=(if inside { cx } else { cx + w / 2.0 + 8.0 }) y=(y + row_h / 2.0 + 4.0) text-anchor=(if inside { "middle" } else { "start" }) class=(if inside { "annot onbar" } else { "annot" }) {
                     (i18n::count(*n)) " (" (i18n::pct(if total > 0 { *n as f64 * 100.0 / total as f64 } else { 0.0 })) ")"
@@ -306,15 +321,18 @@ fn histogram(lang: Lang, a: &Analysis) -> Markup {
             (svg::axes(&f, &svg::ticks(start, end, 6), &yt, svg::short, svg::short, lang.t("value.margin_to_date"), lang.t("dash.count")))
             @for (i, c) in counts.iter().enumerate() {
                 @let x = start + step * i as f64;
-                rect.bar.hist x=(f.px(x) + 0.5) y=(f.py(*c as f64)) width=((f.px(x + step) - f.px(x) - 1.0).max(1.0)) height=(f.py(0.0) - f.py(*c as f64)) {
-                    title { (i18n::money_short(lang, x)) " – " (i18n::money_short(lang, x + step)) ": " (i18n::count(*c)) }
-                }
+                (svg::point(&format!("{} – {}: {}", i18n::money_short(lang, x), i18n::money_short(lang, x + step), i18n::count(*c)), None, html! {
+                    rect.bar.hist x=(f.px(x) + 0.5) y=(f.py(*c as f64)) width=((f.px(x + step) - f.px(x) - 1.0).max(1.0)) height=(f.py(0.0) - f.py(*c as f64)) {}
+                }))
             }
         }))
     }
 }
 
 fn segments(lang: Lang, a: &Analysis) -> Markup {
+    if a.rfm.segments.iter().all(|s| s.customers == 0) {
+        return svg::empty(lang.t("dash.no_orders"));
+    }
     let total: u64 = a
         .rfm
         .segments
@@ -341,7 +359,9 @@ fn segments(lang: Lang, a: &Analysis) -> Markup {
                 @let w = s.customers as f64 / max * avail;
                 @let key = format!("segment.{}", patron_value::rfm::Segment::code(s.segment));
                 text.stage x=(label_w) y=(y + row_h / 2.0 + 4.0) text-anchor="end" { (lang.t(&key)) }
-                rect.bar.seg x=(label_w + 8.0) y=(y + 3.0) width=(w.max(1.0)) height=(row_h - 6.0) rx="2" {}
+                (svg::point(&format!("{}: {} ({})", lang.t(&key), i18n::count(s.customers), i18n::pct(s.customers as f64 * 100.0 / total as f64)), None, html! {
+                    rect.bar.seg x=(label_w + 8.0) y=(y + 3.0) width=(w.max(1.0)) height=(row_h - 6.0) rx="2" {}
+                }))
                 text.annot x=(label_w + 14.0 + w) y=(y + row_h / 2.0 + 4.0) { (i18n::count(s.customers)) " (" (i18n::pct(s.customers as f64 * 100.0 / total as f64)) ")" }
             }
         }))

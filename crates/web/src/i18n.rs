@@ -2,6 +2,7 @@
 //! message catalogue ([`t`]); dates and money are formatted per locale.
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use patron_domain::Currency;
 
 /// The interface language, chosen with the `lang` cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,6 +73,9 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.customers", "Customers", "客户"),
     ("nav.dashboard", "Value dashboard", "价值看板"),
     ("nav.language", "Language", "语言"),
+    ("nav.skip", "Skip to content", "跳到正文"),
+    ("nav.search", "Search customers", "搜索客户"),
+    ("nav.search_hint", "Search customers ( / )", "搜索客户（/）"),
     ("footer.api", "JSON API", "JSON 接口"),
     // List
     ("list.title", "Customers", "客户列表"),
@@ -180,6 +184,10 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("value.revenue_to_date", "Revenue to date", "累计销售额"),
     ("value.orders_to_date", "Orders to date", "累计订单数"),
     ("value.clv", "Customer lifetime value (CLV)", "客户终身价值（CLV）"),
+    ("value.clv_missing.no_orders", "no CLV: no orders yet", "无 CLV：尚无订单"),
+    ("value.clv_missing.not_enough_history", "no CLV: not enough purchase history for a purchase model", "无 CLV：购买历史不足，无法使用购买模型"),
+    ("value.clv_missing.no_model", "no CLV: no purchase model fitted", "无 CLV：未拟合购买模型"),
+    ("value.clv_missing.gamma_gamma_failed", "no CLV: the Gamma-Gamma spend model failed", "无 CLV：Gamma-Gamma 消费模型拟合失败"),
     ("value.p_alive", "P(alive)", "存活概率 P(alive)"),
     ("value.expected_purchases", "Expected purchases (next year)", "预计购买次数（未来一年）"),
     ("value.rfm", "RFM scores", "RFM 评分"),
@@ -335,6 +343,13 @@ fn catalogue() -> impl Iterator<Item = &'static (&'static str, &'static str, &'s
         .iter()
         .chain(crate::catalog::MESSAGES)
         .chain(crate::custody::MESSAGES)
+        .chain(crate::unsubscribe::MESSAGES)
+        .chain(crate::errors::MESSAGES)
+}
+
+/// True when the catalogue has `key` (for labels looked up by a name that may have none).
+pub fn has_key(key: &str) -> bool {
+    catalogue().any(|(k, _, _)| *k == key)
 }
 
 /// Groups the digits of a non-negative integer by thousands.
@@ -360,11 +375,27 @@ pub fn count(n: u64) -> String {
 pub fn money_cents(lang: Lang, cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     let a = cents.unsigned_abs();
-    let sym = match lang {
-        Lang::En => "$",
-        Lang::Zh => "US$",
-    };
+    let sym = currency().symbol(lang == Lang::Zh);
     format!("{sign}{sym}{}.{:02}", group(a / 100), a % 100)
+}
+
+static CURRENCY: std::sync::OnceLock<Currency> = std::sync::OnceLock::new();
+
+/// Sets the installation's currency for every page (once, at start-up: the first call wins).
+/// Without it, amounts are shown in the currency of the server's locale (`LC_ALL`,
+/// `LC_MONETARY`, `LANG`; US dollars when none names a territory).
+pub fn set_currency(c: Currency) {
+    let _ = CURRENCY.set(c);
+}
+
+/// The currency amounts are shown in (see [`set_currency`]).
+pub fn currency() -> Currency {
+    *CURRENCY.get_or_init(|| {
+        ["LC_ALL", "LC_MONETARY", "LANG"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+            .map_or(Currency::Usd, |l| Currency::from_locale(&l))
+    })
 }
 
 /// Money as a float amount (analytics figures).
@@ -382,10 +413,7 @@ pub fn money_short(lang: Lang, amount: f64) -> String {
     }
     let sign = if amount < 0.0 { "-" } else { "" };
     let a = amount.abs().round() as u64;
-    let sym = match lang {
-        Lang::En => "$",
-        Lang::Zh => "US$",
-    };
+    let sym = currency().symbol(lang == Lang::Zh);
     format!("{sign}{sym}{}", group(a))
 }
 

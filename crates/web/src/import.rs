@@ -4,8 +4,11 @@
 //! (polling `/import/{id}/progress`, JSON) and then the report with the row errors
 //! (`FILE:LINE: column X: reason`); `/import/{id}/rejects.csv` downloads the rejected rows.
 //!
-//! Jobs live in memory (the last [`KEEP_JOBS`]); their files in a temporary directory that is
-//! removed when the job is dropped from the list.
+//! Jobs live in memory (the last [`KEEP_JOBS`]), each with bounded state: a failure is kept as a
+//! message that quotes excerpts of values only (`patron_domain::text`). The upload is written to
+//! a directory of its own under [`upload_root`]; the uploaded file is removed as soon as the job
+//! ends (done, failed or panicked: [`UploadGuard`]), and the directory with the rejects file
+//! when the job is dropped from the list (or at once when there are no rejects).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -27,12 +30,17 @@ use crate::{error_page, html, layout, Ctx, WebState};
 pub const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
 /// Jobs kept in the list.
 pub const KEEP_JOBS: usize = 20;
+/// Characters kept of each cell of a rejected row in the rejects file (more than any field takes:
+/// an interaction's text, the longest, takes 20,000).
+const REJECT_CELL_CHARS: usize = 25_000;
 /// Row errors shown on the report (all of them are in the rejects file).
 const SHOW_ERRORS: usize = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobState {
     Running,
+    /// Uploaded, waiting for the user to map these columns (not recognised) to fields.
+    Mapping(Vec<String>),
     Done(ImportReport),
     Failed(String),
 }
@@ -51,6 +59,10 @@ pub struct Job {
     pub rows: u64,
     pub state: JobState,
     dir: PathBuf,
+    /// The uploaded file, until the import has read it.
+    upload: PathBuf,
+    create_customers: bool,
+    stop_on_error: bool,
 }
 
 impl Job {
@@ -66,6 +78,31 @@ impl Drop for Job {
 }
 
 type JobRef = Arc<Mutex<Job>>;
+
+/// Where uploads are written: `PATRON_UPLOAD_DIR` when set, else the system's temporary folder.
+pub fn upload_root() -> PathBuf {
+    std::env::var_os("PATRON_UPLOAD_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// Removes an upload's file (and its directory when `whole_dir`) when dropped: when the job's
+/// task ends however it ends, or when the request is abandoned before a job took the file.
+struct UploadGuard {
+    path: PathBuf,
+    whole_dir: bool,
+}
+
+impl Drop for UploadGuard {
+    fn drop(&mut self) {
+        let _ = if self.whole_dir {
+            std::fs::remove_dir_all(&self.path)
+        } else {
+            std::fs::remove_file(&self.path)
+        };
+    }
+}
 
 /// The import jobs of this process.
 #[derive(Clone, Default, Debug)]
@@ -210,6 +247,7 @@ fn page_with(
 fn state_badge(lang: Lang, s: &JobState) -> Markup {
     match s {
         JobState::Running => html! { span.badge.status-tracking { (lang.t("import.running")) } },
+        JobState::Mapping(_) => html! { span.badge.status-intent { (lang.t("import.mapping")) } },
         JobState::Done(r) if r.rejected > 0 => {
             html! { span.badge.status-intent { (lang.t("import.done_with_errors")) } }
         }
@@ -252,11 +290,17 @@ pub async fn upload(
     let mut entity = Entity::Customers;
     let mut create_customers = false;
     let mut stop_on_error = false;
-    let dir = std::env::temp_dir().join(format!(
+    let dir = upload_root().join(format!(
         "patron-import-{}-{}",
         std::process::id(),
         Utc::now().timestamp_nanos_opt().unwrap_or_default()
     ));
+    // Until a job owns the directory, an abandoned request (a client gone mid-upload) leaves
+    // nothing behind.
+    let mut upload_guard = UploadGuard {
+        path: dir.clone(),
+        whole_dir: true,
+    };
     let mut file: Option<(String, PathBuf, u64)> = None;
     loop {
         let field = match mp.next_field().await {
@@ -332,6 +376,17 @@ pub async fn upload(
         let _ = tokio::fs::remove_dir_all(&dir).await;
         return bad("import.no_file", StatusCode::BAD_REQUEST);
     };
+    // Columns the importer does not know: the user maps them on the page first.
+    let unknown = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            read_headers(&path).map(|h| patron_exchange::unknown_columns(entity, &h))
+        })
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+    };
     let job = st.imports.add(|id| Job {
         id,
         owner: me.user.id,
@@ -342,17 +397,73 @@ pub async fn upload(
         bytes: 0,
         total_bytes: size,
         rows: 0,
-        state: JobState::Running,
+        state: if unknown.is_empty() {
+            JobState::Running
+        } else {
+            JobState::Mapping(unknown)
+        },
         dir: dir.clone(),
+        upload: path.clone(),
+        create_customers,
+        stop_on_error,
     });
     let id = lock(&job).id;
+    // The job owns the directory now (removed when it is dropped from the list).
+    upload_guard.whole_dir = false;
+    upload_guard.path = PathBuf::new();
+    if lock(&job).state == JobState::Running {
+        start(&st, &me, job, Vec::new());
+    }
+    Redirect::to(&format!("/import/{id}")).into_response()
+}
+
+/// The header cells of a CSV file (`None` when it has no readable first line).
+fn read_headers(path: &std::path::Path) -> Option<Vec<String>> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
+        .ok()?;
+    let rec = r.records().next()?.ok()?;
+    Some(
+        rec.iter()
+            .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+            .collect(),
+    )
+}
+
+/// Runs `job`'s import in a background task, with `maps` (`COLUMN=FIELD`, as the CLI's
+/// `--map`) for the columns the importer does not know.
+fn start(st: &WebState, me: &Session, job: JobRef, maps: Vec<String>) {
+    let (path, name, dir, entity, create_customers, stop_on_error) = {
+        let j = lock(&job);
+        (
+            j.upload.clone(),
+            j.file_name.clone(),
+            j.dir.clone(),
+            j.entity,
+            j.create_customers,
+            j.stop_on_error,
+        )
+    };
+    // The uploaded file goes when the task ends, however it ends.
+    let upload_guard = UploadGuard {
+        path: path.clone(),
+        whole_dir: false,
+    };
     let mut opts = ImportOptions::new(entity, InputFormat::Csv);
     opts.create_customers = create_customers;
+    opts.maps = maps;
     if !stop_on_error {
         opts.skip_bad = Some(dir.join("rejects.csv"));
+        // The rejects file stays on the server with the job: no cell of it whole beyond any
+        // field's length.
+        opts.reject_cell_chars = Some(REJECT_CELL_CHARS);
     }
     let store = st.store.clone();
+    let me = me.clone();
     tokio::spawn(async move {
+        let upload = upload_guard;
         let started = std::time::Instant::now();
         let j = job.clone();
         let result = patron_app::imports::import_file(&store, &me, &path, &name, opts, move |p| {
@@ -362,6 +473,7 @@ pub async fn upload(
             g.rows = p.rows;
         })
         .await;
+        drop(upload);
         let mut g = lock(&job);
         g.seconds = started.elapsed().as_secs_f64();
         g.state = match result {
@@ -370,12 +482,163 @@ pub async fn upload(
                 g.rows = r.rows;
                 JobState::Done(r)
             }
-            // Name the upload, not the temporary path.
-            Err(e) => JobState::Failed(e.to_string().replace(&path.display().to_string(), &name)),
+            // Name the upload, not the temporary path; never more than a bounded message.
+            Err(e) => JobState::Failed(patron_domain::text::bounded(
+                &failure(&e).replace(&path.display().to_string(), &name),
+            )),
         };
-        tracing::info!(job = g.id, state = ?g.state, "web import finished");
+        // No rejects to download: nothing of the job needs its directory any more.
+        if !matches!(&g.state, JobState::Done(r) if r.rejected > 0) {
+            let _ = std::fs::remove_dir_all(&g.dir);
+        }
+        // Counts only: a failure's message quotes the file's values.
+        let (state, rejected) = match &g.state {
+            JobState::Running | JobState::Mapping(_) => ("running", 0),
+            JobState::Done(r) => ("done", r.rejected),
+            JobState::Failed(_) => ("failed", 0),
+        };
+        tracing::info!(
+            job = g.id,
+            state,
+            rows = g.rows,
+            rejected,
+            "web import finished"
+        );
     });
+}
+
+/// A rejected row's reason as the web words it: the command line's advice replaced by the
+/// page's own option.
+fn rejects_web(e: &str) -> String {
+    e.replace(
+        "import the customers first, or rerun with --create-customers",
+        "import the customers first, or tick the option to create missing customers",
+    )
+}
+
+/// A failed import's message for the page: the English text without the command line's advice
+/// (worded per language when shown: [`failure_text`]).
+fn failure(e: &patron_exchange::ImportError) -> String {
+    e.to_string()
+}
+
+/// A failed import's message in `lang`, never suggesting a command-line flag.
+fn failure_text(lang: Lang, m: &str) -> String {
+    let (first, rest) = m.split_once('\n').unwrap_or((m, ""));
+    if let Some(after) = rest.strip_prefix("nothing of this batch was stored (") {
+        let n: String = after.chars().take_while(char::is_ascii_digit).collect();
+        return format!(
+            "{}\n{}",
+            crate::errors::import_error_text(lang, first),
+            lang.t("import.failed_batch").replace("{n}", &n)
+        );
+    }
+    if m.contains("two columns hold") {
+        return lang.t("import.failed_two").to_string();
+    }
+    if let Some(i) = m.find("no column holds '") {
+        let field: String = m[i + 17..].chars().take_while(|c| *c != '\'').collect();
+        return lang
+            .t("import.failed_required")
+            .replace("{field}", &crate::errors::field_label(lang, &field));
+    }
+    // Anything else: the reason without advice of the command line.
+    let why = m.split(" --").next().unwrap_or(m);
+    let why = why
+        .trim_end_matches(|c: char| c == ';' || c == ',' || c.is_whitespace())
+        .trim_end_matches(" or rerun with")
+        .trim_end_matches(" rerun with");
+    let why = if lang == Lang::En {
+        why.to_string()
+    } else {
+        crate::errors::import_error_text(lang, why)
+    };
+    lang.t("import.failed_other").replace("{why}", &why)
+}
+
+/// `POST /import/{id}/map`: the field chosen for each unknown column (`col0`, `col1`, ...:
+/// a field, `custom`, or `ignore`); then the import starts with that mapping.
+pub async fn map(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    Extension(me): Extension<Session>,
+    Path(raw): Path<String>,
+    axum::extract::RawForm(body): axum::extract::RawForm,
+) -> Response {
+    let Some(job) = job_of(&st, &me, &raw) else {
+        return no_job(lang);
+    };
+    let (unknown, entity, id) = {
+        let j = lock(&job);
+        match &j.state {
+            JobState::Mapping(u) => (u.clone(), j.entity, j.id),
+            _ => return Redirect::to(&format!("/import/{}", j.id)).into_response(),
+        }
+    };
+    let pairs = crate::parse_pairs(&body);
+    let fields = patron_exchange::field_names(entity);
+    let mut maps = Vec::with_capacity(unknown.len());
+    let mut chosen = Vec::with_capacity(unknown.len());
+    for (i, col) in unknown.iter().enumerate() {
+        let v = crate::get_param(&pairs, &format!("col{i}"))
+            .unwrap_or("")
+            .trim();
+        chosen.push(v.to_string());
+        let field = match v {
+            "ignore" => "ignore".to_string(),
+            "custom" if entity == Entity::Customers => format!("custom.{col}"),
+            f if fields.contains(&f) => f.to_string(),
+            _ => continue,
+        };
+        maps.push(format!("{col}={field}"));
+    }
+    if maps.len() < unknown.len() {
+        return status_page(
+            &st,
+            lang,
+            &job,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&chosen),
+        )
+        .await;
+    }
+    lock(&job).state = JobState::Running;
+    start(&st, &me, job, maps);
     Redirect::to(&format!("/import/{id}")).into_response()
+}
+
+/// The mapping step: a select per unknown column (`chosen`: what was sent, with an error).
+fn mapping_form(lang: Lang, j: &Job, unknown: &[String], chosen: Option<&[String]>) -> Markup {
+    let fields = patron_exchange::field_names(j.entity);
+    html! {
+        section.panel id="import-mapping" {
+            h2 { (lang.t("import.map_title")) }
+            p { (lang.t("import.map_sub")) }
+            @if chosen.is_some() { div.notice.error id="map-error" role="alert" { (lang.t("import.map_missing")) } }
+            form method="post" action=(format!("/import/{}/map", j.id)) {
+                (crate::auth::csrf_field())
+                table.data { thead { tr { th { (lang.t("import.map_column")) } th { (lang.t("import.map_field")) } } } tbody {
+                    @for (i, col) in unknown.iter().enumerate() {
+                        @let sel = chosen.and_then(|c| c.get(i)).map(String::as_str).unwrap_or("");
+                        tr {
+                            td { label for=(format!("map-{i}")) { (col) } }
+                            td { select id=(format!("map-{i}")) name=(format!("col{i}")) {
+                                option value="" selected[sel.is_empty()] { (lang.t("import.map_choose")) }
+                                option value="ignore" selected[sel == "ignore"] { (lang.t("import.map_ignore")) }
+                                @if j.entity == Entity::Customers {
+                                    option value="custom" selected[sel == "custom"] { (lang.t("import.map_custom")) }
+                                }
+                                @for f in &fields {
+                                    option value=(f) selected[sel == *f] { (crate::errors::field_label(lang, f)) " (" (f) ")" }
+                                }
+                            } }
+                        }
+                    }
+                } }
+                div.actions.mt { button.primary type="submit" id="map-start" { (lang.t("import.map_start")) } }
+            }
+        }
+    }
 }
 
 /// The viewer's job named in the path (another user's job is not found, like a missing one).
@@ -407,6 +670,7 @@ pub async fn progress(
     let j = lock(&job);
     let state = match &j.state {
         JobState::Running => "running",
+        JobState::Mapping(_) => "mapping",
         JobState::Done(_) => "done",
         JobState::Failed(_) => "failed",
     };
@@ -467,8 +731,19 @@ pub async fn status(
     let Some(job) = job_of(&st, &me, &raw) else {
         return no_job(lang);
     };
+    status_page(&st, lang, &job, StatusCode::OK, None).await
+}
+
+/// The page of a job: the mapping step, the progress, or the report.
+async fn status_page(
+    _st: &WebState,
+    lang: Lang,
+    job: &JobRef,
+    code: StatusCode,
+    chosen: Option<&[String]>,
+) -> Response {
     let (rejects_path, state) = {
-        let j = lock(&job);
+        let j = lock(job);
         (j.rejects(), j.state.clone())
     };
     let errors = match &state {
@@ -479,7 +754,7 @@ pub async fn status(
         }
         _ => Vec::new(),
     };
-    let j = lock(&job);
+    let j = lock(job);
     let pct = percent(&j);
     let body = html! {
         div.pagehead { div {
@@ -487,18 +762,24 @@ pub async fn status(
             h1 { (j.file_name) " " small { (lang.t(&format!("import.{}", entity_code(j.entity)))) } }
             p.sub { (lang.t("import.started")) " " (i18n::datetime(lang, j.started)) " UTC" }
         } (state_badge(lang, &j.state)) }
-        section.panel id="import-status" data-state=(match j.state { JobState::Running => "running", JobState::Done(_) => "done", JobState::Failed(_) => "failed" }) {
-            div.progress { div.bar id="progress-bar" style=(format!("width: {pct:.1}%")) {} }
-            p.small.muted id="progress-text" {
-                (format!("{pct:.0}%")) " · " (i18n::count(j.rows)) " " (lang.t("import.rows_read"))
+        @if let JobState::Mapping(unknown) = &j.state {
+            (mapping_form(lang, &j, unknown, chosen))
+        }
+        section.panel id="import-status" data-state=(match j.state { JobState::Running => "running", JobState::Mapping(_) => "mapping", JobState::Done(_) => "done", JobState::Failed(_) => "failed" }) {
+            @if !matches!(j.state, JobState::Mapping(_)) {
+                div.progress { div.bar id="progress-bar" style=(format!("width: {pct:.1}%")) {} }
+                p.small.muted id="progress-text" {
+                    (format!("{pct:.0}%")) " · " (i18n::count(j.rows)) " " (lang.t("import.rows_read"))
+                }
             }
             @match &j.state {
+                JobState::Mapping(_) => {}
                 JobState::Running => {
                     p { (lang.t("import.running_note")) }
                     script src="/static/poll.js" data-progress=(format!("/import/{}/progress", j.id)) {}
                 }
                 JobState::Failed(e) => {
-                    div.notice.error id="import-failed" { p { strong { (lang.t("import.failed")) } } pre.rowerrors { (e) } }
+                    div.notice.error id="import-failed" { p { strong { (lang.t("import.failed")) } } pre.rowerrors { (failure_text(lang, e)) } }
                 }
                 JobState::Done(r) => {
                     div.kpis.six id="import-report" {
@@ -512,7 +793,7 @@ pub async fn status(
                     @if r.rejected > 0 {
                         h2 { (lang.t("import.row_errors")) }
                         pre.rowerrors id="row-errors" {
-                            @for (line, e) in &errors { (j.file_name) ":" (line) ": " (e) "\n" }
+                            @for (line, e) in &errors { (crate::errors::import_where(lang, &j.file_name, line)) (crate::errors::import_error_text(lang, &rejects_web(e))) "\n" }
                         }
                         @if r.rejected as usize > errors.len() { p.muted.small { (lang.t("import.more_errors")) } }
                         a.button href=(format!("/import/{}/rejects.csv", j.id)) id="rejects" { (lang.t("import.download_rejects")) }
@@ -528,7 +809,7 @@ pub async fn status(
     };
     drop(j);
     html(
-        StatusCode::OK,
+        code,
         layout::page_at(lang, lang.t("import.title"), "import", "/import", body),
     )
 }

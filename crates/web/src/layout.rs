@@ -35,6 +35,9 @@ const NAV: &[(&str, &str, &str, Action)] = &[
     ("/admin/audit", "audit", "nav.audit", Action::ReadAudit),
 ];
 
+/// Every page's helper script: chart values on hover and focus, "/" for the customer search.
+pub(crate) const KEYS_JS: &str = include_str!("../static/keys.js");
+
 /// May the signed-in user open pages that take `action` (everything outside a session)?
 pub(crate) fn may(action: Action) -> bool {
     crate::auth::signed_in_user().is_none_or(|me| patron_app::permissions::allowed(me.role, action))
@@ -65,10 +68,12 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
                 title { (title) " · " (lang.t("app.name")) }
                 link rel="stylesheet" href="/static/patron.css";
                 script src="/static/picker.js" defer {}
+                script src="/static/keys.js" defer {}
                 // A neutral favicon so browsers do not ask the API for one.
                 link rel="icon" href=(PreEscaped("data:,"));
             }
             body {
+                a.skip href="#main" { (lang.t("nav.skip")) }
                 header.topbar {
                     a.brand href="/" {
                         span.logo { "P" }
@@ -85,6 +90,12 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
                         }
                         @if may(Action::ReadRecords) {
                             a href="/customers/new" id="new-customer" class=(if active == "newcustomer" { "newcust active" } else { "newcust" }) { "+ " (label(lang, "myday.new_customer")) }
+                        }
+                    }
+                    @if may(Action::ReadRecords) {
+                        form.quicksearch method="get" action="/customers" role="search" {
+                            label.sr for="quick-search" { (lang.t("nav.search")) }
+                            input #quick-search type="search" name="q" placeholder=(lang.t("nav.search_hint")) aria-keyshortcuts="/";
                         }
                     }
                     form.langswitch method="post" action="/lang" { (crate::auth::csrf_field())
@@ -111,7 +122,7 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
                         }
                     }
                 }
-                main.content { (body) }
+                main.content #main tabindex="-1" { (body) }
                 footer.footer {
                     span { (lang.t("app.name")) " — " (lang.t("app.tagline")) }
                     a href="/openapi.json" { (lang.t("footer.api")) }

@@ -90,8 +90,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("leads.refused", "Not done:", "未完成："),
     (
         "leads.import_hint",
-        "Many cards at once: patron import leads cards.csv --campaign NAME",
-        "批量导入名片：patron import leads cards.csv --campaign 活动名称",
+        "Many cards at once: an administrator can import a CSV file of cards for a campaign.",
+        "批量导入名片：管理员可按活动导入名片的 CSV 文件。",
     ),
 ];
 
@@ -115,19 +115,19 @@ struct Refusal {
 }
 
 impl Refusal {
-    fn from_store(e: &StoreError) -> Option<Refusal> {
+    fn from_store(lang: Lang, e: &StoreError) -> Option<Refusal> {
         match e {
             StoreError::Invalid(errs) => Some(Refusal {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 message: errs
                     .iter()
-                    .map(|e| e.to_string())
+                    .map(|e| crate::errors::field_error_line(lang, e))
                     .collect::<Vec<_>>()
-                    .join("; "),
+                    .join(if lang == Lang::Zh { "；" } else { "; " }),
             }),
-            StoreError::Conflict { message, .. } => Some(Refusal {
+            StoreError::Conflict { .. } => Some(Refusal {
                 status: StatusCode::CONFLICT,
-                message: message.clone(),
+                message: crate::errors::conflict_text(lang, e),
             }),
             _ => None,
         }
@@ -507,7 +507,7 @@ fn with_ok(back: &str, ok: &str) -> String {
 
 /// Re-shows the list of `back` with the refusal, or the error page for other errors.
 async fn refused(st: &WebState, lang: Lang, me: &Session, back: &str, e: StoreError) -> Response {
-    match Refusal::from_store(&e) {
+    match Refusal::from_store(lang, &e) {
         Some(r) => {
             let q = parse_pairs(
                 back.split_once('?')

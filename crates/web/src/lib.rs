@@ -2,7 +2,8 @@
 //! interpolated value) served from the same binary as the JSON API.
 //!
 //! - `/` redirects to the customer list;
-//! - `/customers`: the list, with filters, sorting and keyset pagination;
+//! - `/customers`: the list, with filters, sorting and keyset pagination, its total, chosen
+//!   columns and `/customers.csv` (the filtered list as CSV);
 //! - `/customers/{id}`: the customer card (profile form, contacts, orders, interaction timeline,
 //!   change history, value panel); `POST` saves the profile with optimistic concurrency;
 //! - `/dashboard`: the value dashboard with SVG plots drawn on the server;
@@ -11,12 +12,14 @@
 //!
 //! Only `POST` changes anything; bad input (query, path, form) gives a 4xx page, never a 5xx.
 
+mod archive;
 pub mod auth;
 mod card;
 mod catalog;
 mod custody;
 mod customers;
 mod dashboard;
+pub mod errors;
 mod headers;
 pub mod i18n;
 mod import;
@@ -27,6 +30,7 @@ mod newcustomer;
 mod overview;
 mod score_editor;
 mod svg;
+mod unsubscribe;
 mod values;
 mod work;
 
@@ -39,7 +43,8 @@ use axum::Router;
 use patron_store::{Store, StoreError};
 
 pub use headers::{security_headers, CONTENT_SECURITY_POLICY};
-pub use i18n::Lang;
+pub use i18n::{set_currency, Lang};
+pub use unsubscribe::set_mail_status;
 
 /// Who the store records as the author of changes made in the web interface (until logins exist).
 pub const BY: &str = "web";
@@ -65,8 +70,9 @@ pub fn app(store: Store) -> Router {
         store: store.clone(),
         limiter: std::sync::Arc::new(auth::RateLimiter::default()),
     };
-    router(store)
+    router(store.clone())
         .merge(auth::routes(auth.clone()))
+        .merge(unsubscribe::routes(store))
         .layer(axum::middleware::from_fn_with_state(
             auth,
             auth::session_layer,
@@ -79,6 +85,10 @@ pub fn router(store: Store) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/customers", get(customers::list))
+        .route("/customers.csv", get(customers::list_csv))
+        .route("/customers/views", post(customers::save_view))
+        .route("/customers/views/{id}/delete", post(customers::delete_view))
+        .route("/customers/bulk", post(customers::bulk))
         .route(
             "/customers/{id}",
             get(customers::card).post(customers::save),
@@ -98,8 +108,10 @@ pub fn router(store: Store) -> Router {
         .route("/import/{id}", get(import::status))
         .route("/import/{id}/progress", get(import::progress))
         .route("/import/{id}/rejects.csv", get(import::rejects))
+        .route("/import/{id}/map", post(import::map))
         .merge(work::routes())
         .merge(card::routes())
+        .merge(archive::routes())
         .merge(myday::routes())
         .merge(newcustomer::routes())
         .merge(leads::routes())
@@ -115,6 +127,7 @@ pub fn router(store: Store) -> Router {
         .route("/lang", post(switch_language))
         .route("/static/patron.css", get(stylesheet))
         .route("/static/sum.js", get(|| script(score_editor::SUM_JS)))
+        .route("/static/keys.js", get(|| script(layout::KEYS_JS)))
         .route("/static/poll.js", get(|| script(import::POLL_JS)))
         .with_state(WebState {
             store,
@@ -174,19 +187,18 @@ pub(crate) fn store_error_page(lang: Lang, e: &StoreError) -> Response {
         StoreError::NotFound { .. } => (
             StatusCode::NOT_FOUND,
             lang.t("error.not_found"),
-            lang.t("error.no_customer").to_string(),
+            errors::store_error_text(lang, e),
         ),
-        StoreError::Invalid(errs) => (
+        StoreError::Invalid(_) => (
             StatusCode::BAD_REQUEST,
             lang.t("error.bad_request"),
-            errs.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
+            errors::store_error_text(lang, e),
         ),
-        StoreError::Conflict { message, .. } => {
-            (StatusCode::CONFLICT, lang.t("error.title"), message.clone())
-        }
+        StoreError::Conflict { .. } => (
+            StatusCode::CONFLICT,
+            lang.t("error.title"),
+            errors::store_error_text(lang, e),
+        ),
         e if e.is_unavailable() => (
             StatusCode::SERVICE_UNAVAILABLE,
             lang.t("error.title"),
@@ -208,9 +220,12 @@ pub(crate) fn store_error_page(lang: Lang, e: &StoreError) -> Response {
 /// [`store_error_page`].
 pub(crate) fn app_error_page(lang: Lang, e: &patron_app::AppError) -> Response {
     match e {
-        patron_app::AppError::Forbidden(m) => {
-            error_page(lang, StatusCode::FORBIDDEN, lang.t("auth.not_allowed"), m)
-        }
+        patron_app::AppError::Forbidden(_) => error_page(
+            lang,
+            StatusCode::FORBIDDEN,
+            lang.t("auth.not_allowed"),
+            &errors::app_error_text(lang, e),
+        ),
         patron_app::AppError::Store(e) => store_error_page(lang, e),
     }
 }

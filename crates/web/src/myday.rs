@@ -503,7 +503,8 @@ async fn add(
     };
     match patron_app::tasks::add_task(&st.store, &me, input, "manual").await {
         Ok(_) => Redirect::to("/my-day?ok=added").into_response(),
-        Err(AppError::Store(e)) => match Errors::from_store(&e, &["note", "customer", "due"]) {
+        Err(AppError::Store(e)) => match Errors::from_store(lang, &e, &["note", "customer", "due"])
+        {
             Some(errors) => {
                 render(
                     &st,

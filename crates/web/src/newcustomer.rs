@@ -105,19 +105,7 @@ fn message(lang: Lang, e: &FieldError) -> String {
     if lang == Lang::En || e.message.starts_with("第 ") {
         return e.message.clone();
     }
-    let m = e.message.as_str();
-    let key = if m.contains("is required") {
-        "invalid.required"
-    } else if m.contains("e-mail") {
-        "invalid.email"
-    } else if m.contains("phone number") {
-        "invalid.phone"
-    } else if m.contains("longer than") {
-        "invalid.too_long"
-    } else {
-        "invalid.other"
-    };
-    lang.t(key).to_string()
+    crate::errors::field_error_text(lang, e)
 }
 
 fn render(lang: Lang, status: StatusCode, values: &Values, view: &View) -> Response {
@@ -429,7 +417,11 @@ async fn create(
     let audited = me.audited(&st.store, "create", None, "customer {id} created (web)");
     match audited.create_customer(input, &me.user.username).await {
         Ok(c) => match audited.finish_audit().await {
-            Ok(_) => Redirect::to(&format!("/customers/{}?saved=1", c.id)).into_response(),
+            Ok(_) => {
+                // Graded by its attributes at once (a prospect).
+                patron_app::value::recompute_after_change(&st.store, &[c.id]).await;
+                Redirect::to(&format!("/customers/{}?saved=1", c.id)).into_response()
+            }
             Err(e) => crate::store_error_page(lang, &e),
         },
         Err(StoreError::Invalid(errs)) => invalid(errs),

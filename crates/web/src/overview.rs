@@ -312,8 +312,9 @@ fn dashboard(
 }
 
 fn clv_histogram(lang: Lang, r: &Report, x: &Extra) -> Markup {
-    let Some((start, step, counts)) = &x.clv_bins else {
-        return html! { p.empty { (lang.t("dash.no_clv")) } };
+    let Some((start, step, counts)) = x.clv_bins.as_ref().filter(|b| b.2.iter().any(|c| *c > 0))
+    else {
+        return svg::empty(lang.t("dash.no_clv"));
     };
     let n = counts.len();
     let end = start + step * n as f64;
@@ -337,12 +338,10 @@ fn clv_histogram(lang: Lang, r: &Report, x: &Extra) -> Markup {
             @for (i, c) in counts.iter().enumerate() {
                 @let x0 = start + step * i as f64;
                 @let last = i + 1 == n;
-                rect class=(if last { "bar hist tail" } else { "bar hist" }) x=(fr.px(x0) + 0.5) y=(fr.py(*c as f64)) width=((fr.px(x0 + step) - fr.px(x0) - 1.0).max(1.0)) height=(fr.py(0.0) - fr.py(*c as f64)) {
-                    title {
-                        (i18n::money_short(lang, x0)) @if last { " +" } @else { " – " (i18n::money_short(lang, x0 + step)) }
-                        ": " (i18n::count(*c))
-                    }
-                }
+                @let label = format!("{}{}: {}", i18n::money_short(lang, x0), if last { " +".to_string() } else { format!(" – {}", i18n::money_short(lang, x0 + step)) }, i18n::count(*c));
+                (svg::point(&label, None, html! {
+                    rect class=(if last { "bar hist tail" } else { "bar hist" }) x=(fr.px(x0) + 0.5) y=(fr.py(*c as f64)) width=((fr.px(x0 + step) - fr.px(x0) - 1.0).max(1.0)) height=(fr.py(0.0) - fr.py(*c as f64)) {}
+                }))
             }
             @if median > *start && median < end {
                 line.marker x1=(fr.px(median)) x2=(fr.px(median)) y1=(fr.py(0.0)) y2=(fr.py(fr.y1)) {}
@@ -372,23 +371,29 @@ fn funnel(lang: Lang, r: &Report, x: &Extra) -> Markup {
         ),
         ("stage.advocate", x.advocates, "/customers?stage=advocate"),
     ];
-    let max = stages[0].1.max(1) as f64;
+    if stages[0].1 == 0 {
+        return svg::empty(lang.t("dash.no_customers"));
+    }
+    let max = stages[0].1 as f64;
     let row_h = (H - TOP - 24.0) / stages.len() as f64;
     let label_w = 150.0;
     let avail = W - LEFT - RIGHT - label_w + 40.0;
     let cx = label_w + avail / 2.0 + 10.0;
     html! {
         (svg::svg("funnel-plot", lang.t("dash.funnel"), html! {
-            @for (i, (key, n, _)) in stages.iter().enumerate() {
+            @for (i, (key, n, link)) in stages.iter().enumerate() {
                 @let w = (*n as f64 / max * avail).max(2.0);
                 @let y = TOP + i as f64 * row_h;
                 text.stage x=(label_w) y=(y + row_h / 2.0 + 4.0) text-anchor="end" { (lang.t(key)) }
-                rect class=(format!("bar funnel-{i}")) x=(cx - w / 2.0) y=(y + 6.0) width=(w) height=(row_h - 12.0) rx="3" {}
                 @let inside = w > 170.0;
                 @let conv = if i == 0 { String::new() } else {
                     let prev = stages[i - 1].1;
                     if prev > 0 { format!(" · {}", i18n::pct(*n as f64 * 100.0 / prev as f64)) } else { String::new() }
                 };
+                @let href = crate::layout::may(patron_app::Action::ReadRecords).then(|| link.to_string());
+                (svg::point(&format!("{}: {}{}", lang.t(key), i18n::count(*n), conv), href, html! {
+                    rect class=(format!("bar funnel-{i}")) x=(cx - w / 2.0) y=(y + 6.0) width=(w) height=(row_h - 12.0) rx="3" {}
+                }))
                 text x=(if inside { cx } else { cx + w / 2.0 + 8.0 }) y=(y + row_h / 2.0 + 4.0) text-anchor=(if inside { "middle" } else { "start" }) class=(if inside { "annot onbar" } else { "annot" }) {
                     (i18n::count(*n)) (conv)
                 }
@@ -439,9 +444,9 @@ fn whale(lang: Lang, w: &Whale) -> Markup {
             line.marker x1=(fr.px(0.0)) x2=(fr.px(20.0)) y1=(fr.py(top)) y2=(fr.py(top)) {}
             line.marker x1=(fr.px(70.0)) x2=(fr.px(70.0)) y1=(fr.py(fr.y0)) y2=(fr.py(fr.y1)) {}
             path.curve d=(path) {}
-            circle.dot cx=(fr.px(20.0)) cy=(fr.py(top)) r="4" {}
+            (svg::point(&format!("{} 20% → {}", lang.t("dash.whale_x"), i18n::pct(top)), None, html! { circle.dot cx=(fr.px(20.0)) cy=(fr.py(top)) r="4" {} }))
             text.annot x=(fr.px(20.0) + 6.0) y=(fr.py(top) + 14.0) { "20% → " (i18n::pct(top)) }
-            circle.dot cx=(fr.px(peak_at)) cy=(fr.py(peak)) r="4" {}
+            (svg::point(&format!("{} {} ({})", lang.t("dash.peak"), i18n::pct(peak), i18n::pct(peak_at)), None, html! { circle.dot cx=(fr.px(peak_at)) cy=(fr.py(peak)) r="4" {} }))
             @let anchor = if peak_at > 75.0 { "end" } else { "middle" };
             text.annot x=(fr.px(peak_at)) y=(fr.py(peak) - 8.0) text-anchor=(anchor) { (lang.t("dash.peak")) " " (i18n::pct(peak)) }
             text.annot x=(fr.px(71.0)) y=(fr.py(fr.y0) - 6.0) { (lang.t("dash.bottom30_short")) }
@@ -490,11 +495,10 @@ fn pareto(lang: Lang, stats: &[AbcClass]) -> Markup {
             (svg::axes(&fr, &[], &svg::ticks(0.0, 100.0, 5), |_| String::new(), |y| format!("{}%", svg::num(y)), lang.t("dash.class"), lang.t("dash.abc_y")))
             @for (i, s) in stats.iter().enumerate() {
                 @let v = (f(s.value_share) * 100.0).clamp(0.0, 100.0);
-                a href=[list_link(format!("abc={}", s.class))] {
-                    rect class=(format!("bar abc-{}", s.class)) x=(fr.px(i as f64 + 0.5) - bw / 2.0) y=(fr.py(v)) width=(bw) height=(fr.py(0.0) - fr.py(v)) {
-                        title { (s.class) ": " (i18n::count(s.customers)) " · " (i18n::money_short(lang, f(s.value))) }
-                    }
-                }
+                @let label = format!("{}: {} · {} ({})", s.class, i18n::count(s.customers), i18n::money(lang, f(s.value)), i18n::pct(v));
+                (svg::point(&label, list_link(format!("abc={}", s.class)), html! {
+                    rect class=(format!("bar abc-{}", s.class)) x=(fr.px(i as f64 + 0.5) - bw / 2.0) y=(fr.py(v)) width=(bw) height=(fr.py(0.0) - fr.py(v)) {}
+                }))
                 text.annot x=(fr.px(i as f64 + 0.5)) y=(fr.py(v) - 6.0) text-anchor="middle" { (i18n::pct(v)) }
                 text x=(fr.px(i as f64 + 0.5)) y=(fr.py(0.0) + 16.0) text-anchor="middle" class="cls" {
                     (s.class) " · " (i18n::pct(f(s.customer_share) * 100.0)) " " (lang.t("dash.share_customers"))
@@ -517,7 +521,10 @@ fn rfm_heat(lang: Lang, rfm: &Rfm) -> Markup {
             .copied()
             .unwrap_or(0)
     };
-    let max = grid.iter().flatten().copied().max().unwrap_or(0).max(1);
+    let max = grid.iter().flatten().copied().max().unwrap_or(0);
+    if max == 0 {
+        return svg::empty(lang.t("dash.no_orders"));
+    }
     let fr = Frame {
         x0: 0.5,
         x1: 5.5,
@@ -533,9 +540,9 @@ fn rfm_heat(lang: Lang, rfm: &Rfm) -> Markup {
                 @for fq in 1..=5usize {
                     @let n = cell(r, fq);
                     @let t = n as f64 / max as f64;
-                    rect.cell x=(fr.px(fq as f64 - 0.5) + 1.0) y=(fr.py(r as f64 + 0.5) + 1.0) width=(cw - 2.0) height=(ch - 2.0) fill=(heat(t)) {
-                        title { "R" (r) " F" (fq) ": " (i18n::count(n)) }
-                    }
+                    (svg::point(&format!("R{r} F{fq}: {}", i18n::count(n)), None, html! {
+                        rect.cell x=(fr.px(fq as f64 - 0.5) + 1.0) y=(fr.py(r as f64 + 0.5) + 1.0) width=(cw - 2.0) height=(ch - 2.0) fill=(heat(t)) {}
+                    }))
                     text x=(fr.px(fq as f64)) y=(fr.py(r as f64) + 4.0) text-anchor="middle" class=(if t > 0.55 { "celltext light" } else { "celltext" }) {
                         (i18n::count(n))
                     }
@@ -573,7 +580,10 @@ fn grades(lang: Lang, g: &Grades) -> Markup {
 
 /// Horizontal bars of the customers per grade (also used by the score model editor).
 pub fn grade_bars(lang: Lang, id: &str, rows: &[(&str, u64)], ungraded: u64) -> Markup {
-    let total: u64 = rows.iter().map(|r| r.1).sum::<u64>().max(1);
+    let total: u64 = rows.iter().map(|r| r.1).sum::<u64>();
+    if total == 0 {
+        return svg::empty(lang.t("dash.no_grades"));
+    }
     let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1) as f64;
     let row_h = (H - TOP - 30.0) / rows.len() as f64;
     let label_w = 96.0;
@@ -584,9 +594,10 @@ pub fn grade_bars(lang: Lang, id: &str, rows: &[(&str, u64)], ungraded: u64) -> 
                 @let y = TOP + i as f64 * row_h;
                 @let w = *n as f64 / max * avail;
                 text.stage x=(label_w) y=(y + row_h / 2.0 + 4.0) text-anchor="end" { (lang.t("value.grade")) " " (g) }
-                a href=[list_link(format!("grade={g}"))] {
+                @let label = format!("{} {g}: {} ({})", lang.t("value.grade"), i18n::count(*n), i18n::pct(*n as f64 * 100.0 / total as f64));
+                (svg::point(&label, list_link(format!("grade={g}")), html! {
                     rect class=(format!("bar grade-{g}")) x=(label_w + 8.0) y=(y + 5.0) width=(w.max(1.0)) height=(row_h - 10.0) rx="2" {}
-                }
+                }))
                 text.annot x=(label_w + 14.0 + w) y=(y + row_h / 2.0 + 4.0) { (i18n::count(*n)) " (" (i18n::pct(*n as f64 * 100.0 / total as f64)) ")" }
             }
             @if ungraded > 0 {
@@ -813,5 +824,17 @@ mod tests {
         assert!(step > 0.0 && lo + step * n as f64 >= 100.0);
         assert!(clv_range(&[0.0; 11]).is_none());
         assert!(clv_range(&[]).is_none());
+    }
+
+    #[test]
+    fn empty_charts_say_so_without_axes() {
+        // Before: zero counts drew axes with invented ticks (0.2, 0.5, 0.8).
+        let none = grade_bars(Lang::En, "g", &[("A", 0), ("B", 0), ("C", 0)], 3);
+        let none = none.into_string();
+        assert!(!none.contains("<svg"), "{none}");
+        assert!(none.contains("No customer has a grade yet"));
+        let some = grade_bars(Lang::Zh, "g", &[("A", 2), ("B", 0), ("C", 1)], 0).into_string();
+        assert!(some.contains("<svg") && some.contains(r#"id="g-value""#));
+        assert!(some.contains(r#"data-v="价值等级 A: 2 (66.7%)""#), "{some}");
     }
 }

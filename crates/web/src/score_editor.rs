@@ -375,10 +375,22 @@ pub async fn submit(
             if let Err(e) = st.store.save_score_model(&toml, BY, note).await {
                 return store_error_page(lang, &e);
             }
-            let recomputed = match patron_app::value::refresh_like_last_time(&st.store).await {
-                Ok(_) => "recomputed",
+            // The new model applied to the stored figures: exactly what the preview showed
+            // (before any figures are stored, the first refresh computes them with it).
+            let done = match st.store.latest_snapshot().await {
+                Ok(Some(_)) => patron_app::value::regrade(&st.store, &model)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                _ => patron_app::value::refresh_like_last_time(&st.store)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            };
+            let recomputed = match done {
+                Ok(()) => "recomputed",
                 Err(e) => {
-                    tracing::error!(error = %e, "refresh after saving the score model failed");
+                    tracing::error!(error = %e, "grading with the saved score model failed");
                     "saved"
                 }
             };
@@ -388,7 +400,7 @@ pub async fn submit(
             // Replace the weights by the calibration's proposal (rounded, summing to 100).
             let preview = preview(&st, &model, &form).await;
             if let Ok(Some(p)) = &preview {
-                if p.calibration.proposal_found {
+                if p.calibration.proposal_found && p.enough_outcomes() {
                     let w: Vec<f64> = p.calibration.weights.iter().map(|w| w.new).collect();
                     for (a, v) in form.attrs.iter_mut().zip(round_to_100(&w)) {
                         a.weight = v.to_string();
@@ -450,6 +462,18 @@ fn round_to_100(w: &[f64]) -> Vec<i64> {
     out
 }
 
+/// Customers with an outcome after the cut that a calibration needs before its correlation
+/// means anything and weights are proposed (with fewer, a Spearman of 0.008 over a handful of
+/// buyers and $0 averages is noise).
+const MIN_OUTCOME_CUSTOMERS: usize = 30;
+
+impl Preview {
+    /// Enough outcome data to judge the weights and propose new ones.
+    fn enough_outcomes(&self) -> bool {
+        self.with_outcome >= MIN_OUTCOME_CUSTOMERS
+    }
+}
+
 /// What the preview shows.
 struct Preview {
     /// Customers per grade A..E under the edited model (attributes as of now).
@@ -459,6 +483,9 @@ struct Preview {
     calibration: Calibration,
     /// Spearman of the model in force on the same customers.
     current_spearman: Option<f64>,
+    /// Customers with an outcome (a sale or margin) after the cut: below
+    /// [`MIN_OUTCOME_CUSTOMERS`] the calibration judges nothing and proposes nothing.
+    with_outcome: usize,
     cut: NaiveDate,
     last: NaiveDate,
 }
@@ -531,16 +558,28 @@ async fn preview(
     let facts = st.store.order_facts().await.map_err(|e| e.to_string())?;
     let profiles = st.store.score_profiles().await.map_err(|e| e.to_string())?;
     let (current, _) = current_model(st).await.map_err(|e| e.to_string())?;
+    // The grades as stored and as a save would store them (same rows, same rule).
+    let (stored, edited) = patron_app::value::preview_grades(&st.store, model)
+        .await
+        .map_err(|e| e.to_string())?;
     let model = model.clone();
     let holdout = form.holdout_months;
     let outcome = form.outcome;
-    tokio::task::spawn_blocking(move || {
+    let preview = tokio::task::spawn_blocking(move || {
         compute_preview(
             &facts, &profiles, &model, &current, attributes, holdout, outcome,
         )
     })
     .await
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    Ok(preview.map(|mut p| {
+        // Before the first refresh nothing is stored: the preview's own grades stand.
+        if stored.iter().sum::<u64>() > 0 {
+            p.grades_current.copy_from_slice(&stored[..5]);
+            p.grades_new.copy_from_slice(&edited[..5]);
+        }
+        p
+    }))
 }
 
 fn compute_preview(
@@ -586,6 +625,7 @@ fn compute_preview(
     }
     let rows_new: Vec<Vec<AttrValue>> = values.iter().map(|v| model.row(v)).collect();
     let rows_cur: Vec<Vec<AttrValue>> = values.iter().map(|v| current.row(v)).collect();
+    let with_outcome = outcomes.iter().filter(|o| **o != 0.0).count();
     let calibration = calibrate(model, &rows_new, &outcomes).ok()?;
     let current_spearman = calibrate(current, &rows_cur, &outcomes)
         .ok()
@@ -595,6 +635,7 @@ fn compute_preview(
         grades_current,
         calibration,
         current_spearman,
+        with_outcome,
         cut,
         last,
     })
@@ -824,6 +865,14 @@ fn preview_panel(lang: Lang, p: Option<&Preview>, errors: &Errors) -> Markup {
                 (lang.t("score.calibration_basis")) " " (i18n::date(lang, p.cut)) " → " (i18n::date(lang, p.last)) " · "
                 (i18n::count(c.customers as u64)) " " (lang.t("dash.count"))
             }
+            @if !p.enough_outcomes() {
+                div.notice.warn id="too-little-outcome" {
+                    (lang.t("score.too_little")
+                        .replace("{n}", &i18n::count(p.with_outcome as u64))
+                        .replace("{min}", &MIN_OUTCOME_CUSTOMERS.to_string())
+                        .replace("{cut}", &i18n::date(lang, p.cut)))
+                }
+            }
             dl.figures id="calibration" {
                 dt { (lang.t("score.spearman")) } dd { (fmt_opt(c.spearman, 3)) " " span.muted.small { "(" (lang.t("score.in_force")) " " (fmt_opt(p.current_spearman, 3)) ")" } }
                 dt { (lang.t("score.lift")) } dd { (fmt_opt(c.top_grade_lift, 2)) "×" }
@@ -832,7 +881,9 @@ fn preview_panel(lang: Lang, p: Option<&Preview>, errors: &Errors) -> Markup {
                 }
             }
             h3 { (lang.t("score.proposal")) }
-            @if c.proposal_found {
+            @if !p.enough_outcomes() {
+                p.muted { (lang.t("score.no_proposal_data")) }
+            } @else if c.proposal_found {
                 table.data.compact id="proposal" {
                     thead { tr { th { (lang.t("score.attribute")) } th.num { (lang.t("score.weight")) } th.num { (lang.t("score.proposed")) } } }
                     tbody {

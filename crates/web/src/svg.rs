@@ -32,14 +32,36 @@ impl Frame {
 
 pub use patron_app::dashboard::ticks;
 
-/// The `<svg>` element with a title for screen readers.
+/// The `<svg>` element with a title for screen readers, followed by the line that shows the
+/// value of the mark under the pointer or in focus ([`point`]).
 pub fn svg(id: &str, title: &str, body: Markup) -> Markup {
     html! {
-        svg id=(id) class="plot" viewBox=(format!("0 0 {W} {H}")) role="img" aria-label=(title) xmlns="http://www.w3.org/2000/svg" {
+        svg id=(id) class="plot" viewBox=(format!("0 0 {W} {H}")) role="group" aria-label=(title) xmlns="http://www.w3.org/2000/svg" {
             title { (title) }
             (body)
         }
+        p.plotvalue id=(format!("{id}-value")) aria-live="polite" { "\u{a0}" }
     }
+}
+
+/// A data mark whose exact value is shown in the chart's visible value line (below the plot,
+/// see [`svg`] and `static/keys.js`) while the pointer is on it or it has the keyboard focus:
+/// Tab reaches every mark, and the label is also its accessible name, so that no figure is
+/// left to the browser's native hover tooltip. `href` makes the mark a link (to the customers
+/// it counts, for viewers who may open them).
+pub fn point(label: &str, href: Option<String>, mark: Markup) -> Markup {
+    html! {
+        @if let Some(href) = href {
+            a.pt href=(href) aria-label=(label) data-v=(label) { (mark) }
+        } @else {
+            g.pt tabindex="0" role="img" aria-label=(label) data-v=(label) { (mark) }
+        }
+    }
+}
+
+/// What a chart shows when it has nothing to draw: a sentence, no axes.
+pub fn empty(message: &str) -> Markup {
+    html! { p.empty.noplot { (message) } }
 }
 
 /// Axes with ticks, grid lines and axis titles. `fx`/`fy` format tick labels.

@@ -67,6 +67,10 @@ async fn pool_claim_return_and_cap(store: Store) {
     let page = get(&app, "/pool", "en").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Pooled One") && page.body.contains("Pooled Two"));
+    // Rows name the customer by its number (the internal id means nothing to a rep).
+    let n = store.customer(free1).await.unwrap().data.number.unwrap();
+    assert!(page.body.contains(&format!(">{n}</a>")), "{}", page.body);
+    assert!(!page.body.contains(&format!(">{free1}</a>")));
     assert!(
         !page.body.contains("Bob's own"),
         "owned customers are not in the pool"
@@ -91,6 +95,13 @@ async fn pool_claim_return_and_cap(store: Store) {
         .unwrap();
     assert_eq!(claims.len(), 1);
     assert_eq!(claims[0].actor, "ann");
+    // The card's change history names the new owner, not the user's id.
+    let card = get(&app, &format!("/customers/{free1}"), "en").await;
+    assert!(
+        card.body.contains(r#"<td class="value">ann</td>"#),
+        "{}",
+        &card.body[card.body.find(r#"id="history""#).unwrap_or(0)..]
+    );
     assert!(get(&app, "/pool?done=claimed", "en")
         .await
         .body

@@ -363,6 +363,33 @@ async fn dashboard_draws_svg_plots() {
     }
     assert!(p.body.matches("<svg").count() >= 6);
     assert!(p.body.contains("Top 20% of customers bring"));
+    // Every chart has a visible value line, and its marks are reachable by the keyboard and
+    // carry their exact value (shown in that line on hover and focus), not a native tooltip.
+    for id in ["whale-plot", "abc-plot", "rfm-plot", "funnel-plot"] {
+        assert!(
+            p.body
+                .contains(&format!(r#"id="{id}-value" aria-live="polite""#)),
+            "{id}"
+        );
+    }
+    assert!(p.body.matches(r#"class="pt" tabindex="0""#).count() >= 25 + 4 + 3);
+    assert!(
+        p.body.contains(r#"data-v="R5 F1: "#) && !p.body.contains("<title>R1"),
+        "RFM cells: value in data-v, not in a native tooltip"
+    );
+    assert!(
+        p.body.contains(r#"<script src="/static/keys.js" defer"#),
+        "the script that shows the values is on the page"
+    );
+    let js = get(&app, "/static/keys.js").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(js.body.contains("data-v") && js.body.contains("quick-search"));
+    // A skip link to the main area, and the header's customer search ("/" focuses it).
+    assert!(p.body.contains(r##"<a class="skip" href="#main">"##));
+    assert!(p.body.contains(r#"<main class="content" id="main""#));
+    assert!(p
+        .body
+        .contains(r#"id="quick-search" type="search" name="q""#));
     // The stylesheet is served from the binary.
     let css = get(&app, "/static/patron.css").await;
     assert_eq!(css.status, StatusCode::OK);

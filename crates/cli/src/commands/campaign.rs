@@ -35,6 +35,55 @@ pub enum CampaignAction {
     /// The mailing list for a campaign: the customers matching the filters, never those who
     /// asked for no marketing. Recorded in the audit log as an export.
     Audience(AudienceArgs),
+    /// Mail campaign ID to its audience (never the opted-out, the archived or those without an
+    /// e-mail address): a template with merge fields {name}, {company}, {owner}, each message
+    /// with a one-click unsubscribe link. `--preview` shows it without queuing anything; without
+    /// it, one message per recipient is queued in the outbox, which `serve` sends.
+    Mail(MailCampaignArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MailCampaignArgs {
+    /// The campaign's id (`patron campaign list`).
+    pub campaign: i64,
+    /// The subject (default: the language's default template).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// The body, plain text (default: the language's default template).
+    #[arg(long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// The body from a UTF-8 text file.
+    #[arg(long)]
+    pub body_file: Option<PathBuf>,
+    /// The language of the default template and of the unsubscribe footer (en or zh).
+    #[arg(long, default_value = "en")]
+    pub lang: patron_app::mail::MailLang,
+    /// The server's address as recipients reach it (the unsubscribe links point there).
+    #[arg(long, env = "PATRON_PUBLIC_URL", value_name = "URL")]
+    pub public_url: String,
+    /// Show the first messages and the audience's size; queue nothing.
+    #[arg(long)]
+    pub preview: bool,
+    /// Queue one test message to ADDRESS (yourself), as the first recipient would get it; its
+    /// unsubscribe link opts out nobody. Nothing is queued for the audience.
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "preview")]
+    pub test_to: Option<String>,
+    /// Customer status (lead, tracking, intent, won).
+    #[arg(long)]
+    pub status: Option<CustomerStatus>,
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long)]
+    pub industry: Option<String>,
+    /// Value grade A..E.
+    #[arg(long)]
+    pub grade: Option<String>,
+    /// RFM segment (champions, loyal, at_risk, hibernating, ...).
+    #[arg(long)]
+    pub segment: Option<String>,
+    /// Only customers with a churn warning.
+    #[arg(long)]
+    pub churn_risk: bool,
 }
 
 #[derive(Args, Debug)]
@@ -131,6 +180,7 @@ pub async fn run(store: &Store, args: CampaignArgs) -> anyhow::Result<()> {
             }
         }
         CampaignAction::Audience(args) => audience(store, &args).await?,
+        CampaignAction::Mail(args) => mail(store, args).await?,
     }
     Ok(())
 }
@@ -160,5 +210,81 @@ async fn audience(store: &Store, args: &AudienceArgs) -> anyhow::Result<()> {
         )
         .await?;
     eprintln!("{n} customers on the mailing list (those who opted out of marketing are left out)");
+    Ok(())
+}
+
+async fn mail(store: &Store, args: MailCampaignArgs) -> anyhow::Result<()> {
+    use patron_app::mail::{self, MailTemplate};
+    let mut template = MailTemplate::default_for(args.lang);
+    if let Some(s) = args.subject {
+        template.subject = s;
+    }
+    if let Some(b) = args.body {
+        template.body = b;
+    }
+    if let Some(p) = &args.body_file {
+        template.body = std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read --body-file {}", p.display()))?;
+    }
+    let filter = CustomerFilter {
+        status: args.status,
+        region: args.region,
+        industry: args.industry,
+        grade: args.grade.map(|g| g.to_uppercase()),
+        rfm_segment: args.segment,
+        churn_risk: args.churn_risk.then_some(true),
+        exclude_opted_out: true,
+        ..CustomerFilter::default()
+    };
+    let session = crate::commands::custody::cli_session();
+    if args.preview {
+        let (shown, total) = mail::preview_campaign_mail(
+            store,
+            &session,
+            args.campaign,
+            &filter,
+            &template,
+            &args.public_url,
+            3,
+        )
+        .await?;
+        for m in &shown {
+            println!(
+                "To: {}\nSubject: {}\nList-Unsubscribe: <{}>\n\n{}\n",
+                m.recipient, m.subject, m.unsubscribe_url, m.body
+            );
+        }
+        eprintln!("{total} recipients (opted-out customers and those without an e-mail address left out); nothing queued (--preview)");
+        return Ok(());
+    }
+    if let Some(to) = &args.test_to {
+        mail::test_campaign_mail(
+            store,
+            &session,
+            args.campaign,
+            &filter,
+            &template,
+            &args.public_url,
+            to,
+        )
+        .await?;
+        eprintln!("a test message to {to} is queued; `patron serve` with --smtp-url sends it, `patron mail outbox` shows it");
+        return Ok(());
+    }
+    let sent = mail::send_campaign_mail(
+        store,
+        &session,
+        args.campaign,
+        &filter,
+        &template,
+        &args.public_url,
+    )
+    .await?;
+    eprintln!(
+        "{} messages queued for {} recipients ({} queued by an earlier send); `patron serve` with --smtp-url sends them, `patron mail outbox` shows them",
+        sent.queued,
+        sent.audience,
+        sent.audience as u64 - sent.queued
+    );
     Ok(())
 }

@@ -173,7 +173,9 @@ pub async fn credit(store: &Store, args: CreditArgs) -> anyhow::Result<()> {
                 "none" | "" => None,
                 a => Some(a.parse::<Money>().map_err(anyhow::Error::msg)?),
             };
-            store.set_credit_limit(id, limit, "cli").await?;
+            store
+                .set_credit_limit(id, limit, &super::custody::operator())
+                .await?;
             println!(
                 "customer {id}: credit limit {}",
                 limit.map_or("removed".into(), |l| l.to_string())
@@ -207,9 +209,10 @@ pub async fn credit(store: &Store, args: CreditArgs) -> anyhow::Result<()> {
                 } else {
                     OnExcess::Refuse
                 },
-                by: "cli".into(),
+                by: super::custody::operator(),
             };
             print_placement(&store.place_order(id, input, &terms).await?);
+            patron_app::value::recompute_after_change(store, &[id]).await;
         }
         CreditAction::Holds { status } => {
             const STATUSES: [&str; 3] = ["pending", "approved", "rejected"];
@@ -403,8 +406,37 @@ pub async fn invoice(store: &Store, args: InvoiceArgs) -> anyhow::Result<()> {
                 "{:<24} {:>12} {:>12} {:>12} {:>12} {:>12} {:>13}",
                 "customer", "not due", "0-30", "31-60", "61-90", "90+", "total"
             );
+            // Customers by number and name (ids mean nothing to the reader).
+            let labels = store
+                .customer_labels(
+                    &r.customers
+                        .iter()
+                        .map(|c| c.customer_id)
+                        .collect::<Vec<_>>(),
+                )
+                .await?;
+            let numbers = store
+                .customer_numbers_of(
+                    &r.customers
+                        .iter()
+                        .map(|c| c.customer_id)
+                        .collect::<Vec<_>>(),
+                )
+                .await?;
             for c in &r.customers {
-                println!("{}", buckets_line(&c.customer_id.to_string(), &c.buckets));
+                let id = c.customer_id;
+                let label = format!(
+                    "{} {}",
+                    numbers
+                        .get(&id)
+                        .map_or_else(|| format!("#{id}"), Clone::clone),
+                    labels.get(&id).map_or("", |l| l.0.as_str())
+                );
+                let label: String = label.chars().take(24).collect();
+                println!(
+                    "{}",
+                    buckets_line(&crate::terminal::safe(&label), &c.buckets)
+                );
             }
             println!("{}", buckets_line("TOTAL", &r.total));
         }

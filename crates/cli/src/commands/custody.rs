@@ -1,6 +1,6 @@
 //! `patron user`, `patron token`, `patron audit`, `patron pool`: custody of customer data from
-//! the command line. Whoever runs these has the database itself; what they do is audited with
-//! the actor `cli:<OS user>`.
+//! the command line. Whoever runs these has the database itself; what they do is audited under
+//! the operator's name ([`operator`]: `--as USER`, else `cli:<OS user>`).
 
 use std::io::{BufRead, Write};
 
@@ -119,10 +119,59 @@ pub fn cli_actor() -> Actor {
     cli_session().actor
 }
 
-/// The command-line operator: sees everything, recorded as `cli:<login name>`.
+/// The command-line operator: sees everything, recorded under [`operator`].
 pub fn cli_session() -> patron_app::Session {
-    let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-    patron_app::Session::unrestricted(&format!("cli:{who}"))
+    patron_app::Session::unrestricted(&operator())
+}
+
+static OPERATOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the operator of this run (once, before any command): `--as USER` (or `PATRON_AS`) as
+/// given, else `cli:<login name>` of the operating-system user ($USER, $LOGNAME, else
+/// `id -un`). Refuses to go on without a name rather than record a generic one.
+pub fn set_operator(given: Option<&str>) -> anyhow::Result<()> {
+    let name = match given.map(str::trim) {
+        Some("") => bail!("--as: name the operator (a user name)"),
+        Some(n) if n.chars().any(char::is_control) || n.chars().count() > 100 => {
+            bail!("--as: a user name of at most 100 characters without control characters")
+        }
+        Some(n) => n.to_string(),
+        None => format!(
+            "cli:{}",
+            os_user().context(
+                "cannot tell who runs patron: name yourself with --as USER (or PATRON_AS)"
+            )?
+        ),
+    };
+    let _ = OPERATOR.set(name);
+    Ok(())
+}
+
+/// The login name of the operating-system user running the command.
+fn os_user() -> Option<String> {
+    let ok = |s: String| {
+        let s = s.trim().to_string();
+        (!s.is_empty() && !s.chars().any(char::is_control)).then_some(s)
+    };
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().and_then(ok))
+        .or_else(|| {
+            let out = std::process::Command::new("id").arg("-un").output().ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+                .and_then(ok)
+        })
+}
+
+/// The name the audit log and the history give to this run's operator (see [`set_operator`]).
+pub fn operator() -> String {
+    OPERATOR
+        .get()
+        .cloned()
+        .or_else(|| os_user().map(|u| format!("cli:{u}")))
+        .unwrap_or_else(|| "cli:unknown".into())
 }
 
 fn parse_role(s: &str) -> anyhow::Result<Role> {
@@ -218,19 +267,37 @@ pub async fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
             );
         }
         UserCmd::List => {
+            // Departments and managers by name (the ids mean nothing to the reader).
+            let users = store.users().await?;
+            let departments: std::collections::HashMap<i64, String> = store
+                .departments()
+                .await?
+                .into_iter()
+                .map(|d| (d.id, d.name))
+                .collect();
+            let names: std::collections::HashMap<i64, &str> =
+                users.iter().map(|u| (u.id, u.username.as_str())).collect();
             println!(
-                "{:>5}  {:<20} {:<8} {:<16} {:>6} {:>8}  state",
-                "id", "username", "role", "scope", "dept", "manager"
+                "{:>5}  {:<20} {:<8} {:<16} {:<16} {:<16} state",
+                "id", "username", "role", "scope", "department", "manager"
             );
-            for u in store.users().await? {
+            for u in &users {
                 println!(
-                    "{:>5}  {:<20} {:<8} {:<16} {:>6} {:>8}  {}",
+                    "{:>5}  {:<20} {:<8} {:<16} {:<16} {:<16} {}",
                     u.id,
-                    u.username,
+                    crate::terminal::safe(&u.username),
                     u.role.as_str(),
                     u.scope.as_str(),
-                    u.department_id.map(|d| d.to_string()).unwrap_or_default(),
-                    u.manager_id.map(|d| d.to_string()).unwrap_or_default(),
+                    crate::terminal::safe(
+                        u.department_id
+                            .and_then(|d| departments.get(&d))
+                            .map_or("", String::as_str)
+                    ),
+                    crate::terminal::safe(
+                        u.manager_id
+                            .and_then(|m| names.get(&m).copied())
+                            .unwrap_or("")
+                    ),
                     if u.disabled { "disabled" } else { "active" }
                 );
             }

@@ -9,10 +9,44 @@ use patron_exchange::{Entity, ImportOptions, InputFormat};
 
 use super::transfer::{import_with_progress, print_report};
 
-pub async fn run(db: &Path, orders: &Path, addr: SocketAddr, no_serve: bool) -> anyhow::Result<()> {
-    if !orders.exists() {
-        anyhow::bail!("{} not found: run the demo from a clone of the repository, or pass --orders CDNOW_master.txt", orders.display());
-    }
+/// The CDNOW master file (`data/CDNOW_master.txt`), gzip-compressed by `build.rs`: the demo
+/// needs no source tree.
+const EMBEDDED_SAMPLE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/CDNOW_master.txt.gz"));
+
+/// The embedded sample, decompressed into a temporary file (removed when dropped).
+fn embedded_sample() -> anyhow::Result<tempfile::NamedTempFile> {
+    let mut file = tempfile::Builder::new()
+        .prefix("patron-cdnow-")
+        .suffix(".txt")
+        .tempfile()
+        .context("creating a temporary file for the built-in CDNOW sample")?;
+    std::io::copy(
+        &mut flate2::read::GzDecoder::new(EMBEDDED_SAMPLE),
+        file.as_file_mut(),
+    )
+    .context("decompressing the built-in CDNOW sample")?;
+    Ok(file)
+}
+
+/// Rebuilds the demo database from `orders` (a CDNOW master file; the built-in copy when
+/// `None`) and serves it on `addr` unless `no_serve`.
+pub async fn run(
+    db: &Path,
+    orders: Option<&Path>,
+    addr: SocketAddr,
+    no_serve: bool,
+) -> anyhow::Result<()> {
+    let mut sample = None;
+    let (orders, shown) = match orders {
+        Some(orders) if !orders.exists() => {
+            anyhow::bail!("--orders: {} not found", orders.display())
+        }
+        Some(orders) => (orders, orders.display().to_string()),
+        None => (
+            sample.insert(embedded_sample()?).path(),
+            "the CDNOW sample built into patron".to_string(),
+        ),
+    };
     for suffix in ["", "-wal", "-shm"] {
         let p = format!("{}{suffix}", db.display());
         if Path::new(&p).exists() {
@@ -22,8 +56,7 @@ pub async fn run(db: &Path, orders: &Path, addr: SocketAddr, no_serve: bool) -> 
     }
     let store = super::open(&db.to_string_lossy()).await?;
     eprintln!(
-        "loading the CDNOW transactions ({}) into {}",
-        orders.display(),
+        "loading the CDNOW transactions ({shown}) into {}",
         db.display()
     );
     // The demo firm's generated profiles first, so that the orders find their customers.
@@ -78,9 +111,19 @@ pub async fn run(db: &Path, orders: &Path, addr: SocketAddr, no_serve: bool) -> 
         t.elapsed().as_secs_f64(),
         snapshot.id
     );
+    // The decompressed sample is not needed while serving.
+    drop(sample);
     if no_serve {
         return Ok(());
     }
     println!("Patron is running at http://{addr}/ (API under /api, OpenAPI at /openapi.json); Ctrl-C stops it");
-    crate::serve::serve(store, addr).await.context("serving")
+    // The demo's figures stay as of its data's last order date (no daily refresh).
+    crate::serve::serve(
+        store,
+        addr,
+        crate::serve::RULES_EVERY,
+        crate::serve::RefreshAt(None),
+    )
+    .await
+    .context("serving")
 }

@@ -270,7 +270,7 @@ pub async fn run(store: &Store, args: LeadArgs) -> anyhow::Result<()> {
                 Some(c) => Some(customer_id(store, &c).await?),
                 None => None,
             };
-            let by = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+            let by = super::custody::operator();
             let done = store
                 .convert_lead(
                     id,

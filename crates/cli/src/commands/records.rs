@@ -20,7 +20,11 @@ pub async fn duplicates(store: &Store, customer: Option<i64>) -> anyhow::Result<
 }
 
 pub async fn merge(store: &Store, keep: i64, drop: i64) -> anyhow::Result<()> {
-    let m = store.merge_customers(keep, drop, "cli").await?;
+    let m = store
+        .merge_customers(keep, drop, &super::custody::operator())
+        .await?;
+    // The orders moved: the figures follow (the one dropped has none any more).
+    patron_app::value::recompute_after_change(store, &[keep, drop]).await;
     println!(
         "merged customer {} into {} ({}): moved {} contacts, {} order lines, {} interactions, {} history rows, {} invoices, {} payments, {} credit holds, {} tickets, {} surveys",
         m.merged_id, m.kept.id, m.kept.data.name, m.moved_contacts, m.moved_order_lines, m.moved_interactions, m.moved_history,

@@ -143,7 +143,7 @@ pub async fn ticket(store: &Store, args: TicketArgs) -> anyhow::Result<()> {
                         priority,
                         subject,
                         body,
-                        by: Some("cli".into()),
+                        by: Some(super::custody::operator()),
                         assignee_id: assignee,
                     },
                     now,
@@ -181,7 +181,13 @@ pub async fn ticket(store: &Store, args: TicketArgs) -> anyhow::Result<()> {
         ),
         TicketAction::Comment { customer, id, text } => show(
             &store
-                .comment_ticket(customer_id(store, &customer).await?, id, "cli", &text, now)
+                .comment_ticket(
+                    customer_id(store, &customer).await?,
+                    id,
+                    &super::custody::operator(),
+                    &text,
+                    now,
+                )
                 .await?,
         ),
         TicketAction::Resolve { customer, id, text } => show(
@@ -189,7 +195,7 @@ pub async fn ticket(store: &Store, args: TicketArgs) -> anyhow::Result<()> {
                 .resolve_ticket(
                     customer_id(store, &customer).await?,
                     id,
-                    "cli",
+                    &super::custody::operator(),
                     text.as_deref(),
                     now,
                 )
@@ -200,7 +206,7 @@ pub async fn ticket(store: &Store, args: TicketArgs) -> anyhow::Result<()> {
                 .reopen_ticket(
                     customer_id(store, &customer).await?,
                     id,
-                    "cli",
+                    &super::custody::operator(),
                     text.as_deref(),
                     now,
                 )
@@ -250,7 +256,7 @@ pub async fn survey(store: &Store, args: SurveyArgs) -> anyhow::Result<()> {
                         comment,
                         ticket_id: ticket,
                     },
-                    "cli",
+                    &super::custody::operator(),
                     Utc::now(),
                 )
                 .await?;

@@ -32,6 +32,8 @@ pub struct ListQuery {
     loyalty_stage: Option<String>,
     churn_risk: Option<bool>,
     #[serde(default)]
+    archived: bool,
+    #[serde(default)]
     sort: CustomerSort,
     limit: Option<i64>,
     after: Option<String>,
@@ -57,6 +59,15 @@ pub struct MergeRequest {
     pub drop: i64,
 }
 
+/// Body of `POST /api/customers/{id}/purge`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeRequest {
+    /// Why the customer is purged (the audit row keeps it); absent is a 422 naming `reason`.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 /// A customer with its version as the `ETag`.
 fn with_etag(status: StatusCode, c: Customer) -> Response {
     let etag = HeaderValue::from_str(&format!("\"{}\"", c.version)).expect("digits");
@@ -75,11 +86,12 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let (filter, sort, page) = parse_list_query(raw.as_deref().unwrap_or_default())?;
-    let result = state
-        .store
-        .list_visible_customers(&filter, &me.visible, sort, &page)
+    let result = patron_app::customers::list_customers(&state.store, &me, &filter, sort, &page)
         .await
-        .map_err(query_error)?;
+        .map_err(|e| match e {
+            patron_app::AppError::Store(e) => query_error(e),
+            e => e.into(),
+        })?;
     me.audit(
         &state.store,
         "list",
@@ -110,6 +122,8 @@ pub fn parse_list_query(q: &str) -> Result<(CustomerFilter, CustomerSort, PageRe
         grade: one_of("grade", q.grade, GRADES)?,
         loyalty_stage: one_of("loyalty_stage", q.loyalty_stage, LOYALTY_STAGES)?,
         churn_risk: q.churn_risk,
+        archived: q.archived,
+        owned: false,
     };
     if let Some(after) = &q.after {
         q.sort.decode_cursor(after).map_err(query_error)?;
@@ -135,6 +149,8 @@ pub async fn create(
     let audited = state.store.audited(&me.actor, "create", None, None, None);
     let c = audited.create_customer(input, &me.user.username).await?;
     audited.finish_audit().await?;
+    // Graded by its attributes at once (a prospect).
+    patron_app::value::recompute_after_change(&state.store, &[c.id]).await;
     Ok(with_etag(StatusCode::CREATED, c))
 }
 
@@ -227,17 +243,41 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     s.parse::<i64>().map(Some).map_err(|_| bad())
 }
 
+/// `DELETE /api/customers/{id}`: archives the customer (everything kept, restorable).
 pub async fn remove(
     State(state): State<AppState>,
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    me.guard(&state.store, id, true).await?;
-    let audited = state
-        .store
-        .audited(&me.actor, "delete", Some(id), None, None);
-    audited.delete_customer(id).await?;
-    audited.finish_audit().await?;
+    patron_app::customers::archive_customer(&state.store, &me, id, "").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/customers/{id}/restore`: back in the lists.
+pub async fn restore(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let c = patron_app::customers::restore_customer(&state.store, &me, id, "").await?;
+    Ok(with_etag(StatusCode::OK, c))
+}
+
+/// `POST /api/customers/{id}/purge`: deleted for good (admins, with a reason, audited).
+pub async fn purge(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<PurgeRequest>,
+) -> Result<StatusCode, ApiError> {
+    patron_app::customers::purge_customer(
+        &state.store,
+        &me,
+        id,
+        body.reason.as_deref().unwrap_or_default(),
+        "",
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -336,6 +376,8 @@ pub async fn merge(
         .merge_customers(id, req.drop, &me.user.username)
         .await?;
     audited.finish_audit().await?;
+    // The orders moved to the customer kept; the one dropped has no figures any more.
+    patron_app::value::recompute_after_change(&state.store, &[id, req.drop]).await;
     Ok(Json(outcome).into_response())
 }
 
@@ -364,7 +406,8 @@ fn one_of(field: &str, v: Option<String>, allowed: &[&str]) -> Result<Option<Str
         Some(v) if !allowed.contains(&v.as_str()) => Err(ApiError::bad_request(
             "bad_query",
             format!(
-                "bad query parameter '{field}': '{v}' is not one of {}",
+                "bad query parameter '{field}': '{}' is not one of {}",
+                patron_domain::excerpt(&v),
                 allowed.join(", ")
             ),
         )

@@ -154,16 +154,14 @@ pub async fn replace(
     me.guard(&state.store, p.id, true).await?;
     state.store.interaction(p.id, p.interaction_id).await?;
     check(&state, p.id, &input, true).await?;
-    let audited = me.audited(
+    let i = patron_app::customers::replace_interaction(
         &state.store,
-        "update",
-        Some(p.id),
-        format!("interaction {} replaced", p.interaction_id),
-    );
-    let i = audited
-        .update_interaction(p.id, p.interaction_id, input)
-        .await?;
-    audited.finish_audit().await?;
+        &me,
+        p.id,
+        p.interaction_id,
+        input,
+    )
+    .await?;
     Ok(Json(i).into_response())
 }
 
@@ -181,5 +179,6 @@ pub async fn remove(
     );
     audited.delete_interaction(p.id, p.interaction_id).await?;
     audited.finish_audit().await?;
+    patron_app::value::recompute_after_change(&state.store, &[p.id]).await;
     Ok(StatusCode::NO_CONTENT)
 }

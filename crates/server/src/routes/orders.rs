@@ -103,11 +103,7 @@ pub async fn create(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<OrderInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state.store, id, true).await?;
-    let o = state.store.create_order(id, input).await?;
-    let detail = format!("order {} created", o.order_ref);
-    me.audit(&state.store, "update", Some(id), Some(&detail), None)
-        .await?;
+    let o = patron_app::orders::create_order(&state.store, &me, id, input).await?;
     let location = HeaderValue::from_str(&format!(
         "/api/customers/{id}/orders/{}",
         encode_segment(&o.order_ref)
@@ -139,15 +135,7 @@ pub async fn replace(
     ApiPath(p): ApiPath<OrderPath>,
     ApiJson(input): ApiJson<OrderInput>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state.store, p.id, true).await?;
-    let audited = me.audited(
-        &state.store,
-        "update",
-        Some(p.id),
-        format!("order {} replaced", p.order_ref),
-    );
-    let o = audited.update_order(p.id, &p.order_ref, input).await?;
-    audited.finish_audit().await?;
+    let o = patron_app::orders::replace_order(&state.store, &me, p.id, &p.order_ref, input).await?;
     Ok(Json(o).into_response())
 }
 
@@ -156,15 +144,7 @@ pub async fn remove(
     me: Me,
     ApiPath(p): ApiPath<OrderPath>,
 ) -> Result<StatusCode, ApiError> {
-    me.guard(&state.store, p.id, true).await?;
-    let audited = me.audited(
-        &state.store,
-        "update",
-        Some(p.id),
-        format!("order {} deleted", p.order_ref),
-    );
-    audited.delete_order(p.id, &p.order_ref).await?;
-    audited.finish_audit().await?;
+    patron_app::orders::delete_order(&state.store, &me, p.id, &p.order_ref).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

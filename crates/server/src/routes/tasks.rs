@@ -457,7 +457,7 @@ pub fn schemas() -> Map<String, Value> {
             "kind": {"type": "string", "enum": crate::routes::KINDS},
             "text": {"type": "string", "minLength": 1, "maxLength": 20000, "pattern": crate::openapi::non_blank_pattern()},
             "occurred_at": {"type": ["string", "null"], "format": "date-time", "pattern": "^[1-9][0-9]{3}-", "description": "When it happened (years 1000-9999); now when absent."},
-            "by": {"type": ["string", "null"], "maxLength": 200, "description": "Who on our side."},
+            "by": {"type": ["string", "null"], "maxLength": 200, "description": "Who on our side: leave it out (the caller). Naming another user needs a role that may record for others (admins, managers); others get 403."},
             "contact_id": id_null(),
             "due": {"type": ["string", "null"], "format": "date-time", "pattern": "^[1-9][0-9]{3}-", "description": "Required for a promise, refused otherwise: when it is due; the caller gets a task (source `promise`) due then."},
             "referred_customer_id": {"type": ["integer", "null"], "format": "int64", "description": "Required for a referral, refused otherwise: the customer it brought (in the caller's scope), whose `referred_by` becomes this customer."},

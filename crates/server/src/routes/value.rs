@@ -97,6 +97,7 @@ fn report_body(s: ValueSnapshot, top: usize) -> Result<Value, ApiError> {
     // The web dashboard's own figures (period comparisons, CLV histogram bins) are not part of
     // the API's report.
     report.dashboard = None;
+    report.live = None;
     report.churn.top.truncate(top);
     let mut body = match serde_json::to_value(&report) {
         Ok(Value::Object(m)) => m,
@@ -247,6 +248,9 @@ pub async fn customer_value(
         ))
     })?;
     let mut body = value_body(&row);
+    // Why there is no CLV, in words.
+    body["clv_missing"] =
+        serde_json::to_value(value::clv_missing(&state.store, &row).await?).unwrap_or(Value::Null);
     // The score's explanation, from the profile as it is now and the stored figures.
     let profile = patron_store::ScoreProfile {
         id,

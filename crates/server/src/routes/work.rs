@@ -101,6 +101,7 @@ pub async fn pay(
         Some(v.len() as i64),
     )
     .await?;
+    patron_app::value::recompute_after_change(&state.store, &[id]).await;
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
@@ -252,6 +253,7 @@ pub async fn record_survey(
         .record_survey(id, input, &me.user.username, Utc::now())
         .await?;
     audited.finish_audit().await?;
+    patron_app::value::recompute_after_change(&state.store, &[id]).await;
     Ok((StatusCode::CREATED, Json(s)).into_response())
 }
 
@@ -465,6 +467,7 @@ pub async fn place_order(
     };
     me.audit(&state.store, "update", Some(id), Some(&detail), None)
         .await?;
+    patron_app::value::recompute_after_change(&state.store, &[id]).await;
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }
 

@@ -79,7 +79,7 @@ pub async fn create(
             }
             Redirect::to("/work/campaigns?ok=created").into_response()
         }
-        Err(e) => match Errors::from_store(&e, FIELDS) {
+        Err(e) => match Errors::from_store(lang, &e, FIELDS) {
             Some(errors) => {
                 let status = if matches!(e, patron_store::StoreError::Conflict { .. }) {
                     StatusCode::CONFLICT
@@ -123,6 +123,18 @@ async fn render(
     {
         return store_error_page(lang, &e);
     }
+    // The outbox (recipients are customer records: admins and managers only).
+    let outbox = if manages(me) {
+        match (
+            st.store.outbox_counts(None).await,
+            st.store.outbox(None, 20).await,
+        ) {
+            (Ok(c), Ok(rows)) => Some((c, rows)),
+            (Err(e), _) | (_, Err(e)) => return store_error_page(lang, &e),
+        }
+    } else {
+        None
+    };
     let money = |m: patron_domain::Money| i18n::money_cents(lang, m.cents());
     let body = html! {
         (notices(lang, ok, errors))
@@ -168,6 +180,41 @@ async fn render(
                 } }
             }
             p.muted.pad { (t(lang, "cp.note")) }
+        }
+        @if let Some((c, rows)) = &outbox {
+            section.panel.flush id="outbox" {
+                h2 { (t(lang, "mail.outbox")) }
+                @match crate::unsubscribe::mail_status() {
+                    Some(how) => p.pad { (t(lang, "mail.on")) " " code { (how) } },
+                    None => div.notice.warn id="mail-off" { p { (t(lang, "mail.off")) } },
+                }
+                p.pad { (t(lang, "mail.counts")
+                    .replace("{queued}", &c.queued.to_string())
+                    .replace("{sending}", &c.sending.to_string())
+                    .replace("{sent}", &c.sent.to_string())
+                    .replace("{failed}", &c.failed.to_string())) }
+                @if !rows.is_empty() {
+                    div.tablewrap { table.data.compact {
+                        thead { tr {
+                            th { (t(lang, "mail.state")) } th { (t(lang, "mail.kind")) } th { (t(lang, "mail.recipient")) }
+                            th { (t(lang, "mail.subject")) } th.num { (t(lang, "mail.attempts")) } th { (t(lang, "mail.detail")) }
+                        } }
+                        tbody { @for m in rows {
+                            tr id=(format!("mail-{}", m.id)) {
+                                td { (m.state) }
+                                td { (m.kind) }
+                                td { (m.recipient) }
+                                td { (patron_domain::excerpt_n(&m.subject, 60)) }
+                                td.num { (m.attempts) }
+                                td { (patron_domain::excerpt_n(
+                                    if m.state == "sent" { m.smtp_reply.as_deref().unwrap_or("") } else { m.last_error.as_deref().unwrap_or("") },
+                                    120)) }
+                            }
+                        } }
+                    } }
+                }
+                p.muted.pad { (t(lang, "mail.hint")) }
+            }
         }
     };
     work_page(lang, me, status, "campaigns", "/work/campaigns", body)

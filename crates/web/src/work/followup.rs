@@ -14,8 +14,8 @@ use patron_domain::{InteractionInput, InteractionKind};
 use patron_store::{PlannedContact, StoreError};
 
 use super::{
-    customer_link, field, forbidden, input, manages, more, notices, t, today, work_page, Errors,
-    Form, ROWS,
+    customer_link, field, forbidden, input, manages, notices, page_number, page_rows, pager, t,
+    today, work_page, Errors, Form,
 };
 use crate::i18n::{self, Lang};
 use crate::{store_error_page, Ctx, WebState};
@@ -41,7 +41,7 @@ pub async fn page_handler(
     } else {
         status
     };
-    match body(st, lang, me, as_of, q.get("ok"), &errors, submitted).await {
+    match body(st, lang, me, as_of, q, &errors, submitted).await {
         Ok(b) => work_page(lang, me, status, "followup", "/work/followup", b),
         Err(e) => crate::app_error_page(lang, &e),
     }
@@ -62,19 +62,35 @@ async fn body(
     lang: Lang,
     me: &Session,
     as_of: NaiveDate,
-    ok: &str,
+    q: &Form,
     errors: &Errors,
     submitted: Option<&Form>,
 ) -> Result<Markup, patron_app::AppError> {
+    let ok = q.get("ok");
     // A rep's plan is their own customers (not the pool's); a manager's, their scope's.
     let plan: Vec<PlannedContact> =
         patron_app::work::followup_plan(&st.store, me, as_of, (!manages(me)).then_some(me.user.id))
             .await?;
-    let due: Vec<&PlannedContact> = plan.iter().filter(|p| p.days_overdue >= 0).collect();
+    // The search: customers whose name contains the words typed (any letter case).
+    let search = q.get("q").to_lowercase();
+    let found = |p: &&PlannedContact| {
+        search.is_empty()
+            || search
+                .split_whitespace()
+                .all(|w| p.customer_name.to_lowercase().contains(w))
+    };
+    let due: Vec<&PlannedContact> = plan
+        .iter()
+        .filter(|p| p.days_overdue >= 0)
+        .filter(found)
+        .collect();
     let soon: Vec<&PlannedContact> = plan
         .iter()
         .filter(|p| (-14..0).contains(&p.days_overdue))
+        .filter(found)
         .collect();
+    let (due_rows, due_page) = page_rows(&due, page_number(q, "page"));
+    let (soon_rows, soon_page) = page_rows(&soon, page_number(q, "upage"));
     let cadence = st.store.followup_cadence().await?;
     let ok = match ok {
         "done" => Some("fu.done_ok"),
@@ -90,17 +106,22 @@ async fn body(
         (notices(lang, ok, errors))
         form.filters.panel method="get" action="/work/followup" {
             (field(t(lang, "work.as_of"), "q-as_of", errors.get("as_of"), input("q-as_of", "as_of", "date", &as_of.to_string(), errors.get("as_of").is_some())))
+            label for="q-q" {
+                span { (t(lang, "work.search")) }
+                input #q-q type="search" name="q" value=(q.get("q")) placeholder=(t(lang, "work.search_hint"));
+            }
             div.actions { button.primary type="submit" { (t(lang, "work.show")) } }
         }
         section.panel.flush id="due" {
             h2 { (t(lang, "fu.title")) " · " (i18n::date(lang, as_of)) }
             @if plan.is_empty() { p.empty { (t(lang, "fu.no_values")) } }
-            @else if due.is_empty() { p.empty { (t(lang, "work.none")) } }
-            @else { (plan_table(lang, &due, true)) (more(lang, due.len())) }
+            @else if due.is_empty() { p.empty { (t(lang, if search.is_empty() { "work.none" } else { "work.no_match" })) } }
+            @else { (plan_table(lang, due_rows, true)) (pager(lang, "/work/followup", q, "page", due_page, due.len())) }
         }
         section.panel.flush id="upcoming" {
             h2 { (t(lang, "fu.upcoming")) }
-            @if soon.is_empty() { p.empty { (t(lang, "work.none")) } } @else { (plan_table(lang, &soon, false)) (more(lang, soon.len())) }
+            @if soon.is_empty() { p.empty { (t(lang, "work.none")) } }
+            @else { (plan_table(lang, soon_rows, false)) (pager(lang, "/work/followup", q, "upage", soon_page, soon.len())) }
         }
         section.panel id="cadence" {
             h2 { (t(lang, "fu.cadence")) }
@@ -129,11 +150,17 @@ fn plan_table(lang: Lang, rows: &[&PlannedContact], done: bool) -> Markup {
                 th { (t(lang, "fu.last")) } th { (t(lang, "work.due")) } th.num { (t(lang, "fu.late")) } th {}
             } }
             tbody {
-                @for p in rows.iter().take(ROWS) {
+                @for p in rows {
                     tr id=(format!("plan-{}", p.customer_id)) {
                         td { (customer_link(p.customer_id, &p.customer_name)) " · "
                             a href=(format!("/customers/{}/brief", p.customer_id)) { (t(lang, "fu.brief")) } }
-                        td { span class=(format!("badge abc-{}", p.abc_class)) { (p.abc_class) } }
+                        td {
+                            @if p.prospect {
+                                span.badge { (t(lang, "fu.prospect_grade")) " " (p.grade.as_deref().unwrap_or("–")) }
+                            } @else {
+                                span class=(format!("badge abc-{}", p.abc_class)) { (p.abc_class) }
+                            }
+                        }
                         td.num { (p.cadence_days) " " (t(lang, "fu.days")) }
                         td.nowrap { (p.last_contact.map_or_else(|| t(lang, "fu.never").to_string(), |l| i18n::date(lang, l.date_naive()))) }
                         td.nowrap { (i18n::date(lang, p.due_on)) }
@@ -239,7 +266,7 @@ pub async fn done(
             }
             Redirect::to("/work/followup?ok=done").into_response()
         }
-        Err(e) => match Errors::from_store(&e, &[]) {
+        Err(e) => match Errors::from_store(lang, &e, &[]) {
             Some(errors) => {
                 page_handler(
                     &st,

@@ -155,6 +155,24 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
         "Showing the first {shown} of {total}.",
         "仅显示前 {shown} 条，共 {total} 条。",
     ),
+    (
+        "work.rows_of",
+        "{from}–{to} of {total}",
+        "第 {from}–{to} 条，共 {total} 条",
+    ),
+    ("work.prev", "Previous", "上一页"),
+    ("work.next", "Next", "下一页"),
+    ("work.search", "Search", "搜索"),
+    (
+        "work.search_hint",
+        "Customer name or number",
+        "客户名称或编号",
+    ),
+    (
+        "work.no_match",
+        "No row matches the search.",
+        "没有符合搜索条件的记录。",
+    ),
     // Receivables
     (
         "rcv.holds",
@@ -287,6 +305,7 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("fu.title", "Due and overdue follow-ups", "到期及逾期的跟进"),
     ("fu.upcoming", "Coming up", "即将到期"),
     ("fu.class", "Value tier (ABC)", "价值层级（ABC）"),
+    ("fu.prospect_grade", "prospect, grade", "潜在客户，等级"),
     ("fu.every", "Every", "间隔"),
     ("fu.days", "days", "天"),
     ("fu.last", "Last contact", "上次联系"),
@@ -538,7 +557,7 @@ impl Errors {
 
     /// A store error as form errors: bad input by field, conflicts for the whole form;
     /// `None` for errors that are not the user's (the caller shows the error page).
-    pub fn from_store(e: &StoreError, fields: &[&str]) -> Option<Errors> {
+    pub fn from_store(lang: Lang, e: &StoreError, fields: &[&str]) -> Option<Errors> {
         let mut out = Errors::default();
         match e {
             StoreError::Invalid(errs) => {
@@ -549,14 +568,14 @@ impl Errors {
                         .copied()
                         .unwrap_or("");
                     let m = if f.is_empty() {
-                        format!("{}: {}", fe.field, fe.message)
+                        crate::errors::field_error_line(lang, fe)
                     } else {
-                        fe.message.clone()
+                        crate::errors::field_error_text(lang, fe)
                     };
                     out.add(f, m);
                 }
             }
-            StoreError::Conflict { message, .. } => out.add("", message.clone()),
+            StoreError::Conflict { .. } => out.add("", crate::errors::conflict_text(lang, e)),
             _ => return None,
         }
         Some(out)
@@ -785,6 +804,54 @@ pub(crate) fn more(lang: Lang, total: usize) -> Markup {
     }
 }
 
+/// The page (from 1) a list shows, from the query's `key` (1 when absent or not a number).
+pub(crate) fn page_number(q: &Form, key: &str) -> usize {
+    q.get(key)
+        .parse::<usize>()
+        .ok()
+        .filter(|p| *p >= 1)
+        .unwrap_or(1)
+}
+
+/// The rows of page `page` (from 1) of a list cut in pages of [`ROWS`]; past the end, the last.
+pub(crate) fn page_rows<T>(rows: &[T], page: usize) -> (&[T], usize) {
+    let pages = rows.len().div_ceil(ROWS).max(1);
+    let page = page.min(pages);
+    let from = (page - 1) * ROWS;
+    (&rows[from..rows.len().min(from + ROWS)], page)
+}
+
+/// "201–400 of 23,570" with Previous / Next links that keep every other parameter of the
+/// query (filters, the other list's page) and change only `key`.
+pub(crate) fn pager(
+    lang: Lang,
+    path: &str,
+    q: &Form,
+    key: &str,
+    page: usize,
+    total: usize,
+) -> Markup {
+    let link = |p: usize| -> String {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in q.0.iter().filter(|(k, _)| k != key && k != "csrf") {
+            s.append_pair(k, v);
+        }
+        s.append_pair(key, &p.to_string());
+        format!("{path}?{}", s.finish())
+    };
+    let from = (page - 1) * ROWS + 1;
+    let to = total.min(page * ROWS);
+    html! {
+        @if total > ROWS {
+            nav.pager.pad {
+                span.muted { (t(lang, "work.rows_of").replace("{from}", &crate::i18n::count(from as u64)).replace("{to}", &crate::i18n::count(to as u64)).replace("{total}", &crate::i18n::count(total as u64))) }
+                @if page > 1 { " " a.button rel="prev" href=(link(page - 1)) { "« " (t(lang, "work.prev")) } }
+                @if to < total { " " a.button rel="next" href=(link(page + 1)) { (t(lang, "work.next")) " »" } }
+            }
+        }
+    }
+}
+
 pub(crate) fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
@@ -792,6 +859,34 @@ pub(crate) fn today() -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lists_are_paged_keeping_the_other_parameters() {
+        let rows: Vec<usize> = (0..450).collect();
+        let (p1, n1) = page_rows(&rows, 1);
+        assert_eq!((p1.len(), p1[0], n1), (ROWS, 0, 1));
+        let (p3, n3) = page_rows(&rows, 3);
+        assert_eq!((p3.len(), p3[0], n3), (50, 400, 3));
+        let (past, n) = page_rows(&rows, 99);
+        assert_eq!((past[0], n), (400, 3), "past the end: the last page");
+        assert_eq!(page_rows::<usize>(&[], 2).0.len(), 0);
+        let q = Form::parse(b"q=ada+l&page=2&upage=3&csrf=x");
+        assert_eq!(page_number(&q, "page"), 2);
+        assert_eq!(page_number(&Form::parse(b"page=0"), "page"), 1);
+        let html = pager(Lang::En, "/work/followup", &q, "page", 2, 450).into_string();
+        assert!(html.contains("201–400 of 450"), "{html}");
+        assert!(
+            html.contains(r#"href="/work/followup?q=ada+l&amp;upage=3&amp;page=1""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"href="/work/followup?q=ada+l&amp;upage=3&amp;page=3""#),
+            "{html}"
+        );
+        assert!(pager(Lang::En, "/x", &q, "page", 1, ROWS)
+            .into_string()
+            .is_empty());
+    }
 
     /// Every label key these pages use exists, in this catalogue or the main one: the literal
     /// keys of the sources, and the keys built from the choices of the forms.

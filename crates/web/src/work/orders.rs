@@ -137,9 +137,10 @@ pub async fn place(
             {
                 return store_error_page(lang, &e);
             }
+            patron_app::value::recompute_after_change(&st.store, &[id]).await;
             Redirect::to(&format!("/customers/{id}/orders/new?ok={done}")).into_response()
         }
-        Err(e) => match Errors::from_store(&e, FIELDS) {
+        Err(e) => match Errors::from_store(lang, &e, FIELDS) {
             Some(errors) => {
                 let status = if matches!(e, StoreError::Conflict { .. }) {
                     StatusCode::CONFLICT

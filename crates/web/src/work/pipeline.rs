@@ -256,6 +256,7 @@ pub async fn create(
             Redirect::to("/work/pipeline?ok=created").into_response()
         }
         Err(e) => match Errors::from_store(
+            lang,
             &e,
             &["name", "stage", "amount", "probability", "expected_close"],
         ) {

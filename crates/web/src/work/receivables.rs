@@ -465,11 +465,12 @@ pub async fn pay(
             if let Err(e) = audited.finish_audit().await {
                 return store_error_page(lang, &e);
             }
+            patron_app::value::recompute_after_change(&st.store, &[c]).await;
             Redirect::to(&format!("/work/receivables?customer=%23{c}&ok=recorded")).into_response()
         }
         Err(e @ StoreError::NotFound { .. }) if invoice_id.is_some() => {
             let mut errors = Errors::default();
-            errors.add("invoice_id", e.to_string());
+            errors.add("invoice_id", crate::errors::store_error_text(lang, &e));
             page_get(
                 &st,
                 lang,
@@ -481,21 +482,23 @@ pub async fn pay(
             )
             .await
         }
-        Err(e) => match Errors::from_store(&e, &["amount", "reference", "paid_on", "invoice_id"]) {
-            Some(errors) => {
-                page_get(
-                    &st,
-                    lang,
-                    &me,
-                    &query,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    errors,
-                    Some(&form),
-                )
-                .await
+        Err(e) => {
+            match Errors::from_store(lang, &e, &["amount", "reference", "paid_on", "invoice_id"]) {
+                Some(errors) => {
+                    page_get(
+                        &st,
+                        lang,
+                        &me,
+                        &query,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        errors,
+                        Some(&form),
+                    )
+                    .await
+                }
+                None => store_error_page(lang, &e),
             }
-            None => store_error_page(lang, &e),
-        },
+        }
     }
 }
 

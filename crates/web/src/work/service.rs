@@ -392,7 +392,7 @@ pub async fn open(
             ))
             .into_response()
         }
-        Err(e) => match Errors::from_store(&e, &["subject", "body", "kind", "priority"]) {
+        Err(e) => match Errors::from_store(lang, &e, &["subject", "body", "kind", "priority"]) {
             Some(errors) => fail(&st, lang, &me, Some(c), errors, "ticket", &form).await,
             None => store_error_page(lang, &e),
         },
@@ -520,9 +520,10 @@ pub async fn survey(
             if let Err(e) = audited.finish_audit().await {
                 return store_error_page(lang, &e);
             }
+            patron_app::value::recompute_after_change(&st.store, &[c]).await;
             Redirect::to(&format!("/work/service?customer=%23{c}&ok=surveyed")).into_response()
         }
-        Err(e) => match Errors::from_store(&e, &["score", "comment", "kind"]) {
+        Err(e) => match Errors::from_store(lang, &e, &["score", "comment", "kind"]) {
             Some(errors) => fail(&st, lang, &me, Some(c), errors, "survey", &form).await,
             None => store_error_page(lang, &e),
         },
