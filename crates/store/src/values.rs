@@ -331,6 +331,43 @@ fn copy_row(out: &mut Vec<u8>, r: &CustomerValueRow) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Binds one value row's columns, in [`VALUE_COLUMNS`] order, to a query: the one list of
+/// them, for the refresh's multi-row inserts and one customer's upsert.
+macro_rules! bind_value_row {
+    ($q:expr, $r:expr) => {{
+        let r = $r;
+        $q.bind(r.customer_id)
+            .bind(r.computed_at)
+            .bind(&r.unit)
+            .bind(r.calibration_end)
+            .bind(finite(r.frequency))
+            .bind(finite(r.recency))
+            .bind(finite(r.t))
+            .bind(finite(r.monetary_value))
+            .bind(r.orders)
+            .bind(r.revenue_cents)
+            .bind(r.cost_cents)
+            .bind(r.margin_cents)
+            .bind(r.rfm_r)
+            .bind(r.rfm_f)
+            .bind(r.rfm_m)
+            .bind(&r.rfm_segment)
+            .bind(&r.abc_class)
+            .bind(finite(r.p_alive))
+            .bind(finite(r.expected_purchases))
+            .bind(finite(r.expected_spend))
+            .bind(finite(r.clv))
+            .bind(&r.loyalty_stage)
+            .bind(&r.lifecycle_phase)
+            .bind(r.churn_kinds())
+            .bind(Json(&r.churn_reasons))
+            .bind(r.churn_risk)
+            .bind(finite(Some(r.value_at_risk)).unwrap_or(0.0))
+            .bind(finite(r.score))
+            .bind(&r.grade)
+    }};
+}
+
 impl Store {
     /// Replaces every stored customer-value row by `rows` and records `snapshot`, in one
     /// transaction (readers see either the old figures or the new ones); returns the snapshot
@@ -364,36 +401,7 @@ impl Store {
                     };
                     let mut q = sqlx::query(&sql);
                     for r in chunk {
-                        q = q
-                            .bind(r.customer_id)
-                            .bind(r.computed_at)
-                            .bind(&r.unit)
-                            .bind(r.calibration_end)
-                            .bind(finite(r.frequency))
-                            .bind(finite(r.recency))
-                            .bind(finite(r.t))
-                            .bind(finite(r.monetary_value))
-                            .bind(r.orders)
-                            .bind(r.revenue_cents)
-                            .bind(r.cost_cents)
-                            .bind(r.margin_cents)
-                            .bind(r.rfm_r)
-                            .bind(r.rfm_f)
-                            .bind(r.rfm_m)
-                            .bind(&r.rfm_segment)
-                            .bind(&r.abc_class)
-                            .bind(finite(r.p_alive))
-                            .bind(finite(r.expected_purchases))
-                            .bind(finite(r.expected_spend))
-                            .bind(finite(r.clv))
-                            .bind(&r.loyalty_stage)
-                            .bind(&r.lifecycle_phase)
-                            .bind(r.churn_kinds())
-                            .bind(Json(&r.churn_reasons))
-                            .bind(r.churn_risk)
-                            .bind(finite(Some(r.value_at_risk)).unwrap_or(0.0))
-                            .bind(finite(r.score))
-                            .bind(&r.grade);
+                        q = bind_value_row!(q, r);
                     }
                     q.execute(&mut *tx).await?;
                 }
@@ -513,36 +521,7 @@ impl Store {
             updates.join(", ")
         );
         with_pool!(self, pool => {
-            sqlx::query(&sql)
-                .bind(r.customer_id)
-                .bind(r.computed_at)
-                .bind(&r.unit)
-                .bind(r.calibration_end)
-                .bind(finite(r.frequency))
-                .bind(finite(r.recency))
-                .bind(finite(r.t))
-                .bind(finite(r.monetary_value))
-                .bind(r.orders)
-                .bind(r.revenue_cents)
-                .bind(r.cost_cents)
-                .bind(r.margin_cents)
-                .bind(r.rfm_r)
-                .bind(r.rfm_f)
-                .bind(r.rfm_m)
-                .bind(&r.rfm_segment)
-                .bind(&r.abc_class)
-                .bind(finite(r.p_alive))
-                .bind(finite(r.expected_purchases))
-                .bind(finite(r.expected_spend))
-                .bind(finite(r.clv))
-                .bind(&r.loyalty_stage)
-                .bind(&r.lifecycle_phase)
-                .bind(r.churn_kinds())
-                .bind(Json(&r.churn_reasons))
-                .bind(r.churn_risk)
-                .bind(finite(Some(r.value_at_risk)).unwrap_or(0.0))
-                .bind(finite(r.score))
-                .bind(&r.grade)
+            bind_value_row!(sqlx::query(&sql), r)
                 .execute(pool)
                 .await?;
         });

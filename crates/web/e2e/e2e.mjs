@@ -188,7 +188,7 @@ try {
   await shot(page, "01-customer-list");
 
   step("next page (keyset cursor): other customers than page 1");
-  const numbersOf = () => page.locator("table#customers tbody tr td:nth-child(1)").allInnerTexts();
+  const numbersOf = () => page.locator("table#customers tbody tr td.c-number").allInnerTexts();
   const page1 = await numbersOf();
   await page.click("#next-page");
   await page.waitForURL(/after=/);
@@ -203,7 +203,7 @@ try {
   await page.selectOption('select[name="sort"]', "-name");
   await page.click('form.filters button[type="submit"]');
   await page.waitForURL(/q=Insurance\+Brokers/);
-  const names = await page.locator("table#customers tbody tr td:nth-child(2)").allInnerTexts();
+  const names = await page.locator("table#customers tbody tr td.c-name").allInnerTexts();
   assert.ok(names.length > 0 && names.length <= 25, `filtered rows: ${names.length}`);
   for (const n of names) assert.match(n, /Insurance Brokers/);
   assert.deepEqual([...names].sort().reverse(), names, "sorted Z-A");
@@ -212,8 +212,11 @@ try {
   step("open a card");
   const first = names[0];
   await page.click(`table#customers a:text-is("${first}")`);
-  await page.waitForURL(/\/customers\/\d+$/);
-  const cardUrl = page.url();
+  await page.waitForURL(/\/customers\/\d+(\?back=.*)?$/);
+  const cardUrl = page.url().split("?")[0];
+  // The way back returns to the filtered, sorted list.
+  const back = await page.locator("#back-to-list").getAttribute("href");
+  assert.match(back, /q=Insurance\+Brokers/, `the back link keeps the filters: ${back}`);
   assert.equal(await page.locator("h1").first().innerText().then((t) => t.includes(first)), true);
   await page.locator("#orders table").waitFor();
   assert.ok((await page.locator("#orders tbody tr").count()) > 0, "orders shown");
@@ -419,10 +422,10 @@ try {
   await page.fill('main input[name="q"]', "E2E Import");
   await page.click('form.filters button[type="submit"]');
   await page.waitForURL(/q=E2E\+Import/);
-  const imported = await page.locator("table#customers tbody tr td:nth-child(2)").allInnerTexts();
+  const imported = await page.locator("table#customers tbody tr td.c-name").allInnerTexts();
   assert.ok(imported.includes("E2E Import One") && imported.includes("E2E Import Three"), `imported rows listed: ${imported}`);
   assert.ok(!imported.includes("E2E Import Two"), "the rejected row was not stored");
-  const numbers = await page.locator("table#customers tbody tr td:nth-child(1)").allInnerTexts();
+  const numbers = await page.locator("table#customers tbody tr td.c-number").allInnerTexts();
   assert.ok(numbers.includes(`E2E-${stamp}-1`), `the imported number is shown (${numbers})`);
   await page.goto(`${BASE}/dashboard`);
 
@@ -439,7 +442,7 @@ try {
   assert.match(await page.locator("#err-email").innerText(), /电子邮箱/);
   await shot(page, "08-card-zh-validation");
   await page.click('form.langswitch button[value="en"]');
-  await page.waitForURL(/\/customers\/\d+$/);
+  await page.waitForURL(/\/customers\/\d+(\?back=.*)?$/);
   assert.match(await page.locator("#profile").innerText(), /Save changes/);
 
   const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
@@ -531,15 +534,15 @@ try {
   const repRows = rp.locator("table#customers tbody tr");
   await repRows.first().waitFor();
   const listed = await rp
-    .locator("table#customers tbody tr td:nth-child(1) a")
-    .evaluateAll((as) => as.map((a) => [Number(a.getAttribute("href").split("/").pop()), a.textContent.trim()]));
+    .locator("table#customers tbody tr td.c-number a")
+    .evaluateAll((as) => as.map((a) => [Number(a.getAttribute("href").split("?")[0].split("/").pop()), a.textContent.trim()]));
   const numberOf = new Map(listed);
   for (const id of REP_CUSTOMERS) assert.ok(numberOf.has(id), `the rep's customer ${id} is listed`);
   assert.ok(listed.length < 25, `only the rep's customers (and the pool's), not all: ${listed.length}`);
   const mine = REP_CUSTOMERS[0];
   const mineNumber = numberOf.get(mine);
   const mineName = (
-    await repRows.filter({ has: rp.locator(`td:nth-child(1) a[href="/customers/${mine}"]`) }).locator("td:nth-child(2)").innerText()
+    await repRows.filter({ has: rp.locator(`td.c-number a[href^="/customers/${mine}?"], td.c-number a[href="/customers/${mine}"]`) }).locator("td.c-name").innerText()
   ).trim();
 
   step("rep: /admin/users is refused (403)");

@@ -806,8 +806,8 @@ pub async fn list(
                                 @if bulk {
                                     td { input type="checkbox" name="ids" value=(c.id) form="bulk" aria-label=(format!("{} {}", lt(lang, "lt.select"), c.data.name)); }
                                 }
-                                td.mono { a href=(href) { (c.data.number.as_deref().unwrap_or("")) } }
-                                td { a href=(href) { (c.data.name) } }
+                                td.mono.c-number { a href=(href) { (c.data.number.as_deref().unwrap_or("")) } }
+                                td.c-name { a href=(href) { (c.data.name) } }
                                 @for col in &cols { (cell(lang, col, c, &x)) }
                             }
                         }
