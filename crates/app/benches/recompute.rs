@@ -52,7 +52,7 @@ fn main() {
             match r {
                 Recomputed::Row(row) => with_orders += usize::from(row.orders > 0),
                 Recomputed::NoSnapshot => panic!("no value snapshot in {url}: refresh first"),
-                Recomputed::Removed => {}
+                Recomputed::Removed | Recomputed::Windowed => {}
             }
         }
         ms.sort_by(f64::total_cmp);

@@ -947,6 +947,10 @@ pub enum Recomputed {
     /// The customer is no longer live (merged into another, or deleted): its figures were
     /// removed.
     Removed,
+    /// The latest snapshot analysed a calibration window that ends before its as-of date (a
+    /// holdout study): one customer is not judged as of today against it, nothing was stored
+    /// (the next refresh recomputes everyone).
+    Windowed,
 }
 
 /// Recomputes one customer's value figures as of today from its order lines up to today, by
@@ -968,6 +972,16 @@ pub async fn recompute_customer(
     let Some((snapshot_id, options, live)) = store.latest_snapshot_field("live").await? else {
         return Ok(Recomputed::NoSnapshot);
     };
+    let date = |k: &str| {
+        options
+            .get(k)
+            .and_then(|v| v.as_str()?.parse::<NaiveDate>().ok())
+    };
+    if let (Some(end), Some(as_of)) = (date("calibration_end"), date("as_of")) {
+        if end < as_of {
+            return Ok(Recomputed::Windowed);
+        }
+    }
     let params = match live.and_then(|v| serde_json::from_value::<LiveParams>(v).ok()) {
         Some(p) => p,
         None => {

@@ -225,6 +225,25 @@ async fn recompute_gives_back_the_refreshed_rows(store: Store) {
             .unwrap();
         assert_same(want, &back, false);
     }
+    // A snapshot of a calibration window ending before its as-of date (a holdout study) is not
+    // a ground to judge one customer as of today: nothing is recomputed against it (before, a
+    // change during such a refresh rewrote the customer's row with every order up to today).
+    let end = as_of.checked_sub_days(Days::new(90)).unwrap();
+    let window = AnalysisOptions {
+        calibration_end: patron_app::value::day_of(end),
+        ..AnalysisOptions::default()
+    };
+    refresh(&store, &window, as_of).await.unwrap();
+    let windowed = store.customer_value(ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        recompute_customer(&store, ids[0]).await.unwrap(),
+        Recomputed::Windowed
+    );
+    assert_same(
+        &windowed,
+        &store.customer_value(ids[0]).await.unwrap().unwrap(),
+        false,
+    );
 }
 
 async fn an_order_today_changes_the_figures_at_once(store: Store) {
