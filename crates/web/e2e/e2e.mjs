@@ -22,6 +22,7 @@ const REP_CUSTOMERS = (process.env.PATRON_REP_CUSTOMERS ?? "").split(/\s+/).filt
 const POOL_CUSTOMER = Number(process.env.PATRON_POOL_CUSTOMER ?? "0");
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
+const WIDE = { width: 1366, height: 768 };
 const FORBIDDEN = "Your role does not open this page.";
 fs.mkdirSync(OUT, { recursive: true });
 const t0 = Date.now();
@@ -926,9 +927,15 @@ try {
   await shot(rp, "44-card-zh");
   await visit(rp, "/customers/new");
   await shot(rp, "45-new-customer-zh");
+  // A Chinese session sees the server's messages in Chinese: a card that does not exist.
+  await visit(rp, "/customers/99999999", 404);
+  const notFound = await rp.locator("main").innerText();
+  assert.ok(!/not found|does not exist|no such/i.test(notFound), `an English server message on a Chinese page: ${notFound}`);
+  assert.match(notFound, /不存在|没有此/, `the Chinese message: ${notFound}`);
+  await visit(rp, "/customers/new");
   await Promise.all([rp.waitForURL(/\/customers\/new$/), rp.click('form.langswitch button[value="en"]')]);
 
-  step("every role's key pages at desktop (1280x800) and phone (390x844) widths");
+  step("every role's key pages at desktop (1280x800 and 1366x768) and phone (390x844) widths");
   const tours = [
     [admin, "admin", ["/customers", "/dashboard", "/leads", "/admin/users", "/admin/audit", "/work/receivables"]],
     [manager, "manager", ["/customers", "/work/review", "/work/pipeline", "/admin/users"]],
@@ -945,8 +952,12 @@ try {
     ["phone:analyst:/dashboard", "34-phone-analyst-dashboard"],
     ["desktop:rep:/work/followup", "35-desktop-rep-followup"],
     ["desktop:manager:/work/pipeline", "36-desktop-manager-pipeline"],
+    ["wide:rep:/customers", "47-1366-rep-customer-list"],
+    [`wide:rep:/customers/${mine}`, "48-1366-rep-customer-card"],
+    ["wide:rep:/my-day", "49-1366-rep-my-day"],
+    ["wide:admin:/dashboard", "50-1366-admin-dashboard"],
   ]);
-  for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
+  for (const [size, viewport] of [["desktop", DESKTOP], ["wide", WIDE], ["phone", PHONE]]) {
     for (const [who, label, paths] of tours) {
       current = who.page;
       await who.page.setViewportSize(viewport);
