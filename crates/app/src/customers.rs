@@ -247,9 +247,34 @@ pub async fn list_customers(
     if filter.archived {
         session.require(crate::Action::Archive)?;
     }
-    Ok(store
+    let listed = store
         .list_visible_customers(filter, &session.visible, sort, page)
-        .await?)
+        .await?;
+    // One list page (a search when it has a search text) for the unusual-access alerts.
+    let searched = filter.q.as_deref().is_some_and(|q| !q.trim().is_empty());
+    crate::access::track(store, session, "list", searched.then_some("search"), 1).await?;
+    Ok(listed)
+}
+
+/// Opens customer `id`'s card (any view of one customer's record as a whole): the caller
+/// must see records and the customer (else "not found", like a missing one). Audited as a
+/// `view` (`detail` says where) and counted for the unusual-access alerts (also as a card of
+/// a customer the caller does not own, when so).
+pub async fn open_card(
+    store: &Store,
+    session: &Session,
+    id: i64,
+    detail: Option<&str>,
+) -> Result<(), crate::AppError> {
+    session.require_records()?;
+    let owner = store.customer_owner(id).await?;
+    if !session.visible.allows(owner, false) {
+        return Err(StoreError::not_found("customer", id).into());
+    }
+    session.audit(store, "view", Some(id), detail, None).await?;
+    let foreign = owner != Some(session.user.id);
+    crate::access::track(store, session, "view", foreign.then_some("foreign"), 1).await?;
+    Ok(())
 }
 
 /// The customer list's filter as the caller's list page uses it: a rep's list shows the

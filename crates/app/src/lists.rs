@@ -73,7 +73,7 @@ pub async fn delete_view(store: &Store, session: &Session, id: i64) -> Result<()
 /// The selected customers with their owners, when the caller may change every one of them;
 /// otherwise 403 saying how many are outside the scope (a missing customer counts as outside:
 /// ids say nothing about customers one may not see).
-async fn selection(
+pub(crate) async fn selection(
     store: &Store,
     session: &Session,
     ids: &[i64],

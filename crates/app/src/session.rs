@@ -140,7 +140,8 @@ impl Session {
         store.audited(&self.actor, action, customer_id, Some(detail.into()), None)
     }
 
-    /// Appends an audit row as this caller.
+    /// Appends an audit row as this caller. An `export` with its rows also counts them for
+    /// the unusual-access alerts ([`crate::access::track`]).
     pub async fn audit(
         &self,
         store: &Store,
@@ -151,6 +152,10 @@ impl Session {
     ) -> Result<(), StoreError> {
         store
             .audit(&self.actor, action, customer_id, detail, rows)
-            .await
+            .await?;
+        if let ("export", Some(n)) = (action, rows) {
+            crate::access::track(store, self, "export", None, n).await?;
+        }
+        Ok(())
     }
 }

@@ -16,7 +16,7 @@ use patron_value::loyalty::{Phase, Stage};
 use patron_value::rfm::Segment;
 use patron_value::score::{AttrValue, Grade, ScoreModel, Scored};
 use patron_value::summary::{day_from_ymd, TimeUnit};
-use patron_value::{analyze, Analysis, AnalysisError, AnalysisOptions, Day, OrderLine};
+use patron_value::{Analysis, AnalysisError, AnalysisOptions, Day, OrderLine};
 use serde_json::{json, Value};
 
 /// Churn risks kept in a snapshot's report (biggest value at risk first).
@@ -223,6 +223,26 @@ pub async fn dense_orders_of(
         ));
     }
     Ok((lines, ids))
+}
+
+/// The relationship-marketing costs recorded up to `as_of` of the analysed customers (`ids`:
+/// ascending, the analysis's dense numbering), in currency units: what replaces the flat
+/// marketing rate for them. Records of customers without orders up to `as_of` are left out
+/// (they have no figures to charge).
+pub async fn recorded_costs_of(
+    store: &Store,
+    ids: &[i64],
+    as_of: NaiveDate,
+) -> Result<patron_value::summary::RecordedCosts, StoreError> {
+    let mut map: BTreeMap<u32, Vec<(Day, f64)>> = BTreeMap::new();
+    for (customer_id, day, cents) in store.marketing_cost_days(as_of).await? {
+        if let Ok(k) = ids.binary_search(&customer_id) {
+            map.entry(k as u32)
+                .or_default()
+                .push((day, cents as f64 / 100.0));
+        }
+    }
+    Ok(patron_value::summary::RecordedCosts::new(map))
 }
 
 /// The order facts of analysis lines (consumed): what the dashboard's period figures read.
@@ -775,8 +795,13 @@ fn report_of(
     }
 }
 
-/// Serializes refreshes within this process (a second one waits for the first).
+/// Serializes refreshes within this process (a second one waits for the first); the lease
+/// [`REFRESH_LEASE`] serializes them across processes on one database.
 static REFRESH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The lease a population refresh holds while it runs (see [`crate::lease`]): two refreshes of
+/// one database, by one `patron serve` or by several, run one after the other.
+pub const REFRESH_LEASE: &str = "value_refresh";
 
 /// Today on the server's clock (UTC): the as-of date of a refresh without an explicit one.
 pub fn today() -> NaiveDate {
@@ -825,14 +850,16 @@ pub async fn refresh(
 ) -> Result<ValueSnapshot, RefreshError> {
     let opts = options_as_of(opts, as_of)?;
     let _one_at_a_time = REFRESH.lock().await;
+    let lease = crate::lease::Lease::acquire(store, REFRESH_LEASE).await?;
     let started = std::time::Instant::now();
     let (lines, ids) = dense_orders_of(store, as_of).await?;
+    let recorded = recorded_costs_of(store, &ids, as_of).await?;
     let read_seconds = started.elapsed().as_secs_f64();
     let profiles = store.score_profiles().await?;
     let computed_at = Utc::now().trunc_subsecs(6);
     // The analysis is CPU work: keep it off the async workers.
     let (an, ids, mut rows, mut dashboard) = tokio::task::spawn_blocking(move || {
-        let an = analyze(&lines, ids.len(), &opts)?;
+        let an = patron_value::analyze_with_costs(&lines, ids.len(), &opts, recorded)?;
         let rows = rows_of(&an, &ids, computed_at);
         let facts = facts_of(lines, &ids);
         // The dashboard's figures over all order lines and value rows, computed here once
@@ -906,17 +933,12 @@ pub async fn refresh(
     let stored = store.replace_customer_values(&rows, &snapshot).await?;
     // Customers changed while this refresh ran: their rows were read before the change (their
     // live figures are as of today: a refresh as of another day leaves them to the next one).
-    let changed: Vec<i64> = match CHANGED_DURING_REFRESH.lock() {
-        Ok(mut pending) => {
-            let db = store.database_identity();
-            let (mine, others) = std::mem::take(&mut *pending)
-                .into_iter()
-                .partition(|(d, _)| *d == db);
-            *pending = others;
-            mine.into_iter().map(|(_, id)| id).collect()
-        }
-        Err(_) => Vec::new(),
-    };
+    // (Noted by any process: see [`recompute_after_change`].)
+    let changed = store.take_changes_noted().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "reading the customers changed during the refresh failed");
+        Vec::new()
+    });
+    lease.release().await;
     if as_of == today() {
         recompute_each(store, &changed).await;
     }
@@ -1025,7 +1047,19 @@ pub async fn recompute_customer(
         )
     } else {
         let day = day_of(as_of).ok_or(RefreshError::BadDate(as_of))?;
-        let figures = patron_value::live::customer_figures(&params, &lines, day, customer_id)?;
+        let records: Vec<(Day, f64)> = store
+            .customer_marketing_cost_days(customer_id, as_of)
+            .await?
+            .into_iter()
+            .map(|(d, cents)| (d, cents as f64 / 100.0))
+            .collect();
+        let figures = patron_value::live::customer_figures_with_costs(
+            &params,
+            &lines,
+            day,
+            customer_id,
+            (!records.is_empty()).then_some(&records[..]),
+        )?;
         let mut row = row_of(&figures, customer_id, &unit, as_of, computed_at);
         if params.breakpoints.is_none() {
             if let Some(old) = store.customer_value(customer_id).await? {
@@ -1051,18 +1085,18 @@ pub async fn recompute_customer(
 /// population refresh runs, the customers are also noted, and the refresh recomputes them once
 /// its rows (read before the change) are written.
 pub async fn recompute_after_change(store: &Store, ids: &[i64]) {
-    if REFRESH.try_lock().is_err() {
-        if let Ok(mut pending) = CHANGED_DURING_REFRESH.lock() {
-            let db = store.database_identity();
-            pending.extend(ids.iter().map(|&id| (db.clone(), id)));
-        }
+    // A refresh of this database runs (in this process or another): note the customers in the
+    // database for it.
+    let noted = match store.lease_held(REFRESH_LEASE).await {
+        Ok(true) => store.note_change_during_lease(REFRESH_LEASE, ids).await,
+        Ok(false) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = noted {
+        tracing::warn!(error = %e, "noting the customers changed during a refresh failed");
     }
     recompute_each(store, ids).await;
 }
-
-/// Customers changed while a refresh ran (see [`recompute_after_change`]), with their database.
-static CHANGED_DURING_REFRESH: std::sync::Mutex<Vec<(String, i64)>> =
-    std::sync::Mutex::new(Vec::new());
 
 async fn recompute_each(store: &Store, ids: &[i64]) {
     for &id in ids {

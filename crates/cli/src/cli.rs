@@ -73,11 +73,19 @@ pub enum Command {
         /// Sending the outbox (campaign mail): without --smtp-url nothing is sent.
         #[command(flatten)]
         mail: crate::commands::mail::MailConfig,
+        /// The server's address as mail recipients reach it (the unsubscribe links of campaign
+        /// mail sent from the web, the links in mailed notifications), e.g.
+        /// https://crm.example.com.
+        #[arg(long, env = "PATRON_PUBLIC_URL", value_name = "URL")]
+        public_url: Option<String>,
     },
     /// Import customers, orders, interactions or leads from a file.
     Import(ImportArgs),
     /// Export customers or orders as CSV or JSON.
     Export(ExportArgs),
+    /// Export control: the export rules per role, the approval queue of large exports, their
+    /// one-time download, the leaving users' hand-overs.
+    Exports(crate::commands::exports::ExportsArgs),
     /// Likely duplicate customers (same phone, e-mail, or name and company).
     Duplicates {
         /// Only the duplicates of this customer id.
@@ -181,6 +189,11 @@ pub struct ImportArgs {
     /// Rows per transaction.
     #[arg(long, default_value_t = 200_000)]
     pub batch_size: usize,
+    /// Orders: keep the date index up during a bulk load (by default a load that at least
+    /// doubles the order lines sets it aside and builds it at the end, faster; this keeps the
+    /// orders list fast for users working meanwhile). SQLite only.
+    #[arg(long)]
+    pub keep_indexes: bool,
     /// Create customers that orders or interactions refer to but that do not exist yet
     /// (always on for --format cdnow, which has no customer file).
     #[arg(long)]
@@ -219,6 +232,10 @@ pub struct ExportArgs {
     /// Leave out customers who asked for no marketing (use for every campaign list).
     #[arg(long)]
     pub exclude_opted_out: bool,
+    /// Customers, over the limit of the user `--as` names: ask a manager for this export, with
+    /// this reason (then `patron exports download ID` once approved).
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -119,6 +119,11 @@ pub fn until_next(
 pub async fn refresh_daily(store: Store, at: chrono::NaiveTime) {
     loop {
         tokio::time::sleep(until_next(chrono::Utc::now(), at)).await;
+        // Several servers on one database: the first to claim the day refreshes.
+        let day = chrono::Utc::now().date_naive().to_string();
+        let Some(_turn) = scheduled_turn(&store, "daily_refresh", &day).await else {
+            continue;
+        };
         match patron_app::value::refresh_like_last_time(&store).await {
             Ok(s) => tracing::info!(snapshot = s.id, "daily value refresh done"),
             Err(e) => tracing::warn!(error = %e, "daily value refresh failed"),
@@ -131,7 +136,9 @@ pub const RULES_EVERY: std::time::Duration = std::time::Duration::from_secs(15 *
 /// The first run, this long after the start (the server is up first).
 pub const RULES_FIRST_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Runs the task rules (`patron_app::tasks::run_rules`) now and then for ever: the first time
+/// Runs the task rules (`patron_app::tasks::run_rules`) and the leaving users' hand-overs
+/// (`patron_app::exports::run_leaving_handovers`), and the payment reminders
+/// (`patron_app::reminders::run_if_enabled`), now and then for ever: the first time
 /// shortly after the start, then every `every`. A failed run is logged and retried at
 /// the next tick; runs missed while one was slow are skipped, not queued.
 pub async fn run_rules_periodically(store: Store, every: std::time::Duration) {
@@ -140,9 +147,89 @@ pub async fn run_rules_periodically(store: Store, every: std::time::Duration) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         ticks.tick().await;
+        // Several servers on one database: one of them runs each period's rules.
+        let period = chrono::Utc::now().timestamp() / every.as_secs().max(1) as i64;
+        let Some(_turn) = scheduled_turn(&store, "task_rules", &period.to_string()).await else {
+            continue;
+        };
         match patron_app::tasks::run_rules(&store, chrono::Utc::now()).await {
             Ok(added) => tracing::info!(added, "task rules ran"),
             Err(e) => tracing::warn!(error = %e, "task rules failed"),
+        }
+        // Payment reminders (setting mail.reminders), each step of an item once.
+        match patron_app::reminders::run_if_enabled(&store, chrono::Utc::now().date_naive()).await {
+            Ok(Some(r)) => tracing::info!(
+                queued = r.queued,
+                skipped = r.skipped,
+                "payment reminders ran"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "payment reminders failed"),
+        }
+        // Leaving users whose day has come: their customers go to the named receiver.
+        match patron_app::exports::run_leaving_handovers(&store, chrono::Utc::now().date_naive())
+            .await
+        {
+            Ok(done) => {
+                for d in done {
+                    tracing::info!(from = %d.from, to = %d.to, customers = d.customers, "leaving user handed over");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "leaving hand-overs failed"),
+        }
+    }
+}
+
+/// Queues the users' own mail now and then for ever (`patron_app::mail`): the mail of new
+/// notifications of users who want them by mail, and each user's daily digest at their hour
+/// (once per user and day). A failed run is logged and retried at the next tick.
+pub async fn queue_user_mail_periodically(store: Store, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticks.tick().await;
+        let now = chrono::Utc::now();
+        match patron_app::mail::mail_notifications(&store, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "notification mail queued"),
+            Err(e) => tracing::warn!(error = %e, "notification mail failed"),
+        }
+        match patron_app::mail::mail_digests(&store, now, false).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "daily digests queued"),
+            Err(e) => tracing::warn!(error = %e, "daily digests failed"),
+        }
+    }
+}
+
+/// This process's turn at period `slot` of scheduled job `job` when several `patron serve` share
+/// the database: `None` when another process claimed the period first; otherwise the job's
+/// lease, held (after waiting for a run of an earlier period still going) until dropped, so
+/// that two runs of the job never overlap.
+pub async fn scheduled_turn(
+    store: &Store,
+    job: &str,
+    slot: &str,
+) -> Option<patron_app::lease::Lease> {
+    match store
+        .claim_run(job, slot, patron_store::holder_id(), 30)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::debug!(job, slot, "another server took this run");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(job, error = %e, "cannot claim a scheduled run");
+            return None;
+        }
+    }
+    match patron_app::lease::Lease::acquire(store, &format!("scheduled:{job}")).await {
+        Ok(lease) => Some(lease),
+        Err(e) => {
+            tracing::warn!(job, error = %e, "cannot take a scheduled job's lease");
+            None
         }
     }
 }
@@ -209,5 +296,25 @@ mod refresh_at_tests {
         );
         let e = "25:00".parse::<RefreshAt>().unwrap_err();
         assert!(e.contains("HH:MM"), "{e}");
+    }
+
+    /// Several servers on one database: the first to ask runs a period of a scheduled job, the
+    /// others skip it (the claim is in the database: a second handle is another server).
+    #[tokio::test]
+    async fn one_server_takes_each_period_of_a_scheduled_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("turns.db");
+        let one = Store::connect(path.to_str().unwrap()).await.unwrap();
+        let two = Store::connect(path.to_str().unwrap()).await.unwrap();
+        let turn = scheduled_turn(&one, "task_rules", "7").await;
+        assert!(turn.is_some());
+        assert!(scheduled_turn(&two, "task_rules", "7").await.is_none());
+        assert!(scheduled_turn(&one, "task_rules", "7").await.is_none());
+        drop(turn);
+        let next = scheduled_turn(&two, "task_rules", "8").await;
+        assert!(next.is_some(), "the next period, once the first run ended");
+        assert!(scheduled_turn(&one, "daily_refresh", "2026-12-04")
+            .await
+            .is_some());
     }
 }

@@ -1733,3 +1733,87 @@ fn the_operator_is_named() {
     );
     has(&db.fail(&["--as", " ", "user", "enable", "ann"]), "--as");
 }
+
+/// `patron audit watch|unusual|review|report`: a low floor with suspension, five card views by
+/// a rep raise one alert (listed with its figures), the review clears it, and the evidence
+/// report counts the views and names the customers, as text and CSV; bad dates, users and
+/// settings are refused naming their field.
+#[test]
+fn audit_unusual_access_and_evidence() {
+    let db = Db::with_customers();
+    db.add_user("ray", "rep", "ray-password-1");
+    let out = db.ok(&["audit", "watch"]);
+    has(&out, "multiple of the usual level: 5");
+    has(&out, "floor view: 100 an hour");
+    has(&out, "suspend exports on an alert: no");
+    let out = db.ok(&[
+        "audit",
+        "watch",
+        "--floor",
+        "view=2",
+        "--suspend-exports",
+        "yes",
+    ]);
+    has(&out, "floor view: 2 an hour");
+    has(&out, "suspend exports on an alert: yes");
+    has(&db.fail(&["audit", "watch", "--multiple", "0"]), "multiple");
+    has(
+        &db.fail(&["audit", "watch", "--floor", "views"]),
+        "--floor: KIND=N",
+    );
+    // Five card views by the rep (the pool's customers): one alert.
+    db.store(async |store| {
+        let ray = store.user_by_name("ray").await.unwrap();
+        let me = patron_app::Session::open(store, ray, None).await.unwrap();
+        for id in [1, 2, 3, 1, 2] {
+            patron_app::customers::open_card(store, &me, id, Some("card (web)"))
+                .await
+                .unwrap();
+        }
+    });
+    let out = db.ok(&["audit", "unusual", "--open"]);
+    let alerts: Vec<&str> = out.lines().filter(|l| l.contains(" view ")).collect();
+    assert_eq!(alerts.len(), 1, "{out}");
+    for part in [
+        "ray",
+        "3 (now 5, usual 0, alert above 2)",
+        "exports suspended",
+        "open",
+    ] {
+        has(alerts[0], part);
+    }
+    let id = alerts[0].split_whitespace().next().unwrap();
+    has(&db.ok(&["audit", "review", id]), "reviewed");
+    has(&db.fail(&["audit", "review", id]), "reviewed already");
+    has(&db.ok(&["audit", "unusual", "--open"]), "no unusual access");
+
+    let today = chrono::Utc::now().date_naive().to_string();
+    let out = db.ok(&["audit", "report", "--user", "ray", "--from", &today]);
+    has(
+        &out,
+        &format!("Evidence report: ray from {today} to {today}"),
+    );
+    has(&out, "in all            5");
+    has(&out, "3 customers viewed:");
+    has(&out, "Bob Builder");
+    let file = db.at("evidence.csv");
+    db.ok(&[
+        "audit", "report", "--user", "ray", "--from", &today, "--to", &today, "--csv", "-o", &file,
+    ]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    has(&text, &format!("day,ray,{today},5,3,0,0,0"));
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("customer,ray,"))
+            .count(),
+        3
+    );
+    has(
+        &db.fail(&["audit", "report", "--user", "ray", "--from", "2026-13-01"]),
+        "--from: must be a date written YYYY-MM-DD",
+    );
+    has(
+        &db.fail(&["audit", "report", "--user", "nobody", "--from", &today]),
+        "no user named 'nobody'",
+    );
+}

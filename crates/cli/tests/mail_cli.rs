@@ -197,5 +197,29 @@ async fn campaign_mail_survives_a_killed_sender_and_goes_out_once() {
         "{out}"
     );
     assert!(out.contains(&format!("ann.{tag}@example.com")), "{out}");
+
+    // The campaign counts its mail; the sent message is on Ann's timeline.
+    let o = patron(db, &["campaign", "show", "1"], &[]);
+    ok(&o);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("0 queued, 1 sent, 0 failed, 0 unsubscribed"),
+        "{out}"
+    );
+    let timeline = store
+        .list_interactions(
+            Some(1),
+            Some(patron_domain::InteractionKind::Email),
+            &patron_store::PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(timeline.len(), 1, "{timeline:?}");
+    let o = patron(db, &["mail", "digest"], &[]);
+    ok(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("0 notification messages and 0 digests queued")
+    );
     store.close().await;
 }

@@ -413,4 +413,51 @@ async fn refresh_stores_figures_in_the_database() {
         (rec - 30.43).abs() < 0.01 && (t - 38.86).abs() < 0.01,
         "{rec} {t}"
     );
+    // A second refresh with the defaults; `value transitions` compares the latest two: every
+    // customer in one row of each table.
+    let value = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .args(["--database", &db, "value"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = value(&["refresh", "--as-of", "1998-06-30"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = value(&["transitions"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("from snapshot 1 (as of 1998-06-30")
+            && text.contains("to snapshot 2 (as of 1998-06-30")
+            && text.contains("Grade transitions")
+            && text.contains("Stage transitions"),
+        "{text}"
+    );
+    let out = value(&["transitions", "--json", "--from", "1", "--to", "2"]);
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let total = |k: &str| -> i64 {
+        t[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["customers"].as_i64().unwrap())
+            .sum()
+    };
+    let customers = store.all_customer_values().await.unwrap().len() as i64;
+    assert_eq!((total("grade"), total("stage")), (customers, customers));
+    let out = value(&["transitions", "--to", "77"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("to: no value snapshot 77"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -99,6 +99,15 @@ pub enum NotificationKind {
     LeadAssigned,
     HandedOver,
     TaskAssigned,
+    ExportRequested,
+    ExportApproved,
+    ExportRefused,
+    /// Unusual access (one per user, kind and hour; to their manager and the admins).
+    UnusualViews,
+    UnusualForeignViews,
+    UnusualSearches,
+    UnusualListPages,
+    UnusualExports,
 }
 
 text_enum!(NotificationKind {
@@ -108,6 +117,14 @@ text_enum!(NotificationKind {
     LeadAssigned = "lead_assigned",
     HandedOver = "handed_over",
     TaskAssigned = "task_assigned",
+    ExportRequested = "export_requested",
+    ExportApproved = "export_approved",
+    ExportRefused = "export_refused",
+    UnusualViews = "unusual_views",
+    UnusualForeignViews = "unusual_foreign_views",
+    UnusualSearches = "unusual_searches",
+    UnusualListPages = "unusual_list_pages",
+    UnusualExports = "unusual_exports",
 });
 
 /// The facts of a notification (`by`, `order`, `amount`, `reason`, ...), from which each
@@ -126,7 +143,101 @@ impl NotificationKind {
             NotificationKind::LeadAssigned => "{by} gave you the lead \"{lead}\"",
             NotificationKind::HandedOver => "{by} handed {n} customers of {from} over to you",
             NotificationKind::TaskAssigned => "{by} gave you a task due {due}: {note}",
+            NotificationKind::ExportRequested => {
+                "{by} asks to export {n} customer rows (request {request})"
+            }
+            NotificationKind::ExportApproved => {
+                "{by} approved your export request {request}: download it once within 24 hours"
+            }
+            NotificationKind::ExportRefused => "{by} refused your export request {request}",
+            NotificationKind::UnusualViews => {
+                "{user} opened {n} customer cards in the hour from {hour} (usually {usual} an hour)"
+            }
+            NotificationKind::UnusualForeignViews => {
+                "{user} opened {n} cards of customers they do not own in the hour from {hour} (usually {usual} an hour)"
+            }
+            NotificationKind::UnusualSearches => {
+                "{user} ran {n} customer searches in the hour from {hour} (usually {usual} an hour)"
+            }
+            NotificationKind::UnusualListPages => {
+                "{user} opened {n} customer list pages in the hour from {hour} (usually {usual} an hour)"
+            }
+            NotificationKind::UnusualExports => {
+                "{user} exported {n} customer rows in the hour from {hour} (usually {usual} an hour)"
+            }
         }
+    }
+
+    /// The Chinese wording, with `{param}` placeholders (see [`fill`]).
+    pub fn chinese(self) -> &'static str {
+        match self {
+            NotificationKind::HoldApproved => "{by} 批准了您挂起的订单 {order}（{amount}）",
+            NotificationKind::HoldRejected => "{by} 拒绝了您挂起的订单 {order}（{amount}）",
+            NotificationKind::TicketEscalated => {
+                "工单 #{ticket}「{subject}」已超出 SLA，升级到第 {level} 级"
+            }
+            NotificationKind::LeadAssigned => "{by} 把线索「{lead}」分配给了您",
+            NotificationKind::HandedOver => "{by} 把 {from} 的 {n} 位客户移交给了您",
+            NotificationKind::TaskAssigned => "{by} 给您分配了任务，截止 {due}：{note}",
+            NotificationKind::ExportRequested => "{by} 申请导出 {n} 行客户数据（申请 {request}）",
+            NotificationKind::ExportApproved => {
+                "{by} 批准了您的导出申请 {request}：请在 24 小时内下载（仅限一次）"
+            }
+            NotificationKind::ExportRefused => "{by} 拒绝了您的导出申请 {request}",
+            NotificationKind::UnusualViews => {
+                "{user} 在 {hour} 起的一小时内打开了 {n} 张客户卡片（通常每小时 {usual}）"
+            }
+            NotificationKind::UnusualForeignViews => {
+                "{user} 在 {hour} 起的一小时内打开了 {n} 张非本人客户的卡片（通常每小时 {usual}）"
+            }
+            NotificationKind::UnusualSearches => {
+                "{user} 在 {hour} 起的一小时内搜索客户 {n} 次（通常每小时 {usual}）"
+            }
+            NotificationKind::UnusualListPages => {
+                "{user} 在 {hour} 起的一小时内打开了 {n} 个客户列表页（通常每小时 {usual}）"
+            }
+            NotificationKind::UnusualExports => {
+                "{user} 在 {hour} 起的一小时内导出了 {n} 行客户数据（通常每小时 {usual}）"
+            }
+        }
+    }
+
+    /// The kind's short title, in English or (`zh`) Chinese.
+    pub fn title(self, zh: bool) -> &'static str {
+        let (en, cn) = match self {
+            NotificationKind::HoldApproved => ("Held order approved", "挂起订单已批准"),
+            NotificationKind::HoldRejected => ("Held order rejected", "挂起订单被拒绝"),
+            NotificationKind::TicketEscalated => ("Ticket escalated", "工单已升级"),
+            NotificationKind::LeadAssigned => ("Lead assigned", "线索已分配"),
+            NotificationKind::HandedOver => ("Customers handed over", "客户已移交"),
+            NotificationKind::TaskAssigned => ("Task assigned", "任务已分派"),
+            NotificationKind::ExportRequested => ("Export request", "导出申请"),
+            NotificationKind::ExportApproved => ("Export approved", "导出已批准"),
+            NotificationKind::ExportRefused => ("Export refused", "导出被拒绝"),
+            NotificationKind::UnusualViews => ("Unusual card views", "异常的客户卡片查看"),
+            NotificationKind::UnusualForeignViews => {
+                ("Unusual views of others' customers", "异常的非本人客户查看")
+            }
+            NotificationKind::UnusualSearches => ("Unusual searches", "异常的客户搜索"),
+            NotificationKind::UnusualListPages => ("Unusual list pages", "异常的客户列表浏览"),
+            NotificationKind::UnusualExports => ("Unusual exports", "异常的客户导出"),
+        };
+        if zh {
+            cn
+        } else {
+            en
+        }
+    }
+
+    /// The message in Chinese from its facts (a `reason` after a full-width colon); `None`
+    /// when a fact is missing (then show the stored English message).
+    pub fn message_zh(self, params: &NotificationParams) -> Option<String> {
+        let mut m = fill(self.chinese(), params)?;
+        if let Some(r) = params.get("reason") {
+            m.push('：');
+            m.push_str(r);
+        }
+        Some(m)
     }
 
     /// The message in English from its facts; a `reason` follows after a colon.

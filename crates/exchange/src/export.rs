@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use patron_store::{CustomerFilter, CustomerSort, OrderFilter, PageRequest, Store};
+use patron_store::{CustomerFilter, CustomerSort, OrderFilter, PageRequest, Store, Visibility};
 
 use crate::cells::safe;
 use crate::ImportError;
@@ -57,6 +57,27 @@ pub async fn export_customers(
     format: ExportFormat,
     out: &mut dyn Write,
 ) -> Result<u64, ImportError> {
+    export_visible_customers(
+        store,
+        filter,
+        &Visibility::All,
+        CustomerSort::Id,
+        format,
+        out,
+    )
+    .await
+}
+
+/// Writes every live customer matching `filter` that `visible` lets a user see, in `sort`
+/// order (text cells neutralised against spreadsheet formulas); returns how many.
+pub async fn export_visible_customers<W: Write + ?Sized>(
+    store: &Store,
+    filter: &CustomerFilter,
+    visible: &Visibility,
+    sort: CustomerSort,
+    format: ExportFormat,
+    out: &mut W,
+) -> Result<u64, ImportError> {
     let mut page = PageRequest {
         limit: Some(500),
         after: None,
@@ -71,7 +92,7 @@ pub async fn export_customers(
     }
     loop {
         let p = store
-            .list_customers(filter, CustomerSort::Id, &page)
+            .list_visible_customers(filter, visible, sort, &page)
             .await?;
         for c in &p.items {
             match csv_w.as_mut() {

@@ -49,6 +49,10 @@ pub struct ImportOptions {
     /// (an unbalanced quote swallows the rest of a file into one cell) must not stay whole. A
     /// cell that long fits no field, so nothing importable is lost. Whole cells by default.
     pub reject_cell_chars: Option<usize>,
+    /// Keep the orders' date index up during a bulk order load (SQLite) instead of setting it
+    /// aside and building it at the end: slower, but the orders list by date stays fast for
+    /// users working in the database meanwhile.
+    pub keep_indexes: bool,
 }
 
 impl ImportOptions {
@@ -64,6 +68,7 @@ impl ImportOptions {
             by: "import".into(),
             scope: patron_store::Visibility::All,
             reject_cell_chars: None,
+            keep_indexes: false,
         }
     }
 }
@@ -110,11 +115,37 @@ struct Batch {
 
 /// Imports `path` into `store`. On a bad row without `skip_bad`, stops with
 /// [`ImportError::BadRow`]: the batches before it are stored, the bad batch is not.
+///
+/// A bulk order import that adds at least as many lines as the table holds (decided at its
+/// first full sort run) writes without the orders' date index and builds it once at the end,
+/// also when the import fails (see `Store::set_aside_order_date_index`; SQLite only).
 pub async fn import_file(
     store: &Store,
     path: &Path,
     opts: &ImportOptions,
     progress: impl Fn(Progress),
+) -> Result<ImportReport, ImportError> {
+    let mut index = DateIndex::default();
+    let result = import_rows(store, path, opts, progress, &mut index).await;
+    if index.set_aside {
+        store.restore_order_date_index().await?;
+    }
+    result
+}
+
+/// Whether this import has looked at the orders' date index yet, and set it aside.
+#[derive(Default)]
+struct DateIndex {
+    decided: bool,
+    set_aside: bool,
+}
+
+async fn import_rows(
+    store: &Store,
+    path: &Path,
+    opts: &ImportOptions,
+    progress: impl Fn(Progress),
+    index: &mut DateIndex,
 ) -> Result<ImportReport, ImportError> {
     let file_name = if crate::input::is_stdin(path) {
         crate::input::STDIN_NAME.to_string()
@@ -190,7 +221,7 @@ pub async fn import_file(
         let batch = match batch {
             Ok(b) => b,
             Err(e) => {
-                write_orders(store, &mut pending, opts, &mut report, &mut pause).await?;
+                write_orders(store, &mut pending, opts, &mut report, &mut pause, index).await?;
                 return Err(e);
             }
         };
@@ -324,7 +355,7 @@ pub async fn import_file(
             match rejects.as_mut() {
                 None => {
                     reader.abort();
-                    write_orders(store, &mut pending, opts, &mut report, &mut pause).await?;
+                    write_orders(store, &mut pending, opts, &mut report, &mut pause, index).await?;
                     return Err(ImportError::BadRow(bad.swap_remove(0).1, report.inserted));
                 }
                 Some(w) => {
@@ -359,7 +390,7 @@ pub async fn import_file(
         if !orders.is_empty() {
             pending.append(&mut orders);
             if pending.len() >= opts.sort_run_rows {
-                write_orders(store, &mut pending, opts, &mut report, &mut pause).await?;
+                write_orders(store, &mut pending, opts, &mut report, &mut pause, index).await?;
             }
         }
         let n = (customers.len() + interactions.len()) as u64;
@@ -381,7 +412,7 @@ pub async fn import_file(
             rows: report.rows,
         });
     }
-    write_orders(store, &mut pending, opts, &mut report, &mut pause).await?;
+    write_orders(store, &mut pending, opts, &mut report, &mut pause, index).await?;
     reader
         .await
         .map_err(|e| ImportError::Io(std::io::Error::other(e)))?;
@@ -409,7 +440,17 @@ async fn write_orders(
     opts: &ImportOptions,
     report: &mut ImportReport,
     pause: &mut PauseHook,
+    index: &mut DateIndex,
 ) -> Result<(), ImportError> {
+    if !index.decided && !pending.is_empty() {
+        // The first run decides: only a full one means a bulk load.
+        index.decided = true;
+        if pending.len() >= opts.sort_run_rows && !opts.keep_indexes {
+            index.set_aside = store
+                .set_aside_order_date_index(pending.len() as u64)
+                .await?;
+        }
+    }
     pending.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
     for chunk in pending.chunks(opts.batch_rows.max(1)) {
         let inserted = store.import_order_lines(chunk).await?;

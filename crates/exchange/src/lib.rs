@@ -14,10 +14,10 @@ mod input;
 mod leads;
 mod rows;
 
-pub use cells::{safe_cell, write_audit_csv};
+pub use cells::{safe_cell, write_audit_csv, write_evidence_csv};
 pub use columns::{field_names, unknown_columns, Entity, Field};
 pub use error::{ImportError, RowError};
-pub use export::{export_customers, export_orders, ExportFormat};
+pub use export::{export_customers, export_orders, export_visible_customers, ExportFormat};
 pub use import::{
     import_file, parse_rows, ImportOptions, ImportReport, InputFormat, ParsedRow, Progress, Record,
 };

@@ -34,7 +34,8 @@ backend_tests!(
     customers_then_orders_idempotent,
     malformed_inputs_change_nothing,
     skip_bad_writes_rejects,
-    cdnow_sample_loads
+    cdnow_sample_loads,
+    bulk_load_rebuilds_the_date_index
 );
 
 async fn customers_then_orders_idempotent(store: Store) {
@@ -455,4 +456,26 @@ async fn orders_of(store: &Store) -> Vec<OrderFigures> {
     }
     v.sort();
     v
+}
+
+/// An order import large enough to set the date index aside (here: a sort run of 4 lines into
+/// an empty table) ends with the index in place, also when it stops on a bad row.
+async fn bulk_load_rebuilds_the_date_index(store: Store) {
+    let c = file("bulk-c.csv", CUSTOMERS);
+    run(&store, &c, Entity::Customers, |o| {
+        o.maps = vec!["shoe=ignore".into()]
+    })
+    .await
+    .unwrap();
+    let o = file("bulk-o.csv", b"customer,date,amount\nC1,2024-01-02,1\nC2,2024-01-03,2\nC3,2024-01-04,3\nC1,2024-02-02,4\nC2,2024-02-03,5\nC3,2024-02-04,6\nC1,2024-03-02,7\n");
+    let r = run(&store, &o, Entity::Orders, |o| o.sort_run_rows = 4)
+        .await
+        .unwrap();
+    assert_eq!(r.inserted, 7);
+    assert!(store.has_order_date_index().await.unwrap());
+    let bad = file("bulk-bad.csv", b"customer,date,amount\nC1,2024-04-02,1\nC2,2024-04-03,2\nC3,2024-04-04,3\nC1,2024-05-02,4\nC2,2024-05-03,5\nC3,2024-05-04,6\nC1,2024-05-05,7\nC1,2024-05-06,7\nC1,2024-05-07,7\nC1,2024-05-08,7\nC1,2024-05-09,7\nC1,2024-05-10,7\nC1,2024-05-11,7\nC1,2024-05-12,7\nC1,2024-05-13,7\nC1,2024-05-14,7\nC9,not-a-date,1\n");
+    assert!(run(&store, &bad, Entity::Orders, |o| o.sort_run_rows = 4)
+        .await
+        .is_err());
+    assert!(store.has_order_date_index().await.unwrap());
 }

@@ -349,8 +349,12 @@ pub struct Round {
 }
 
 /// Why a claimed message must not go out after all: marketing to a customer who opted out
-/// (or was archived or deleted) after it was queued.
+/// (or was archived or deleted) after it was queued, a payment reminder of an item paid since.
 async fn withheld(store: &Store, mail: &OutboxMail) -> Result<Option<&'static str>, MailError> {
+    if let (Some(id), "reminder") = (mail.customer_id, mail.kind.as_str()) {
+        return Ok((!store.reminder_still_owed(id, &mail.message_key).await?)
+            .then_some("not sent: the item was paid after the reminder was queued"));
+    }
     let (Some(id), "campaign") = (mail.customer_id, mail.kind.as_str()) else {
         return Ok(None);
     };
@@ -367,6 +371,17 @@ async fn withheld(store: &Store, mail: &OutboxMail) -> Result<Option<&'static st
     }
 }
 
+/// Test hook: with `PATRON_TEST_MAIL_PAUSE=before_send` (or `after_send`) the worker stops
+/// for good at that point of the first message it handles, after saying so on standard error
+/// (`mail test hook: paused after_send of message N`), so that a test can kill the process
+/// between "sending" and "sent" at a known point. Unset (always, outside tests) it does nothing.
+async fn test_pause(at: &str, mail: &OutboxMail) {
+    if std::env::var("PATRON_TEST_MAIL_PAUSE").is_ok_and(|v| v == at) {
+        eprintln!("mail test hook: paused {at} of message {}", mail.id);
+        std::future::pending::<()>().await;
+    }
+}
+
 /// Claims up to `limit` due messages and sends them one by one, recording each outcome.
 pub async fn deliver_due(store: &Store, mailer: &Mailer, limit: i64) -> Result<Round, MailError> {
     let mut round = Round::default();
@@ -376,8 +391,10 @@ pub async fn deliver_due(store: &Store, mailer: &Mailer, limit: i64) -> Result<R
             round.failed += 1;
             continue;
         }
+        test_pause("before_send", &mail).await;
         match mailer.send(&mail).await {
             Ok(a) => {
+                test_pause("after_send", &mail).await;
                 store
                     .mark_mail_sent(mail.id, &a.message_id, &a.reply)
                     .await?;

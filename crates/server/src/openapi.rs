@@ -71,6 +71,7 @@ fn build() -> Value {
 fn body_schema(b: Body) -> Option<Value> {
     match b {
         Body::None => None,
+        Body::Csv => Some(json!({"type": "string", "description": "CSV with a header row."})),
         Body::Schema(name) | Body::Optional(name) => Some(schema_ref(name)),
         Body::ArrayOf(name) => Some(json!({"type": "array", "items": schema_ref(name)})),
     }
@@ -123,9 +124,14 @@ fn operation(r: &Route) -> Value {
     let mut responses = Map::new();
     let ok = match body_schema(r.response) {
         Some(schema) => {
+            let media = if r.response == Body::Csv {
+                "text/csv"
+            } else {
+                "application/json"
+            };
             let mut resp = json!({
                 "description": "Success.",
-                "content": {"application/json": {"schema": schema}}
+                "content": {media: {"schema": schema}}
             });
             if r.response == Body::Schema("Customer") {
                 resp["headers"] = json!({"ETag": {
@@ -321,6 +327,45 @@ pub(crate) fn phone() -> Value {
 
 fn text() -> Value {
     json!({"type": "string", "maxLength": 500})
+}
+
+/// The schemas of campaign mail and the users' mail settings.
+fn mail_schemas() -> Map<String, Value> {
+    let Value::Object(m) = json!({
+        "CampaignMailCounts": record(json!({
+            "queued": count(), "sent": count(), "failed": count(),
+            "unsubscribed": {"type": "integer", "minimum": 0, "description": "Customers who opted out through this campaign's unsubscribe links."},
+            "customers": count(),
+        })),
+        "MailCompose": object(json!({
+            "lang": {"type": "string", "enum": ["en", "zh"]},
+            "subject": {"type": "string"},
+            "body": {"type": "string"},
+            "status": {"type": "string", "enum": STATUSES},
+            "region": {"type": "string"},
+            "confirm": {"type": "integer", "minimum": 0},
+        }), &[]),
+        "MailPreview": record(json!({
+            "audience": count(),
+            "mail": nullable(record(json!({
+                "customer_id": id(),
+                "recipient": {"type": "string"},
+                "subject": {"type": "string"},
+                "body": {"type": "string"},
+            }))),
+        })),
+        "MailTestQueued": record(json!({"queued_to": {"type": "string"}})),
+        "MailSent": record(json!({"audience": count(), "queued": count()})),
+        "MailSettings": object(json!({
+            "email": {"type": ["string", "null"]},
+            "notify_by_mail": {"type": "boolean"},
+            "digest_hour": {"type": ["integer", "null"], "minimum": 0, "maximum": 23},
+            "lang": {"type": "string", "enum": ["en", "zh"]},
+        }), &[]),
+    }) else {
+        unreachable!()
+    };
+    m
 }
 
 fn id() -> Value {
@@ -580,7 +625,7 @@ fn schemas() -> Value {
             "field": {"type": "string", "description": "The offending body field (path such as lines[0].amount), query or path parameter, or header."},
             "errors": {"type": "array", "items": schema_ref("FieldError"), "description": "Every field error (validation)."},
             "current_version": {"type": "integer", "format": "int64", "description": "On a version conflict: the record's version now."},
-            "reason": {"type": "string", "enum": ["credit_refused", "pool_cap", "not_in_pool"], "description": "On a conflict of a known kind: its stable name, to word the message in another language (`message` is English)."},
+            "reason": {"type": "string", "enum": ["credit_refused", "pool_cap", "not_in_pool", "no_address", "mail_not_configured", "no_public_url", "no_recipients"], "description": "On a conflict of a known kind: its stable name, to word the message in another language (`message` is English)."},
         }), &["code", "message"]),
         "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
     });
@@ -589,10 +634,102 @@ fn schemas() -> Value {
     };
     doc.append(&mut value_schemas());
     doc.append(&mut custody_schemas());
+    doc.append(&mut mail_schemas());
     doc.append(&mut work_schemas());
     doc.append(&mut crate::routes::leads::schemas());
     doc.append(&mut crate::routes::tasks::schemas());
+    doc.append(&mut crate::routes::survey_mail::schemas());
     Value::Object(doc)
+}
+
+/// `GET /api/value/breakdown`'s answer.
+fn value_breakdown_schema() -> Value {
+    let range = json!({"type": ["array", "null"], "items": date(), "minItems": 2, "maxItems": 2, "description": "First and last day (null without orders)."});
+    let figures = record(json!({
+        "revenue": {"type": "integer", "description": "Cents."},
+        "margin": {"type": "integer", "description": "Cents: revenue minus product cost."},
+        "active": count(), "new": count(),
+    }));
+    let group = object(
+        json!({
+            "key": {"type": ["string", "null"], "description": "The region, industry or category; the owner's user id as text for `by=owner`. Null: customers (lines) without one, or the public pool."},
+            "owner_id": {"type": "integer", "format": "int64", "description": "by=owner: the owner (absent for the pool)."},
+            "owner_name": {"type": "string", "description": "by=owner: the owner's display name (absent for analysts and the pool)."},
+            "customers": count(),
+            "revenue_cents": {"type": "integer"},
+            "margin_cents": {"type": "integer", "description": "CRM margin of the stored figures (after product and marketing cost); category: revenue minus product cost of its lines."},
+            "clv": number(),
+            "churn_risk": {"type": ["integer", "null"], "minimum": 0},
+            "abc": {"anyOf": [record(json!({"A": count(), "B": count(), "C": count()})), {"type": "null"}]},
+            "this": figures.clone(),
+            "prev": figures,
+        }),
+        &[
+            "key",
+            "customers",
+            "revenue_cents",
+            "margin_cents",
+            "clv",
+            "churn_risk",
+            "abc",
+            "this",
+            "prev",
+        ],
+    );
+    record(json!({
+        "by": {"type": "string", "enum": ["region", "industry", "category", "owner"]},
+        "period": {"type": "string", "enum": ["month", "quarter", "half", "year"]},
+        "this": range.clone(),
+        "prev": range,
+        "not_applicable": {"type": "array", "items": {"type": "string", "enum": ["clv", "churn_risk", "abc"]}},
+        "scoped": {"type": "boolean", "description": "True: the caller's scope only; false: every customer."},
+        "groups": {"type": "array", "items": group, "description": "Largest revenue to date first."},
+    }))
+}
+
+/// One customer's figures as of a snapshot (`GET /api/customers/{id}/value/history`).
+fn value_history_schema() -> Value {
+    let point = record(json!({
+        "snapshot_id": {"type": "integer", "format": "int64"},
+        "computed_at": {"type": "string", "format": "date-time"},
+        "as_of": {"type": ["string", "null"], "format": "date", "description": "The day analysed up to."},
+        "grade": {"type": ["string", "null"], "enum": ["A", "B", "C", "D", "E", null]},
+        "stage": {"type": ["string", "null"], "description": "Loyalty stage (suspect, prospect, first_time_buyer, repeat_buyer, advocate)."},
+        "clv": number(),
+        "p_alive": number(),
+        "margin_cents": {"type": "integer", "description": "CRM margin in cents."},
+    }));
+    record(json!({
+        "points": {"type": "array", "items": point.clone(), "description": "Oldest first: one per snapshot that holds the customer (the newest 60)."},
+        "current": {"anyOf": [point, {"type": "null"}], "description": "The figures recomputed since the newest snapshot (`snapshot_id`: that snapshot); null when the newest point is current."},
+    }))
+}
+
+/// Grade and stage movements between two snapshots (`GET /api/value/transitions`).
+fn value_transitions_schema() -> Value {
+    let snapshot = record(json!({
+        "id": {"type": "integer", "format": "int64"},
+        "computed_at": {"type": "string", "format": "date-time"},
+        "as_of": {"type": ["string", "null"], "format": "date"},
+    }));
+    let row = record(json!({
+        "from": {"type": ["string", "null"], "description": "Grade or stage in the earlier snapshot; null: none, or not in it."},
+        "to": {"type": ["string", "null"], "description": "Grade or stage in the later snapshot; null: none."},
+        "customers": count(),
+        "clv_from": number(),
+        "clv_to": number(),
+        "margin_from_cents": {"type": "integer"},
+        "margin_to_cents": {"type": "integer"},
+    }));
+    let table =
+        json!({"type": "array", "items": row, "description": "By from, then to (none last)."});
+    record(json!({
+        "from": {"anyOf": [snapshot.clone(), {"type": "null"}]},
+        "to": {"anyOf": [snapshot, {"type": "null"}]},
+        "scoped": {"type": "boolean", "description": "True: the caller's scope only; false: every customer."},
+        "grade": table.clone(),
+        "stage": table,
+    }))
 }
 
 fn number() -> Value {
@@ -779,6 +916,32 @@ fn value_schemas() -> Map<String, Value> {
             "abc_class": {"type": "string", "enum": ABC_CLASSES},
             "reasons": {"type": "array", "items": schema_ref("ChurnReason")},
         })),
+        "ValueBreakdown": value_breakdown_schema(),
+        "MarketingCost": record(json!({
+            "customer_id": id(), "id": id(),
+            "spent_on": date(),
+            "kind": {"type": "string", "enum": patron_store::MARKETING_COST_KINDS},
+            "amount": schema_ref("Money"),
+            "note": {"type": ["string", "null"]},
+            "campaign_id": {"type": ["integer", "null"], "format": "int64", "description": "The campaign whose cost this is a share of."},
+            "recorded_by": {"type": "string"},
+            "recorded_at": {"type": "string", "format": "date-time"},
+        })),
+        "MarketingCostInput": object(json!({
+            "spent_on": {"type": "string", "format": "date", "description": "The day it was spent (not in the future)."},
+            "kind": {"type": "string", "enum": ["visit", "gift", "event", "other"]},
+            "amount": schema_ref("MoneyInput"),
+            "note": {"type": ["string", "null"], "maxLength": patron_store::MARKETING_NOTE_CHARS},
+        }), &["spent_on", "kind", "amount"]),
+        "CampaignCostAllocation": record(json!({
+            "campaign_id": id(),
+            "cost": schema_ref("Money"),
+            "customers": count(),
+            "share": schema_ref("Money"),
+            "replaced": count(),
+        })),
+        "ValueHistory": value_history_schema(),
+        "ValueTransitions": value_transitions_schema(),
         "ValueReport": record(json!({
             "snapshot_id": id(),
             "computed_at": {"type": "string", "format": "date-time"},

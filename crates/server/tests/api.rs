@@ -96,9 +96,14 @@ impl Api {
         }
         let answer = send(&self.app, req).await;
         let (status, headers) = (answer.status, answer.headers.clone());
-        let body = answer
-            .try_json()
-            .unwrap_or_else(|e| panic!("response ({status}) is not JSON: {e}: {}", answer.body));
+        // A CSV download (`GET /api/customers.csv`) is its text.
+        let body = if status.is_success() && answer.content_type.starts_with("text/csv") {
+            Value::String(answer.body.clone())
+        } else {
+            answer
+                .try_json()
+                .unwrap_or_else(|e| panic!("response ({status}) is not JSON: {e}: {}", answer.body))
+        };
         if !status.is_success() {
             assert!(
                 headers[header::CONTENT_TYPE]
@@ -181,7 +186,10 @@ fn check_against_document(method: &Method, uri: &str, request: Option<&Value>, r
         resp.body
     );
     let documented = resolve(doc, documented);
-    if let Some(schema) = documented.pointer("/content/application~1json/schema") {
+    let schema = documented
+        .pointer("/content/application~1json/schema")
+        .or_else(|| documented.pointer("/content/text~1csv/schema"));
+    if let Some(schema) = schema {
         let mut errs = Vec::new();
         validate(doc, schema, &resp.body, "$", &mut errs);
         assert!(
@@ -364,6 +372,8 @@ backend_tests!(
     plain_orders_get_the_credit_check,
     receivables_and_service_over_the_api,
     leads_over_the_api,
+    value_history_and_transitions,
+    marketing_costs_over_the_api,
 );
 
 async fn customers_crud_with_history(store: Store) {
@@ -2314,6 +2324,44 @@ async fn value_refresh_figures_and_report(store: Store) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.field(), "top");
 
+    // The breakdowns (figures by hand: patron-app's tests/value_breakdown.rs): the groups add
+    // up to the report's revenue; bad or missing dimensions name the parameter.
+    let r = api.get("/api/value/breakdown?by=region&period=year").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (&r.body["by"], &r.body["period"]),
+        (&json!("region"), &json!("year"))
+    );
+    let sum: i64 = r.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["revenue_cents"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        sum,
+        (report["totals"]["revenue"].as_f64().unwrap() * 100.0).round() as i64
+    );
+    let r = api.get("/api/value/breakdown?by=category").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body["not_applicable"],
+        json!(["clv", "churn_risk", "abc"])
+    );
+    for uri in [
+        "/api/value/breakdown?by=colour",
+        "/api/value/breakdown",
+        "/api/value/breakdown?by=owner&period=week",
+    ] {
+        let r = api.get(uri).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(
+            r.field() == "by" || r.field() == "period",
+            "{uri}: {}",
+            r.body
+        );
+    }
+
     // An order after the refresh is in the customer's figures at once (recomputed alone by the
     // refresh's models), and in the next refresh, which replaces it all.
     order(&api, d, "2024-06-15", &[(70.0, 0.0)]).await;
@@ -2645,6 +2693,14 @@ fn sample_body(operation_id: &str, other_customer: i64, other_user: i64) -> Opti
         }
         "changeOpportunityStage" => json!({"stage": "won"}),
         "createCampaign" => json!({"name": "matrix", "cost": 1, "started_on": "2024-01-01"}),
+        "recordMarketingCost" => {
+            json!({"spent_on": "2024-01-02", "kind": "visit", "amount": 1})
+        }
+        "sendSurvey" => json!({"kind": "csat"}),
+        "previewCampaignMail" | "testCampaignMail" | "sendCampaignMail" => {
+            json!({"lang": "en", "subject": "Hello {name}", "body": "Dear {name}"})
+        }
+        "setMyMailSettings" => json!({"notify_by_mail": false}),
         "createLead" => json!({"name": "Matrix Lead"}),
         "changeLeadStatus" => json!({"status": "contacted"}),
         "convertLead" => json!({"allow_duplicate": true}),
@@ -2911,6 +2967,22 @@ async fn access_matrix_over_every_route(store: Store) {
     // The analyst gets the population report, without names.
     let r = analyst.get("/api/value/report").await;
     assert_eq!(r.status, StatusCode::OK);
+    // And the owner breakdown without the owners' names; reps get no breakdown.
+    let r = analyst.get("/api/value/breakdown?by=owner").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g.get("owner_name").is_none()),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        rep_a.get("/api/value/breakdown?by=region").await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(
         analyst.get("/api/customers").await.status,
         StatusCode::FORBIDDEN
@@ -4128,4 +4200,242 @@ async fn delete_archives_and_purge_is_admins_with_a_reason(store: Store) {
             ("restore".to_string(), Some(c))
         ]
     );
+}
+
+/// Two refreshes with orders added in between: the customer's history (`/value/history`), the
+/// grade and stage transitions (`/api/value/transitions`, default and named snapshots, the
+/// roles) and the list filters `course` and `transition` agree with the figures each refresh
+/// stored; bad parameters are 400 naming the parameter.
+async fn value_history_and_transitions(store: Store) {
+    let api = Api::new(store).await;
+    let (a, _, _, d, _) = value_fixture(&api).await;
+    // d loses money on its one order.
+    order(&api, d, "2024-05-01", &[(10.0, 100.0)]).await;
+    let r = api.get("/api/value/transitions").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (r.body["from"].clone(), r.body["to"].clone()),
+        (Value::Null, Value::Null)
+    );
+    let figures = |api: Api| async move {
+        let mut out = std::collections::BTreeMap::new();
+        for id in ids(&api.get("/api/customers?limit=500").await.body) {
+            let v = api.get(&format!("/api/customers/{id}/value")).await.body;
+            out.insert(id, v);
+        }
+        out
+    };
+    let first = api.post("/api/value/refresh", json!({})).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let before = figures(api.clone()).await;
+    let r = api.get(&format!("/api/customers/{a}/value/history")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["points"].as_array().unwrap().len(), 1);
+    // a buys big; d buys at a profit (its margin rises, still below zero): "now" points.
+    order(&api, a, "2024-06-20", &[(20000.0, 1000.0)]).await;
+    order(&api, d, "2024-06-20", &[(50.0, 10.0)]).await;
+    let r = api.get(&format!("/api/customers/{d}/value/history")).await;
+    assert_eq!(r.body["points"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["current"]["margin_cents"], json!(-5000));
+    let second = api.post("/api/value/refresh", json!({})).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    let after = figures(api.clone()).await;
+    let r = api.get(&format!("/api/customers/{a}/value/history")).await;
+    let points = r.body["points"].as_array().unwrap().clone();
+    assert_eq!(points.len(), 2, "{}", r.body);
+    assert_eq!(r.body["current"], Value::Null);
+    assert_eq!(points[0]["grade"], before[&a]["grade"]);
+    assert_eq!(points[1]["grade"], after[&a]["grade"]);
+    // The value body's margin is money (a number or decimal text), the history's cents.
+    let cents = |v: &Value| {
+        let x = v
+            .as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .unwrap();
+        (x * 100.0).round() as i64
+    };
+    assert_eq!(
+        points[1]["margin_cents"],
+        json!(cents(&after[&a]["margin"]))
+    );
+    assert_ne!(points[0]["margin_cents"], points[1]["margin_cents"]);
+    // The transitions: each (from, to) pair counts the customers whose stored grade moved so.
+    let r = api.get("/api/value/transitions").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["from"]["id"], first.body["snapshot_id"]);
+    assert_eq!(r.body["to"]["id"], second.body["snapshot_id"]);
+    assert_eq!(r.body["scoped"], json!(false));
+    let mut want: std::collections::BTreeMap<(String, String), i64> = Default::default();
+    for (id, v) in &after {
+        let g = |v: &Value| v["grade"].as_str().unwrap_or("-").to_string();
+        *want.entry((g(&before[id]), g(v))).or_default() += 1;
+    }
+    let got: std::collections::BTreeMap<(String, String), i64> = r.body["grade"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
+            (
+                (s(&t["from"]), s(&t["to"])),
+                t["customers"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    let named = api
+        .get(&format!(
+            "/api/value/transitions?from={}&to={}",
+            first.body["snapshot_id"], second.body["snapshot_id"]
+        ))
+        .await;
+    assert_eq!(named.body, r.body);
+    // The list: a transition cell, the courses.
+    let g = |v: &Value| v["grade"].as_str().unwrap_or("-").to_string();
+    let cell = format!(
+        "grade:{}:{}:{}:{}",
+        first.body["snapshot_id"],
+        g(&before[&a]),
+        second.body["snapshot_id"],
+        g(&after[&a])
+    );
+    let listed = ids(&api
+        .get(&format!("/api/customers?transition={cell}&limit=500"))
+        .await
+        .body);
+    let in_cell: Vec<i64> = after
+        .iter()
+        .filter(|(id, v)| g(&before[*id]) == g(&before[&a]) && g(v) == g(&after[&a]))
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(listed, in_cell);
+    let down: Vec<i64> = after
+        .iter()
+        .filter(|(id, v)| {
+            let (b, n) = (&before[*id]["grade"], &v["grade"]);
+            b.is_string() && n.is_string() && n.as_str() > b.as_str()
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    let r = api.get("/api/customers?course=moved_down&limit=500").await;
+    assert_eq!(ids(&r.body), down);
+    let r = api
+        .get("/api/customers?course=unprofitable_growing&limit=500")
+        .await;
+    assert!(ids(&r.body).contains(&d), "{}", r.body);
+    // Bad parameters name themselves.
+    for (uri, field) in [
+        ("/api/value/transitions?from=0", "from"),
+        ("/api/value/transitions?from=99999", "from"),
+        ("/api/value/transitions?to=99999", "to"),
+        ("/api/customers?course=sideways", "course"),
+        ("/api/customers?transition=grade:1:Z:2:A", "transition"),
+        ("/api/customers?transition=grade", "transition"),
+    ] {
+        let r = api.get(uri).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.body);
+        assert_eq!(r.field(), field, "{uri}: {}", r.body);
+    }
+    // Analysts: every customer's aggregates; reps: no transitions.
+    let (analyst, _) = api.as_user("vh-analyst", patron_store::Role::Analyst).await;
+    let r = analyst.get("/api/value/transitions").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body["grade"],
+        api.get("/api/value/transitions").await.body["grade"]
+    );
+    let (rep, _) = api.as_user("vh-rep", patron_store::Role::Rep).await;
+    assert_eq!(
+        rep.get("/api/value/transitions").await.status,
+        StatusCode::FORBIDDEN
+    );
+    // a is in the public pool, which reps read; analysts read no customer.
+    assert_eq!(
+        rep.get(&format!("/api/customers/{a}/value/history"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        analyst
+            .get(&format!("/api/customers/{a}/value/history"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+/// Recorded marketing costs: recorded and listed on a customer (bad input names the field),
+/// and a campaign's cost split evenly over the customers it brought.
+async fn marketing_costs_over_the_api(store: Store) {
+    let api = Api::new(store).await;
+    let r = api
+        .post(
+            "/api/campaigns",
+            json!({"name": "Fair", "cost": 100, "started_on": "2024-01-01"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let campaign = r.body["id"].as_i64().unwrap();
+    let mut customers = Vec::new();
+    for name in ["Ann", "Ben", "Cat"] {
+        let r = api
+            .post("/api/customers", json!({"name": name, "source": "Fair"}))
+            .await;
+        customers.push(r.body["id"].as_i64().unwrap());
+    }
+    let c = customers[0];
+    let uri = format!("/api/customers/{c}/marketing-costs");
+    let r = api
+        .post(
+            &uri,
+            json!({"spent_on": "2024-03-01", "kind": "gift", "amount": "500.00", "note": " wine "}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        (&r.body["amount"], &r.body["note"]),
+        (&json!(500.0), &json!("wine"))
+    );
+    for (body, field) in [
+        (
+            json!({"spent_on": "2024-03-01", "kind": "bribe", "amount": 5}),
+            "kind",
+        ),
+        (
+            json!({"spent_on": "2024-03-01", "kind": "visit", "amount": 0}),
+            "amount",
+        ),
+        (
+            json!({"spent_on": "2999-03-01", "kind": "visit", "amount": 5}),
+            "spent_on",
+        ),
+    ] {
+        let r = api.post(&uri, body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(r.field(), field, "{}", r.body);
+    }
+    let r = api
+        .post(
+            &format!("/api/campaigns/{campaign}/allocate-cost"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (&r.body["customers"], &r.body["share"]),
+        (&json!(3), &json!(33.33))
+    );
+    let r = api.get(&uri).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let amounts: Vec<f64> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["amount"].as_f64().unwrap())
+        .collect();
+    assert_eq!(amounts, [500.0, 33.34], "{}", r.body);
+    let r = api.get("/api/customers/999999/marketing-costs").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
 }

@@ -149,6 +149,12 @@ pub struct CustomerFilter {
     /// Only customers with an owner: the unclaimed pool customers left out (a rep's own list).
     #[serde(default)]
     pub owned: bool,
+    /// The customer's course over the last two value snapshots (`value_history`).
+    #[serde(default)]
+    pub course: Option<crate::ValueCourse>,
+    /// The customers of one cell of a transition table between two snapshots.
+    #[serde(default)]
+    pub transition: Option<crate::TransitionFilter>,
 }
 
 impl CustomerFilter {
@@ -474,6 +480,7 @@ impl Store {
             }
             for sql in [
                 "DELETE FROM surveys WHERE customer_id = $1",
+                "DELETE FROM survey_requests WHERE customer_id = $1",
                 "DELETE FROM opportunities WHERE customer_id = $1",
                 "DELETE FROM ticket_events WHERE customer_id = $1",
                 "DELETE FROM tickets WHERE customer_id = $1",
@@ -483,12 +490,15 @@ impl Store {
                 "DELETE FROM credit_holds WHERE customer_id = $1",
                 "DELETE FROM contacts WHERE customer_id = $1",
                 "DELETE FROM interactions WHERE customer_id = $1",
+                "DELETE FROM marketing_costs WHERE customer_id = $1",
                 "DELETE FROM order_lines WHERE customer_id = $1",
                 "DELETE FROM customer_history WHERE customer_id = $1",
                 "DELETE FROM ownership_history WHERE customer_id = $1",
                 "DELETE FROM tasks WHERE customer_id = $1",
+                "DELETE FROM campaign_members WHERE customer_id = $1",
                 "DELETE FROM outbox WHERE customer_id = $1",
                 "DELETE FROM customer_values WHERE customer_id = $1",
+                "DELETE FROM value_history WHERE customer_id = $1",
                 "UPDATE customers SET referred_by = NULL WHERE referred_by = $1",
             ] {
                 sqlx::query(sql).bind(id).execute(&mut *tx).await?;
@@ -625,6 +635,12 @@ impl Store {
         }
         if let Some(r) = filter.churn_risk {
             w.push("v.churn_risk = ?", [Bind::Bool(r)]);
+        }
+        if let Some(c) = filter.course {
+            crate::value_history::push_course(&mut w, c);
+        }
+        if let Some(t) = &filter.transition {
+            crate::value_history::push_transition(&mut w, t);
         }
         if matches!(sort, CustomerSort::ClvDesc | CustomerSort::Clv) {
             w.push("v.clv IS NOT NULL", []);

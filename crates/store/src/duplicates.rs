@@ -167,6 +167,8 @@ impl Store {
             moved[5] = children_moved[1]; // payments
             sqlx::query("UPDATE opportunities SET customer_id = $1 WHERE customer_id = $2")
                 .bind(keep).bind(drop).execute(&mut *tx).await?;
+            sqlx::query("UPDATE marketing_costs SET customer_id = $1 WHERE customer_id = $2")
+                .bind(keep).bind(drop).execute(&mut *tx).await?;
             sqlx::query("UPDATE leads SET converted_customer_id = $1 WHERE converted_customer_id = $2")
                 .bind(keep).bind(drop).execute(&mut *tx).await?;
             for (i, table) in [(6, "credit_holds"), (8, "surveys")] {

@@ -314,6 +314,50 @@ impl Store {
         Ok(inserted)
     }
 
+    /// SQLite only: for a bulk load that adds more order lines than the table holds, sets the
+    /// order lines' date index aside (drops it) so that the load writes one b-tree instead of
+    /// two, and answers whether it did; [`Store::restore_order_date_index`] builds it again in
+    /// one sorted pass. Measured (README, "Import speed"): 10 M lines into an empty table in
+    /// sorted runs took 87.5 s with the index and 27.2 s + 31.7 s to build it afterwards. The
+    /// index costs about twice as much per new row kept up during the load as per row (old or
+    /// new) when built afterwards, so it pays when `incoming` (the rows about to be written) is
+    /// at least the rows already there. A crash before the rebuild is repaired when the
+    /// database is next opened. PostgreSQL: never (its COPY path keeps its indexes).
+    pub async fn set_aside_order_date_index(&self, incoming: u64) -> Result<bool, StoreError> {
+        let crate::Backend::Sqlite(pool) = &self.backend else {
+            return Ok(false);
+        };
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM order_lines")
+            .fetch_one(pool)
+            .await?;
+        if incoming == 0 || (rows.max(0) as u64) > incoming {
+            return Ok(false);
+        }
+        sqlx::query("DROP INDEX IF EXISTS order_lines_by_date")
+            .execute(pool)
+            .await?;
+        Ok(true)
+    }
+
+    /// Builds the order lines' date index again if it is missing (see
+    /// [`Store::set_aside_order_date_index`]); a no-op otherwise and on PostgreSQL.
+    pub async fn restore_order_date_index(&self) -> Result<(), StoreError> {
+        if let crate::Backend::Sqlite(pool) = &self.backend {
+            restore_order_date_index(pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the order lines' date index is in place (an import sets it aside on SQLite while
+    /// it loads, see [`Store::set_aside_order_date_index`]).
+    pub async fn has_order_date_index(&self) -> Result<bool, StoreError> {
+        let (n,): (i64,) = with_pool!(self, pool => sqlx::query_as(match self.kind() {
+            crate::BackendKind::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'order_lines_by_date'",
+            crate::BackendKind::Postgres => "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'order_lines_by_date'",
+        }).fetch_one(pool).await?);
+        Ok(n > 0)
+    }
+
     /// Inserts interactions whose external id is new for their customer; returns how many.
     pub async fn import_interactions(&self, rows: &[ImportInteraction]) -> Result<u64, StoreError> {
         let anon = self.kind() == crate::BackendKind::Sqlite;
@@ -341,6 +385,28 @@ impl Store {
             .fetch_one(pool).await?);
         Ok(row)
     }
+}
+
+/// Creates the order lines' date index when it is missing (an import set it aside and did not
+/// finish); logs how long that took.
+pub(crate) async fn restore_order_date_index(pool: &sqlx::SqlitePool) -> Result<(), StoreError> {
+    let present: Option<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'order_lines_by_date'",
+    )
+    .fetch_optional(pool)
+    .await?;
+    if present.is_some() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    sqlx::query("CREATE INDEX IF NOT EXISTS order_lines_by_date ON order_lines (ordered_on)")
+        .execute(pool)
+        .await?;
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "built the order lines' date index"
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,18 +3,25 @@
 //! `$1`-style placeholders, which sqlx accepts for SQLite too, and portable SQL; each backend has
 //! its own migrations (`migrations/sqlite`, `migrations/postgres`) holding the same tables.
 
+mod access;
 mod audit;
 mod auth;
+mod breakdown;
+mod campaign_members;
 mod campaigns;
 mod contacts;
+mod coordination;
 mod customers;
 mod duplicates;
 mod error;
+mod exports;
 mod followup;
 mod import;
 mod interactions;
 mod leads;
+mod mail_settings;
 mod maintenance;
+mod marketing_costs;
 mod opportunities;
 mod orders;
 mod outbox;
@@ -24,9 +31,11 @@ mod receivables;
 mod review;
 mod score_models;
 mod service;
+mod survey_requests;
 mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod value_history;
 mod values;
 mod views;
 
@@ -38,24 +47,41 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use access::{
+    hour_of, hour_start, AccessAlert, AccessCount, AccessWatch, EvidenceDay, EvidenceReport,
+    ExportedFile, ViewedCustomer, ACCESS_KINDS, BASELINE_DAYS_MAX, EVIDENCE_DAYS_MAX, MULTIPLE_MAX,
+};
 pub use audit::{Actor, AuditEntry, AuditFilter};
 pub use auth::{
     check_password, digest, hash_password, random_secret, verify_password, ApiToken, DataScope,
     Department, NewUser, Role, User, Visibility, SESSION_HOURS,
 };
+pub use breakdown::{BreakdownBy, GroupPeriods, GroupValues};
 pub use campaigns::{CampaignInput, CampaignReport};
+pub use coordination::{
+    holder_id, ImportJob, ImportOutcome, NewImportJob, ABANDONED, IMPORT_HEARTBEAT_TIMEOUT,
+    KEEP_IMPORT_JOBS,
+};
 pub use customers::{CustomerCursor, CustomerFilter, CustomerSort};
 pub use duplicates::{DuplicatePair, MergeOutcome};
 pub use error::{ErrorCode, StoreError};
+pub use exports::{
+    filter_json, ExportRequest, ExportRight, ExportRule, ExportStanding, EXPORT_REQUEST_STATES,
+};
 pub use followup::{PlannedContact, VisitBrief};
 pub use import::{ImportCustomer, ImportInteraction, ImportOrderLine, OrderFact};
 pub use leads::{
     ConvertLead, ImportLead, Lead, LeadConversion, LeadFilter, LeadFunnel, LeadInput,
     LeadStatusChange, LikelyCustomer, LEAD_STATUSES,
 };
+pub use mail_settings::{is_mail_address, UnmailedNotification, UserMailSettings};
 #[cfg(feature = "testing")]
 pub use maintenance::create_at_schema_version;
 pub use maintenance::{backend_of, inspect, known_schema_version, DatabaseState, Finding};
+pub use marketing_costs::{
+    CampaignAllocation, MarketingCostInput, MarketingCostRecord, MARKETING_COST_KINDS,
+    MARKETING_NOTE_CHARS,
+};
 pub use opportunities::{
     pipeline, ForecastMonth, Opportunity, OpportunityInput, Pipeline, PipelineStage, StageChange,
     STAGES,
@@ -70,7 +96,13 @@ pub use receivables::{
 pub use review::{RepReview, KEY_FIELDS};
 pub use score_models::{StoredScoreModel, ValueClasses};
 pub use service::Satisfaction;
+pub use survey_requests::{
+    parse_reminder_key, reminder_key, NewSurveyRequest, SurveyAnswer, SurveyRequest,
+};
 pub use tasks::{RuleTask, TaskChange, TaskFilter};
+pub use value_history::{
+    SnapshotRef, TransitionFilter, TransitionKind, TransitionRow, ValueCourse, ValueHistoryPoint,
+};
 pub use values::{CustomerValueRow, NewSnapshot, ScoreProfile, StoredChurnReason, ValueSnapshot};
 pub use views::{SavedView, VIEW_NAME_CHARS, VIEW_QUERY_BYTES};
 
@@ -234,6 +266,9 @@ impl Store {
                     StoreError::Unavailable(format!("cannot open SQLite database '{path}': {e}"))
                 })?;
             maintenance::migrate_sqlite(&pool, path).await?;
+            // A bulk import may have set the orders' date index aside (see
+            // `Store::set_aside_order_date_index`) and been killed before putting it back.
+            import::restore_order_date_index(&pool).await?;
             Store {
                 backend: Backend::Sqlite(pool),
                 pending_audit: None,

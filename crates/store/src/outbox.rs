@@ -34,6 +34,11 @@ pub const MAIL_KINDS: [&str; 5] = ["campaign", "survey", "reminder", "notificati
 /// The states of an outbox row.
 pub const MAIL_STATES: [&str; 4] = ["queued", "sending", "sent", "failed"];
 
+/// Queues one message (binds: key, customer, recipient, kind, subject, text, HTML, headers as
+/// JSON, now, by); nothing when its key is in the outbox already.
+pub(crate) const INSERT_MAIL: &str = "INSERT INTO outbox (message_key, customer_id, recipient, kind, subject, body_text, body_html, headers, state, attempts, next_attempt_at, created_by, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9, $10, $9) ON CONFLICT (message_key) DO NOTHING";
+
 /// A message to queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMail {
@@ -144,7 +149,7 @@ fn bounded(s: &str, chars: usize) -> String {
     out
 }
 
-fn check(m: &NewMail) -> Result<(), StoreError> {
+pub(crate) fn check(m: &NewMail) -> Result<(), StoreError> {
     if m.message_key.trim().is_empty() {
         return Err(StoreError::invalid("message_key", "is required"));
     }
@@ -186,8 +191,7 @@ impl Store {
             check(m)?;
         }
         let at = now();
-        let sql = "INSERT INTO outbox (message_key, customer_id, recipient, kind, subject, body_text, body_html, headers, state, attempts, next_attempt_at, created_by, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9, $10, $9) ON CONFLICT (message_key) DO NOTHING";
+        let sql = INSERT_MAIL;
         let queued = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let mut n = 0;
@@ -238,17 +242,35 @@ impl Store {
     }
 
     /// Records that the SMTP server accepted message `id` (sent with `message_id`, answering
-    /// `reply`).
+    /// `reply`). A message to a customer is written on the customer's timeline in the same
+    /// transaction, once: an interaction of kind `email` by whoever queued it (the user's name,
+    /// or the system), keyed `outbox:{id}`; a second call changes nothing.
     pub async fn mark_mail_sent(
         &self,
         id: i64,
         message_id: &str,
         reply: &str,
     ) -> Result<(), StoreError> {
-        with_pool!(self, pool => { sqlx::query(
-            "UPDATE outbox SET state = 'sent', sent_at = $1, smtp_message_id = $2, smtp_reply = $3, last_error = NULL, claimed_at = NULL WHERE id = $4")
-            .bind(now()).bind(message_id).bind(bounded(reply, ERROR_CHARS)).bind(id)
-            .execute(pool).await?; });
+        let at = now();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let row: Option<(Option<i64>, String, String, String)> = sqlx::query_as(
+                "UPDATE outbox SET state = 'sent', sent_at = $1, smtp_message_id = $2, smtp_reply = $3, last_error = NULL, claimed_at = NULL \
+                 WHERE id = $4 AND state <> 'sent' RETURNING customer_id, subject, created_by, recipient")
+                .bind(at).bind(message_id).bind(bounded(reply, ERROR_CHARS)).bind(id)
+                .fetch_optional(&mut *tx).await?;
+            if let Some((Some(customer), subject, by, recipient)) = row {
+                sqlx::query(
+                    "INSERT INTO interactions (customer_id, kind, occurred_at, by_name, body, external_id) \
+                     SELECT id, 'email', $2, $3, $4, $5 FROM customers WHERE id = $1 \
+                     ON CONFLICT (customer_id, external_id) WHERE external_id IS NOT NULL DO NOTHING")
+                    .bind(customer).bind(at).bind(&by)
+                    .bind(format!("E-mail sent to {recipient}: {subject}"))
+                    .bind(format!("outbox:{id}"))
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 

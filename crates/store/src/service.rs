@@ -456,6 +456,21 @@ impl Store {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<Survey, StoreError> {
+        self.record_survey_for(customer_id, input, by, now, None)
+            .await
+    }
+
+    /// [`Store::record_survey`], answering survey mail `request` (see `survey_requests`) when
+    /// given: the request is marked answered in the same transaction, and one answered already
+    /// is a conflict (nothing is recorded).
+    pub(crate) async fn record_survey_for(
+        &self,
+        customer_id: i64,
+        input: SurveyInput,
+        by: &str,
+        now: DateTime<Utc>,
+        request: Option<i64>,
+    ) -> Result<Survey, StoreError> {
         let s = input.validate().map_err(StoreError::Invalid)?;
         // The answer and the customer's `satisfaction` field it sets are one transaction, with
         // the customer's row locked: a failure or a concurrent edit leaves neither half alone
@@ -489,10 +504,21 @@ impl Store {
                     ));
                 }
             }
+            if let Some(r) = request {
+                let claimed = sqlx::query(crate::survey_requests::CLAIM_REQUEST)
+                    .bind(now).bind(r).bind(customer_id).execute(&mut *tx).await?.rows_affected();
+                if claimed == 0 {
+                    return Err(crate::survey_requests::answered_already(r));
+                }
+            }
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO surveys (customer_id, kind, score, comment, ticket_id, answered_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
                 .bind(customer_id).bind(s.kind.as_str()).bind(s.score).bind(&s.comment).bind(s.ticket_id).bind(now)
                 .fetch_one(&mut *tx).await?;
+            if let Some(r) = request {
+                sqlx::query("UPDATE survey_requests SET survey_id = $1 WHERE id = $2")
+                    .bind(id).bind(r).execute(&mut *tx).await?;
+            }
             let mut fields = current.data.custom_fields.clone();
             fields.insert(
                 "satisfaction".into(),

@@ -369,10 +369,11 @@ macro_rules! bind_value_row {
 }
 
 impl Store {
-    /// Replaces every stored customer-value row by `rows` and records `snapshot`, in one
-    /// transaction (readers see either the old figures or the new ones); returns the snapshot
-    /// as stored. SQLite gets multi-row inserts of as many rows as its parameter limit allows
-    /// (anonymous `?` parameters, whose named-parameter lookup is quadratic in the statement's
+    /// Replaces every stored customer-value row by `rows` and records `snapshot` with each
+    /// customer's history row of it (`value_history`: grade, stage, CLV, P(alive), margin, one
+    /// INSERT ... SELECT of the rows written), in one transaction (readers see either the old
+    /// figures or the new ones); returns the snapshot as stored. SQLite gets multi-row inserts
+    /// of as many rows as its parameter limit allows (anonymous `?` parameters, whose named-parameter lookup is quadratic in the statement's
     /// parameter count); PostgreSQL gets the rows through COPY.
     pub async fn replace_customer_values(
         &self,
@@ -380,6 +381,9 @@ impl Store {
         snapshot: &NewSnapshot,
     ) -> Result<ValueSnapshot, StoreError> {
         const SNAPSHOT: &str = "INSERT INTO value_snapshots (computed_at, options, report) VALUES ($1, $2, $3) RETURNING id";
+        // The snapshot's history rows: the rows just written, copied by the database itself.
+        const HISTORY: &str = "INSERT INTO value_history (customer_id, snapshot_id, grade, stage, clv, p_alive, margin_cents) \
+             SELECT customer_id, CAST($1 AS BIGINT), grade, loyalty_stage, clv, p_alive, margin_cents FROM customer_values";
         let id: i64 = match &self.backend {
             crate::Backend::Sqlite(pool) => {
                 let insert = |n: usize| {
@@ -411,6 +415,7 @@ impl Store {
                     .bind(Json(&snapshot.report))
                     .fetch_one(&mut *tx)
                     .await?;
+                sqlx::query(HISTORY).bind(id).execute(&mut *tx).await?;
                 commit!(self, tx);
                 id
             }
@@ -454,6 +459,7 @@ impl Store {
                     .bind(Json(&snapshot.report))
                     .fetch_one(&mut *tx)
                     .await?;
+                sqlx::query(HISTORY).bind(id).execute(&mut *tx).await?;
                 commit!(self, tx);
                 id
             }
@@ -505,7 +511,9 @@ impl Store {
     }
 
     /// Writes one customer's figures (inserted, or replacing its row): a customer's figures
-    /// recomputed between two refreshes. The snapshot is not touched.
+    /// recomputed between two refreshes. The snapshot is not touched, nor its history rows
+    /// (`value_history` keeps what each refresh found: the transitions between two snapshots
+    /// stay the refreshes' figures; the card draws these figures as its "now" point).
     pub async fn upsert_customer_value(&self, r: &CustomerValueRow) -> Result<(), StoreError> {
         let anon = self.kind() == BackendKind::Sqlite;
         let updates: Vec<String> = VALUE_COLUMNS
@@ -619,7 +627,7 @@ impl Store {
     /// Replaces the stored scores and grades (`(customer id, score, grade)`) and the newest
     /// snapshot's report field `grades` by `report_grades`, in one transaction: a new score
     /// model applied to the stored figures, without a new analysis. Rows of customers not in
-    /// `grades` keep theirs.
+    /// `grades` keep theirs. The newest snapshot's history rows take the new grades too.
     pub async fn set_grades(
         &self,
         grades: &[(i64, Option<f64>, Option<String>)],
@@ -650,6 +658,14 @@ impl Store {
                 q.execute(&mut *tx).await?;
             }
             if let Some(snap) = &latest {
+                sqlx::query(
+                    "UPDATE value_history SET grade = (SELECT v.grade FROM customer_values v \
+                     WHERE v.customer_id = value_history.customer_id) \
+                     WHERE snapshot_id = $1 AND customer_id IN (SELECT customer_id FROM customer_values)",
+                )
+                .bind(snap.id)
+                .execute(&mut *tx)
+                .await?;
                 let mut report = snap.report.clone();
                 if let Some(obj) = report.as_object_mut() {
                     obj.insert("grades".into(), report_grades.clone());

@@ -27,7 +27,8 @@ use crate::models::{
 };
 use crate::rfm::{self, RfmBreakpoints, RfmConfig, RfmResult, RfmScore};
 use crate::summary::{
-    self, CustomerSummary, Grouping, MarketingCost, Rft, SummaryError, SummaryOptions, TimeUnit,
+    self, CustomerSummary, Grouping, MarketingCost, RecordedCosts, Rft, SummaryError,
+    SummaryOptions, TimeUnit,
 };
 use crate::whale::{self, WhaleConfig, WhaleCurve};
 use crate::{Day, OrderLine};
@@ -459,6 +460,19 @@ pub fn analyze(
     n_customers: usize,
     opts: &AnalysisOptions,
 ) -> Result<Analysis, AnalysisError> {
+    analyze_with_costs(orders, n_customers, opts, RecordedCosts::default())
+}
+
+/// [`analyze`] with the relationship-marketing costs recorded for some customers: each of
+/// them is charged its records dated up to the calibration end in the margin instead of the
+/// flat `opts.marketing_cost`, and its CLV subtracts its recorded yearly rate over the horizon
+/// instead of the flat rate ([`clv_with_recorded_costs`]); the others keep the flat rate.
+pub fn analyze_with_costs(
+    orders: &[OrderLine],
+    n_customers: usize,
+    opts: &AnalysisOptions,
+    recorded: RecordedCosts,
+) -> Result<Analysis, AnalysisError> {
     let mut timings = Vec::new();
     let clock = Instant::now();
     if orders.is_empty() {
@@ -506,7 +520,8 @@ pub fn analyze(
             return Err(AnalysisError::BadMargin(m));
         }
     }
-    let summary_options = summary_options(opts, calibration_end, opts.holdout_end);
+    let mut summary_options = summary_options(opts, calibration_end, opts.holdout_end);
+    summary_options.recorded_costs = recorded;
     // Every per-customer pass below walks the lines grouped by customer once.
     let histories = Histories::group(orders, n_customers)?;
     timings.push(Timing {
@@ -605,6 +620,20 @@ pub fn analyze(
     if !values.is_empty() {
         for (v, &i) in values.iter().zip(&active) {
             per_customer[i as usize] = *v;
+        }
+    }
+    // Customers with recorded marketing costs: their own rate over the horizon.
+    for (c, records) in summary_options.recorded_costs.iter() {
+        if let (Some(v), Some(s)) = (per_customer.get_mut(c as usize), summaries.get(c as usize)) {
+            v.clv = clv_with_recorded_costs(
+                v.clv,
+                horizon_marketing_cost,
+                records,
+                s.first_day,
+                calibration_end,
+                unit,
+                &clv_options,
+            );
         }
     }
     let p_alive: Option<Vec<f64>> = model
@@ -725,6 +754,7 @@ pub(crate) fn summary_options(
         } else {
             MarketingCost::None
         },
+        recorded_costs: RecordedCosts::default(),
     }
 }
 
@@ -735,6 +765,26 @@ pub fn horizon_marketing_cost(per_year: f64, unit: TimeUnit, clv_options: &ClvOp
     (1..=clv_options.steps)
         .map(|m| per_step / (1.0 + clv_options.discount_rate).powi(m as i32))
         .sum()
+}
+
+/// The CLV of a customer with recorded marketing costs `records`: `clv` (net of the flat
+/// rate's discounted horizon cost `flat`, as [`model_values`] gives it) with the discounted
+/// horizon cost of the customer's recorded yearly rate ([`RecordedCosts::yearly_rate`] up to
+/// `end`, the calibration end) instead. Non-finite CLVs (no model) stay as they are.
+pub fn clv_with_recorded_costs(
+    clv: f64,
+    flat: f64,
+    records: &[(Day, f64)],
+    first_day: Option<Day>,
+    end: Day,
+    unit: TimeUnit,
+    clv_options: &ClvOptions,
+) -> f64 {
+    if !clv.is_finite() {
+        return clv;
+    }
+    let rate = RecordedCosts::yearly_rate(records, first_day, end);
+    clv + flat - horizon_marketing_cost(rate, unit, clv_options)
 }
 
 /// The loyalty stage of a customer from its purchases: first-time buyer (one purchase period)

@@ -17,7 +17,7 @@ pub mod score;
 pub mod summary;
 pub mod whale;
 
-pub use analysis::{analyze, Analysis, AnalysisError, AnalysisOptions};
+pub use analysis::{analyze, analyze_with_costs, Analysis, AnalysisError, AnalysisOptions};
 
 /// Days since 1970-01-01 (negative before).
 pub type Day = i32;

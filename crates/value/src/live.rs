@@ -105,6 +105,19 @@ pub fn customer_figures(
     as_of: Day,
     key: i64,
 ) -> Result<CustomerFigures, AnalysisError> {
+    customer_figures_with_costs(params, lines, as_of, key, None)
+}
+
+/// [`customer_figures`] of a customer with relationship-marketing costs recorded (`records`:
+/// `(day, amount)` each; `None`: the flat rate applies), charged as
+/// [`analyze_with_costs`](crate::analyze_with_costs) charges them.
+pub fn customer_figures_with_costs(
+    params: &LiveParams,
+    lines: &[OrderLine],
+    as_of: Day,
+    key: i64,
+    records: Option<&[(Day, f64)]>,
+) -> Result<CustomerFigures, AnalysisError> {
     let opts = &params.options;
     if opts.lifecycle_period_days == 0 || opts.lifecycle_periods == 0 {
         return Err(AnalysisError::BadPeriods);
@@ -114,7 +127,11 @@ pub fn customer_figures(
         .map(|l| OrderLine { customer: 0, ..*l })
         .collect();
     let histories = Histories::group(&own, 1)?;
-    let summaries = summary::summarize_histories(&histories, &summary_options(opts, as_of, None))?;
+    let mut sopts = summary_options(opts, as_of, None);
+    if let Some(r) = records {
+        sopts.recorded_costs = summary::RecordedCosts::new([(0, r.to_vec())].into());
+    }
+    let summaries = summary::summarize_histories(&histories, &sopts)?;
     let s = &summaries[0];
     let nan = CustomerValue {
         p_alive: f64::NAN,
@@ -134,6 +151,21 @@ pub fn customer_figures(
         .and_then(|v| v.first().copied())
         .unwrap_or(nan),
         _ => nan,
+    };
+    let value = match records {
+        Some(r) => CustomerValue {
+            clv: crate::analysis::clv_with_recorded_costs(
+                value.clv,
+                params.horizon_marketing_cost,
+                r,
+                s.first_day,
+                as_of,
+                opts.unit,
+                &params.clv,
+            ),
+            ..value
+        },
+        None => value,
     };
     let b = params.breakpoints.as_ref();
     let rfm = match (
@@ -283,6 +315,76 @@ mod tests {
                 assert_eq!((want.stage, want.phase), (got.stage, got.phase), "{i}");
             }
             assert!(kinds.len() >= 2, "{kinds:?}");
+        }
+    }
+
+    /// Recorded marketing costs replace the flat rate for their customers only: the margin
+    /// charges the records exactly, the CLV the recorded yearly rate over the horizon, and a
+    /// customer judged alone with its records gets the analysis's figures back.
+    #[test]
+    fn recorded_costs_replace_the_flat_rate() {
+        use crate::summary::RecordedCosts;
+        let n = 300;
+        let orders = population(n);
+        let records = RecordedCosts::new(
+            [
+                (3, vec![(100, 500.0)]),
+                (7, vec![(50, 0.1), (60, 0.2), (800, 99.0)]),
+            ]
+            .into(),
+        );
+        for flat in [0.0, 12.0] {
+            let opts = AnalysisOptions {
+                calibration_end: Some(740),
+                marketing_cost: flat,
+                ..AnalysisOptions::default()
+            };
+            let plain = crate::analyze(&orders, n as usize, &opts).unwrap();
+            let an =
+                crate::analyze_with_costs(&orders, n as usize, &opts, records.clone()).unwrap();
+            let (p3, r3) = (&plain.summaries[3], &an.summaries[3]);
+            assert_eq!(r3.marketing_cost, 500.0);
+            assert_eq!(r3.margin, r3.revenue - r3.cost - 500.0);
+            if flat == 0.0 {
+                // Lower by exactly the gift than the flat-rate figure.
+                assert_eq!(p3.margin - r3.margin, 500.0);
+            } else {
+                assert!(p3.marketing_cost > 0.0);
+            }
+            // 0.1 + 0.2 to the cent; the record after the calibration end is not charged.
+            assert_eq!(an.summaries[7].marketing_cost, 0.3);
+            for c in [0usize, 5, 100] {
+                assert_eq!(plain.summaries[c].margin, an.summaries[c].margin, "{c}");
+                assert_eq!(
+                    plain.values[c].clv.to_bits(),
+                    an.values[c].clv.to_bits(),
+                    "{c}"
+                );
+            }
+            let rate = RecordedCosts::yearly_rate(&[(100, 500.0)], r3.first_day, 740);
+            let want = plain.values[3].clv + plain.horizon_marketing_cost
+                - crate::analysis::horizon_marketing_cost(rate, TimeUnit::Day, &an.clv_options);
+            assert!(
+                close(an.values[3].clv, want),
+                "{} vs {want}",
+                an.values[3].clv
+            );
+            assert!(an.values[3].clv < plain.values[3].clv || flat > 0.0);
+            let params = LiveParams::of(&an);
+            for (c, recs) in [
+                (3usize, vec![(100, 500.0)]),
+                (7, vec![(50, 0.1), (60, 0.2), (800, 99.0)]),
+            ] {
+                let own: Vec<OrderLine> = orders
+                    .iter()
+                    .filter(|l| l.customer as usize == c)
+                    .copied()
+                    .collect();
+                let got =
+                    customer_figures_with_costs(&params, &own, 740, c as i64, Some(&recs)).unwrap();
+                assert_eq!(got.summary.margin, an.summaries[c].margin, "{c}");
+                assert!(close(got.value.clv, an.values[c].clv), "{c}");
+            }
         }
     }
 

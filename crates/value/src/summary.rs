@@ -102,6 +102,58 @@ pub enum MarketingCost {
     PerCustomer(Vec<f64>),
 }
 
+/// Relationship-marketing costs recorded for some customers (visits, gifts, events, campaign
+/// shares), by customer index: `(day, amount)` each. A customer with records is charged the
+/// records dated up to the calibration end instead of the flat [`MarketingCost`], and its CLV
+/// projects its recorded yearly rate (see [`RecordedCosts::yearly_rate`]) instead of the flat
+/// rate; customers without records keep the flat cost. Cheap to clone (shared).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordedCosts(std::sync::Arc<std::collections::BTreeMap<u32, Vec<(Day, f64)>>>);
+
+impl RecordedCosts {
+    /// The records of each customer index.
+    pub fn new(records: std::collections::BTreeMap<u32, Vec<(Day, f64)>>) -> Self {
+        RecordedCosts(std::sync::Arc::new(records))
+    }
+
+    /// No customer has records.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The customer indices with records and their records.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &[(Day, f64)])> {
+        self.0.iter().map(|(c, v)| (*c, v.as_slice()))
+    }
+
+    /// The records of customer index `c` (`None`: it has none: the flat cost applies).
+    pub fn of(&self, c: u32) -> Option<&[(Day, f64)]> {
+        self.0.get(&c).map(Vec::as_slice)
+    }
+
+    /// The sum of `records` dated up to `end`, summed in cents (amounts are money to the cent,
+    /// so the sum is exact).
+    pub fn total_until(records: &[(Day, f64)], end: Day) -> f64 {
+        let cents: i64 = records
+            .iter()
+            .filter(|(d, _)| *d <= end)
+            .map(|(_, a)| (a * 100.0).round() as i64)
+            .sum();
+        cents as f64 / 100.0
+    }
+
+    /// The recorded yearly rate of a customer: its records up to `end` over its tenure from
+    /// its first order (`first_day`; none: from its first record) to `end`, counted as at
+    /// least one year (a customer's first months do not inflate a rate they will not keep).
+    pub fn yearly_rate(records: &[(Day, f64)], first_day: Option<Day>, end: Day) -> f64 {
+        let total = Self::total_until(records, end);
+        let first_record = records.iter().map(|(d, _)| *d).filter(|d| *d <= end).min();
+        let start = first_day.or(first_record).unwrap_or(end);
+        let years = (f64::from(end) - f64::from(start)) / 365.0;
+        total / years.max(1.0)
+    }
+}
+
 /// Options of [`summarize`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -118,6 +170,10 @@ pub struct SummaryOptions {
     pub observation_end: Option<Day>,
     /// Relationship-marketing cost.
     pub marketing_cost: MarketingCost,
+    /// Recorded costs that replace `marketing_cost` for the customers that have them (not
+    /// serialized: an analysis's input, like its order lines).
+    #[serde(skip)]
+    pub recorded_costs: RecordedCosts,
 }
 
 impl Default for SummaryOptions {
@@ -128,6 +184,7 @@ impl Default for SummaryOptions {
             calibration_end: Day::MAX,
             observation_end: None,
             marketing_cost: MarketingCost::None,
+            recorded_costs: RecordedCosts::default(),
         }
     }
 }
@@ -298,6 +355,13 @@ fn check_options(opts: &SummaryOptions) -> Result<(), SummaryError> {
         MarketingCost::PerCustomer(v) if v.iter().any(|c| !(c.is_finite() && *c >= 0.0)) => {
             Err(SummaryError::BadMarketingCost)
         }
+        _ if opts
+            .recorded_costs
+            .iter()
+            .any(|(_, r)| r.iter().any(|(_, a)| !(a.is_finite() && *a >= 0.0))) =>
+        {
+            Err(SummaryError::BadMarketingCost)
+        }
         _ => Ok(()),
     }
 }
@@ -320,12 +384,13 @@ pub fn summarize_histories(
                     ..CustomerSummary::default()
                 };
                 walk_customer(&mut s, histories.until(c, obs_end), cal_end, unit, grouping);
-                s.marketing_cost = match &opts.marketing_cost {
-                    MarketingCost::None => 0.0,
-                    MarketingCost::PerPeriod(rate) => s.first_day.map_or(0.0, |first| {
+                s.marketing_cost = match (opts.recorded_costs.of(c as u32), &opts.marketing_cost) {
+                    (Some(records), _) => RecordedCosts::total_until(records, cal_end),
+                    (None, MarketingCost::None) => 0.0,
+                    (None, MarketingCost::PerPeriod(rate)) => s.first_day.map_or(0.0, |first| {
                         rate * (f64::from(cal_end) - f64::from(first)) / f64::from(unit.days())
                     }),
-                    MarketingCost::PerCustomer(v) => v.get(c).copied().unwrap_or(0.0),
+                    (None, MarketingCost::PerCustomer(v)) => v.get(c).copied().unwrap_or(0.0),
                 };
                 s.margin = s.revenue - s.cost - s.marketing_cost;
                 s

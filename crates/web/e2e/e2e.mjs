@@ -464,6 +464,20 @@ try {
   assert.match(await campaignRow.innerText(), /\$250\.00/);
   assert.equal((await campaignRow.locator("td:nth-child(5)").innerText()).trim(), "0", "no customer brought yet");
 
+  step("admin: start a campaign on two customers ticked on the list");
+  await visit(page, "/customers?sort=name");
+  const ticks = page.locator('table#customers tbody tr input[name="ids"]');
+  await ticks.nth(0).check();
+  await ticks.nth(1).check();
+  await page.click("details.bulkbox summary");
+  await page.selectOption('form#bulk select[name="action"]', "campaign");
+  const picked = `E2E Picked ${stamp}`;
+  await page.fill('form#bulk input[name="campaign"]', picked);
+  await page.fill('form#bulk input[name="cost"]', "80");
+  await Promise.all([page.waitForURL(/\/work\/campaigns\?ok=created#campaign-\d+$/), page.click('form#bulk button[type="submit"]')]);
+  await page.locator("#campaigns tbody tr", { hasText: picked }).waitFor();
+  await shot(page, "51-campaign-from-selection");
+
   step("admin: leads — record one from the campaign, contacted → qualified, convert it into a new customer");
   await page.click('nav.mainnav a[href="/leads"]');
   await page.waitForURL(/\/leads$/);

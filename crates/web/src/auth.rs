@@ -12,17 +12,16 @@
 //!   proxy) or `PATRON_SECURE_COOKIES=1`; on plain http over loopback (`patron demo`) it cannot
 //!   be, since browsers drop Secure cookies set over http. Run Patron behind an https proxy when
 //!   it is reached from other machines.
-//! - At most 5 failed logins per minute per user name and per client address; then 429 with
-//!   Retry-After.
+//! - At most 5 failed logins per minute per user name and per client address, counted in the
+//!   database by every server on it; then 429 with Retry-After.
 //! - Role gates: analysts see no page with customer records, but the value dashboard's aggregate
 //!   figures (without names); the dashboard, score-model editor and import pages are for admins
 //!   and managers (and the dashboard for analysts); users and hand-over for admins and managers,
 //!   the audit log for admins.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request, State};
@@ -37,68 +36,19 @@ use patron_store::{Actor, Role, Store};
 
 use crate::Lang;
 
-/// Failed logins allowed per key (user name, client address) per window.
-pub const MAX_FAILURES: usize = 5;
+/// Failed logins allowed per key (user name, client address) per window, counted by every
+/// server on the database (`Store::begin_sign_in`).
+pub const MAX_FAILURES: i64 = 5;
+/// The rate limit's sliding window.
 pub const WINDOW: Duration = Duration::from_secs(60);
 const SESSION_COOKIE: &str = "patron_session";
 const LOGIN_COOKIE: &str = "patron_login";
 /// Largest form body the CSRF check reads (larger forms must be multipart).
 const FORM_LIMIT: usize = 2 * 1024 * 1024;
 
-/// Failed login attempts per key, in a sliding window.
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
-}
-
-impl RateLimiter {
-    /// Counts an attempt for every key before the password is checked, atomically: when any
-    /// key has used up its attempts, nothing is counted and the answer is the seconds to wait.
-    /// (Checking first and counting after the slow password check let a burst of concurrent
-    /// sign-ins through.) A successful sign-in takes its attempt back ([`RateLimiter::forgive`]).
-    pub fn begin(&self, keys: &[String]) -> Result<(), u64> {
-        let mut map = self.failures.lock().expect("rate limiter lock");
-        let now = Instant::now();
-        let mut wait = None;
-        for k in keys {
-            let q = map.entry(k.clone()).or_default();
-            while q.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
-                q.pop_front();
-            }
-            if q.len() >= MAX_FAILURES {
-                let oldest = *q.front().expect("non-empty");
-                let w = (WINDOW - now.duration_since(oldest)).as_secs().max(1);
-                wait = Some(wait.map_or(w, |x: u64| x.max(w)));
-            }
-        }
-        if let Some(w) = wait {
-            return Err(w);
-        }
-        for k in keys {
-            map.entry(k.clone()).or_default().push_back(now);
-        }
-        if map.len() > 100_000 {
-            // Keep memory bounded under a flood of names.
-            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
-        }
-        Ok(())
-    }
-
-    /// Takes back the attempt [`RateLimiter::begin`] counted, after a successful sign-in.
-    pub fn forgive(&self, keys: &[String]) {
-        let mut map = self.failures.lock().expect("rate limiter lock");
-        for k in keys {
-            if let Some(q) = map.get_mut(k) {
-                q.pop_back();
-            }
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct WebAuth {
     pub store: Store,
-    pub limiter: Arc<RateLimiter>,
 }
 
 /// `/login` and `/logout`.
@@ -254,18 +204,26 @@ async fn login(State(auth): State<WebAuth>, req: Request) -> Response {
         format!("user:{}", username.to_lowercase()),
         format!("ip:{ip}"),
     ];
-    if let Err(wait) = auth.limiter.begin(&keys) {
-        let mut resp = login_form(
-            StatusCode::TOO_MANY_REQUESTS,
-            &headers,
-            &next,
-            Some(&lang.t("auth.too_many").replace("{wait}", &wait.to_string())),
-            &username,
-        );
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        return resp;
-    }
+    // Counted in the database, so that every server on it counts the same attempts.
+    let attempts = match auth.store.begin_sign_in(&keys, MAX_FAILURES, WINDOW).await {
+        Ok(a) => a,
+        Err(e) => return error(lang, &e),
+    };
+    let attempts = match attempts {
+        Ok(ids) => ids,
+        Err(wait) => {
+            let mut resp = login_form(
+                StatusCode::TOO_MANY_REQUESTS,
+                &headers,
+                &next,
+                Some(&lang.t("auth.too_many").replace("{wait}", &wait.to_string())),
+                &username,
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            return resp;
+        }
+    };
     let actor = |id: Option<i64>| Actor {
         id,
         name: username.clone(),
@@ -273,7 +231,9 @@ async fn login(State(auth): State<WebAuth>, req: Request) -> Response {
     };
     match auth.store.authenticate(&username, get("password")).await {
         Ok(Some(user)) => {
-            auth.limiter.forgive(&keys);
+            if let Err(e) = auth.store.forgive_sign_in(&attempts).await {
+                return error(lang, &e);
+            }
             let (secret, _) = match auth.store.create_session(user.id).await {
                 Ok(s) => s,
                 Err(e) => return error(lang, &e),
@@ -352,7 +312,11 @@ async fn logout(State(auth): State<WebAuth>, req: Request) -> Response {
 
 fn is_open(path: &str) -> bool {
     // `/u/{token}`: campaign mail's one-click unsubscribe (the signed token is the proof).
-    path == "/login" || path.starts_with("/static/") || path.starts_with("/u/")
+    // `/s/{token}`: a survey mail's answer link (the signed token is the proof).
+    path == "/login"
+        || path.starts_with("/static/")
+        || path.starts_with("/u/")
+        || path.starts_with("/s/")
 }
 
 /// The action a request to a page does (the permission table says who may).
@@ -368,6 +332,14 @@ pub fn page_action(method: &Method, path: &str) -> Action {
     }
     if path.starts_with("/admin/users/") {
         return Action::AdministerUsers;
+    }
+    // The export rules: managers read them, admins change them; the approval queue and its
+    // decisions are for those who manage users.
+    if path == "/admin/exports" && method == Method::POST {
+        return Action::AdministerUsers;
+    }
+    if under("/exports/queue") || (path.starts_with("/exports/") && path.ends_with("/decide")) {
+        return Action::ManageUsers;
     }
     if under("/admin") {
         return Action::ManageUsers;
@@ -405,6 +377,16 @@ pub fn page_action(method: &Method, path: &str) -> Action {
     }
     if under("/work/review") {
         return Action::ReviewReps;
+    }
+    if path.starts_with("/settings/") {
+        return Action::SignedIn;
+    }
+    if path.starts_with("/work/campaigns/") {
+        return if method == Method::GET || method == Method::HEAD {
+            Action::ViewCampaigns
+        } else {
+            Action::ManageCampaigns
+        };
     }
     if path == "/work/campaigns" {
         return if method == Method::GET || method == Method::HEAD {
@@ -760,34 +742,5 @@ mod tests {
         }
         assert_eq!(safe_next(Some("/customers?q=a%20b")), "/customers?q=a%20b");
         assert_eq!(safe_next(None), "/");
-    }
-
-    #[test]
-    fn attempts_count_before_the_check() {
-        let l = RateLimiter::default();
-        let keys = ["user:ann".to_string(), "ip:1".to_string()];
-        // A burst: five attempts go through to the password check, the rest wait.
-        let through = (0..100).filter(|_| l.begin(&keys).is_ok()).count();
-        assert_eq!(through, MAX_FAILURES);
-        let other = ["user:bob".to_string(), "ip:1".to_string()];
-        assert!(l.begin(&other).is_err(), "the address is used up too");
-        // A successful sign-in takes its attempt back.
-        let l = RateLimiter::default();
-        for _ in 0..10 {
-            assert!(l.begin(&keys).is_ok());
-            l.forgive(&keys);
-        }
-    }
-
-    #[test]
-    fn limiter_blocks_after_five_failures() {
-        let l = RateLimiter::default();
-        let k = ["k".to_string()];
-        for _ in 0..MAX_FAILURES {
-            assert!(l.begin(&k).is_ok());
-        }
-        let wait = l.begin(&k).unwrap_err();
-        assert!((1..=60).contains(&wait));
-        assert!(l.begin(&["other".to_string()]).is_ok());
     }
 }

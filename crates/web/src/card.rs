@@ -44,6 +44,7 @@ pub(crate) fn routes() -> Router<WebState> {
         .route("/customers/{id}/interactions", post(log_activity))
         .route("/customers/{id}/tasks", post(add_task))
         .route("/customers/{id}/tasks/{tid}/done", post(task_done))
+        .route("/customers/{id}/marketing-costs", post(add_marketing_cost))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,7 +187,49 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("cw.ok.logged", "Activity logged.", "活动已记录。"),
     ("cw.ok.task_added", "Task added.", "任务已添加。"),
+    (
+        "cw.ok.cost_added",
+        "Marketing cost recorded; the value figures charge it instead of the flat rate.",
+        "营销费用已记录；价值数据将按记录扣除，不再按统一费率。",
+    ),
+    ("cw.mc.title", "Marketing costs", "营销费用"),
+    (
+        "cw.mc.none",
+        "No cost recorded: the value figures charge the flat marketing rate.",
+        "尚无记录：价值数据按统一营销费率扣除。",
+    ),
+    (
+        "cw.mc.explain",
+        "Recorded costs replace the flat marketing rate in this customer's margin and CLV.",
+        "已记录的费用将取代统一营销费率，计入该客户的毛利和终身价值。",
+    ),
+    ("cw.mc.add", "Record a cost", "记录费用"),
+    ("cw.mc.kind", "Kind", "类型"),
+    ("cw.mc.amount", "Amount", "金额"),
+    ("cw.mc.spent_on", "Date", "日期"),
+    ("cw.mc.note", "Note", "备注"),
+    ("cw.mc.total", "Total", "合计"),
+    ("cw.mc.kind.visit", "Visit", "拜访"),
+    ("cw.mc.kind.gift", "Gift", "礼品"),
+    ("cw.mc.kind.event", "Event", "活动"),
+    ("cw.mc.kind.campaign", "Campaign share", "营销活动分摊"),
+    ("cw.mc.kind.other", "Other", "其他"),
+    (
+        "cw.mc.bad_amount",
+        "is not an amount (e.g. 500.00)",
+        "不是有效金额（例如 500.00）",
+    ),
+    (
+        "cw.mc.bad_date",
+        "is not a date (YYYY-MM-DD)",
+        "不是有效日期（YYYY-MM-DD）",
+    ),
     ("cw.ok.task_done", "Task done.", "任务已完成。"),
+    (
+        "cw.ok.survey_sent",
+        "Survey queued: the customer gets it by e-mail.",
+        "调查已排队：客户将通过邮件收到。",
+    ),
     ("cw.not_saved", "Nothing was saved:", "未保存："),
     ("cw.required", "is required", "必填"),
     (
@@ -256,6 +299,8 @@ fn field_label(lang: Lang, form: &str, k: &str) -> &'static str {
         format!("cw.contact.{k}")
     } else if form == "task" {
         format!("cw.task.{k}")
+    } else if form == "cost" {
+        format!("cw.mc.{k}")
     } else {
         match k {
             "kind" | "text" | "when" | "due" | "referred" => format!("cw.activity.{k}"),
@@ -297,7 +342,9 @@ const CONTACT_FIELDS: &[&str] = &[
 ];
 const ACTIVITY_FIELDS: &[&str] = &["kind", "text", "when", "due", "referred"];
 const TASK_FIELDS: &[&str] = &["kind", "due", "note"];
+const COST_FIELDS: &[&str] = &["kind", "amount", "spent_on", "note"];
 const FORM_FIELDS: &[(&str, &[&str])] = &[
+    ("cost", COST_FIELDS),
     ("contact", CONTACT_FIELDS),
     ("activity", ACTIVITY_FIELDS),
     ("task", TASK_FIELDS),
@@ -656,6 +703,64 @@ async fn add_task(
     }
 }
 
+/// `POST /customers/{id}/marketing-costs`: records a visit, gift, event or other cost.
+async fn add_marketing_cost(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    Extension(me): Extension<Session>,
+    Path(raw): Path<String>,
+    RawForm(body): RawForm,
+) -> Response {
+    let at = match At::writable(&st, lang, &me, &raw).await {
+        Ok(at) => at,
+        Err(r) => return r,
+    };
+    let id = at.id;
+    let form = Form::parse(&body);
+    let mut errors = Errors::default();
+    let kind = form.get("kind").to_string();
+    if kind.is_empty() {
+        errors.add("kind", t(lang, "cw.required"));
+    }
+    let amount = match form.get("amount").trim() {
+        "" => {
+            errors.add("amount", t(lang, "cw.required"));
+            None
+        }
+        v => match v.parse::<patron_domain::Money>() {
+            Ok(m) => Some(m),
+            Err(_) => {
+                errors.add("amount", t(lang, "cw.mc.bad_amount"));
+                None
+            }
+        },
+    };
+    let spent_on = match form.get("spent_on").trim() {
+        "" => Some(patron_domain::order::today()),
+        v => match v.parse::<NaiveDate>() {
+            Ok(d) => Some(d),
+            Err(_) => {
+                errors.add("spent_on", t(lang, "cw.mc.bad_date"));
+                None
+            }
+        },
+    };
+    let (Some(amount), Some(spent_on), true) = (amount, spent_on, errors.is_empty()) else {
+        return at.refused("cost".into(), form, errors).await;
+    };
+    let note = Some(form.get("note").to_string()).filter(|n| !n.trim().is_empty());
+    let input = patron_store::MarketingCostInput {
+        spent_on,
+        kind,
+        amount,
+        note,
+    };
+    match patron_app::marketing::record_cost(&st.store, &me, id, input).await {
+        Ok(_) => back(id, "cost_added", "marketing-costs"),
+        Err(e) => at.failed("cost".into(), form, e, COST_FIELDS).await,
+    }
+}
+
 /// `POST /customers/{id}/tasks/{tid}/done`: marks a task about the customer done.
 async fn task_done(
     State(st): State<WebState>,
@@ -696,6 +801,8 @@ pub(crate) struct Extras {
     pub surveys: Vec<Survey>,
     /// The customers it brought: id, and name when the caller sees them.
     pub referrals: Vec<(i64, Option<String>)>,
+    /// Recorded relationship-marketing costs, newest first.
+    pub marketing_costs: Vec<patron_store::MarketingCostRecord>,
 }
 
 /// Rows shown at most in the card's small lists.
@@ -755,6 +862,7 @@ pub(crate) async fn load(st: &WebState, me: &Session, c: &Customer) -> Result<Ex
         .into_iter()
         .map(|(r, name)| (r, seen.contains(&r).then_some(name)))
         .collect();
+    let marketing_costs = store.marketing_costs_of(id).await?;
     Ok(Extras {
         owner,
         referrer,
@@ -764,6 +872,7 @@ pub(crate) async fn load(st: &WebState, me: &Session, c: &Customer) -> Result<Ex
         opportunities,
         surveys,
         referrals,
+        marketing_costs,
     })
 }
 
@@ -1166,10 +1275,11 @@ pub(crate) fn opportunities(lang: Lang, list: &[Opportunity]) -> Markup {
     }
 }
 
-pub(crate) fn surveys(lang: Lang, list: &[Survey]) -> Markup {
+pub(crate) fn surveys(lang: Lang, id: i64, list: &[Survey]) -> Markup {
     html! {
         section.panel.flush id="surveys" {
             h2 { (t(lang, "cw.surveys")) }
+            (crate::survey_link::send_form(lang, id))
             @if list.is_empty() {
                 p.empty { (t(lang, "cw.no_surveys")) }
             } @else {
@@ -1185,6 +1295,69 @@ pub(crate) fn surveys(lang: Lang, list: &[Survey]) -> Markup {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The recorded marketing costs (with their total) and the form that records one.
+pub(crate) fn marketing_costs(
+    lang: Lang,
+    id: i64,
+    list: &[patron_store::MarketingCostRecord],
+    posted: Option<&Posted>,
+) -> Markup {
+    const KEY: &str = "cost";
+    let v = |k: &str| {
+        posted
+            .and_then(|p| p.value(KEY, k))
+            .unwrap_or("")
+            .to_string()
+    };
+    let err = |k: &str| posted.and_then(|p| p.error(KEY, k));
+    let kind = v("kind");
+    let total: i64 = list.iter().map(|r| r.amount.0).sum();
+    html! {
+        section.panel.flush id="marketing-costs" {
+            h2 { (t(lang, "cw.mc.title")) }
+            @if list.is_empty() {
+                p.empty { (t(lang, "cw.mc.none")) }
+            } @else {
+                p.sub { (t(lang, "cw.mc.explain")) }
+                div.tablewrap {
+                    table.data.compact {
+                        thead { tr { th { (t(lang, "cw.mc.spent_on")) } th { (t(lang, "cw.mc.kind")) } th.num { (t(lang, "cw.mc.amount")) } th { (t(lang, "cw.mc.note")) } } }
+                        tbody {
+                            @for r in list.iter().take(LIST) {
+                                tr {
+                                    td.nowrap { (i18n::date(lang, r.spent_on)) }
+                                    td { (t(lang, &format!("cw.mc.kind.{}", r.kind))) }
+                                    td.num { (i18n::money_cents(lang, r.amount.0)) }
+                                    td { (r.note.as_deref().unwrap_or("")) }
+                                }
+                            }
+                        }
+                        tfoot { tr { td { (t(lang, "cw.mc.total")) } td {} td.num id="marketing-total" { (i18n::money_cents(lang, total)) } td {} } }
+                    }
+                }
+            }
+            details.cardform open[posted.is_some_and(|p| p.form == KEY)] {
+                summary { (t(lang, "cw.mc.add")) }
+                form method="post" action=(format!("/customers/{id}/marketing-costs")) id="cost-form" novalidate { (crate::auth::csrf_field())
+                    div.formgrid {
+                        (field(t(lang, "cw.mc.kind"), "mc-kind", err("kind"), html! {
+                            select id="mc-kind" name="kind" {
+                                @for k in ["visit", "gift", "event", "other"] {
+                                    option value=(k) selected[kind == k] { (t(lang, &format!("cw.mc.kind.{k}"))) }
+                                }
+                            }
+                        }))
+                        (field(t(lang, "cw.mc.amount"), "mc-amount", err("amount"), input("mc-amount", "amount", "text", &v("amount"), err("amount").is_some())))
+                        (field(t(lang, "cw.mc.spent_on"), "mc-date", err("spent_on"), input("mc-date", "spent_on", "date", &v("spent_on"), err("spent_on").is_some())))
+                        (field(t(lang, "cw.mc.note"), "mc-note", err("note"), input("mc-note", "note", "text", &v("note"), err("note").is_some())))
+                    }
+                    div.formfoot { span {} button.primary type="submit" { (t(lang, "cw.mc.add")) } }
                 }
             }
         }

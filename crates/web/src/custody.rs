@@ -92,7 +92,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("audit.csv", "Download CSV", "下载 CSV"),
     ("audit.older", "Older", "更早"),
     ("audit.empty", "No audit rows match.", "没有符合条件的审计记录。"),
-    ("audit.bad_customer", "the customer filter must be a customer id (a whole number)", "客户筛选必须是客户编号（整数）"),
+    ("audit.bad_customer", "the customer filter must be a customer id (a whole number), since and until times (RFC 3339)", "客户筛选必须是客户编号（整数），起止时间须为 RFC 3339 格式"),
     ("custody.admins_only", "This page is for administrators.", "此页面仅限管理员。"),
     ("custody.managers_only", "This page is for administrators and managers.", "此页面仅限管理员和经理。"),
 ];
@@ -451,6 +451,7 @@ pub async fn users(
             lang.t("users.handed")
         )),
         Some("changed") => Some(lang.t("users.changed").to_string()),
+        Some("leaving") => Some(crate::exports::t(lang, "ex.leaving_done").to_string()),
         _ => None,
     };
     render_users(&st, lang, &me, notice, None, StatusCode::OK).await
@@ -482,6 +483,7 @@ async fn render_users(
     let users = manageable(me, users);
     let held = |id: i64| counts.iter().find(|(u, _)| *u == id).map_or(0, |(_, n)| *n);
     let admin = me.user.role == Role::Admin;
+    let leaving = crate::exports::leaving_panel(st, lang, &users).await;
     let body = html! {
         div.pagehead {
             div {
@@ -547,6 +549,8 @@ async fn render_users(
                 div.actions { button.primary type="submit" { (lang.t("users.handover")) } }
             }
         }
+        (leaving)
+        p.muted { a href="/admin/exports" { (crate::exports::t(lang, "ex.rules")) } " · " a href="/exports/queue" { (crate::exports::t(lang, "ex.queue")) } }
     };
     html(
         status,
@@ -712,6 +716,9 @@ struct AuditQuery {
     actor: String,
     action: String,
     customer: String,
+    /// From and until (RFC 3339 instants; the Unusual access view links an hour's rows).
+    since: String,
+    until: String,
     before: Option<i64>,
 }
 
@@ -723,6 +730,8 @@ impl AuditQuery {
             actor: text("actor"),
             action: text("action"),
             customer: text("customer"),
+            since: text("since"),
+            until: text("until"),
             before: get_param(&pairs, "before").and_then(|b| b.parse().ok()),
         }
     }
@@ -735,13 +744,22 @@ impl AuditQuery {
             Some(self.customer.parse::<i64>().map_err(|_| ())?)
         };
         let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let time = |s: &str| {
+            if s.is_empty() {
+                return Ok(None);
+            }
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| Some(t.with_timezone(&chrono::Utc)))
+                .map_err(|_| ())
+        };
         Ok(AuditFilter {
             actor: opt(&self.actor),
             action: opt(&self.action),
             customer_id,
+            since: time(&self.since)?,
+            until: time(&self.until)?,
             before_id: self.before,
             limit,
-            ..AuditFilter::default()
         })
     }
 
@@ -750,6 +768,8 @@ impl AuditQuery {
             .append_pair("actor", &self.actor)
             .append_pair("action", &self.action)
             .append_pair("customer", &self.customer)
+            .append_pair("since", &self.since)
+            .append_pair("until", &self.until)
             .finish()
     }
 }
@@ -800,7 +820,11 @@ pub async fn audit(
                 h1 { (lang.t("audit.title")) }
                 p.sub { (lang.t("audit.sub")) }
             }
-            a.button href=(format!("/admin/audit.csv?{}", q.query_string())) id="audit-csv" { (lang.t("audit.csv")) }
+            div.actions {
+                a.button href="/admin/audit/unusual" id="audit-unusual" { (lang.t("access.link")) }
+                a.button href="/admin/audit/report" id="audit-report" { (lang.t("access.report_link")) }
+                a.button href=(format!("/admin/audit.csv?{}", q.query_string())) id="audit-csv" { (lang.t("audit.csv")) }
+            }
         }
         @if let Some(p) = problem { div.notice.error role="alert" id="problem" { (p) } }
         div.panel {
@@ -813,6 +837,8 @@ pub async fn audit(
                     }
                 }
                 label { (lang.t("audit.customer")) input type="text" name="customer" value=(q.customer) inputmode="numeric"; }
+                @if !q.since.is_empty() { input type="hidden" name="since" value=(q.since); }
+                @if !q.until.is_empty() { input type="hidden" name="until" value=(q.until); }
                 div.actions { button.primary type="submit" { (lang.t("audit.filter")) } }
             }
         }

@@ -34,6 +34,10 @@ struct ListQuery {
     grade: String,
     stage: String,
     churn: String,
+    /// `moved_down` or `unprofitable_growing` (the course over the last two refreshes).
+    course: String,
+    /// One movement between two refreshes (`grade:3:B:4:C`, see `TransitionFilter`).
+    transition: String,
     sort: String,
     limit: String,
     after: String,
@@ -67,6 +71,8 @@ impl ListQuery {
             grade: g("grade"),
             stage: g("stage"),
             churn: g("churn"),
+            course: g("course"),
+            transition: g("transition"),
             sort: g("sort"),
             limit: g("limit"),
             after: g("after"),
@@ -100,6 +106,8 @@ impl ListQuery {
             ("grade", &self.grade),
             ("stage", &self.stage),
             ("churn", &self.churn),
+            ("course", &self.course),
+            ("transition", &self.transition),
             ("sort", &self.sort),
             ("limit", &self.limit),
             ("archived", &self.archived),
@@ -141,6 +149,8 @@ impl ListQuery {
             grade: self.grade.clone(),
             stage: self.stage.clone(),
             churn: self.churn.clone(),
+            course: self.course.clone(),
+            transition: self.transition.clone(),
             sort: self.sort.clone(),
             limit: self.limit.clone(),
             archived: self.archived.clone(),
@@ -244,6 +254,17 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("lt.done_view_saved", "View saved.", "视图已保存。"),
     ("lt.done_view_deleted", "View deleted.", "视图已删除。"),
     ("lt.done_bulk", "customers changed.", "位客户已更改。"),
+    (
+        "lt.start_campaign",
+        "Start a campaign on them",
+        "以所选客户发起营销活动",
+    ),
+    ("lt.campaign_name", "Campaign name", "活动名称"),
+    (
+        "lt.campaign_cost",
+        "Campaign cost (optional)",
+        "活动成本（可选）",
+    ),
 ];
 
 /// A label of the list tools in `lang`.
@@ -323,6 +344,36 @@ fn parse_list(lang: Lang, me: &Session, q: &mut ListQuery) -> ParsedList {
         "no" => filter.churn_risk = Some(false),
         other => bad("value.churn", other),
     }
+    // The course filters' notices (their labels are the course's).
+    let mut course_notices: Vec<String> = Vec::new();
+    if !q.course.is_empty() {
+        match patron_store::ValueCourse::parse(&q.course) {
+            Some(c) => filter.course = Some(c),
+            None => {
+                let c = std::mem::take(&mut q.course);
+                course_notices.push(format!(
+                    "{}: {} '{}'",
+                    lang.t("error.bad_filter"),
+                    crate::trajectory::t(lang, "vh.filter"),
+                    c
+                ));
+            }
+        }
+    }
+    if !q.transition.is_empty() {
+        match patron_app::value_history::parse_transition("transition", &q.transition) {
+            Ok(tr) => filter.transition = Some(tr),
+            Err(_) => {
+                let v = std::mem::take(&mut q.transition);
+                course_notices.push(format!(
+                    "{}: {} '{}'",
+                    lang.t("error.bad_filter"),
+                    crate::trajectory::t(lang, "vh.transition_filter"),
+                    v
+                ));
+            }
+        }
+    }
     let sort = match CustomerSort::from_name(&q.sort) {
         Some(s) => s,
         None if q.sort.is_empty() => CustomerSort::Id,
@@ -346,6 +397,7 @@ fn parse_list(lang: Lang, me: &Session, q: &mut ListQuery) -> ParsedList {
     // Shown in the table's order, whatever order the URL names them in.
     cols.sort_by_key(|c| COLUMNS.iter().position(|k| k == c));
     q.cols = cols.join(",");
+    notices.extend(course_notices);
     ParsedList {
         filter: patron_app::customers::list_filter(me, filter),
         sort,
@@ -761,6 +813,21 @@ pub async fn list(
                 }
             }
             label {
+                span { (crate::trajectory::t(lang, "vh.filter")) }
+                select name="course" {
+                    option value="" { (lang.t("list.any")) }
+                    @for c in patron_store::ValueCourse::NAMES {
+                        option value=(c) selected[q.course == c] { (crate::trajectory::t(lang, &format!("vh.{c}"))) }
+                    }
+                }
+            }
+            @if !q.transition.is_empty() {
+                label.check #transition-filter {
+                    input type="checkbox" name="transition" value=(q.transition) checked;
+                    " " (crate::trajectory::t(lang, "vh.transition_filter"))
+                }
+            }
+            label {
                 span { (lang.t("list.sort")) }
                 select name="sort" {
                     @for s in CustomerSort::NAMES {
@@ -784,7 +851,7 @@ pub async fn list(
             div.actions {
                 button.primary type="submit" { (lang.t("list.filter")) }
                 a.button href="/customers" { (lang.t("list.reset")) }
-                a.button #csv-link href=(format!("/customers.csv?{csv_query}")) download { (lt(lang, "lt.csv")) }
+                a.button #csv-link href=(format!("/customers.csv?{csv_query}")) { (lt(lang, "lt.csv")) }
             }
         }
         (views_panel(lang, &me, &views, &csv_query, &back))
@@ -831,6 +898,22 @@ pub async fn list(
     )
 }
 
+/// The list's filter and sort from its query string, as `/customers` reads it (a rep's own
+/// customers), with the query as the list writes it; the first notice when a value is not
+/// understood. For the export request form.
+pub(crate) fn export_filter(
+    lang: Lang,
+    me: &Session,
+    raw: &str,
+) -> Result<(CustomerFilter, CustomerSort, String), String> {
+    let mut q = ListQuery::parse(Some(raw));
+    let parsed = parse_list(lang, me, &mut q);
+    match parsed.notices.into_iter().next() {
+        Some(n) => Err(n),
+        None => Ok((parsed.filter, parsed.sort, q.to_query(None))),
+    }
+}
+
 /// Rows read per page of the CSV download (the list's keyset pages: constant memory).
 const CSV_PAGE: u32 = 500;
 
@@ -847,6 +930,23 @@ pub async fn list_csv(
     let parsed = parse_list(lang, &me, &mut q);
     if let Some(n) = parsed.notices.first() {
         return error_page(lang, StatusCode::BAD_REQUEST, lang.t("error.bad_filter"), n);
+    }
+    // The export rule (`patron_app::exports`): refused (403), or the request form when the
+    // export needs a manager's approval.
+    match patron_app::exports::check(
+        &st.store,
+        &me,
+        &parsed.filter,
+        parsed.sort,
+        "customer list (web)",
+    )
+    .await
+    {
+        Ok((_, patron_app::exports::Gate::Allowed)) => {}
+        Ok(_) => {
+            return Redirect::to(&format!("/exports/new?{}", q.to_query(None))).into_response()
+        }
+        Err(e) => return crate::exports::refused_page(lang, &e),
     }
     // The gates (and a bad filter) answer before the download starts.
     let first = PageRequest {
@@ -1092,7 +1192,37 @@ pub async fn bulk(
         },
         "return" => patron_app::lists::bulk_return(&st.store, &me, &ids, &field("reason")).await,
         "tag" => patron_app::lists::bulk_tag(&st.store, &me, &ids, &field("tag")).await,
-        _ => Err(StoreError::invalid("action", "choose assign, tag or return").into()),
+        "campaign" => {
+            let cost = field("cost").replace(',', "");
+            let cost = if cost.is_empty() {
+                Ok(patron_domain::Money(0))
+            } else {
+                cost.parse::<patron_domain::Money>()
+                    .map_err(|_| StoreError::invalid("cost", "is not an amount"))
+            };
+            match cost {
+                Ok(cost) => {
+                    let input = patron_store::CampaignInput {
+                        name: field("campaign"),
+                        channel: Some(field("channel")).filter(|c| !c.is_empty()),
+                        cost,
+                        started_on: patron_domain::order::today(),
+                    };
+                    match patron_app::campaigns::create(&st.store, &me, input, &ids).await {
+                        Ok(c) => {
+                            return Redirect::to(&format!(
+                                "/work/campaigns?ok=created#campaign-{}",
+                                c.id
+                            ))
+                            .into_response()
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        _ => Err(StoreError::invalid("action", "choose assign, tag, return or campaign").into()),
     };
     match result {
         Ok(n) => back_to_list(&pairs, Some(("done", format!("bulk_{n}")))),
@@ -1169,6 +1299,9 @@ fn bulk_form(
                     }
                     option value="tag" { (lt(lang, "lt.tag")) }
                     option value="return" { (lt(lang, "lt.return")) }
+                    @if me.may(patron_app::Action::ManageCampaigns) {
+                        option value="campaign" { (lt(lang, "lt.start_campaign")) }
+                    }
                 }
             }
             @if me.may(patron_app::Action::ManageUsers) {
@@ -1186,6 +1319,16 @@ fn bulk_form(
             label {
                 span { (lt(lang, "lt.reason")) }
                 input type="text" name="reason" maxlength="200";
+            }
+            @if me.may(patron_app::Action::ManageCampaigns) {
+                label {
+                    span { (lt(lang, "lt.campaign_name")) }
+                    input type="text" name="campaign" maxlength="200";
+                }
+                label {
+                    span { (lt(lang, "lt.campaign_cost")) }
+                    input type="text" name="cost" inputmode="decimal" placeholder="0.00";
+                }
             }
             button type="submit" { (lt(lang, "lt.apply")) }
         }
@@ -1316,16 +1459,10 @@ pub async fn card(
     let Some(id) = parse_id(&raw) else {
         return not_found(lang);
     };
-    // Another user's customer is "not found", exactly like a missing one.
-    if let Err(e) = me.check(&st.store, id, false).await {
-        return store_error_page(lang, &e);
-    }
-    if let Err(e) = st
-        .store
-        .audit(&me.actor, "view", Some(id), Some("card (web)"), None)
-        .await
-    {
-        return store_error_page(lang, &e);
+    // Another user's customer is "not found", exactly like a missing one; the view is
+    // audited and counted for the unusual-access alerts.
+    if let Err(e) = patron_app::customers::open_card(&st.store, &me, id, Some("card (web)")).await {
+        return crate::app_error_page(lang, &e);
     }
     let pairs = parse_pairs(query.as_deref().unwrap_or("").as_bytes());
     let saved = get_param(&pairs, "saved") == Some("1");
@@ -1636,6 +1773,10 @@ pub(crate) async fn render_card(
         Ok(x) => x,
         Err(e) => return crate::app_error_page(lang, &e),
     };
+    let course = match crate::trajectory::card_panel(st, me, lang, id).await {
+        Ok(x) => x,
+        Err(e) => return crate::app_error_page(lang, &e),
+    };
     let posted = view.posted.as_ref();
     let values = view
         .values
@@ -1753,6 +1894,7 @@ pub(crate) async fn render_card(
             }
             div.side {
                 (value_panel(lang, stored.as_ref(), revenue, cost, all_orders.len(), partial, crate::overview::may_recompute(me.user.role), clv_missing.as_ref()))
+                (course)
                 (card::relations(lang, &customer, &extras))
                 (card::contacts(lang, id, &contacts, posted))
             }
@@ -1767,8 +1909,9 @@ pub(crate) async fn render_card(
         }
         div.twocol {
             (card::opportunities(lang, &extras.opportunities))
-            (card::surveys(lang, &extras.surveys))
+            (card::surveys(lang, id, &extras.surveys))
         }
+        (card::marketing_costs(lang, id, &extras.marketing_costs, posted))
         (card::orders(lang, id, &orders, orders_after.as_deref()))
         div.twocol {
             (card::timeline(lang, id, &interactions, timeline_after.as_deref()))

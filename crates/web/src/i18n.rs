@@ -342,8 +342,11 @@ fn catalogue() -> impl Iterator<Item = &'static (&'static str, &'static str, &'s
     MESSAGES
         .iter()
         .chain(crate::catalog::MESSAGES)
+        .chain(crate::breakdown::MESSAGES)
         .chain(crate::custody::MESSAGES)
+        .chain(crate::access::MESSAGES)
         .chain(crate::unsubscribe::MESSAGES)
+        .chain(crate::mailer::MESSAGES)
         .chain(crate::errors::MESSAGES)
 }
 

@@ -4,11 +4,15 @@
 //! (polling `/import/{id}/progress`, JSON) and then the report with the row errors
 //! (`FILE:LINE: column X: reason`); `/import/{id}/rejects.csv` downloads the rejected rows.
 //!
-//! Jobs live in memory (the last [`KEEP_JOBS`]), each with bounded state: a failure is kept as a
-//! message that quotes excerpts of values only (`patron_domain::text`). The upload is written to
-//! a directory of its own under [`upload_root`]; the uploaded file is removed as soon as the job
-//! ends (done, failed or panicked: [`UploadGuard`]), and the directory with the rejects file
-//! when the job is dropped from the list (or at once when there are no rejects).
+//! Jobs live in the database (`import_jobs`, the last [`patron_store::KEEP_IMPORT_JOBS`] of each
+//! user), so that every `patron serve` on it shows them: state, progress (written every second,
+//! also the job's sign of life: a running job without one for
+//! [`patron_store::IMPORT_HEARTBEAT_TIMEOUT`] is shown as failed, its server stopped), report,
+//! and the rejected rows (the rejects file's bytes). A failure is kept as a message that quotes
+//! excerpts of values only (`patron_domain::text`). The upload is written to a directory of its
+//! own under [`upload_root`], removed as soon as the job ends (done, failed or panicked:
+//! [`UploadGuard`]); an upload waiting for its column mapping is kept in the database, so that
+//! the mapping may be sent to any server.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -21,6 +25,7 @@ use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use patron_app::Session;
 use patron_exchange::{Entity, ImportOptions, ImportReport, InputFormat};
+use patron_store::{ImportJob, ImportOutcome, NewImportJob};
 use tokio::io::AsyncWriteExt;
 
 use crate::i18n::{self, Lang};
@@ -28,8 +33,6 @@ use crate::{error_page, html, layout, Ctx, WebState};
 
 /// Largest accepted upload (64 MiB).
 pub const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
-/// Jobs kept in the list.
-pub const KEEP_JOBS: usize = 20;
 /// Characters kept of each cell of a rejected row in the rejects file (more than any field takes:
 /// an interaction's text, the longest, takes 20,000).
 const REJECT_CELL_CHARS: usize = 25_000;
@@ -45,9 +48,10 @@ pub enum JobState {
     Failed(String),
 }
 
-#[derive(Debug)]
+/// A job as the pages show it (read from the database).
+#[derive(Debug, Clone)]
 pub struct Job {
-    pub id: u64,
+    pub id: i64,
     /// The user who started it: only they see the job, its report and its rejected rows.
     pub owner: i64,
     pub file_name: String,
@@ -58,26 +62,41 @@ pub struct Job {
     pub total_bytes: u64,
     pub rows: u64,
     pub state: JobState,
-    dir: PathBuf,
-    /// The uploaded file, until the import has read it.
-    upload: PathBuf,
     create_customers: bool,
     stop_on_error: bool,
 }
 
 impl Job {
-    fn rejects(&self) -> PathBuf {
-        self.dir.join("rejects.csv")
+    fn of(j: ImportJob) -> Job {
+        let n = |v: i64| v.max(0) as u64;
+        let state = match j.state.as_str() {
+            "mapping" => JobState::Mapping(j.unknown()),
+            "running" => JobState::Running,
+            "done" => JobState::Done(ImportReport {
+                rows: n(j.rows_read),
+                inserted: n(j.inserted),
+                already_present: n(j.already_present),
+                rejected: n(j.rejected),
+                customers_created: n(j.customers_created),
+            }),
+            _ => JobState::Failed(j.error.clone().unwrap_or_default()),
+        };
+        Job {
+            id: j.id,
+            owner: j.owner_id,
+            file_name: j.file_name,
+            entity: entity_of(&j.entity),
+            started: j.started_at,
+            seconds: j.seconds,
+            bytes: n(j.bytes),
+            total_bytes: n(j.total_bytes),
+            rows: n(j.rows_read),
+            state,
+            create_customers: j.create_customers,
+            stop_on_error: j.stop_on_error,
+        }
     }
 }
-
-impl Drop for Job {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-type JobRef = Arc<Mutex<Job>>;
 
 /// Where uploads are written: `PATRON_UPLOAD_DIR` when set, else the system's temporary folder.
 pub fn upload_root() -> PathBuf {
@@ -104,52 +123,12 @@ impl Drop for UploadGuard {
     }
 }
 
-/// The import jobs of this process.
-#[derive(Clone, Default, Debug)]
-pub struct Jobs(Arc<Mutex<(u64, Vec<JobRef>)>>);
-
-impl Jobs {
-    fn add(&self, make: impl FnOnce(u64) -> Job) -> JobRef {
-        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        g.0 += 1;
-        let job = Arc::new(Mutex::new(make(g.0)));
-        g.1.push(job.clone());
-        // Forget the oldest finished jobs beyond the limit.
-        while g.1.len() > KEEP_JOBS {
-            match g.1.iter().position(|j| lock(j).state != JobState::Running) {
-                Some(i) => {
-                    g.1.remove(i);
-                }
-                None => break,
-            }
-        }
-        job
+fn entity_of(code: &str) -> Entity {
+    match code {
+        "orders" => Entity::Orders,
+        "interactions" => Entity::Interactions,
+        _ => Entity::Customers,
     }
-
-    /// Job `id` when `owner` started it.
-    fn get(&self, id: u64, owner: i64) -> Option<JobRef> {
-        let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        g.1.iter()
-            .find(|j| {
-                let j = lock(j);
-                j.id == id && j.owner == owner
-            })
-            .cloned()
-    }
-
-    /// The jobs `owner` started, newest first.
-    fn of(&self, owner: i64) -> Vec<JobRef> {
-        let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        g.1.iter()
-            .rev()
-            .filter(|j| lock(j).owner == owner)
-            .cloned()
-            .collect()
-    }
-}
-
-fn lock(j: &JobRef) -> std::sync::MutexGuard<'_, Job> {
-    j.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn entity_code(e: Entity) -> &'static str {
@@ -165,17 +144,20 @@ pub async fn page(
     Ctx { lang }: Ctx,
     Extension(me): Extension<Session>,
 ) -> Response {
-    page_with(&st, lang, &me, None, StatusCode::OK)
+    page_with(&st, lang, &me, None, StatusCode::OK).await
 }
 
-fn page_with(
+async fn page_with(
     st: &WebState,
     lang: Lang,
     me: &Session,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let jobs = st.imports.of(me.user.id);
+    let jobs: Vec<Job> = match st.store.import_jobs_of(me.user.id).await {
+        Ok(jobs) => jobs.into_iter().map(Job::of).collect(),
+        Err(e) => return crate::store_error_page(lang, &e),
+    };
     let body = html! {
         div.pagehead { div {
             h1 { (lang.t("import.title")) }
@@ -226,7 +208,6 @@ fn page_with(
             } @else {
                 table.data { tbody {
                     @for j in &jobs {
-                        @let j = lock(j);
                         tr {
                             td { a href=(format!("/import/{}", j.id)) { (j.file_name) } }
                             td { (lang.t(&format!("import.{}", entity_code(j.entity)))) }
@@ -283,9 +264,12 @@ pub async fn upload(
     Extension(me): Extension<Session>,
     mut mp: Multipart,
 ) -> Response {
-    let bad = |key: &str, status| page_with(&st, lang, &me, Some(lang.t(key)), status);
+    let bad = |key: &'static str, status| {
+        let (st, me) = (st.clone(), me.clone());
+        async move { page_with(&st, lang, &me, Some(lang.t(key)), status).await }
+    };
     if patron_app::imports::authorize(&me).is_err() {
-        return bad("auth.role", StatusCode::FORBIDDEN);
+        return bad("auth.role", StatusCode::FORBIDDEN).await;
     }
     let mut entity = Entity::Customers;
     let mut create_customers = false;
@@ -310,9 +294,9 @@ pub async fn upload(
                 let _ = tokio::fs::remove_dir_all(&dir).await;
                 let status = e.status();
                 return if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    bad("import.too_large", StatusCode::PAYLOAD_TOO_LARGE)
+                    bad("import.too_large", StatusCode::PAYLOAD_TOO_LARGE).await
                 } else {
-                    bad("import.bad_upload", StatusCode::BAD_REQUEST)
+                    bad("import.bad_upload", StatusCode::BAD_REQUEST).await
                 };
             }
         };
@@ -330,14 +314,14 @@ pub async fn upload(
                 let name = safe_name(field.file_name().unwrap_or("upload.csv"));
                 if let Err(e) = tokio::fs::create_dir_all(&dir).await {
                     tracing::error!(error = %e, "cannot create the import directory");
-                    return bad("error.internal", StatusCode::INTERNAL_SERVER_ERROR);
+                    return bad("error.internal", StatusCode::INTERNAL_SERVER_ERROR).await;
                 }
                 let path = dir.join(&name);
                 let mut out = match tokio::fs::File::create(&path).await {
                     Ok(f) => f,
                     Err(e) => {
                         tracing::error!(error = %e, "cannot write the upload");
-                        return bad("error.internal", StatusCode::INTERNAL_SERVER_ERROR);
+                        return bad("error.internal", StatusCode::INTERNAL_SERVER_ERROR).await;
                     }
                 };
                 let mut field = field;
@@ -348,20 +332,22 @@ pub async fn upload(
                             size += chunk.len() as u64;
                             if size > UPLOAD_LIMIT as u64 {
                                 let _ = tokio::fs::remove_dir_all(&dir).await;
-                                return bad("import.too_large", StatusCode::PAYLOAD_TOO_LARGE);
+                                return bad("import.too_large", StatusCode::PAYLOAD_TOO_LARGE)
+                                    .await;
                             }
                             if out.write_all(&chunk).await.is_err() {
                                 let _ = tokio::fs::remove_dir_all(&dir).await;
-                                return bad("error.internal", StatusCode::INTERNAL_SERVER_ERROR);
+                                return bad("error.internal", StatusCode::INTERNAL_SERVER_ERROR)
+                                    .await;
                             }
                         }
                         Ok(None) => break,
                         Err(e) => {
                             let _ = tokio::fs::remove_dir_all(&dir).await;
                             return if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                                bad("import.too_large", StatusCode::PAYLOAD_TOO_LARGE)
+                                bad("import.too_large", StatusCode::PAYLOAD_TOO_LARGE).await
                             } else {
-                                bad("import.bad_upload", StatusCode::BAD_REQUEST)
+                                bad("import.bad_upload", StatusCode::BAD_REQUEST).await
                             };
                         }
                     }
@@ -374,7 +360,7 @@ pub async fn upload(
     }
     let Some((name, path, size)) = file.filter(|f| f.2 > 0) else {
         let _ = tokio::fs::remove_dir_all(&dir).await;
-        return bad("import.no_file", StatusCode::BAD_REQUEST);
+        return bad("import.no_file", StatusCode::BAD_REQUEST).await;
     };
     // Columns the importer does not know: the user maps them on the page first.
     let unknown = {
@@ -387,32 +373,47 @@ pub async fn upload(
         .flatten()
         .unwrap_or_default()
     };
-    let job = st.imports.add(|id| Job {
-        id,
-        owner: me.user.id,
+    // A job waiting for its mapping keeps the upload in the database: the mapping may come
+    // to another server.
+    let waiting = if unknown.is_empty() {
+        None
+    } else {
+        match tokio::fs::read(&path).await {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the upload back");
+                return bad("error.internal", StatusCode::INTERNAL_SERVER_ERROR).await;
+            }
+        }
+    };
+    let new = NewImportJob {
+        owner_id: me.user.id,
         file_name: name.clone(),
-        entity,
-        started: Utc::now(),
-        seconds: 0.0,
-        bytes: 0,
-        total_bytes: size,
-        rows: 0,
-        state: if unknown.is_empty() {
-            JobState::Running
-        } else {
-            JobState::Mapping(unknown)
-        },
-        dir: dir.clone(),
-        upload: path.clone(),
+        entity: entity_code(entity).to_string(),
+        unknown_columns: unknown,
         create_customers,
         stop_on_error,
-    });
-    let id = lock(&job).id;
-    // The job owns the directory now (removed when it is dropped from the list).
-    upload_guard.whole_dir = false;
-    upload_guard.path = PathBuf::new();
-    if lock(&job).state == JobState::Running {
-        start(&st, &me, job, Vec::new());
+        total_bytes: size as i64,
+        holder: patron_store::holder_id().to_string(),
+    };
+    let id = match st.store.create_import_job(&new, waiting.as_deref()).await {
+        Ok(id) => id,
+        Err(e) => return crate::store_error_page(lang, &e),
+    };
+    if waiting.is_none() {
+        // The job's task owns the directory now (and removes it when it ends).
+        upload_guard.whole_dir = false;
+        upload_guard.path = PathBuf::new();
+        let run = Run {
+            id,
+            path,
+            name,
+            dir,
+            entity,
+            create_customers,
+            stop_on_error,
+        };
+        start(&st, &me, run, Vec::new());
     }
     Redirect::to(&format!("/import/{id}")).into_response()
 }
@@ -432,76 +433,128 @@ fn read_headers(path: &std::path::Path) -> Option<Vec<String>> {
     )
 }
 
-/// Runs `job`'s import in a background task, with `maps` (`COLUMN=FIELD`, as the CLI's
-/// `--map`) for the columns the importer does not know.
-fn start(st: &WebState, me: &Session, job: JobRef, maps: Vec<String>) {
-    let (path, name, dir, entity, create_customers, stop_on_error) = {
-        let j = lock(&job);
-        (
-            j.upload.clone(),
-            j.file_name.clone(),
-            j.dir.clone(),
-            j.entity,
-            j.create_customers,
-            j.stop_on_error,
-        )
+/// What a job's background task needs.
+struct Run {
+    id: i64,
+    /// The uploaded file, in `dir`.
+    path: PathBuf,
+    name: String,
+    /// The job's directory (removed when the task ends).
+    dir: PathBuf,
+    entity: Entity,
+    create_customers: bool,
+    stop_on_error: bool,
+}
+
+/// How often a running job's progress (its sign of life) is written.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs a job's import in a background task, with `maps` (`COLUMN=FIELD`, as the CLI's
+/// `--map`) for the columns the importer does not know. The progress is written to the job's
+/// row every second; the outcome and the rejected rows when it ends.
+fn start(st: &WebState, me: &Session, run: Run, maps: Vec<String>) {
+    let Run {
+        id,
+        path,
+        name,
+        dir,
+        entity,
+        create_customers,
+        stop_on_error,
+    } = run;
+    // The job's directory goes when the task ends, however it ends.
+    let dir_guard = UploadGuard {
+        path: dir.clone(),
+        whole_dir: true,
     };
-    // The uploaded file goes when the task ends, however it ends.
-    let upload_guard = UploadGuard {
-        path: path.clone(),
-        whole_dir: false,
-    };
+    let rejects_path = dir.join("rejects.csv");
     let mut opts = ImportOptions::new(entity, InputFormat::Csv);
     opts.create_customers = create_customers;
     opts.maps = maps;
     if !stop_on_error {
-        opts.skip_bad = Some(dir.join("rejects.csv"));
-        // The rejects file stays on the server with the job: no cell of it whole beyond any
-        // field's length.
+        opts.skip_bad = Some(rejects_path.clone());
+        // The rejects are kept with the job: no cell of them whole beyond any field's length.
         opts.reject_cell_chars = Some(REJECT_CELL_CHARS);
     }
     let store = st.store.clone();
     let me = me.clone();
     tokio::spawn(async move {
-        let upload = upload_guard;
+        let _dir = dir_guard;
         let started = std::time::Instant::now();
-        let j = job.clone();
+        let progress = Arc::new(Mutex::new(patron_exchange::Progress {
+            bytes: 0,
+            total_bytes: 0,
+            rows: 0,
+        }));
+        let writer = {
+            let (store, progress) = (store.clone(), progress.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(PROGRESS_EVERY).await;
+                    let p = progress.lock().map(|p| *p).ok();
+                    if let Some(p) = p {
+                        let _ = store
+                            .import_job_progress(
+                                id,
+                                p.bytes as i64,
+                                p.total_bytes as i64,
+                                p.rows as i64,
+                            )
+                            .await;
+                    }
+                }
+            })
+        };
+        let shared = progress.clone();
         let result = patron_app::imports::import_file(&store, &me, &path, &name, opts, move |p| {
-            let mut g = lock(&j);
-            g.bytes = p.bytes;
-            g.total_bytes = p.total_bytes.max(g.total_bytes);
-            g.rows = p.rows;
+            if let Ok(mut g) = shared.lock() {
+                *g = p;
+            }
         })
         .await;
-        drop(upload);
-        let mut g = lock(&job);
-        g.seconds = started.elapsed().as_secs_f64();
-        g.state = match result {
-            Ok(r) => {
-                g.bytes = g.total_bytes;
-                g.rows = r.rows;
-                JobState::Done(r)
-            }
+        writer.abort();
+        let seconds = started.elapsed().as_secs_f64();
+        let outcome = match &result {
+            Ok(r) => ImportOutcome {
+                seconds,
+                rows: r.rows as i64,
+                inserted: r.inserted as i64,
+                already_present: r.already_present as i64,
+                rejected: r.rejected as i64,
+                customers_created: r.customers_created as i64,
+                error: None,
+            },
             // Name the upload, not the temporary path; never more than a bounded message.
-            Err(e) => JobState::Failed(patron_domain::text::bounded(
-                &failure(&e).replace(&path.display().to_string(), &name),
-            )),
+            Err(e) => ImportOutcome {
+                seconds,
+                rows: progress.lock().map(|p| p.rows as i64).unwrap_or(0),
+                error: Some(patron_domain::text::bounded(
+                    &failure(e).replace(&path.display().to_string(), &name),
+                )),
+                ..Default::default()
+            },
         };
-        // No rejects to download: nothing of the job needs its directory any more.
-        if !matches!(&g.state, JobState::Done(r) if r.rejected > 0) {
-            let _ = std::fs::remove_dir_all(&g.dir);
+        let rejects = match &result {
+            Ok(r) if r.rejected > 0 => tokio::fs::read(&rejects_path).await.ok(),
+            _ => None,
+        };
+        if let Err(e) = store
+            .finish_import_job(id, &outcome, rejects.as_deref())
+            .await
+        {
+            tracing::error!(job = id, error = %e, "cannot record the end of a web import");
         }
         // Counts only: a failure's message quotes the file's values.
-        let (state, rejected) = match &g.state {
-            JobState::Running | JobState::Mapping(_) => ("running", 0),
-            JobState::Done(r) => ("done", r.rejected),
-            JobState::Failed(_) => ("failed", 0),
+        let state = if outcome.error.is_some() {
+            "failed"
+        } else {
+            "done"
         };
         tracing::info!(
-            job = g.id,
+            job = id,
             state,
-            rows = g.rows,
-            rejected,
+            rows = outcome.rows,
+            rejected = outcome.rejected,
             "web import finished"
         );
     });
@@ -524,6 +577,9 @@ fn failure(e: &patron_exchange::ImportError) -> String {
 
 /// A failed import's message in `lang`, never suggesting a command-line flag.
 fn failure_text(lang: Lang, m: &str) -> String {
+    if m == patron_store::ABANDONED {
+        return lang.t("import.abandoned").to_string();
+    }
     let (first, rest) = m.split_once('\n').unwrap_or((m, ""));
     if let Some(after) = rest.strip_prefix("nothing of this batch was stored (") {
         let n: String = after.chars().take_while(char::is_ascii_digit).collect();
@@ -565,15 +621,14 @@ pub async fn map(
     Path(raw): Path<String>,
     axum::extract::RawForm(body): axum::extract::RawForm,
 ) -> Response {
-    let Some(job) = job_of(&st, &me, &raw) else {
-        return no_job(lang);
+    let job = match job_of(&st, &me, &raw).await {
+        Ok(Some(j)) => j,
+        Ok(None) => return no_job(lang),
+        Err(e) => return crate::store_error_page(lang, &e),
     };
-    let (unknown, entity, id) = {
-        let j = lock(&job);
-        match &j.state {
-            JobState::Mapping(u) => (u.clone(), j.entity, j.id),
-            _ => return Redirect::to(&format!("/import/{}", j.id)).into_response(),
-        }
+    let (unknown, entity, id) = match &job.state {
+        JobState::Mapping(u) => (u.clone(), job.entity, job.id),
+        _ => return Redirect::to(&format!("/import/{}", job.id)).into_response(),
     };
     let pairs = crate::parse_pairs(&body);
     let fields = patron_exchange::field_names(entity);
@@ -602,8 +657,44 @@ pub async fn map(
         )
         .await;
     }
-    lock(&job).state = JobState::Running;
-    start(&st, &me, job, maps);
+    // Whichever server takes the job from `mapping` runs it, from the upload kept with it.
+    let holder = patron_store::holder_id();
+    let bytes = match st.store.start_mapped_import(id, me.user.id, holder).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return Redirect::to(&format!("/import/{id}")).into_response(),
+        Err(e) => return crate::store_error_page(lang, &e),
+    };
+    let dir = upload_root().join(format!(
+        "patron-import-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    let path = dir.join(safe_name(&job.file_name));
+    let written = async {
+        tokio::fs::create_dir_all(&dir).await?;
+        tokio::fs::write(&path, &bytes).await
+    }
+    .await;
+    let run = Run {
+        id,
+        path,
+        name: job.file_name.clone(),
+        dir,
+        entity,
+        create_customers: job.create_customers,
+        stop_on_error: job.stop_on_error,
+    };
+    if let Err(e) = written {
+        tracing::error!(error = %e, "cannot write the upload");
+        let _ = tokio::fs::remove_dir_all(&run.dir).await;
+        let failed = ImportOutcome {
+            error: Some("the server could not write the upload to its disk".into()),
+            ..Default::default()
+        };
+        let _ = st.store.finish_import_job(id, &failed, None).await;
+        return Redirect::to(&format!("/import/{id}")).into_response();
+    }
+    start(&st, &me, run, maps);
     Redirect::to(&format!("/import/{id}")).into_response()
 }
 
@@ -642,10 +733,15 @@ fn mapping_form(lang: Lang, j: &Job, unknown: &[String], chosen: Option<&[String
 }
 
 /// The viewer's job named in the path (another user's job is not found, like a missing one).
-fn job_of(st: &WebState, me: &Session, raw: &str) -> Option<JobRef> {
-    raw.parse::<u64>()
-        .ok()
-        .and_then(|id| st.imports.get(id, me.user.id))
+async fn job_of(
+    st: &WebState,
+    me: &Session,
+    raw: &str,
+) -> Result<Option<Job>, patron_store::StoreError> {
+    let Ok(id) = raw.parse::<i64>() else {
+        return Ok(None);
+    };
+    Ok(st.store.import_job(id, me.user.id).await?.map(Job::of))
 }
 
 fn no_job(lang: Lang) -> Response {
@@ -664,10 +760,11 @@ pub async fn progress(
     Extension(me): Extension<Session>,
     Path(raw): Path<String>,
 ) -> Response {
-    let Some(job) = job_of(&st, &me, &raw) else {
-        return no_job(lang);
+    let j = match job_of(&st, &me, &raw).await {
+        Ok(Some(j)) => j,
+        Ok(None) => return no_job(lang),
+        Err(e) => return crate::store_error_page(lang, &e),
     };
-    let j = lock(&job);
     let state = match &j.state {
         JobState::Running => "running",
         JobState::Mapping(_) => "mapping",
@@ -706,10 +803,8 @@ fn percent(j: &Job) -> f64 {
 }
 
 /// The first rejected rows: (line, error).
-fn read_rejects(path: &std::path::Path, limit: usize) -> Vec<(String, String)> {
-    let Ok(mut r) = csv::Reader::from_path(path) else {
-        return Vec::new();
-    };
+fn read_rejects(bytes: &[u8], limit: usize) -> Vec<(String, String)> {
+    let mut r = csv::Reader::from_reader(bytes);
     r.records()
         .filter_map(Result::ok)
         .take(limit)
@@ -728,34 +823,36 @@ pub async fn status(
     Extension(me): Extension<Session>,
     Path(raw): Path<String>,
 ) -> Response {
-    let Some(job) = job_of(&st, &me, &raw) else {
-        return no_job(lang);
-    };
-    status_page(&st, lang, &job, StatusCode::OK, None).await
+    match job_of(&st, &me, &raw).await {
+        Ok(Some(job)) => status_page(&st, lang, &job, StatusCode::OK, None).await,
+        Ok(None) => no_job(lang),
+        Err(e) => crate::store_error_page(lang, &e),
+    }
 }
 
 /// The page of a job: the mapping step, the progress, or the report.
 async fn status_page(
-    _st: &WebState,
+    st: &WebState,
     lang: Lang,
-    job: &JobRef,
+    j: &Job,
     code: StatusCode,
     chosen: Option<&[String]>,
 ) -> Response {
-    let (rejects_path, state) = {
-        let j = lock(job);
-        (j.rejects(), j.state.clone())
-    };
-    let errors = match &state {
+    let errors = match &j.state {
         JobState::Done(r) if r.rejected > 0 => {
-            tokio::task::spawn_blocking(move || read_rejects(&rejects_path, SHOW_ERRORS))
-                .await
-                .unwrap_or_default()
+            match st.store.import_job_rejects(j.id, j.owner).await {
+                Ok(Some(bytes)) => {
+                    tokio::task::spawn_blocking(move || read_rejects(&bytes, SHOW_ERRORS))
+                        .await
+                        .unwrap_or_default()
+                }
+                Ok(None) => Vec::new(),
+                Err(e) => return crate::store_error_page(lang, &e),
+            }
         }
         _ => Vec::new(),
     };
-    let j = lock(job);
-    let pct = percent(&j);
+    let pct = percent(j);
     let body = html! {
         div.pagehead { div {
             p.crumbs { a href="/import" { "← " (lang.t("import.title")) } }
@@ -763,7 +860,7 @@ async fn status_page(
             p.sub { (lang.t("import.started")) " " (i18n::datetime(lang, j.started)) " UTC" }
         } (state_badge(lang, &j.state)) }
         @if let JobState::Mapping(unknown) = &j.state {
-            (mapping_form(lang, &j, unknown, chosen))
+            (mapping_form(lang, j, unknown, chosen))
         }
         section.panel id="import-status" data-state=(match j.state { JobState::Running => "running", JobState::Mapping(_) => "mapping", JobState::Done(_) => "done", JobState::Failed(_) => "failed" }) {
             @if !matches!(j.state, JobState::Mapping(_)) {
@@ -807,7 +904,6 @@ async fn status_page(
             }
         }
     };
-    drop(j);
     html(
         code,
         layout::page_at(lang, lang.t("import.title"), "import", "/import", body),
@@ -825,15 +921,14 @@ pub async fn rejects(
     Extension(me): Extension<Session>,
     Path(raw): Path<String>,
 ) -> Response {
-    let Some(job) = job_of(&st, &me, &raw) else {
-        return no_job(lang);
+    let job = match job_of(&st, &me, &raw).await {
+        Ok(Some(j)) => j,
+        Ok(None) => return no_job(lang),
+        Err(e) => return crate::store_error_page(lang, &e),
     };
-    let (path, name) = {
-        let j = lock(&job);
-        (j.rejects(), j.file_name.clone())
-    };
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => {
+    let name = job.file_name.clone();
+    match st.store.import_job_rejects(job.id, job.owner).await {
+        Ok(Some(bytes)) => {
             let disposition = format!("attachment; filename=\"rejects-{}\"", safe_name(&name));
             let mut resp = (
                 [(
@@ -848,12 +943,13 @@ pub async fn rejects(
             }
             resp
         }
-        Err(_) => error_page(
+        Ok(None) => error_page(
             lang,
             StatusCode::NOT_FOUND,
             lang.t("error.not_found"),
             lang.t("import.no_rejects"),
         ),
+        Err(e) => crate::store_error_page(lang, &e),
     }
 }
 

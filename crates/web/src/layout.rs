@@ -110,6 +110,10 @@ pub fn page_at(lang: Lang, title: &str, active: &str, back: &str, body: Markup) 
                         form.logout method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(me.csrf);
                             span.who { (me.username) }
+                            " "
+                            a href="/settings/mail" id="mail-settings-link" title=(crate::mailer::t(lang, "ms.menu")) {
+                                "✉" span.sr { " " (crate::mailer::t(lang, "ms.menu")) }
+                            }
                             @if me.unread > 0 {
                                 " "
                                 a.unread href="/inbox" id="unread" title=(label(lang, "myday.unread_title")) {

@@ -12,24 +12,30 @@
 //!
 //! Only `POST` changes anything; bad input (query, path, form) gives a 4xx page, never a 5xx.
 
+mod access;
 mod archive;
 pub mod auth;
+mod breakdown;
 mod card;
 mod catalog;
 mod custody;
 mod customers;
 mod dashboard;
 pub mod errors;
+mod exports;
 mod headers;
 pub mod i18n;
 mod import;
 mod layout;
 mod leads;
+mod mailer;
 mod myday;
 mod newcustomer;
 mod overview;
 mod score_editor;
+mod survey_link;
 mod svg;
+mod trajectory;
 mod unsubscribe;
 mod values;
 mod work;
@@ -53,8 +59,6 @@ pub const BY: &str = "web";
 #[derive(Clone, Debug)]
 pub struct WebState {
     pub store: Store,
-    /// Background CSV imports started from the import page.
-    pub imports: import::Jobs,
     /// The dashboard's period-over-period figures, per snapshot and period length.
     pub periods: patron_app::period::Cache,
     /// The dashboard's whole-table counts and CLV histogram, per snapshot for a minute.
@@ -68,11 +72,11 @@ pub struct WebState {
 pub fn app(store: Store) -> Router {
     let auth = auth::WebAuth {
         store: store.clone(),
-        limiter: std::sync::Arc::new(auth::RateLimiter::default()),
     };
     router(store.clone())
         .merge(auth::routes(auth.clone()))
-        .merge(unsubscribe::routes(store))
+        .merge(unsubscribe::routes(store.clone()))
+        .merge(survey_link::routes(store))
         .layer(axum::middleware::from_fn_with_state(
             auth,
             auth::session_layer,
@@ -111,10 +115,14 @@ pub fn router(store: Store) -> Router {
         .route("/import/{id}/map", post(import::map))
         .merge(work::routes())
         .merge(card::routes())
+        .merge(survey_link::card_routes())
         .merge(archive::routes())
+        .merge(access::routes())
         .merge(myday::routes())
         .merge(newcustomer::routes())
+        .merge(mailer::routes())
         .merge(leads::routes())
+        .merge(exports::routes())
         .route("/pool", get(custody::pool))
         .route("/pool/claim", post(custody::claim))
         .route("/pool/return", post(custody::give_back))
@@ -131,7 +139,6 @@ pub fn router(store: Store) -> Router {
         .route("/static/poll.js", get(|| script(import::POLL_JS)))
         .with_state(WebState {
             store,
-            imports: import::Jobs::default(),
             periods: patron_app::period::Cache::default(),
             figures: overview::FiguresCache::default(),
         })

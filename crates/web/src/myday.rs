@@ -105,19 +105,6 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("myday.open", "Open", "打开"),
     ("myday.mark_read", "Mark read", "标为已读"),
     ("myday.empty_inbox", "No notifications.", "没有通知。"),
-    ("myday.nk.hold_approved", "Held order approved", "挂起订单已批准"),
-    // A notification's words in Chinese, from its facts (English: the stored message).
-    ("myday.msg.hold_approved", "", "{by} 批准了您挂起的订单 {order}（{amount}）"),
-    ("myday.msg.hold_rejected", "", "{by} 拒绝了您挂起的订单 {order}（{amount}）"),
-    ("myday.msg.ticket_escalated", "", "工单 #{ticket}「{subject}」已超出 SLA，升级到第 {level} 级"),
-    ("myday.msg.lead_assigned", "", "{by} 把线索「{lead}」分配给了您"),
-    ("myday.msg.handed_over", "", "{by} 把 {from} 的 {n} 位客户移交给了您"),
-    ("myday.msg.task_assigned", "", "{by} 给您分配了任务，截止 {due}：{note}"),
-    ("myday.nk.hold_rejected", "Held order rejected", "挂起订单被拒绝"),
-    ("myday.nk.ticket_escalated", "Ticket escalated", "工单已升级"),
-    ("myday.nk.lead_assigned", "Lead assigned", "线索已分配"),
-    ("myday.nk.handed_over", "Customers handed over", "客户已移交"),
-    ("myday.nk.task_assigned", "Task assigned", "任务已分派"),
     // The new-customer form.
     ("nc.title", "New customer", "新建客户"),
     (
@@ -414,17 +401,9 @@ fn message(lang: Lang, n: &Notification) -> String {
     if lang == Lang::En {
         return n.message.clone();
     }
-    let template = t(lang, &format!("myday.msg.{}", n.kind.as_str()));
-    match patron_domain::task::fill(template, &n.params) {
-        Some(mut m) => {
-            if let Some(r) = n.params.get("reason") {
-                m.push('：');
-                m.push_str(r);
-            }
-            m
-        }
-        None => n.message.clone(),
-    }
+    n.kind
+        .message_zh(&n.params)
+        .unwrap_or_else(|| n.message.clone())
 }
 
 fn note_item(lang: Lang, n: &Notification) -> Markup {
@@ -432,7 +411,7 @@ fn note_item(lang: Lang, n: &Notification) -> Markup {
     html! {
         li class=(if unread { "note unread" } else { "note" }) id=(format!("note-{}", n.id)) {
             div.notehead {
-                span.badge { (t(lang, &format!("myday.nk.{}", n.kind.as_str()))) }
+                span.badge { (n.kind.title(lang == Lang::Zh)) }
                 @if unread { " " span.badge.new { (t(lang, "myday.new")) } }
                 " " span.muted { (i18n::datetime(lang, n.created_at)) }
             }
@@ -659,12 +638,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for (k, en, zh) in MESSAGES {
             assert!(seen.insert(*k), "duplicate key {k}");
-            // The notifications' English words are the stored messages (see `message`).
-            let english_elsewhere = k.starts_with("myday.msg.");
-            assert!(
-                (english_elsewhere || !en.is_empty()) && !zh.is_empty(),
-                "empty label for {k}"
-            );
+            assert!(!en.is_empty() && !zh.is_empty(), "empty label for {k}");
             assert!(
                 !crate::i18n::keys().any(|m| m == *k),
                 "{k} is in the main catalogue too"
@@ -680,9 +654,6 @@ mod tests {
         }
         for k in KINDS {
             assert!(known(&format!("myday.kind.{k}")));
-        }
-        for k in patron_domain::task::NotificationKind::ALL {
-            assert!(known(&format!("myday.nk.{}", k.as_str())), "{k}");
         }
         for k in ["done", "snoozed", "reassigned", "added", "read"] {
             assert!(known(&format!("myday.ok.{k}")));
@@ -704,7 +675,7 @@ mod tests {
                 .filter_map(|p| p.split_once('}'))
                 .map(|(key, _)| (key.to_string(), format!("<{key}>")))
                 .collect();
-            let zh = t(Lang::Zh, &format!("myday.msg.{}", k.as_str()));
+            let zh = k.chinese();
             let worded = fill(zh, &facts)
                 .unwrap_or_else(|| panic!("{k}: {zh} needs a fact the English words do not have"));
             assert!(!worded.is_empty());

@@ -94,6 +94,23 @@ pub async fn page(
         notice.as_deref(),
         who,
     );
+    // The breakdown by the picked dimension (none picked: nothing computed).
+    let by = get_param(&pairs, "by").and_then(patron_app::breakdown::Dimension::parse);
+    let breakdown = match by {
+        Some(by) => match patron_app::breakdown::breakdown(&st.store, &me, by, period).await {
+            Ok(b) => Some(b),
+            Err(patron_app::AppError::Store(e)) => return store_error_page(lang, &e),
+            Err(patron_app::AppError::Forbidden(_)) => None,
+        },
+        None => None,
+    };
+    let body = html! { (body) (crate::breakdown::section(lang, period, breakdown.as_ref())) };
+    // Grade and stage movements between two refreshes (default: the latest two).
+    let movements = match crate::trajectory::dashboard_section(&st, &me, lang, &pairs).await {
+        Ok(m) => m,
+        Err(e) => return crate::app_error_page(lang, &e),
+    };
+    let body = html! { (body) (movements) };
     html(
         StatusCode::OK,
         layout::page_at(lang, lang.t("dash.title"), "dashboard", "/dashboard", body),

@@ -11,7 +11,8 @@ use patron_testkit::{get_lang as get, post_form as post};
 backend_tests!(
     pool_claim_return_and_cap,
     users_and_handover,
-    audit_page_and_csv
+    audit_page_and_csv,
+    unusual_access_view_and_evidence_report
 );
 
 async fn user(store: &Store, name: &str, role: Role) -> User {
@@ -391,4 +392,149 @@ async fn audit_page_and_csv(store: Store) {
         .unwrap();
     assert_eq!(exports.len(), 1);
     assert_eq!(exports[0].row_count, Some(1));
+}
+
+/// 120 card views by a rep in the web raise one alert (floor 100, no history); the Unusual
+/// access view lists it with its figures and links to the hour's audit rows; the evidence
+/// report of the rep's day counts the views and names the customers, as a page in English and
+/// Chinese and as CSV; the settings refuse a bad multiple naming it; the review clears the
+/// alert; a rep opens none of it.
+async fn unusual_access_view_and_evidence_report(store: Store) {
+    let boss = user(&store, "boss", Role::Admin).await;
+    let ann = user(&store, "ann", Role::Rep).await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(customer(&store, &format!("Watched {i}"), Some(ann.id)).await);
+    }
+    let rep = app_as(&store, &ann).await;
+    // Not within the last seconds of an hour: the views must fall in one hour.
+    let now = chrono::Utc::now();
+    if chrono::Timelike::minute(&now) == 59 && chrono::Timelike::second(&now) >= 30 {
+        tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+    }
+    for i in 0..120 {
+        let card = get(&rep, &format!("/customers/{}", ids[i % ids.len()]), "en").await;
+        assert_eq!(card.status, StatusCode::OK);
+    }
+    for path in [
+        "/admin/audit/unusual",
+        "/admin/audit/report?user=ann&from=2026-01-01",
+    ] {
+        assert_eq!(
+            get(&rep, path, "en").await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+
+    let app = app_as(&store, &boss).await;
+    let page = get(&app, "/admin/audit/unusual", "en").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"alerts\""), "{}", page.body);
+    let row = page.body.split("id=\"alert-").nth(1).unwrap();
+    for figure in ["ann", "Customer cards opened", ">101<", ">120<", ">100<"] {
+        assert!(row.contains(figure), "{figure} missing: {row}");
+    }
+    assert!(
+        row.contains("/admin/audit?actor=ann&amp;action=view&amp;since="),
+        "{row}"
+    );
+    let zh = get(&app, "/admin/audit/unusual", "zh").await;
+    assert!(zh.body.contains("异常访问") && zh.body.contains("打开的客户卡片"));
+    // The audit link of the alert's hour: the rows in it.
+    let hour_rows = row
+        .split("href=\"")
+        .find(|h| h.starts_with("/admin/audit?"))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let audit = get(&app, &hour_rows, "en").await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert_eq!(
+        audit.body.matches("card (web)").count(),
+        100,
+        "a page of the hour's views"
+    );
+    assert_eq!(
+        get(&app, "/admin/audit?since=yesterday", "en").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let today = chrono::Utc::now().date_naive();
+    let report = get(
+        &app,
+        &format!("/admin/audit/report?user=ann&from={today}"),
+        "en",
+    )
+    .await;
+    assert_eq!(report.status, StatusCode::OK);
+    assert!(
+        report.body.contains("id=\"evidence-views\">120<"),
+        "{}",
+        report.body
+    );
+    assert!(report.body.contains("Watched 7"));
+    assert!(report.body.contains("Customers viewed (10)"));
+    let zh = get(
+        &app,
+        &format!("/admin/audit/report?user=ann&from={today}"),
+        "zh",
+    )
+    .await;
+    assert!(zh.body.contains("证据报告") && zh.body.contains("查看过的客户"));
+    let bad = get(&app, "/admin/audit/report?user=ann&from=12/04/2026", "en").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("from"), "{}", bad.body);
+    let csv = get(
+        &app,
+        &format!("/admin/audit/report.csv?user=ann&from={today}&to={today}"),
+        "en",
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.content_type.starts_with("text/csv"));
+    assert!(
+        csv.body.contains(&format!("day,ann,{today},120,10,")),
+        "{}",
+        csv.body
+    );
+    assert_eq!(
+        csv.body
+            .lines()
+            .filter(|l| l.starts_with("customer,ann,"))
+            .count(),
+        10
+    );
+
+    // Settings: a bad multiple is refused naming it; a good one is saved.
+    let mut form = vec![("multiple", "0.5"), ("baseline_days", "14")];
+    let floors = [
+        ("floor_view", "100"),
+        ("floor_foreign", "50"),
+        ("floor_search", "100"),
+        ("floor_list", "100"),
+        ("floor_export", "1000"),
+    ];
+    form.extend(floors);
+    let refused = post(&app, "/admin/audit/unusual/settings", &form).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("multiple"), "{}", refused.body);
+    form[0] = ("multiple", "4");
+    form.push(("suspend_exports", "1"));
+    let saved = post(&app, "/admin/audit/unusual/settings", &form).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let w = store.access_watch().await.unwrap();
+    assert_eq!((w.multiple, w.suspend_exports), (4.0, true));
+
+    // The review.
+    let id = store.access_alerts(true, 10).await.unwrap()[0].id;
+    let done = post(&app, &format!("/admin/audit/unusual/{id}/review"), &[]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert!(store.access_alerts(true, 10).await.unwrap().is_empty());
+    assert!(get(&app, "/admin/audit/unusual?done=reviewed", "en")
+        .await
+        .body
+        .contains("reviewed by boss"));
 }

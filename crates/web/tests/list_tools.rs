@@ -19,7 +19,8 @@ backend_tests!(
     csv_export_of_many_pages_equals_the_list,
     rep_list_leaves_out_the_pool,
     saved_views_save_apply_share,
-    bulk_assign_and_return_within_scope
+    bulk_assign_and_return_within_scope,
+    campaign_from_a_selection
 );
 
 async fn get(app: &Router, uri: &str) -> patron_testkit::Answer {
@@ -724,4 +725,147 @@ async fn csv_export_of_many_pages_equals_the_list(store: Store) {
         .unwrap();
     assert_eq!(exports.len(), 1);
     assert_eq!(exports[0].row_count, Some(530));
+}
+
+/// "Start a campaign on them": managers record a campaign whose members are the ticked
+/// customers (within scope, else nothing is recorded), audited once; reps are not offered it.
+async fn campaign_from_a_selection(store: Store) {
+    let mia = store
+        .create_user(&NewUser {
+            username: "mia".into(),
+            role: Some(Role::Manager),
+            scope: Some(DataScope::Subordinates),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ann = store
+        .create_user(&NewUser {
+            username: "ann".into(),
+            role: Some(Role::Rep),
+            manager_id: Some(mia.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let bob = user(&store, "bob", Role::Rep).await;
+    let b1 = customer(&store, "Bob One", "B1 Ltd", Some(bob.id)).await;
+    let a1 = customer(&store, "Ann One", "A1 Ltd", Some(ann.id)).await;
+    let a2 = customer(&store, "Ann Two", "A2 Ltd", Some(ann.id)).await;
+    let m1 = customer(&store, "Mia One", "M1 Ltd", Some(mia.id)).await;
+    let mia_app = app_as(&store, &mia).await;
+    let ann_app = app_as(&store, &ann).await;
+    assert!(get(&mia_app, "/customers")
+        .await
+        .body
+        .contains(r#"<option value="campaign">"#));
+    assert!(!get(&ann_app, "/customers")
+        .await
+        .body
+        .contains(r#"<option value="campaign">"#));
+    let (s1, s2, sm) = (a1.to_string(), a2.to_string(), m1.to_string());
+
+    let started = post(
+        &mia_app,
+        "/customers/bulk",
+        &[
+            ("ids", &s1),
+            ("ids", &sm),
+            ("action", "campaign"),
+            ("campaign", "Spring mailing"),
+            ("cost", "1,200.50"),
+        ],
+    )
+    .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let campaigns = store.campaigns().await.unwrap();
+    assert_eq!(campaigns.len(), 1);
+    let c = &campaigns[0];
+    assert_eq!(c.name, "Spring mailing");
+    assert_eq!(c.cost, patron_domain::Money(120_050));
+    assert_eq!(
+        started.location.as_deref(),
+        Some(format!("/work/campaigns?ok=created#campaign-{}", c.id).as_str())
+    );
+    let mut members = vec![a1, m1];
+    members.sort_unstable();
+    assert_eq!(store.campaign_member_ids(c.id).await.unwrap(), members);
+    let audit = store
+        .audit_log(&AuditFilter {
+            action: Some("campaign".into()),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].row_count, Some(2));
+
+    // A name taken, a missing name, a bad cost, a rep, a customer outside the scope: refused,
+    // nothing recorded.
+    let sb = b1.to_string();
+    for (who, form, status) in [
+        (
+            &mia_app,
+            vec![
+                ("ids", s2.as_str()),
+                ("ids", sb.as_str()),
+                ("action", "campaign"),
+                ("campaign", "Other"),
+            ],
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &mia_app,
+            vec![
+                ("ids", s2.as_str()),
+                ("action", "campaign"),
+                ("campaign", "Spring mailing"),
+            ],
+            StatusCode::CONFLICT,
+        ),
+        (
+            &mia_app,
+            vec![
+                ("ids", s2.as_str()),
+                ("action", "campaign"),
+                ("campaign", " "),
+            ],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &mia_app,
+            vec![
+                ("ids", s2.as_str()),
+                ("action", "campaign"),
+                ("campaign", "X"),
+                ("cost", "abc"),
+            ],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &ann_app,
+            vec![
+                ("ids", s2.as_str()),
+                ("action", "campaign"),
+                ("campaign", "Mine"),
+            ],
+            StatusCode::FORBIDDEN,
+        ),
+    ] {
+        let r = post(who, "/customers/bulk", &form).await;
+        assert_eq!(r.status, status, "{form:?}: {}", r.body);
+    }
+    assert_eq!(store.campaigns().await.unwrap().len(), 1);
+    // The purge of a member removes its membership too.
+    let admin = user(&store, "root", Role::Admin).await;
+    let admin_session = Session {
+        user: admin.clone(),
+        visible: store.visibility(&admin).await.unwrap(),
+        actor: Actor::user(&admin, None),
+    };
+    patron_app::customers::purge_customer(&store, &admin_session, a1, "erasure request", "test")
+        .await
+        .unwrap();
+    assert_eq!(store.campaign_member_ids(c.id).await.unwrap(), vec![m1]);
 }

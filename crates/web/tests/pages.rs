@@ -495,3 +495,112 @@ async fn stored_value_figures_fill_the_card_and_the_value_filters() {
     let by_clv = get(&app, "/customers?sort=-clv").await;
     assert!(by_clv.body.contains("Acme") && by_clv.body.contains("$123.45"));
 }
+
+#[tokio::test]
+async fn dashboard_breaks_the_figures_down_by_a_picked_dimension() {
+    let (_db, app, _) = setup().await;
+    let r = post(&app, "/dashboard/recompute", &[]).await;
+    assert!(r.status.is_redirection(), "{}", r.status);
+    // The picker, and nothing computed before a dimension is picked.
+    let p = get(&app, "/dashboard").await;
+    assert!(p.body.contains(r#"id="breakdown-by""#), "picker");
+    assert!(p
+        .body
+        .contains(r#"href="/dashboard?by=region&amp;period=quarter#breakdown""#));
+    assert!(!p.body.contains(r#"id="breakdown-table""#));
+    // By region: West (Dynamo: 3 orders of 160), East (Acme 1 of 40, Cobalt 3 of 120), North.
+    let p = get(&app, "/dashboard?by=region&period=year").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.body.contains(r#"id="breakdown-table""#)
+            && p.body.contains(r#"<svg id="breakdown-plot""#)
+    );
+    let table = &p.body[p.body.find(r#"id="breakdown-table""#).unwrap()..];
+    let (e, w, n) = (
+        table.find("<td>East</td>").unwrap(),
+        table.find("<td>West</td>").unwrap(),
+        table.find("<td>North</td>").unwrap(),
+    );
+    assert!(w < e && e < n, "largest revenue first");
+    assert!(table.contains("$400.00"), "East's revenue: 40 + 3 x 120");
+    // Categories say which figures do not apply; in Chinese too.
+    let p = get_lang(&app, "/dashboard?by=category", Some("zh")).await;
+    assert!(p.body.contains(r#"id="category-note""#) && p.body.contains("产品类别按订单行分组"));
+    assert!(p.body.contains("<td>CDs</td>"));
+    assert!(
+        p.body.contains(r#"class="on">产品类别"#),
+        "the picked dimension is marked"
+    );
+}
+
+#[tokio::test]
+async fn marketing_costs_on_the_card_and_campaign_allocation() {
+    let (store, app, id) = setup().await;
+    let uri = format!("/customers/{id}/marketing-costs");
+    let r = post(
+        &app,
+        &uri,
+        &[
+            ("kind", "gift"),
+            ("amount", "500.00"),
+            ("spent_on", "1997-06-01"),
+            ("note", "Tea set"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        r.location.as_deref(),
+        Some(format!("/customers/{id}?ok=cost_added#marketing-costs").as_str())
+    );
+    let card = get(&app, &format!("/customers/{id}")).await;
+    let panel = &card.body[card.body.find(r#"id="marketing-costs""#).unwrap()..];
+    assert!(
+        panel.contains("Tea set") && panel.contains(r#"id="marketing-total">$500.00"#),
+        "{panel}"
+    );
+    // A bad amount re-shows the form with the message next to the field, in Chinese too.
+    let r = post(&app, &uri, &[("kind", "visit"), ("amount", "lots")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("is not an amount"), "{}", r.body);
+    let zh = get_lang(&app, &format!("/customers/{id}"), Some("zh")).await;
+    assert!(zh.body.contains("营销费用") && zh.body.contains("礼品"));
+    assert_eq!(store.marketing_costs_of(id).await.unwrap().len(), 1);
+
+    // A campaign's cost split over the customers it brought, from the campaign page.
+    let campaign = store
+        .create_campaign(patron_store::CampaignInput {
+            name: "Tea fair".into(),
+            channel: None,
+            cost: patron_domain::Money(1000),
+            started_on: "1997-02-01".parse().unwrap(),
+        })
+        .await
+        .unwrap();
+    let mut fair = Vec::new();
+    for name in ["Fairone", "Fairtwo", "Fairthree"] {
+        let mut c = customer(name, "East", "Retail", CustomerStatus::Lead);
+        c.source = Some("Tea fair".into());
+        fair.push(store.create_customer(c, "test").await.unwrap().id);
+    }
+    let page = get(&app, "/work/campaigns").await;
+    let action = format!("/work/campaigns/{}/allocate-cost", campaign.id);
+    assert!(page.body.contains(&action));
+    let r = post(&app, &action, &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = get(&app, r.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("Campaign cost allocated"));
+    let mut shares = Vec::new();
+    for c in fair {
+        shares.extend(
+            store
+                .marketing_costs_of(c)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.amount.0),
+        );
+    }
+    // 10.00 over three, to the cent.
+    assert_eq!(shares, [334, 333, 333]);
+}

@@ -40,6 +40,20 @@ pub enum CampaignAction {
     /// with a one-click unsubscribe link. `--preview` shows it without queuing anything; without
     /// it, one message per recipient is queued in the outbox, which `serve` sends.
     Mail(MailCampaignArgs),
+    /// One campaign: its figures and its mail (queued, sent, failed, customers who opted out
+    /// through its unsubscribe links).
+    Show {
+        /// The campaign's id (`patron campaign list`).
+        id: i64,
+    },
+    /// Allocate campaign ID's cost evenly over the customers it reached (mailed by it, or whose
+    /// source is its name) as their recorded marketing costs, dated on its start; the value
+    /// figures then charge them their share instead of the flat marketing rate. Allocating
+    /// again replaces the previous allocation.
+    AllocateCost {
+        /// The campaign's id (`patron campaign list`).
+        id: i64,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -139,15 +153,29 @@ pub async fn run(store: &Store, args: CampaignArgs) -> anyhow::Result<()> {
             start,
             channel,
         } => {
-            let c = store
-                .create_campaign(CampaignInput {
-                    name,
-                    channel,
-                    cost,
-                    started_on: start,
-                })
-                .await?;
+            let input = CampaignInput {
+                name,
+                channel,
+                cost,
+                started_on: start,
+            };
+            let session = super::custody::cli_session();
+            let c = patron_app::campaigns::create(store, &session, input, &[]).await?;
             println!("campaign {} '{}' recorded (cost {})", c.id, c.name, c.cost);
+        }
+        CampaignAction::Show { id } => {
+            let session = super::custody::cli_session();
+            let (c, m) = patron_app::mail::campaign_mail_counts(store, &session, id).await?;
+            println!("campaign {} '{}'", c.id, c.name);
+            println!("  channel      {}", c.channel.as_deref().unwrap_or("-"));
+            println!("  started      {}", c.started_on);
+            println!("  cost         {}", c.cost);
+            println!("  customers    {}", m.customers);
+            println!("  revenue      {}", c.revenue);
+            println!(
+                "  mail         {} queued, {} sent, {} failed, {} unsubscribed",
+                m.queued, m.sent, m.failed, m.unsubscribed
+            );
         }
         CampaignAction::List => {
             println!(
@@ -178,6 +206,22 @@ pub async fn run(store: &Store, args: CampaignArgs) -> anyhow::Result<()> {
                     c.return_ratio.map_or("-".into(), |r| format!("{r:.2}"))
                 );
             }
+        }
+        CampaignAction::AllocateCost { id } => {
+            let session = super::custody::cli_session();
+            let a = patron_app::marketing::allocate_campaign(store, &session, id).await?;
+            println!(
+                "campaign {id}: cost {} allocated over {} customers ({} each, a cent more for the first {}){}",
+                a.cost,
+                a.customers,
+                a.share,
+                a.cost.0 - a.share.0 * a.customers as i64,
+                if a.replaced > 0 {
+                    format!("; replaced {} earlier shares", a.replaced)
+                } else {
+                    String::new()
+                }
+            );
         }
         CampaignAction::Audience(args) => audience(store, &args).await?,
         CampaignAction::Mail(args) => mail(store, args).await?,

@@ -53,6 +53,20 @@ pub enum UserCmd {
         #[arg(long)]
         scope: Option<String>,
     },
+    /// Mark a user as leaving on a day: their exports need approval from now on, and their
+    /// customers go to --to that day (`patron serve`, or `patron exports handovers`).
+    Leaving {
+        username: String,
+        /// The leaving day (YYYY-MM-DD).
+        #[arg(long, required_unless_present = "clear")]
+        on: Option<chrono::NaiveDate>,
+        /// Who receives their customers.
+        #[arg(long, required_unless_present = "clear")]
+        to: Option<String>,
+        /// No longer leaving.
+        #[arg(long, conflicts_with_all = ["on", "to"])]
+        clear: bool,
+    },
     /// Hand all customers of FROM (or --customer ids) over to TO, history kept, audited.
     Handover {
         from: String,
@@ -99,7 +113,10 @@ pub enum PoolCmd {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<crate::commands::access::AuditCmd>,
     #[arg(long)]
     pub actor: Option<String>,
     #[arg(long)]
@@ -354,6 +371,14 @@ pub async fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
                 .await?;
             println!("{detail}");
         }
+        UserCmd::Leaving {
+            username,
+            on,
+            to,
+            clear,
+        } => {
+            super::exports::leaving(store, &username, on, to.as_deref(), clear).await?;
+        }
         UserCmd::Handover {
             from,
             to,
@@ -478,6 +503,9 @@ pub async fn pool(store: &Store, cmd: PoolCmd) -> anyhow::Result<()> {
 }
 
 pub async fn audit(store: &Store, a: AuditArgs) -> anyhow::Result<()> {
+    if let Some(cmd) = a.command {
+        return crate::commands::access::run(store, cmd).await;
+    }
     let rows = store
         .audit_log(&AuditFilter {
             actor: a.actor,

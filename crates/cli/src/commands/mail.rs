@@ -56,6 +56,14 @@ pub enum MailAction {
         #[command(flatten)]
         config: MailConfig,
     },
+    /// Queue the mail of new notifications (users with mail notifications on) and the daily
+    /// My day digest of every user who has one (once per user and day), now; `serve` does the
+    /// same every minute (the digest at each user's hour).
+    Digest {
+        /// The server's address as recipients reach it (the links in the messages).
+        #[arg(long, env = "PATRON_PUBLIC_URL", value_name = "URL")]
+        public_url: Option<String>,
+    },
     /// The outbox, newest first: queued, sending, sent and failed mail with the reason.
     Outbox {
         /// Only this state (queued, sending, sent, failed).
@@ -64,12 +72,39 @@ pub enum MailAction {
         #[arg(long, default_value = "50")]
         limit: i64,
     },
+    /// Queue the payment reminders due today (each step of an item once; prints what it did).
+    Reminders {
+        /// Act as if today were this date (YYYY-MM-DD).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// Show the mail settings (surveys, reminders, templates); KEY=VALUE sets one.
+    Settings { assignments: Vec<String> },
 }
 
 pub async fn run(store: &Store, args: MailArgs) -> anyhow::Result<()> {
     match args.action {
         MailAction::Test { address, config } => test(store, &address, &config).await,
         MailAction::Outbox { state, limit } => outbox(store, state.as_deref(), limit).await,
+        MailAction::Digest { public_url } => {
+            patron_app::mail::configure(patron_app::mail::Delivery {
+                smtp: None,
+                public_url: public_url
+                    .filter(|u| !u.trim().is_empty())
+                    .map(|u| patron_app::mail::check_public_url(&u))
+                    .transpose()
+                    .context("--public-url (PATRON_PUBLIC_URL)")?,
+            });
+            let now = chrono::Utc::now();
+            let notes = patron_app::mail::mail_notifications(store, now).await?;
+            let digests = patron_app::mail::mail_digests(store, now, true).await?;
+            println!("{notes} notification messages and {digests} digests queued");
+            Ok(())
+        }
+        MailAction::Reminders { date } => super::mail_jobs::reminders(store, date).await,
+        MailAction::Settings { assignments } => {
+            super::mail_jobs::settings(store, &assignments).await
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! What each subcommand does.
 
+pub mod access;
 pub mod backup;
 mod bench;
 pub mod campaign;
@@ -9,9 +10,11 @@ pub mod custody;
 pub mod customer;
 mod demo;
 mod demo_profiles;
+pub mod exports;
 pub mod followup;
 pub mod lead;
 pub mod mail;
+mod mail_jobs;
 pub mod opportunity;
 mod records;
 pub mod service;
@@ -41,6 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             refresh_at,
             currency,
             mail,
+            public_url,
         } => {
             if let Some(c) = currency {
                 patron_web::set_currency(c);
@@ -49,6 +53,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // The outbox is sent beside the server (until the process ends).
             let mailer = mail.mailer()?;
             patron_web::set_mail_status(mailer.as_ref().map(|m| m.config().describe()));
+            patron_app::mail::configure(patron_app::mail::Delivery {
+                smtp: mailer.as_ref().map(|m| m.config().describe()),
+                public_url: public_url
+                    .filter(|u| !u.trim().is_empty())
+                    .map(|u| patron_app::mail::check_public_url(&u))
+                    .transpose()
+                    .context("--public-url (PATRON_PUBLIC_URL)")?,
+            });
+            // The users' mail (notifications, daily digests) is queued every minute.
+            tokio::spawn(crate::serve::queue_user_mail_periodically(
+                store.clone(),
+                std::time::Duration::from_secs(60),
+            ));
             match mailer {
                 Some(mailer) => {
                     tracing::info!(config = %mailer.config().describe(), "sending mail");
@@ -70,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import(args) => transfer::import(&open(&cli.database).await?, &args).await,
         Command::Export(args) => transfer::export(&open(&cli.database).await?, &args).await,
+        Command::Exports(args) => exports::run(&open(&cli.database).await?, args).await,
         Command::Duplicates { customer } => {
             records::duplicates(&open(&cli.database).await?, customer).await
         }

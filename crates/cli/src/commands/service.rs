@@ -89,6 +89,18 @@ pub enum SurveyAction {
     },
     /// A customer's answers and satisfaction figure.
     Show { customer: String },
+    /// Mail the customer a survey now: one link per score, the answer recorded once.
+    Send {
+        customer: String,
+        #[arg(long, default_value = "csat")]
+        kind: SurveyKind,
+        /// en or zh (default: the setting mail.lang).
+        #[arg(long)]
+        lang: Option<String>,
+        /// The resolved ticket it follows.
+        #[arg(long)]
+        ticket: Option<i64>,
+    },
 }
 
 fn line(t: &Ticket) -> String {
@@ -190,17 +202,19 @@ pub async fn ticket(store: &Store, args: TicketArgs) -> anyhow::Result<()> {
                 )
                 .await?,
         ),
-        TicketAction::Resolve { customer, id, text } => show(
-            &store
-                .resolve_ticket(
-                    customer_id(store, &customer).await?,
-                    id,
-                    &super::custody::operator(),
-                    text.as_deref(),
-                    now,
-                )
-                .await?,
-        ),
+        TicketAction::Resolve { customer, id, text } => {
+            let c = customer_id(store, &customer).await?;
+            let t = store
+                .resolve_ticket(c, id, &super::custody::operator(), text.as_deref(), now)
+                .await?;
+            show(&t);
+            if let Some(r) = patron_app::surveys_mail::after_ticket_resolved(store, c, id).await {
+                eprintln!(
+                    "survey {} queued to the customer (outbox key survey:{})",
+                    r.id, r.id
+                );
+            }
+        }
         TicketAction::Reopen { customer, id, text } => show(
             &store
                 .reopen_ticket(
@@ -239,6 +253,12 @@ pub async fn ticket(store: &Store, args: TicketArgs) -> anyhow::Result<()> {
 
 pub async fn survey(store: &Store, args: SurveyArgs) -> anyhow::Result<()> {
     match args.action {
+        SurveyAction::Send {
+            customer,
+            kind,
+            lang,
+            ticket,
+        } => super::mail_jobs::send_survey(store, &customer, kind, lang.as_deref(), ticket).await?,
         SurveyAction::Record {
             customer,
             kind,

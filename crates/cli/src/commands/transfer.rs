@@ -28,6 +28,7 @@ pub async fn import(store: &Store, args: &ImportArgs) -> anyhow::Result<()> {
     opts.maps = args.maps.clone();
     opts.skip_bad = args.skip_bad.clone();
     opts.batch_rows = args.batch_size.max(1);
+    opts.keep_indexes = args.keep_indexes;
     opts.create_customers |= args.create_customers;
     let started = Instant::now();
     let report = import_with_progress(store, &args.file, &opts).await?;
@@ -84,6 +85,55 @@ pub async fn export(store: &Store, args: &ExportArgs) -> anyhow::Result<()> {
         crate::cli::ExportFormat::Csv => ExportFormat::Csv,
         crate::cli::ExportFormat::Json => ExportFormat::Json,
     };
+    // Customers: under the export rule (`patron_app::exports`) of the user `--as` names (the
+    // operator alone is not limited), decided before any file is written.
+    let session = crate::commands::exports::acting_session(store).await?;
+    let filter = CustomerFilter {
+        exclude_opted_out: args.exclude_opted_out,
+        ..Default::default()
+    };
+    let what = match args.entity {
+        ExportEntity::Customers if args.exclude_opted_out => "customers (opted-out left out)",
+        ExportEntity::Customers => "customers",
+        ExportEntity::Orders => "orders",
+    };
+    if args.entity == ExportEntity::Customers {
+        use patron_app::exports::Gate;
+        let sort = patron_store::CustomerSort::Id;
+        let (rows, gate) =
+            patron_app::exports::check(store, &session, &filter, sort, &format!("{what} (cli)"))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        match (gate, args.reason.as_deref()) {
+            (Gate::Allowed, _) => {}
+            (Gate::NeedsApproval(why), Some(reason)) => {
+                let r = patron_app::exports::request(
+                    store,
+                    &session,
+                    &filter,
+                    sort,
+                    if args.exclude_opted_out {
+                        "exclude_opted_out=true"
+                    } else {
+                        ""
+                    },
+                    reason,
+                    " (cli)",
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                eprintln!(
+                    "{why}\nexport request {} for {rows} rows sent for approval; once approved, fetch it once with `patron exports download {} -o FILE --as {}`",
+                    r.id, r.id, session.user.username
+                );
+                return Ok(());
+            }
+            (Gate::NeedsApproval(why), None) => {
+                anyhow::bail!("{why}: nothing was exported; ask a manager with --reason \"...\"")
+            }
+            (Gate::Refused(why), _) => anyhow::bail!("{why}"),
+        }
+    }
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
@@ -92,31 +142,37 @@ pub async fn export(store: &Store, args: &ExportArgs) -> anyhow::Result<()> {
     };
     let n = match args.entity {
         ExportEntity::Customers => {
-            let filter = CustomerFilter {
-                exclude_opted_out: args.exclude_opted_out,
-                ..Default::default()
-            };
-            patron_exchange::export_customers(store, &filter, format, &mut out).await?
+            patron_exchange::export_visible_customers(
+                store,
+                &filter,
+                &session.visible,
+                patron_store::CustomerSort::Id,
+                format,
+                &mut out,
+            )
+            .await?
         }
         ExportEntity::Orders => {
             patron_exchange::export_orders(store, &OrderFilter::default(), format, &mut out).await?
         }
     };
     drop(out);
-    let what = match args.entity {
-        ExportEntity::Customers if args.exclude_opted_out => "customers (opted-out left out)",
-        ExportEntity::Customers => "customers",
-        ExportEntity::Orders => "orders",
-    };
-    store
-        .audit(
-            &crate::commands::custody::cli_actor(),
-            "export",
-            None,
-            Some(what),
-            Some(n as i64),
-        )
-        .await?;
+    if args.entity == ExportEntity::Customers {
+        // Customer rows count towards the user's daily limit.
+        patron_app::exports::record_export(store, &session, what, n as i64)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    } else {
+        store
+            .audit(
+                &crate::commands::custody::cli_actor(),
+                "export",
+                None,
+                Some(what),
+                Some(n as i64),
+            )
+            .await?;
+    }
     eprintln!("exported {n} rows");
     Ok(())
 }

@@ -2,9 +2,11 @@
 //! (summary, RFM, ABC, whale curve, loyalty stage, lifecycle phase, churn warnings, BG/NBD or
 //! Pareto/NBD with Gamma-Gamma and CLV), on the database or straight on an orders file.
 
+pub mod breakdown;
 mod load;
 mod number_text;
 mod plots;
+pub mod transitions;
 
 use number_text::NumberText;
 use std::io::Write;
@@ -20,7 +22,7 @@ use patron_value::analysis::{
 use patron_value::loyalty::Phase;
 use patron_value::rfm::Segment;
 use patron_value::summary::{CustomerSummary, TimeUnit};
-use patron_value::{analyze, Analysis, AnalysisError, AnalysisOptions, Day};
+use patron_value::{analyze_with_costs, Analysis, AnalysisError, AnalysisOptions, Day};
 
 use load::Orders;
 
@@ -56,6 +58,13 @@ pub enum ValueAction {
     /// T, monetary_value, p_alive, expected_purchases, holdout_purchases) to 4 decimals;
     /// trailing zeros dropped, never an exponent.
     Export(ExportArgs),
+    /// Grade and loyalty-stage movements between two snapshots (default: the latest two):
+    /// customers and their summed CLV and margin per (from, to) pair.
+    Transitions(transitions::TransitionsArgs),
+    /// Value by region, industry, product category or owner: customers, revenue, margin, CLV,
+    /// churn risks, ABC classes and the period comparison per group (stored figures of the
+    /// last refresh; the category breakdown sums order lines: CLV, churn and ABC do not apply).
+    Breakdown(breakdown::BreakdownArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,6 +212,8 @@ pub async fn run(database: &str, args: ValueArgs) -> anyhow::Result<()> {
             let run = analyse(orders, &a.analysis)?;
             report(&run, &a)
         }
+        ValueAction::Breakdown(a) => breakdown::run(database, a).await,
+        ValueAction::Transitions(a) => transitions::run(database, a).await,
     }
 }
 
@@ -279,42 +290,45 @@ pub fn analyse(orders: Orders, a: &AnalysisArgs) -> anyhow::Result<Run> {
     };
     let opts = options(a)?;
     let n = orders.ids.len();
-    let an = analyze(&orders.lines, n, &opts).map_err(|e| match e {
-        AnalysisError::CalibrationBeforeFirstOrder {
-            calibration_end,
-            first_order,
-        } => anyhow::anyhow!(
-            "--calibration-end {} lies before the first order ({})",
-            ymd(calibration_end),
-            ymd(first_order)
-        ),
-        AnalysisError::HoldoutNotAfterCalibration {
-            holdout_end,
-            calibration_end,
-        } => anyhow::anyhow!(
-            "--holdout-end {} must come after the calibration end {}",
-            ymd(holdout_end),
-            ymd(calibration_end)
-        ),
-        AnalysisError::BadMarketingCost(_) => {
-            anyhow::anyhow!("--marketing-cost must be a non-negative number")
-        }
-        AnalysisError::BadHorizon(_) => anyhow::anyhow!(
-            "--horizon must be a positive number of {}s",
-            if opts.unit == TimeUnit::Day {
-                "day"
-            } else {
-                "week"
-            }
-        ),
-        AnalysisError::BadDiscountRate(_) => {
-            anyhow::anyhow!("--discount-rate must be a number above -1 (0.10 = 10% a year)")
-        }
-        AnalysisError::BadMargin(_) => {
-            anyhow::anyhow!("--margin must be a finite ratio (e.g. 0.3)")
-        }
-        e => anyhow::Error::new(e),
-    })?;
+    let an =
+        analyze_with_costs(&orders.lines, n, &opts, orders.recorded.clone()).map_err(
+            |e| match e {
+                AnalysisError::CalibrationBeforeFirstOrder {
+                    calibration_end,
+                    first_order,
+                } => anyhow::anyhow!(
+                    "--calibration-end {} lies before the first order ({})",
+                    ymd(calibration_end),
+                    ymd(first_order)
+                ),
+                AnalysisError::HoldoutNotAfterCalibration {
+                    holdout_end,
+                    calibration_end,
+                } => anyhow::anyhow!(
+                    "--holdout-end {} must come after the calibration end {}",
+                    ymd(holdout_end),
+                    ymd(calibration_end)
+                ),
+                AnalysisError::BadMarketingCost(_) => {
+                    anyhow::anyhow!("--marketing-cost must be a non-negative number")
+                }
+                AnalysisError::BadHorizon(_) => anyhow::anyhow!(
+                    "--horizon must be a positive number of {}s",
+                    if opts.unit == TimeUnit::Day {
+                        "day"
+                    } else {
+                        "week"
+                    }
+                ),
+                AnalysisError::BadDiscountRate(_) => {
+                    anyhow::anyhow!("--discount-rate must be a number above -1 (0.10 = 10% a year)")
+                }
+                AnalysisError::BadMargin(_) => {
+                    anyhow::anyhow!("--margin must be a finite ratio (e.g. 0.3)")
+                }
+                e => anyhow::Error::new(e),
+            },
+        )?;
     drop(orders.lines);
     Ok(Run {
         source,

@@ -9,4 +9,5 @@ mod serve;
 
 pub use serve::{router, serve_on};
 
+pub mod sink;
 pub mod web;

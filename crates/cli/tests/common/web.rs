@@ -118,6 +118,44 @@ pub fn cookie_value(set_cookie: &str) -> String {
 }
 
 impl Http {
+    /// A client of the server at `base` (`http://host:port`), e.g. a `patron serve` process.
+    pub fn at(base: &str) -> Http {
+        Http {
+            base: base.trim_end_matches('/').to_string(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Sends a request with these headers and this raw body (e.g. a multipart upload).
+    pub async fn send_body(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let resp = self
+            .client
+            .request(b.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes())
+            .into_owned();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
     /// Sends a request with these headers, and `form` (if any) as its urlencoded body.
     pub async fn send_with(
         &self,

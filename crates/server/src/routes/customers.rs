@@ -31,6 +31,8 @@ pub struct ListQuery {
     grade: Option<String>,
     loyalty_stage: Option<String>,
     churn_risk: Option<bool>,
+    course: Option<String>,
+    transition: Option<String>,
     #[serde(default)]
     archived: bool,
     #[serde(default)]
@@ -103,6 +105,43 @@ pub async fn list(
     Ok(Json(result).into_response())
 }
 
+/// `GET /api/customers.csv`: the filtered list as CSV under the export rule
+/// (`patron_app::exports::check`): refused or needing approval is 403 with the reason; else the
+/// whole file (every matching customer the caller sees), produced before it is sent and audited.
+pub async fn export_csv(
+    State(state): State<AppState>,
+    me: Me,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (filter, sort, _) = parse_list_query(raw.as_deref().unwrap_or_default())?;
+    let (_, gate) =
+        patron_app::exports::check(&state.store, &me, &filter, sort, "customer list (api)")
+            .await
+            .map_err(|e| match e {
+                patron_app::AppError::Store(e) => query_error(e),
+                e => e.into(),
+            })?;
+    if let patron_app::exports::Gate::NeedsApproval(why) = gate {
+        return Err(forbidden(format!(
+            "{why}: ask for this export with a reason on the web (Customers, Download CSV) and download it once approved"
+        )));
+    }
+    let (file, rows) = patron_app::exports::csv_file(&state.store, &me, &filter, sort).await?;
+    let detail = format!("customer list (api) {}", raw.as_deref().unwrap_or_default());
+    patron_app::exports::record_export(&state.store, &me, &detail, rows as i64).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"customers.csv\"",
+            ),
+        ],
+        file,
+    )
+        .into_response())
+}
+
 /// The list's query string, checked: the filters, the sort and the page, with the `after`
 /// cursor decoded already (a bad one is 400 `bad_query` naming `after`). Pure, so the fuzz
 /// target `query_filters` drives it.
@@ -124,6 +163,17 @@ pub fn parse_list_query(q: &str) -> Result<(CustomerFilter, CustomerSort, PageRe
         churn_risk: q.churn_risk,
         archived: q.archived,
         owned: false,
+        course: match one_of("course", q.course, &patron_store::ValueCourse::NAMES)? {
+            Some(c) => patron_store::ValueCourse::parse(&c),
+            None => None,
+        },
+        transition: match &q.transition {
+            Some(t) => Some(
+                patron_app::value_history::parse_transition("transition", t)
+                    .map_err(query_error)?,
+            ),
+            None => None,
+        },
     };
     if let Some(after) = &q.after {
         q.sort.decode_cursor(after).map_err(query_error)?;
@@ -159,9 +209,9 @@ pub async fn read(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    me.guard(&state.store, id, false).await?;
+    // Scope, audit and the unusual-access count: one use case.
+    patron_app::customers::open_card(&state.store, &me, id, None).await?;
     let c = state.store.customer(id).await?;
-    me.audit(&state.store, "view", Some(id), None, None).await?;
     let value = state.store.customer_value(id).await?;
     // The stored value figures ride along (null before the customer's first refresh).
     let etag = HeaderValue::from_str(&format!("\"{}\"", c.version)).expect("digits");

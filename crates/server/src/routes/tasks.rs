@@ -432,7 +432,7 @@ pub fn schemas() -> Map<String, Value> {
         "TaskReassign": closed(json!({"assignee_id": {"type": "integer", "format": "int64", "description": "The new assignee: a user the caller may give work to."}}), &["assignee_id"]),
         "Notification": record(json!({
             "id": id(),
-            "kind": {"type": "string", "enum": ["hold_approved", "hold_rejected", "ticket_escalated", "lead_assigned", "handed_over", "task_assigned"]},
+            "kind": {"type": "string", "enum": ["hold_approved", "hold_rejected", "ticket_escalated", "lead_assigned", "handed_over", "task_assigned", "export_requested", "export_approved", "export_refused", "unusual_views", "unusual_foreign_views", "unusual_searches", "unusual_list_pages", "unusual_exports"]},
             "customer_id": id_null(),
             "message": {"type": "string", "description": "What happened, in English."},
             "params": {"type": "object", "additionalProperties": {"type": "string"}, "description": "The facts the message was worded from (`by`, `order`, `amount`, `reason`, `ticket`, `subject`, `level`, `lead`, `n`, `from`, `due`, `note`), for wording it in another language."},

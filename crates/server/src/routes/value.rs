@@ -265,3 +265,79 @@ pub async fn customer_value(
     body["score_explanation"] = serde_json::to_value(&scored.explanation).unwrap_or(Value::Null);
     Ok(Json(body).into_response())
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakdownQuery {
+    by: Option<String>,
+    period: Option<String>,
+}
+
+/// `GET /api/value/breakdown?by=region|industry|category|owner[&period=quarter]`.
+pub async fn breakdown(
+    State(state): State<AppState>,
+    me: Me,
+    ApiQuery(q): ApiQuery<BreakdownQuery>,
+) -> Result<Response, ApiError> {
+    use patron_app::breakdown::{breakdown, Dimension};
+    let bad = |field: &str, v: &str, allowed: &str| {
+        ApiError::bad_request(
+            "bad_query",
+            format!("bad query parameter '{field}': '{v}' is not one of {allowed}"),
+        )
+        .with_field(field)
+    };
+    let by = match q.by.as_deref() {
+        None => {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                "missing query parameter 'by' (region, industry, category or owner)",
+            )
+            .with_field("by"))
+        }
+        Some(s) => {
+            Dimension::parse(s).ok_or_else(|| bad("by", s, "region, industry, category, owner"))?
+        }
+    };
+    let period = match q.period.as_deref() {
+        None => patron_app::period::Period::Quarter,
+        Some(s) => patron_app::period::Period::parse(s)
+            .ok_or_else(|| bad("period", s, "month, quarter, half, year"))?,
+    };
+    let out = breakdown(&state.store, &me, by, period).await?;
+    Ok(Json(out).into_response())
+}
+
+/// `GET /api/customers/{id}/marketing-costs`: the customer's recorded marketing costs.
+pub async fn marketing_costs(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let out = patron_app::marketing::costs_of(&state.store, &me, id).await?;
+    Ok(Json(out).into_response())
+}
+
+/// `POST /api/customers/{id}/marketing-costs`: records a visit, gift, event or other cost.
+pub async fn record_marketing_cost(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+    crate::extract::ApiJson(input): crate::extract::ApiJson<patron_store::MarketingCostInput>,
+) -> Result<Response, ApiError> {
+    let out = patron_app::marketing::record_cost(&state.store, &me, id, input).await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// `POST /api/campaigns/{id}/allocate-cost`: the campaign's cost split evenly over the
+/// customers it reached.
+pub async fn allocate_campaign_cost(
+    State(state): State<AppState>,
+    me: Me,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let out = patron_app::marketing::allocate_campaign(&state.store, &me, id).await?;
+    Ok(Json(out).into_response())
+}
+
+impl crate::extract::JsonBody for patron_store::MarketingCostInput {}

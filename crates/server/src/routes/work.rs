@@ -219,6 +219,7 @@ pub async fn resolve_ticket(
         .resolve_ticket(p.id, p.ticket_id, &me.user.username, None, Utc::now())
         .await?;
     audited.finish_audit().await?;
+    patron_app::surveys_mail::after_ticket_resolved(&state.store, p.id, p.ticket_id).await;
     Ok(Json(t).into_response())
 }
 
@@ -577,9 +578,6 @@ pub async fn create_campaign(
     me: Me,
     ApiJson(input): ApiJson<patron_store::CampaignInput>,
 ) -> Result<Response, ApiError> {
-    let c = state.store.create_campaign(input).await?;
-    let detail = format!("campaign {} created", c.name);
-    me.audit(&state.store, "update", None, Some(&detail), None)
-        .await?;
+    let c = patron_app::campaigns::create(&state.store, &me, input, &[]).await?;
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }

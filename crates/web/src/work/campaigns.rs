@@ -23,10 +23,11 @@ pub async fn page(
     Extension(me): Extension<Session>,
     raw: RawQuery,
 ) -> Response {
-    let ok = Form::query(&raw)
-        .get("ok")
-        .eq("created")
-        .then_some("cp.created");
+    let ok = match Form::query(&raw).get("ok") {
+        "created" => Some("cp.created"),
+        "allocated" => Some("cp.allocated"),
+        _ => None,
+    };
     render(&st, lang, &me, ok, StatusCode::OK, &Errors::default(), None).await
 }
 
@@ -37,9 +38,6 @@ pub async fn create(
     Extension(me): Extension<Session>,
     RawForm(body): RawForm,
 ) -> Response {
-    if !manages(&me) {
-        return forbidden(lang);
-    }
     let form = Form::parse(&body);
     let mut errors = Errors::default();
     let name = form.get("name").trim().to_string();
@@ -67,19 +65,9 @@ pub async fn create(
         cost,
         started_on,
     };
-    match st.store.create_campaign(input).await {
-        Ok(c) => {
-            let detail = format!("campaign {} '{}' created (web)", c.id, c.name);
-            if let Err(e) = st
-                .store
-                .audit(&me.actor, "create", None, Some(&detail), None)
-                .await
-            {
-                return store_error_page(lang, &e);
-            }
-            Redirect::to("/work/campaigns?ok=created").into_response()
-        }
-        Err(e) => match Errors::from_store(lang, &e, FIELDS) {
+    match patron_app::campaigns::create(&st.store, &me, input, &[]).await {
+        Ok(_) => Redirect::to("/work/campaigns?ok=created").into_response(),
+        Err(patron_app::AppError::Store(e)) => match Errors::from_store(lang, &e, FIELDS) {
             Some(errors) => {
                 let status = if matches!(e, patron_store::StoreError::Conflict { .. }) {
                     StatusCode::CONFLICT
@@ -90,6 +78,26 @@ pub async fn create(
             }
             None => store_error_page(lang, &e),
         },
+        Err(e) => crate::app_error_page(lang, &e),
+    }
+}
+
+/// `POST /work/campaigns/{id}/allocate-cost`: splits the campaign's cost evenly over the
+/// customers it reached as their recorded marketing costs (admins and managers).
+pub async fn allocate_cost(
+    State(st): State<WebState>,
+    Ctx { lang }: Ctx,
+    Extension(me): Extension<Session>,
+    axum::extract::Path(raw): axum::extract::Path<String>,
+) -> Response {
+    let Some(id) = raw.parse::<i64>().ok().filter(|id| *id > 0) else {
+        return store_error_page(lang, &patron_store::StoreError::not_found("campaign", raw));
+    };
+    match patron_app::marketing::allocate_campaign(&st.store, &me, id).await {
+        Ok(_) => {
+            Redirect::to(&format!("/work/campaigns?ok=allocated#campaign-{id}")).into_response()
+        }
+        Err(e) => crate::app_error_page(lang, &e),
     }
 }
 
@@ -161,10 +169,11 @@ async fn render(
                         th.num { (t(lang, "cp.cost")) } th.num { (t(lang, "cp.customers")) } th.num { (t(lang, "cp.leads")) } th.num { (t(lang, "cp.leads_captured")) }
                         th.num { (t(lang, "cp.buyers")) } th.num { (t(lang, "cp.revenue")) } th.num { (t(lang, "cp.margin")) }
                         th.num { (t(lang, "cp.return")) }
+                        @if manages(me) { th {} }
                     } }
                     tbody { @for c in &list {
                         tr id=(format!("campaign-{}", c.id)) {
-                            td { (c.name) }
+                            td { a href=(format!("/work/campaigns/{}/mail", c.id)) { (c.name) } }
                             td { (c.channel.as_deref().unwrap_or("–")) }
                             td.nowrap { (i18n::date(lang, c.started_on)) }
                             td.num { (money(c.cost)) }
@@ -175,6 +184,11 @@ async fn render(
                             td.num { (money(c.revenue)) }
                             td.num { (money(c.margin)) }
                             td.num { (c.return_ratio.map_or_else(|| "–".to_string(), |r| format!("{r:.2}×"))) }
+                            @if manages(me) {
+                                td { form.rowform method="post" action=(format!("/work/campaigns/{}/allocate-cost", c.id)) { (crate::auth::csrf_field())
+                                    button type="submit" title=(t(lang, "cp.allocate_help")) { (t(lang, "cp.allocate")) }
+                                } }
+                            }
                         }
                     } }
                 } }

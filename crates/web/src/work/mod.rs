@@ -66,6 +66,10 @@ pub(crate) fn routes() -> Router<WebState> {
             "/work/campaigns",
             get(campaigns::page).post(campaigns::create),
         )
+        .route(
+            "/work/campaigns/{id}/allocate-cost",
+            post(campaigns::allocate_cost),
+        )
         .route("/work/review", get(review::page))
 }
 
@@ -420,6 +424,9 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("cp.new", "Record a campaign", "登记营销活动"),
     ("cp.create", "Record", "登记"),
     ("cp.created", "Campaign recorded.", "营销活动已登记。"),
+    ("cp.allocate", "Allocate cost", "分摊费用"),
+    ("cp.allocate_help", "Splits the campaign's cost evenly over the customers it mailed or brought, as their recorded marketing costs (replacing an earlier split).", "将营销活动费用平均分摊到其发送邮件或带来的客户，记为其营销费用（替换之前的分摊）。"),
+    ("cp.allocated", "Campaign cost allocated over the customers it reached.", "营销活动费用已分摊到其触达的客户。"),
     ("cp.name", "Campaign", "活动"),
     ("cp.channel", "Channel", "渠道"),
     ("cp.started", "Started", "开始日期"),

@@ -457,6 +457,9 @@ pub async fn act(
             if let Err(e) = audited.finish_audit().await {
                 return store_error_page(lang, &e);
             }
+            if action == "resolve" {
+                patron_app::surveys_mail::after_ticket_resolved(&st.store, c, id).await;
+            }
             if action == "escalate" {
                 if let Err(e) = patron_app::work::tell_escalated(&st.store, &me, &[ticket]).await {
                     return crate::app_error_page(lang, &e);

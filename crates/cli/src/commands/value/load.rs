@@ -42,6 +42,9 @@ impl Ids {
 pub struct Orders {
     pub ids: Ids,
     pub lines: Vec<OrderLine>,
+    /// Marketing costs recorded per customer (the database's; none in order files): they
+    /// replace the flat rate for their customers, as in the refresh.
+    pub recorded: patron_value::summary::RecordedCosts,
 }
 
 /// Maps raw customer keys to dense indices.
@@ -332,6 +335,7 @@ fn parse_csv(data: &[u8], name: &str, fast: bool) -> anyhow::Result<Orders> {
     Ok(Orders {
         ids: interner.finish(),
         lines: out,
+        recorded: Default::default(),
     })
 }
 
@@ -401,6 +405,7 @@ pub fn read_cdnow(path: &Path) -> anyhow::Result<Orders> {
     Ok(Orders {
         ids: Ids::Numeric(ids),
         lines: out,
+        recorded: Default::default(),
     })
 }
 
@@ -712,6 +717,7 @@ fn fast_csv(
     Some(Orders {
         ids: Ids::Numeric(ids),
         lines,
+        recorded: Default::default(),
     })
 }
 
@@ -789,9 +795,26 @@ pub async fn read_database(url: &str) -> anyhow::Result<Orders> {
             cost: f.cost_cents as f64 / 100.0,
         });
     }
+    // The recorded marketing costs of the customers with orders (as the refresh reads them).
+    let mut recorded: std::collections::BTreeMap<u32, Vec<(patron_value::Day, f64)>> =
+        Default::default();
+    let far = chrono::NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date");
+    for (customer_id, day, cents) in store
+        .marketing_cost_days(far)
+        .await
+        .context("reading marketing costs")?
+    {
+        if let Some(&k) = index.get(&customer_id) {
+            recorded
+                .entry(k)
+                .or_default()
+                .push((day, cents as f64 / 100.0));
+        }
+    }
     Ok(Orders {
         ids: Ids::Numeric(ids),
         lines: out,
+        recorded: patron_value::summary::RecordedCosts::new(recorded),
     })
 }
 

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The database figures side by side: `patron import orders` and `patron value refresh` on SQLite
+# and on PostgreSQL, against what needs no database at all (`patron value export --orders`, the
+# whole analysis straight from the file) and the engines' own floors for loading the same file
+# (`sqlite3` `.import` and `psql \copy` into a table without keys or indexes). One table.
+#
+#   bench/db-scale.sh                         # SIZE=100000 order lines (a quick check)
+#   SIZE=10400000 bench/db-scale.sh           # the README's size: 10.4 M lines, 1 M customers
+#   ORDERS=bench-out/orders.csv bench/db-scale.sh   # reuse a file of `patron bench import`
+#   BACKENDS=postgres bench/db-scale.sh       # one backend only (sqlite, postgres)
+#
+# Environment: SIZE (order lines, default 100000), CUSTOMERS (default SIZE / 10.4), ORDERS (an
+# existing `customer_id,date,amount,cost,category` file instead of generating one), BACKENDS
+# (default "sqlite postgres"), PATRON (the binary; default: target/release/patron, built when
+# missing), BENCH_DIR (work folder, default ${TMPDIR:-/tmp}/patron-db-scale; databases are
+# removed at the end, the generated file is kept for the next run).
+# The file comes from `patron bench import --file` (uniform customers, dates over two years,
+# sorted by date): not the BG/NBD-shaped file of bench/value.sh. PostgreSQL is the server in
+# PATRON_TEST_POSTGRES_URL (a superuser URL); without it the script runs itself under
+# scripts/with-postgres.sh (a throwaway cluster: fsync off, the test cluster's settings).
+# Wall-clock seconds of whole processes, one run each. Figures are only worth comparing when
+# nothing else runs on the machine: say so beside any you publish.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BACKENDS=${BACKENDS:-sqlite postgres}
+if [[ " $BACKENDS " == *" postgres "* ]] && [ -z "${PATRON_TEST_POSTGRES_URL:-}" ]; then
+  exec "$ROOT/scripts/with-postgres.sh" "$0" "$@"
+fi
+SIZE=${SIZE:-100000}
+CUSTOMERS=${CUSTOMERS:-$(( SIZE * 10 / 104 ))}
+[ "$CUSTOMERS" -ge 1 ] || CUSTOMERS=1
+BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/patron-db-scale}
+PATRON=${PATRON:-$ROOT/target/release/patron}
+mkdir -p "$BENCH_DIR"
+if [ ! -x "$PATRON" ]; then
+  (cd "$ROOT" && cargo build -q --release -p patron)
+fi
+command -v sqlite3 >/dev/null || { echo "needs sqlite3 (Debian's sqlite3 package)" >&2; exit 1; }
+if [[ " $BACKENDS " == *" postgres "* ]]; then
+  command -v psql >/dev/null || { echo "needs psql (Debian's postgresql-client)" >&2; exit 1; }
+fi
+
+# The orders file: reused when given or already generated with these sizes.
+if [ -n "${ORDERS:-}" ]; then
+  CSV=$(cd "$(dirname "$ORDERS")" && pwd)/$(basename "$ORDERS")
+else
+  CSV="$BENCH_DIR/orders_${SIZE}_${CUSTOMERS}.csv"
+  if [ ! -s "$CSV" ]; then
+    # `bench import` writes the file first; the unreachable database only stops it there.
+    "$PATRON" --database "postgres://nobody@127.0.0.1:1/none" bench import \
+      --customers "$CUSTOMERS" --orders "$SIZE" --file "$CSV" >/dev/null 2>&1 || true
+    [ -s "$CSV" ] || { echo "could not generate $CSV" >&2; exit 1; }
+  fi
+fi
+ROWS=$(( $(wc -l <"$CSV") - 1 ))
+
+WORK=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
+DBS=()
+cleanup() {
+  for d in "${DBS[@]}"; do
+    psql -q "$PATRON_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+# Seconds of a command (its output to a log, shown when it fails).
+timed() {
+  local s; s=$(now)
+  if ! "$@" >"$WORK/last.log" 2>&1; then
+    cat "$WORK/last.log" >&2; echo "failed: $*" >&2; exit 1
+  fi
+  echo "$(now) - $s" | bc -l
+}
+RESULTS=()
+add() { RESULTS+=("$1|$2|$3|$4"); }   # what | backend | seconds | rows
+
+export PATRON_LOG=warn
+for backend in $BACKENDS; do
+  case $backend in
+    sqlite) URL="$WORK/patron.db" ;;
+    postgres)
+      d="dbscale_$$"; psql -q "$PATRON_TEST_POSTGRES_URL" -c "CREATE DATABASE $d" >/dev/null; DBS+=("$d")
+      URL="${PATRON_TEST_POSTGRES_URL%/*}/$d" ;;
+    *) echo "unknown backend $backend (sqlite, postgres)" >&2; exit 1 ;;
+  esac
+  # An empty database gets its schema on first connect: outside the timings.
+  "$PATRON" --database "$URL" duplicates >/dev/null 2>&1
+  add "patron import orders --create-customers" "$backend" "$(timed "$PATRON" --database "$URL" import orders "$CSV" --create-customers)" "$ROWS"
+  add "patron value refresh" "$backend" "$(timed "$PATRON" --database "$URL" value refresh)" "$ROWS"
+done
+
+add "patron value export --orders (no database)" "file" "$(timed "$PATRON" value export --orders "$CSV" --output /dev/null)" "$ROWS"
+
+# The floors: the same file into a table of typed columns without keys, indexes or checks.
+FLOOR_DB="$WORK/floor.db"
+sqlite3 "$FLOOR_DB" "PRAGMA journal_mode=WAL; CREATE TABLE staging (customer_id INTEGER, date TEXT, amount REAL, cost REAL, category TEXT);" >/dev/null
+add "sqlite3 .import into an unindexed table (floor)" "sqlite" \
+  "$(timed sqlite3 "$FLOOR_DB" -cmd ".mode csv" ".import --skip 1 $CSV staging")" \
+  "$(sqlite3 "$FLOOR_DB" "SELECT count(*) FROM staging")"
+if [[ " $BACKENDS " == *" postgres "* ]]; then
+  d="dbscale_floor_$$"; psql -q "$PATRON_TEST_POSTGRES_URL" -c "CREATE DATABASE $d" >/dev/null; DBS+=("$d")
+  FLOOR_URL="${PATRON_TEST_POSTGRES_URL%/*}/$d"
+  psql -q "$FLOOR_URL" -c "CREATE TABLE staging (customer_id BIGINT, date DATE, amount NUMERIC, cost NUMERIC, category TEXT)"
+  add "psql \\copy into an unindexed table (floor)" "postgres" \
+    "$(timed psql -q "$FLOOR_URL" -c "\\copy staging FROM '$CSV' WITH (FORMAT csv, HEADER true)")" \
+    "$(psql -qtA "$FLOOR_URL" -c "SELECT count(*) FROM staging")"
+fi
+
+echo
+echo "$ROWS order lines over up to $CUSTOMERS customers ($CSV)"
+echo "patron: $PATRON; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -n "${PATRON_TEST_POSTGRES_URL:-}" ] && echo "PostgreSQL $(psql -qtA "$PATRON_TEST_POSTGRES_URL" -c 'SHOW server_version')"
+printf '| %-48s | %-8s | %9s | %10s |\n' what backend seconds "rows/s"
+printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..50})" "----------" "-----------" "------------"
+for r in "${RESULTS[@]}"; do
+  IFS='|' read -r what backend secs rows <<<"$r"
+  printf '| %-48s | %-8s | %9.2f | %10.0f |\n' "$what" "$backend" "$secs" "$(echo "$rows / $secs" | bc -l)"
+done
