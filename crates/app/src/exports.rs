@@ -347,7 +347,9 @@ pub async fn decide(
 /// Downloads approved request `id` of the caller, once, before it expires: the CSV of its
 /// stored filter over the caller's scope now (text cells neutralised), produced whole before
 /// the request is marked downloaded and the `export` audit row (with the rows) is written in
-/// one transaction. A second fetch, an expired, refused or pending request: 409 saying which.
+/// one transaction. A second fetch, an expired, refused or pending request, or a filter that
+/// now matches more customers than were approved: 409 saying which; a role that lost the right
+/// to export: 403.
 /// Answers the request and the file.
 pub async fn download(
     store: &Store,
@@ -377,8 +379,23 @@ pub async fn download(
         }
         .into());
     }
+    // The role's right may have been taken away since the approval.
+    if let Gate::Refused(why) = gate(store, session, 0).await? {
+        return Err(AppError::Forbidden(why));
+    }
     let (filter, sort) = r.filter()?;
     let (file, rows) = csv_file(store, session, &filter, sort).await?;
+    if rows as i64 > r.row_count {
+        return Err(StoreError::Conflict {
+            message: format!(
+                "the filter now matches {rows} customers, more than the {} approved: ask again",
+                r.row_count
+            ),
+            current_version: None,
+            code: None,
+        }
+        .into());
+    }
     let audited = store.audited(
         &session.actor,
         "export",
@@ -391,6 +408,7 @@ pub async fn download(
     );
     audited.claim_export_download(id, now).await?;
     audited.finish_audit().await?;
+    crate::access::track(store, session, "export", None, rows as i64).await?;
     Ok((store.export_request(id).await?, file))
 }
 

@@ -38,13 +38,20 @@ pub async fn costs_of(
 
 /// Allocates campaign `campaign_id`'s cost evenly over the customers it reached (mailed by
 /// it or brought by it), replacing an earlier allocation of it; audited. Needs
-/// [`Action::ManageCampaigns`]. The charged customers' figures follow at once.
+/// [`Action::ManageCampaigns`] and a scope of every customer (the allocation charges every
+/// customer the campaign reached, whoever owns them). The charged customers' figures follow
+/// at once.
 pub async fn allocate_campaign(
     store: &Store,
     me: &Session,
     campaign_id: i64,
 ) -> Result<CampaignAllocation, AppError> {
     me.require(Action::ManageCampaigns)?;
+    if !matches!(me.visible, patron_store::Visibility::All) {
+        return Err(AppError::Forbidden(
+            "allocating a campaign's cost charges every customer it reached: it needs a data scope of every customer".into(),
+        ));
+    }
     let audited = me.audited(
         store,
         "campaign_cost_allocated",

@@ -64,6 +64,19 @@ pub async fn customer_history(
     Ok(CustomerHistory { points, current })
 }
 
+/// [`customer_history`] read on its own (the API's history of one customer): audited as a view
+/// of the customer. The card shows the same figures within its own audited view.
+pub async fn view_customer_history(
+    store: &Store,
+    me: &Session,
+    id: i64,
+) -> Result<CustomerHistory, AppError> {
+    let history = customer_history(store, me, id).await?;
+    me.audit(store, "view", Some(id), Some("value history"), None)
+        .await?;
+    Ok(history)
+}
+
 /// The grade and stage transitions between two snapshots.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Transitions {

@@ -19,7 +19,8 @@ backend_tests!(
     a_refused_request_delivers_nothing_and_says_why,
     an_expired_download_is_refused,
     a_leaving_user_needs_approval_and_hands_over_on_the_day,
-    a_role_without_the_right_is_refused_and_suspended_exports_need_approval
+    a_role_without_the_right_is_refused_and_suspended_exports_need_approval,
+    an_approval_covers_what_was_asked_and_the_right_at_download_time
 );
 
 async fn user(store: &Store, name: &str, role: Role, manager: Option<i64>) -> (User, Session) {
@@ -352,4 +353,54 @@ async fn a_role_without_the_right_is_refused_and_suspended_exports_need_approval
     assert!(why.contains("suspended"), "{why}");
     store.set_exports_suspended(rep.id, false).await.unwrap();
     assert_eq!(exports::gate(&store, &me, 1).await.unwrap(), Gate::Allowed);
+}
+
+/// An approved request delivers no more rows than were approved (the filter is run again at
+/// download time), and nothing once the role has lost the right to export.
+async fn an_approval_covers_what_was_asked_and_the_right_at_download_time(store: Store) {
+    let (mgr, _) = user(&store, "mia", Role::Manager, None).await;
+    let (rep, me) = user(&store, "ray", Role::Rep, Some(mgr.id)).await;
+    let boss = reopen(&store, &mgr).await;
+    customers(&store, rep.id, 3).await;
+    set_rep_limit(&store, 1).await;
+    let ask = |why: &'static str| {
+        let (store, me) = (store.clone(), me.clone());
+        async move {
+            exports::request(&store, &me, &all(), CustomerSort::Id, "", why, "")
+                .await
+                .unwrap()
+        }
+    };
+    let grown = ask("before the fair").await;
+    let gone = ask("after the fair").await;
+    for r in [&grown, &gone] {
+        exports::decide(&store, &boss, r.id, true, None, "")
+            .await
+            .unwrap();
+    }
+    // Two more customers since the approval of 3 rows: refused, nothing delivered.
+    customers(&store, rep.id, 2).await;
+    let e = exports::download(&store, &me, grown.id).await.unwrap_err();
+    assert!(e.to_string().contains("more than the 3 approved"), "{e}");
+    // The rep's role may no longer export: refused.
+    exports::set_rule(
+        &store,
+        &admin(),
+        ExportRule {
+            role: Role::Rep,
+            right: ExportRight::None,
+            daily_rows: Some(1),
+        },
+        "",
+    )
+    .await
+    .unwrap();
+    let e = exports::download(&store, &me, gone.id).await.unwrap_err();
+    assert!(matches!(e, AppError::Forbidden(_)), "{e}");
+    assert!(store
+        .export_request(gone.id)
+        .await
+        .unwrap()
+        .downloaded_at
+        .is_none());
 }

@@ -224,4 +224,19 @@ async fn campaign_cost_splits_evenly(store: Store) {
         allocate_campaign(&store, &analyst, campaign.id).await,
         Err(AppError::Forbidden(_))
     ));
+    // Nor may a manager who sees only their team: it would charge others' customers.
+    let team = store
+        .create_user(&patron_store::NewUser {
+            username: "tess".into(),
+            role: Some(Role::Manager),
+            scope: Some(patron_store::DataScope::Subordinates),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let team = Session::open(&store, team, None).await.unwrap();
+    assert!(matches!(
+        allocate_campaign(&store, &team, campaign.id).await,
+        Err(AppError::Forbidden(_))
+    ));
 }

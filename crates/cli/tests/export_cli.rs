@@ -96,6 +96,12 @@ async fn export_rules_from_the_command_line(kind: BackendKind) {
     let a = ["--as", "ray", "export", "customers", "-o", out];
     assert!(fails(&a, run(&a)).contains("daily limit of 2"));
     assert!(!file.exists(), "a refused export wrote a file");
+    // The campaign audience is an export of customer rows too.
+    let a = ["--as", "ray", "campaign", "audience", "-o", out];
+    assert!(fails(&a, run(&a)).contains("daily limit of 2"));
+    assert!(!file.exists(), "a refused audience wrote a file");
+    let a = ["--as", "ana", "campaign", "audience", "-o", out];
+    assert!(fails(&a, run(&a)).contains("may not export customer rows"));
     let a = [
         "--as",
         "ray",

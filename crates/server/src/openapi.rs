@@ -930,7 +930,7 @@ fn value_schemas() -> Map<String, Value> {
         "MarketingCostInput": object(json!({
             "spent_on": {"type": "string", "format": "date", "description": "The day it was spent (not in the future)."},
             "kind": {"type": "string", "enum": ["visit", "gift", "event", "other"]},
-            "amount": schema_ref("MoneyInput"),
+            "amount": money_input(Some(0.01), 1e10),
             "note": {"type": ["string", "null"], "maxLength": patron_store::MARKETING_NOTE_CHARS},
         }), &["spent_on", "kind", "amount"]),
         "CampaignCostAllocation": record(json!({

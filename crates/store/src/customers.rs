@@ -496,6 +496,7 @@ impl Store {
                 "DELETE FROM ownership_history WHERE customer_id = $1",
                 "DELETE FROM tasks WHERE customer_id = $1",
                 "DELETE FROM campaign_members WHERE customer_id = $1",
+                "DELETE FROM campaign_unsubscribes WHERE customer_id = $1",
                 "DELETE FROM outbox WHERE customer_id = $1",
                 "DELETE FROM customer_values WHERE customer_id = $1",
                 "DELETE FROM value_history WHERE customer_id = $1",

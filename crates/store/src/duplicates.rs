@@ -169,6 +169,14 @@ impl Store {
                 .bind(keep).bind(drop).execute(&mut *tx).await?;
             sqlx::query("UPDATE marketing_costs SET customer_id = $1 WHERE customer_id = $2")
                 .bind(keep).bind(drop).execute(&mut *tx).await?;
+            sqlx::query("UPDATE survey_requests SET customer_id = $1 WHERE customer_id = $2")
+                .bind(keep).bind(drop).execute(&mut *tx).await?;
+            // Campaign memberships and campaign opt-outs: the kept customer's own row wins.
+            for (table, cols) in [("campaign_members", "campaign_id, added_at, added_by"), ("campaign_unsubscribes", "campaign_id, at")] {
+                sqlx::query(&format!("INSERT INTO {table} (customer_id, {cols}) SELECT $1, {cols} FROM {table} WHERE customer_id = $2 ON CONFLICT DO NOTHING"))
+                    .bind(keep).bind(drop).execute(&mut *tx).await?;
+                sqlx::query(&format!("DELETE FROM {table} WHERE customer_id = $1")).bind(drop).execute(&mut *tx).await?;
+            }
             sqlx::query("UPDATE leads SET converted_customer_id = $1 WHERE converted_customer_id = $2")
                 .bind(keep).bind(drop).execute(&mut *tx).await?;
             for (i, table) in [(6, "credit_holds"), (8, "surveys")] {

@@ -129,10 +129,12 @@ fn record(
     }
 }
 
-/// The customers a campaign reached: those it mailed (a campaign message in the outbox that
-/// did not fail) and those it brought (whose source is its name), live ones, by id.
+/// The customers a campaign reached: its members (customers it was started on), those it
+/// mailed (a campaign message in the outbox that did not fail) and those it brought (whose
+/// source is its name), live ones, by id.
 const REACHED: &str = "SELECT c.id FROM customers c WHERE c.merged_into IS NULL AND ( \
      c.source = (SELECT name FROM campaigns WHERE id = $1) \
+     OR c.id IN (SELECT m.customer_id FROM campaign_members m WHERE m.campaign_id = $1) \
      OR c.id IN (SELECT o.customer_id FROM outbox o WHERE o.kind = 'campaign' \
                  AND o.state <> 'failed' AND o.message_key LIKE $2)) \
      ORDER BY c.id";
@@ -255,7 +257,7 @@ impl Store {
                     message: if cost <= 0 {
                         format!("campaign {campaign_id} has no cost to allocate")
                     } else {
-                        format!("campaign {campaign_id} reached no customer yet (none mailed by it or brought by it)")
+                        format!("campaign {campaign_id} reached no customer yet (none started on, mailed by it or brought by it)")
                     },
                     current_version: None,
                 });

@@ -951,9 +951,9 @@ try {
 
   step("every role's key pages at desktop (1280x800 and 1366x768) and phone (390x844) widths");
   const tours = [
-    [admin, "admin", ["/customers", "/dashboard", "/leads", "/admin/users", "/admin/audit", "/work/receivables"]],
-    [manager, "manager", ["/customers", "/work/review", "/work/pipeline", "/admin/users"]],
-    [rep, "rep", ["/customers", `/customers/${mine}`, "/work/followup", "/work/service", "/pool", `/customers/${mine}/orders/new`, "/my-day", "/inbox", "/customers/new"]],
+    [admin, "admin", ["/customers", "/dashboard", "/dashboard?by=region", "/leads", "/admin/users", "/admin/audit", "/admin/audit/unusual", "/admin/exports", "/work/receivables"]],
+    [manager, "manager", ["/customers", "/work/review", "/work/pipeline", "/admin/users", "/exports/queue"]],
+    [rep, "rep", ["/customers", `/customers/${mine}`, "/work/followup", "/work/service", "/pool", `/customers/${mine}/orders/new`, "/my-day", "/inbox", "/customers/new", "/exports", "/settings/mail"]],
     [analyst, "analyst", ["/dashboard", "/work/campaigns"]],
   ];
   const shots = new Map([
@@ -970,6 +970,12 @@ try {
     [`wide:rep:/customers/${mine}`, "48-1366-rep-customer-card"],
     ["wide:rep:/my-day", "49-1366-rep-my-day"],
     ["wide:admin:/dashboard", "50-1366-admin-dashboard"],
+    ["wide:admin:/dashboard?by=region", "52-1366-admin-breakdown"],
+    ["phone:admin:/admin/audit/unusual", "53-phone-admin-unusual-access"],
+    ["desktop:admin:/admin/exports", "54-desktop-admin-export-rules"],
+    ["phone:rep:/exports", "55-phone-rep-exports"],
+    ["phone:rep:/settings/mail", "56-phone-rep-mail-settings"],
+    ["desktop:manager:/exports/queue", "57-desktop-manager-export-queue"],
   ]);
   for (const [size, viewport] of [["desktop", DESKTOP], ["wide", WIDE], ["phone", PHONE]]) {
     for (const [who, label, paths] of tours) {

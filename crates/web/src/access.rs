@@ -242,9 +242,17 @@ async fn save_settings(
 ) -> Response {
     let pairs = parse_pairs(&body);
     let number = |k: &str| get_param(&pairs, k).unwrap_or("").trim().to_string();
+    // The field as its label on the page names it.
     let bad = |field: &str| {
-        let msg = format!("{field}: {}", lang.t("access.bad_number"));
-        msg
+        let label = match field {
+            "multiple" => lang.t("access.multiple").to_string(),
+            "baseline_days" => lang.t("access.baseline").to_string(),
+            f => match f.strip_prefix("floor_") {
+                Some(k) => format!("{}: {}", lang.t("access.floors"), kind_label(lang, k)),
+                None => f.to_string(),
+            },
+        };
+        format!("{label}: {}", lang.t("access.bad_number"))
     };
     let parsed = (|| {
         let multiple = number("multiple")

@@ -942,7 +942,16 @@ pub async fn list_csv(
     )
     .await
     {
-        Ok((_, patron_app::exports::Gate::Allowed)) => {}
+        Ok((rows, patron_app::exports::Gate::Allowed)) => {
+            // Counted (and audited) before the first byte: a download broken off half-way, or
+            // several at once, still count against the day's limit.
+            let detail = q.to_query(None);
+            if let Err(e) =
+                patron_app::customers::record_list_export(&st.store, &me, &detail, rows).await
+            {
+                return crate::app_error_page(lang, &e);
+            }
+        }
         Ok(_) => {
             return Redirect::to(&format!("/exports/new?{}", q.to_query(None))).into_response()
         }
@@ -976,7 +985,6 @@ pub async fn list_csv(
     let mut header: Vec<&str> = vec!["number", "name"];
     header.extend(parsed.cols.iter().copied());
     header.push("opted_out");
-    let detail = q.to_query(None);
     struct Csv {
         st: WebState,
         me: Session,
@@ -988,7 +996,6 @@ pub async fn list_csv(
         page: Option<patron_store::Page<Customer>>,
         next: Option<String>,
         rows: i64,
-        detail: String,
         done: bool,
     }
     let header: Vec<&'static str> = header
@@ -1013,7 +1020,6 @@ pub async fn list_csv(
         page: Some(first),
         next: None,
         rows: -1,
-        detail,
         done: false,
     };
     let stream = futures_util::stream::unfold(state, |mut s| async move {
@@ -1069,14 +1075,7 @@ pub async fn list_csv(
         s.rows += page.items.len() as i64;
         s.next = page.next;
         if s.next.is_none() {
-            // The last page: the download is audited before its last bytes go out.
             s.done = true;
-            if let Err(e) =
-                patron_app::customers::record_list_export(&s.st.store, &s.me, &s.detail, s.rows)
-                    .await
-            {
-                return Some((Err(std::io::Error::other(e.to_string())), s));
-            }
         }
         match w.into_inner() {
             Ok(bytes) => Some((Ok(axum::body::Bytes::from(bytes)), s)),

@@ -857,7 +857,27 @@ async fn campaign_from_a_selection(store: Store) {
         assert_eq!(r.status, status, "{form:?}: {}", r.body);
     }
     assert_eq!(store.campaigns().await.unwrap().len(), 1);
-    // The purge of a member removes its membership too.
+    // A merge moves the membership (and a campaign opt-out) to the kept customer.
+    let twin = customer(&store, "Mia One Twin", "M1 Ltd", Some(mia.id)).await;
+    store
+        .raw_execute(&format!(
+            "INSERT INTO campaign_members (customer_id, campaign_id, added_at, added_by) VALUES ({twin}, {}, '2026-01-01T00:00:00Z', 'test')",
+            c.id
+        ))
+        .await
+        .unwrap();
+    store
+        .raw_execute(&format!(
+            "INSERT INTO campaign_unsubscribes (customer_id, campaign_id, at) VALUES ({twin}, {}, '2026-01-01T00:00:00Z')",
+            c.id
+        ))
+        .await
+        .unwrap();
+    store.merge_customers(a2, twin, "test").await.unwrap();
+    let mut members = vec![a1, a2, m1];
+    members.sort_unstable();
+    assert_eq!(store.campaign_member_ids(c.id).await.unwrap(), members);
+    // The purge of a member removes its membership and campaign opt-out too.
     let admin = user(&store, "root", Role::Admin).await;
     let admin_session = Session {
         user: admin.clone(),
@@ -865,6 +885,9 @@ async fn campaign_from_a_selection(store: Store) {
         actor: Actor::user(&admin, None),
     };
     patron_app::customers::purge_customer(&store, &admin_session, a1, "erasure request", "test")
+        .await
+        .unwrap();
+    patron_app::customers::purge_customer(&store, &admin_session, a2, "erasure request", "test")
         .await
         .unwrap();
     assert_eq!(store.campaign_member_ids(c.id).await.unwrap(), vec![m1]);

@@ -234,25 +234,42 @@ async fn audience(store: &Store, args: &AudienceArgs) -> anyhow::Result<()> {
         crate::cli::ExportFormat::Csv => ExportFormat::Csv,
         crate::cli::ExportFormat::Json => ExportFormat::Json,
     };
+    // The export rule (`patron_app::exports`) of the user `--as` names, decided before any
+    // file is written; the audience is that user's customers.
+    let session = crate::commands::exports::acting_session(store).await?;
+    let filter = args.filter();
+    let sort = patron_store::CustomerSort::Id;
+    let what = "campaign audience (opted-out customers left out)";
+    match patron_app::exports::check(store, &session, &filter, sort, &format!("{what} (cli)"))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        (_, patron_app::exports::Gate::Allowed) => {}
+        (_, patron_app::exports::Gate::NeedsApproval(why)) => anyhow::bail!(
+            "{why}: nothing was exported; ask for the list with `patron export customers --reason \"...\"` or on the web"
+        ),
+        (_, patron_app::exports::Gate::Refused(why)) => anyhow::bail!("{why}"),
+    }
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let filter = args.filter();
-    let n = patron_exchange::export_customers(store, &filter, format, &mut out).await?;
+    let n = patron_exchange::export_visible_customers(
+        store,
+        &filter,
+        &session.visible,
+        sort,
+        format,
+        &mut out,
+    )
+    .await?;
     out.flush()?;
     drop(out);
-    store
-        .audit(
-            &crate::commands::custody::cli_actor(),
-            "export",
-            None,
-            Some("campaign audience (opted-out customers left out)"),
-            Some(n as i64),
-        )
-        .await?;
+    patron_app::exports::record_export(store, &session, what, n as i64)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     eprintln!("{n} customers on the mailing list (those who opted out of marketing are left out)");
     Ok(())
 }

@@ -244,7 +244,7 @@ const CUSTOMER_LIST: &[Param] = &[
     ),
     q(
         "transition",
-        Ty::Pattern("^(grade|stage):[1-9][0-9]{0,17}:[A-Za-z_-]+:[1-9][0-9]{0,17}:[A-Za-z_-]+$"),
+        Ty::Pattern("^(grade:[1-9][0-9]{0,17}:(-|[A-E]):[1-9][0-9]{0,17}:(-|[A-E])|stage:[1-9][0-9]{0,17}:(-|suspect|prospect|first_time_buyer|repeat_buyer|advocate):[1-9][0-9]{0,17}:(-|suspect|prospect|first_time_buyer|repeat_buyer|advocate))$"),
         "The customers of one transition table cell: `KIND:FROM_SNAPSHOT:FROM:TO_SNAPSHOT:TO` (kind `grade` or `stage`, `-` for none; e.g. `grade:3:B:4:C`). See GET /api/value/transitions.",
     ),
     q(
@@ -619,8 +619,8 @@ pub static ROUTES: &[Route] = &[
         tag: "value",
         summary: "Grade and loyalty-stage movements between two value snapshots (default: the latest two): per (from, to) pair the customers and their summed CLV and margin in each snapshot; `from` null: none, or not in the earlier snapshot (customers added since). Admins and managers get the customers of their scope, analysts every customer's aggregates. With fewer than two snapshots, `from` is null and the tables are empty.",
         params: &[
-            q("from", Ty::Int, "The earlier snapshot's id (default: the one before `to`)."),
-            q("to", Ty::Int, "The later snapshot's id (default: the latest)."),
+            q("from", Ty::IntRange(1, i64::MAX), "The earlier snapshot's id (default: the one before `to`)."),
+            q("to", Ty::IntRange(1, i64::MAX), "The later snapshot's id (default: the latest)."),
         ],
         request: Body::None,
         status: 200,

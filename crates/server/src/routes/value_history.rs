@@ -19,9 +19,7 @@ pub async fn customer_history(
     me: Me,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let history = patron_app::value_history::customer_history(&state.store, &me, id).await?;
-    me.audit(&state.store, "view", Some(id), Some("value history"), None)
-        .await?;
+    let history = patron_app::value_history::view_customer_history(&state.store, &me, id).await?;
     Ok(Json(history).into_response())
 }
 
