@@ -103,18 +103,18 @@ pub async fn transitions(
     to: Option<i64>,
 ) -> Result<Transitions, AppError> {
     me.require(Action::ViewValueReport)?;
-    let named = |field: &'static str, id: i64| async move {
+    let named = |id: i64| async move {
         store
             .snapshot_ref(id)
             .await?
-            .ok_or_else(|| StoreError::invalid(field, format!("no value snapshot {id}")))
+            .ok_or_else(|| StoreError::not_found("value snapshot", id))
     };
     let to = match to {
-        Some(id) => Some(named("to", id).await?),
+        Some(id) => Some(named(id).await?),
         None => store.snapshot_refs(1).await?.into_iter().next(),
     };
     let from = match (from, &to) {
-        (Some(id), _) => Some(named("from", id).await?),
+        (Some(id), _) => Some(named(id).await?),
         (None, Some(t)) => previous_snapshot(store, t.id).await?,
         (None, None) => None,
     };

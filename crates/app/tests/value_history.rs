@@ -279,13 +279,15 @@ async fn two_refreshes_show_the_movements(store: Store) {
         "the big buyer moved down: {big_move:?}"
     );
     assert!(want_grade[&big_move].0 >= 1);
-    // Named explicitly: the same; an unknown snapshot names its field.
+    // Named explicitly: the same; an unknown snapshot is not found (404 on the API).
     let named = transitions(&store, &admin, Some(first.id), Some(second.id))
         .await
         .unwrap();
     assert_eq!(named, t);
     match transitions(&store, &admin, Some(999), None).await {
-        Err(AppError::Store(StoreError::Invalid(e))) => assert_eq!(e[0].field, "from"),
+        Err(AppError::Store(StoreError::NotFound { what, id })) => {
+            assert_eq!((what, id.as_str()), ("value snapshot", "999"))
+        }
         other => panic!("{other:?}"),
     }
     // A manager who sees their own customers: theirs only; analysts: everyone; reps: refused.

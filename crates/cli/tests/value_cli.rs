@@ -456,7 +456,7 @@ async fn refresh_stores_figures_in_the_database() {
     let out = value(&["transitions", "--to", "77"]);
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("to: no value snapshot 77"),
+        String::from_utf8_lossy(&out.stderr).contains("value snapshot 77"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -268,6 +268,18 @@ fn money_input(min: Option<f64>, max: f64) -> Value {
     })
 }
 
+/// An amount of one cent or more, up to ten billion: a number of at least 0.005 (rounded half
+/// away from zero, it is a cent) or a text amount.
+fn positive_money_up_to_10bn() -> Value {
+    let mut v = money_input(Some(0.01), 1e10);
+    let number = &mut v["anyOf"][0];
+    if let Some(o) = number.as_object_mut() {
+        o.remove("exclusiveMinimum");
+        o.insert("minimum".into(), json!(0.005));
+    }
+    v
+}
+
 /// An amount of zero or more, up to ten billion (order lines, costs).
 fn money_up_to_10bn() -> Value {
     money_input(Some(0.0), 1e10)
@@ -928,9 +940,9 @@ fn value_schemas() -> Map<String, Value> {
             "recorded_at": {"type": "string", "format": "date-time"},
         })),
         "MarketingCostInput": object(json!({
-            "spent_on": {"type": "string", "format": "date", "description": "The day it was spent (not in the future)."},
+            "spent_on": {"type": "string", "format": "date", "pattern": date_up_to(patron_domain::order::latest_order_date(patron_domain::order::today())), "description": "The day it was spent: from 1900 to tomorrow (the pattern holds the limit on the day the document was made)."},
             "kind": {"type": "string", "enum": ["visit", "gift", "event", "other"]},
-            "amount": money_input(Some(0.01), 1e10),
+            "amount": positive_money_up_to_10bn(),
             "note": {"type": ["string", "null"], "maxLength": patron_store::MARKETING_NOTE_CHARS},
         }), &["spent_on", "kind", "amount"]),
         "CampaignCostAllocation": record(json!({

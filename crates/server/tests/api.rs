@@ -4326,8 +4326,6 @@ async fn value_history_and_transitions(store: Store) {
     // Bad parameters name themselves.
     for (uri, field) in [
         ("/api/value/transitions?from=0", "from"),
-        ("/api/value/transitions?from=99999", "from"),
-        ("/api/value/transitions?to=99999", "to"),
         ("/api/customers?course=sideways", "course"),
         ("/api/customers?transition=grade:1:Z:2:A", "transition"),
         ("/api/customers?transition=grade", "transition"),
@@ -4335,6 +4333,14 @@ async fn value_history_and_transitions(store: Store) {
         let r = api.get(uri).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.body);
         assert_eq!(r.field(), field, "{uri}: {}", r.body);
+    }
+    // A snapshot that does not exist is not found.
+    for uri in [
+        "/api/value/transitions?from=99999",
+        "/api/value/transitions?to=99999",
+    ] {
+        let r = api.get(uri).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}: {}", r.body);
     }
     // Analysts: every customer's aggregates; reps: no transitions.
     let (analyst, _) = api.as_user("vh-analyst", patron_store::Role::Analyst).await;

@@ -625,7 +625,7 @@ pub static ROUTES: &[Route] = &[
         request: Body::None,
         status: 200,
         response: Body::Schema("ValueTransitions"),
-        errors: &[],
+        errors: &[404],
         handler: || get(value_history::transitions),
     },
     // Contacts.
