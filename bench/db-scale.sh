@@ -53,6 +53,9 @@ else
   fi
 fi
 ROWS=$(( $(wc -l <"$CSV") - 1 ))
+# The refresh analyses as of the file's last order date, as `value export --orders` does (both
+# generators sort by date), so that both compute the same figures.
+AS_OF=${AS_OF:-$(tail -1 "$CSV" | cut -d, -f2)}
 
 WORK=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
 DBS=()
@@ -64,16 +67,17 @@ cleanup() {
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
-# Seconds of a command (its output to a log, shown when it fails).
+# "seconds peak-RSS-MB" of a command (its output to a log, shown when it fails; the peak
+# resident set of the process itself, by GNU time: not the database server's).
 timed() {
   local s; s=$(now)
-  if ! "$@" >"$WORK/last.log" 2>&1; then
+  if ! /usr/bin/time -f %M -o "$WORK/rss" "$@" >"$WORK/last.log" 2>&1; then
     cat "$WORK/last.log" >&2; echo "failed: $*" >&2; exit 1
   fi
-  echo "$(now) - $s" | bc -l
+  echo "$(echo "$(now) - $s" | bc -l) $(( $(tail -1 "$WORK/rss") / 1024 ))"
 }
 RESULTS=()
-add() { RESULTS+=("$1|$2|$3|$4"); }   # what | backend | seconds | rows
+add() { RESULTS+=("$1|$2|$3|$4"); }   # what | backend | "seconds rss" | rows
 
 export PATRON_LOG=warn
 for backend in $BACKENDS; do
@@ -87,7 +91,7 @@ for backend in $BACKENDS; do
   # An empty database gets its schema on first connect: outside the timings.
   "$PATRON" --database "$URL" duplicates >/dev/null 2>&1
   add "patron import orders --create-customers" "$backend" "$(timed "$PATRON" --database "$URL" import orders "$CSV" --create-customers)" "$ROWS"
-  add "patron value refresh" "$backend" "$(timed "$PATRON" --database "$URL" value refresh)" "$ROWS"
+  add "patron value refresh" "$backend" "$(timed "$PATRON" --database "$URL" value refresh --as-of "$AS_OF")" "$ROWS"
 done
 
 add "patron value export --orders (no database)" "file" "$(timed "$PATRON" value export --orders "$CSV" --output /dev/null)" "$ROWS"
@@ -108,12 +112,17 @@ if [[ " $BACKENDS " == *" postgres "* ]]; then
 fi
 
 echo
-echo "$ROWS order lines over up to $CUSTOMERS customers ($CSV)"
+if [ -n "${ORDERS:-}" ]; then
+  echo "$ROWS order lines over $(tail -n +2 "$CSV" | cut -d, -f1 | sort -u | wc -l) customers ($CSV), as of $AS_OF"
+else
+  echo "$ROWS order lines over up to $CUSTOMERS customers ($CSV), as of $AS_OF"
+fi
 echo "patron: $PATRON; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "${PATRON_TEST_POSTGRES_URL:-}" ] && echo "PostgreSQL $(psql -qtA "$PATRON_TEST_POSTGRES_URL" -c 'SHOW server_version')"
-printf '| %-48s | %-8s | %9s | %10s |\n' what backend seconds "rows/s"
-printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..50})" "----------" "-----------" "------------"
+printf '| %-48s | %-8s | %9s | %10s | %12s |\n' what backend seconds "rows/s" "peak RSS MB"
+printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..50})" "----------" "-----------" "------------" "--------------"
 for r in "${RESULTS[@]}"; do
-  IFS='|' read -r what backend secs rows <<<"$r"
-  printf '| %-48s | %-8s | %9.2f | %10.0f |\n' "$what" "$backend" "$secs" "$(echo "$rows / $secs" | bc -l)"
+  IFS='|' read -r what backend timing rows <<<"$r"
+  read -r secs rss <<<"$timing"
+  printf '| %-48s | %-8s | %9.2f | %10.0f | %12s |\n' "$what" "$backend" "$secs" "$(echo "$rows / $secs" | bc -l)" "$rss"
 done

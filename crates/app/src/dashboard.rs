@@ -20,20 +20,16 @@ pub struct SnapshotFigures {
 }
 
 impl SnapshotFigures {
-    /// The figures of a refresh: the period comparisons of `facts` (the order lines it read)
-    /// with the ABC classes and RFM segments of `rows` (the value rows it stores), and the CLV
-    /// histogram of `rows` over the bins of `deciles` (the report's CLV deciles), counted as
-    /// [`patron_store::Store::clv_histogram`] counts the stored rows.
-    pub fn compute(
-        facts: &[patron_store::OrderFact],
+    /// The figures of a refresh: `periods`, the comparisons of the order lines it read with
+    /// the ABC classes and RFM segments it stores ([`crate::period::compute_all_dense`]), and
+    /// the CLV histogram of `rows` (the value rows it stores) over the bins of `deciles` (the
+    /// report's CLV deciles), counted as [`patron_store::Store::clv_histogram`] counts the
+    /// stored rows.
+    pub fn of_periods(
+        periods: Vec<Comparison>,
         rows: &[patron_store::CustomerValueRow],
         deciles: &[f64],
     ) -> SnapshotFigures {
-        let classes: Vec<patron_store::ValueClasses> = rows
-            .iter()
-            .map(|r| (r.customer_id, r.abc_class.clone(), r.rfm_segment.clone()))
-            .collect();
-        let periods = crate::period::compute_all(facts, &classes);
         let clv_bins = clv_range(deciles).map(|(lo, step, n)| {
             let mut counts = vec![0u64; n.max(1)];
             let last = counts.len() - 1;

@@ -117,8 +117,9 @@ struct Batch {
 /// [`ImportError::BadRow`]: the batches before it are stored, the bad batch is not.
 ///
 /// A bulk order import that adds at least as many lines as the table holds (decided at its
-/// first full sort run) writes without the orders' date index and builds it once at the end,
-/// also when the import fails (see `Store::set_aside_order_date_index`; SQLite only).
+/// first full sort run) writes without the orders' date index (and on PostgreSQL without their
+/// foreign key, checked per batch instead) and puts them back once at the end, also when the
+/// import fails (see `Store::set_aside_order_date_index`).
 pub async fn import_file(
     store: &Store,
     path: &Path,

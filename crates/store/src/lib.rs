@@ -29,6 +29,7 @@ mod page;
 mod pool;
 mod receivables;
 mod review;
+mod scan;
 mod score_models;
 mod service;
 mod survey_requests;
@@ -94,6 +95,7 @@ pub use receivables::{
     CreditHold, CreditPosition, OnExcess, OrderPlacement, OrderTerms, OverdueItem, RepCollections,
 };
 pub use review::{RepReview, KEY_FIELDS};
+pub use scan::OrderDay;
 pub use score_models::{StoredScoreModel, ValueClasses};
 pub use service::Satisfaction;
 pub use survey_requests::{
@@ -234,6 +236,9 @@ impl Store {
                     StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
                 })?;
             maintenance::migrate_postgres(&pool).await?;
+            // A bulk import killed while it had set aside the orders' date index and foreign key
+            // (`Store::set_aside_order_date_index`): put them back.
+            import::restore_pg_order_keys(&pool).await?;
             Store {
                 backend: Backend::Postgres(pool),
                 pending_audit: None,

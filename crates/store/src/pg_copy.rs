@@ -6,11 +6,14 @@
 //! and bind 4,000 parameters per statement (38,000 rows/s for 1 M lines); COPY hands it the rows
 //! in its own format.
 //!
+//! Customers created by an import go in the same way, set-based: one statement per batch that
+//! takes every column as an array (see [`import_customers`]).
+//!
 //! SQLite keeps the multi-row path of `import.rs`.
 
 use sqlx::PgConnection;
 
-use super::ImportOrderLine;
+use super::{ImportCustomer, ImportOrderLine};
 
 /// The staging table, private to the connection and dropped when the transaction ends, so that
 /// a batch never sees another's rows (a failed batch rolls its table back with everything else).
@@ -32,6 +35,16 @@ const INSERT_FROM_STAGING: &str = "INSERT INTO order_lines (customer_id, order_r
 /// The batch's customers, for the status rule (the multi-row path applied it to every customer
 /// of a batch that stored at least one line; so does this one).
 const BATCH_CUSTOMERS: &str = "SELECT DISTINCT customer_id FROM pg_temp.import_order_lines";
+
+/// The batch's customers that are not in `customers`: a set-based stand-in for the foreign key's
+/// per-row check while a bulk load has set the key aside (see
+/// `Store::set_aside_order_date_index`).
+const UNKNOWN_CUSTOMER: &str = "SELECT s.customer_id FROM (SELECT DISTINCT customer_id FROM \
+     pg_temp.import_order_lines) s WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id) LIMIT 1";
+
+/// Whether `order_lines` has its foreign key to `customers` now.
+const HAS_CUSTOMER_KEY: &str = "SELECT EXISTS (SELECT 1 FROM pg_constraint \
+     WHERE conrelid = to_regclass('order_lines') AND conname = 'order_lines_customer_id_fkey')";
 
 /// How many bytes of COPY data go to the server per message.
 const SEND_BYTES: usize = 1 << 20;
@@ -69,6 +82,24 @@ pub(crate) async fn import_order_lines(
     }
     copy.finish().await?;
 
+    // Without the foreign key (a bulk load set it aside) its check runs here, once per batch
+    // over the batch's distinct customers, with the error the key would have raised. Measured
+    // with psql on 1 M lines into an empty table: the per-row key check took 6.7 of the
+    // insert's 10.7 s.
+    let (keyed,): (bool,) = sqlx::query_as(HAS_CUSTOMER_KEY)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !keyed {
+        if let Some((id,)) = sqlx::query_as::<_, (i64,)>(UNKNOWN_CUSTOMER)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
+            return Err(sqlx::Error::Protocol(format!(
+                "insert into order_lines violates the foreign key to customers: customer {id} does not exist"
+            )));
+        }
+    }
+
     let inserted = sqlx::query(INSERT_FROM_STAGING)
         .execute(&mut *conn)
         .await?
@@ -83,6 +114,107 @@ pub(crate) async fn import_order_lines(
         sqlx::query(&update).bind(at).execute(&mut *conn).await?;
     }
     Ok(inserted)
+}
+
+/// Inserts the customers of `rows` whose number is not stored yet, inside the caller's
+/// transaction, each with its 'created' history row; returns how many were inserted. One
+/// statement for the whole batch: every column goes as one array parameter, `unnest` turns them
+/// back into rows (in `rows` order, so new customers are numbered as the file meets them) and
+/// the history rows come from the insert's `RETURNING`. Measured on 332,646 new customers: the
+/// multi-row statements of 200 rows (27 parameters each) and the history's statements of 500
+/// took 12.4 s in the server alone.
+pub(crate) async fn import_customers(
+    conn: &mut PgConnection,
+    rows: &[ImportCustomer],
+    at: chrono::DateTime<chrono::Utc>,
+    by: &str,
+) -> Result<u64, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    // Column by column: the texts, then the integers, as `unnest` below lists them (the values
+    // `bind_customer!` binds).
+    let n = rows.len();
+    let mut text: Vec<Vec<Option<String>>> = (0..19).map(|_| Vec::with_capacity(n)).collect();
+    let mut int: Vec<Vec<Option<i64>>> = (0..5).map(|_| Vec::with_capacity(n)).collect();
+    let mut opt_out: Vec<bool> = Vec::with_capacity(n);
+    for r in rows {
+        let c = &r.data;
+        let (pk, ek, nk) = crate::customers::search_keys(c);
+        for (i, v) in [
+            Some(r.number.clone()),
+            Some(c.name.clone()),
+            c.company.clone(),
+            c.industry.clone(),
+            c.region.clone(),
+            c.address.clone(),
+            c.phone.clone(),
+            c.fax.clone(),
+            c.email.clone(),
+            c.awards.clone(),
+            c.source.clone(),
+            Some(serde_json::to_string(&c.tags).expect("tags serialize")),
+            Some(serde_json::to_string(&c.custom_fields).expect("custom fields serialize")),
+            Some(c.status.as_str().to_string()),
+            Some(c.loyalty.as_str().to_string()),
+            c.credit_rating.clone(),
+            pk,
+            ek,
+            nk,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            text[i].push(v);
+        }
+        for (i, v) in [
+            c.employees,
+            c.registered_capital.map(patron_domain::Money::cents),
+            c.owner_id,
+            c.credit_limit.map(patron_domain::Money::cents),
+            c.referred_by,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            int[i].push(v);
+        }
+        opt_out.push(c.marketing_opt_out);
+    }
+    let sql = format!(
+        "WITH new AS (INSERT INTO customers ({cols}, created_at, updated_at) \
+         SELECT number, name, company, industry, region, address, phone, fax, email, employees, \
+         registered_capital_cents, awards, source, tags::jsonb, custom_fields::jsonb, status, loyalty, \
+         owner_id, credit_rating, credit_limit_cents, marketing_opt_out, referred_by, phone_key, \
+         email_key, name_key, $25, $25 \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
+         $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], \
+         $20::int8[], $21::int8[], $22::int8[], $23::int8[], $24::int8[], $26::bool[]) \
+         WITH ORDINALITY AS u(number, name, company, industry, region, address, phone, fax, \
+         email, awards, source, tags, custom_fields, status, loyalty, credit_rating, phone_key, \
+         email_key, name_key, employees, registered_capital_cents, owner_id, credit_limit_cents, \
+         referred_by, marketing_opt_out, ord) \
+         ORDER BY ord ON CONFLICT (number) DO NOTHING RETURNING id), \
+         history AS (INSERT INTO customer_history (customer_id, changed_at, changed_by, field, \
+         old_value, new_value) SELECT id, $25, $27, 'created', NULL, 'import' FROM new) \
+         SELECT COUNT(*) FROM new",
+        cols = crate::customers::CUSTOMER_WRITE_COLUMNS
+    );
+    let mut q = sqlx::query_as::<_, (i64,)>(&sql);
+    for col in &text {
+        q = q.bind(col);
+    }
+    for col in &int {
+        q = q.bind(col);
+    }
+    let (inserted,) = q
+        .bind(at)
+        .bind(&opt_out)
+        .bind(by)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(inserted as u64)
 }
 
 /// Ends a COPY that failed while sending, so that the connection goes back to a usable state.

@@ -122,3 +122,63 @@ impl Store {
         Ok(n.0)
     }
 }
+
+impl Store {
+    /// Every live customer's id, ascending, and the score profiles ([`Store::score_profiles`])
+    /// of those among them that may carry a score attribute (an industry, credit rating,
+    /// registered capital or employee count, or custom fields naming `satisfaction`, or any
+    /// key with an escape), by id: what the population refresh scores with. Every other live
+    /// customer's profile gives no attribute (scoring reads nothing else of a profile), so it
+    /// is left for the caller to take as empty rather than read and decoded: at 1 million
+    /// customers without profile attributes (SQLite, release) reading every profile took about
+    /// 3.6 s, mostly decoding a row per customer through sqlx.
+    pub async fn live_score_profiles(
+        &self,
+    ) -> Result<(Vec<i64>, Vec<crate::ScoreProfile>), StoreError> {
+        // The ids as one text rather than a row each: a row through sqlx costs a few
+        // microseconds (the whole profiles took 3.6 s at a million customers), while the
+        // sqlite3 shell makes the text in about 0.2 s.
+        let list = match self.kind() {
+            crate::BackendKind::Sqlite => {
+                "SELECT group_concat(id) FROM \
+                 (SELECT id FROM customers WHERE merged_into IS NULL ORDER BY id)"
+            }
+            crate::BackendKind::Postgres => {
+                "SELECT string_agg(id::text, ',' ORDER BY id) FROM customers \
+                 WHERE merged_into IS NULL"
+            }
+        };
+        let text: Option<String> =
+            with_pool!(self, pool => sqlx::query_scalar(list).fetch_one(pool).await?);
+        let parsed: Result<Vec<i64>, _> = match text.as_deref() {
+            None | Some("") => Ok(Vec::new()),
+            Some(t) => t.split(',').map(str::parse).collect(),
+        };
+        let ids = match parsed {
+            Ok(mut ids) => {
+                // (SQLite does not promise to concatenate in the subquery's order.)
+                if !ids.is_sorted() {
+                    ids.sort_unstable();
+                }
+                ids
+            }
+            // Not a list of numbers: read them a row at a time.
+            Err(_) => with_pool!(self, pool => sqlx::query_scalar(
+                "SELECT id FROM customers WHERE merged_into IS NULL ORDER BY id")
+                .fetch_all(pool).await?),
+        };
+        // `\` marks a key written with escapes (`satisf\u0061ction`): read those too. With
+        // `ESCAPE '!'` the backslash is a plain character on both backends.
+        let rows: Vec<crate::values::ScoreProfileRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, industry, registered_capital_cents, employees, credit_rating, loyalty, custom_fields \
+             FROM customers WHERE merged_into IS NULL \
+             AND (industry IS NOT NULL OR credit_rating IS NOT NULL \
+                  OR registered_capital_cents IS NOT NULL OR employees IS NOT NULL \
+                  OR CAST(custom_fields AS TEXT) LIKE '%satisfaction%' \
+                  OR CAST(custom_fields AS TEXT) LIKE '%\\%' ESCAPE '!') \
+             ORDER BY id")
+            .fetch_all(pool).await?);
+        let profiles = rows.into_iter().map(crate::values::profile_of).collect();
+        Ok((ids, profiles))
+    }
+}

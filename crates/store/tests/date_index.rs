@@ -1,8 +1,9 @@
-//! A bulk order load sets the orders' date index aside on SQLite and builds it once at the end;
+//! A bulk order load sets the orders' date index aside (on PostgreSQL also their foreign key)
+//! and builds it once at the end;
 //! a database left without it (an import killed in between) gets it back when next opened.
 
 use patron_store::testing::fresh_store;
-use patron_store::{BackendKind, Store};
+use patron_store::{BackendKind, ImportOrderLine, Store};
 
 #[tokio::test]
 async fn set_aside_for_a_bulk_load_and_repaired_on_open() {
@@ -47,13 +48,57 @@ async fn set_aside_for_a_bulk_load_and_repaired_on_open() {
     db.discard().await;
 }
 
+/// PostgreSQL sets aside the date index and the order lines' foreign key to customers; the
+/// batches check their customers set-based meanwhile, and both come back at the end or on open.
 #[tokio::test]
-async fn postgres_keeps_its_indexes() {
+async fn postgres_sets_aside_the_date_index_and_foreign_key() {
     let Some(db) = fresh_store(BackendKind::Postgres).await else {
         return;
     };
     assert!(db.has_order_date_index().await.unwrap());
-    assert!(!db.set_aside_order_date_index(1_000).await.unwrap());
+    assert!(!db.set_aside_order_date_index(0).await.unwrap());
+    assert!(db.set_aside_order_date_index(1_000).await.unwrap());
+    assert!(!db.has_order_date_index().await.unwrap());
+    db.raw_execute(
+        "INSERT INTO customers (number, name, status, loyalty, created_at, updated_at) \
+         VALUES ('C1', 'One', 'lead', 'none', '2026-01-01', '2026-01-01')",
+    )
+    .await
+    .unwrap();
+    let line = |customer_id: i64, order_ref: &str| ImportOrderLine {
+        customer_id,
+        order_ref: order_ref.into(),
+        line_no: 1,
+        ordered_on: "2024-01-02".parse().unwrap(),
+        category: None,
+        quantity: 1,
+        amount: patron_domain::Money(100),
+        cost: patron_domain::Money(50),
+    };
+    // An unknown customer still fails the batch without the key, and stores nothing of it.
+    assert!(db
+        .import_order_lines(&[line(1, "A"), line(999, "B")])
+        .await
+        .is_err());
+    assert_eq!(db.import_order_lines(&[line(1, "A")]).await.unwrap(), 1);
+    assert_eq!(db.counts().await.unwrap().1, 1);
+
+    // The process gone before putting them back: the next open does.
+    let url = db.url().to_string();
+    let again = Store::connect(&url).await.unwrap();
+    assert!(again.has_order_date_index().await.unwrap());
+    assert!(again
+        .raw_execute(
+            "INSERT INTO order_lines (customer_id, order_ref, line_no, ordered_on, quantity, amount_cents, cost_cents) \
+             VALUES (999, 'X', 1, '2024-01-01', 1, 1, 1)"
+        )
+        .await
+        .is_err());
+    again.close().await;
+
+    // Nothing coming: kept; restoring what is in place is a no-op.
+    assert!(!db.set_aside_order_date_index(0).await.unwrap());
+    db.restore_order_date_index().await.unwrap();
     assert!(db.has_order_date_index().await.unwrap());
     db.discard().await;
 }
