@@ -244,11 +244,26 @@ async fn the_bulk_write_keeps_every_value(store: Store) {
         lifecycle_phase: Some("\\".into()),
         churn_risk: true,
         value_at_risk: 1.0 / 3.0,
-        churn_reasons: vec![StoredChurnReason {
-            kind: "long_absence".into(),
-            detail: "\"quoted\"\tand \\ slashed\n".into(),
-            figures: [("days".to_string(), 1.0 / 7.0)].into_iter().collect(),
-        }],
+        churn_reasons: vec![
+            // Kept as read (figures that do not word it): stored in the full form.
+            StoredChurnReason::from_parts(
+                "long_absence".into(),
+                "\"quoted\"\tand \\ slashed\n".into(),
+                [("days".to_string(), 1.0 / 7.0)].into_iter().collect(),
+            ),
+            // Known, non-finite figures included: stored in the compact form.
+            StoredChurnReason::from(patron_value::churn::ReasonKind::LongAbsence {
+                days_since_last: 1.0 / 7.0,
+                mean_gap_days: 0.0,
+                ratio: f64::INFINITY,
+            }),
+            StoredChurnReason::from(patron_value::churn::ReasonKind::RevenueDrop {
+                current: 0.0,
+                previous: 0.0,
+                change: f64::NAN,
+                period_days: 90,
+            }),
+        ],
         score: Some(99.999_999_999_999),
         grade: Some("E".into()),
     };
@@ -272,7 +287,19 @@ async fn the_bulk_write_keeps_every_value(store: Store) {
             ..w.clone()
         };
         assert_eq!(r, &expected);
-        assert_eq!(r.churn_kinds().as_deref(), Some("long_absence"));
+        assert_eq!(
+            r.churn_kinds().as_deref(),
+            Some("long_absence;long_absence;revenue_drop")
+        );
+        // Read back worded the same, infinite and NaN figures included.
+        let details = |r: &CustomerValueRow| {
+            r.churn_reasons
+                .iter()
+                .map(StoredChurnReason::detail)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(details(r), details(w));
+        assert!(r.churn_reasons[1].known().is_some() && r.churn_reasons[2].known().is_some());
     }
     // A second write replaces the first as a whole.
     let few: Vec<CustomerValueRow> = (2_400..=2_600).map(row).collect();

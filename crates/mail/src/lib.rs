@@ -383,9 +383,21 @@ async fn test_pause(at: &str, mail: &OutboxMail) {
 }
 
 /// Claims up to `limit` due messages and sends them one by one, recording each outcome.
+///
+/// This does not look at the rate limit ([`run_worker`] does), but its attempts count against
+/// it for every worker on the database.
 pub async fn deliver_due(store: &Store, mailer: &Mailer, limit: i64) -> Result<Round, MailError> {
+    deliver(store, mailer, store.claim_due_mail(limit).await?).await
+}
+
+/// Sends claimed messages one by one, recording each outcome.
+async fn deliver(
+    store: &Store,
+    mailer: &Mailer,
+    claimed: Vec<OutboxMail>,
+) -> Result<Round, MailError> {
     let mut round = Round::default();
-    for mail in store.claim_due_mail(limit).await? {
+    for mail in claimed {
         if let Some(why) = withheld(store, &mail).await? {
             store.mark_mail_failed(mail.id, why, true).await?;
             round.failed += 1;
@@ -426,6 +438,13 @@ pub async fn deliver_due(store: &Store, mailer: &Mailer, limit: i64) -> Result<R
 /// Sends the outbox for ever, at most `config.per_minute` messages in any minute: first
 /// requeues the messages a stopped sender left in `sending` (older than [`STUCK_AFTER`]), then
 /// looks for due messages every `poll`.
+///
+/// The limit holds for all the workers on one database together (several `patron serve`
+/// processes): each round claims at most `per_minute` minus the attempts any process made in
+/// the last minute, counted in the outbox when claiming
+/// (`Store::claim_due_mail_within_rate`: count and claim are serialised across processes,
+/// so they do not overshoot; a restarted server also remembers the minute before it). The
+/// count is taken again before every round.
 pub async fn run_worker(store: Store, mailer: Mailer, poll: Duration) {
     match store
         .requeue_stuck_mail(chrono::Duration::from_std(STUCK_AFTER).unwrap_or_default())
@@ -436,6 +455,9 @@ pub async fn run_worker(store: Store, mailer: Mailer, poll: Duration) {
         Err(e) => tracing::warn!(error = %e, "cannot requeue stuck mail"),
     }
     let per_minute = mailer.config.per_minute as usize;
+    // This worker's own attempts of the last minute, on the monotonic clock: the database's
+    // count is taken on the wall clock, which may step forward and forget attempts; the larger
+    // of the two counts.
     let mut sent_at: VecDeque<Instant> = VecDeque::new();
     loop {
         while sent_at
@@ -446,7 +468,14 @@ pub async fn run_worker(store: Store, mailer: Mailer, poll: Duration) {
         }
         let budget = per_minute.saturating_sub(sent_at.len()).min(50);
         if budget > 0 {
-            match deliver_due(&store, &mailer, budget as i64).await {
+            let round = match store
+                .claim_due_mail_within_rate(budget as i64, per_minute as i64, sent_at.len() as i64)
+                .await
+            {
+                Ok(claimed) => deliver(&store, &mailer, claimed).await,
+                Err(e) => Err(e.into()),
+            };
+            match round {
                 Ok(r) => {
                     for _ in 0..(r.sent + r.retried + r.failed) {
                         sent_at.push_back(Instant::now());

@@ -2295,6 +2295,24 @@ async fn value_refresh_figures_and_report(store: Store) {
     assert_eq!(v["churn_risk"], true);
     assert!(v["value_at_risk"].as_f64().unwrap() > 0.0);
     assert!(!v["churn_reasons"].as_array().unwrap().is_empty());
+    // Each reason as the API has always given it (stored compact, without the sentence).
+    for r in v["churn_reasons"].as_array().unwrap() {
+        let o = r.as_object().unwrap();
+        assert_eq!(
+            o.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["detail", "figures", "kind"],
+            "{r}"
+        );
+        assert!(!r["detail"].as_str().unwrap().is_empty(), "{r}");
+        assert!(
+            r["figures"]
+                .as_object()
+                .unwrap()
+                .values()
+                .all(|x| x.is_f64()),
+            "{r}"
+        );
+    }
     // d has no orders: judged from its profile only (no purchase figures, a score from the
     // attribute part); an unknown customer is not_found.
     let r = api.get(&format!("/api/customers/{d}/value")).await;

@@ -32,6 +32,7 @@ mod review;
 mod scan;
 mod score_models;
 mod service;
+mod sqlite_rows;
 mod survey_requests;
 mod tasks;
 #[cfg(feature = "testing")]
@@ -105,7 +106,9 @@ pub use tasks::{RuleTask, TaskChange, TaskFilter};
 pub use value_history::{
     SnapshotRef, TransitionFilter, TransitionKind, TransitionRow, ValueCourse, ValueHistoryPoint,
 };
-pub use values::{CustomerValueRow, NewSnapshot, ScoreProfile, StoredChurnReason, ValueSnapshot};
+pub use values::{
+    CustomerValueRow, NewSnapshot, OtherChurnReason, ScoreProfile, StoredChurnReason, ValueSnapshot,
+};
 pub use views::{SavedView, VIEW_NAME_CHARS, VIEW_QUERY_BYTES};
 
 /// Runs `$body` with `$pool` bound to the backend's pool. Both arms share the same code: the SQL
@@ -255,7 +258,7 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
-                .pragma("cache_size", "-1048576") // up to 1 GiB page cache per connection, allocated as used
+                .pragma("cache_size", SQLITE_CACHE_KIB) // up to 1 GiB page cache per connection, allocated as used
                 // Checkpoint the WAL every ~40 MiB rather than every 4 MiB: bulk imports rewrite
                 // the same pages many times between checkpoints.
                 .pragma("wal_autocheckpoint", "10000")
@@ -325,6 +328,11 @@ pub struct PoolStatus {
 /// deferred transaction that reads first and writes later cannot wait for a concurrent writer
 /// (SQLite answers `database is locked` at once instead of after its busy timeout), which made
 /// concurrent API writes fail with 500. PostgreSQL begins as usual.
+/// The page cache of each pooled SQLite connection (KiB, negative as the pragma takes it).
+const SQLITE_CACHE_KIB: &str = "-1048576";
+/// The statement that sets it (again, after a write that set its own).
+pub(crate) const SQLITE_CACHE: &str = "PRAGMA cache_size = -1048576";
+
 pub(crate) trait BeginWrite {
     type Db: sqlx::Database;
     fn begin_write(

@@ -3,7 +3,9 @@
 //! - [`Store::enqueue_mail`] adds messages, ignoring one whose `message_key` is queued already
 //!   (a campaign sent twice queues nothing the second time);
 //! - [`Store::claim_due_mail`] moves due queued rows to `sending` in one statement (two workers
-//!   never claim the same row) and counts the attempt;
+//!   never claim the same row) and counts the attempt; [`Store::claim_due_mail_within_rate`]
+//!   does so within the sending rate shared by every process on the database (the attempts
+//!   of the last minute, [`Store::recent_mail_attempts`]);
 //! - [`Store::mark_mail_sent`] / [`Store::mark_mail_failed`] record the outcome: an error puts
 //!   the row back in the queue after a back-off ([`RETRY_AFTER`]) or, after the last attempt or a
 //!   permanent refusal, marks it failed with the reason;
@@ -24,6 +26,29 @@ pub const RETRY_AFTER: [Duration; 4] = [
     Duration::minutes(30),
     Duration::hours(2),
 ];
+
+/// The window of the sending rate: `PATRON_MAIL_PER_MINUTE` limits the attempts made (rows
+/// claimed, stamped `attempted_at`) by any process within this long.
+const RATE_WINDOW: Duration = Duration::minutes(1);
+
+/// The PostgreSQL advisory lock that rated claims take for their transaction (see
+/// [`Store::claim_due_mail_within_rate`]): "outrate" in ASCII, apart from the migrations'.
+const RATE_LOCK: i64 = 0x006f_7574_7261_7465;
+
+/// Claims up to `$2` due queued rows, oldest first (binds: now, limit). Every claim stamps
+/// `attempted_at`, which the rate counts and which, unlike `claimed_at`, outlives the outcome.
+fn claim_due_sql() -> String {
+    format!(
+        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_at = $1, attempted_at = $1 \
+         WHERE state = 'queued' AND id IN (SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, id LIMIT $2) \
+         RETURNING {COLUMNS}"
+    )
+}
+
+/// Attempts made since `$1` (index `outbox_attempted`, migration 0025: a range of about one
+/// minute's messages, however big the outbox).
+const RECENT_ATTEMPTS: &str = "SELECT COUNT(*) FROM outbox WHERE attempted_at > $1";
 
 /// The most characters of an error kept in `last_error`.
 const ERROR_CHARS: usize = 500;
@@ -149,6 +174,13 @@ fn bounded(s: &str, chars: usize) -> String {
     out
 }
 
+/// Claimed rows in the order they are sent: the oldest due first.
+fn claimed(rows: Vec<Row>) -> Vec<OutboxMail> {
+    let mut out: Vec<OutboxMail> = rows.into_iter().map(Into::into).collect();
+    out.sort_by_key(|m| (m.next_attempt_at, m.id));
+    out
+}
+
 pub(crate) fn check(m: &NewMail) -> Result<(), StoreError> {
     if m.message_key.trim().is_empty() {
         return Err(StoreError::invalid("message_key", "is required"));
@@ -216,24 +248,71 @@ impl Store {
             return Ok(vec![]);
         }
         let at = now();
-        let sql = format!(
-            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_at = $1 \
-             WHERE state = 'queued' AND id IN (SELECT id FROM outbox WHERE state = 'queued' AND next_attempt_at <= $1 \
-                 ORDER BY next_attempt_at, id LIMIT $2) \
-             RETURNING {COLUMNS}"
-        );
+        let sql = claim_due_sql();
         let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(at).bind(limit).fetch_all(pool).await?);
-        let mut out: Vec<OutboxMail> = rows.into_iter().map(Into::into).collect();
-        out.sort_by_key(|m| (m.next_attempt_at, m.id));
-        Ok(out)
+        Ok(claimed(rows))
+    }
+
+    /// How many attempts (claims, by any process) were made in the last `within`.
+    pub async fn recent_mail_attempts(&self, within: Duration) -> Result<i64, StoreError> {
+        let since = now() - within;
+        Ok(with_pool!(self, pool => sqlx::query_scalar(RECENT_ATTEMPTS)
+            .bind(since).fetch_one(pool).await?))
+    }
+
+    /// Like [`Store::claim_due_mail`], but within the rate shared by every process on this
+    /// database: claims at most `per_minute` minus the attempts of the last minute
+    /// (the larger of the database's count and `counted_here`, the caller's own count, which
+    /// a clock stepping forward cannot age), and at most `limit`.
+    ///
+    /// The count and the claim run in one write transaction that rated claims take one at a
+    /// time (SQLite: `BEGIN IMMEDIATE`, one writer; PostgreSQL: a transaction-scoped advisory
+    /// lock, after which the count's statement sees every earlier rated claim committed). So
+    /// rated claims never overshoot `per_minute` in any window: the bound is 0, as long as the
+    /// processes' clocks agree (a process whose clock is `s` behind stamps attempts that leave
+    /// others' window `s` early) and apart from attempts made outside the rate
+    /// ([`Store::claim_due_mail`], [`Store::claim_mail`]), which are counted but not limited.
+    /// The lock is held for the two statements only, never while mail is sent, and a killed
+    /// process's transaction ends with its connection: nobody waits for a dead holder.
+    pub async fn claim_due_mail_within_rate(
+        &self,
+        limit: i64,
+        per_minute: i64,
+        counted_here: i64,
+    ) -> Result<Vec<OutboxMail>, StoreError> {
+        if limit <= 0 || per_minute <= counted_here {
+            return Ok(vec![]);
+        }
+        let sql = claim_due_sql();
+        let postgres = self.kind() == crate::BackendKind::Postgres;
+        let rows: Vec<Row> = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            if postgres {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(RATE_LOCK).execute(&mut *tx).await?;
+            }
+            // The time once the lock is ours: a wait for it must not age these attempts.
+            let at = now();
+            let recent: i64 = sqlx::query_scalar(RECENT_ATTEMPTS)
+                .bind(at - RATE_WINDOW).fetch_one(&mut *tx).await?;
+            let budget = limit.min(per_minute - recent.max(counted_here));
+            let rows = if budget > 0 {
+                sqlx::query_as(&sql).bind(at).bind(budget).fetch_all(&mut *tx).await?
+            } else {
+                vec![]
+            };
+            tx.commit().await?;
+            rows
+        });
+        Ok(claimed(rows))
     }
 
     /// Claims the queued message with key `message_key` whether due or not (a test message
     /// sent at once), like [`Store::claim_due_mail`]; `None` when it is not queued.
     pub async fn claim_mail(&self, message_key: &str) -> Result<Option<OutboxMail>, StoreError> {
         let sql = format!(
-            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_at = $1 \
+            "UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_at = $1, attempted_at = $1 \
              WHERE state = 'queued' AND message_key = $2 RETURNING {COLUMNS}"
         );
         let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(&sql)

@@ -46,8 +46,10 @@ impl Store {
             let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
             (d - epoch).num_days()
         });
+        // Two subqueries: SQLite answers a lone MIN or MAX from the key's b-tree, but scans
+        // every line for `SELECT MIN(..), MAX(..)` (1.25 s at 10.4 M lines).
         let bounds: (Option<i64>, Option<i64>) = with_pool!(self, pool => sqlx::query_as(
-            "SELECT MIN(customer_id), MAX(customer_id) FROM order_lines")
+            "SELECT (SELECT MIN(customer_id) FROM order_lines), (SELECT MAX(customer_id) FROM order_lines)")
             .fetch_one(pool).await?);
         let (Some(lo), Some(hi)) = bounds else {
             return Ok(vec![make()]);

@@ -51,16 +51,16 @@ fn row(customer_id: i64, k: i64) -> CustomerValueRow {
         value_at_risk: if warned { (k % 7) as f64 * 3.5 } else { 0.0 },
         churn_reasons: if warned {
             vec![
-                StoredChurnReason {
-                    kind: "revenue_drop".into(),
-                    detail: "revenue down 80%".into(),
-                    figures: [("change".to_string(), -0.8)].into_iter().collect(),
-                },
-                StoredChurnReason {
-                    kind: "long_absence".into(),
-                    detail: "no purchase for 200 days".into(),
-                    figures: Default::default(),
-                },
+                StoredChurnReason::from_parts(
+                    "revenue_drop".into(),
+                    "revenue down 80%".into(),
+                    [("change".to_string(), -0.8)].into_iter().collect(),
+                ),
+                StoredChurnReason::from_parts(
+                    "long_absence".into(),
+                    "no purchase for 200 days".into(),
+                    Default::default(),
+                ),
             ]
         } else {
             vec![]
@@ -100,7 +100,8 @@ backend_tests!(
     replace_and_read_values,
     value_filters_and_sorts,
     many_rows_in_one_refresh,
-    deleting_a_customer_deletes_its_figures
+    deleting_a_customer_deletes_its_figures,
+    reasons_are_stored_compact_and_old_rows_still_read
 );
 
 async fn replace_and_read_values(store: Store) {
@@ -374,4 +375,113 @@ async fn deleting_a_customer_deletes_its_figures(store: Store) {
     store.delete_customer(ids[0]).await.unwrap();
     assert!(store.customer_value(ids[0]).await.unwrap().is_none());
     assert!(store.customer_value(ids[1]).await.unwrap().is_some());
+}
+
+/// The refresh and the one-customer upsert store the analysis's reasons without their sentence
+/// and read them back equal (NaN and infinite figures included); rows written before, in the
+/// full form, still read.
+async fn reasons_are_stored_compact_and_old_rows_still_read(store: Store) {
+    use patron_value::churn::ReasonKind;
+    let ids = customers(&store, 3).await;
+    let reasons = vec![
+        StoredChurnReason::from(ReasonKind::RevenueDrop {
+            current: 0.0,
+            previous: 0.0,
+            change: f64::NAN,
+            period_days: 90,
+        }),
+        StoredChurnReason::from(ReasonKind::LongAbsence {
+            days_since_last: 10.0,
+            mean_gap_days: 0.0,
+            ratio: f64::INFINITY,
+        }),
+        StoredChurnReason::from(ReasonKind::LowPAlive {
+            p_alive: 1.0 / 7.0,
+            threshold: 0.3,
+        }),
+        StoredChurnReason::from(ReasonKind::NoSecondPurchase {
+            days_since_purchase: 730.0,
+            typical_gap_days: 365.0,
+            quantile: 0.9,
+            repeat_buyers: 0,
+        }),
+    ];
+    let mut rows: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(k, &id)| row(id, k as i64))
+        .collect();
+    rows[0].churn_reasons = reasons.clone();
+    // With `row`'s reasons kept as read.
+    rows[2] = row(ids[2], 3);
+    store
+        .replace_customer_values(&rows, &snapshot("compact"))
+        .await
+        .unwrap();
+    let got = store.customer_value(ids[0]).await.unwrap().unwrap();
+    assert_eq!(got.churn_reasons, reasons);
+    for (a, b) in got.churn_reasons.iter().zip(&reasons) {
+        assert!(a.known().is_some());
+        assert_eq!(a.detail(), b.detail());
+    }
+    // One customer's upsert writes the same form.
+    let mut one = rows[1].clone();
+    one.churn_reasons = reasons[1..].to_vec();
+    store.upsert_customer_value(&one).await.unwrap();
+    let got = store.customer_value(ids[1]).await.unwrap().unwrap();
+    assert_eq!(got, one);
+    // No sentence stored for a known reason; the sentences kept as read (`row`'s) are.
+    let count = |filter: &str| {
+        let sql = format!("UPDATE customer_values SET grade = grade WHERE {filter}");
+        let store = &store;
+        async move { store.raw_execute(&sql).await.unwrap() }
+    };
+    assert_eq!(
+        count("CAST(churn_reasons AS TEXT) LIKE '%no_second_purchase%'").await,
+        2
+    );
+    assert_eq!(
+        count("CAST(churn_reasons AS TEXT) LIKE '%times the usual gap%'").await,
+        0
+    );
+    assert_eq!(
+        count("CAST(churn_reasons AS TEXT) LIKE '%revenue down 80%'").await,
+        1
+    );
+    // A row of an earlier build: the full form, with and without figures.
+    let old = r#"[{"kind":"long_absence","detail":"no purchase for 717 days, 59.8 times the usual gap of 12.0 days","figures":{"days_since_last":717.0,"mean_gap_days":12.0,"ratio":59.75}},{"kind":"revenue_drop","detail":"revenue down 80%"}]"#;
+    assert_eq!(
+        store
+            .raw_execute(&format!(
+                "UPDATE customer_values SET churn_reasons = '{old}' WHERE customer_id = {}",
+                ids[2]
+            ))
+            .await
+            .unwrap(),
+        1
+    );
+    let got = store.customer_value(ids[2]).await.unwrap().unwrap();
+    assert_eq!(
+        got.churn_reasons[0],
+        StoredChurnReason::from(ReasonKind::LongAbsence {
+            days_since_last: 717.0,
+            mean_gap_days: 12.0,
+            ratio: 59.75
+        })
+    );
+    assert!(got.churn_reasons[1].known().is_none());
+    assert_eq!(got.churn_reasons[1].detail(), "revenue down 80%");
+    assert_eq!(
+        got.churn_kinds().as_deref(),
+        Some("long_absence;revenue_drop")
+    );
+    // And the API's JSON of it is what was stored.
+    assert_eq!(
+        serde_json::to_value(&got.churn_reasons).unwrap(),
+        json!([
+            {"kind": "long_absence", "detail": "no purchase for 717 days, 59.8 times the usual gap of 12.0 days",
+             "figures": {"days_since_last": 717.0, "mean_gap_days": 12.0, "ratio": 59.75}},
+            {"kind": "revenue_drop", "detail": "revenue down 80%", "figures": {}},
+        ])
+    );
 }

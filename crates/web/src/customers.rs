@@ -2108,57 +2108,86 @@ fn value_panel(
     }
 }
 
-/// A stored churn reason in the interface language (from its figures when present).
+/// A stored churn reason in the interface language: worded from its figures when it has them
+/// all, else its stored sentence after the kind's name.
 pub(crate) fn stored_reason(lang: Lang, r: &patron_store::StoredChurnReason) -> String {
     use patron_value::churn::ReasonKind;
-    // Read through JSON: the figures map is newer than the reason's kind and detail.
-    let json = serde_json::to_value(r).unwrap_or_default();
-    let f = |k: &str| {
-        json.get("figures")
-            .and_then(|m| m.get(k))
-            .and_then(Value::as_f64)
+    // The stored form's figures are those a JSON number holds: a reason with a non-finite
+    // figure (or a reason kept as read, from older data) is worded from the finite ones as
+    // before reasons were stored as the analysis's own, so it reads as it did.
+    let all_finite = |k: &ReasonKind| match *k {
+        ReasonKind::RevenueDrop {
+            current,
+            previous,
+            change,
+            ..
+        } => [current, previous, change].iter().all(|x| x.is_finite()),
+        ReasonKind::LongAbsence {
+            days_since_last,
+            mean_gap_days,
+            ratio,
+        } => [days_since_last, mean_gap_days, ratio]
+            .iter()
+            .all(|x| x.is_finite()),
+        ReasonKind::LowPAlive { p_alive, threshold } => {
+            p_alive.is_finite() && threshold.is_finite()
+        }
+        ReasonKind::NoSecondPurchase {
+            days_since_purchase,
+            typical_gap_days,
+            quantile,
+            ..
+        } => [days_since_purchase, typical_gap_days, quantile]
+            .iter()
+            .all(|x| x.is_finite()),
     };
+    let f = |k: &str| r.figure(k);
     let kind =
-        match r.kind.as_str() {
-            "revenue_drop" => f("current").zip(f("previous")).zip(f("change")).map(
-                |((current, previous), change)| ReasonKind::RevenueDrop {
-                    current,
-                    previous,
-                    change,
-                    // Snapshots before the figure was stored used the default period.
-                    period_days: f("period_days").map_or(90, |d| d as u32),
-                },
-            ),
-            "long_absence" => {
-                f("days_since_last")
-                    .zip(f("mean_gap_days"))
-                    .map(|(d, g)| ReasonKind::LongAbsence {
+        match r.known() {
+            Some(k) if all_finite(k) => Some(*k),
+            _ => match r.kind() {
+                "revenue_drop" => f("current").zip(f("previous")).zip(f("change")).map(
+                    |((current, previous), change)| ReasonKind::RevenueDrop {
+                        current,
+                        previous,
+                        change,
+                        // Snapshots before the figure was stored used the default period.
+                        period_days: f("period_days").map_or(90, |d| d as u32),
+                    },
+                ),
+                "long_absence" => f("days_since_last").zip(f("mean_gap_days")).map(|(d, g)| {
+                    ReasonKind::LongAbsence {
                         days_since_last: d,
                         mean_gap_days: g,
                         ratio: f("ratio").unwrap_or(d / g),
-                    })
-            }
-            "low_p_alive" => f("p_alive")
-                .zip(f("threshold"))
-                .map(|(p_alive, threshold)| ReasonKind::LowPAlive { p_alive, threshold }),
-            "no_second_purchase" => f("days_since_purchase").zip(f("typical_gap_days")).map(
-                |(days_since_purchase, typical_gap_days)| ReasonKind::NoSecondPurchase {
-                    days_since_purchase,
-                    typical_gap_days,
-                    quantile: f("quantile").unwrap_or(0.9),
-                    repeat_buyers: f("repeat_buyers").map_or(0, |n| n.max(0.0) as u32),
-                },
-            ),
-            _ => None,
+                    }
+                }),
+                "low_p_alive" => f("p_alive")
+                    .zip(f("threshold"))
+                    .map(|(p_alive, threshold)| ReasonKind::LowPAlive { p_alive, threshold }),
+                "no_second_purchase" => f("days_since_purchase").zip(f("typical_gap_days")).map(
+                    |(days_since_purchase, typical_gap_days)| ReasonKind::NoSecondPurchase {
+                        days_since_purchase,
+                        typical_gap_days,
+                        quantile: f("quantile").unwrap_or(0.9),
+                        repeat_buyers: f("repeat_buyers").map_or(0, |n| n.max(0.0) as u32),
+                    },
+                ),
+                _ => None,
+            },
         };
     match kind {
         Some(k) => crate::dashboard::reason(lang, &k),
         None => {
-            let key = format!("reason.{}", r.kind);
-            if i18n::keys().any(|k| k == key) {
-                format!("{}: {}", lang.t(&key), r.detail)
-            } else {
-                r.detail.clone()
+            let key = format!("reason.{}", r.kind());
+            let detail = r.detail();
+            let known = i18n::keys().any(|k| k == key);
+            match (known, detail.is_empty()) {
+                (true, false) => format!("{}: {detail}", lang.t(&key)),
+                (true, true) => lang.t(&key).to_string(),
+                // A compact reason of another build's kind carries no sentence.
+                (false, true) => r.kind().to_string(),
+                (false, false) => detail,
             }
         }
     }

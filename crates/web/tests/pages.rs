@@ -454,7 +454,24 @@ async fn stored_value_figures_fill_the_card_and_the_value_filters() {
         lifecycle_phase: Some("decline".into()),
         churn_risk: true,
         value_at_risk: 15.0,
-        churn_reasons: vec![reason],
+        churn_reasons: vec![
+            reason,
+            // Known reasons, stored compact: worded from their figures as before; one with a
+            // NaN figure (nothing the period before) by its sentence, as when the figure was
+            // left out of the stored form.
+            patron_value::churn::ReasonKind::LowPAlive {
+                p_alive: 0.12,
+                threshold: 0.3,
+            }
+            .into(),
+            patron_value::churn::ReasonKind::RevenueDrop {
+                current: 0.0,
+                previous: 0.0,
+                change: f64::NAN,
+                period_days: 30,
+            }
+            .into(),
+        ],
         score: Some(71.0),
         grade: Some("B".into()),
     };
@@ -475,8 +492,14 @@ async fn stored_value_figures_fill_the_card_and_the_value_filters() {
     assert!(b.contains("$123.45") && b.contains("42.0%") && b.contains("0.37"));
     assert!(b.contains("R2 F1 M3") && b.contains("At risk") && b.contains("First-time buyer"));
     assert!(b.contains("Decline") && b.contains("Long absence"));
+    assert!(b.contains("0.12 &lt; 0.30"), "{b}");
+    assert!(
+        b.contains("revenue of the last 30 days fell NaN% (0.00 after 0.00 the 30 days before)"),
+        "{b}"
+    );
     let zh = get_lang(&app, &format!("/customers/{id}"), Some("zh")).await;
     assert!(zh.body.contains("长时间未购买") && zh.body.contains("衰退期"));
+    assert!(zh.body.contains("0.12 &lt; 0.30"));
 
     // The list's value filters and columns.
     let a = get(&app, "/customers?abc=A").await;
