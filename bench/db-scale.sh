@@ -2,7 +2,9 @@
 # The database figures side by side: `patron import orders` and `patron value refresh` on SQLite
 # and on PostgreSQL, against what needs no database at all (`patron value export --orders`, the
 # whole analysis straight from the file) and the engines' own floors for loading the same file
-# (`sqlite3` `.import` and `psql \copy` into a table without keys or indexes). One table.
+# (`sqlite3` `.import` and `psql \copy` into a table without keys or indexes) and for storing what
+# patron stored (the refresh's write, the import's rows, the import's keyed insert: SQL alone,
+# from the rows patron wrote). One table.
 #
 #   bench/db-scale.sh                         # SIZE=100000 order lines (a quick check)
 #   SIZE=10400000 bench/db-scale.sh           # the README's size: 10.4 M lines, 1 M customers
@@ -92,6 +94,82 @@ for backend in $BACKENDS; do
   "$PATRON" --database "$URL" duplicates >/dev/null 2>&1
   add "patron import orders --create-customers" "$backend" "$(timed "$PATRON" --database "$URL" import orders "$CSV" --create-customers)" "$ROWS"
   add "patron value refresh" "$backend" "$(timed "$PATRON" --database "$URL" value refresh --as-of "$AS_OF")" "$ROWS"
+  # The engines' floors for what patron stored, by SQL alone (no Rust), read back from this
+  # database: rows the engine already holds, so no parsing and no checks.
+  case $backend in
+    sqlite)
+      # The refresh's write: its value rows into the emptied table, the seven secondary indexes
+      # built afterwards, a snapshot and its history rows, in one transaction, as
+      # `Store::replace_customer_values` does (the same page cache; the rows come from an
+      # attached copy made outside the timing).
+      sqlite3 "$WORK/values.db" "ATTACH '$URL' AS s; CREATE TABLE v AS SELECT * FROM s.customer_values"
+      where="type = 'index' AND tbl_name = 'customer_values' AND sql IS NOT NULL"
+      {
+        echo "PRAGMA cache_size = -32768;"
+        echo "ATTACH '$WORK/values.db' AS r;"
+        echo "BEGIN IMMEDIATE;"
+        echo "DELETE FROM customer_values;"
+        sqlite3 "$URL" "SELECT 'DROP INDEX \"' || name || '\";' FROM sqlite_master WHERE $where"
+        echo "INSERT INTO customer_values SELECT * FROM r.v;"
+        sqlite3 "$URL" "SELECT sql || ';' FROM sqlite_master WHERE $where"
+        echo "INSERT INTO value_snapshots (computed_at) VALUES ('2000-01-01T00:00:00Z');"
+        echo "INSERT OR ROLLBACK INTO value_history (customer_id, snapshot_id, grade, stage, clv, p_alive, margin_cents) SELECT customer_id, (SELECT MAX(id) FROM value_snapshots), grade, loyalty_stage, clv, p_alive, margin_cents FROM customer_values;"
+        echo "COMMIT;"
+      } >"$WORK/write-floor.sql"
+      add "sqlite3: the refresh's write alone (floor)" sqlite \
+        "$(timed sqlite3 "$URL" -cmd ".read $WORK/write-floor.sql" "SELECT 1")" \
+        "$(sqlite3 "$URL" "SELECT count(*) FROM customer_values")"
+      rm -f "$WORK/values.db"
+      ;;
+    postgres)
+      # The refresh's write: its value rows by COPY into a table without indexes, then the
+      # live table's eight indexes built, then the history rows (one connection; patron uses
+      # two for the first two steps), rolled back at the end.
+      psql -q "$URL" -c "\\copy customer_values TO '$WORK/values.copy'"
+      {
+        echo "BEGIN;"
+        echo "CREATE TABLE floor_values (LIKE customer_values INCLUDING DEFAULTS);"
+        echo "\\copy floor_values FROM '$WORK/values.copy'"
+        psql -qtA "$URL" -c "SELECT replace(pg_get_indexdef(indexrelid), ' ON public.customer_values ', ' ON public.floor_values ') || ';' FROM pg_index WHERE indrelid = 'customer_values'::regclass" \
+          | sed -E 's/^(CREATE (UNIQUE )?INDEX )([a-z_0-9]+)/\1floor_\3/'
+        echo "ANALYZE floor_values;"
+        echo "INSERT INTO value_history (customer_id, snapshot_id, grade, stage, clv, p_alive, margin_cents) SELECT customer_id, -1, grade, loyalty_stage, clv, p_alive, margin_cents FROM floor_values;"
+        echo "ROLLBACK;"
+      } >"$WORK/write-floor.sql"
+      add "psql: the refresh's write alone (floor)" postgres \
+        "$(timed psql -q -v ON_ERROR_STOP=1 "$URL" -f "$WORK/write-floor.sql")" \
+        "$(psql -qtA "$URL" -c "SELECT count(*) FROM customer_values")"
+      # The import's result: its customers and lines into twins of their tables without
+      # indexes, then every index of both built (the cheapest order for the engine), rolled back.
+      {
+        echo "BEGIN;"
+        for t in customers order_lines; do
+          echo "CREATE TABLE floor_$t (LIKE $t INCLUDING DEFAULTS);"
+          echo "INSERT INTO floor_$t SELECT * FROM $t;"
+          psql -qtA "$URL" -c "SELECT replace(pg_get_indexdef(indexrelid), ' ON public.$t ', ' ON public.floor_$t ') || ';' FROM pg_index WHERE indrelid = '$t'::regclass" \
+            | sed -E 's/^(CREATE (UNIQUE )?INDEX )([a-z_0-9]+)/\1floor_\3/'
+        done
+        echo "ROLLBACK;"
+      } >"$WORK/import-floor.sql"
+      add "psql: the import's rows stored by SQL alone (floor)" postgres \
+        "$(timed psql -q -v ON_ERROR_STOP=1 "$URL" -f "$WORK/import-floor.sql")" "$ROWS"
+      # The insert that makes an import safe to run twice: the lines, sorted by key, into an
+      # empty table with that key, ON CONFLICT DO NOTHING (one statement; the source table is
+      # made outside the timing), rolled back.
+      psql -q "$URL" -c "CREATE UNLOGGED TABLE floor_source AS SELECT * FROM order_lines ORDER BY customer_id, order_ref, line_no"
+      {
+        echo "BEGIN;"
+        echo "CREATE TABLE floor_keyed (LIKE order_lines INCLUDING DEFAULTS);"
+        echo "ALTER TABLE floor_keyed ADD PRIMARY KEY (customer_id, order_ref, line_no);"
+        echo "INSERT INTO floor_keyed SELECT * FROM floor_source ON CONFLICT DO NOTHING;"
+        echo "ROLLBACK;"
+      } >"$WORK/keyed-floor.sql"
+      add "psql: the lines inserted ON CONFLICT against their key (floor)" postgres \
+        "$(timed psql -q -v ON_ERROR_STOP=1 "$URL" -f "$WORK/keyed-floor.sql")" "$ROWS"
+      psql -q "$URL" -c "DROP TABLE floor_source"
+      rm -f "$WORK/values.copy"
+      ;;
+  esac
 done
 
 add "patron value export --orders (no database)" "file" "$(timed "$PATRON" value export --orders "$CSV" --output /dev/null)" "$ROWS"
@@ -119,10 +197,10 @@ else
 fi
 echo "patron: $PATRON; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -n "${PATRON_TEST_POSTGRES_URL:-}" ] && echo "PostgreSQL $(psql -qtA "$PATRON_TEST_POSTGRES_URL" -c 'SHOW server_version')"
-printf '| %-48s | %-8s | %9s | %10s | %12s |\n' what backend seconds "rows/s" "peak RSS MB"
-printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..50})" "----------" "-----------" "------------" "--------------"
+printf '| %-62s | %-8s | %9s | %10s | %12s |\n' what backend seconds "rows/s" "peak RSS MB"
+printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..64})" "----------" "-----------" "------------" "--------------"
 for r in "${RESULTS[@]}"; do
   IFS='|' read -r what backend timing rows <<<"$r"
   read -r secs rss <<<"$timing"
-  printf '| %-48s | %-8s | %9.2f | %10.0f | %12s |\n' "$what" "$backend" "$secs" "$(echo "$rows / $secs" | bc -l)" "$rss"
+  printf '| %-62s | %-8s | %9.2f | %10.0f | %12s |\n' "$what" "$backend" "$secs" "$(echo "$rows / $secs" | bc -l)" "$rss"
 done

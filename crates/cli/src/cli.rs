@@ -189,9 +189,10 @@ pub struct ImportArgs {
     /// Rows per transaction.
     #[arg(long, default_value_t = 200_000)]
     pub batch_size: usize,
-    /// Orders: keep the date index up during a bulk load (by default a load that at least
-    /// doubles the order lines sets it aside and builds it at the end, faster; this keeps the
-    /// orders list fast for users working meanwhile). SQLite only.
+    /// Keep every index up during a bulk load. By default a load that at least doubles the
+    /// order lines sets their date index aside, and on PostgreSQL one that at least doubles the
+    /// customers sets their list and search indexes aside; both are built at the end, faster.
+    /// This keeps the lists and the search fast for users working meanwhile.
     #[arg(long)]
     pub keep_indexes: bool,
     /// Create customers that orders or interactions refer to but that do not exist yet

@@ -49,9 +49,10 @@ pub struct ImportOptions {
     /// (an unbalanced quote swallows the rest of a file into one cell) must not stay whole. A
     /// cell that long fits no field, so nothing importable is lost. Whole cells by default.
     pub reject_cell_chars: Option<usize>,
-    /// Keep the orders' date index up during a bulk order load (SQLite) instead of setting it
-    /// aside and building it at the end: slower, but the orders list by date stays fast for
-    /// users working in the database meanwhile.
+    /// Keep the orders' date index up during a bulk order load (and on PostgreSQL the
+    /// customers' secondary indexes during a bulk creation of customers) instead of setting
+    /// them aside and building them at the end: slower, but the lists and the search stay fast
+    /// for users working in the database meanwhile.
     pub keep_indexes: bool,
 }
 
@@ -119,26 +120,67 @@ struct Batch {
 /// A bulk order import that adds at least as many lines as the table holds (decided at its
 /// first full sort run) writes without the orders' date index (and on PostgreSQL without their
 /// foreign key, checked per batch instead) and puts them back once at the end, also when the
-/// import fails (see `Store::set_aside_order_date_index`).
+/// import fails (see `Store::set_aside_order_date_index`). On PostgreSQL, an import whose first
+/// batch of new customers at least doubles the table does the same with the customers' list
+/// and search indexes (see `Store::set_aside_customer_indexes`).
 pub async fn import_file(
     store: &Store,
     path: &Path,
     opts: &ImportOptions,
     progress: impl Fn(Progress),
 ) -> Result<ImportReport, ImportError> {
-    let mut index = DateIndex::default();
+    let mut index = SetAside::default();
     let result = import_rows(store, path, opts, progress, &mut index).await;
-    if index.set_aside {
-        store.restore_order_date_index().await?;
-    }
+    // Both at once: each index build sorts on one core of the server.
+    let (lines, customers) = tokio::join!(
+        async {
+            if index.set_aside {
+                store.restore_order_date_index().await
+            } else {
+                Ok(())
+            }
+        },
+        async {
+            if index.customers_set_aside {
+                store.restore_set_aside_indexes().await
+            } else {
+                Ok(())
+            }
+        }
+    );
+    lines?;
+    customers?;
     result
 }
 
-/// Whether this import has looked at the orders' date index yet, and set it aside.
+/// What this import set aside: whether it has looked at the orders' date index yet, and set it
+/// aside; the same for the customers' secondary indexes (PostgreSQL, decided at the first batch
+/// that creates customers: see `Store::set_aside_customer_indexes`).
 #[derive(Default)]
-struct DateIndex {
+struct SetAside {
     decided: bool,
     set_aside: bool,
+    customers_decided: bool,
+    customers_set_aside: bool,
+}
+
+impl SetAside {
+    /// Before a batch creates up to `new` customers: the first such batch decides whether the
+    /// customers' secondary indexes are set aside for the rest of the import.
+    async fn before_creating(
+        &mut self,
+        store: &Store,
+        opts: &ImportOptions,
+        new: usize,
+    ) -> Result<(), ImportError> {
+        if !self.customers_decided && new > 0 {
+            self.customers_decided = true;
+            if !opts.keep_indexes {
+                self.customers_set_aside = store.set_aside_customer_indexes(new as u64).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 async fn import_rows(
@@ -146,7 +188,7 @@ async fn import_rows(
     path: &Path,
     opts: &ImportOptions,
     progress: impl Fn(Progress),
-    index: &mut DateIndex,
+    index: &mut SetAside,
 ) -> Result<ImportReport, ImportError> {
     let file_name = if crate::input::is_stdin(path) {
         crate::input::STDIN_NAME.to_string()
@@ -273,6 +315,7 @@ async fn import_rows(
                         },
                     })
                     .collect();
+                index.before_creating(store, opts, new.len()).await?;
                 report.customers_created += store.import_customers(&new, &opts.by).await?;
                 let missing: Vec<String> = missing.into_iter().cloned().collect();
                 ids.extend(store.customer_ids_within(&missing, &opts.scope).await?);
@@ -396,6 +439,7 @@ async fn import_rows(
         }
         let n = (customers.len() + interactions.len()) as u64;
         let inserted = if !customers.is_empty() {
+            index.before_creating(store, opts, customers.len()).await?;
             store.import_customers(&customers, &opts.by).await?
         } else if !interactions.is_empty() {
             store.import_interactions(&interactions).await?
@@ -441,7 +485,7 @@ async fn write_orders(
     opts: &ImportOptions,
     report: &mut ImportReport,
     pause: &mut PauseHook,
-    index: &mut DateIndex,
+    index: &mut SetAside,
 ) -> Result<(), ImportError> {
     if !index.decided && !pending.is_empty() {
         // The first run decides: only a full one means a bulk load.
@@ -452,13 +496,14 @@ async fn write_orders(
                 .await?;
         }
     }
-    pending.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
-    for chunk in pending.chunks(opts.batch_rows.max(1)) {
-        let inserted = store.import_order_lines(chunk).await?;
+    let sorted = patron_store::in_key_order(pending);
+    for chunk in sorted.chunks(opts.batch_rows.max(1)) {
+        let inserted = store.import_sorted_order_lines(chunk).await?;
         report.inserted += inserted;
         report.already_present += chunk.len() as u64 - inserted;
         pause.committed().await;
     }
+    drop(sorted);
     pending.clear();
     Ok(())
 }

@@ -35,7 +35,8 @@ backend_tests!(
     malformed_inputs_change_nothing,
     skip_bad_writes_rejects,
     cdnow_sample_loads,
-    bulk_load_rebuilds_the_date_index
+    bulk_load_rebuilds_the_date_index,
+    bulk_creation_rebuilds_the_customer_indexes
 );
 
 async fn customers_then_orders_idempotent(store: Store) {
@@ -478,4 +479,58 @@ async fn bulk_load_rebuilds_the_date_index(store: Store) {
         .await
         .is_err());
     assert!(store.has_order_date_index().await.unwrap());
+}
+
+/// An order import that creates customers into an empty table (PostgreSQL sets the customers'
+/// secondary indexes aside for it) ends with every index in place, also when it stops on a bad
+/// row; the customers it created are found by the search those indexes serve.
+async fn bulk_creation_rebuilds_the_customer_indexes(store: Store) {
+    let indexes = match store.kind() {
+        patron_store::BackendKind::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers'"
+        }
+        patron_store::BackendKind::Postgres => {
+            "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'customers' AND schemaname = current_schema()"
+        }
+    };
+    let all = store.raw_integer(indexes).await.unwrap();
+    let o = file("create-o.csv", b"customer,date,amount\nN1,2024-01-02,1\nN2,2024-01-03,2\nN3,2024-01-04,3\nN4,2024-02-02,4\n");
+    let r = run(&store, &o, Entity::Orders, |o| o.create_customers = true)
+        .await
+        .unwrap();
+    assert_eq!((r.inserted, r.customers_created), (4, 4));
+    assert_eq!(store.raw_integer(indexes).await.unwrap(), all);
+    assert_eq!(
+        store
+            .raw_integer("SELECT COUNT(*) FROM set_aside_indexes")
+            .await
+            .unwrap(),
+        0
+    );
+    let bad = file("create-bad.csv", b"customer,date,amount\nM1,2024-01-02,1\nM2,2024-01-03,2\nM3,2024-01-04,3\nM4,2024-02-02,4\nM5,2024-02-02,4\nM6,2024-02-02,4\nM7,not-a-date,1\n");
+    // The first batch of five creates more customers than there are (set aside again).
+    assert!(run(&store, &bad, Entity::Orders, |o| {
+        o.create_customers = true;
+        o.batch_rows = 5;
+    })
+    .await
+    .is_err());
+    assert!(store.counts().await.unwrap().0 >= 9);
+    assert_eq!(store.raw_integer(indexes).await.unwrap(), all);
+    assert_eq!(
+        store
+            .raw_integer("SELECT COUNT(*) FROM set_aside_indexes")
+            .await
+            .unwrap(),
+        0
+    );
+    let filter = patron_store::CustomerFilter {
+        q: Some("Customer N3".into()),
+        ..Default::default()
+    };
+    let found = store
+        .list_customers(&filter, patron_store::CustomerSort::Id, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 1, "{:?}", found.items);
 }

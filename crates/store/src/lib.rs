@@ -71,7 +71,7 @@ pub use exports::{
     filter_json, ExportRequest, ExportRight, ExportRule, ExportStanding, EXPORT_REQUEST_STATES,
 };
 pub use followup::{PlannedContact, VisitBrief};
-pub use import::{ImportCustomer, ImportInteraction, ImportOrderLine, OrderFact};
+pub use import::{in_key_order, ImportCustomer, ImportInteraction, ImportOrderLine, OrderFact};
 pub use leads::{
     ConvertLead, ImportLead, Lead, LeadConversion, LeadFilter, LeadFunnel, LeadInput,
     LeadStatusChange, LikelyCustomer, LEAD_STATUSES,
@@ -242,6 +242,7 @@ impl Store {
             // A bulk import killed while it had set aside the orders' date index and foreign key
             // (`Store::set_aside_order_date_index`): put them back.
             import::restore_pg_order_keys(&pool).await?;
+            import::restore_pg_set_aside_indexes(&pool).await?;
             Store {
                 backend: Backend::Postgres(pool),
                 pending_audit: None,

@@ -258,4 +258,9 @@ impl Store {
     pub async fn raw_execute(&self, sql: &str) -> Result<u64, crate::StoreError> {
         Ok(crate::with_pool!(self, pool => sqlx::query(sql).execute(pool).await?.rows_affected()))
     }
+
+    /// The first column of the first row of one SQL query, as an integer (tests only).
+    pub async fn raw_integer(&self, sql: &str) -> Result<i64, crate::StoreError> {
+        Ok(crate::with_pool!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await?))
+    }
 }
