@@ -669,6 +669,11 @@ pub(crate) async fn restore_pg_order_keys(pool: &sqlx::PgPool) -> Result<(), Sto
         sqlx::query("CREATE INDEX IF NOT EXISTS order_lines_by_date ON order_lines (ordered_on)")
             .execute(pool)
             .await?;
+        // A bulk load at least doubled the table: its statistics are fresh now rather than at
+        // autovacuum's next round. With the old ones (an empty table's), the refresh's read of
+        // half the lines was planned as a bitmap scan of two indexes (2.2 s) instead of a scan
+        // of the heap (1.7 s); 0.2 s at 10.4 M lines.
+        sqlx::query("ANALYZE order_lines").execute(pool).await?;
     }
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
