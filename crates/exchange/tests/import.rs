@@ -499,14 +499,7 @@ async fn bulk_creation_rebuilds_the_customer_indexes(store: Store) {
         .await
         .unwrap();
     assert_eq!((r.inserted, r.customers_created), (4, 4));
-    assert_eq!(store.raw_integer(indexes).await.unwrap(), all);
-    assert_eq!(
-        store
-            .raw_integer("SELECT COUNT(*) FROM set_aside_indexes")
-            .await
-            .unwrap(),
-        0
-    );
+    all_back(&store, indexes, all).await;
     let bad = file("create-bad.csv", b"customer,date,amount\nM1,2024-01-02,1\nM2,2024-01-03,2\nM3,2024-01-04,3\nM4,2024-02-02,4\nM5,2024-02-02,4\nM6,2024-02-02,4\nM7,not-a-date,1\n");
     // The first batch of five creates more customers than there are (set aside again).
     assert!(run(&store, &bad, Entity::Orders, |o| {
@@ -516,14 +509,7 @@ async fn bulk_creation_rebuilds_the_customer_indexes(store: Store) {
     .await
     .is_err());
     assert!(store.counts().await.unwrap().0 >= 9);
-    assert_eq!(store.raw_integer(indexes).await.unwrap(), all);
-    assert_eq!(
-        store
-            .raw_integer("SELECT COUNT(*) FROM set_aside_indexes")
-            .await
-            .unwrap(),
-        0
-    );
+    all_back(&store, indexes, all).await;
     let filter = patron_store::CustomerFilter {
         q: Some("Customer N3".into()),
         ..Default::default()
@@ -533,4 +519,11 @@ async fn bulk_creation_rebuilds_the_customer_indexes(store: Store) {
         .await
         .unwrap();
     assert_eq!(found.items.len(), 1, "{:?}", found.items);
+}
+
+/// Every index on customers is in place (`all` of them, counted by `indexes`), none aside.
+async fn all_back(store: &Store, indexes: &str, all: i64) {
+    assert_eq!(store.raw_integer(indexes).await.unwrap(), all);
+    let aside = "SELECT COUNT(*) FROM set_aside_indexes";
+    assert_eq!(store.raw_integer(aside).await.unwrap(), 0);
 }

@@ -373,13 +373,7 @@ impl Store {
                     .await?;
             }
             crate::Backend::Postgres(pool) => {
-                // More rows there than coming? (Reads at most `incoming` + 1 rows, not the table.)
-                let (more,): (bool,) =
-                    sqlx::query_as("SELECT EXISTS (SELECT 1 FROM order_lines OFFSET $1)")
-                        .bind(incoming as i64)
-                        .fetch_one(pool)
-                        .await?;
-                if more {
+                if pg_holds_more_than(pool, "order_lines", incoming).await? {
                     return Ok(false);
                 }
                 let mut tx = pool.begin().await?;
@@ -418,11 +412,7 @@ impl Store {
         if incoming == 0 {
             return Ok(false);
         }
-        let (more,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM customers OFFSET $1)")
-            .bind(incoming as i64)
-            .fetch_one(pool)
-            .await?;
-        if more {
+        if pg_holds_more_than(pool, "customers", incoming).await? {
             return Ok(false);
         }
         let mut tx = pool.begin().await?;
@@ -568,6 +558,21 @@ pub(crate) async fn restore_order_date_index(pool: &sqlx::SqlitePool) -> Result<
         "built the order lines' date index"
     );
     Ok(())
+}
+
+/// PostgreSQL: whether `table` (a table name of this crate's, not from outside) holds more
+/// than `rows` rows, reading at most `rows` + 1 of them rather than counting the table.
+async fn pg_holds_more_than(
+    pool: &sqlx::PgPool,
+    table: &str,
+    rows: u64,
+) -> Result<bool, StoreError> {
+    let (more,): (bool,) =
+        sqlx::query_as(&format!("SELECT EXISTS (SELECT 1 FROM {table} OFFSET $1)"))
+            .bind(rows.min(i64::MAX as u64) as i64)
+            .fetch_one(pool)
+            .await?;
+    Ok(more)
 }
 
 /// PostgreSQL: builds the indexes listed in `set_aside_indexes` (see

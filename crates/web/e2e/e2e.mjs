@@ -840,7 +840,9 @@ try {
   const promise = `E2E promise ${stamp}: send the revised quote`;
   await rp.selectOption("#a-kind", "promise");
   await rp.fill("#a-text", promise);
-  const dueToday = new Date(Date.now() + 3600 * 1000).toISOString().slice(0, 16);
+  // Today (UTC, as the form takes it) at 23:59: later than now, and still today after 23:00
+  // (an hour from now was tomorrow then, and the task stood under "Coming up").
+  const dueToday = `${new Date().toISOString().slice(0, 10)}T23:59`;
   await rp.fill("#a-due", dueToday);
   await Promise.all([rp.waitForURL(/ok=logged/), rp.click('#activity-form button[type="submit"]')]);
   assert.match(await rp.locator("#tasks").innerText(), new RegExp(`E2E promise ${stamp}`), "the promise made a task on the card");
